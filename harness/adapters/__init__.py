@@ -1,0 +1,51 @@
+"""The backends, by name, imported only when asked for.
+
+A framework that is not installed (or fails to import) must not break the others, so each
+backend module is imported lazily here and an import failure becomes a reason to skip.
+"""
+
+from __future__ import annotations
+
+import importlib
+import traceback
+from dataclasses import dataclass
+from functools import cache
+
+from harness.adapters.base import Backend
+
+BACKEND_CLASSES = {
+    "numpy": "harness.reference:NumpyBackend",
+    "keras": "harness.adapters.keras_backend:KerasBackend",
+    "chainer": "harness.adapters.chainer_backend:ChainerBackend",
+    "torch": "harness.adapters.torch_backend:TorchBackend",
+}
+FRAMEWORK_PACKAGES = {"keras": "keras (with tensorflow)", "chainer": "chainer", "torch": "torch"}
+
+
+@dataclass
+class UnavailableBackend(Backend):
+    """Stands in for a framework that cannot be imported here; every check is skipped."""
+
+    name: str
+    reason: str
+
+    def unavailable_reason(self) -> str | None:
+        return self.reason
+
+
+@cache
+def get_backend(name: str) -> Backend:
+    """The backend called `name`, or an UnavailableBackend saying why it cannot run."""
+    module_name, class_name = BACKEND_CLASSES[name].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        missing = getattr(exc, "name", None)
+        return UnavailableBackend(name, f"{FRAMEWORK_PACKAGES.get(name, name)} is not installed or "
+                                        f"failed to import ({type(exc).__name__}: {exc}); "
+                                        "install it with `python tools/install.py`"
+                                  + (f" [missing module {missing}]" if missing else ""))
+    except Exception as exc:  # a framework that crashes at import is skipped, not fatal
+        return UnavailableBackend(name, f"importing {name} failed: {type(exc).__name__}: {exc}\n"
+                                        + traceback.format_exc(limit=3))
+    return getattr(module, class_name)()

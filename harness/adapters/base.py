@@ -1,0 +1,262 @@
+"""The contract between the harness and a backend, and the run loop shared by the frameworks.
+
+A backend turns a `Case` into a `RunResult`: every model output, every node's output, the loss,
+and the gradients w.r.t. every trainable parameter (in the canonical layout) and every float
+input. The three framework backends share `FrameworkBackend.run`; each supplies:
+
+* registries of builders (`layer_builders`, `activation_builders`, `loss_builders`), one per
+  layer kind, activation and loss, in modules of its own package;
+* a handful of primitives: make a tensor, read one back, assign a parameter, differentiate.
+
+A builder gets the layer's spec and a `BuildContext` and returns a `BuiltLayer`: a callable on
+native tensors plus one `WeightBinding` per canonical parameter. A builder that cannot express a
+spec raises `Unsupported(reason)`: the case is then reported as skipped for that framework,
+with the reason, never as a pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from harness.adapters.layout import Transform
+from harness.case import Case
+from harness.spec import Shape
+
+
+class Unsupported(Exception):
+    """This framework cannot express what the case asks; the message says why."""
+
+
+@dataclass
+class WeightBinding:
+    """Where one canonical parameter lives in the framework, and how its layout differs."""
+
+    parameter: str
+    """Canonical parameter name within the layer, e.g. `kernel`."""
+    native: Any
+    """The framework's parameter object."""
+    native_name: str
+    """Its name in the framework, e.g. `Linear.weight`."""
+    transform: Transform
+
+
+@dataclass
+class BuiltLayer:
+    call: Callable[..., Any]
+    bindings: list[WeightBinding] = field(default_factory=list)
+    implementation: str = "native"
+    """`native` (the framework's own layer) or `composite` (built from its primitives)."""
+    detail: str = ""
+    """The native class, or what the composite is made of and why."""
+    module: Any = None
+
+
+@dataclass
+class BuildContext:
+    layer_name: str
+    input_shapes: list[Shape]
+    dtype: str
+    training: bool
+    backend: "FrameworkBackend"
+
+    def activation(self, spec: Any) -> tuple[Callable[[Any], Any], str, str]:
+        """The framework's version of an activation: (callable, implementation, detail)."""
+        return self.backend.build_activation(spec)
+
+
+@dataclass
+class Implementation:
+    """How one layer, activation or loss was realised in a framework (for the report)."""
+
+    implementation: str
+    detail: str
+    bindings: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    framework: str
+    dtype: str
+    outputs: dict[str, np.ndarray]
+    intermediates: dict[str, np.ndarray]
+    loss: np.ndarray
+    parameter_gradients: dict[str, np.ndarray]
+    input_gradients: dict[str, np.ndarray]
+    implementations: dict[str, Implementation] = field(default_factory=dict)
+    """Layer name (or `loss:<index>`) -> how it was built."""
+    seconds: float = 0.0
+
+
+class Backend:
+    """Anything that can run a case: the three frameworks and the NumPy reference."""
+
+    name: ClassVar[str]
+
+    def unavailable_reason(self) -> str | None:
+        """None if usable here, else why not (e.g. the framework is not installed)."""
+        return None
+
+    def version(self) -> str:
+        return ""
+
+    def run(self, case: Case) -> RunResult:
+        raise NotImplementedError
+
+
+class FrameworkBackend(Backend):
+    """Keras, chainer and torch: build natively, load canonical weights, differentiate."""
+
+    layer_builders: ClassVar[dict[str, Callable[[Any, BuildContext], BuiltLayer]]]
+    activation_builders: ClassVar[dict[str, Callable[[Any], tuple[Callable, str, str]]]]
+    loss_builders: ClassVar[dict[str, Callable[[Any], tuple[Callable, str, str]]]]
+
+    # --- primitives each framework supplies -------------------------------------------------
+    def session(self, case: Case) -> contextlib.AbstractContextManager:
+        """Framework-wide settings for one run (dtype, train/inference mode)."""
+        return contextlib.nullcontext()
+
+    def tensor(self, array: np.ndarray, *, requires_grad: bool) -> Any:
+        raise NotImplementedError
+
+    def to_numpy(self, tensor: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def assign(self, native: Any, array: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def read(self, native: Any) -> np.ndarray:
+        return self.to_numpy(native)
+
+    def differentiate(self, compute: Callable[[], tuple[Any, dict[str, Any]]], inputs: list[Any],
+                      parameters: list[Any]) -> tuple[Any, dict[str, Any], list[Any], list[Any]]:
+        """Run `compute` (-> loss, tensors) recording, then return (loss, tensors, d loss/d
+        inputs, d loss/d parameters); a gradient that does not exist is None."""
+        raise NotImplementedError
+
+    def add(self, a: Any, b: Any) -> Any:
+        return a + b
+
+    def scale(self, a: Any, factor: float) -> Any:
+        return a * factor
+
+    # --- the shared run loop ------------------------------------------------------------------
+    def build_activation(self, spec: Any) -> tuple[Callable, str, str]:
+        builder = self.activation_builders.get(spec.name)
+        if builder is None:
+            raise Unsupported(f"{self.name} adapter has no activation {spec.name!r}")
+        return builder(spec)
+
+    def build_layer(self, case: Case, layer: str) -> BuiltLayer:
+        spec = case.graph.layers[layer]
+        builder = self.layer_builders.get(spec.type)
+        if builder is None:
+            raise Unsupported(f"the {self.name} adapter has no builder for layer type {spec.type}")
+        context = BuildContext(layer_name=layer, input_shapes=case.graph.layer_input_shapes[layer],
+                               dtype=case.spec.dtype, training=case.spec.mode == "training",
+                               backend=self)
+        return builder(spec, context)
+
+    def build_loss(self, loss: Any) -> tuple[Callable, str, str]:
+        builder = self.loss_builders.get(loss.type)
+        if builder is None:
+            raise Unsupported(f"the {self.name} adapter has no loss {loss.type!r}")
+        return builder(loss)
+
+    def build(self, case: Case) -> tuple[dict[str, BuiltLayer], dict[str, Implementation]]:
+        built = {layer: self.build_layer(case, layer) for layer in case.graph.layers}
+        implementations = {
+            layer: Implementation(layer_built.implementation, layer_built.detail, [
+                {"parameter": f"{layer}/{b.parameter}", "native_name": b.native_name,
+                 "native_shape": list(np.shape(self.read(b.native))), "transform": b.transform.description}
+                for b in layer_built.bindings])
+            for layer, layer_built in built.items()}
+        return built, implementations
+
+    def load_weights(self, case: Case, built: dict[str, BuiltLayer]) -> None:
+        expected = set(case.graph.parameter_shapes)
+        for layer, layer_built in built.items():
+            for binding in layer_built.bindings:
+                name = f"{layer}/{binding.parameter}"
+                expected.discard(name)
+                self.assign(binding.native, binding.transform.to_native(case.weights[name]))
+        if expected:
+            raise RuntimeError(f"{self.name} adapter bound no native parameter for {sorted(expected)}")
+
+    def forward(self, case: Case, built: dict[str, BuiltLayer], inputs: dict[str, Any]) -> dict[str, Any]:
+        tensors = dict(inputs)
+        for node in case.graph.nodes:
+            tensors[node.name] = built[node.layer].call(*[tensors[name] for name in node.inputs])
+        return tensors
+
+    def total_loss(self, case: Case, losses: list[tuple[Any, Callable]], tensors: dict[str, Any],
+                   targets: dict[str, Any]) -> Any:
+        total = None
+        for loss, function in losses:
+            term = function(tensors[case.loss_output(loss)], targets[case.loss_target(loss)])
+            term = term if loss.weight == 1.0 else self.scale(term, loss.weight)
+            total = term if total is None else self.add(total, term)
+        return total
+
+    def run(self, case: Case) -> RunResult:
+        with self.session(case):
+            built, implementations = self.build(case)
+            losses = []
+            for index, loss in enumerate(case.losses):
+                function, implementation, detail = self.build_loss(loss)
+                losses.append((loss, function))
+                implementations[f"loss:{index}"] = Implementation(implementation, detail)
+            self.load_weights(case, built)
+            return self.run_built(case, built, losses, implementations)
+
+    def run_built(self, case: Case, built: dict[str, BuiltLayer], losses, implementations) -> RunResult:
+        float_inputs = case.float_inputs()
+        inputs = {name: self.tensor(array, requires_grad=name in float_inputs)
+                  for name, array in case.dataset.inputs.items()}
+        targets = {name: self.tensor(array, requires_grad=False)
+                   for name, array in case.dataset.targets.items()}
+        trainable = set(case.trainable_parameters())
+        bindings = [(layer, b) for layer, layer_built in built.items() for b in layer_built.bindings
+                    if f"{layer}/{b.parameter}" in trainable]
+
+        def compute():
+            tensors = self.forward(case, built, inputs)
+            return self.total_loss(case, losses, tensors, targets), tensors
+
+        loss, tensors, input_grads, parameter_grads = self.differentiate(
+            compute, [inputs[name] for name in float_inputs], [b.native for _, b in bindings])
+        parameter_gradients = {}
+        for (layer, binding), gradient in zip(bindings, parameter_grads):
+            name = f"{layer}/{binding.parameter}"
+            parameter_gradients[name] = (
+                np.zeros(case.graph.parameter_shapes[name], dtype=case.dtype) if gradient is None
+                else binding.transform.from_native(self.to_numpy(gradient)))
+        return RunResult(
+            framework=self.name, dtype=case.spec.dtype,
+            outputs={name: self.to_numpy(tensors[name]) for name in case.graph.outputs},
+            intermediates={node.name: self.to_numpy(tensors[node.name]) for node in case.graph.nodes},
+            loss=np.asarray(self.to_numpy(loss)),
+            parameter_gradients=parameter_gradients,
+            input_gradients={name: (np.zeros_like(case.dataset.inputs[name]) if g is None
+                                    else self.to_numpy(g))
+                             for name, g in zip(float_inputs, input_grads)},
+            implementations=implementations,
+        )
+
+
+def registry() -> dict[str, Callable[..., Any]]:
+    """A fresh name -> builder dict with a decorator: `@builders.register("Dense")`."""
+    return _Builders()
+
+
+class _Builders(dict):
+    def register(self, *names: str):
+        def decorate(function):
+            for name in names:
+                self[name] = function
+            return function
+        return decorate
+

@@ -1,0 +1,58 @@
+"""The chainer 7.8.1 backend.
+
+Layers are chainer links (or compositions of chainer.functions, marked composite), called on
+chainer.Variable inputs under the case's train/inference mode; gradients come from
+`loss.backward()`. chainer's Linear stores W (out, in) and by default flattens every axis after
+the first, so the Dense builder transposes the kernel and passes n_batch_axes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import ClassVar
+
+import numpy as np
+
+from harness.adapters.base import FrameworkBackend
+from harness.adapters.chainer_backend._import import chainer
+from harness.adapters.chainer_backend import activations, core, losses, merge  # noqa: F401,E402
+from harness.adapters.chainer_backend.registry import ACTIVATION_BUILDERS, LAYER_BUILDERS, LOSS_BUILDERS
+
+
+class ChainerBackend(FrameworkBackend):
+    name: ClassVar[str] = "chainer"
+    layer_builders = LAYER_BUILDERS
+    activation_builders = ACTIVATION_BUILDERS
+    loss_builders = LOSS_BUILDERS
+
+    def version(self) -> str:
+        return chainer.__version__
+
+    @contextlib.contextmanager
+    def session(self, case):
+        # chainer.config.train defaults to True: set the case's mode explicitly (semantics row 16).
+        with chainer.using_config("train", case.spec.mode == "training"), \
+                chainer.using_config("dtype", np.dtype(case.spec.dtype)):
+            yield
+
+    def tensor(self, array: np.ndarray, *, requires_grad: bool):
+        if array.dtype.kind in "iu":
+            return array.astype(np.int32)  # chainer's embed_id and label arguments take int32
+        return chainer.Variable(np.array(array), requires_grad=requires_grad)
+
+    def to_numpy(self, tensor) -> np.ndarray:
+        return np.asarray(tensor.array if isinstance(tensor, chainer.Variable) else tensor)
+
+    def assign(self, native, array: np.ndarray) -> None:
+        if native.array is None or native.array.shape != array.shape:
+            found = None if native.array is None else native.array.shape
+            raise ValueError(f"shape {found} in chainer, {array.shape} after transform")
+        native.array[...] = array
+
+    def differentiate(self, compute, inputs, parameters):
+        for variable in [*inputs, *parameters]:
+            variable.cleargrad()
+        loss, tensors = compute()
+        loss.backward()
+        return (loss, tensors, [variable.grad for variable in inputs],
+                [parameter.grad for parameter in parameters])

@@ -1,0 +1,37 @@
+"""chainer builders for Dense, Activation and Flatten."""
+
+from __future__ import annotations
+
+from harness.adapters.base import BuiltLayer, WeightBinding
+from harness.adapters.chainer_backend._import import F, L
+from harness.adapters.chainer_backend.registry import LAYER_BUILDERS as builders
+from harness.adapters.layout import AS_IS, DENSE_KERNEL_TO_OUT_IN
+
+
+def combined(layer_kind: str, activation_kind: str) -> str:
+    return "composite" if "composite" in (layer_kind, activation_kind) else "native"
+
+
+@builders.register("Dense")
+def dense(spec, ctx) -> BuiltLayer:
+    """L.Linear stores W (out, in): transposed. It flattens all axes after the first unless told
+    otherwise, so n_batch_axes = ndim - 1 makes it act on the last axis, as Dense does."""
+    linear = L.Linear(ctx.input_shapes[0][-1], spec.units, nobias=not spec.use_bias)
+    activation, kind, detail = ctx.activation(spec.activation)
+    bindings = [WeightBinding("kernel", linear.W, "Linear.W", DENSE_KERNEL_TO_OUT_IN)]
+    if spec.use_bias:
+        bindings.append(WeightBinding("bias", linear.b, "Linear.b", AS_IS))
+    return BuiltLayer(call=lambda x: activation(linear(x, n_batch_axes=x.ndim - 1)), bindings=bindings,
+                      implementation=combined("native", kind),
+                      detail=f"chainer.links.Linear(n_batch_axes=ndim-1), then {detail}", module=linear)
+
+
+@builders.register("Activation")
+def activation(spec, ctx) -> BuiltLayer:
+    function, kind, detail = ctx.activation(spec.activation)
+    return BuiltLayer(call=function, implementation=kind, detail=detail)
+
+
+@builders.register("Flatten")
+def flatten(spec, ctx) -> BuiltLayer:
+    return BuiltLayer(call=lambda x: F.reshape(x, (x.shape[0], -1)), detail="F.reshape(x, (batch, -1))")

@@ -1,0 +1,48 @@
+"""The Keras 3 backend (TensorFlow).
+
+Layers are keras.layers objects built for the case's input shapes and called eagerly under a
+tf.GradientTape: the same computation as a functional keras.Model, with every node's output at
+hand. Eager calls also avoid tf.function's tracing cost (about 0.2 s per model, see
+../shared/reference/performance.md), which a single forward and backward would not repay.
+Keras' layouts are the canonical ones, so most transforms are `as is`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from harness.adapters.base import FrameworkBackend
+from harness.adapters.keras_backend._import import keras, tf
+from harness.adapters.keras_backend import activations, core, losses, merge  # noqa: F401,E402
+from harness.adapters.keras_backend.registry import ACTIVATION_BUILDERS, LAYER_BUILDERS, LOSS_BUILDERS
+
+
+class KerasBackend(FrameworkBackend):
+    name: ClassVar[str] = "keras"
+    layer_builders = LAYER_BUILDERS
+    activation_builders = ACTIVATION_BUILDERS
+    loss_builders = LOSS_BUILDERS
+
+    def version(self) -> str:
+        return f"keras {keras.__version__}, tensorflow {tf.__version__}"
+
+    def tensor(self, array: np.ndarray, *, requires_grad: bool):
+        return tf.constant(array)
+
+    def to_numpy(self, tensor) -> np.ndarray:
+        return keras.ops.convert_to_numpy(tensor)
+
+    def assign(self, native, array: np.ndarray) -> None:
+        if tuple(native.shape) != array.shape:
+            raise ValueError(f"shape {tuple(native.shape)} in keras, {array.shape} after transform")
+        native.assign(array.astype(native.dtype))
+
+    def differentiate(self, compute, inputs, parameters):
+        with tf.GradientTape() as tape:
+            for tensor in inputs:
+                tape.watch(tensor)
+            loss, tensors = compute()
+        gradients = tape.gradient(loss, [*inputs, *parameters])
+        return loss, tensors, list(gradients[: len(inputs)]), list(gradients[len(inputs):])

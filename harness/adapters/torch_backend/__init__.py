@@ -1,0 +1,57 @@
+"""The PyTorch backend.
+
+Layers are torch.nn modules (or compositions of torch functions, marked composite), called on
+tensors in the case's dtype; gradients come from torch.autograd.grad. torch stores a Linear
+weight (out, in) where the canonical kernel is (in, out): each builder declares such transforms.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from harness.adapters.base import FrameworkBackend
+from harness.adapters.torch_backend import activations, core, losses, merge  # noqa: F401
+from harness.adapters.torch_backend.registry import ACTIVATION_BUILDERS, LAYER_BUILDERS, LOSS_BUILDERS
+
+
+class TorchBackend(FrameworkBackend):
+    name: ClassVar[str] = "torch"
+    layer_builders = LAYER_BUILDERS
+    activation_builders = ACTIVATION_BUILDERS
+    loss_builders = LOSS_BUILDERS
+
+    def version(self) -> str:
+        return torch.__version__
+
+    def session(self, case):
+        # Modules start in train mode in torch; the builders set the mode the case asks for.
+        return contextlib.nullcontext()
+
+    def tensor(self, array: np.ndarray, *, requires_grad: bool):
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        if array.dtype.kind in "iu":
+            return tensor.to(torch.int64)  # embedding indices and class targets are int64 in torch
+        return tensor.requires_grad_(requires_grad)
+
+    def to_numpy(self, tensor) -> np.ndarray:
+        return tensor.detach().cpu().numpy()
+
+    def assign(self, native, array: np.ndarray) -> None:
+        with torch.no_grad():
+            if tuple(native.shape) != array.shape:
+                raise ValueError(f"shape {tuple(native.shape)} in torch, {array.shape} after transform")
+            native.copy_(torch.from_numpy(np.ascontiguousarray(array)))
+
+    def differentiate(self, compute, inputs, parameters):
+        loss, tensors = compute()
+        wanted = [*inputs, *parameters]
+        gradients = torch.autograd.grad(loss, wanted, allow_unused=True) if wanted else []
+        return loss, tensors, list(gradients[: len(inputs)]), list(gradients[len(inputs):])
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    return {"float32": torch.float32, "float64": torch.float64}[name]

@@ -1,0 +1,38 @@
+"""torch builders for Dense, Activation and Flatten."""
+
+from __future__ import annotations
+
+import torch
+
+from harness.adapters.base import BuiltLayer, WeightBinding
+from harness.adapters.layout import AS_IS, DENSE_KERNEL_TO_OUT_IN
+from harness.adapters.torch_backend.registry import LAYER_BUILDERS as builders
+
+
+def combined(layer_kind: str, activation_kind: str) -> str:
+    return "composite" if "composite" in (layer_kind, activation_kind) else "native"
+
+
+@builders.register("Dense")
+def dense(spec, ctx) -> BuiltLayer:
+    """nn.Linear stores weight (out, in): the canonical (in, out) kernel is transposed."""
+    linear = torch.nn.Linear(ctx.input_shapes[0][-1], spec.units, bias=spec.use_bias,
+                             dtype=getattr(torch, ctx.dtype))
+    activation, kind, detail = ctx.activation(spec.activation)
+    bindings = [WeightBinding("kernel", linear.weight, "Linear.weight", DENSE_KERNEL_TO_OUT_IN)]
+    if spec.use_bias:
+        bindings.append(WeightBinding("bias", linear.bias, "Linear.bias", AS_IS))
+    return BuiltLayer(call=lambda x: activation(linear(x)), bindings=bindings,
+                      implementation=combined("native", kind),
+                      detail=f"torch.nn.Linear, then {detail}", module=linear)
+
+
+@builders.register("Activation")
+def activation(spec, ctx) -> BuiltLayer:
+    function, kind, detail = ctx.activation(spec.activation)
+    return BuiltLayer(call=function, implementation=kind, detail=detail)
+
+
+@builders.register("Flatten")
+def flatten(spec, ctx) -> BuiltLayer:
+    return BuiltLayer(call=lambda x: torch.flatten(x, start_dim=1), detail="torch.flatten(start_dim=1)")

@@ -1,0 +1,7 @@
+"""Builder registries of the torch adapter, filled by the family modules beside this one."""
+
+from harness.adapters.base import registry
+
+LAYER_BUILDERS = registry()
+ACTIVATION_BUILDERS = registry()
+LOSS_BUILDERS = registry()

@@ -1,0 +1,255 @@
+"""A case ready to run: validated spec, graph, and its data and canonical weights, generated once.
+
+Data and weights are generated in float64, then rounded to the case's dtype. Every backend,
+the float64 reference included, receives these rounded values, so the comparison measures how
+each framework computes, not how the inputs were rounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.case.data import generate
+from harness.case.graph import Graph, build_graph
+from harness.case.loader import LoadedCase, load_case_file
+from harness.case.schema import CaseSpec, TensorSpec
+from harness.errors import CaseError, CaseErrors
+from harness.initializers import parameter_rng
+from harness.spec import Shape
+
+
+@dataclass
+class Dataset:
+    inputs: dict[str, np.ndarray]
+    targets: dict[str, np.ndarray]
+    samples: int
+
+
+@dataclass
+class Case:
+    loaded: LoadedCase
+    graph: Graph
+    dataset: Dataset
+    weights: dict[str, np.ndarray] = field(repr=False)
+    """Canonical weights `<layer>/<parameter>` -> array in the case's dtype."""
+    initializer_descriptions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> CaseSpec:
+        return self.loaded.spec
+
+    @property
+    def id(self) -> str:
+        return self.loaded.case_id
+
+    @property
+    def file(self) -> Path:
+        return self.loaded.file
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.spec.dtype)
+
+    @cached_property
+    def losses(self) -> list[Any]:
+        return self.spec.losses
+
+    def loss_output(self, loss: Any) -> str:
+        return loss.output or self.graph.outputs[0]
+
+    def loss_target(self, loss: Any) -> str:
+        return loss.target or next(iter(self.dataset.targets))
+
+    def trainable_parameters(self) -> list[str]:
+        frozen = {f"{layer}/{parameter}" for layer, spec in self.graph.layers.items()
+                  for parameter in spec.non_trainable()}
+        return [name for name in self.graph.parameter_shapes if name not in frozen]
+
+    def float_inputs(self) -> list[str]:
+        """Inputs with a gradient (integer inputs, such as Embedding indices, have none)."""
+        return [name for name, array in self.dataset.inputs.items() if array.dtype.kind == "f"]
+
+    def expected_difference(self, framework: str, check: str):
+        """The case's documented difference for this framework and check, if any."""
+        for expectation in self.spec.expected_differences:
+            if framework in expectation.frameworks and (
+                    expectation.checks is None or check in expectation.checks):
+                return expectation
+        return None
+
+
+def load_cases(paths: list[str | Path]) -> list[Case]:
+    """Every case in the given files and directories (directories: their *.yaml, sorted)."""
+    cases, errors = [], []
+    for path in expand_paths(paths):
+        try:
+            cases.extend(load_cases_from_file(path))
+        except CaseError as exc:
+            errors.extend(exc.errors if isinstance(exc, CaseErrors) else [exc])
+    if errors:
+        raise CaseErrors(errors)
+    return cases
+
+
+def expand_paths(paths: list[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.extend(sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml")))
+        else:
+            files.append(path)
+    return files
+
+
+def load_cases_from_file(path: str | Path) -> list[Case]:
+    return [resolve(loaded) for loaded in load_case_file(path)]
+
+
+def resolve(loaded: LoadedCase) -> Case:
+    dataset = build_dataset(loaded)
+    input_shapes = {name: array.shape[1:] for name, array in dataset.inputs.items()}
+    graph = build_graph(loaded, input_shapes)
+    weights, descriptions = build_weights(loaded, graph)
+    case = Case(loaded=loaded, graph=graph, dataset=dataset, weights=weights,
+                initializer_descriptions=descriptions)
+    check_losses(case)
+    check_known_values(case)
+    return case
+
+
+def build_dataset(loaded: LoadedCase) -> Dataset:
+    spec = loaded.spec
+    samples = spec.samples or _samples_from_values(spec)
+    if samples is None:
+        raise loaded.error("cannot tell the batch size", ("samples",),
+                           hint="set `samples:` or give some tensor literal `values`")
+    scope: dict[str, np.ndarray] = {}
+    inputs = {name: _tensor(loaded, "inputs", name, tensor, samples, scope)
+              for name, tensor in spec.inputs.items()}
+    targets = {name: _tensor(loaded, "targets", name, tensor, samples, scope)
+               for name, tensor in spec.targets.items()}
+    return Dataset(inputs=inputs, targets=targets, samples=samples)
+
+
+def _samples_from_values(spec: CaseSpec) -> int | None:
+    for tensor in [*spec.inputs.values(), *spec.targets.values()]:
+        values = getattr(tensor.data, "values", None)
+        if values is not None:
+            return len(np.asarray(values))
+    return None
+
+
+def _tensor(loaded: LoadedCase, section: str, name: str, tensor: TensorSpec, samples: int,
+            scope: dict[str, np.ndarray]) -> np.ndarray:
+    path = (section, name)
+    shape: Shape | None = tuple(tensor.shape) if tensor.shape is not None else None
+    if shape is None and tensor.data.needs_shape():
+        raise loaded.error("this generator needs a `shape`", (*path, "shape"),
+                           expected="the shape without the batch axis, e.g. [28, 28]")
+    seed = tensor.seed if tensor.seed is not None else loaded.spec.data_seed
+    try:
+        array = generate(tensor.data, name=name, samples=samples, shape=shape, seed=seed, scope=scope)
+    except ValueError as exc:
+        raise loaded.error(str(exc), (*path, "data")) from None
+    if array.ndim == 0 or array.shape[0] != samples:
+        raise loaded.error(f"{section[:-1]} {name!r} has {array.shape[0] if array.ndim else 'no'} samples",
+                           (*path, "data"), expected=f"{samples} (the batch size)", found=list(array.shape))
+    if shape is not None and array.shape[1:] != shape:
+        raise loaded.error(f"{section[:-1]} {name!r} has shape {list(array.shape[1:])} per sample",
+                           (*path, "shape"), expected=list(shape), found=list(array.shape[1:]))
+    dtype = tensor.dtype or ("int64" if array.dtype.kind in "iu" else loaded.spec.dtype)
+    array = array.astype(dtype)
+    scope[name] = array.astype(np.float64) if array.dtype.kind == "f" else array
+    return array
+
+
+def build_weights(loaded: LoadedCase, graph: Graph) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    spec = loaded.spec.weights
+    unknown = sorted(set(spec.parameters) - set(graph.parameter_shapes))
+    if unknown:
+        raise loaded.error(f"no parameter named {unknown[0]!r}", ("weights", "parameters", unknown[0]),
+                           expected="one of " + ", ".join(graph.parameter_shapes),
+                           hint="`python -m harness show CASE` lists the parameter names")
+    weights, descriptions = {}, {}
+    for name, shape in graph.parameter_shapes.items():
+        layer, parameter = name.split("/", 1)
+        initializer = spec.parameters.get(name) or spec.defaults.get(parameter)
+        if initializer is None:
+            default = graph.layers[layer].default_initializers().get(parameter, "zeros")
+            initializer = _named_initializer(default)
+        try:
+            values = initializer.generate(shape, parameter_rng(spec.seed, name))
+        except ValueError as exc:
+            raise loaded.error(f"{name}: {exc}", ("weights", "parameters", name)) from None
+        weights[name] = np.asarray(values, dtype=np.float64).astype(loaded.spec.dtype)
+        descriptions[name] = initializer.describe()
+    return weights, descriptions
+
+
+def _named_initializer(name: str):
+    from harness.initializers import INITIALIZERS
+
+    return INITIALIZERS[name](initializer=name)
+
+
+def check_losses(case: Case) -> None:
+    loaded, graph, targets = case.loaded, case.graph, case.dataset.targets
+    many = isinstance(case.spec.loss, list)
+    for index, loss in enumerate(case.losses):
+        path = ("loss", index) if many else ("loss",)
+        if loss.output is None and len(graph.outputs) > 1:
+            raise loaded.error("the model has several outputs: name the one this loss reads",
+                               (*path, "output"), expected="one of " + ", ".join(graph.outputs))
+        if loss.target is None and len(targets) != 1:
+            raise loaded.error("name the target this loss compares with", (*path, "target"),
+                               expected="one of " + (", ".join(targets) or "(no targets declared)"))
+        output, target = case.loss_output(loss), case.loss_target(loss)
+        if output not in graph.outputs:
+            raise loaded.error(f"unknown output {output!r}", (*path, "output"),
+                               expected="one of " + ", ".join(graph.outputs))
+        if target not in targets:
+            raise loaded.error(f"unknown target {target!r}", (*path, "target"),
+                               expected="one of " + ", ".join(targets))
+        output_shape, target_shape = graph.shapes[output], targets[target].shape[1:]
+        wanted = output_shape[:-1] if loss.integer_targets else output_shape
+        if target_shape != wanted and not (loss.integer_targets and target_shape == (*wanted, 1)):
+            raise loaded.error(f"target {target!r} has shape {list(target_shape)}, output "
+                               f"{output!r} has {list(output_shape)}", (*path,),
+                               expected=f"target shape {list(wanted)}" + (
+                                   " (class indices)" if loss.integer_targets else ""))
+
+
+def check_known_values(case: Case) -> None:
+    expect = case.spec.expect
+    if expect is None:
+        return
+    for name, values in expect.outputs.items():
+        if name not in case.graph.outputs:
+            raise case.loaded.error(f"unknown output {name!r}", ("expect", "outputs", name),
+                                    expected="one of " + ", ".join(case.graph.outputs))
+        _check_known_shape(case, ("expect", "outputs", name), values,
+                           (case.dataset.samples, *case.graph.shapes[name]))
+    for name, values in expect.gradients.items():
+        if name.startswith("input:"):
+            input_name = name.split(":", 1)[1]
+            shape = case.dataset.inputs.get(input_name, np.empty(0)).shape
+            if input_name not in case.dataset.inputs:
+                raise case.loaded.error(f"unknown input {input_name!r}", ("expect", "gradients", name))
+        elif name in case.graph.parameter_shapes:
+            shape = case.graph.parameter_shapes[name]
+        else:
+            raise case.loaded.error(f"unknown gradient {name!r}", ("expect", "gradients", name),
+                                    expected="a parameter (" + ", ".join(case.graph.parameter_shapes)
+                                    + ") or input:<name>")
+        _check_known_shape(case, ("expect", "gradients", name), values, tuple(shape))
+
+
+def _check_known_shape(case: Case, path, values, shape) -> None:
+    found = np.asarray(values).shape
+    if found != tuple(shape):
+        raise case.loaded.error(f"expected values have shape {list(found)}", path, expected=list(shape))

@@ -1,0 +1,148 @@
+"""Data sources for inputs and targets: seeded generators, literal values, derived expressions.
+
+A tensor's `data` is exactly one of:
+
+    {uniform: {low: 0.0, high: 1.0}}       U[low, high)
+    {normal: {mean: 0.0, std: 1.0}}        N(mean, std^2)
+    {integers: {low: 0, high: 10}}         integers in [low, high)
+    {one_hot: {classes: 10}}               one-hot rows over the last axis
+    {values: [[0.3, 0.1]]}                 literal values, batch axis first
+    {expression: "exp(x)"}                 NumPy expression over the inputs (and earlier targets)
+
+Generators draw from a generator seeded by the case's data seed and the tensor's name, so each
+tensor is reproducible on its own. Expressions are evaluated by asteval (a sandboxed evaluator
+of Python expressions with NumPy's functions): no file, import or attribute beyond arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Union
+
+import numpy as np
+from asteval import Interpreter
+from pydantic import Discriminator, Field, Tag
+
+from harness.initializers import parameter_rng
+from harness.spec import Shape, Spec, by_key
+
+
+class UniformRange(Spec):
+    low: float = 0.0
+    high: float = 1.0
+
+
+class NormalParams(Spec):
+    mean: float = 0.0
+    std: float = Field(default=1.0, gt=0)
+
+
+class IntegerRange(Spec):
+    low: int = 0
+    high: int = Field(description="exclusive upper bound")
+
+
+class OneHotParams(Spec):
+    classes: int = Field(gt=0)
+
+
+class DataSource(Spec):
+    def generate(self, samples: int, shape: Shape | None, rng: np.random.Generator,
+                 scope: dict[str, np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def needs_shape(self) -> bool:
+        return True
+
+
+def _require_shape(shape: Shape | None, what: str) -> Shape:
+    if shape is None:
+        raise ValueError(f"a {what} generator needs `shape` on the tensor")
+    return shape
+
+
+class Uniform(DataSource):
+    uniform: UniformRange
+
+    def generate(self, samples, shape, rng, scope):
+        shape = _require_shape(shape, "uniform")
+        return rng.uniform(self.uniform.low, self.uniform.high, size=(samples, *shape))
+
+
+class Normal(DataSource):
+    normal: NormalParams
+
+    def generate(self, samples, shape, rng, scope):
+        shape = _require_shape(shape, "normal")
+        return rng.normal(self.normal.mean, self.normal.std, size=(samples, *shape))
+
+
+class Integers(DataSource):
+    integers: IntegerRange
+
+    def generate(self, samples, shape, rng, scope):
+        shape = _require_shape(shape, "integers")
+        return rng.integers(self.integers.low, self.integers.high, size=(samples, *shape))
+
+
+class OneHot(DataSource):
+    one_hot: OneHotParams
+
+    def generate(self, samples, shape, rng, scope):
+        classes = self.one_hot.classes
+        shape = shape if shape is not None else (classes,)
+        if not shape or shape[-1] != classes:
+            raise ValueError(f"one_hot over {classes} classes needs a shape ending in {classes}, got {list(shape)}")
+        labels = rng.integers(0, classes, size=(samples, *shape[:-1]))
+        return np.eye(classes)[labels]
+
+
+class Values(DataSource):
+    values: Any = Field(description="nested lists, batch axis first")
+
+    def generate(self, samples, shape, rng, scope):
+        return np.asarray(self.values)
+
+    def needs_shape(self) -> bool:
+        return False
+
+
+class Expression(DataSource):
+    expression: str = Field(description="NumPy expression over input names, e.g. \"exp(x)\"")
+
+    def generate(self, samples, shape, rng, scope):
+        return evaluate(self.expression, scope)
+
+    def needs_shape(self) -> bool:
+        return False
+
+
+DataField = Annotated[
+    Union[
+        Annotated[Uniform, Tag("uniform")], Annotated[Normal, Tag("normal")],
+        Annotated[Integers, Tag("integers")], Annotated[OneHot, Tag("one_hot")],
+        Annotated[Values, Tag("values")], Annotated[Expression, Tag("expression")],
+    ],
+    Discriminator(
+        by_key("uniform", "normal", "integers", "one_hot", "values", "expression"),
+        custom_error_type="data_source",
+        custom_error_message="expected a mapping with exactly one of the keys uniform, normal, "
+                             "integers, one_hot, values, expression",
+    ),
+]
+
+
+def evaluate(expression: str, scope: dict[str, np.ndarray]) -> np.ndarray:
+    """Evaluate a case's expression; raise ValueError with asteval's message on failure."""
+    interpreter = Interpreter(minimal=True, use_numpy=True)
+    interpreter.symtable.pop("open", None)  # read access to files has no place in a case
+    interpreter.symtable.update(scope)
+    result = interpreter.eval(expression, show_errors=False, raise_errors=False)
+    if interpreter.error:
+        message = "; ".join(": ".join(error.get_error()) for error in interpreter.error)
+        raise ValueError(f"cannot evaluate {expression!r}: {message}")
+    return np.asarray(result)
+
+
+def generate(source: DataSource, *, name: str, samples: int, shape: Shape | None, seed: int,
+             scope: dict[str, np.ndarray]) -> np.ndarray:
+    return source.generate(samples, shape, parameter_rng(seed, "data/" + name), scope)

@@ -1,0 +1,196 @@
+"""Read a case file: YAML with line numbers, variants laid over shared keys, schema validation.
+
+Errors name the file, the line, the field path, what was expected and what was found. ruamel.yaml
+is used rather than PyYAML because it keeps the line of every key (for those messages), follows
+YAML 1.2 (`1e-5` is a float, `no` is a string) and rejects duplicate keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from harness.case.schema import CaseSpec, VariantSpec
+from harness.errors import CaseError, CaseErrors
+
+
+@dataclass
+class LoadedCase:
+    """A validated case and where it came from."""
+
+    spec: CaseSpec
+    file: Path
+    source_text: str
+    case_id: str
+    """`name`, or `name.variant` for a variant."""
+    raw_nodes: tuple[Any, ...]
+    """The YAML nodes the case was built from (variant first), for locating later errors."""
+
+    def locate(self, path: tuple[Any, ...]) -> tuple[str, int | None]:
+        return locate(self.raw_nodes, path)
+
+    def error(self, message: str, path: tuple[Any, ...] = (), **details: Any) -> CaseError:
+        field, line = self.locate(path)
+        return CaseError(message, file=str(self.file), field=field or None, line=line, **details)
+
+
+def load_case_file(path: str | Path) -> list[LoadedCase]:
+    """All cases in one file (one, or one per variant). Raises CaseError on any problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CaseError(f"cannot read the case file: {exc.strerror}", file=str(path),
+                        hint="check the path; case files live in cases/*.yaml") from None
+    root = parse_yaml(text, path)
+    if not isinstance(root, CommentedMap):
+        raise CaseError("a case file must be a YAML mapping", file=str(path), line=1,
+                        expected="keys such as name, inputs, model, loss", found=type(root).__name__)
+    if "variants" not in root:
+        return [validate(root, (root,), path, text, case_id=str(root.get("name", path.stem)))]
+    return load_variants(root, path, text)
+
+
+def parse_yaml(text: str, path: Path) -> Any:
+    yaml = YAML(typ="rt")
+    try:
+        return yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or str(exc).splitlines()[0]
+        raise CaseError(f"invalid YAML: {problem}", file=str(path), line=line,
+                        hint="see the YAML at that line (indentation, duplicate keys, quotes)") from None
+
+
+def load_variants(root: CommentedMap, path: Path, text: str) -> list[LoadedCase]:
+    variants = root["variants"]
+    if not isinstance(variants, CommentedSeq) or not variants:
+        field, line = locate((root,), ("variants",))
+        raise CaseError("`variants` must be a non-empty list of mappings", file=str(path),
+                        field=field, line=line, found=to_plain(variants))
+    shared = {key: value for key, value in root.items() if key != "variants"}
+    cases, errors, seen = [], [], set()
+    for index, variant in enumerate(variants):
+        variant_path: tuple[Any, ...] = ("variants", index)
+        try:
+            VariantSpec.model_validate(to_plain(variant))
+        except ValidationError as exc:
+            errors.extend(validation_errors(exc, (root,), path, prefix=variant_path))
+            continue
+        name = variant["name"]
+        if name in seen:
+            field, line = locate((root,), (*variant_path, "name"))
+            errors.append(CaseError(f"variant name {name!r} is used twice", file=str(path),
+                                    field=field, line=line, hint="give every variant its own name"))
+            continue
+        seen.add(name)
+        merged = CommentedMap({**shared, **{k: v for k, v in variant.items() if k != "name"}})
+        case_id = f"{root.get('name', path.stem)}.{name}"
+        try:
+            cases.append(validate(merged, (variant, root), path, text, case_id=case_id))
+        except CaseErrors as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise CaseErrors(errors)
+    return cases
+
+
+def validate(data: CommentedMap, nodes: tuple[Any, ...], path: Path, text: str,
+             case_id: str) -> LoadedCase:
+    try:
+        spec = CaseSpec.model_validate(to_plain(data))
+    except ValidationError as exc:
+        raise CaseErrors(validation_errors(exc, nodes, path)) from None
+    return LoadedCase(spec=spec, file=path, source_text=text, case_id=case_id, raw_nodes=nodes)
+
+
+def validation_errors(exc: ValidationError, nodes: tuple[Any, ...], path: Path,
+                      prefix: tuple[Any, ...] = ()) -> list[CaseError]:
+    errors = []
+    for error in exc.errors(include_url=False):
+        loc = (*prefix, *error["loc"])
+        field, line = locate(nodes, loc)
+        found = error.get("input")
+        if isinstance(found, dict | list) or error["type"] == "missing":
+            found = None
+        errors.append(CaseError(_message(error), file=str(path), field=field or None, line=line,
+                                found=found, hint=_hint(error)))
+    return errors
+
+
+def _message(error: dict[str, Any]) -> str:
+    if error["type"] == "missing":
+        return "required field is missing"
+    if error["type"] == "extra_forbidden":
+        return "unknown field (misspelt, or not valid here)"
+    if error["type"] == "union_tag_invalid":
+        ctx = error.get("ctx", {})
+        return f"unknown {ctx.get('discriminator', 'type').strip(chr(39))} {ctx.get('tag')!r}; known: {ctx.get('expected_tags')}"
+    return error["msg"]
+
+
+def _hint(error: dict[str, Any]) -> str | None:
+    if error["type"] == "extra_forbidden":
+        return "see harness/case/case.schema.json or the README for the fields each section takes"
+    if error["type"] in ("float_type", "int_type", "bool_type") and isinstance(error.get("input"), str):
+        return "write the number or boolean without quotes (YAML 1.2: 1e-5, true, false)"
+    return None
+
+
+def locate(nodes: tuple[Any, ...], path: tuple[Any, ...]) -> tuple[str, int | None]:
+    """Dotted field path and 1-based line of `path` in the first YAML node that holds it.
+
+    Path parts that are not keys of the YAML (pydantic's union tags such as 'Dense') are skipped.
+    """
+    best_line, best_field = None, ""
+    for root in nodes:
+        node, field, line, depth = root, "", None, 0
+        for part in path:
+            if isinstance(node, CommentedMap) and part in node:
+                line = node.lc.key(part)[0] + 1
+                field = f"{field}.{part}" if field else str(part)
+                node = node[part]
+                depth += 1
+            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+                line = node.lc.item(part)[0] + 1
+                field = f"{field}[{part}]"
+                node = node[part]
+                depth += 1
+            elif isinstance(part, str) and not _is_union_tag(part):
+                field = f"{field}.{part}" if field else part
+        if line is not None and depth > 0 and (best_line is None or depth > best_depth):
+            best_line, best_field, best_depth = line, field, depth
+        elif best_line is None:
+            best_field = field
+    return best_field, best_line
+
+
+def _is_union_tag(part: str) -> bool:
+    # pydantic inserts the chosen union member into error paths: a layer type ('Dense'), a
+    # validator wrapper ('function-after[...]') or a tagged-union tag ('values', 'uniform').
+    return part[:1].isupper() or "[" in part or part in {
+        "list[...]", "uniform", "normal", "integers", "one_hot", "values", "expression"}
+
+
+def to_plain(value: Any) -> Any:
+    """ruamel's commented containers and scalar subclasses -> plain dict/list/str/int/float."""
+    if isinstance(value, dict):
+        return {str(key): to_plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [to_plain(item) for item in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    return value

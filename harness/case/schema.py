@@ -1,0 +1,163 @@
+"""The case-file format: one pydantic model per section, exported as JSON Schema.
+
+`python -m harness schema` writes `harness/case/case.schema.json` (committed, so editors with a
+YAML language server autocomplete case files; a test keeps it in sync). Field descriptions here
+are what the editor shows.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, model_validator
+
+import harness.layers  # noqa: F401  (registers every layer kind)
+from harness.case.data import DataField
+from harness.initializers import InitializerField
+from harness.layers.base import LAYERS
+from harness.losses import LossField
+from harness.spec import Spec
+
+FRAMEWORKS = ("numpy", "keras", "chainer", "torch")
+FrameworkName = Literal["numpy", "keras", "chainer", "torch"]
+CHECKS = ("forward", "intermediates", "gradients", "known_values")
+CheckName = Literal["forward", "intermediates", "gradients", "known_values"]
+FloatDtype = Literal["float32", "float64"]
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+LayerField = Annotated[Union[tuple(LAYERS.values())], Field(discriminator="type")]  # type: ignore[valid-type]
+
+
+class TensorSpec(Spec):
+    """A model input or a loss target: its shape (without the batch axis), dtype and data."""
+
+    shape: list[Annotated[int, Field(ge=0)]] | None = Field(
+        default=None, description="shape without the batch axis; may be left out for values and expressions")
+    dtype: Literal["float32", "float64", "int32", "int64"] | None = Field(
+        default=None, description="default: the case's dtype (int64 for integer data)")
+    data: DataField
+    seed: int | None = Field(default=None, description="seed for this tensor's generator; default: the case's data_seed")
+
+
+class ModelSpec(Spec):
+    """Either `sequential` (a list of layers, each reading the previous one) or `nodes`
+    (a graph: each layer names its `inputs`; a `Reuse` node applies an earlier layer again)."""
+
+    sequential: list[LayerField] | None = None
+    nodes: list[LayerField] | None = None
+    outputs: list[str] | None = Field(default=None, description="graph form: output node names; default the last node")
+
+    @model_validator(mode="after")
+    def _one_form(self):
+        if (self.sequential is None) == (self.nodes is None):
+            raise ValueError("write exactly one of `sequential` (a list of layers) or `nodes` (a graph)")
+        if self.sequential is not None and self.outputs is not None:
+            raise ValueError("`outputs` belongs to the graph form; a sequential model's output is its last layer")
+        return self
+
+
+class WeightsSpec(Spec):
+    """How every parameter gets its value. Parameters are named `<layer name>/<parameter>`
+    (see `python -m harness show CASE` for the names and canonical shapes)."""
+
+    seed: int = 0
+    defaults: dict[str, InitializerField] = Field(
+        default_factory=dict, description="initializer per parameter kind, e.g. {kernel: he_normal}")
+    parameters: dict[str, InitializerField] = Field(
+        default_factory=dict, description="initializer or explicit values per parameter, e.g. {dense/kernel: {values: [[...]]}}")
+
+
+class Tolerance(Spec):
+    """|actual - reference| <= atol + rtol * |reference|, elementwise (as numpy.isclose)."""
+
+    rtol: float = Field(ge=0)
+    atol: float = Field(ge=0)
+    reason: str = Field(min_length=1, description="why this case needs other figures than the defaults")
+
+
+class ToleranceOverrides(Spec):
+    forward: Tolerance | None = None
+    intermediates: Tolerance | None = None
+    gradients: Tolerance | None = None
+
+
+class ExpectedDifference(Spec):
+    """A documented, known difference: reported as `expected-difference` with the reason.
+
+    If the framework agrees after all, the check fails: the documentation is out of date."""
+
+    frameworks: list[FrameworkName] = Field(min_length=1)
+    checks: list[CheckName] | None = Field(default=None, description="default: every check")
+    reason: str = Field(min_length=1)
+
+
+class KnownValues(Spec):
+    """Values known from an independent source (a paper, an article, a hand computation),
+    checked in every framework. Keys of `gradients` are parameter names or `input:<name>`."""
+
+    source: str = Field(min_length=1, description="where these numbers come from")
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    loss: float | None = None
+    gradients: dict[str, Any] = Field(default_factory=dict)
+    atol: float = Field(gt=0, description="precision of the stated values")
+
+
+class CaseSpec(Spec):
+    """One network with its data, weights, loss and checks."""
+
+    name: str = Field(pattern=IDENTIFIER)
+    description: str = ""
+    dtype: FloatDtype = Field(default="float32", description="dtype the frameworks run in; the reference always runs float64")
+    samples: int | None = Field(default=None, gt=0, description="batch size; default: the length of literal `values`")
+    data_seed: int = 0
+    mode: Literal["inference", "training"] = Field(
+        default="inference", description="layer mode for BatchNormalization/Dropout")
+    inputs: dict[Annotated[str, Field(pattern=IDENTIFIER)], TensorSpec] = Field(min_length=1)
+    targets: dict[Annotated[str, Field(pattern=IDENTIFIER)], TensorSpec] = Field(default_factory=dict)
+    model: ModelSpec
+    weights: WeightsSpec = Field(default_factory=WeightsSpec)
+    loss: Union[LossField, list[LossField]]  # type: ignore[valid-type]
+    checks: list[CheckName] = Field(default_factory=lambda: ["forward", "intermediates", "gradients"])
+    tolerance: ToleranceOverrides = Field(default_factory=ToleranceOverrides)
+    expected_differences: list[ExpectedDifference] = Field(default_factory=list)
+    expect: KnownValues | None = None
+
+    @property
+    def losses(self) -> list[Any]:
+        return self.loss if isinstance(self.loss, list) else [self.loss]
+
+
+class VariantSpec(Spec):
+    """A named variant: its top-level keys replace the file's keys of the same name."""
+
+    model_config = {**Spec.model_config, "extra": "allow"}
+    name: str = Field(pattern=IDENTIFIER)
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema for a case file: a single case, or shared keys plus `variants`."""
+    case = CaseSpec.model_json_schema(ref_template="#/$defs/{model}")
+    definitions = case.pop("$defs", {})
+    definitions["CaseSpec"] = case
+    variant_properties = {key: {"$ref": f"#/$defs/CaseSpec/properties/{key}"} for key in case["properties"]}
+    variant = {
+        "type": "object",
+        "description": VariantSpec.__doc__,
+        "properties": variant_properties,
+        "required": ["name"],
+        "additionalProperties": False,
+    }
+    with_variants = {
+        "type": "object",
+        "description": "Shared keys, then `variants`: each variant is a full case once its keys are laid over these.",
+        "properties": {**variant_properties, "variants": {"type": "array", "items": variant, "minItems": 1}},
+        "required": ["name", "variants"],
+        "additionalProperties": False,
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://example.invalid/nn-equivalence-harness/case.schema.json",
+        "title": "Cross-framework equivalence case",
+        "anyOf": [{"$ref": "#/$defs/CaseSpec"}, with_variants],
+        "$defs": definitions,
+    }

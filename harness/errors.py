@@ -1,0 +1,65 @@
+"""The one exception type the harness raises for bad user input.
+
+Tracebacks are for the harness's own bugs. A malformed case file, an unknown layer or an
+impossible shape is the user's to fix, so the message names the file, the place in it, what was
+expected, what was found, and what to do next.
+"""
+
+from __future__ import annotations
+
+
+class CaseError(Exception):
+    """A problem in a case file, reported without a traceback."""
+
+    def __init__(self, message: str, *, file: str | None = None, field: str | None = None,
+                 line: int | None = None, expected: str | None = None,
+                 found: object = None, hint: str | None = None) -> None:
+        self.message = message
+        self.file = file
+        self.field = field
+        self.line = line
+        self.expected = expected
+        self.found = found
+        self.hint = hint
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = self.file or "<case>"
+        if self.line is not None:
+            where += f":{self.line}"
+        if self.field:
+            where += f": {self.field}"
+        parts = [f"{where}: {self.message}"]
+        if self.expected is not None:
+            parts.append(f"  expected: {self.expected}")
+        if self.found is not None:
+            parts.append(f"  found: {_short(self.found)}")
+        if self.hint:
+            parts.append(f"  hint: {self.hint}")
+        return "\n".join(parts)
+
+    def located(self, *, file: str | None = None, field: str | None = None,
+                line: int | None = None) -> "CaseError":
+        """The same error with the place filled in where it was not known yet."""
+        return CaseError(self.message, file=self.file or file, field=self.field or field,
+                         line=self.line if self.line is not None else line,
+                         expected=self.expected, found=self.found, hint=self.hint)
+
+
+class CaseErrors(CaseError):
+    """Several problems found in one file, reported together so one edit fixes them all."""
+
+    def __init__(self, errors: list[CaseError]) -> None:
+        self.errors = errors
+        Exception.__init__(self, "\n".join(error.render() for error in errors))
+        self.message = str(self)
+        self.file = errors[0].file if errors else None
+        self.field = self.line = self.expected = self.found = self.hint = None
+
+    def render(self) -> str:
+        return "\n".join(error.render() for error in self.errors)
+
+
+def _short(value: object, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

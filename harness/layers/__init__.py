@@ -1,0 +1,10 @@
+"""Every layer kind the harness knows. Importing this package registers them all in `LAYERS`.
+
+To add a layer kind: write its spec and reference in a module here (see base.py), import the
+module below, and register one builder per adapter under harness/adapters/.
+"""
+
+from harness.layers import core, merge  # noqa: F401  (registration side effects)
+from harness.layers.base import LAYERS, LayerSpec, ReferenceLayer
+
+__all__ = ["LAYERS", "LayerSpec", "ReferenceLayer"]

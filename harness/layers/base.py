@@ -1,0 +1,97 @@
+"""What a layer kind is made of: its spec, its canonical weights, and its NumPy reference.
+
+A layer kind lives in one module under `harness/layers/`:
+
+* a `LayerSpec` subclass, registered with `@LAYERS.register`: the fields a case file may set,
+  the output shape, and the canonical parameter shapes. Its docstring states the formula and the
+  canonical layout of each parameter. The canonical layout is Keras's wherever Keras has the
+  layer, so a Keras user can paste weights; each adapter documents how it converts.
+* a `ReferenceLayer` subclass, named by the spec's `reference` attribute: one application of the
+  layer in NumPy. `forward(*inputs)` keeps what `backward` needs; `backward(dy)` returns the
+  gradients w.r.t. the inputs and leaves the parameter gradients in `self.grads`.
+
+A layer used at two places in a graph gets two `ReferenceLayer` objects sharing one `params`
+dict; the runner adds up their `grads`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from harness.spec import Registry, Shape, Spec
+
+LAYERS = Registry("layer type", "type")
+
+
+class ReferenceLayer:
+    """One application of a layer in the NumPy reference."""
+
+    def __init__(self, spec: "LayerSpec", params: dict[str, np.ndarray], *,
+                 training: bool = False) -> None:
+        self.spec = spec
+        self.params = params
+        self.training = training
+        self.grads: dict[str, np.ndarray] = {}
+
+    def forward(self, *inputs: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray) -> tuple[np.ndarray, ...]:
+        raise NotImplementedError
+
+
+class LayerSpec(Spec):
+    """Fields common to every layer in a case file."""
+
+    type: str
+    name: str | None = Field(default=None, description="unique layer name; defaults like Keras: dense, dense_1, ...")
+    inputs: list[str] | None = Field(
+        default=None, description="graph form only: names of the model inputs or nodes this layer reads")
+
+    arity: ClassVar[int | None] = 1
+    """Number of inputs; None means two or more (merge layers)."""
+    reference: ClassVar[type[ReferenceLayer]]
+
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        """Output shape (no batch axis) given the input shapes; raise ValueError if impossible."""
+        (shape,) = input_shapes
+        return shape
+
+    def parameter_shapes(self, input_shapes: list[Shape]) -> dict[str, Shape]:
+        """Canonical shape of each parameter, in the order the summary lists them."""
+        return {}
+
+    def default_initializers(self) -> dict[str, str]:
+        """Initializer per parameter when the case does not name one (Keras's defaults)."""
+        return {}
+
+    def non_trainable(self) -> frozenset[str]:
+        """Parameters that are state, not trained (BatchNorm's moving statistics)."""
+        return frozenset()
+
+    def describe(self) -> str:
+        """One line of the settings that matter, for summaries and reports."""
+        fields = self.model_dump(exclude={"type", "name", "inputs"}, exclude_defaults=False)
+        parts = []
+        for key, value in fields.items():
+            if isinstance(value, dict) and "name" in value:
+                value = getattr(self, key).describe()
+            parts.append(f"{key}={value}")
+        return ", ".join(parts)
+
+    @classmethod
+    def type_name(cls) -> str:
+        return cls.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
+
+    @classmethod
+    def default_name_stem(cls) -> str:
+        """Keras's naming: Dense -> dense, GlobalAveragePooling2D -> global_average_pooling2d."""
+        return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", cls.type_name()).lower()
+
+
+def flat_features(shape: Shape) -> int:
+    return int(np.prod(shape, dtype=np.int64)) if shape else 1

@@ -1,0 +1,87 @@
+"""The NumPy reference: the oracle every framework is compared with.
+
+It walks the case's graph with one `ReferenceLayer` per node (see harness/layers/base.py),
+forward in order, backward in reverse, adding up gradients where a tensor feeds several nodes
+and where a layer is applied at several places. It runs in float64 by default; the `numpy`
+backend runs the same code in the case's dtype, as a hand-written float32 port would.
+
+Its correctness does not rest on the frameworks: tests/test_reference_gradients.py checks every
+layer, activation and loss against central finite differences in float64.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+import numpy as np
+
+from harness.adapters.base import Backend, Implementation, RunResult
+from harness.case import Case
+
+
+def run_reference(case: Case, dtype: str = "float64", *, framework: str = "reference") -> RunResult:
+    started = time.perf_counter()
+    graph = case.graph
+    training = case.spec.mode == "training"
+    params = {layer: {p: case.weights[f"{layer}/{p}"].astype(dtype) for p in graph.parameters_of(layer)}
+              for layer in graph.layers}
+    inputs = {name: _cast(array, dtype) for name, array in case.dataset.inputs.items()}
+    targets = {name: _cast(array, dtype) for name, array in case.dataset.targets.items()}
+
+    applications = {node.name: node.spec.reference(node.spec, params[node.layer], training=training)
+                    for node in graph.nodes}
+    tensors = dict(inputs)
+    for node in graph.nodes:
+        tensors[node.name] = applications[node.name].forward(*[tensors[name] for name in node.inputs])
+
+    loss = np.zeros((), dtype=dtype)
+    upstream: dict[str, np.ndarray] = {}
+    for spec in case.losses:
+        output, target = tensors[case.loss_output(spec)], targets[case.loss_target(spec)]
+        loss = loss + spec.weight * spec.forward(output, target)
+        _accumulate(upstream, case.loss_output(spec), spec.weight * spec.backward(output, target))
+
+    parameter_gradients = {name: np.zeros(shape, dtype=dtype) for name, shape in graph.parameter_shapes.items()}
+    for node in reversed(graph.nodes):
+        if node.name not in upstream:
+            continue  # nothing downstream of this node reaches the loss
+        application = applications[node.name]
+        for source, gradient in zip(node.inputs, application.backward(upstream[node.name])):
+            _accumulate(upstream, source, gradient)
+        for parameter, gradient in application.grads.items():
+            parameter_gradients[f"{node.layer}/{parameter}"] += gradient
+
+    trainable = case.trainable_parameters()
+    return RunResult(
+        framework=framework, dtype=dtype,
+        outputs={name: tensors[name] for name in graph.outputs},
+        intermediates={node.name: tensors[node.name] for node in graph.nodes},
+        loss=np.asarray(loss, dtype=dtype),
+        parameter_gradients={name: parameter_gradients[name] for name in trainable},
+        input_gradients={name: upstream.get(name, np.zeros_like(inputs[name]))
+                         for name in case.float_inputs()},
+        implementations={layer: Implementation("reference", type(spec).reference.__name__)
+                         for layer, spec in graph.layers.items()},
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _cast(array: np.ndarray, dtype: str) -> np.ndarray:
+    return array.astype(dtype) if array.dtype.kind == "f" else array
+
+
+def _accumulate(store: dict[str, np.ndarray], name: str, gradient: np.ndarray) -> None:
+    store[name] = store[name] + gradient if name in store else gradient
+
+
+class NumpyBackend(Backend):
+    """The reference code run in the case's dtype: what a hand-written NumPy port computes."""
+
+    name: ClassVar[str] = "numpy"
+
+    def version(self) -> str:
+        return np.__version__
+
+    def run(self, case: Case) -> RunResult:
+        return run_reference(case, case.spec.dtype, framework=self.name)

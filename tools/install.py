@@ -1,0 +1,80 @@
+"""Install the harness and all four backends into the running Python environment.
+
+Why a script and not one `pip install -e .[all]`: chainer 7.8.1 exists only as a source
+distribution whose setup.py imports `pkg_resources`. pip's isolated build environment gets the
+newest setuptools, which no longer ships `pkg_resources`, so the build fails. The recipe that
+works is ordered:
+
+1. setuptools (with `pkg_resources`), wheel and numpy<2 into the environment itself;
+2. torch (the CPU wheel on disk), tensorflow-cpu and keras, all pinned by the constraints file;
+3. chainer with `--no-build-isolation`, so its build sees step 1's setuptools;
+4. the harness itself (editable) with its test dependencies;
+5. `pip check`, so a broken combination fails here and not in the middle of a test run.
+
+The script is idempotent: it writes a stamp holding a hash of its inputs into the
+environment and does nothing when the stamp matches. Usage:
+
+    python tools/install.py            # everything (what `make test` / `make report` run)
+    python tools/install.py --force    # ignore the stamp and reinstall
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONSTRAINTS = ROOT / "requirements" / "constraints.txt"
+STAMP = Path(sys.prefix) / ".harness-install-stamp"
+STAMP_INPUTS = (CONSTRAINTS, ROOT / "pyproject.toml", Path(__file__).resolve())
+
+STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("build tools chainer's setup.py needs", ("setuptools", "wheel", "numpy")),
+    ("torch, tensorflow-cpu, keras", ("torch", "tensorflow-cpu", "keras", "ml-dtypes")),
+    ("chainer (source build against the setuptools above)", ("--no-build-isolation", "chainer")),
+    ("the harness and its test tools", ("-e", f"{ROOT}[test]")),
+)
+
+
+def stamp_text() -> str:
+    digest = hashlib.sha256()
+    for path in STAMP_INPUTS:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def pip(*arguments: str) -> None:
+    command = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check",
+               "-q", "-c", str(CONSTRAINTS), *arguments]
+    print("+", " ".join(command), flush=True)
+    subprocess.run(command, check=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--force", action="store_true", help="reinstall even if up to date")
+    options = parser.parse_args()
+    if sys.version_info[:2] != (3, 11):
+        print(f"error: the pinned frameworks need Python 3.11, this is {sys.version.split()[0]}. "
+              "Create the environment with python3.11.", file=sys.stderr)
+        return 2
+    if not options.force and STAMP.exists() and STAMP.read_text() == stamp_text():
+        return 0
+    # chainer's import reads numpy.distutils, which needs the stdlib distutils (see
+    # harness/adapters/chainer_adapter/_import.py); the same holds for pip check below.
+    os.environ["SETUPTOOLS_USE_DISTUTILS"] = "stdlib"
+    for title, arguments in STEPS:
+        print(f"== {title}", flush=True)
+        pip(*arguments)
+    subprocess.run([sys.executable, "-m", "pip", "check"], check=True)
+    STAMP.write_text(stamp_text())
+    print(f"== installed into {sys.prefix}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
