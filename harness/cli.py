@@ -1,0 +1,91 @@
+"""Command line: `python -m harness run|show|schema`.
+
+    python -m harness run [CASES...] [--frameworks numpy,keras,chainer,torch] [--out reports/]
+    python -m harness show CASE_FILE
+    python -m harness schema [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from harness.errors import CaseError, CaseErrors
+
+SCHEMA_PATH = Path(__file__).parent / "case" / "case.schema.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run cases in every framework and write the report")
+    run.add_argument("cases", nargs="*", default=["cases"], help="case files or directories (default: cases/)")
+    run.add_argument("--frameworks", default=None,
+                     help="comma-separated subset of numpy,keras,chainer,torch (default: all)")
+    run.add_argument("--out", default="reports", help="directory for results.json and index.html")
+    run.add_argument("-k", dest="select", default=None, help="only cases whose id contains this text")
+    run.add_argument("--require-frameworks", action="store_true",
+                     help="treat a framework that is not installed as an error, not a skip (CI)")
+
+    show = commands.add_parser("show", help="print a model summary of each case in a file")
+    show.add_argument("cases", nargs="+")
+
+    schema = commands.add_parser("schema", help="write the JSON Schema of case files")
+    schema.add_argument("--check", action="store_true", help="fail if the committed schema is stale")
+
+    options = parser.parse_args(argv)
+    try:
+        return {"run": command_run, "show": command_show, "schema": command_schema}[options.command](options)
+    except CaseError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 2
+
+
+def command_run(options) -> int:
+    from harness.session import run_session
+
+    frameworks = options.frameworks.split(",") if options.frameworks else None
+    command = "python -m harness " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else \
+        "python -m harness run"
+    started = time.perf_counter()
+    session = run_session(options.cases, frameworks=frameworks, select=options.select,
+                          out_dir=Path(options.out), command=command,
+                          require_frameworks=options.require_frameworks, echo=print)
+    summary = session.results["summary"]
+    print(f"\n{sum(summary.values())} checks: " + ", ".join(f"{v} {k}" for k, v in summary.items() if v)
+          + f" in {time.perf_counter() - started:.1f} s")
+    print(f"report: {session.index_path}\nresults: {session.results_path}")
+    return 1 if summary["fail"] or summary["error"] or session.results["load_errors"] else 0
+
+
+def command_show(options) -> int:
+    from harness.case import load_cases
+    from harness.summary import render_summary
+
+    for case in load_cases(options.cases):
+        print(render_summary(case))
+        print()
+    return 0
+
+
+def command_schema(options) -> int:
+    from harness.case.schema import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if options.check:
+        if not SCHEMA_PATH.exists() or SCHEMA_PATH.read_text() != text:
+            print(f"{SCHEMA_PATH} is out of date: run `python -m harness schema`", file=sys.stderr)
+            return 1
+        return 0
+    SCHEMA_PATH.write_text(text)
+    print(f"wrote {SCHEMA_PATH}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Comparing two tensors: the figures torch.testing.assert_close reports, and a verdict.
+
+An element agrees when |actual - expected| <= atol + rtol * |expected| (numpy.isclose's rule).
+Every comparison records the largest absolute and relative error, how many elements are out of
+tolerance and where the worst one is, so a failure says how far off and where, not only "no".
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol: float
+    reason: str = ""
+
+
+# Default tolerances, by the dtype the framework computes in and by check.
+#
+# float32 (unit roundoff u = 6e-8): a framework's float32 result differs from the float64
+# reference by the rounding of every operation on the way. A dot product of n terms is off by
+# about sqrt(n) u times the sum of |terms|, layers compound it, and TF's and torch's vectorised
+# transcendental functions are good to a few ulp. Measured on the seed cases
+# (`python -m harness run cases/`, results.json `max_abs_error`/`max_rel_error`): forward values
+# and intermediates are off by at most 1.4e-6 absolute (the MNIST hidden layer, where a 784-term
+# sum cancels to near zero before relu) and 9e-5 relative; gradients by at most 6e-8 absolute
+# and 4e-4 relative (on near-zero elements).
+# * rtol 1e-4 bounds the relative error of elements that are not near zero; every real
+#   difference in the catalogue is larger (leaky slope 0.2 vs 0.3: 50%; BatchNorm eps 1e-3 vs
+#   1e-5 on unit-variance data: 5e-4; hard_sigmoid 1/6 vs 0.2: 20%).
+# * atol covers elements near zero after cancellation, where relative error means nothing:
+#   1e-5 on forward values of order one (torch.testing's float32 atol; 7x the worst seen),
+#   1e-7 on gradients, which are smaller because they carry 1/batch (15x the worst seen).
+#
+# float64 (u = 1.1e-16): the frameworks agree with the reference to about 1e-13 except where
+# Keras passes hyper-parameters through float32 (a slope of 0.2 becomes 0.20000000298,
+# semantics row 43), a relative error of about 1.5e-8. rtol 1e-7 admits that, nothing larger.
+DEFAULT_TOLERANCES: dict[str, dict[str, Tolerance]] = {
+    "float32": {
+        "forward": Tolerance(1e-4, 1e-5, "float32 default"),
+        "intermediates": Tolerance(1e-4, 1e-5, "float32 default"),
+        "gradients": Tolerance(1e-4, 1e-7, "float32 default"),
+    },
+    "float64": {
+        "forward": Tolerance(1e-7, 1e-12, "float64 default"),
+        "intermediates": Tolerance(1e-7, 1e-12, "float64 default"),
+        "gradients": Tolerance(1e-7, 1e-13, "float64 default"),
+    },
+}
+
+
+@dataclass
+class TensorComparison:
+    """One tensor of one framework against the reference (or another framework)."""
+
+    tensor: str
+    kind: str
+    """output, loss, intermediate, parameter_gradient, input_gradient or known_value."""
+    shape: list[int]
+    expected_shape: list[int]
+    dtype: str
+    expected_dtype: str
+    rtol: float
+    atol: float
+    max_abs_error: float = float("nan")
+    max_rel_error: float = float("nan")
+    mismatched: int = 0
+    total: int = 0
+    worst_index: list[int] | None = None
+    worst_actual: float | None = None
+    worst_expected: float | None = None
+    passed: bool = False
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tolerance_ratio(self) -> float:
+        """Worst |error| / allowed error; at most 1 where the tensor passes."""
+        return float(self.extra.get("tolerance_ratio", float("nan")))
+
+    def describe(self) -> str:
+        if self.note:
+            return f"{self.tensor}: {self.note}"
+        text = (f"{self.tensor}: {self.mismatched} of {self.total} elements out of tolerance "
+                f"({100 * self.mismatched / max(self.total, 1):.1f}%); greatest absolute difference "
+                f"{self.max_abs_error:.3g}, greatest relative difference {self.max_rel_error:.3g}")
+        if self.worst_index is not None:
+            text += (f"; worst at index {tuple(self.worst_index)}: {self.worst_actual:.9g} vs "
+                     f"{self.worst_expected:.9g}")
+        return text + f" (allowed: atol {self.atol:g} + rtol {self.rtol:g} * |expected|)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return _finite(asdict(self))
+
+
+def compare(tensor: str, kind: str, actual: Any, expected: Any, tolerance: Tolerance, *,
+            expected_dtype: str | None = None) -> TensorComparison:
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    result = TensorComparison(
+        tensor=tensor, kind=kind, shape=list(actual.shape), expected_shape=list(expected.shape),
+        dtype=str(actual.dtype), expected_dtype=expected_dtype or str(expected.dtype),
+        rtol=tolerance.rtol, atol=tolerance.atol, total=int(expected.size))
+    if actual.shape != expected.shape:
+        result.note = f"shape {list(actual.shape)}, expected {list(expected.shape)}"
+        return result
+    if expected_dtype is not None and str(actual.dtype) != expected_dtype:
+        result.note = f"dtype {actual.dtype}, expected {expected_dtype}"
+        return result
+    if expected.size == 0:
+        result.passed = True
+        return result
+    a, e = actual.astype(np.float64), expected.astype(np.float64)
+    difference = np.abs(a - e)
+    allowed = tolerance.atol + tolerance.rtol * np.abs(e)
+    nonfinite = ~np.isfinite(a) | ~np.isfinite(e)
+    both_same_nonfinite = nonfinite & ((a == e) | (np.isnan(a) & np.isnan(e)))
+    difference = np.where(both_same_nonfinite, 0.0, np.where(nonfinite, np.inf, difference))
+    bad = difference > allowed
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(difference == 0, 0.0, difference / np.abs(e))
+        ratio = np.where(difference == 0, 0.0, difference / allowed)
+    worst = np.unravel_index(int(np.argmax(ratio)), e.shape)
+    result.max_abs_error = float(difference.max())
+    result.max_rel_error = float(relative.max())
+    result.mismatched = int(bad.sum())
+    result.worst_index = [int(i) for i in worst]
+    result.worst_actual = float(a[worst])
+    result.worst_expected = float(e[worst])
+    result.passed = result.mismatched == 0
+    result.extra["tolerance_ratio"] = float(ratio.max())
+    return result
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no inf or nan: write them as strings so results.json stays valid JSON."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value

@@ -1,0 +1,276 @@
+"""Running a case in each framework and judging every check against the reference.
+
+Nothing here stops a run: a framework that is not installed, cannot express the case, or raises,
+becomes a `skipped` or `error` verdict for that framework, with the reason, and the others go on.
+
+Verdicts: `pass`; `fail`; `expected-difference` (the case documents why this framework differs,
+and it does); `skipped` (with the reason); `error` (an exception, with its traceback).
+A documented difference that does not show up is a `fail`: the case's explanation is stale.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from harness.adapters import get_backend
+from harness.adapters.base import RunResult, Unsupported
+from harness.case import Case
+from harness.case.schema import FRAMEWORKS
+from harness.compare import DEFAULT_TOLERANCES, TensorComparison, Tolerance, compare
+from harness.reference import run_reference
+
+PASS, FAIL, EXPECTED, SKIPPED, ERROR = "pass", "fail", "expected-difference", "skipped", "error"
+VERDICTS = (PASS, FAIL, EXPECTED, SKIPPED, ERROR)
+COMPARED_CHECKS = ("forward", "intermediates", "gradients")
+
+
+@dataclass
+class CheckResult:
+    case: str
+    framework: str
+    check: str
+    against: str
+    """`reference`, another framework's name, or `known values`."""
+    verdict: str
+    message: str = ""
+    reason: str = ""
+    tensors: list[TensorComparison] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def worst(self) -> TensorComparison | None:
+        """The tensor furthest out of (or closest to) tolerance."""
+        compared = [t for t in self.tensors if t.total]
+        if not compared:
+            return None
+        return max(compared, key=lambda t: (not t.passed, bool(t.note), _nan_low(t.tolerance_ratio)))
+
+    @property
+    def max_rel_error(self) -> float:
+        values = [t.max_rel_error for t in self.tensors if np.isfinite(t.max_rel_error) or t.max_rel_error == np.inf]
+        return max(values) if values else float("nan")
+
+    @property
+    def first_divergent(self) -> str | None:
+        """For intermediates: the first node, in evaluation order, out of tolerance."""
+        return next((t.tensor for t in self.tensors if not t.passed), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["tensors"] = [t.to_dict() for t in self.tensors]
+        data["first_divergent"] = self.first_divergent if self.check == "intermediates" else None
+        return data
+
+
+def _nan_low(value: float) -> float:
+    return -1.0 if np.isnan(value) else value
+
+
+@dataclass
+class FrameworkOutcome:
+    """What happened when one framework ran one case."""
+
+    framework: str
+    result: RunResult | None = None
+    status: str = "ran"
+    """`ran`, or SKIPPED / ERROR with `reason`."""
+    reason: str = ""
+    seconds: float = 0.0
+
+
+class CaseRunner:
+    """Runs one case lazily: the reference once, each framework once, checks on demand."""
+
+    def __init__(self, case: Case, *, require_frameworks: bool = False) -> None:
+        self.case = case
+        self.require_frameworks = require_frameworks
+        self._outcomes: dict[str, FrameworkOutcome] = {}
+
+    @cached_property
+    def reference(self) -> RunResult:
+        return run_reference(self.case)
+
+    def outcome(self, framework: str) -> FrameworkOutcome:
+        if framework not in self._outcomes:
+            self._outcomes[framework] = self._run(framework)
+        return self._outcomes[framework]
+
+    def _run(self, framework: str) -> FrameworkOutcome:
+        backend = get_backend(framework)
+        reason = backend.unavailable_reason()
+        if reason:
+            # In CI every framework must run: a missing one is an error there, not a quiet skip.
+            return FrameworkOutcome(framework, status=ERROR if self.require_frameworks else SKIPPED,
+                                    reason=reason)
+        started = time.perf_counter()
+        try:
+            result = backend.run(self.case)
+        except Unsupported as exc:
+            return FrameworkOutcome(framework, status=SKIPPED, reason=str(exc))
+        except Exception as exc:  # one framework's crash is its own failure, not the run's
+            return FrameworkOutcome(framework, status=ERROR,
+                                    reason=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}",
+                                    seconds=time.perf_counter() - started)
+        result.seconds = time.perf_counter() - started
+        return FrameworkOutcome(framework, result=result, seconds=result.seconds)
+
+    def checks(self) -> list[str]:
+        return list(self.case.spec.checks)
+
+    def check(self, framework: str, check: str) -> CheckResult:
+        """Judge one check of one framework against the reference (or the stated values)."""
+        started = time.perf_counter()
+        base = CheckResult(case=self.case.id, framework=framework, check=check,
+                           against="known values" if check == "known_values" else "reference",
+                           verdict=ERROR)
+        try:
+            reference = self.reference
+        except Exception as exc:
+            base.message = f"the NumPy reference failed: {type(exc).__name__}: {exc}"
+            base.reason = traceback.format_exc()
+            return base
+        outcome = self.outcome(framework)
+        if outcome.result is None:
+            base.verdict, base.reason = outcome.status, outcome.reason
+            base.message = outcome.reason.splitlines()[0] if outcome.reason else ""
+            return base
+        if check == "known_values":
+            base.tensors = self.known_value_comparisons(outcome.result)
+        else:
+            base.tensors = list(comparisons(self.case, check, outcome.result, reference,
+                                            self.tolerance(check)))
+        self._judge(base)
+        base.seconds = time.perf_counter() - started
+        return base
+
+    def pairwise(self, first: str, second: str, check: str) -> CheckResult | None:
+        """One framework against another, both having run; None if either did not."""
+        a, b = self.outcome(first).result, self.outcome(second).result
+        if a is None or b is None or check not in COMPARED_CHECKS:
+            return None
+        result = CheckResult(case=self.case.id, framework=first, check=check, against=second,
+                             verdict=ERROR,
+                             tensors=list(comparisons(self.case, check, a, b, self.tolerance(check))))
+        failed = [t for t in result.tensors if not t.passed]
+        result.verdict = FAIL if failed else PASS
+        result.message = failed[0].describe() if failed else ""
+        return result
+
+    def tolerance(self, check: str) -> Tolerance:
+        override = getattr(self.case.spec.tolerance, check, None)
+        if override is not None:
+            return Tolerance(override.rtol, override.atol, override.reason)
+        return DEFAULT_TOLERANCES[self.case.spec.dtype][check]
+
+    def known_value_comparisons(self, result: RunResult) -> list[TensorComparison]:
+        expect = self.case.spec.expect
+        if expect is None:
+            return []
+        tolerance = Tolerance(0.0, expect.atol, f"stated precision of: {expect.source}")
+        found: list[TensorComparison] = []
+        for name, values in expect.outputs.items():
+            found.append(compare(f"output:{name}", "known_value", result.outputs[name], values, tolerance))
+        if expect.loss is not None:
+            found.append(compare("loss", "known_value", result.loss, expect.loss, tolerance))
+        for name, values in expect.gradients.items():
+            actual = (result.input_gradients[name.split(":", 1)[1]] if name.startswith("input:")
+                      else result.parameter_gradients[name])
+            found.append(compare(f"grad:{name}", "known_value", actual, values, tolerance))
+        return found
+
+    def _judge(self, result: CheckResult) -> None:
+        failed = [t for t in result.tensors if not t.passed]
+        if not result.tensors:
+            result.verdict, result.message = ERROR, "nothing was compared (no tensors for this check)"
+            return
+        expectation = self.case.expected_difference(result.framework, result.check)
+        if expectation is None:
+            result.verdict = FAIL if failed else PASS
+            result.message = _failure_message(result, failed) if failed else ""
+        elif failed:
+            result.verdict, result.reason = EXPECTED, expectation.reason
+            result.message = _failure_message(result, failed)
+        else:
+            result.verdict = FAIL
+            result.reason = expectation.reason
+            result.message = ("documented as expected to differ (" + expectation.reason + "), but it "
+                              "agrees within tolerance: the case's expected_differences entry is out of date")
+
+
+def _failure_message(result: CheckResult, failed: list[TensorComparison]) -> str:
+    lines = [f"{len(failed)} of {len(result.tensors)} tensors out of tolerance against {result.against}"]
+    if result.check == "intermediates":
+        lines.append(f"divergence starts at layer {failed[0].tensor!r}")
+    lines.extend("  " + t.describe() for t in failed[:5])
+    if len(failed) > 5:
+        lines.append(f"  ... and {len(failed) - 5} more")
+    return "\n".join(lines)
+
+
+def comparisons(case: Case, check: str, actual: RunResult, expected: RunResult,
+                tolerance: Tolerance) -> Iterator[TensorComparison]:
+    """The tensors a check compares, in graph order."""
+    dtype = case.spec.dtype
+    if check == "forward":
+        for name in case.graph.outputs:
+            yield compare(f"output:{name}", "output", actual.outputs[name], expected.outputs[name],
+                          tolerance, expected_dtype=dtype)
+        yield compare("loss", "loss", actual.loss, expected.loss, tolerance, expected_dtype=dtype)
+    elif check == "intermediates":
+        for node in case.graph.nodes:
+            yield compare(node.name, "intermediate", actual.intermediates[node.name],
+                          expected.intermediates[node.name], tolerance, expected_dtype=dtype)
+    elif check == "gradients":
+        for name in case.trainable_parameters():
+            yield compare(f"grad:{name}", "parameter_gradient", actual.parameter_gradients[name],
+                          expected.parameter_gradients[name], tolerance, expected_dtype=dtype)
+        for name in case.float_inputs():
+            yield compare(f"grad:input:{name}", "input_gradient", actual.input_gradients[name],
+                          expected.input_gradients[name], tolerance, expected_dtype=dtype)
+    else:
+        raise ValueError(f"unknown check {check!r}")
+
+
+@dataclass
+class CaseReport:
+    """Everything one case produced in a run: checks per framework, pairwise, outcomes."""
+
+    case: Case
+    checks: list[CheckResult]
+    pairwise: list[CheckResult]
+    outcomes: dict[str, FrameworkOutcome]
+    reference_seconds: float = 0.0
+    error: str = ""
+
+
+def run_case(case: Case, frameworks: list[str], *, require_frameworks: bool = False,
+             on_check: Callable[[CheckResult], None] | None = None) -> CaseReport:
+    runner = CaseRunner(case, require_frameworks=require_frameworks)
+    checks = []
+    for framework in frameworks:
+        for check in runner.checks():
+            result = runner.check(framework, check)
+            checks.append(result)
+            if on_check:
+                on_check(result)
+    reference_seconds = getattr(runner.__dict__.get("reference"), "seconds", 0.0)
+    pairwise = []
+    for i, first in enumerate(frameworks):
+        for second in frameworks[i + 1:]:
+            for check in runner.checks():
+                result = runner.pairwise(first, second, check)
+                if result is not None:
+                    pairwise.append(result)
+    return CaseReport(case=case, checks=checks, pairwise=pairwise,
+                      outcomes={f: runner.outcome(f) for f in frameworks},
+                      reference_seconds=reference_seconds)
+
+
+def all_frameworks() -> list[str]:
+    return list(FRAMEWORKS)
