@@ -274,9 +274,13 @@ def _from_string(value: Any) -> Any:
     return {"name": value} if isinstance(value, str) else value
 
 
+_ACTIVATION_UNION = Union[tuple(ACTIVATIONS.values())]  # type: ignore[valid-type]
+
 ActivationField = Annotated[
-    Union[tuple(ACTIVATIONS.values())],  # type: ignore[valid-type]
+    _ACTIVATION_UNION,
     Field(discriminator="name"),
-    BeforeValidator(_from_string),
+    # The published JSON Schema accepts the string shorthand too.
+    BeforeValidator(_from_string, json_schema_input_type=Union[
+        Literal[tuple(ACTIVATIONS)], _ACTIVATION_UNION]),  # type: ignore[valid-type]
 ]
 """The type of an `activation:` field: a name, or a mapping with `name` and parameters."""

@@ -2,6 +2,7 @@
 
     python -m harness run [CASES...] [--frameworks numpy,keras,chainer,torch] [--out reports/]
     python -m harness show CASE_FILE
+    python -m harness support [--write README.md]
     python -m harness schema [--check]
 """
 
@@ -35,12 +36,17 @@ def main(argv: list[str] | None = None) -> int:
     show = commands.add_parser("show", help="print a model summary of each case in a file")
     show.add_argument("cases", nargs="+")
 
+    support = commands.add_parser("support", help="print the support table (built by running every adapter)")
+    support.add_argument("--write", metavar="README", default=None, help="replace the table in this file")
+
     schema = commands.add_parser("schema", help="write the JSON Schema of case files")
     schema.add_argument("--check", action="store_true", help="fail if the committed schema is stale")
 
     options = parser.parse_args(argv)
     try:
-        return {"run": command_run, "show": command_show, "schema": command_schema}[options.command](options)
+        commands_by_name = {"run": command_run, "show": command_show, "support": command_support,
+                            "schema": command_schema}
+        return commands_by_name[options.command](options)
     except CaseError as exc:
         print(exc.render(), file=sys.stderr)
         return 2
@@ -70,6 +76,18 @@ def command_show(options) -> int:
     for case in load_cases(options.cases):
         print(render_summary(case))
         print()
+    return 0
+
+
+def command_support(options) -> int:
+    from harness.support import render_markdown, write_into
+
+    table = render_markdown()
+    if options.write:
+        changed = write_into(Path(options.write), table)
+        print(f"{options.write}: {'updated' if changed else 'already up to date'}")
+    else:
+        print(table)
     return 0
 
 

@@ -224,6 +224,8 @@ def _from_string(value: Any) -> Any:
     return {"initializer": value} if isinstance(value, str) else value
 
 
+_INITIALIZER_UNION = Union[tuple(INITIALIZERS.values()) + (ExplicitValues,)]  # type: ignore[valid-type]
+
 InitializerField = Annotated[
     Union[
         tuple(Annotated[cls, Tag(name)] for name, cls in INITIALIZERS.items())  # type: ignore[misc]
@@ -235,7 +237,9 @@ InitializerField = Annotated[
         custom_error_message="expected an initializer name (" + INITIALIZERS.known()
                              + ") or a mapping with `initializer:` or `values:`",
     ),
-    BeforeValidator(_from_string),
+    # The published JSON Schema accepts the string shorthand too.
+    BeforeValidator(_from_string, json_schema_input_type=Union[
+        Literal[tuple(INITIALIZERS)], _INITIALIZER_UNION]),  # type: ignore[valid-type]
 ]
 
 

@@ -112,7 +112,9 @@ class FrameworkBackend(Backend):
 
     layer_builders: ClassVar[dict[str, Callable[[Any, BuildContext], BuiltLayer]]]
     activation_builders: ClassVar[dict[str, Callable[[Any], tuple[Callable, str, str]]]]
-    loss_builders: ClassVar[dict[str, Callable[[Any], tuple[Callable, str, str]]]]
+    loss_builders: ClassVar[dict[str, Callable[[Any, str], tuple[Callable, str, str]]]]
+    """Loss builders take the loss spec and the case's dtype (Keras losses compute in
+    keras.config.floatx() unless told otherwise)."""
 
     # --- primitives each framework supplies -------------------------------------------------
     def session(self, case: Case) -> contextlib.AbstractContextManager:
@@ -160,11 +162,11 @@ class FrameworkBackend(Backend):
                                backend=self)
         return builder(spec, context)
 
-    def build_loss(self, loss: Any) -> tuple[Callable, str, str]:
+    def build_loss(self, loss: Any, dtype: str) -> tuple[Callable, str, str]:
         builder = self.loss_builders.get(loss.type)
         if builder is None:
             raise Unsupported(f"the {self.name} adapter has no loss {loss.type!r}")
-        return builder(loss)
+        return builder(loss, dtype)
 
     def build(self, case: Case) -> tuple[dict[str, BuiltLayer], dict[str, Implementation]]:
         built = {layer: self.build_layer(case, layer) for layer in case.graph.layers}
@@ -206,7 +208,7 @@ class FrameworkBackend(Backend):
             built, implementations = self.build(case)
             losses = []
             for index, loss in enumerate(case.losses):
-                function, implementation, detail = self.build_loss(loss)
+                function, implementation, detail = self.build_loss(loss, case.spec.dtype)
                 losses.append((loss, function))
                 implementations[f"loss:{index}"] = Implementation(implementation, detail)
             self.load_weights(case, built)

@@ -16,7 +16,7 @@ import numpy as np
 
 from harness.case.data import generate
 from harness.case.graph import Graph, build_graph
-from harness.case.loader import LoadedCase, load_case_file
+from harness.case.loader import LoadedCase, load_case_data, load_case_file
 from harness.case.schema import CaseSpec, TensorSpec
 from harness.errors import CaseError, CaseErrors
 from harness.initializers import parameter_rng
@@ -108,6 +108,11 @@ def expand_paths(paths: list[str | Path]) -> list[Path]:
 
 def load_cases_from_file(path: str | Path) -> list[Case]:
     return [resolve(loaded) for loaded in load_case_file(path)]
+
+
+def cases_from_data(data: dict[str, Any], file: str = "<memory>") -> list[Case]:
+    """Cases from a mapping shaped like a case file (tests and programmatic use)."""
+    return [resolve(loaded) for loaded in load_case_data(data, file)]
 
 
 def resolve(loaded: LoadedCase) -> Case:

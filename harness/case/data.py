@@ -116,6 +116,8 @@ class Expression(DataSource):
         return False
 
 
+DATA_SOURCE_KEYS = ("uniform", "normal", "integers", "one_hot", "values", "expression")
+
 DataField = Annotated[
     Union[
         Annotated[Uniform, Tag("uniform")], Annotated[Normal, Tag("normal")],
@@ -123,7 +125,7 @@ DataField = Annotated[
         Annotated[Values, Tag("values")], Annotated[Expression, Tag("expression")],
     ],
     Discriminator(
-        by_key("uniform", "normal", "integers", "one_hot", "values", "expression"),
+        by_key(*DATA_SOURCE_KEYS),
         custom_error_type="data_source",
         custom_error_message="expected a mapping with exactly one of the keys uniform, normal, "
                              "integers, one_hot, values, expression",

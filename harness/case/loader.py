@@ -8,6 +8,7 @@ YAML 1.2 (`1e-5` is a float, `no` is a string) and rejects duplicate keys.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,19 @@ def load_case_file(path: str | Path) -> list[LoadedCase]:
     if "variants" not in root:
         return [validate(root, (root,), path, text, case_id=str(root.get("name", path.stem)))]
     return load_variants(root, path, text)
+
+
+def load_case_data(data: dict[str, Any], file: str = "<memory>") -> list[LoadedCase]:
+    """Cases from an already-parsed mapping (tests and programmatic use)."""
+    from io import StringIO
+
+    yaml = YAML(typ="rt")
+    stream = StringIO()
+    yaml.dump(data, stream)
+    root = parse_yaml(stream.getvalue(), Path(file))
+    if "variants" in root:
+        return load_variants(root, Path(file), stream.getvalue())
+    return [validate(root, (root,), Path(file), stream.getvalue(), case_id=str(root.get("name", file)))]
 
 
 def parse_yaml(text: str, path: Path) -> Any:
@@ -173,10 +187,21 @@ def locate(nodes: tuple[Any, ...], path: tuple[Any, ...]) -> tuple[str, int | No
 
 
 def _is_union_tag(part: str) -> bool:
-    # pydantic inserts the chosen union member into error paths: a layer type ('Dense'), a
-    # validator wrapper ('function-after[...]') or a tagged-union tag ('values', 'uniform').
-    return part[:1].isupper() or "[" in part or part in {
-        "list[...]", "uniform", "normal", "integers", "one_hot", "values", "expression"}
+    # pydantic inserts the chosen union member into error paths: a layer type ('Dense'), an
+    # activation ('leaky_relu'), an initializer, a data source ('uniform'), or a validator
+    # wrapper ('function-after[...]'). They are not keys of the YAML.
+    return "[" in part or part in _union_tags()
+
+
+@cache
+def _union_tags() -> frozenset[str]:
+    from harness.activations import ACTIVATIONS
+    from harness.case.data import DATA_SOURCE_KEYS
+    from harness.initializers import INITIALIZERS
+    from harness.layers import LAYERS
+    from harness.losses import LOSSES
+
+    return frozenset({*LAYERS, *ACTIVATIONS, *INITIALIZERS, *LOSSES, *DATA_SOURCE_KEYS})
 
 
 def to_plain(value: Any) -> Any:

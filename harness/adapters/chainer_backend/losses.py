@@ -16,7 +16,7 @@ def reduce(per_element, reduction: str):
 
 
 def elementwise(function, kind: str, detail: str):
-    def build(spec):
+    def build(spec, dtype):
         return (lambda y, t: reduce(function(y, t), spec.reduction)), kind, detail
     return build
 
@@ -31,7 +31,7 @@ builders.register("squared_hinge")(elementwise(
 
 
 @builders.register("binary_crossentropy")
-def binary_crossentropy(spec):
+def binary_crossentropy(spec, dtype):
     if spec.from_logits:
         # F.sigmoid_cross_entropy needs int32 0/1 labels; soft targets need the formula instead.
         def logits(y, t):
@@ -48,7 +48,7 @@ def classes_second(x):
 
 
 @builders.register("categorical_crossentropy")
-def categorical_crossentropy(spec):
+def categorical_crossentropy(spec, dtype):
     if spec.from_logits:
         return (lambda y, t: reduce(F.softmax_cross_entropy(
             classes_second(y), classes_second(t).array if hasattr(t, "array") else classes_second(t),
@@ -59,7 +59,7 @@ def categorical_crossentropy(spec):
 
 
 @builders.register("sparse_categorical_crossentropy")
-def sparse_categorical_crossentropy(spec):
+def sparse_categorical_crossentropy(spec, dtype):
     def labels(y, t):
         return t.reshape(y.shape[:-1])
 

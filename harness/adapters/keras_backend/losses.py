@@ -20,9 +20,10 @@ def reduce(per_sample, reduction: str):
 
 
 def keras_loss(cls, detail_extra: str = "", **fixed):
-    def build(spec):
+    def build(spec, dtype):
         options = {key: getattr(spec, key) for key in ("from_logits",) if hasattr(spec, key)}
-        loss = cls(reduction=None, **options, **fixed)
+        # dtype: Keras losses cast to keras.config.floatx() (float32) unless told otherwise.
+        loss = cls(reduction=None, dtype=dtype, **options, **fixed)
         detail = f"keras.losses.{cls.__name__}({', '.join(f'{k}={v}' for k, v in options.items())})"
         return (lambda y, t: reduce(loss(t, y), spec.reduction)), "native", detail + detail_extra
     return build
@@ -33,7 +34,32 @@ builders.register("mean_absolute_error")(keras_loss(keras.losses.MeanAbsoluteErr
 # Hinge converts {0, 1} targets to {-1, +1} when all are 0 or 1 (keras/src/losses/losses.py).
 builders.register("hinge")(keras_loss(keras.losses.Hinge, "; turns all-{0,1} targets into -1/+1"))
 builders.register("squared_hinge")(keras_loss(keras.losses.SquaredHinge, "; turns all-{0,1} targets into -1/+1"))
-# On probabilities Keras clips to [1e-7, 1 - 1e-7] and, for categorical, renormalises the rows.
+# On probabilities Keras clips p to [1e-7, 1 - 1e-7]; that only matters at saturation.
 builders.register("binary_crossentropy")(keras_loss(keras.losses.BinaryCrossentropy))
-builders.register("categorical_crossentropy")(keras_loss(keras.losses.CategoricalCrossentropy))
-builders.register("sparse_categorical_crossentropy")(keras_loss(keras.losses.SparseCategoricalCrossentropy))
+
+# Keras' categorical losses on probabilities divide p by its row sum before the log
+# (keras/src/backend/tensorflow/nn.py, categorical_crossentropy). For rows that sum to one the
+# value is the same, but d loss / d p gains 1/sum(p) per element: a different function of p
+# (measured: +1/N on every element of the gradient). Where p is a softmax output the chain
+# rule cancels it, but the canonical loss is -sum(t log p), so it is built from keras.ops.
+RENORMALISES = "keras.losses.{} renormalises p by its row sum, which changes d loss/d p: built from keras.ops"
+
+
+@builders.register("categorical_crossentropy")
+def categorical_crossentropy(spec, dtype):
+    if spec.from_logits:
+        return keras_loss(keras.losses.CategoricalCrossentropy)(spec, dtype)
+    return (lambda y, t: reduce(-ops.sum(t * ops.log(y), axis=-1), spec.reduction)), "composite", \
+        "-sum(t * log p): " + RENORMALISES.format("CategoricalCrossentropy")
+
+
+@builders.register("sparse_categorical_crossentropy")
+def sparse_categorical_crossentropy(spec, dtype):
+    if spec.from_logits:
+        return keras_loss(keras.losses.SparseCategoricalCrossentropy)(spec, dtype)
+
+    def loss(y, t):
+        labels = ops.reshape(ops.cast(t, "int32"), ops.shape(y)[:-1])
+        picked = ops.take_along_axis(ops.log(y), ops.expand_dims(labels, -1), axis=-1)
+        return reduce(-ops.squeeze(picked, -1), spec.reduction)
+    return loss, "composite", "-log p[t]: " + RENORMALISES.format("SparseCategoricalCrossentropy")

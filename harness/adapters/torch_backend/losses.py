@@ -19,7 +19,7 @@ def reduce(per_element: torch.Tensor, reduction: str) -> torch.Tensor:
 
 
 def elementwise(function, detail, native: bool = True):
-    def build(spec):
+    def build(spec, dtype):
         return (lambda y, t: reduce(function(spec, y, t), spec.reduction),
                 "native" if native else "composite", detail(spec) if callable(detail) else detail)
     return build
@@ -38,7 +38,7 @@ builders.register("squared_hinge")(elementwise(
 
 
 @builders.register("binary_crossentropy")
-def binary_crossentropy(spec):
+def binary_crossentropy(spec, dtype):
     if spec.from_logits:
         function, detail = F.binary_cross_entropy_with_logits, "F.binary_cross_entropy_with_logits"
     else:
@@ -53,7 +53,7 @@ def classes_second(y: torch.Tensor) -> torch.Tensor:
 
 
 @builders.register("categorical_crossentropy")
-def categorical_crossentropy(spec):
+def categorical_crossentropy(spec, dtype):
     if spec.from_logits:
         # F.cross_entropy accepts class probabilities as targets (torch >= 1.10).
         return (lambda y, t: reduce(
@@ -64,7 +64,7 @@ def categorical_crossentropy(spec):
 
 
 @builders.register("sparse_categorical_crossentropy")
-def sparse_categorical_crossentropy(spec):
+def sparse_categorical_crossentropy(spec, dtype):
     def labels(y, t):
         return t.reshape(y.shape[:-1]).to(torch.int64)
 

@@ -1,0 +1,111 @@
+"""`python -m harness support`: which layers, activations and losses each framework expresses
+natively, as a composite of its primitives, or not at all, found by building every example in
+harness/examples.py in every installed framework (not typed in by hand).
+
+`--write README.md` replaces the table between the README's support-table markers; a test
+keeps the README in step with the adapters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.adapters import get_backend
+from harness.adapters.base import FrameworkBackend, Unsupported
+from harness.examples import LAYER_EXAMPLES, LOSS_EXAMPLES, single_layer_case, single_loss_case
+
+FRAMEWORKS = ("keras", "chainer", "torch")
+START, END = "<!-- support-table:start -->", "<!-- support-table:end -->"
+
+
+@dataclass
+class Support:
+    kinds: set[str] = field(default_factory=set)
+    details: list[str] = field(default_factory=list)
+
+    def add(self, kind: str, detail: str) -> None:
+        self.kinds.add(kind)
+        if kind != "native" and detail and detail not in self.details:
+            self.details.append(detail)
+
+    @property
+    def label(self) -> str:
+        order = ("native", "composite", "unsupported")
+        return " / ".join(kind for kind in order if kind in self.kinds) or "?"
+
+
+def support_matrix() -> tuple[dict[tuple[str, str], dict[str, Support]], list[str]]:
+    """(section, name) -> framework -> Support, and the frameworks that could not be imported."""
+    matrix: dict[tuple[str, str], dict[str, Support]] = {}
+    missing = []
+    for framework in FRAMEWORKS:
+        backend = get_backend(framework)
+        if backend.unavailable_reason():
+            missing.append(framework)
+            continue
+        assert isinstance(backend, FrameworkBackend)
+        for example in LAYER_EXAMPLES:
+            case = single_layer_case(example)
+            if example.type == "Activation":
+                key = ("activation", example.config["activation"]["name"])
+            else:
+                key = ("layer", example.type)
+            entry = matrix.setdefault(key, {}).setdefault(framework, Support())
+            try:
+                with backend.session(case):
+                    built = backend.build_layer(case, "layer")
+                entry.add(built.implementation, built.detail)
+            except Unsupported as exc:
+                entry.add("unsupported", str(exc))
+        for loss_example in LOSS_EXAMPLES:
+            case = single_loss_case(loss_example)
+            entry = matrix.setdefault(("loss", loss_example.config["type"]), {}).setdefault(framework, Support())
+            try:
+                _, kind, detail = backend.build_loss(case.losses[0], case.spec.dtype)
+                entry.add(kind, detail)
+            except Unsupported as exc:
+                entry.add("unsupported", str(exc))
+    return matrix, missing
+
+
+def render_markdown() -> str:
+    matrix, missing = support_matrix()
+    frameworks = [f for f in FRAMEWORKS if f not in missing]
+    lines = ["| kind | name | numpy (reference) | " + " | ".join(frameworks) + " |",
+             "|---|---|---|" + "---|" * len(frameworks)]
+    notes = []
+    for (section, name), per_framework in sorted(matrix.items(), key=lambda item: (
+            ("layer", "activation", "loss").index(item[0][0]), item[0][1])):
+        cells = []
+        for framework in frameworks:
+            support = per_framework.get(framework, Support())
+            cells.append(support.label)
+            for detail in support.details:
+                notes.append(f"- {section} `{name}`, {framework}: {detail}")
+        lines.append(f"| {section} | `{name}` | reference | " + " | ".join(cells) + " |")
+    text = "\n".join(lines)
+    if notes:
+        text += "\n\nComposite and unsupported, and why:\n\n" + "\n".join(notes)
+    if missing:
+        text += f"\n\n(Not installed when this table was made: {', '.join(missing)}.)"
+    return text
+
+
+def write_into(path: Path, table: str) -> bool:
+    """Replace the table between the markers; True if the file changed."""
+    text = path.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        raise SystemExit(f"{path} has no {START} ... {END} section")
+    before, rest = text.split(START, 1)
+    _, after = rest.split(END, 1)
+    updated = f"{before}{START}\n{table}\n{END}{after}"
+    if updated != text:
+        path.write_text(updated, encoding="utf-8")
+        return True
+    return False
+
+
+def readme_table(path: Path) -> str:
+    text = path.read_text(encoding="utf-8")
+    return text.split(START, 1)[1].split(END, 1)[0].strip()

@@ -1,0 +1,147 @@
+"""Bad case files get one clear error: file, line, field path, what was expected, what was found."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from harness.case import load_cases
+from harness.case.schema import json_schema
+from harness.cli import SCHEMA_PATH
+from harness.errors import CaseError
+
+GOOD = """\
+name: tiny
+inputs:
+  x: {shape: [2], data: {uniform: {low: 0.0, high: 1.0}}}
+targets:
+  t: {shape: [1], data: {uniform: {low: 0.0, high: 1.0}}}
+samples: 4
+model:
+  sequential:
+    - {type: Dense, units: 1}
+loss: {type: mean_squared_error, reduction: mean}
+"""
+
+
+def load_error(tmp_path: Path, text: str) -> CaseError:
+    path = tmp_path / "case.yaml"
+    path.write_text(text)
+    with pytest.raises(CaseError) as info:
+        load_cases([path])
+    return info.value
+
+
+def test_the_good_case_loads(tmp_path):
+    path = tmp_path / "case.yaml"
+    path.write_text(GOOD)
+    (case,) = load_cases([path])
+    assert case.graph.parameter_shapes == {"dense/kernel": (2, 1), "dense/bias": (1,)}
+
+
+def test_unknown_layer_type_lists_the_known_ones(tmp_path):
+    error = load_error(tmp_path, GOOD.replace("type: Dense", "type: Dens"))
+    text = error.render()
+    assert "case.yaml:9: model.sequential[0]" in text
+    assert "unknown type 'Dens'" in text
+    for known in ("'Dense'", "'Flatten'", "'Concatenate'"):
+        assert known in text
+
+
+def test_misspelt_field_names_its_line_and_path(tmp_path):
+    text = load_error(tmp_path, GOOD.replace("units: 1", "unit: 1")).render()
+    assert "case.yaml:9: model.sequential[0].unit: unknown field" in text
+    assert "model.sequential[0].units: required field is missing" in text
+
+
+def test_quoted_number_is_an_error_not_a_string_coerced(tmp_path):
+    text = load_error(tmp_path, GOOD.replace("high: 1.0}}}\nsamples", "high: '1.0'}}}\nsamples")).render()
+    assert "targets.t.data.uniform.high" in text
+    assert "found: '1.0'" in text
+    assert "without quotes" in text
+
+
+def test_yaml_syntax_error_has_the_line(tmp_path):
+    text = load_error(tmp_path, GOOD + "loss: {type: hinge\n").render()
+    assert "case.yaml:" in text and "invalid YAML" in text
+
+
+def test_duplicate_keys_are_rejected(tmp_path):
+    text = load_error(tmp_path, GOOD + "samples: 5\n").render()
+    assert "invalid YAML" in text and "duplicate" in text
+
+
+def test_missing_explicit_slope_is_required(tmp_path):
+    bad = GOOD.replace("{type: Dense, units: 1}", "{type: Dense, units: 1, activation: leaky_relu}")
+    text = load_error(tmp_path, bad).render()
+    assert "model.sequential[0].activation.negative_slope: required field is missing" in text
+
+
+def test_unknown_input_reference_in_graph(tmp_path):
+    bad = GOOD.replace("""  sequential:
+    - {type: Dense, units: 1}""", """  nodes:
+    - {type: Dense, units: 1, inputs: [y]}""")
+    error = load_error(tmp_path, bad)
+    assert "unknown input 'y'" in error.render()
+    assert "known so far: x" in error.render()
+
+
+def test_weight_for_unknown_parameter(tmp_path):
+    bad = GOOD + "weights:\n  parameters:\n    dense/kernal: zeros\n"
+    text = load_error(tmp_path, bad).render()
+    assert "no parameter named 'dense/kernal'" in text
+    assert "dense/kernel" in text and ":13:" in text
+
+
+def test_explicit_values_of_wrong_shape(tmp_path):
+    bad = GOOD + "weights:\n  parameters:\n    dense/kernel: {values: [1.0, 2.0]}\n"
+    text = load_error(tmp_path, bad).render()
+    assert "values have shape (2,), the parameter has shape (2, 1)" in text
+
+
+def test_target_shape_mismatch(tmp_path):
+    text = load_error(tmp_path, GOOD.replace("t: {shape: [1]", "t: {shape: [3]")).render()
+    assert "target 't' has shape [3], output 'dense' has [1]" in text
+
+
+def test_bad_expression_reports_the_evaluator_message(tmp_path):
+    bad = GOOD.replace("t: {shape: [1], data: {uniform: {low: 0.0, high: 1.0}}}", 't: {data: {expression: "exp(z)"}}')
+    text = load_error(tmp_path, bad).render()
+    assert "targets.t.data" in text and "exp(z)" in text and "z" in text
+
+
+def test_several_errors_in_a_variant_file_are_reported_together(tmp_path):
+    bad = GOOD + "variants:\n  - {name: a, samples: 0}\n  - {name: b, dtype: float16}\n"
+    text = load_error(tmp_path, bad).render()
+    assert "samples" in text and "dtype" in text
+
+
+def test_missing_file_is_a_case_error(tmp_path):
+    with pytest.raises(CaseError, match="cannot read the case file"):
+        load_cases([tmp_path / "nope.yaml"])
+
+
+def test_published_schema_is_up_to_date():
+    """The committed JSON Schema is what `python -m harness schema` writes."""
+    assert json.loads(SCHEMA_PATH.read_text()) == json_schema(), \
+        "harness/case/case.schema.json is stale: run `python -m harness schema`"
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).parent.parent.joinpath("cases").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_every_shipped_case_validates_against_the_published_schema(path):
+    from ruamel.yaml import YAML
+
+    data = YAML(typ="safe").load(path.read_text())
+    jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text()))
+
+
+def test_published_schema_rejects_an_unknown_layer():
+    from ruamel.yaml import YAML
+
+    data = YAML(typ="safe").load(GOOD.replace("type: Dense", "type: Dens"))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text()))

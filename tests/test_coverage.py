@@ -1,0 +1,45 @@
+"""Nothing registered goes untested or undocumented.
+
+Every layer type, activation and loss has examples (which drive the finite-difference tests,
+the round trips and the single-layer equivalence tests), and the README's support table is what
+running the adapters gives today.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.activations import ACTIVATIONS
+from harness.examples import LAYER_EXAMPLES, LOSS_EXAMPLES
+from harness.layers import LAYERS
+from harness.losses import LOSSES
+from tests.conftest import FRAMEWORK_BACKENDS, backend_or_skip
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+GRAPH_CONSTRUCTS = {"Reuse"}  # not a layer: tested in test_graph.py
+
+
+def test_every_layer_type_has_examples():
+    covered = {example.type for example in LAYER_EXAMPLES}
+    assert set(LAYERS) - GRAPH_CONSTRUCTS - covered == set()
+
+
+def test_every_activation_has_examples():
+    covered = {example.config["activation"]["name"] for example in LAYER_EXAMPLES
+               if example.type == "Activation"}
+    assert set(ACTIVATIONS) - covered == set()
+
+
+def test_every_loss_has_examples():
+    assert set(LOSSES) - {example.config["type"] for example in LOSS_EXAMPLES} == set()
+
+
+def test_readme_support_table_is_current():
+    from harness.support import readme_table, render_markdown
+
+    for framework in FRAMEWORK_BACKENDS:
+        backend_or_skip(framework)
+    assert readme_table(README) == render_markdown().strip(), \
+        "README's support table is stale: run `python -m harness support --write README.md`"
