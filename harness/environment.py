@@ -19,22 +19,29 @@ def describe_environment() -> dict[str, object]:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             continue
-    threads = {}
-    if "torch" in sys.modules:
-        threads["torch.get_num_threads"] = sys.modules["torch"].get_num_threads()
-    if "tensorflow" in sys.modules:
-        tf = sys.modules["tensorflow"]
-        threads["tf.intra_op_parallelism"] = tf.config.threading.get_intra_op_parallelism_threads()
-        threads["tf.inter_op_parallelism"] = tf.config.threading.get_inter_op_parallelism_threads()
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "packages": versions,
-        "threads": threads,
+        "threads": thread_settings(),
         "settings": {name: os.environ.get(name, "(unset)") for name in SETTINGS},
     }
+
+
+def thread_settings() -> dict[str, object]:
+    """Thread counts of the frameworks this process has imported (importing one just to ask
+    would cost seconds); a framework that failed to import is left out."""
+    threads: dict[str, object] = {}
+    torch = sys.modules.get("torch")
+    if hasattr(torch, "get_num_threads"):
+        threads["torch.get_num_threads"] = torch.get_num_threads()
+    tf = sys.modules.get("tensorflow")
+    if hasattr(tf, "config"):
+        threads["tf.intra_op_parallelism"] = tf.config.threading.get_intra_op_parallelism_threads()
+        threads["tf.inter_op_parallelism"] = tf.config.threading.get_inter_op_parallelism_threads()
+    return threads
 
 
 def cpu_model() -> str:

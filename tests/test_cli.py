@@ -80,3 +80,21 @@ def test_help(argv, capsys):
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 0
+
+
+def test_a_framework_that_cannot_be_imported_is_skipped_with_the_reason(tmp_path):
+    """Hide torch from a fresh interpreter (sys.modules[name] = None makes `import torch` fail
+    as if it were not installed) and run the torch column."""
+    import subprocess
+    import sys
+
+    script = ("import sys; sys.modules['torch'] = None\n"
+              "from harness.cli import main\n"
+              f"sys.exit(main(['run', {SEED000!r}, '--frameworks', 'torch,numpy', '--out', {str(tmp_path)!r}]))")
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    assert completed.returncode == 0, completed.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    torch_records = [r for r in results["records"] if r["framework"] == "torch"]
+    assert torch_records and {r["verdict"] for r in torch_records} == {"skipped"}
+    assert "torch is not installed or failed to import" in torch_records[0]["reason"]
+    assert {r["verdict"] for r in results["records"] if r["framework"] == "numpy"} == {"pass"}
