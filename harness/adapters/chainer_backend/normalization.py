@@ -39,8 +39,9 @@ def batch_normalization(spec, ctx) -> BuiltLayer:
     if ctx.training and spec.moving_variance == "biased":
         return BuiltLayer(call=biased_update(link, reduce, spec.momentum), bindings=bindings,
                           implementation="composite", module=link,
-                          detail="F.batch_normalization on batch statistics, then avg_var updated with "
-                                 "the biased variance: L.BatchNormalization accumulates the unbiased one")
+                          detail="F.batch_normalization on the batch statistics, then avg_mean and avg_var "
+                                 "updated with the biased variance: L.BatchNormalization accumulates the "
+                                 "unbiased one")
     return BuiltLayer(call=link, bindings=bindings, module=link,
                       detail=f"chainer.links.BatchNormalization({settings})")
 

@@ -44,10 +44,10 @@ def batch_normalization(spec, ctx) -> BuiltLayer:
     if ctx.training and spec.moving_variance == "unbiased":
         return BuiltLayer(call=unbiased_update(layer, axis, spec.momentum), bindings=bindings,
                           implementation="composite", module=layer,
-                          detail=f"keras.ops.moments and ops.batch_normalization, then the moving "
-                                 f"variance updated with the unbiased variance n/(n-1) var from "
-                                 f"keras.ops: keras.layers.BatchNormalization({settings}) "
-                                 f"accumulates the biased one")
+                          detail="keras.ops.moments and ops.batch_normalization, then the moving "
+                                 "statistics updated from keras.ops with the unbiased variance, n/(n-1) "
+                                 "times the batch variance: keras.layers.BatchNormalization accumulates "
+                                 "the biased one")
     return BuiltLayer(call=lambda x: layer(x, training=ctx.training), bindings=bindings, module=layer,
                       detail=f"keras.layers.BatchNormalization({settings})")
 

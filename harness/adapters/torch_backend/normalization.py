@@ -65,9 +65,9 @@ def batch_normalization(spec, ctx) -> BuiltLayer:
     if ctx.training and spec.moving_variance == "biased":
         return BuiltLayer(call=channels_second(biased_update(module, spec.momentum), axis), bindings=bindings,
                           implementation="composite", module=module,
-                          detail=f"F.batch_norm on batch statistics, then running_var updated with the "
-                                 f"biased variance from torch ops: {kind}.running_var takes the unbiased "
-                                 f"one{moved}")
+                          detail="F.batch_norm on the batch statistics, then the running statistics "
+                                 "updated from torch ops with the biased variance: torch's BatchNorm "
+                                 "modules accumulate the unbiased one")
     return BuiltLayer(call=channels_second(module, axis), bindings=bindings, module=module,
                       detail=f"torch.nn.{kind}({settings}){moved}")
 
