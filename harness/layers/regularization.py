@@ -40,6 +40,7 @@ class Dropout(LayerSpec):
     (see the module docstring)."""
 
     type: Literal["Dropout"]
-    rate: float = Field(ge=0, lt=1, description="fraction of inputs dropped in training mode (torch's p, chainer's ratio)")
+    rate: float = Field(ge=0, lt=1, description=(
+        "fraction of inputs dropped in training mode (torch's p, chainer's ratio)"))
 
     reference = DropoutReference

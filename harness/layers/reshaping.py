@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from harness.layers.base import LAYERS, LayerSpec, ReferenceLayer, flat_features
 
@@ -107,6 +107,11 @@ class _ZeroPadding(LayerSpec):
         default="channels_last", description="where the channels are; Keras' default is channels_last")
 
     reference = ZeroPaddingReference
+
+    @model_validator(mode="after")
+    def _valid_padding(self):
+        self.spatial_padding()  # raises ValueError, reported at this layer's `padding`
+        return self
 
     def spatial_padding(self) -> list[tuple[int, int]]:
         raise NotImplementedError

@@ -15,5 +15,5 @@ def embedding(spec, ctx) -> BuiltLayer:
     (torch/nn/modules/sparse.py); padding_idx and max_norm stay off, as in Keras. Indices
     arrive as int64 (TorchBackend.tensor)."""
     module = torch.nn.Embedding(spec.input_dim, spec.output_dim, dtype=getattr(torch, ctx.dtype))
-    return BuiltLayer(call=module, bindings=[WeightBinding("embeddings", module.weight, "Embedding.weight", AS_IS)],
-                      detail="torch.nn.Embedding", module=module)
+    binding = WeightBinding("embeddings", module.weight, "Embedding.weight", AS_IS)
+    return BuiltLayer(call=module, bindings=[binding], detail="torch.nn.Embedding", module=module)

@@ -60,7 +60,8 @@ def batch_normalization(spec, ctx) -> BuiltLayer:
     bindings = [*affine_bindings(module, spec.scale, spec.center, kind),
                 WeightBinding("moving_mean", module.running_mean, f"{kind}.running_mean", AS_IS),
                 WeightBinding("moving_variance", module.running_var, f"{kind}.running_var", AS_IS)]
-    settings = f"eps={spec.epsilon}, momentum=1-{spec.momentum}, {'train' if ctx.training else 'eval'} mode"
+    settings = (f"eps={spec.epsilon}, momentum={1 - spec.momentum:g} (1 - {spec.momentum}), "
+                f"{'train' if ctx.training else 'eval'} mode")
     moved = "" if axis == 1 else f", feature axis {axis} moved to 1 and back"
     if ctx.training and spec.moving_variance == "biased":
         return BuiltLayer(call=channels_second(biased_update(module, spec.momentum), axis), bindings=bindings,
