@@ -60,7 +60,7 @@ class TensorComparison:
 
     tensor: str
     kind: str
-    """output, loss, intermediate, parameter_gradient, input_gradient or known_value."""
+    """output, loss, state, intermediate, parameter_gradient, input_gradient or known_value."""
     shape: list[int]
     expected_shape: list[int]
     dtype: str

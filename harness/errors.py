@@ -63,3 +63,11 @@ class CaseErrors(CaseError):
 def _short(value: object, limit: int = 120) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Unsupported(Exception):
+    """A backend (a framework, or the reference) cannot express what the case asks; the message
+    says why. Reported as `skipped` with that reason, never as a pass.
+
+    Defined here rather than in harness/adapters/base.py so that a layer's reference can raise it
+    too (harness/layers must not import the adapters, which import the case and the layers)."""

@@ -37,6 +37,8 @@ class LayerExample:
         if not self.id:
             settings = ",".join(f"{k}={v}" for k, v in self.config.items() if k != "name")
             self.id = f"{self.type}({settings})" + "x".join(str(list(s)) for s in self.input_shapes)
+            if self.training:
+                self.id += ":training"
 
     def parameter(self, rng: np.random.Generator, name: str, shape: tuple[int, ...]) -> np.ndarray:
         if self.make_parameters is not None:
@@ -85,6 +87,40 @@ def _activation_examples() -> list[LayerExample]:
     return examples
 
 
+def _moving_statistics(rng, name, shape):
+    """BatchNorm parameters with a positive moving variance; gamma away from zero."""
+    if name == "moving_variance":
+        return rng.uniform(0.5, 2.0, size=shape)
+    if name == "gamma":
+        return rng.uniform(0.5, 1.5, size=shape)
+    return 0.5 * rng.normal(size=shape)
+
+
+def _batch_normalization_examples() -> list[LayerExample]:
+    """Both modes; each variance convention; feature axis last and not last; center/scale."""
+    keras_like = {"epsilon": 1e-3, "momentum": 0.99, "moving_variance": "biased"}
+    torch_like = {"epsilon": 1e-5, "momentum": 0.9, "moving_variance": "unbiased"}
+    settings = [
+        (keras_like, [(4,)]),
+        (torch_like, [(4,)]),
+        ({**torch_like, "axis": 1}, [(3, 2, 2)]),  # channels_first images
+        ({**keras_like, "axis": -1}, [(2, 3)]),  # (steps, features)
+        ({**keras_like, "moving_variance": "unbiased", "center": False}, [(3,)]),
+        ({**torch_like, "moving_variance": "biased", "scale": False}, [(2, 3)]),
+        ({**torch_like, "center": False, "scale": False}, [(3,)]),
+    ]
+    return [LayerExample("BatchNormalization", config, shapes, training=training, batch=4,
+                         make_parameters=_moving_statistics)
+            for config, shapes in settings for training in (False, True)]
+
+
+def _indices(input_dim: int):
+    """Integer inputs in [0, input_dim), for Embedding; small ranges make rows repeat."""
+    def make(rng, shapes, batch):
+        return [rng.integers(0, input_dim, size=(batch, *shape)) for shape in shapes]
+    return make
+
+
 LAYER_EXAMPLES: list[LayerExample] = [
     LayerExample("Dense", {"units": 3, "activation": "tanh"}, [(4,)]),
     LayerExample("Dense", {"units": 2, "use_bias": False}, [(5,)]),
@@ -98,6 +134,31 @@ LAYER_EXAMPLES: list[LayerExample] = [
     LayerExample("Multiply", {}, [(3,), (3,), (3,)]),
     LayerExample("Concatenate", {}, [(2,), (3,)]),
     LayerExample("Concatenate", {"axis": 1}, [(2, 3), (1, 3)]),
+    *_batch_normalization_examples(),
+    LayerExample("LayerNormalization", {"epsilon": 1e-3}, [(4,)]),
+    LayerExample("LayerNormalization", {"epsilon": 1e-5, "axis": -1}, [(2, 3)]),
+    LayerExample("LayerNormalization", {"epsilon": 1e-5, "axis": [-2, -1]}, [(2, 3)]),
+    LayerExample("LayerNormalization", {"epsilon": 1e-5, "axis": 1}, [(3, 2)]),
+    LayerExample("LayerNormalization", {"epsilon": 1e-5, "axis": [1, 3]}, [(2, 3, 2)]),
+    LayerExample("LayerNormalization", {"epsilon": 1e-3, "center": False}, [(4,)]),
+    LayerExample("LayerNormalization", {"epsilon": 1e-3, "scale": False}, [(2, 4)]),
+    LayerExample("LayerNormalization", {"epsilon": 1e-3, "center": False, "scale": False}, [(4,)]),
+    LayerExample("Embedding", {"input_dim": 5, "output_dim": 3}, [(4,)], make_inputs=_indices(5), batch=4),
+    LayerExample("Embedding", {"input_dim": 3, "output_dim": 2}, [(2, 3)], make_inputs=_indices(3)),
+    LayerExample("Dropout", {"rate": 0.5}, [(4,)]),
+    LayerExample("Dropout", {"rate": 0.0}, [(4,)], training=True),
+    LayerExample("Dropout", {"rate": 0.5}, [(4,)], training=True),  # unsupported everywhere: random masks
+    LayerExample("Reshape", {"target_shape": [3, 2]}, [(2, 3)]),
+    LayerExample("Reshape", {"target_shape": [-1, 2]}, [(6,)]),
+    LayerExample("Reshape", {"target_shape": [6, 2]}, [(2, 3, 2)]),
+    LayerExample("Permute", {"dims": [2, 1]}, [(2, 3)]),
+    LayerExample("Permute", {"dims": [3, 1, 2]}, [(2, 3, 4)]),
+    LayerExample("ZeroPadding1D", {"padding": 1}, [(3, 2)]),
+    LayerExample("ZeroPadding1D", {"padding": [2, 0], "data_format": "channels_first"}, [(2, 3)]),
+    LayerExample("ZeroPadding2D", {"padding": 1}, [(3, 3, 2)]),
+    LayerExample("ZeroPadding2D", {"padding": [1, 2]}, [(2, 3, 1)]),
+    LayerExample("ZeroPadding2D", {"padding": [[0, 1], [2, 0]], "data_format": "channels_first"},
+                 [(2, 3, 3)]),
 ]
 """Every layer type but Reuse (a graph construct, tested in test_graph.py)."""
 

@@ -29,11 +29,17 @@ def run_reference(case: Case, dtype: str = "float64", *, framework: str = "refer
     inputs = {name: _cast(array, dtype) for name, array in case.dataset.inputs.items()}
     targets = {name: _cast(array, dtype) for name, array in case.dataset.targets.items()}
 
-    applications = {node.name: node.spec.reference(node.spec, params[node.layer], training=training)
-                    for node in graph.nodes}
+    applications = {}
     tensors = dict(inputs)
     for node in graph.nodes:
-        tensors[node.name] = applications[node.name].forward(*[tensors[name] for name in node.inputs])
+        application = node.spec.reference(node.spec, params[node.layer], training=training)
+        tensors[node.name] = application.forward(*[tensors[name] for name in node.inputs])
+        applications[node.name] = application
+        if application.state:
+            # A new dict, not an update in place: this application's backward still reads the
+            # parameters it ran with, and a later application of the same layer (Reuse) starts
+            # from the state this one left, as in the frameworks.
+            params[node.layer] = {**params[node.layer], **application.state}
 
     loss = np.zeros((), dtype=dtype)
     upstream: dict[str, np.ndarray] = {}
@@ -61,10 +67,20 @@ def run_reference(case: Case, dtype: str = "float64", *, framework: str = "refer
         parameter_gradients={name: parameter_gradients[name] for name in trainable},
         input_gradients={name: upstream.get(name, np.zeros_like(inputs[name]))
                          for name in case.float_inputs()},
+        state=_state(case, params),
         implementations={layer: Implementation("reference", type(spec).reference.__name__)
                          for layer, spec in graph.layers.items()},
         seconds=time.perf_counter() - started,
     )
+
+
+def _state(case: Case, params: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The non-trainable parameters as the last application of each layer left them."""
+    state = {}
+    for name in case.state_parameters():
+        layer, parameter = name.split("/", 1)
+        state[name] = params[layer][parameter]
+    return state
 
 
 def _cast(array: np.ndarray, dtype: str) -> np.ndarray:

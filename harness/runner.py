@@ -132,6 +132,10 @@ class CaseRunner:
                            verdict=ERROR)
         try:
             reference = self.reference
+        except Unsupported as exc:  # e.g. Dropout in training mode: no framework can be compared
+            base.verdict, base.reason = SKIPPED, f"the NumPy reference cannot run this case: {exc}"
+            base.message = base.reason
+            return base
         except Exception as exc:
             base.message = f"the NumPy reference failed: {type(exc).__name__}: {exc}"
             base.reason = traceback.format_exc()
@@ -223,6 +227,11 @@ def comparisons(case: Case, check: str, actual: RunResult, expected: RunResult,
             yield compare(f"output:{name}", "output", actual.outputs[name], expected.outputs[name],
                           tolerance, expected_dtype=dtype)
         yield compare("loss", "loss", actual.loss, expected.loss, tolerance, expected_dtype=dtype)
+        # Moving statistics after the run: updated in training mode, untouched in inference mode
+        # (a framework left in the wrong mode changes them).
+        for name in case.state_parameters():
+            yield compare(f"state:{name}", "state", actual.state[name], expected.state[name],
+                          tolerance, expected_dtype=dtype)
     elif check == "intermediates":
         for node in case.graph.nodes:
             yield compare(node.name, "intermediate", actual.intermediates[node.name],

@@ -3,8 +3,9 @@
 * Conversion round trip: canonical weights loaded into the framework and read back through the
   binding's inverse transform are bit-identical, and the native shapes are what the transform
   produces.
-* Equivalence: the framework's forward values and gradients (parameters and inputs) agree with
-  the float64 NumPy reference, in float64.
+* Equivalence: the framework's forward values, gradients (parameters and inputs) and the state
+  it leaves behind (BatchNorm's moving statistics) agree with the float64 NumPy reference, in
+  float64.
 
 A framework that is not installed, or a builder that cannot express an example (Unsupported),
 is skipped with its reason.
@@ -70,6 +71,10 @@ def test_layer_agrees_with_reference(framework, example):
     for name, gradient in reference.input_gradients.items():
         np.testing.assert_allclose(result.input_gradients[name], gradient, rtol=RTOL, atol=ATOL,
                                    err_msg=f"d loss / d input {name}")
+    assert set(result.state) == set(reference.state)
+    for name, value in reference.state.items():
+        np.testing.assert_allclose(result.state[name], value, rtol=RTOL, atol=ATOL,
+                                   err_msg=f"state {name} after the run")
 
 
 @pytest.mark.parametrize("framework", FRAMEWORK_BACKENDS)

@@ -24,11 +24,8 @@ import numpy as np
 
 from harness.adapters.layout import Transform
 from harness.case import Case
+from harness.errors import Unsupported  # noqa: F401  (adapters import it from here)
 from harness.spec import Shape
-
-
-class Unsupported(Exception):
-    """This framework cannot express what the case asks; the message says why."""
 
 
 @dataclass
@@ -86,6 +83,10 @@ class RunResult:
     loss: np.ndarray
     parameter_gradients: dict[str, np.ndarray]
     input_gradients: dict[str, np.ndarray]
+    state: dict[str, np.ndarray] = field(default_factory=dict)
+    """Every non-trainable parameter (BatchNormalization's moving statistics) after the run, in
+    the canonical layout: what a training-mode forward pass left behind, or the loaded values
+    unchanged in inference mode."""
     implementations: dict[str, Implementation] = field(default_factory=dict)
     """Layer name (or `loss:<index>`) -> how it was built."""
     seconds: float = 0.0
@@ -223,6 +224,8 @@ class FrameworkBackend(Backend):
         trainable = set(case.trainable_parameters())
         bindings = [(layer, b) for layer, layer_built in built.items() for b in layer_built.bindings
                     if f"{layer}/{b.parameter}" in trainable]
+        state_bindings = [(layer, b) for layer, layer_built in built.items() for b in layer_built.bindings
+                          if f"{layer}/{b.parameter}" in case.state_parameters()]
 
         def compute():
             tensors = self.forward(case, built, inputs)
@@ -245,6 +248,9 @@ class FrameworkBackend(Backend):
             input_gradients={name: (np.zeros_like(case.dataset.inputs[name]) if g is None
                                     else self.to_numpy(g))
                              for name, g in zip(float_inputs, input_grads)},
+            # Read back through the same bindings (and inverse transforms) as the weights went in.
+            state={f"{layer}/{b.parameter}": b.transform.from_native(np.array(self.read(b.native)))
+                   for layer, b in state_bindings},
             implementations=implementations,
         )
 

@@ -70,6 +70,11 @@ class Case:
                   for parameter in spec.non_trainable()}
         return [name for name in self.graph.parameter_shapes if name not in frozen]
 
+    def state_parameters(self) -> list[str]:
+        """Non-trainable parameters (moving statistics): compared after the run as state."""
+        trainable = set(self.trainable_parameters())
+        return [name for name in self.graph.parameter_shapes if name not in trainable]
+
     def float_inputs(self) -> list[str]:
         """Inputs with a gradient (integer inputs, such as Embedding indices, have none)."""
         return [name for name, array in self.dataset.inputs.items() if array.dtype.kind == "f"]

@@ -8,10 +8,14 @@ A layer kind lives in one module under `harness/layers/`:
   layer, so a Keras user can paste weights; each adapter documents how it converts.
 * a `ReferenceLayer` subclass, named by the spec's `reference` attribute: one application of the
   layer in NumPy. `forward(*inputs)` keeps what `backward` needs; `backward(dy)` returns the
-  gradients w.r.t. the inputs and leaves the parameter gradients in `self.grads`.
+  gradients w.r.t. the inputs and leaves the parameter gradients in `self.grads`. A layer with
+  state (BatchNormalization's moving statistics in training mode) puts the new values of its
+  non-trainable parameters in `self.state` and leaves `params` alone, so that the same `params`
+  can be run again (finite differences) and give the same result.
 
-A layer used at two places in a graph gets two `ReferenceLayer` objects sharing one `params`
-dict; the runner adds up their `grads`.
+A layer used at two places in a graph gets one `ReferenceLayer` object per application; the
+reference hands each the parameters as the previous application left them (state included) and
+adds up their `grads`.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ class ReferenceLayer:
         self.params = params
         self.training = training
         self.grads: dict[str, np.ndarray] = {}
+        self.state: dict[str, np.ndarray] = {}
+        """New values of non-trainable parameters after this application (never written into
+        `params` in place)."""
 
     def forward(self, *inputs: np.ndarray) -> np.ndarray:
         raise NotImplementedError

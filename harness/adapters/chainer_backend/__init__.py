@@ -15,7 +15,8 @@ import numpy as np
 
 from harness.adapters.base import FrameworkBackend
 from harness.adapters.chainer_backend._import import chainer
-from harness.adapters.chainer_backend import activations, core, losses, merge  # noqa: F401,E402
+from harness.adapters.chainer_backend import (  # noqa: F401,E402  (registration side effects)
+    activations, core, embedding, losses, merge, normalization, regularization, reshaping)
 from harness.adapters.chainer_backend.registry import ACTIVATION_BUILDERS, LAYER_BUILDERS, LOSS_BUILDERS
 
 
@@ -44,10 +45,12 @@ class ChainerBackend(FrameworkBackend):
         return np.asarray(tensor.array if isinstance(tensor, chainer.Variable) else tensor)
 
     def assign(self, native, array: np.ndarray) -> None:
-        if native.array is None or native.array.shape != array.shape:
-            found = None if native.array is None else native.array.shape
+        # A Parameter, or a plain array that a link updates in place (BatchNormalization.avg_mean).
+        target = native.array if isinstance(native, chainer.Variable) else native
+        if target is None or target.shape != array.shape:
+            found = None if target is None else target.shape
             raise ValueError(f"shape {found} in chainer, {array.shape} after transform")
-        native.array[...] = array
+        target[...] = array
 
     def differentiate(self, compute, inputs, parameters):
         for variable in [*inputs, *parameters]:

@@ -15,7 +15,8 @@ import numpy as np
 
 from harness.adapters.base import FrameworkBackend
 from harness.adapters.keras_backend._import import keras, tf
-from harness.adapters.keras_backend import activations, core, losses, merge  # noqa: F401,E402
+from harness.adapters.keras_backend import (  # noqa: F401,E402  (registration side effects)
+    activations, core, embedding, losses, merge, normalization, regularization, reshaping)
 from harness.adapters.keras_backend.registry import ACTIVATION_BUILDERS, LAYER_BUILDERS, LOSS_BUILDERS
 
 
@@ -32,6 +33,8 @@ class KerasBackend(FrameworkBackend):
         return tf.constant(array)
 
     def to_numpy(self, tensor) -> np.ndarray:
+        if isinstance(tensor, tf.IndexedSlices):  # the gradient of a lookup (Embedding)
+            tensor = tf.convert_to_tensor(tensor)
         return keras.ops.convert_to_numpy(tensor)
 
     def assign(self, native, array: np.ndarray) -> None:

@@ -1,0 +1,29 @@
+"""chainer builders for Reshape, Permute, ZeroPadding1D and ZeroPadding2D, on tensors in the
+canonical layout (the same axes as Keras)."""
+
+from __future__ import annotations
+
+from harness.adapters.base import BuiltLayer
+from harness.adapters.chainer_backend._import import F
+from harness.adapters.chainer_backend.registry import LAYER_BUILDERS as builders
+
+
+@builders.register("Reshape")
+def reshape(spec, ctx) -> BuiltLayer:
+    target = tuple(spec.target_shape)
+    return BuiltLayer(call=lambda x: F.reshape(x, (x.shape[0], *target)),
+                      detail=f"F.reshape(x, (batch, {', '.join(map(str, target))}))")
+
+
+@builders.register("Permute")
+def permute(spec, ctx) -> BuiltLayer:
+    axes = (0, *spec.dims)
+    return BuiltLayer(call=lambda x: F.transpose(x, axes), detail=f"F.transpose(x, {axes})")
+
+
+@builders.register("ZeroPadding1D", "ZeroPadding2D")
+def zero_padding(spec, ctx) -> BuiltLayer:
+    """F.pad takes numpy.pad's pad_width: (before, after) per axis, first axis first."""
+    widths = spec.pad_widths()
+    return BuiltLayer(call=lambda x: F.pad(x, widths, "constant"),
+                      detail=f"F.pad(x, {widths}, 'constant')")

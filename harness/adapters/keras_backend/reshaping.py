@@ -1,0 +1,38 @@
+"""Keras builders for Reshape, Permute, ZeroPadding1D and ZeroPadding2D (the canonical
+meanings: Keras' own layers with the case's settings)."""
+
+from __future__ import annotations
+
+from harness.adapters.base import BuiltLayer
+from harness.adapters.keras_backend._import import keras
+from harness.adapters.keras_backend.registry import LAYER_BUILDERS as builders
+
+
+@builders.register("Reshape")
+def reshape(spec, ctx) -> BuiltLayer:
+    target = tuple(spec.target_shape)
+    layer = keras.layers.Reshape(target, dtype=ctx.dtype, name=ctx.layer_name)
+    return BuiltLayer(call=layer, detail=f"keras.layers.Reshape({target})")
+
+
+@builders.register("Permute")
+def permute(spec, ctx) -> BuiltLayer:
+    dims = tuple(spec.dims)
+    layer = keras.layers.Permute(dims, dtype=ctx.dtype, name=ctx.layer_name)
+    return BuiltLayer(call=layer, detail=f"keras.layers.Permute({dims})")
+
+
+@builders.register("ZeroPadding1D")
+def zero_padding_1d(spec, ctx) -> BuiltLayer:
+    (padding,) = spec.spatial_padding()
+    layer = keras.layers.ZeroPadding1D(padding, data_format=spec.data_format, dtype=ctx.dtype,
+                                       name=ctx.layer_name)
+    return BuiltLayer(call=layer, detail=f"keras.layers.ZeroPadding1D({padding}, {spec.data_format})")
+
+
+@builders.register("ZeroPadding2D")
+def zero_padding_2d(spec, ctx) -> BuiltLayer:
+    padding = tuple(spec.spatial_padding())
+    layer = keras.layers.ZeroPadding2D(padding, data_format=spec.data_format, dtype=ctx.dtype,
+                                       name=ctx.layer_name)
+    return BuiltLayer(call=layer, detail=f"keras.layers.ZeroPadding2D({padding}, {spec.data_format})")
