@@ -1,9 +1,9 @@
-"""Example configurations of every layer, activation and loss.
+"""Example configurations of every layer, activation, loss and optimizer.
 
 They drive the unit tests (finite differences for the reference, conversion round trips and
 single-layer equivalence for every adapter) and `python -m harness support`, which runs them
 through every adapter to build the README's support table. Each registered layer type,
-activation and loss must appear here: tests/test_coverage.py fails otherwise.
+activation, loss and optimizer must appear here: tests/test_coverage.py fails otherwise.
 
 A layer example is a config (without `type`), the input shapes (without batch), and optionally
 how to draw the inputs (integer indices for Embedding, positive values, ...).
@@ -282,4 +282,65 @@ def single_loss_case(example, seed: int = 0) -> "Case":
         "loss": example.config,
     }
     (case,) = cases_from_data(data, file=f"<{example.id}>")
+    return case
+
+
+_DECAY = {"rate": 0.0625, "coupling": "coupled"}
+_DECOUPLED = {"rate": 0.0625, "coupling": "decoupled"}
+_ADAM = {"type": "adam", "learning_rate": 0.03125, "beta_1": 0.875, "beta_2": 0.9990234375, "epsilon": 1e-7}
+_RMSPROP = {"type": "rmsprop", "learning_rate": 0.015625, "rho": 0.875, "epsilon": 1e-7}
+_ADAGRAD = {"type": "adagrad", "learning_rate": 0.125, "epsilon": 1e-7}
+
+OPTIMIZER_EXAMPLES: list[dict[str, Any]] = [
+    # Hyper-parameters float32 holds exactly, so Keras agrees with the reference in float64 to
+    # rounding (it passes some through float32, semantics row 43). Together they reach every
+    # native, reparametrised and composite path of the three adapters.
+    {"type": "sgd", "learning_rate": 0.25, "momentum": 0.0},
+    {"type": "sgd", "learning_rate": 0.125, "momentum": 0.875},
+    {"type": "sgd", "learning_rate": 0.125, "momentum": 0.875, "nesterov": True},
+    {"type": "sgd", "learning_rate": 0.125, "momentum": 0.875, "weight_decay": _DECAY},
+    {"type": "sgd", "learning_rate": 0.125, "momentum": 0.875, "weight_decay": _DECOUPLED},
+    {"type": "sgd", "learning_rate": 0.25, "momentum": 0.0, "weight_decay": _DECOUPLED},
+    _ADAM,
+    {**_ADAM, "amsgrad": True},
+    {**_ADAM, "epsilon": 0.0},
+    {**_ADAM, "weight_decay": _DECAY},
+    {**_ADAM, "amsgrad": True, "weight_decay": _DECOUPLED},
+    {**_RMSPROP, "epsilon_placement": "inside_sqrt", "momentum": 0.0},
+    {**_RMSPROP, "epsilon_placement": "outside_sqrt", "momentum": 0.0},
+    {**_RMSPROP, "epsilon_placement": "inside_sqrt", "momentum": 0.5, "centered": True},
+    {**_RMSPROP, "epsilon_placement": "outside_sqrt", "momentum": 0.5, "centered": True},
+    {**_RMSPROP, "epsilon_placement": "outside_sqrt", "momentum": 0.5},
+    {**_RMSPROP, "epsilon_placement": "inside_sqrt", "momentum": 0.5, "weight_decay": _DECOUPLED},
+    {**_RMSPROP, "epsilon_placement": "outside_sqrt", "momentum": 0.0, "weight_decay": _DECAY},
+    {**_ADAGRAD, "initial_accumulator_value": 0.125, "epsilon_placement": "inside_sqrt"},
+    {**_ADAGRAD, "initial_accumulator_value": 0.125, "epsilon_placement": "outside_sqrt"},
+    {**_ADAGRAD, "initial_accumulator_value": 0.0, "epsilon_placement": "outside_sqrt", "weight_decay": _DECAY},
+    {**_ADAGRAD, "initial_accumulator_value": 0.125, "epsilon_placement": "inside_sqrt", "weight_decay": _DECOUPLED},
+]
+
+
+def optimizer_example_id(config: dict[str, Any]) -> str:
+    settings = ",".join(f"{k}={v['rate']}{v['coupling'][0]}" if k == "weight_decay" else f"{k}={v}"
+                        for k, v in config.items() if k != "type")
+    return f"{config['type']}({settings})"
+
+
+def training_case(optimizer: dict[str, Any], *, dtype: str = "float64", steps: int = 3, seed: int = 0) -> "Case":
+    """A small training case for one optimizer: Dense(3, tanh) then Dense(2) on 4 features,
+    mean squared error, `steps` steps over batches of 4 of 8 normal samples, so the second
+    epoch revisits the first batch with moved weights."""
+    from harness.case import cases_from_data
+
+    data = {
+        "name": "optimizer_example", "dtype": dtype, "samples": 8, "data_seed": seed,
+        "inputs": {"x": {"shape": [4], "data": {"normal": {}}}},
+        "targets": {"t": {"shape": [2], "data": {"normal": {}}}},
+        "model": {"sequential": [{"type": "Dense", "name": "hidden", "units": 3, "activation": "tanh"},
+                                 {"type": "Dense", "name": "out", "units": 2}]},
+        "weights": {"seed": seed, "defaults": {"bias": {"initializer": "random_normal", "stddev": 0.5}}},
+        "loss": {"type": "mean_squared_error", "reduction": "mean"},
+        "optimizer": optimizer, "training": {"steps": steps, "batch_size": 4}, "checks": ["training"],
+    }
+    (case,) = cases_from_data(data, file=f"<{optimizer_example_id(optimizer)}>")
     return case

@@ -7,20 +7,28 @@ backend runs the same code in the case's dtype, as a hand-written float32 port w
 
 Its correctness does not rest on the frameworks: tests/test_reference_gradients.py checks every
 layer, activation and loss against central finite differences in float64.
+
+A training case (`optimizer` and `training` sections) then takes its steps: each batch through
+the same graph code, then the optimizer's reference step from harness/optimizers.py (checked
+against hand computations in tests/test_optimizers.py).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import ClassVar
 
 import numpy as np
 
-from harness.adapters.base import Backend, Implementation, RunResult
+from harness.adapters.base import Backend, Implementation, RunResult, TrainingTrace
 from harness.case import Case
 
 
-def run_reference(case: Case, dtype: str = "float64", *, framework: str = "reference") -> RunResult:
+def run_reference(case: Case, dtype: str = "float64", *, framework: str = "reference",
+                  train: bool = True) -> RunResult:
+    """The single pass over the whole data at the initial weights, then (`train` and a training
+    case) the training steps."""
     started = time.perf_counter()
     graph = case.graph
     training = case.spec.mode == "training"
@@ -59,7 +67,7 @@ def run_reference(case: Case, dtype: str = "float64", *, framework: str = "refer
             parameter_gradients[f"{node.layer}/{parameter}"] += gradient
 
     trainable = case.trainable_parameters()
-    return RunResult(
+    result = RunResult(
         framework=framework, dtype=dtype,
         outputs={name: tensors[name] for name in graph.outputs},
         intermediates={node.name: tensors[node.name] for node in graph.nodes},
@@ -72,6 +80,30 @@ def run_reference(case: Case, dtype: str = "float64", *, framework: str = "refer
                          for layer, spec in graph.layers.items()},
         seconds=time.perf_counter() - started,
     )
+    if train and case.spec.training is not None:
+        result.training = train_reference(case, dtype)
+    return result
+
+
+def train_reference(case: Case, dtype: str = "float64") -> TrainingTrace:
+    """Each step: the reference's gradients of the batch loss, then the optimizer's step."""
+    started = time.perf_counter()
+    optimizer = case.spec.optimizer
+    trainable = case.trainable_parameters()
+    weights = {name: _cast(value, dtype) for name, value in case.weights.items()}
+    states = {name: optimizer.initial_state(weights[name]) for name in trainable}
+    trace = TrainingTrace(optimizer=Implementation("reference", optimizer.describe()))
+    for t, batch in enumerate(case.training_batches(), start=1):
+        result = run_reference(replace(case, dataset=batch, weights=weights), dtype, train=False)
+        # Non-trainable state a training-mode pass moved on (BatchNormalization's moving
+        # statistics, where the result carries them) goes into the next step, as in a framework.
+        weights = {**weights, **getattr(result, "state", {})}
+        for name in trainable:
+            weights[name] = optimizer.step(weights[name], result.parameter_gradients[name], states[name], t)
+        trace.losses.append(result.loss)
+        trace.parameters.append({name: weights[name] for name in trainable})
+    trace.seconds = time.perf_counter() - started
+    return trace
 
 
 def _state(case: Case, params: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from harness.compare import _finite
 from harness.runner import VERDICTS, CaseReport, CheckResult
 
 SCHEMA_VERSION = 1
@@ -33,6 +34,47 @@ def check_records(check: CheckResult) -> list[dict[str, Any]]:
         record["tensor_verdict"] = "pass" if tensor.passed else "fail"
         records.append(record)
     return records
+
+
+def training_divergence(check: CheckResult) -> dict[str, list]:
+    """Per step of one training check: |loss difference| and the largest |parameter difference|
+    (absolute, and relative to the other side), for the report's divergence plot."""
+    steps = sorted({t.step for t in check.tensors if t.step is not None})
+    series: dict[str, list] = {"steps": steps, "loss": [], "parameters": [], "parameters_relative": []}
+    for step in steps:
+        tensors = [t for t in check.tensors if t.step == step and not t.note]
+        loss = [t.max_abs_error for t in tensors if t.kind == "training_loss"]
+        parameters = [t for t in tensors if t.kind == "training_parameter"]
+        series["loss"].append(loss[0] if loss else None)
+        series["parameters"].append(max((t.max_abs_error for t in parameters), default=None))
+        series["parameters_relative"].append(max((t.max_rel_error for t in parameters), default=None))
+    return _finite(series)  # JSON has no nan or inf
+
+
+def training_summary(report: CaseReport) -> dict[str, Any] | None:
+    """What the case trains, how each framework built its optimizer, and the per-step divergence
+    of each framework from the reference (and of each pair of frameworks)."""
+    spec = report.case.spec
+    if spec.training is None:
+        return None
+    implementations = {}
+    for name, outcome in report.outcomes.items():
+        trace = outcome.result.training if outcome.result is not None else None
+        if trace is not None and trace.optimizer is not None:
+            implementations[name] = asdict(trace.optimizer)
+        elif trace is not None:
+            implementations[name] = {"implementation": trace.status, "detail": trace.reason.splitlines()[0]
+                                     if trace.reason else ""}
+    checks = [c for c in report.checks if c.check == "training" and c.tensors]
+    return {
+        "optimizer": spec.optimizer.describe(),
+        "steps": spec.training.steps,
+        "batch_size": spec.training.batch_size,
+        "implementations": implementations,
+        "divergence": {c.framework: training_divergence(c) for c in checks},
+        "pairwise_divergence": {f"{c.framework} vs {c.against}": training_divergence(c)
+                                for c in report.pairwise if c.check == "training"},
+    }
 
 
 def case_summary(report: CaseReport) -> dict[str, Any]:
@@ -56,6 +98,7 @@ def case_summary(report: CaseReport) -> dict[str, Any]:
             }
             for name, outcome in report.outcomes.items()
         },
+        "training": training_summary(report),
     }
 
 

@@ -27,7 +27,7 @@ from harness.reference import run_reference
 
 PASS, FAIL, EXPECTED, SKIPPED, ERROR = "pass", "fail", "expected-difference", "skipped", "error"
 VERDICTS = (PASS, FAIL, EXPECTED, SKIPPED, ERROR)
-COMPARED_CHECKS = ("forward", "intermediates", "gradients")
+COMPARED_CHECKS = ("forward", "intermediates", "gradients", "training")
 
 
 @dataclass
@@ -62,10 +62,16 @@ class CheckResult:
         """For intermediates: the first node, in evaluation order, out of tolerance."""
         return next((t.tensor for t in self.tensors if not t.passed), None)
 
+    @property
+    def first_divergent_step(self) -> int | None:
+        """For training: the first step with a loss or parameter out of tolerance."""
+        return next((t.step for t in self.tensors if not t.passed and t.step is not None), None)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["tensors"] = [t.to_dict() for t in self.tensors]
         data["first_divergent"] = self.first_divergent if self.check == "intermediates" else None
+        data["first_divergent_step"] = self.first_divergent_step if self.check == "training" else None
         return data
 
 
@@ -145,6 +151,11 @@ class CaseRunner:
             base.verdict, base.reason = outcome.status, outcome.reason
             base.message = outcome.reason.splitlines()[0] if outcome.reason else ""
             return base
+        problem = training_problem(self.case, check, outcome.result, reference)
+        if problem is not None:
+            base.verdict, base.reason = problem
+            base.message = base.reason.splitlines()[0] if base.reason else ""
+            return base
         if check == "known_values":
             base.tensors = self.known_value_comparisons(outcome.result)
         else:
@@ -158,6 +169,8 @@ class CaseRunner:
         """One framework against another, both having run; None if either did not."""
         a, b = self.outcome(first).result, self.outcome(second).result
         if a is None or b is None or check not in COMPARED_CHECKS:
+            return None
+        if check == "training" and not (_trained(a) and _trained(b)):
             return None
         result = CheckResult(case=self.case.id, framework=first, check=check, against=second,
                              verdict=ERROR,
@@ -187,6 +200,14 @@ class CaseRunner:
             actual = (result.input_gradients[name.split(":", 1)[1]] if name.startswith("input:")
                       else result.parameter_gradients[name])
             found.append(compare(f"grad:{name}", "known_value", actual, values, tolerance))
+        for known in expect.steps:
+            trace, index = result.training, known.step - 1
+            if known.loss is not None:
+                found.append(compare(f"loss@step{known.step}", "known_value", trace.losses[index], known.loss,
+                                     tolerance, step=known.step))
+            for name, values in known.parameters.items():
+                found.append(compare(f"{name}@step{known.step}", "known_value", trace.parameters[index][name],
+                                     values, tolerance, step=known.step))
         return found
 
     def _judge(self, result: CheckResult) -> None:
@@ -212,6 +233,8 @@ def _failure_message(result: CheckResult, failed: list[TensorComparison]) -> str
     lines = [f"{len(failed)} of {len(result.tensors)} tensors out of tolerance against {result.against}"]
     if result.check == "intermediates":
         lines.append(f"divergence starts at layer {failed[0].tensor!r}")
+    if result.check == "training" and result.first_divergent_step is not None:
+        lines.append(f"divergence starts at step {result.first_divergent_step}")
     lines.extend("  " + t.describe() for t in failed[:5])
     if len(failed) > 5:
         lines.append(f"  ... and {len(failed) - 5} more")
@@ -243,8 +266,45 @@ def comparisons(case: Case, check: str, actual: RunResult, expected: RunResult,
         for name in case.float_inputs():
             yield compare(f"grad:input:{name}", "input_gradient", actual.input_gradients[name],
                           expected.input_gradients[name], tolerance, expected_dtype=dtype)
+    elif check == "training":
+        yield from training_comparisons(case, actual, expected, tolerance)
     else:
         raise ValueError(f"unknown check {check!r}")
+
+
+def training_comparisons(case: Case, actual: RunResult, expected: RunResult,
+                         tolerance: Tolerance) -> Iterator[TensorComparison]:
+    """Per step, in order: the batch loss, then every trainable parameter after the update."""
+    dtype = case.spec.dtype
+    mine, theirs = actual.training, expected.training
+    for index in range(len(theirs.losses)):
+        step = index + 1
+        if index >= len(mine.losses):
+            missing = compare(f"loss@step{step}", "training_loss", np.zeros(0), theirs.losses[index], tolerance)
+            missing.note, missing.step = f"no step {step} (the trace has {len(mine.losses)})", step
+            yield missing
+            return
+        yield compare(f"loss@step{step}", "training_loss", mine.losses[index], theirs.losses[index],
+                      tolerance, expected_dtype=dtype, step=step)
+        for name in case.trainable_parameters():
+            yield compare(f"{name}@step{step}", "training_parameter", mine.parameters[index][name],
+                          theirs.parameters[index][name], tolerance, expected_dtype=dtype, step=step)
+
+
+def _trained(result: RunResult) -> bool:
+    return result.training is not None and result.training.status == "ran"
+
+
+def training_problem(case: Case, check: str, result: RunResult, reference: RunResult) -> tuple[str, str] | None:
+    """(verdict, reason) where a check needs the training trace and the framework has none."""
+    needs_trace = check == "training" or (check == "known_values" and case.spec.expect is not None
+                                           and bool(case.spec.expect.steps))
+    if not needs_trace or _trained(result):
+        return None
+    if reference.training is None or result.training is None:
+        return ERROR, f"no training trace from {'the reference' if reference.training is None else result.framework}"
+    trace = result.training
+    return (SKIPPED if trace.status == SKIPPED else ERROR), trace.reason
 
 
 @dataclass

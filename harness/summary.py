@@ -50,6 +50,10 @@ def render_summary(case: Case) -> str:
         out.append(f"   {name:<32} {str(list(shape)):<16} {case.initializer_descriptions.get(name, '')}")
     out.append(" Losses: " + "; ".join(
         f"{loss.describe()} on {case.loss_output(loss)} vs {case.loss_target(loss)}" for loss in case.losses))
+    if case.spec.training is not None:
+        training = case.spec.training
+        out.append(f" Training: {case.spec.optimizer.describe()}, {training.steps} steps of batch "
+                   f"{training.batch_size}")
     return "\n".join(out)
 
 

@@ -1,4 +1,4 @@
-"""`python -m harness support`: which layers, activations and losses each framework expresses
+"""`python -m harness support`: which layers, activations, losses and optimizers each framework expresses
 natively, as a composite of its primitives, or not at all, found by building every example in
 harness/examples.py in every installed framework (not typed in by hand).
 
@@ -13,7 +13,8 @@ from pathlib import Path
 
 from harness.adapters import get_backend
 from harness.adapters.base import FrameworkBackend, Unsupported
-from harness.examples import LAYER_EXAMPLES, LOSS_EXAMPLES, single_layer_case, single_loss_case
+from harness.examples import (LAYER_EXAMPLES, LOSS_EXAMPLES, OPTIMIZER_EXAMPLES, single_layer_case,
+                              single_loss_case, training_case)
 
 FRAMEWORKS = ("keras", "chainer", "torch")
 START, END = "<!-- support-table:start -->", "<!-- support-table:end -->"
@@ -66,7 +67,24 @@ def support_matrix() -> tuple[dict[tuple[str, str], dict[str, Support]], list[st
                 entry.add(kind, detail)
             except Unsupported as exc:
                 entry.add("unsupported", str(exc))
+        for optimizer in OPTIMIZER_EXAMPLES:
+            entry = matrix.setdefault(("optimizer", optimizer["type"]), {}).setdefault(framework, Support())
+            entry.add(*optimizer_support(backend, training_case(optimizer, steps=1)))
     return matrix, missing
+
+
+def optimizer_support(backend: FrameworkBackend, case) -> tuple[str, str]:
+    """(native|composite|unsupported, detail) of the case's optimizer in this framework."""
+    with backend.session(case):
+        built, _ = backend.build(case)
+        trainable = set(case.trainable_parameters())
+        natives = [b.native for layer, layer_built in built.items() for b in layer_built.bindings
+                   if f"{layer}/{b.parameter}" in trainable]
+        try:
+            optimizer = backend.build_optimizer(case.spec.optimizer, natives, case.spec.dtype)
+        except Unsupported as exc:
+            return "unsupported", str(exc)
+    return optimizer.implementation, optimizer.detail
 
 
 def render_markdown() -> str:
@@ -76,7 +94,7 @@ def render_markdown() -> str:
              "|---|---|---|" + "---|" * len(frameworks)]
     notes = []
     for (section, name), per_framework in sorted(matrix.items(), key=lambda item: (
-            ("layer", "activation", "loss").index(item[0][0]), item[0][1])):
+            ("layer", "activation", "loss", "optimizer").index(item[0][0]), item[0][1])):
         cells = []
         for framework in frameworks:
             support = per_framework.get(framework, Support())

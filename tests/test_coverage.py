@@ -1,7 +1,8 @@
 """Nothing registered goes untested or undocumented.
 
 Every layer type, activation and loss has examples (which drive the finite-difference tests,
-the round trips and the single-layer equivalence tests), and the README's support table is what
+the round trips and the single-layer equivalence tests), every optimizer has examples (which
+drive each adapter's optimizer against the reference), and the README's support table is what
 running the adapters gives today.
 """
 
@@ -12,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from harness.activations import ACTIVATIONS
-from harness.examples import LAYER_EXAMPLES, LOSS_EXAMPLES
+from harness.examples import LAYER_EXAMPLES, LOSS_EXAMPLES, OPTIMIZER_EXAMPLES
 from harness.layers import LAYERS
 from harness.losses import LOSSES
+from harness.optimizers import OPTIMIZERS
 from tests.conftest import FRAMEWORK_BACKENDS, backend_or_skip
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -34,6 +36,10 @@ def test_every_activation_has_examples():
 
 def test_every_loss_has_examples():
     assert set(LOSSES) - {example.config["type"] for example in LOSS_EXAMPLES} == set()
+
+
+def test_every_optimizer_has_examples():
+    assert set(OPTIMIZERS) - {example["type"] for example in OPTIMIZER_EXAMPLES} == set()
 
 
 def test_readme_support_table_is_current():

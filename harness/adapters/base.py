@@ -12,11 +12,21 @@ A builder gets the layer's spec and a `BuildContext` and returns a `BuiltLayer`:
 native tensors plus one `WeightBinding` per canonical parameter. A builder that cannot express a
 spec raises `Unsupported(reason)`: the case is then reported as skipped for that framework,
 with the reason, never as a pass.
+
+Training cases (an `optimizer` and a `training` section) go on with the same built model: the
+weights are loaded again, an optimizer from `optimizer_builders` is set up on the native objects
+of the trainable bindings only (never on non-trainable state such as BatchNormalization's moving
+statistics), and each step differentiates the batch loss and applies the native update. The
+trace holds the loss and every trainable parameter after each step, read back through the
+bindings. A training that cannot be expressed or fails is recorded in the trace, so the
+single-pass checks of the same run still count.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
@@ -75,6 +85,32 @@ class Implementation:
 
 
 @dataclass
+class BuiltOptimizer:
+    """A framework's optimizer, ready to step: `apply(gradients)` updates the parameters it was
+    built on from their gradients (native tensors, in the same order; None means zero)."""
+
+    apply: Callable[[list[Any]], None]
+    implementation: str = "native"
+    """`native` (the framework's optimizer, possibly reparametrised) or `composite`."""
+    detail: str = ""
+    """The native class and every reparametrisation, or what the composite is and why."""
+
+
+@dataclass
+class TrainingTrace:
+    """The loss of each step (on its batch, before the update) and every trainable parameter
+    after it, in the canonical layout; or why there is none."""
+
+    losses: list[np.ndarray] = field(default_factory=list)
+    parameters: list[dict[str, np.ndarray]] = field(default_factory=list)
+    optimizer: Implementation | None = None
+    status: str = "ran"
+    """`ran`, `skipped` (the optimizer cannot be expressed) or `error`, with `reason`."""
+    reason: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
 class RunResult:
     framework: str
     dtype: str
@@ -90,6 +126,8 @@ class RunResult:
     implementations: dict[str, Implementation] = field(default_factory=dict)
     """Layer name (or `loss:<index>`) -> how it was built."""
     seconds: float = 0.0
+    training: TrainingTrace | None = None
+    """Training cases only: the per-step trace."""
 
 
 class Backend:
@@ -116,6 +154,9 @@ class FrameworkBackend(Backend):
     loss_builders: ClassVar[dict[str, Callable[[Any, str], tuple[Callable, str, str]]]]
     """Loss builders take the loss spec and the case's dtype (Keras losses compute in
     keras.config.floatx() unless told otherwise)."""
+    optimizer_builders: ClassVar[dict[str, Callable[[Any, list[Any], str], BuiltOptimizer]]] = {}
+    """Optimizer builders take the optimizer spec, the native trainable parameters and the
+    case's dtype."""
 
     # --- primitives each framework supplies -------------------------------------------------
     def session(self, case: Case) -> contextlib.AbstractContextManager:
@@ -213,7 +254,10 @@ class FrameworkBackend(Backend):
                 losses.append((loss, function))
                 implementations[f"loss:{index}"] = Implementation(implementation, detail)
             self.load_weights(case, built)
-            return self.run_built(case, built, losses, implementations)
+            result = self.run_built(case, built, losses, implementations)
+            if case.spec.training is not None:
+                result.training = self.train(case, built, losses)
+            return result
 
     def run_built(self, case: Case, built: dict[str, BuiltLayer], losses, implementations) -> RunResult:
         float_inputs = case.float_inputs()
@@ -253,6 +297,51 @@ class FrameworkBackend(Backend):
                    for layer, b in state_bindings},
             implementations=implementations,
         )
+
+
+    # --- training ---------------------------------------------------------------------------
+    def build_optimizer(self, spec: Any, parameters: list[Any], dtype: str) -> BuiltOptimizer:
+        builder = self.optimizer_builders.get(spec.type)
+        if builder is None:
+            raise Unsupported(f"the {self.name} adapter has no optimizer {spec.type!r}")
+        return builder(spec, parameters, dtype)
+
+    def train(self, case: Case, built: dict[str, BuiltLayer], losses) -> TrainingTrace:
+        """The training steps on the already built model, from freshly loaded weights."""
+        started = time.perf_counter()
+        try:
+            trace = self.train_built(case, built, losses)
+        except Unsupported as exc:
+            trace = TrainingTrace(status="skipped", reason=str(exc))
+        except Exception as exc:  # a failing optimizer is the training check's error, not the run's
+            trace = TrainingTrace(status="error", reason=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+        trace.seconds = time.perf_counter() - started
+        return trace
+
+    def train_built(self, case: Case, built: dict[str, BuiltLayer], losses) -> TrainingTrace:
+        # The single pass before may have changed state (moving statistics in training mode).
+        self.load_weights(case, built)
+        trainable = set(case.trainable_parameters())
+        bindings = [(f"{layer}/{b.parameter}", b) for layer, layer_built in built.items()
+                    for b in layer_built.bindings if f"{layer}/{b.parameter}" in trainable]
+        natives = [binding.native for _, binding in bindings]
+        optimizer = self.build_optimizer(case.spec.optimizer, natives, case.spec.dtype)
+        trace = TrainingTrace(optimizer=Implementation(optimizer.implementation, optimizer.detail))
+        for batch in case.training_batches():
+            inputs = {name: self.tensor(array, requires_grad=False) for name, array in batch.inputs.items()}
+            targets = {name: self.tensor(array, requires_grad=False) for name, array in batch.targets.items()}
+
+            def compute():
+                tensors = self.forward(case, built, inputs)
+                return self.total_loss(case, losses, tensors, targets), tensors
+
+            loss, _, _, gradients = self.differentiate(compute, [], natives)
+            optimizer.apply(gradients)
+            trace.losses.append(np.array(self.to_numpy(loss)))
+            # A copy: torch's and chainer's arrays share memory with the live parameter.
+            trace.parameters.append({name: np.array(binding.transform.from_native(self.read(binding.native)))
+                                     for name, binding in bindings})
+        return trace
 
 
 def registry() -> dict[str, Callable[..., Any]]:

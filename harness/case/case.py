@@ -75,6 +75,21 @@ class Case:
         trainable = set(self.trainable_parameters())
         return [name for name in self.graph.parameter_shapes if name not in trainable]
 
+    def training_batches(self) -> list[Dataset]:
+        """The data of each training step, in order: consecutive slices of `batch_size` samples,
+        starting again from the first slice after the last (epochs without shuffling)."""
+        training = self.spec.training
+        if training is None:
+            return []
+        size, count = training.batch_size, self.dataset.samples // training.batch_size
+        batches = []
+        for step in range(training.steps):
+            rows = slice((step % count) * size, (step % count + 1) * size)
+            batches.append(Dataset(inputs={name: array[rows] for name, array in self.dataset.inputs.items()},
+                                   targets={name: array[rows] for name, array in self.dataset.targets.items()},
+                                   samples=size))
+        return batches
+
     def float_inputs(self) -> list[str]:
         """Inputs with a gradient (integer inputs, such as Embedding indices, have none)."""
         return [name for name, array in self.dataset.inputs.items() if array.dtype.kind == "f"]
@@ -128,6 +143,7 @@ def resolve(loaded: LoadedCase) -> Case:
     case = Case(loaded=loaded, graph=graph, dataset=dataset, weights=weights,
                 initializer_descriptions=descriptions)
     check_losses(case)
+    check_training(case)
     check_known_values(case)
     return case
 
@@ -234,10 +250,22 @@ def check_losses(case: Case) -> None:
                                    " (class indices)" if loss.integer_targets else ""))
 
 
+def check_training(case: Case) -> None:
+    training = case.spec.training
+    if training is None:
+        return
+    if case.dataset.samples % training.batch_size:
+        raise case.loaded.error(
+            f"{case.dataset.samples} samples do not split into batches of {training.batch_size}",
+            ("training", "batch_size"), expected=f"a divisor of samples ({case.dataset.samples})",
+            found=training.batch_size, hint="change `samples` or `training.batch_size`")
+
+
 def check_known_values(case: Case) -> None:
     expect = case.spec.expect
     if expect is None:
         return
+    _check_known_steps(case, expect)
     for name, values in expect.outputs.items():
         if name not in case.graph.outputs:
             raise case.loaded.error(f"unknown output {name!r}", ("expect", "outputs", name),
@@ -257,6 +285,22 @@ def check_known_values(case: Case) -> None:
                                     expected="a parameter (" + ", ".join(case.graph.parameter_shapes)
                                     + ") or input:<name>")
         _check_known_shape(case, ("expect", "gradients", name), values, tuple(shape))
+
+
+def _check_known_steps(case: Case, expect) -> None:
+    steps = case.spec.training.steps if case.spec.training is not None else 0
+    trainable = case.trainable_parameters()
+    for index, known in enumerate(expect.steps):
+        path = ("expect", "steps", index)
+        if known.step > steps:
+            raise case.loaded.error(f"step {known.step} is not trained", (*path, "step"),
+                                    expected=f"a step from 1 to {steps} (training.steps)" if steps
+                                    else "a `training` section: only training cases have steps")
+        for name, values in known.parameters.items():
+            if name not in trainable:
+                raise case.loaded.error(f"unknown trainable parameter {name!r}", (*path, "parameters", name),
+                                        expected="one of " + ", ".join(trainable))
+            _check_known_shape(case, (*path, "parameters", name), values, case.graph.parameter_shapes[name])
 
 
 def _check_known_shape(case: Case, path, values, shape) -> None:

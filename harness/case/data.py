@@ -11,7 +11,10 @@ A tensor's `data` is exactly one of:
 
 Generators draw from a generator seeded by the case's data seed and the tensor's name, so each
 tensor is reproducible on its own. Expressions are evaluated by asteval (a sandboxed evaluator
-of Python expressions with NumPy's functions): no file, import or attribute beyond arrays.
+of Python expressions with NumPy's functions): no file, import or attribute beyond arrays. An
+expression may also draw from that same seeded generator with `uniform(low, high, shape)` and
+`normal(mean, std, shape)`, e.g. to put a published value first and seeded draws after it:
+`concatenate([[[0.80247033]], uniform(0.0, 1.0, (4, 1))])`.
 """
 
 from __future__ import annotations
@@ -110,7 +113,7 @@ class Expression(DataSource):
     expression: str = Field(description="NumPy expression over input names, e.g. \"exp(x)\"")
 
     def generate(self, samples, shape, rng, scope):
-        return evaluate(self.expression, scope)
+        return evaluate(self.expression, {**scope, **seeded_functions(rng)})
 
     def needs_shape(self) -> bool:
         return False
@@ -131,6 +134,12 @@ DataField = Annotated[
                              "integers, one_hot, values, expression",
     ),
 ]
+
+
+def seeded_functions(rng: np.random.Generator) -> dict[str, Any]:
+    """Random draws an expression may use, from the tensor's own seeded generator."""
+    return {"uniform": lambda low, high, shape: rng.uniform(low, high, size=shape),
+            "normal": lambda mean, std, shape: rng.normal(mean, std, size=shape)}
 
 
 def evaluate(expression: str, scope: dict[str, np.ndarray]) -> np.ndarray:

@@ -189,7 +189,7 @@ def locate(nodes: tuple[Any, ...], path: tuple[Any, ...]) -> tuple[str, int | No
 def _is_union_tag(part: str) -> bool:
     # pydantic inserts the chosen union member into error paths: a layer type ('Dense'), an
     # activation ('leaky_relu'), an initializer, a data source ('uniform'), or a validator
-    # wrapper ('function-after[...]'). They are not keys of the YAML.
+    # wrapper ('function-after[...]'), an optimizer ('sgd'). They are not keys of the YAML.
     return "[" in part or part in _union_tags()
 
 
@@ -200,8 +200,9 @@ def _union_tags() -> frozenset[str]:
     from harness.initializers import INITIALIZERS
     from harness.layers import LAYERS
     from harness.losses import LOSSES
+    from harness.optimizers import OPTIMIZERS
 
-    return frozenset({*LAYERS, *ACTIVATIONS, *INITIALIZERS, *LOSSES, *DATA_SOURCE_KEYS})
+    return frozenset({*LAYERS, *ACTIVATIONS, *INITIALIZERS, *LOSSES, *OPTIMIZERS, *DATA_SOURCE_KEYS})
 
 
 def to_plain(value: Any) -> Any:

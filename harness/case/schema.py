@@ -16,12 +16,13 @@ from harness.case.data import DataField
 from harness.initializers import InitializerField
 from harness.layers.base import LAYERS
 from harness.losses import LossField
+from harness.optimizers import OptimizerField
 from harness.spec import Spec
 
 FRAMEWORKS = ("numpy", "keras", "chainer", "torch")
 FrameworkName = Literal["numpy", "keras", "chainer", "torch"]
-CHECKS = ("forward", "intermediates", "gradients", "known_values")
-CheckName = Literal["forward", "intermediates", "gradients", "known_values"]
+CHECKS = ("forward", "intermediates", "gradients", "training", "known_values")
+CheckName = Literal["forward", "intermediates", "gradients", "training", "known_values"]
 FloatDtype = Literal["float32", "float64"]
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -79,6 +80,7 @@ class ToleranceOverrides(Spec):
     forward: Tolerance | None = None
     intermediates: Tolerance | None = None
     gradients: Tolerance | None = None
+    training: Tolerance | None = None
 
 
 class ExpectedDifference(Spec):
@@ -91,6 +93,15 @@ class ExpectedDifference(Spec):
     reason: str = Field(min_length=1)
 
 
+class KnownStep(Spec):
+    """Known values after one training step: the step's loss (on its batch, before the update)
+    and parameters after the update."""
+
+    step: int = Field(ge=1, description="1 for the first step")
+    loss: float | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict, description="parameter name -> values after the step")
+
+
 class KnownValues(Spec):
     """Values known from an independent source (a paper, an article, a hand computation),
     checked in every framework. Keys of `gradients` are parameter names or `input:<name>`."""
@@ -99,7 +110,20 @@ class KnownValues(Spec):
     outputs: dict[str, Any] = Field(default_factory=dict)
     loss: float | None = None
     gradients: dict[str, Any] = Field(default_factory=dict)
+    steps: list[KnownStep] = Field(default_factory=list, description="training cases: values after given steps")
     atol: float = Field(gt=0, description="precision of the stated values")
+
+
+class TrainingSpec(Spec):
+    """A fixed number of optimizer steps over the case's data, in order, without shuffling.
+
+    Step k uses the k-th slice of `batch_size` samples; after the last slice the next step
+    starts again from the first (epochs without shuffling). `samples` must be a multiple of
+    `batch_size`. The `forward`, `intermediates` and `gradients` checks still see the whole data
+    at the initial weights; `training` compares every step."""
+
+    steps: int = Field(gt=0, description="number of optimizer steps")
+    batch_size: int = Field(gt=0, description="samples per step; the data's samples must be a multiple")
 
 
 class CaseSpec(Spec):
@@ -121,6 +145,21 @@ class CaseSpec(Spec):
     tolerance: ToleranceOverrides = Field(default_factory=ToleranceOverrides)
     expected_differences: list[ExpectedDifference] = Field(default_factory=list)
     expect: KnownValues | None = None
+    optimizer: OptimizerField | None = Field(  # type: ignore[valid-type]
+        default=None, description="training cases: the optimizer and its hyper-parameters (see README, Training checks)")
+    training: TrainingSpec | None = Field(default=None, description="training cases: steps and batch size")
+
+    @model_validator(mode="after")
+    def _training_complete(self):
+        wants_check = "training" in self.checks
+        if (self.optimizer is None) != (self.training is None):
+            missing = "optimizer" if self.optimizer is None else "training"
+            raise ValueError(f"a training case needs both `optimizer` and `training`; `{missing}` is missing")
+        if wants_check and self.training is None:
+            raise ValueError("the `training` check needs `optimizer` and `training` sections")
+        if self.training is not None and not wants_check:
+            raise ValueError("a case with `training` must list the `training` check in `checks`")
+        return self
 
     @property
     def losses(self) -> list[Any]:

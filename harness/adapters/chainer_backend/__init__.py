@@ -17,7 +17,9 @@ from harness.adapters.base import FrameworkBackend
 from harness.adapters.chainer_backend._import import chainer
 from harness.adapters.chainer_backend import (  # noqa: F401,E402  (registration side effects)
     activations, core, embedding, losses, merge, normalization, regularization, reshaping)
+from harness.adapters.chainer_backend import optimizers  # noqa: F401,E402
 from harness.adapters.chainer_backend.registry import ACTIVATION_BUILDERS, LAYER_BUILDERS, LOSS_BUILDERS
+from harness.adapters.chainer_backend.registry import OPTIMIZER_BUILDERS
 
 
 class ChainerBackend(FrameworkBackend):
@@ -25,6 +27,7 @@ class ChainerBackend(FrameworkBackend):
     layer_builders = LAYER_BUILDERS
     activation_builders = ACTIVATION_BUILDERS
     loss_builders = LOSS_BUILDERS
+    optimizer_builders = OPTIMIZER_BUILDERS
 
     def version(self) -> str:
         return chainer.__version__

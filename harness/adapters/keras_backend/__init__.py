@@ -17,7 +17,9 @@ from harness.adapters.base import FrameworkBackend
 from harness.adapters.keras_backend._import import keras, tf
 from harness.adapters.keras_backend import (  # noqa: F401,E402  (registration side effects)
     activations, core, embedding, losses, merge, normalization, regularization, reshaping)
+from harness.adapters.keras_backend import optimizers  # noqa: F401,E402
 from harness.adapters.keras_backend.registry import ACTIVATION_BUILDERS, LAYER_BUILDERS, LOSS_BUILDERS
+from harness.adapters.keras_backend.registry import OPTIMIZER_BUILDERS
 
 
 class KerasBackend(FrameworkBackend):
@@ -25,6 +27,7 @@ class KerasBackend(FrameworkBackend):
     layer_builders = LAYER_BUILDERS
     activation_builders = ACTIVATION_BUILDERS
     loss_builders = LOSS_BUILDERS
+    optimizer_builders = OPTIMIZER_BUILDERS
 
     def version(self) -> str:
         return f"keras {keras.__version__}, tensorflow {tf.__version__}"

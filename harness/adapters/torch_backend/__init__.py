@@ -16,7 +16,9 @@ import torch
 from harness.adapters.base import FrameworkBackend
 from harness.adapters.torch_backend import (  # noqa: F401  (registration side effects)
     activations, core, embedding, losses, merge, normalization, regularization, reshaping)
+from harness.adapters.torch_backend import optimizers  # noqa: F401
 from harness.adapters.torch_backend.registry import ACTIVATION_BUILDERS, LAYER_BUILDERS, LOSS_BUILDERS
+from harness.adapters.torch_backend.registry import OPTIMIZER_BUILDERS
 
 
 class TorchBackend(FrameworkBackend):
@@ -24,6 +26,7 @@ class TorchBackend(FrameworkBackend):
     layer_builders = LAYER_BUILDERS
     activation_builders = ACTIVATION_BUILDERS
     loss_builders = LOSS_BUILDERS
+    optimizer_builders = OPTIMIZER_BUILDERS
 
     def version(self) -> str:
         return torch.__version__

@@ -5,3 +5,4 @@ from harness.adapters.base import registry
 LAYER_BUILDERS = registry()
 ACTIVATION_BUILDERS = registry()
 LOSS_BUILDERS = registry()
+OPTIMIZER_BUILDERS = registry()
