@@ -96,6 +96,10 @@ class CaseRunner:
     def reference(self) -> RunResult:
         return run_reference(self.case)
 
+    def computed_reference(self) -> RunResult | None:
+        """The reference if a check has computed it, else None (never runs it, never raises)."""
+        return self.__dict__.get("reference")
+
     def outcome(self, framework: str) -> FrameworkOutcome:
         if framework not in self._outcomes:
             self._outcomes[framework] = self._run(framework)
@@ -173,16 +177,8 @@ class CaseRunner:
         if expect is None:
             return []
         tolerance = Tolerance(0.0, expect.atol, f"stated precision of: {expect.source}")
-        found: list[TensorComparison] = []
-        for name, values in expect.outputs.items():
-            found.append(compare(f"output:{name}", "known_value", result.outputs[name], values, tolerance))
-        if expect.loss is not None:
-            found.append(compare("loss", "known_value", result.loss, expect.loss, tolerance))
-        for name, values in expect.gradients.items():
-            actual = (result.input_gradients[name.split(":", 1)[1]] if name.startswith("input:")
-                      else result.parameter_gradients[name])
-            found.append(compare(f"grad:{name}", "known_value", actual, values, tolerance))
-        return found
+        return [compare(name, kind, actual, values, tolerance)
+                for name, kind, actual, values in known_value_pairs(self.case, result)]
 
     def _judge(self, result: CheckResult) -> None:
         failed = [t for t in result.tensors if not t.passed]
@@ -213,28 +209,50 @@ def _failure_message(result: CheckResult, failed: list[TensorComparison]) -> str
     return "\n".join(lines)
 
 
-def comparisons(case: Case, check: str, actual: RunResult, expected: RunResult,
-                tolerance: Tolerance) -> Iterator[TensorComparison]:
-    """The tensors a check compares, in graph order."""
-    dtype = case.spec.dtype
+def known_value_pairs(case: Case, result: RunResult) -> Iterator[tuple[str, str, Any, Any]]:
+    """(tensor name, kind, the framework's values, the stated values) for `known_values`."""
+    expect = case.spec.expect
+    if expect is None:
+        return
+    for name, values in expect.outputs.items():
+        yield f"output:{name}", "known_value", result.outputs[name], values
+    if expect.loss is not None:
+        yield "loss", "known_value", result.loss, expect.loss
+    for name, values in expect.gradients.items():
+        actual = (result.input_gradients[name.split(":", 1)[1]] if name.startswith("input:")
+                  else result.parameter_gradients[name])
+        yield f"grad:{name}", "known_value", actual, values
+
+
+def tensor_pairs(case: Case, check: str, actual: RunResult,
+                 expected: RunResult) -> Iterator[tuple[str, str, np.ndarray, np.ndarray]]:
+    """(tensor name, kind, actual array, expected array) a check compares, in graph order.
+
+    The one place that says which tensors a check covers and how they are named; the report
+    uses it too, to draw the arrays behind a comparison's figures."""
     if check == "forward":
         for name in case.graph.outputs:
-            yield compare(f"output:{name}", "output", actual.outputs[name], expected.outputs[name],
-                          tolerance, expected_dtype=dtype)
-        yield compare("loss", "loss", actual.loss, expected.loss, tolerance, expected_dtype=dtype)
+            yield f"output:{name}", "output", actual.outputs[name], expected.outputs[name]
+        yield "loss", "loss", actual.loss, expected.loss
     elif check == "intermediates":
         for node in case.graph.nodes:
-            yield compare(node.name, "intermediate", actual.intermediates[node.name],
-                          expected.intermediates[node.name], tolerance, expected_dtype=dtype)
+            yield node.name, "intermediate", actual.intermediates[node.name], expected.intermediates[node.name]
     elif check == "gradients":
         for name in case.trainable_parameters():
-            yield compare(f"grad:{name}", "parameter_gradient", actual.parameter_gradients[name],
-                          expected.parameter_gradients[name], tolerance, expected_dtype=dtype)
+            yield (f"grad:{name}", "parameter_gradient", actual.parameter_gradients[name],
+                   expected.parameter_gradients[name])
         for name in case.float_inputs():
-            yield compare(f"grad:input:{name}", "input_gradient", actual.input_gradients[name],
-                          expected.input_gradients[name], tolerance, expected_dtype=dtype)
+            yield (f"grad:input:{name}", "input_gradient", actual.input_gradients[name],
+                   expected.input_gradients[name])
     else:
         raise ValueError(f"unknown check {check!r}")
+
+
+def comparisons(case: Case, check: str, actual: RunResult, expected: RunResult,
+                tolerance: Tolerance) -> Iterator[TensorComparison]:
+    """The tensors a check compares, in graph order, each compared."""
+    for name, kind, actual_array, expected_array in tensor_pairs(case, check, actual, expected):
+        yield compare(name, kind, actual_array, expected_array, tolerance, expected_dtype=case.spec.dtype)
 
 
 @dataclass
@@ -247,6 +265,8 @@ class CaseReport:
     outcomes: dict[str, FrameworkOutcome]
     reference_seconds: float = 0.0
     error: str = ""
+    reference: RunResult | None = None
+    """The float64 reference run (None if it failed): the report draws its pictures from it."""
 
 
 def run_case(case: Case, frameworks: list[str], *, require_frameworks: bool = False,
@@ -259,7 +279,8 @@ def run_case(case: Case, frameworks: list[str], *, require_frameworks: bool = Fa
             checks.append(result)
             if on_check:
                 on_check(result)
-    reference_seconds = getattr(runner.__dict__.get("reference"), "seconds", 0.0)
+    reference = runner.computed_reference()
+    reference_seconds = reference.seconds if reference is not None else 0.0
     pairwise = []
     for i, first in enumerate(frameworks):
         for second in frameworks[i + 1:]:
@@ -269,7 +290,7 @@ def run_case(case: Case, frameworks: list[str], *, require_frameworks: bool = Fa
                     pairwise.append(result)
     return CaseReport(case=case, checks=checks, pairwise=pairwise,
                       outcomes={f: runner.outcome(f) for f in frameworks},
-                      reference_seconds=reference_seconds)
+                      reference_seconds=reference_seconds, reference=reference)
 
 
 def all_frameworks() -> list[str]:
