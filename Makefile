@@ -12,7 +12,7 @@ test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 report: setup
-	$(PY) -m harness run cases/ --out reports/
+	$(PY) -m harness run cases/ --out reports/run/
 
 setup:
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
