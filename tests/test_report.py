@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.adapters import UnavailableBackend
+from harness.adapters.base import Backend
 from harness.cli import main
 from harness.compare import Tolerance, elementwise_errors
 from harness.errors import CaseError
@@ -216,3 +218,34 @@ def test_a_registered_case_section_appears_on_every_case_page(tmp_path):
     assert '<section id="training">' in page and "Training &lt;steps&gt;" in page
     assert "report_demo.exact_float32: &lt;no steps yet&gt;" in page
     assert page.index('id="comparisons"') < page.index('id="training"') < page.index('id="source"')
+
+
+class Crashing(Backend):
+    """A framework whose run raises (its message carries markup)."""
+
+    name = "torch"
+
+    def run(self, case):
+        raise RuntimeError("boom <b>in torch</b>")
+
+
+def test_skips_and_errors_show_their_reasons(tmp_path, monkeypatch):
+    import harness.runner as runner
+
+    stand_ins = {"chainer": UnavailableBackend("chainer", "chainer is not here <i>today</i>"),
+                 "torch": Crashing()}
+    real = runner.get_backend
+    monkeypatch.setattr(runner, "get_backend", lambda name: stand_ins.get(name) or real(name))
+    out = tmp_path / "site"
+    run_session([DEMO], frameworks=["numpy", "chainer", "torch"], out_dir=out, command="test")
+    index = (out / "index.html").read_text()
+    assert 'class="cell skipped" data-verdict="skipped" data-framework="chainer"' in index
+    assert 'class="cell error" data-verdict="error" data-framework="torch"' in index
+    assert "chainer is not here &lt;i&gt;today&lt;/i&gt;" in index  # the "why" column
+    assert "RuntimeError: boom &lt;b&gt;in torch&lt;/b&gt;" in index
+    page = (out / "cases" / "report_demo.exact_float32.html").read_text()
+    assert "<strong>skipped:</strong> chainer is not here &lt;i&gt;today&lt;/i&gt;" in page
+    assert "<strong>error:</strong> RuntimeError: boom &lt;b&gt;in torch&lt;/b&gt;" in page
+    assert "Traceback (most recent call last)" in page
+    suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
+    assert int(suite.get("errors")) == 6 and int(suite.get("skipped")) == 6
