@@ -249,3 +249,14 @@ def test_skips_and_errors_show_their_reasons(tmp_path, monkeypatch):
     assert "Traceback (most recent call last)" in page
     suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
     assert int(suite.get("errors")) == 6 and int(suite.get("skipped")) == 6
+
+
+def test_a_case_file_that_does_not_load_is_listed_on_the_index(tmp_path):
+    broken = tmp_path / "cases" / "broken.yaml"
+    broken.parent.mkdir()
+    broken.write_text("name: broken\ndescription: <script>x</script>\nmodel: {sequential: [{type: Dens}]}\n")
+    session = run_session([broken, DEMO], frameworks=["numpy"], out_dir=tmp_path / "site", command="test")
+    assert len(session.results["load_errors"]) == 1
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert '<section id="load-errors">' in index and "broken.yaml" in index
+    assert "unknown type &#39;Dens&#39;" in index and "<script>x" not in index

@@ -41,7 +41,8 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
+def site(browser, tmp_path_factory) -> Path:
+    """The report (written only once a browser is known to be there to read it)."""
     out = tmp_path_factory.mktemp("report") / "site"
     run_session([ROOT / "cases", FIXTURES / "report_demo.yaml", FIXTURES / "report_escaping.yaml"],
                 frameworks=None, out_dir=out, command="pytest tests/test_report_browser.py")

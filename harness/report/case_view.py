@@ -25,7 +25,7 @@ PICTURES_PER_FRAMEWORK = 4
 """Pictures of failing tensors per framework; the divergence layer's comes first."""
 DIFF_ROWS = 8
 """Elements in a diff view: the ones furthest out of tolerance."""
-BATCHED_KINDS = {"output", "intermediate", "input_gradient", "known_value"}
+BATCHED_KINDS = {"output", "intermediate", "input_gradient"}
 """Tensor kinds whose first axis is the batch."""
 DIFFERING = (FAIL, EXPECTED)
 
@@ -58,10 +58,6 @@ class TensorPicture:
     histogram: Histogram | None = None
     axes: str = ""
     elements: list[ElementRow] = field(default_factory=list)
-
-    @property
-    def anchor(self) -> str:
-        return f"{self.framework}-{self.check.check}-{self.comparison.tensor}"
 
 
 class CaseView:

@@ -40,11 +40,28 @@ def environment() -> Environment:
     env = Environment(loader=PackageLoader("harness.report", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                      bytecode_cache=FileSystemBytecodeCache())
+                      bytecode_cache=_bytecode_cache())
     env.filters.update(number=format_number, value=format_value, shape=format_shape,
                        share=format_share, first_line=first_line)
     env.globals.update(VERDICTS=VERDICT_ORDER, NOT_RUN=NOT_RUN, case_page=case_page)
     return env
+
+
+class _QuietBytecodeCache(FileSystemBytecodeCache):
+    """A cache that cannot be written only costs time, never the report."""
+
+    def dump_bytecode(self, bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def _bytecode_cache() -> FileSystemBytecodeCache | None:
+    try:
+        return _QuietBytecodeCache()
+    except (OSError, RuntimeError):  # no safe temporary directory: compile every time
+        return None
 
 
 def render_site(reports: list[CaseReport], results: dict[str, Any]) -> dict[str, str]:
