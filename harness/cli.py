@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("cases", nargs="*", default=["cases"], help="case files or directories (default: cases/)")
     run.add_argument("--frameworks", default=None,
                      help="comma-separated subset of numpy,keras,chainer,torch (default: all)")
-    run.add_argument("--out", default="reports", help="directory for results.json and index.html")
+    run.add_argument("--out", default="reports",
+                     help="report directory (index.html, cases/, results.json, junit.xml); "
+                          "replaced as a whole, so it must be new or an earlier report")
     run.add_argument("-k", dest="select", default=None, help="only cases whose id contains this text")
     run.add_argument("--require-frameworks", action="store_true",
                      help="treat a framework that is not installed as an error, not a skip (CI)")
@@ -65,7 +67,8 @@ def command_run(options) -> int:
     summary = session.results["summary"]
     print(f"\n{sum(summary.values())} checks: " + ", ".join(f"{v} {k}" for k, v in summary.items() if v)
           + f" in {time.perf_counter() - started:.1f} s")
-    print(f"report: {session.index_path}\nresults: {session.results_path}")
+    print(f"report: {session.index_path} (written in {session.report_seconds:.2f} s)\n"
+          f"results: {session.results_path}")
     return 1 if summary["fail"] or summary["error"] or session.results["load_errors"] else 0
 
 

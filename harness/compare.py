@@ -123,6 +123,21 @@ class TensorComparison:
         return _finite(asdict(self))
 
 
+def elementwise_errors(actual: np.ndarray, expected: np.ndarray,
+                       tolerance: Tolerance) -> tuple[np.ndarray, np.ndarray]:
+    """(|actual - expected|, atol + rtol * |expected|) per element, in float64.
+
+    The same non-finite rule everywhere (the verdict, the report's pictures): equal infinities
+    and NaN against NaN count as no difference; any other non-finite value as an infinite one.
+    """
+    a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    difference = np.abs(a - e)
+    allowed = tolerance.atol + tolerance.rtol * np.abs(e)
+    nonfinite = ~np.isfinite(a) | ~np.isfinite(e)
+    both_same_nonfinite = nonfinite & ((a == e) | (np.isnan(a) & np.isnan(e)))
+    return np.where(both_same_nonfinite, 0.0, np.where(nonfinite, np.inf, difference)), allowed
+
+
 def compare(tensor: str, kind: str, actual: Any, expected: Any, tolerance: Tolerance, *,
             expected_dtype: str | None = None, step: int | None = None) -> TensorComparison:
     actual, expected = np.asarray(actual), np.asarray(expected)
@@ -140,11 +155,7 @@ def compare(tensor: str, kind: str, actual: Any, expected: Any, tolerance: Toler
         result.passed = True
         return result
     a, e = actual.astype(np.float64), expected.astype(np.float64)
-    difference = np.abs(a - e)
-    allowed = tolerance.atol + tolerance.rtol * np.abs(e)
-    nonfinite = ~np.isfinite(a) | ~np.isfinite(e)
-    both_same_nonfinite = nonfinite & ((a == e) | (np.isnan(a) & np.isnan(e)))
-    difference = np.where(both_same_nonfinite, 0.0, np.where(nonfinite, np.inf, difference))
+    difference, allowed = elementwise_errors(a, e, tolerance)
     bad = difference > allowed
     with np.errstate(divide="ignore", invalid="ignore"):
         relative = np.where(difference == 0, 0.0, difference / np.abs(e))

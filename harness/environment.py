@@ -26,6 +26,7 @@ def describe_environment() -> dict[str, object]:
         "cpu_count": os.cpu_count(),
         "packages": versions,
         "threads": thread_settings(),
+        "numerics": numerics(),
         "settings": {name: os.environ.get(name, "(unset)") for name in SETTINGS},
     }
 
@@ -42,6 +43,23 @@ def thread_settings() -> dict[str, object]:
         threads["tf.intra_op_parallelism"] = tf.config.threading.get_intra_op_parallelism_threads()
         threads["tf.inter_op_parallelism"] = tf.config.threading.get_inter_op_parallelism_threads()
     return threads
+
+
+def numerics() -> dict[str, str]:
+    """Switches that change results in the last bits, read from frameworks already imported
+    (nothing is imported here: framework imports belong to the adapters)."""
+    found = {}
+    # TF's oneDNN custom ops reorder float sums. Whether they are on depends on the build and
+    # on TF_ENABLE_ONEDNN_OPTS (off by default in tensorflow-cpu 2.21 here); IsMklEnabled()
+    # reports the effective state (tensorflow/python/util/_pywrap_util_port.pyi).
+    port = sys.modules.get("tensorflow.python.util._pywrap_util_port")
+    if port is not None:
+        found["TensorFlow oneDNN custom operations"] = "on" if port.IsMklEnabled() else "off"
+    torch = sys.modules.get("torch")
+    if hasattr(torch, "get_num_interop_threads"):
+        found["torch.get_num_interop_threads"] = str(torch.get_num_interop_threads())
+        found["torch default dtype"] = str(torch.get_default_dtype())
+    return found
 
 
 def cpu_model() -> str:

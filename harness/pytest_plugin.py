@@ -9,7 +9,8 @@ Verdicts map to pytest outcomes: pass -> passed, fail/error -> failed, expected-
 xfailed (with the case's reason), skipped -> skipped (with the reason).
 
 Options: `--frameworks numpy,torch` limits the matrix; `--harness-report DIR` (default
-reports/pytest, `none` to turn off) writes results.json and the HTML report at the end.
+reports, `none` to turn off) writes the report (HTML pages, results.json, junit.xml;
+the directory is replaced as a whole) at the end.
 Set HARNESS_REQUIRE_FRAMEWORKS=1 (as .ci/run does) to make a framework that is not installed an
 error instead of a skip.
 
@@ -33,13 +34,14 @@ from harness.runner import EXPECTED, FAIL, PASS, SKIPPED, CaseReport, CaseRunner
 RUNNERS = pytest.StashKey[dict[str, CaseRunner]]()
 RESULTS = pytest.StashKey[list[CheckResult]]()
 STARTED = pytest.StashKey[float]()
+REPORT_NOTE = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness", "cross-framework equivalence cases")
     group.addoption("--frameworks", default=None,
                     help="comma-separated frameworks to run the case matrix on (default: all)")
-    group.addoption("--harness-report", default="reports/pytest",
+    group.addoption("--harness-report", default="reports",
                     help="directory for results.json and the HTML report of the case matrix, or 'none'")
 
 
@@ -47,6 +49,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUNNERS] = {}
     config.stash[RESULTS] = []
     config.stash[STARTED] = time.perf_counter()
+    target = report_directory(config)
+    if target is not None and not hasattr(config, "workerinput"):
+        from harness.report.swap import refuse_foreign
+
+        try:
+            refuse_foreign(target)  # say so now, not after the whole matrix has run
+        except CaseError as exc:
+            raise pytest.UsageError(f"--harness-report: {exc.render()}") from None
     for framework in FRAMEWORKS:
         config.addinivalue_line("markers", f"{framework}: a case-matrix item run on {framework}")
 
@@ -55,6 +65,14 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     if file_path.suffix in (".yaml", ".yml") and file_path.parent.name == "cases":
         return CaseFile.from_parent(parent, path=file_path)
     return None
+
+
+def report_directory(config: pytest.Config) -> Path | None:
+    """Where the run's report goes (relative to the rootdir), or None for `none`."""
+    target = config.getoption("--harness-report")
+    if not target or target == "none":
+        return None
+    return Path(target) if Path(target).is_absolute() else Path(config.rootpath, target)
 
 
 def selected_frameworks(config: pytest.Config) -> list[str]:
@@ -132,13 +150,13 @@ class CaseItem(pytest.Item):
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    target = config.getoption("--harness-report")
+    out_dir = report_directory(config)
     results = config.stash.get(RESULTS, [])
-    if not results or not target or target == "none" or hasattr(config, "workerinput"):
+    if not results or out_dir is None or hasattr(config, "workerinput"):
         return
     from harness.environment import describe_environment
-    from harness.report import write_report
-    from harness.results import build_results, write_results
+    from harness.report import write_site
+    from harness.results import build_results
 
     by_case: dict[str, list[CheckResult]] = {}
     for result in results:
@@ -151,15 +169,27 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         pairwise = [pair for i, first in enumerate(frameworks) for second in frameworks[i + 1:]
                     for check in runner.checks()
                     if (pair := runner.pairwise(first, second, check)) is not None]
+        reference = runner.computed_reference()
         reports.append(CaseReport(case=runner.case, checks=checks, pairwise=pairwise,
-                                  outcomes={f: runner.outcome(f) for f in frameworks}))
-    out_dir = Path(config.rootpath, target) if not Path(target).is_absolute() else Path(target)
+                                  outcomes={f: runner.outcome(f) for f in frameworks},
+                                  reference=reference,
+                                  reference_seconds=reference.seconds if reference else 0.0))
     command = "pytest " + " ".join(config.invocation_params.args)
     data = build_results(reports, environment=describe_environment(), command=command,
                          frameworks=frameworks, seconds=time.perf_counter() - config.stash[STARTED],
                          load_errors=[])
-    write_results(out_dir / "results.json", data)
-    write_report(out_dir, data)
+    try:
+        index = write_site(out_dir, reports, data)
+    except CaseError as exc:  # e.g. --harness-report names a directory of other files
+        config.stash[REPORT_NOTE] = f"harness report not written: {exc.render()}"
+    else:
+        config.stash[REPORT_NOTE] = f"harness report: {index}"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    note = config.stash.get(REPORT_NOTE, None)
+    if note:
+        terminalreporter.write_line(note)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -1,8 +1,9 @@
 """results.json: one record per case, framework, check and tensor, with every figure and the
 verdict; plus, per case, how each framework built each layer and what each run cost.
 
-Files are written atomically (a temporary file, then a rename), so an interrupted run never
-leaves a half-written results.json or index.html behind.
+The report writes it beside the HTML pages (harness/report/site.py, which replaces the whole
+report directory at once); `write_results` writes it alone, atomically (a temporary file, then
+a rename).
 """
 
 from __future__ import annotations
@@ -136,5 +137,9 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
+def results_json(results: dict[str, Any]) -> str:
+    return json.dumps(results, indent=1, allow_nan=False, default=str)
+
+
 def write_results(path: Path, results: dict[str, Any]) -> None:
-    write_atomically(path, json.dumps(results, indent=1, allow_nan=False, default=str))
+    write_atomically(path, results_json(results))

@@ -14,7 +14,7 @@ import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -102,6 +102,10 @@ class CaseRunner:
     @cached_property
     def reference(self) -> RunResult:
         return run_reference(self.case)
+
+    def computed_reference(self) -> RunResult | None:
+        """The reference if a check has computed it, else None (never runs it, never raises)."""
+        return self.__dict__.get("reference")
 
     def outcome(self, framework: str) -> FrameworkOutcome:
         if framework not in self._outcomes:
@@ -191,24 +195,8 @@ class CaseRunner:
         if expect is None:
             return []
         tolerance = Tolerance(0.0, expect.atol, f"stated precision of: {expect.source}")
-        found: list[TensorComparison] = []
-        for name, values in expect.outputs.items():
-            found.append(compare(f"output:{name}", "known_value", result.outputs[name], values, tolerance))
-        if expect.loss is not None:
-            found.append(compare("loss", "known_value", result.loss, expect.loss, tolerance))
-        for name, values in expect.gradients.items():
-            actual = (result.input_gradients[name.split(":", 1)[1]] if name.startswith("input:")
-                      else result.parameter_gradients[name])
-            found.append(compare(f"grad:{name}", "known_value", actual, values, tolerance))
-        for known in expect.steps:
-            trace, index = result.training, known.step - 1
-            if known.loss is not None:
-                found.append(compare(f"loss@step{known.step}", "known_value", trace.losses[index], known.loss,
-                                     tolerance, step=known.step))
-            for name, values in known.parameters.items():
-                found.append(compare(f"{name}@step{known.step}", "known_value", trace.parameters[index][name],
-                                     values, tolerance, step=known.step))
-        return found
+        return [compare(pair.name, pair.kind, pair.actual, pair.expected, tolerance, step=pair.step)
+                for pair in known_value_pairs(self.case, result)]
 
     def _judge(self, result: CheckResult) -> None:
         failed = [t for t in result.tensors if not t.passed]
@@ -241,54 +229,94 @@ def _failure_message(result: CheckResult, failed: list[TensorComparison]) -> str
     return "\n".join(lines)
 
 
-def comparisons(case: Case, check: str, actual: RunResult, expected: RunResult,
-                tolerance: Tolerance) -> Iterator[TensorComparison]:
-    """The tensors a check compares, in graph order."""
-    dtype = case.spec.dtype
+class TensorPair(NamedTuple):
+    """One tensor a check compares: the framework's array and the one it is judged against."""
+
+    name: str
+    kind: str
+    actual: Any
+    """None where the framework produced no such tensor (a training trace that stopped early)."""
+    expected: Any
+    step: int | None = None
+
+
+def known_value_pairs(case: Case, result: RunResult) -> Iterator[TensorPair]:
+    """The framework's values and the stated ones, for `known_values`."""
+    expect = case.spec.expect
+    if expect is None:
+        return
+    for name, values in expect.outputs.items():
+        yield TensorPair(f"output:{name}", "known_value", result.outputs[name], values)
+    if expect.loss is not None:
+        yield TensorPair("loss", "known_value", result.loss, expect.loss)
+    for name, values in expect.gradients.items():
+        actual = (result.input_gradients[name.split(":", 1)[1]] if name.startswith("input:")
+                  else result.parameter_gradients[name])
+        yield TensorPair(f"grad:{name}", "known_value", actual, values)
+    for known in expect.steps:
+        trace, index = result.training, known.step - 1
+        if known.loss is not None:
+            yield TensorPair(f"loss@step{known.step}", "known_value", trace.losses[index], known.loss, known.step)
+        for name, values in known.parameters.items():
+            yield TensorPair(f"{name}@step{known.step}", "known_value", trace.parameters[index][name], values,
+                             known.step)
+
+
+def tensor_pairs(case: Case, check: str, actual: RunResult, expected: RunResult) -> Iterator[TensorPair]:
+    """The tensors a check compares, in graph (and step) order.
+
+    The one place that says which tensors a check covers and how they are named; the report
+    uses it too, to draw the arrays behind a comparison's figures."""
     if check == "forward":
         for name in case.graph.outputs:
-            yield compare(f"output:{name}", "output", actual.outputs[name], expected.outputs[name],
-                          tolerance, expected_dtype=dtype)
-        yield compare("loss", "loss", actual.loss, expected.loss, tolerance, expected_dtype=dtype)
+            yield TensorPair(f"output:{name}", "output", actual.outputs[name], expected.outputs[name])
+        yield TensorPair("loss", "loss", actual.loss, expected.loss)
         # Moving statistics after the run: updated in training mode, untouched in inference mode
         # (a framework left in the wrong mode changes them).
         for name in case.state_parameters():
-            yield compare(f"state:{name}", "state", actual.state[name], expected.state[name],
-                          tolerance, expected_dtype=dtype)
+            yield TensorPair(f"state:{name}", "state", actual.state[name], expected.state[name])
     elif check == "intermediates":
         for node in case.graph.nodes:
-            yield compare(node.name, "intermediate", actual.intermediates[node.name],
-                          expected.intermediates[node.name], tolerance, expected_dtype=dtype)
+            yield TensorPair(node.name, "intermediate", actual.intermediates[node.name],
+                             expected.intermediates[node.name])
     elif check == "gradients":
         for name in case.trainable_parameters():
-            yield compare(f"grad:{name}", "parameter_gradient", actual.parameter_gradients[name],
-                          expected.parameter_gradients[name], tolerance, expected_dtype=dtype)
+            yield TensorPair(f"grad:{name}", "parameter_gradient", actual.parameter_gradients[name],
+                             expected.parameter_gradients[name])
         for name in case.float_inputs():
-            yield compare(f"grad:input:{name}", "input_gradient", actual.input_gradients[name],
-                          expected.input_gradients[name], tolerance, expected_dtype=dtype)
+            yield TensorPair(f"grad:input:{name}", "input_gradient", actual.input_gradients[name],
+                             expected.input_gradients[name])
     elif check == "training":
-        yield from training_comparisons(case, actual, expected, tolerance)
+        yield from training_pairs(case, actual, expected)
     else:
         raise ValueError(f"unknown check {check!r}")
 
 
-def training_comparisons(case: Case, actual: RunResult, expected: RunResult,
-                         tolerance: Tolerance) -> Iterator[TensorComparison]:
+def training_pairs(case: Case, actual: RunResult, expected: RunResult) -> Iterator[TensorPair]:
     """Per step, in order: the batch loss, then every trainable parameter after the update."""
-    dtype = case.spec.dtype
     mine, theirs = actual.training, expected.training
     for index in range(len(theirs.losses)):
         step = index + 1
         if index >= len(mine.losses):
-            missing = compare(f"loss@step{step}", "training_loss", np.zeros(0), theirs.losses[index], tolerance)
-            missing.note, missing.step = f"no step {step} (the trace has {len(mine.losses)})", step
-            yield missing
+            yield TensorPair(f"loss@step{step}", "training_loss", None, theirs.losses[index], step)
             return
-        yield compare(f"loss@step{step}", "training_loss", mine.losses[index], theirs.losses[index],
-                      tolerance, expected_dtype=dtype, step=step)
+        yield TensorPair(f"loss@step{step}", "training_loss", mine.losses[index], theirs.losses[index], step)
         for name in case.trainable_parameters():
-            yield compare(f"{name}@step{step}", "training_parameter", mine.parameters[index][name],
-                          theirs.parameters[index][name], tolerance, expected_dtype=dtype, step=step)
+            yield TensorPair(f"{name}@step{step}", "training_parameter", mine.parameters[index][name],
+                             theirs.parameters[index][name], step)
+
+
+def comparisons(case: Case, check: str, actual: RunResult, expected: RunResult,
+                tolerance: Tolerance) -> Iterator[TensorComparison]:
+    """The tensors a check compares, in graph order, each compared."""
+    for pair in tensor_pairs(case, check, actual, expected):
+        if pair.actual is None:
+            missing = compare(pair.name, pair.kind, np.zeros(0), pair.expected, tolerance, step=pair.step)
+            missing.note = f"{actual.framework} produced no such tensor (its training trace stops early)"
+            yield missing
+            continue
+        yield compare(pair.name, pair.kind, pair.actual, pair.expected, tolerance,
+                      expected_dtype=case.spec.dtype, step=pair.step)
 
 
 def _trained(result: RunResult) -> bool:
@@ -317,6 +345,8 @@ class CaseReport:
     outcomes: dict[str, FrameworkOutcome]
     reference_seconds: float = 0.0
     error: str = ""
+    reference: RunResult | None = None
+    """The float64 reference run (None if it failed): the report draws its pictures from it."""
 
 
 def run_case(case: Case, frameworks: list[str], *, require_frameworks: bool = False,
@@ -329,7 +359,8 @@ def run_case(case: Case, frameworks: list[str], *, require_frameworks: bool = Fa
             checks.append(result)
             if on_check:
                 on_check(result)
-    reference_seconds = getattr(runner.__dict__.get("reference"), "seconds", 0.0)
+    reference = runner.computed_reference()
+    reference_seconds = reference.seconds if reference is not None else 0.0
     pairwise = []
     for i, first in enumerate(frameworks):
         for second in frameworks[i + 1:]:
@@ -339,7 +370,7 @@ def run_case(case: Case, frameworks: list[str], *, require_frameworks: bool = Fa
                     pairwise.append(result)
     return CaseReport(case=case, checks=checks, pairwise=pairwise,
                       outcomes={f: runner.outcome(f) for f in frameworks},
-                      reference_seconds=reference_seconds)
+                      reference_seconds=reference_seconds, reference=reference)
 
 
 def all_frameworks() -> list[str]:

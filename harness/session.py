@@ -1,4 +1,5 @@
-"""One run over many case files: load each file on its own, run each case, write the report.
+"""One run over many case files: load each file on its own, run each case, write the report
+(results.json, junit.xml and the HTML pages, replacing the output directory at once).
 
 A file that fails to load is reported (results.json `load_errors`, the index page, the exit
 code) and the other files still run.
@@ -16,8 +17,9 @@ from harness.case.case import expand_paths, load_cases_from_file
 from harness.case.schema import FRAMEWORKS
 from harness.environment import describe_environment
 from harness.errors import CaseError
-from harness.report import write_report
-from harness.results import build_results, write_results
+from harness.report import write_site
+from harness.report.swap import refuse_foreign
+from harness.results import build_results
 from harness.runner import CaseReport, run_case
 
 
@@ -27,6 +29,8 @@ class Session:
     results: dict[str, Any]
     results_path: Path
     index_path: Path
+    report_seconds: float = 0.0
+    """Time spent writing the report (pages, pictures, results.json, junit.xml)."""
 
 
 def load_all(paths: list[str | Path], select: str | None = None) -> tuple[list[Case], list[str]]:
@@ -49,6 +53,7 @@ def run_session(paths: list[str | Path], *, frameworks: list[str] | None, out_di
     if unknown:
         raise CaseError(f"unknown framework {unknown[0]!r}", field="--frameworks",
                         expected=", ".join(FRAMEWORKS), found=unknown[0])
+    refuse_foreign(Path(out_dir))  # before the run, not after it
     started = time.perf_counter()
     cases, load_errors = load_all(paths, select)
     for error in load_errors:
@@ -63,10 +68,10 @@ def run_session(paths: list[str | Path], *, frameworks: list[str] | None, out_di
     results = build_results(reports, environment=describe_environment(), command=command,
                             frameworks=frameworks, seconds=time.perf_counter() - started,
                             load_errors=load_errors)
-    results_path = out_dir / "results.json"
-    write_results(results_path, results)
-    index_path = write_report(out_dir, results)
-    return Session(reports=reports, results=results, results_path=results_path, index_path=index_path)
+    report_started = time.perf_counter()
+    index_path = write_site(out_dir, reports, results)
+    return Session(reports=reports, results=results, results_path=out_dir / "results.json",
+                   index_path=index_path, report_seconds=time.perf_counter() - report_started)
 
 
 def _cell(report: CaseReport, framework: str) -> str:

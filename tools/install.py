@@ -8,8 +8,15 @@ works is ordered:
 1. setuptools (with `pkg_resources`), wheel and numpy<2 into the environment itself;
 2. torch (the CPU wheel on disk), tensorflow-cpu and keras, all pinned by the constraints file;
 3. chainer with `--no-build-isolation`, so its build sees step 1's setuptools;
-4. the harness itself (editable) with its test dependencies;
+4. the harness itself (editable) with its test dependencies (Playwright among them);
 5. `pip check`, so a broken combination fails here and not in the middle of a test run.
+
+Outside the Python environment, the report's browser test needs a Chromium. When none is on
+PATH and this runs as root with apt-get (CI: a fresh Debian machine), it installs Debian's
+`chromium` and a font with `--no-install-recommends` (26 packages rather than 131). Playwright
+drives that binary; `playwright install` (a browser download) is never run. Elsewhere it says
+so and goes on: the browser test then skips with the reason (and fails under
+HARNESS_REQUIRE_FRAMEWORKS=1, as in CI).
 
 The script is idempotent: it writes a stamp holding a hash of its inputs into the
 environment and does nothing when the stamp matches. Usage:
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +39,10 @@ ROOT = Path(__file__).resolve().parent.parent
 CONSTRAINTS = ROOT / "requirements" / "constraints.txt"
 STAMP = Path(sys.prefix) / ".harness-install-stamp"
 STAMP_INPUTS = (CONSTRAINTS, ROOT / "pyproject.toml", Path(__file__).resolve())
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+"""The names tests/browser.py looks for (this script runs before the harness is importable)."""
+BROWSER_PACKAGES = ("chromium", "fonts-dejavu-core")
 
 STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("build tools chainer's setup.py needs", ("setuptools", "wheel", "numpy")),
@@ -54,6 +66,27 @@ def pip(*arguments: str) -> None:
     subprocess.run(command, check=True)
 
 
+def ensure_chromium() -> None:
+    """Install Debian's chromium for the report's browser test, when missing and possible."""
+    if os.environ.get("HARNESS_CHROMIUM") or any(shutil.which(name) for name in CHROMIUM_NAMES):
+        return
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which("apt-get"):
+        print("note: no Chromium found, and apt-get cannot install one here (it needs root on "
+              "Debian/Ubuntu): the report's browser test will skip. Install chromium, or set "
+              "HARNESS_CHROMIUM to a Chromium binary.", flush=True)
+        return
+    print("== chromium for the report's browser test (apt-get)", flush=True)
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-q"],
+                    ["apt-get", "install", "-y", "-q", "--no-install-recommends", *BROWSER_PACKAGES]):
+        print("+", " ".join(command), flush=True)
+        if subprocess.run(command, env=environment).returncode != 0:
+            # Not fatal: everything else still installs; the browser test says what is missing.
+            print("warning: installing chromium failed; the report's browser test will skip "
+                  "(or fail in CI)", file=sys.stderr, flush=True)
+            return
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="reinstall even if up to date")
@@ -62,6 +95,7 @@ def main() -> int:
         print(f"error: the pinned frameworks need Python 3.11, this is {sys.version.split()[0]}. "
               "Create the environment with python3.11.", file=sys.stderr)
         return 2
+    ensure_chromium()  # outside the stamp: a system package, and a cheap check when present
     if not options.force and STAMP.exists() and STAMP.read_text() == stamp_text():
         return 0
     # chainer's import reads numpy.distutils, which needs the stdlib distutils (see

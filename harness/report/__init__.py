@@ -1,5 +1,11 @@
-"""The HTML conformance report written beside results.json."""
+"""The conformance report: a static HTML site beside results.json and junit.xml.
 
-from harness.report.writer import write_report
+`write_site(out_dir, reports, results)` writes it (site.py); `case_section` and
+`index_section` add sections to its pages (sections.py explains how).
+"""
 
-__all__ = ["write_report"]
+from harness.report.sections import Section, case_section, index_section
+from harness.report.site import write_site
+from harness.report import training_section  # noqa: F401,E402  (registers its sections)
+
+__all__ = ["write_site", "Section", "case_section", "index_section"]

@@ -4,62 +4,96 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Iterable
 
-from harness.runner import ERROR, EXPECTED, FAIL, PASS, SKIPPED
+from harness.compare import TensorComparison
+from harness.runner import ERROR, EXPECTED, FAIL, PASS, SKIPPED, CaseReport, CheckResult
 
 # The cell shows the most serious verdict among its checks.
 SEVERITY = {ERROR: 4, FAIL: 3, EXPECTED: 2, SKIPPED: 1, PASS: 0}
+NOT_RUN = "not-run"
+"""A cell none of whose checks ran (pytest -k selected others)."""
+VERDICT_ORDER = (FAIL, ERROR, EXPECTED, SKIPPED, PASS)
+"""The order verdicts are listed in: what needs attention first."""
+
+
+def most_severe(verdicts: Iterable[str]) -> str:
+    return max(verdicts, key=SEVERITY.__getitem__, default=NOT_RUN)
+
+
+def case_page(case_id: str) -> str:
+    """The case page's path, relative to the index. Case ids are identifiers joined by dots
+    (the schema says so), so they are safe file names as they are."""
+    return f"cases/{case_id}.html"
 
 
 @dataclass
 class Cell:
     case: str
     framework: str
-    verdict: str = SKIPPED
-    worst_rel_error: float = float("nan")
-    worst_tensor: str = ""
-    checks: dict[str, str] = field(default_factory=dict)
-    reason: str = ""
+    checks: list[CheckResult] = field(default_factory=list)
+    """The framework's checks of this case against the reference or stated values."""
 
     @property
-    def worst_text(self) -> str:
-        value = self.worst_rel_error
-        if isinstance(value, str):
-            return value
-        return "" if math.isnan(value) else f"{value:.1e}"
+    def verdict(self) -> str:
+        return most_severe(check.verdict for check in self.checks)
+
+    @property
+    def link(self) -> str:
+        return f"{case_page(self.case)}#{self.framework}"
+
+    @property
+    def worst(self) -> TensorComparison | None:
+        """The tensor with the largest relative error against the reference."""
+        tensors = [t for c in self.checks if c.against == "reference" for t in c.tensors
+                   if not t.note and not math.isnan(t.max_rel_error)]
+        return max(tensors, key=lambda t: t.max_rel_error, default=None)
+
+    @property
+    def divergence(self) -> str | None:
+        """The layer where this framework's intermediate outputs first leave tolerance."""
+        return next((c.first_divergent for c in self.checks
+                     if c.check == "intermediates" and c.verdict in (FAIL, EXPECTED)), None)
+
+    @property
+    def failing(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.verdict != PASS]
+
+    @property
+    def note(self) -> str:
+        """One line for the tooltip: the first not-passing check's message or reason."""
+        for check in self.failing:
+            text = check.message or check.reason
+            if text:
+                return f"{check.check}: {text.splitlines()[0]}"
+        return ""
 
 
-def build_matrix(results: dict[str, Any]) -> tuple[list[str], list[str], dict[tuple[str, str], Cell]]:
-    cases = [case["id"] for case in results["cases"]]
-    frameworks = list(results["frameworks"])
+@dataclass
+class Matrix:
+    cases: list[str]
+    frameworks: list[str]
+    cells: dict[tuple[str, str], Cell]
+
+    def row(self, case: str) -> list[Cell]:
+        return [self.cells[(case, framework)] for framework in self.frameworks]
+
+    def column_totals(self, framework: str) -> dict[str, int]:
+        verdicts = [self.cells[(case, framework)].verdict for case in self.cases]
+        return {verdict: verdicts.count(verdict) for verdict in (*VERDICT_ORDER, NOT_RUN)
+                if verdict in verdicts}
+
+    def totals(self) -> dict[str, int]:
+        verdicts = [cell.verdict for cell in self.cells.values()]
+        return {verdict: verdicts.count(verdict) for verdict in (*VERDICT_ORDER, NOT_RUN)}
+
+
+def build_matrix(reports: list[CaseReport], frameworks: list[str]) -> Matrix:
+    cases = [report.case.id for report in reports]
     cells = {(c, f): Cell(c, f) for c in cases for f in frameworks}
-    seen: dict[tuple[str, str], bool] = {}
-    for record in results["records"]:
-        if record["against"] == "known values" or record["against"] == "reference":
-            key = (record["case"], record["framework"])
-            cell = cells.get(key)
-            if cell is None:
-                continue
-            if not seen.get(key):
-                cell.verdict, seen[key] = record["verdict"], True
-            elif SEVERITY[record["verdict"]] > SEVERITY[cell.verdict]:
-                cell.verdict = record["verdict"]
-            cell.checks[record["check"]] = record["verdict"]
-            if record["verdict"] in (SKIPPED, ERROR) and not cell.reason:
-                text = record.get("message") or record.get("reason") or ""
-                cell.reason = text.splitlines()[0] if text else ""
-            if record["against"] == "reference" and record.get("tensor") is not None:
-                value = _number(record.get("max_rel_error"))
-                if not math.isnan(value) and (math.isnan(_number(cell.worst_rel_error)) or value > cell.worst_rel_error):
-                    cell.worst_rel_error, cell.worst_tensor = value, record["tensor"]
-    return cases, frameworks, cells
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return float("nan")
+    for report in reports:
+        for check in report.checks:
+            cell = cells.get((check.case, check.framework))
+            if cell is not None:
+                cell.checks.append(check)
+    return Matrix(cases=cases, frameworks=list(frameworks), cells=cells)

@@ -1,0 +1,285 @@
+"""The report without a browser: pictures, the atomic swap, escaping, junit.xml, the hooks.
+
+Runs use the `numpy` backend only (the reference code in float32), which needs no framework
+and fails the fixture report_demo.exact_float32 at a layer known in advance: its first layer
+is exact in float32 by construction, its second (tanh) is not.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+import time
+import xml.etree.ElementTree as ET
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.adapters import UnavailableBackend
+from harness.adapters.base import Backend
+from harness.cli import main
+from harness.compare import Tolerance, elementwise_errors
+from harness.errors import CaseError
+from harness.report import site as site_module
+from harness.report.case_view import worst_elements
+from harness.report.pictures import HEATMAP_MAX_SIDE, LEVELS, PALETTE, heatmap, histogram, png
+from harness.report.sections import CASE_SECTIONS, Section, case_section
+from harness.report.swap import MARKER, replace_directory
+from harness.session import run_session
+
+FIXTURES = Path(__file__).resolve().parent / "report_cases"
+DEMO = FIXTURES / "report_demo.yaml"
+ESCAPING = FIXTURES / "report_escaping.yaml"
+
+
+def run_numpy(paths, out: Path):
+    return run_session(list(paths), frameworks=["numpy"], out_dir=out, command="test")
+
+
+def decode_png(data: bytes) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """Read back an 8-bit indexed PNG, checking every chunk's CRC (PNG spec, section 5)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    position, chunks = 8, {}
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position:position + 4])
+        tag = data[position + 4:position + 8]
+        body = data[position + 8:position + 8 + length]
+        (crc,) = struct.unpack(">I", data[position + 8 + length:position + 12 + length])
+        assert crc == zlib.crc32(tag + body), tag
+        chunks[tag] = body
+        position += 12 + length
+    width, height, depth, colour_type = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    assert (depth, colour_type) == (8, 3)
+    rows = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), dtype=np.uint8).reshape(height, width + 1)
+    assert (rows[:, 0] == 0).all()  # filter type 0 on every scanline
+    palette = [tuple(chunks[b"PLTE"][i:i + 3]) for i in range(0, len(chunks[b"PLTE"]), 3)]
+    return rows[:, 1:], palette
+
+
+def test_png_round_trips_and_is_byte_identical():
+    indices = np.arange(7 * 5, dtype=np.uint8).reshape(7, 5)
+    data = png(indices, PALETTE)
+    decoded, palette = decode_png(data)
+    np.testing.assert_array_equal(decoded, indices)
+    assert palette == PALETTE and len(palette) == 256
+    assert png(indices, PALETTE) == data
+
+
+def test_heatmap_pools_by_block_maximum_so_the_worst_element_shows():
+    difference = np.zeros((3 * HEATMAP_MAX_SIDE, 10))
+    difference[200, 7] = 5.0
+    difference[0, 0] = 2.5
+    picture = heatmap(difference)
+    assert picture.block == (3, 1) and (picture.rows, picture.columns) == (HEATMAP_MAX_SIDE, 10)
+    assert picture.maximum == 5.0
+    import base64
+    pixels, _ = decode_png(base64.b64decode(picture.uri.split(",", 1)[1]))
+    assert pixels[200 // 3, 7] == LEVELS - 1  # brightest: the largest difference
+    assert pixels[0, 0] == round(0.5 * (LEVELS - 1))
+    assert (pixels != 0).sum() == 2
+
+
+def test_heatmap_marks_non_finite_differences():
+    difference = np.array([[0.0, np.inf], [1.0, 0.5]])
+    picture = heatmap(difference)
+    assert picture.nonfinite == 1 and picture.maximum == 1.0
+
+
+def test_histogram_counts_every_differing_element_once():
+    rng = np.random.default_rng(0)
+    expected = rng.normal(size=1000)
+    actual = expected + rng.normal(scale=1e-6, size=1000) * (rng.random(1000) < 0.7)
+    difference, allowed = elementwise_errors(actual, expected, Tolerance(0.0, 1e-6))
+    picture = histogram(difference, allowed)
+    counts = [int(n) for n in re.findall(r"<title>(\d+)</title>", picture.svg)]
+    assert sum(counts) == int((difference > 0).sum())
+    assert picture.equal == int((difference == 0).sum())
+    red = re.findall(r'fill="#d0453a"><title>(\d+)</title>', picture.svg)
+    assert sum(map(int, red)) == int((difference > allowed).sum())
+
+
+def test_worst_elements_come_in_order_of_tolerance_used():
+    expected = np.array([1.0, 100.0, 0.0, 3.0])
+    actual = np.array([1.1, 101.0, 0.05, 3.0])
+    difference, allowed = elementwise_errors(actual, expected, Tolerance(1e-2, 1e-3))
+    rows = worst_elements(actual, expected, difference, allowed)
+    # |d| / allowed: 0.1 / 0.011 = 9.1, 1 / 1.001 = 1.0, 0.05 / 0.001 = 50, 0
+    assert [row.index for row in rows] == [(2,), (0,), (1,), (3,)]
+    assert rows[0].actual == 0.05 and rows[0].expected == 0.0 and rows[0].out_of_tolerance
+
+
+def test_report_names_the_divergent_layer_and_draws_it(tmp_path):
+    session = run_numpy([DEMO], tmp_path / "site")
+    assert {r.case.id for r in session.reports} == {"report_demo.exact_float32", "report_demo.keras_float64_slope"}
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert "diverges at <code>squash</code>" in index
+    assert 'href="cases/report_demo.exact_float32.html#numpy"' in index
+    page = (tmp_path / "site" / "cases" / "report_demo.exact_float32.html").read_text()
+    assert "Divergence starts here: layer <code>squash</code>" in page
+    assert page.count("data:image/png;base64,") >= 1
+    assert "divergence starts here: numpy" in page  # the model table's row
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "https://" not in page
+
+
+def test_text_from_case_files_is_escaped(tmp_path):
+    run_numpy([ESCAPING], tmp_path / "site")
+    for path in [tmp_path / "site" / "index.html", *(tmp_path / "site" / "cases").glob("*.html")]:
+        text = path.read_text()
+        assert "<script>window" not in text and "<img src=x" not in text and "<b>not" not in text
+    page = (tmp_path / "site" / "cases" / "report_escaping.html").read_text()
+    assert "&lt;img src=x onerror=window.__pwned=&#39;layer&#39;&gt;" in page
+    assert "&lt;script&gt;window.__pwned = &#34;comment&#34;&lt;/script&gt;" in page  # the file
+
+
+def test_run_writes_results_and_junit_beside_the_pages(tmp_path):
+    out = tmp_path / "site"
+    assert main(["run", str(DEMO), "--frameworks", "numpy", "--out", str(out)]) == 1
+    assert {p.name for p in out.iterdir()} == {"index.html", "cases", "results.json", "junit.xml", "README.md",
+                                               MARKER}
+    suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
+    cases = suite.findall("testcase")
+    assert int(suite.get("tests")) == len(cases) == 2 * 3
+    failed = {c.get("classname") + "::" + c.get("name") for c in cases if c.find("failure") is not None}
+    assert int(suite.get("failures")) == len(failed)
+    assert "report_demo.exact_float32::numpy::intermediates" in failed
+    intermediates = next(c for c in cases if c.get("classname") == "report_demo.exact_float32"
+                         and c.get("name") == "numpy::intermediates")
+    properties = {p.get("name"): p.get("value") for p in intermediates.iter("property")}
+    assert properties["first_divergent_layer"] == "squash"
+
+
+def test_an_interrupted_write_leaves_the_previous_report(tmp_path):
+    out = tmp_path / "site"
+    run_numpy([DEMO], out)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def write_half(staging: Path) -> None:
+        (staging / "index.html").write_text("<html>half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        replace_directory(out, write_half)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["site"]  # no staging directory left
+
+
+def test_an_error_while_rendering_touches_nothing(tmp_path, monkeypatch):
+    out = tmp_path / "site"
+    run_numpy([DEMO], out)
+    before = (out / "index.html").read_bytes()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("rendering failed")
+
+    monkeypatch.setattr(site_module, "render_site", broken)
+    with pytest.raises(RuntimeError):
+        run_numpy([DEMO], out)
+    assert (out / "index.html").read_bytes() == before
+
+
+def test_a_directory_of_other_files_is_not_replaced(tmp_path):
+    out = tmp_path / "notes"
+    out.mkdir()
+    (out / "README.md").write_text("mine")
+    with pytest.raises(CaseError, match="README.md"):
+        replace_directory(out, lambda staging: None)
+    assert (out / "README.md").read_text() == "mine"
+
+
+def test_an_older_report_without_marker_is_replaced_and_leftovers_removed(tmp_path):
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / "index.html").write_text("old")
+    (out / "results.json").write_text("{}")
+    leftover = tmp_path / ".site.abc.partial"
+    leftover.mkdir()
+    old = time.time() - 3600
+    os.utime(leftover, (old, old))
+    replace_directory(out, lambda staging: (staging / "index.html").write_text("new"))
+    assert (out / "index.html").read_text() == "new" and not (out / "results.json").exists()
+    assert not leftover.exists()
+    assert oct(out.stat().st_mode & 0o777) != oct(0o700)  # readable, not mkdtemp's private mode
+
+
+def test_a_registered_case_section_appears_on_every_case_page(tmp_path):
+    @case_section(order=50)
+    def training(view):
+        return Section("training", "Training <steps>", "sections/load_errors.html.j2",
+                       data=[f"{view.case.id}: <no steps yet>"])
+
+    try:
+        run_numpy([DEMO], tmp_path / "site")
+    finally:
+        CASE_SECTIONS[:] = [entry for entry in CASE_SECTIONS if entry[1] is not training]
+    page = (tmp_path / "site" / "cases" / "report_demo.exact_float32.html").read_text()
+    assert '<section id="training">' in page and "Training &lt;steps&gt;" in page
+    assert "report_demo.exact_float32: &lt;no steps yet&gt;" in page
+    assert page.index('id="comparisons"') < page.index('id="training"') < page.index('id="source"')
+
+
+class Crashing(Backend):
+    """A framework whose run raises (its message carries markup)."""
+
+    name = "torch"
+
+    def run(self, case):
+        raise RuntimeError("boom <b>in torch</b>")
+
+
+def test_skips_and_errors_show_their_reasons(tmp_path, monkeypatch):
+    import harness.runner as runner
+
+    stand_ins = {"chainer": UnavailableBackend("chainer", "chainer is not here <i>today</i>"),
+                 "torch": Crashing()}
+    real = runner.get_backend
+    monkeypatch.setattr(runner, "get_backend", lambda name: stand_ins.get(name) or real(name))
+    out = tmp_path / "site"
+    run_session([DEMO], frameworks=["numpy", "chainer", "torch"], out_dir=out, command="test")
+    index = (out / "index.html").read_text()
+    assert 'class="cell skipped" data-verdict="skipped" data-framework="chainer"' in index
+    assert 'class="cell error" data-verdict="error" data-framework="torch"' in index
+    assert "chainer is not here &lt;i&gt;today&lt;/i&gt;" in index  # the "why" column
+    assert "RuntimeError: boom &lt;b&gt;in torch&lt;/b&gt;" in index
+    page = (out / "cases" / "report_demo.exact_float32.html").read_text()
+    assert "<strong>skipped:</strong> chainer is not here &lt;i&gt;today&lt;/i&gt;" in page
+    assert "<strong>error:</strong> RuntimeError: boom &lt;b&gt;in torch&lt;/b&gt;" in page
+    assert "Traceback (most recent call last)" in page
+    suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
+    assert int(suite.get("errors")) == 6 and int(suite.get("skipped")) == 6
+
+
+def test_a_case_file_that_does_not_load_is_listed_on_the_index(tmp_path):
+    broken = tmp_path / "cases" / "broken.yaml"
+    broken.parent.mkdir()
+    broken.write_text("name: broken\ndescription: <script>x</script>\nmodel: {sequential: [{type: Dens}]}\n")
+    session = run_session([broken, DEMO], frameworks=["numpy"], out_dir=tmp_path / "site", command="test")
+    assert len(session.results["load_errors"]) == 1
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert '<section id="load-errors">' in index and "broken.yaml" in index
+    assert "unknown type &#39;Dens&#39;" in index and "<script>x" not in index
+
+
+def test_every_report_writes_the_tracked_reports_readme():
+    """reports/ is replaced whole by each run; the README kept in git is one of its files."""
+    from pathlib import Path
+
+    from harness.report.site import REPORTS_README
+
+    tracked = Path(__file__).resolve().parent.parent / "reports" / "README.md"
+    assert REPORTS_README.read_text() == tracked.read_text()
+
+
+def test_the_repositorys_reports_directory_is_accepted_and_keeps_its_readme(tmp_path):
+    """A fresh clone's reports/ holds only the tracked README: `--out reports/` must work."""
+    from harness.report.site import REPORTS_README
+
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "README.md").write_bytes(REPORTS_README.read_bytes())
+    main(["run", str(DEMO), "--frameworks", "numpy", "--out", str(out)])
+    assert (out / "index.html").exists()
+    assert (out / "README.md").read_bytes() == REPORTS_README.read_bytes()
