@@ -1,0 +1,38 @@
+"""The defaults audit: where frameworks' defaults disagree, read from the frameworks themselves.
+
+Two uses:
+
+* the table (`python -m harness defaults`, results.json's `defaults`, the report): for every
+  hyper-parameter in catalogue.py, each installed framework's default, read by its adapter's
+  `defaults` package (inspect.signature, get_config(), attributes; probes for meaning), with the
+  rows that differ in value or meaning marked. `defaults_table()` returns it.
+* `framework_default` in case files (schema.py): a field typed `Defaultable[T]` may ask each
+  framework for its own default; adapters resolve it with the same readers (resolve.py) and
+  record the value used, and the NumPy reference uses the value the case states.
+
+Nothing in this package imports a framework: the readers live in the adapters.
+"""
+
+from harness.defaults.catalogue import CONCEPTS, Concept
+from harness.defaults.reading import DefaultContext, Reading
+from harness.defaults.resolve import (DefaultUnavailable, ResolvedDefault, resolve_for_framework,
+                                      resolve_for_reference)
+from harness.defaults.schema import Defaultable, FrameworkDefault
+
+__all__ = ["CONCEPTS", "Concept", "DefaultContext", "DefaultUnavailable", "Defaultable",
+           "FrameworkDefault", "Reading", "ResolvedDefault", "defaults_table", "render_html",
+           "resolve_for_framework", "resolve_for_reference"]
+
+
+def defaults_table(*args, **kwargs):
+    """See harness.defaults.table.defaults_table (imported lazily: it imports the adapters)."""
+    from harness.defaults.table import defaults_table as build
+
+    return build(*args, **kwargs)
+
+
+def render_html(table_json):
+    """See harness.defaults.table.render_html."""
+    from harness.defaults.table import render_html as render
+
+    return render(table_json)

@@ -1,0 +1,70 @@
+"""The hyper-parameters the defaults audit covers: one row each, in the table's order.
+
+A key is `<spec tag>.<field>`: the case-file spec (layer type, activation name, optimizer type)
+and the field a case may write as `{framework_default: ...}`. Keys for layers and optimizers
+that other branches are adding use Keras' names (the canonical ones): `BatchNormalization`,
+`LSTM`, `Adam`, and fields `epsilon`, `momentum`, `learning_rate`. Every adapter registers a
+reader for every key here (tests/test_defaults.py checks it); the readers, not this file, say
+what the defaults are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Concept:
+    key: str
+    group: str
+    """activation, layer or optimizer."""
+    title: str
+    effective: str
+    """What the `effective` value means: the harness's convention for this field."""
+
+
+CONCEPTS: tuple[Concept, ...] = (
+    Concept("leaky_relu.negative_slope", "activation", "leaky_relu function: slope for x < 0",
+            "f(x) = slope x for x < 0"),
+    Concept("LeakyReLU.negative_slope", "layer", "LeakyReLU layer: slope for x < 0",
+            "f(x) = slope x for x < 0"),
+    Concept("hard_sigmoid.slope", "activation", "hard_sigmoid: formula (slope)",
+            "f(x) = clip(slope x + 1/2, 0, 1)"),
+    Concept("gelu.approximate", "activation", "gelu: approximation",
+            "'none': x Phi(x) with erf; 'tanh': the tanh approximation"),
+    Concept("softmax.axis", "activation", "softmax: axis (3-D input)",
+            "the axis the outputs sum to 1 along, for a (batch, steps, features) input"),
+    Concept("elu.alpha", "activation", "elu: alpha", "f(x) = alpha (exp(x) - 1) for x < 0"),
+    Concept("BatchNormalization.epsilon", "layer", "BatchNormalization: epsilon",
+            "y = (x - mean) / sqrt(var + epsilon)"),
+    Concept("BatchNormalization.momentum", "layer", "BatchNormalization: momentum",
+            "share of the running statistic kept at each update (Keras' momentum)"),
+    Concept("BatchNormalization.running_variance", "layer", "BatchNormalization: running variance",
+            "which batch variance updates the running variance"),
+    Concept("LayerNormalization.epsilon", "layer", "LayerNormalization: epsilon",
+            "y = (x - mean) / sqrt(var + epsilon)"),
+    Concept("LSTM.activation", "layer", "LSTM: activation", "cell input and output activation"),
+    Concept("LSTM.recurrent_activation", "layer", "LSTM: recurrent activation", "gate activation"),
+    Concept("GRU.activation", "layer", "GRU: activation", "candidate activation"),
+    Concept("GRU.recurrent_activation", "layer", "GRU: recurrent activation", "gate activation"),
+    Concept("GRU.reset_after", "layer", "GRU: reset_after",
+            "True: r * (h U + b_rec) (Keras 3, cuDNN); False: (r * h) U"),
+    Concept("GRU.update_gate", "layer", "GRU: update gate convention",
+            "h' = z h + (1 - z) candidate (Keras, torch)"),
+    Concept("SGD.learning_rate", "optimizer", "SGD: learning rate", "step size"),
+    Concept("SGD.momentum", "optimizer", "SGD: momentum", "v = momentum v - lr g; p += v"),
+    Concept("Adam.learning_rate", "optimizer", "Adam: learning rate", "step size"),
+    Concept("Adam.beta_1", "optimizer", "Adam: beta_1", "first-moment decay"),
+    Concept("Adam.beta_2", "optimizer", "Adam: beta_2", "second-moment decay"),
+    Concept("Adam.epsilon", "optimizer", "Adam: epsilon", "the framework's own epsilon (meaning column)"),
+    Concept("RMSprop.learning_rate", "optimizer", "RMSprop: learning rate", "step size"),
+    Concept("RMSprop.rho", "optimizer", "RMSprop: rho (decay of the mean square)",
+            "v = rho v + (1 - rho) g^2"),
+    Concept("RMSprop.epsilon", "optimizer", "RMSprop: epsilon", "the framework's own epsilon (meaning column)"),
+    Concept("Adagrad.learning_rate", "optimizer", "Adagrad: learning rate", "step size"),
+    Concept("Adagrad.epsilon", "optimizer", "Adagrad: epsilon", "the framework's own epsilon (meaning column)"),
+    Concept("Adagrad.initial_accumulator_value", "optimizer", "Adagrad: initial accumulator",
+            "sum of squared gradients before the first step"),
+)
+
+CONCEPTS_BY_KEY = {concept.key: concept for concept in CONCEPTS}
