@@ -20,19 +20,14 @@ from harness.defaults.resolve import (DefaultUnavailable, ResolvedDefault, resol
 from harness.defaults.schema import Defaultable, FrameworkDefault
 
 __all__ = ["CONCEPTS", "Concept", "DefaultContext", "DefaultUnavailable", "Defaultable",
-           "FrameworkDefault", "Reading", "ResolvedDefault", "defaults_table", "render_html",
+           "FrameworkDefault", "Reading", "ResolvedDefault", "defaults_table",
            "resolve_for_framework", "resolve_for_reference"]
 
 
 def defaults_table(*args, **kwargs):
-    """See harness.defaults.table.defaults_table (imported lazily: it imports the adapters)."""
+    """The table of every audited default in every installed framework (a DefaultsTable:
+    `.to_json()` is results.json's `defaults`, `.to_markdown()` the README's); see
+    harness.defaults.table.defaults_table. Imported lazily: it imports the adapters."""
     from harness.defaults.table import defaults_table as build
 
     return build(*args, **kwargs)
-
-
-def render_html(table_json):
-    """See harness.defaults.table.render_html."""
-    from harness.defaults.table import render_html as render
-
-    return render(table_json)

@@ -6,7 +6,7 @@ are not all equal) and/or `meaning` (the probes found different formulas behind 
 inside vs outside the square root, momentum as the share kept vs the share taken).
 
 Three forms: `to_markdown()` (the command and the README), `to_json()` (results.json's
-`defaults`) and `render_html(json)` (a fragment for the report). A framework that is not
+`defaults`) and `display_rows(json)` (the rows the report's "Framework defaults" section shows). A framework that is not
 installed is a column of "not installed"; a reader that fails shows its error in its cell.
 """
 
@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
-
-from markupsafe import Markup, escape
 
 from harness.adapters import get_backend
 from harness.defaults.catalogue import CONCEPTS, Concept
@@ -161,30 +159,35 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def render_html(table: dict[str, Any]) -> Markup:
-    """An HTML fragment of the table for the report: one row per hyper-parameter, the probe of
-    each reading in its tooltip, rows that differ marked with the class `differs`."""
-    frameworks = table["frameworks"]
-    parts = ['<table class="defaults"><thead><tr><th>hyper-parameter</th>']
-    parts += [f"<th>{escape(name)}<br><small>{escape(table['versions'][name])}</small></th>" for name in frameworks]
-    parts.append("<th></th></tr></thead><tbody>")
+@dataclass
+class DisplayRow:
+    """One row as the report shows it: per framework, (line, how it was read) per reading."""
+
+    key: str
+    title: str
+    convention: str
+    verdict: str
+    cells: list[list[tuple[str, str]]]
+
+    @property
+    def differs(self) -> bool:
+        return self.verdict != "agrees"
+
+
+def display_rows(table: dict[str, Any]) -> list[DisplayRow]:
+    """The table's rows for a page (harness/report/defaults_section.py): each reading's line,
+    with its meaning, and as a tooltip how it was read and what the probe found."""
+    rows = []
     for row in table["rows"]:
-        css = "agrees" if row["verdict"] == "agrees" else "differs"
-        parts.append(f'<tr class="{css}" data-key="{escape(row["key"])}">'
-                     f'<th title="{escape(row["harness_convention"])}">{escape(row["title"])}</th>')
-        for name in frameworks:
+        cells = []
+        for name in table["frameworks"]:
             cell = row["cells"][name]
-            items = []
-            for reading, line in zip(cell["readings"] or [None], cell_lines(cell, with_meaning=True)):
-                tip = f"{reading['read_by']}; {reading['probe']}" if reading else cell["reason"]
-                items.append(f'<span title="{escape(tip)}">{escape(line)}</span>')
-            parts.append(f"<td>{'<br>'.join(items)}</td>")
-        parts.append(f"<td>{escape(row['verdict'])}</td></tr>")
-    parts.append("</tbody></table>")
-    parts.append("<p><small>* the default a case's <code>framework_default</code> resolves to in that "
-                 "adapter. Values are read with inspect.signature, get_config() or attributes; "
-                 "meanings by probes (hover a value).</small></p>")
-    return Markup("".join(parts))
+            lines = cell_lines(cell, with_meaning=True)
+            tips = ([f"{r['read_by']}; {r['probe']}" if r["probe"] else r["read_by"] for r in cell["readings"]]
+                    if cell["status"] == READ else [cell["reason"]])
+            cells.append(list(zip(lines, tips)))
+        rows.append(DisplayRow(row["key"], row["title"], row["harness_convention"], row["verdict"], cells))
+    return rows
 
 
 def write_into(path: Path, table_markdown: str) -> bool:
