@@ -11,6 +11,22 @@ Two uses:
   record the value used, and the NumPy reference uses the value the case states.
 
 Nothing in this package imports a framework: the readers live in the adapters.
+
+To let a case leave another field to the frameworks (BatchNormalization's `epsilon`, an
+optimizer's `learning_rate`):
+
+1. type the field `Defaultable[float]` (schema.py) instead of `float`, keeping it required;
+2. make sure catalogue.py has the key `<spec tag>.<field>` (e.g. `BatchNormalization.epsilon`;
+   the tag is the spec's one-value Literal field: a layer's `type`, an activation's `name`);
+3. in each adapter's `defaults` package, the reader for that key returns the framework's
+   readings with exactly one `used=True`: the API that adapter's builder calls. Its `effective`
+   must be a valid value of the field in the harness's meaning (torch's BatchNorm momentum 0.1 is
+   effective 0.9 if the field means Keras' momentum); None, or `missing`, makes the adapter skip
+   the case with the reading's explanation instead of building something else;
+4. the builder needs no change: it receives the resolved spec. A spec outside layers and losses
+   (an optimizer) is resolved with `backend.resolve_defaults(spec)`, which returns the resolved
+   spec and the `ResolvedDefault` records to put in results.json, and the reference side with
+   `resolve_for_reference(spec)`.
 """
 
 from harness.defaults.catalogue import CONCEPTS, Concept
