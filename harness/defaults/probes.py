@@ -157,13 +157,17 @@ def running_mean_convention(value: float, running_mean_after: float) -> tuple[fl
     return snap(kept), meaning, f"running mean 0 -> {running_mean_after:.9g} after one batch of mean 1"
 
 
-def running_variance_estimator(kept: float, running_variance_after: float) -> tuple[str, str]:
-    """(meaning, probe text): which batch variance went into the running variance."""
+VARIANCE_MEANINGS = {"biased": "the biased batch variance (divides by n)",
+                     "unbiased": "the unbiased batch variance (divides by n - 1)"}
+
+
+def running_variance_estimator(kept: float, running_variance_after: float) -> tuple[str | None, str, str]:
+    """('biased' | 'unbiased' | None, meaning, probe text): which batch variance went into the
+    running variance."""
     batch = RUNNING_STATS_BATCH[:, 0]
     used = (running_variance_after - kept * 1.0) / (1.0 - kept)
-    label = recognise(used, {"biased (divides by n)": float(batch.var()),
-                             "unbiased (divides by n - 1)": float(batch.var(ddof=1))}, rtol=1e-5)
-    return (label or f"neither ({used:.9g})",
+    label = recognise(used, {"biased": float(batch.var()), "unbiased": float(batch.var(ddof=1))}, rtol=1e-5)
+    return (label, VARIANCE_MEANINGS[label] if label else f"neither ({used:.9g})",
             f"running variance 1 -> {running_variance_after:.9g} after one batch of variance 1 (n = 4)")
 
 

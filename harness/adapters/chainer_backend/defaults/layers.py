@@ -67,13 +67,12 @@ def batch_norm_momentum(context):
                     probe, used=True)]
 
 
-@readers.register("BatchNormalization.running_variance")
-def batch_norm_running_variance(context):
+@readers.register("BatchNormalization.moving_variance")
+def batch_norm_moving_variance(context):
     found = batch_norm()
     kept, _, _ = probes.running_mean_convention(found["decay"], found["mean_after"])
-    meaning, probe = probes.running_variance_estimator(kept, found["var_after"])
-    return [Reading("chainer.links.BatchNormalization", "", None, "fixed (no parameter)", None, meaning, probe,
-                    used=True)]
+    estimator, meaning, probe = probes.running_variance_estimator(kept, found["var_after"])
+    return [Reading("chainer.links.BatchNormalization", "", None, "fixed (no parameter)", estimator, meaning, probe, used=True)]
 
 
 @readers.register("LayerNormalization.epsilon")
