@@ -95,11 +95,12 @@ def run_reference(case: Case, dtype: str = "float64", *, framework: str = "refer
 def train_reference(case: Case, dtype: str = "float64") -> TrainingTrace:
     """Each step: the reference's gradients of the batch loss, then the optimizer's step."""
     started = time.perf_counter()
-    optimizer = case.spec.optimizer
+    optimizer, defaults = resolve_for_reference(case.spec.optimizer)
     trainable = case.trainable_parameters()
     weights = {name: _cast(value, dtype) for name, value in case.weights.items()}
     states = {name: optimizer.initial_state(weights[name]) for name in trainable}
-    trace = TrainingTrace(optimizer=Implementation("reference", optimizer.describe()))
+    trace = TrainingTrace(optimizer=Implementation("reference", optimizer.describe(),
+                                                   defaults=[d.to_dict() for d in defaults]))
     for t, batch in enumerate(case.training_batches(), start=1):
         result = run_reference(replace(case, dataset=batch, weights=weights), dtype, train=False)
         # Non-trainable state a training-mode pass moved on (BatchNormalization's moving

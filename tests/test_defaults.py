@@ -25,6 +25,7 @@ from harness.defaults.resolve import resolve_for_reference, spec_tag
 from harness.errors import CaseError
 from harness.layers import LAYERS
 from harness.losses import LOSSES
+from harness.optimizers import OPTIMIZERS
 from harness.reference import run_reference
 from tests.conftest import FRAMEWORK_BACKENDS, backend_or_skip
 
@@ -103,7 +104,7 @@ def test_summary_says_framework_default():
 def defaultable_fields() -> list[tuple[str, str]]:
     """(spec tag, field) of every field a case may leave to framework_default."""
     found = []
-    for registry in (LAYERS, ACTIVATIONS, LOSSES):
+    for registry in (LAYERS, ACTIVATIONS, LOSSES, OPTIMIZERS):
         for tag, cls in registry.items():
             for name, info in cls.model_fields.items():
                 if "FrameworkDefault" in str(info.annotation):
@@ -117,7 +118,13 @@ def test_defaultable_fields_are_the_ones_frameworks_disagree_on():
                                          ("softmax", "axis"), ("BatchNormalization", "epsilon"),
                                          ("BatchNormalization", "momentum"),
                                          ("BatchNormalization", "moving_variance"),
-                                         ("LayerNormalization", "epsilon")}
+                                         ("LayerNormalization", "epsilon"),
+                                         *((kind, "learning_rate") for kind in ("sgd", "adam", "rmsprop", "adagrad")),
+                                         ("sgd", "momentum"), ("adam", "beta_1"), ("adam", "beta_2"),
+                                         ("adam", "epsilon"), ("rmsprop", "rho"), ("rmsprop", "epsilon"),
+                                         ("rmsprop", "epsilon_placement"), ("rmsprop", "momentum"),
+                                         ("adagrad", "initial_accumulator_value"), ("adagrad", "epsilon"),
+                                         ("adagrad", "epsilon_placement")}
 
 
 @pytest.mark.parametrize("tag, field", defaultable_fields())
@@ -253,14 +260,16 @@ def test_adam_epsilon(hat):
     small, one = (adam_first_step(g, 1e-3, 0.9, beta_2, eps, hat) for g in (eps, 1.0))
     effective, meaning, _ = probes.adam_epsilon(eps, beta_2, small, one, eps)
     assert meaning == probes.ADAM_MEANINGS["hat" if hat else "corrected"]
-    assert effective == pytest.approx(eps / math.sqrt(1 - beta_2) if hat else eps, rel=1e-6)
+    # The harness's Adam takes epsilon-hat: the corrected form has no constant equivalent.
+    assert effective == (eps if hat else None)
 
 
 @pytest.mark.parametrize("inside", [True, False])
 def test_root_epsilon(inside):
     lr, eps, g, a = 1e-3, 1e-7, math.sqrt(1e-7), 0.1 * 1e-7
     step = lr * g / (math.sqrt(a + eps) if inside else math.sqrt(a) + eps)
-    meaning, _ = probes.root_epsilon(step, learning_rate=lr, epsilon=eps, gradient=g, accumulated=a)
+    placement, meaning, _ = probes.root_epsilon(step, learning_rate=lr, epsilon=eps, gradient=g, accumulated=a)
+    assert placement == ("inside_sqrt" if inside else "outside_sqrt")
     assert meaning == probes.ROOT_MEANINGS["inside" if inside else "outside"]
 
 
@@ -280,15 +289,19 @@ DOCUMENTED = {
     "keras": {"LeakyReLU.negative_slope": 0.3, "leaky_relu.negative_slope": 0.2, "hard_sigmoid.slope": 1 / 6,
               "gelu.approximate": "none", "BatchNormalization.momentum": 0.99,
               "BatchNormalization.epsilon": 1e-3, "BatchNormalization.moving_variance": "biased",
-              "LayerNormalization.epsilon": 1e-3, "GRU.reset_after": True},
+              "LayerNormalization.epsilon": 1e-3, "GRU.reset_after": True, "sgd.learning_rate": 0.01,
+              "adam.epsilon": 1e-7, "rmsprop.epsilon_placement": "inside_sqrt",
+              "adagrad.initial_accumulator_value": 0.1},
     "torch": {"LeakyReLU.negative_slope": 0.01, "leaky_relu.negative_slope": 0.01, "hard_sigmoid.slope": 1 / 6,
               "gelu.approximate": "none", "BatchNormalization.momentum": 0.9,
               "BatchNormalization.epsilon": 1e-5, "BatchNormalization.moving_variance": "unbiased",
-              "LayerNormalization.epsilon": 1e-5, "GRU.reset_after": True},
+              "LayerNormalization.epsilon": 1e-5, "GRU.reset_after": True, "sgd.learning_rate": 0.001,
+              "rmsprop.epsilon_placement": "outside_sqrt", "adagrad.initial_accumulator_value": 0.0},
     "chainer": {"LeakyReLU.negative_slope": 0.2, "leaky_relu.negative_slope": 0.2, "hard_sigmoid.slope": 0.2,
                 "BatchNormalization.momentum": 0.9, "BatchNormalization.epsilon": 2e-5,
                 "BatchNormalization.moving_variance": "unbiased", "LayerNormalization.epsilon": 1e-6,
-                "GRU.reset_after": True},
+                "GRU.reset_after": True, "sgd.learning_rate": 0.01, "adam.epsilon": 1e-8,
+                "rmsprop.epsilon_placement": "outside_sqrt", "adagrad.initial_accumulator_value": 0.0},
 }
 
 
@@ -323,15 +336,27 @@ def test_readers_find_the_documented_defaults(framework, table):
         assert used_reading(table, key, framework)["effective"] == documented, f"{framework} {key}"
 
 
+def test_torch_adam_epsilon_has_no_equivalent_and_skips_with_the_reason():
+    """torch adds eps after bias correction (pytorch.org/docs Adam): no epsilon-hat equals it."""
+    from harness.adapters.base import Unsupported
+
+    backend = backend_or_skip("torch")
+    spec = OPTIMIZERS["adam"].model_validate(
+        {"type": "adam", "learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999,
+         "epsilon": {"framework_default": {"reference": 1e-7, "reason": "Keras'"}}})
+    with pytest.raises(Unsupported, match="torch's default for adam.epsilon .* cannot be stated"):
+        backend.resolve_defaults(spec)
+
+
 def test_table_marks_disagreements(table):
     for framework in FRAMEWORK_BACKENDS:
         backend_or_skip(framework)
     verdicts = {row["key"]: row["verdict"] for row in table["rows"]}
     assert verdicts["LeakyReLU.negative_slope"] == "differs in value"
     assert verdicts["BatchNormalization.momentum"] == "differs in value and meaning"
-    assert verdicts["Adam.epsilon"] == "differs in value and meaning"
+    assert verdicts["adam.epsilon"] == "differs in value and meaning"
     assert verdicts["elu.alpha"] == "agrees"
-    assert verdicts["Adam.beta_1"] == "agrees"
+    assert verdicts["adam.beta_1"] == "agrees"
     assert len(table["rows"]) == len(CONCEPTS)
 
 

@@ -103,6 +103,8 @@ class BuiltOptimizer:
     """`native` (the framework's optimizer, possibly reparametrised) or `composite`."""
     detail: str = ""
     """The native class and every reparametrisation, or what the composite is and why."""
+    defaults: list[ResolvedDefault] = field(default_factory=list)
+    """The framework defaults it was built with, where the case asked for them."""
 
 
 @dataclass
@@ -333,7 +335,10 @@ class FrameworkBackend(Backend):
         builder = self.optimizer_builders.get(spec.type)
         if builder is None:
             raise Unsupported(f"the {self.name} adapter has no optimizer {spec.type!r}")
-        return builder(spec, parameters, dtype)
+        spec, defaults = self.resolve_defaults(spec)
+        built = builder(spec, parameters, dtype)
+        built.defaults = defaults
+        return built
 
     def train(self, case: Case, built: dict[str, BuiltLayer], losses) -> TrainingTrace:
         """The training steps on the already built model, from freshly loaded weights."""
@@ -355,7 +360,8 @@ class FrameworkBackend(Backend):
                     for b in layer_built.bindings if f"{layer}/{b.parameter}" in trainable]
         natives = [binding.native for _, binding in bindings]
         optimizer = self.build_optimizer(case.spec.optimizer, natives, case.spec.dtype)
-        trace = TrainingTrace(optimizer=Implementation(optimizer.implementation, optimizer.detail))
+        trace = TrainingTrace(optimizer=Implementation(optimizer.implementation, optimizer.detail,
+                                                       defaults=[d.to_dict() for d in optimizer.defaults]))
         for batch in case.training_batches():
             inputs = {name: self.tensor(array, requires_grad=False) for name, array in batch.inputs.items()}
             targets = {name: self.tensor(array, requires_grad=False) for name, array in batch.targets.items()}

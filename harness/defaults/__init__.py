@@ -12,8 +12,7 @@ Two uses:
 
 Nothing in this package imports a framework: the readers live in the adapters.
 
-To let a case leave another field to the frameworks (BatchNormalization's `epsilon`, an
-optimizer's `learning_rate`):
+To let a case leave another field to the frameworks (an LSTM's `recurrent_activation`):
 
 1. type the field `Defaultable[float]` (schema.py) instead of `float`, keeping it required;
 2. make sure catalogue.py has the key `<spec tag>.<field>` (e.g. `BatchNormalization.epsilon`;
@@ -23,10 +22,10 @@ optimizer's `learning_rate`):
    must be a valid value of the field in the harness's meaning (torch's BatchNorm momentum 0.1 is
    effective 0.9 if the field means Keras' momentum); None, or `missing`, makes the adapter skip
    the case with the reading's explanation instead of building something else;
-4. the builder needs no change: it receives the resolved spec. A spec outside layers and losses
-   (an optimizer) is resolved with `backend.resolve_defaults(spec)`, which returns the resolved
-   spec and the `ResolvedDefault` records to put in results.json, and the reference side with
-   `resolve_for_reference(spec)`.
+4. the builder needs no change: it receives the resolved spec (layers, losses and optimizers are
+   resolved in FrameworkBackend; the reference resolves layers, losses and the optimizer with
+   `resolve_for_reference`). A new kind of spec is resolved with `backend.resolve_defaults(spec)`,
+   which returns the resolved spec and the `ResolvedDefault` records to put in results.json.
 """
 
 from harness.defaults.catalogue import CONCEPTS, Concept

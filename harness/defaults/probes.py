@@ -281,17 +281,21 @@ ADAM_MEANINGS = {"corrected": "eps added to sqrt(v_hat), after bias correction",
 
 
 def adam_epsilon(epsilon: float, beta_2: float, step_small: float, step_one: float,
-                 gradient: float) -> tuple[float, str, str]:
-    """(effective eps in the after-correction form at step 1, meaning, probe text).
+                 gradient: float) -> tuple[float | None, str, str]:
+    """(epsilon in the harness's epsilon-hat form, meaning, probe text).
 
     First Adam step on two parameters with gradients `gradient` and 1: each moves by
-    lr g / (|g| + e), e the effective epsilon at step 1; two equations give e without lr."""
+    lr g / (|g| + e), e the effective epsilon at step 1 (after bias correction); two equations
+    give e without lr. The stated epsilon is the harness's (Keras', chainer's) epsilon-hat if
+    e = epsilon / sqrt(1 - beta_2); if e = epsilon (torch), no constant epsilon-hat equals it
+    (it would change with the step), so there is none."""
     ratio = step_one / step_small
     effective = gradient * (1 - ratio) / (ratio * gradient - 1)
     label = recognise(effective, {"corrected": epsilon, "hat": epsilon / math.sqrt(1 - beta_2)}, rtol=1e-3)
     meaning = ADAM_MEANINGS[label] if label else f"neither (effective eps {effective:.3g})"
-    return effective, meaning, (f"step 1 moves g = {show(gradient)} by {step_small:.6g} and g = 1 by "
-                                f"{step_one:.6g}: effective eps {effective:.3g}")
+    return (epsilon if label == "hat" else None, meaning,
+            f"step 1 moves g = {show(gradient)} by {step_small:.6g} and g = 1 by {step_one:.6g}: "
+            f"eps after bias correction {effective:.3g}")
 
 
 ROOT_MEANINGS = {"inside": "eps inside the square root: g / sqrt(a + eps)",
@@ -299,13 +303,15 @@ ROOT_MEANINGS = {"inside": "eps inside the square root: g / sqrt(a + eps)",
 
 
 def root_epsilon(step: float, *, learning_rate: float, epsilon: float, gradient: float,
-                 accumulated: float) -> tuple[str, str]:
-    """(meaning, probe text) for RMSprop/Adagrad: the first step lr g / sqrt(a + eps) or
-    lr g / (sqrt(a) + eps), `accumulated` the accumulator a after that step's gradient."""
+                 accumulated: float) -> tuple[str | None, str, str]:
+    """('inside_sqrt' | 'outside_sqrt' | None, meaning, probe text) for RMSprop/Adagrad: the
+    first step is lr g / sqrt(a + eps) or lr g / (sqrt(a) + eps), `accumulated` the accumulator
+    a after that step's gradient. The label is the value of the optimizers' epsilon_placement."""
     candidates = {"inside": learning_rate * gradient / math.sqrt(accumulated + epsilon),
                   "outside": learning_rate * gradient / (math.sqrt(accumulated) + epsilon)}
     label = recognise(step, candidates, rtol=1e-4)
-    return (ROOT_MEANINGS[label] if label else "neither inside nor outside the square root",
+    return (f"{label}_sqrt" if label else None,
+            ROOT_MEANINGS[label] if label else "neither inside nor outside the square root",
             f"step 1 with g = {show(gradient)}: {step:.9g} (inside {candidates['inside']:.9g}, "
             f"outside {candidates['outside']:.9g})")
 

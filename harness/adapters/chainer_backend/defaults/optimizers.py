@@ -6,6 +6,7 @@ sqrt(v), like Keras), rmsprop.py (eps_inside_sqrt=False), ada_grad.py (state h s
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -38,12 +39,12 @@ def stated(cls, parameter: str, *, used: bool = True) -> Reading:
     return Reading(f"chainer.optimizers.{cls.__name__}", parameter, value, "inspect.signature", value, used=used)
 
 
-@readers.register("SGD.learning_rate")
+@readers.register("sgd.learning_rate")
 def sgd_learning_rate(context):
     return [stated(O.SGD, "lr"), stated(O.MomentumSGD, "lr", used=False)]
 
 
-@readers.register("SGD.momentum")
+@readers.register("sgd.momentum")
 def sgd_momentum(context):
     # chainer's SGD has no momentum parameter (MomentumSGD has): two steps show what each does.
     plain = Reading("chainer.optimizers.SGD", "", None, "fixed (no parameter)", used=True)
@@ -54,69 +55,100 @@ def sgd_momentum(context):
     return [plain, with_momentum]
 
 
-@readers.register("Adam.learning_rate")
+@readers.register("adam.learning_rate")
 def adam_learning_rate(context):
     return [stated(O.Adam, "alpha")]
 
 
-@readers.register("Adam.beta_1")
+@readers.register("adam.beta_1")
 def adam_beta_1(context):
     return [stated(O.Adam, "beta1")]
 
 
-@readers.register("Adam.beta_2")
+@readers.register("adam.beta_2")
 def adam_beta_2(context):
     return [stated(O.Adam, "beta2")]
 
 
-@readers.register("Adam.epsilon")
+@readers.register("adam.epsilon")
 def adam_epsilon(context):
     reading = stated(O.Adam, "eps")
     gradient = reading.value
     ((small, one),) = steps(O.Adam(), [gradient, 1.0])
-    _, reading.meaning, reading.probe = probes.adam_epsilon(
+    reading.effective, reading.meaning, reading.probe = probes.adam_epsilon(
         reading.value, signature_default(O.Adam, "beta2"), small, one, gradient)
     return [reading]
 
 
-@readers.register("RMSprop.learning_rate")
+@readers.register("rmsprop.learning_rate")
 def rmsprop_learning_rate(context):
     return [stated(O.RMSprop, "lr")]
 
 
-@readers.register("RMSprop.rho")
+@readers.register("rmsprop.rho")
 def rmsprop_rho(context):
     return [stated(O.RMSprop, "alpha")]
 
 
-@readers.register("RMSprop.epsilon")
+@readers.register("rmsprop.momentum")
+def rmsprop_momentum(context):
+    # chainer's RMSprop has no momentum parameter: its update has none (0 in the harness's terms).
+    found = "momentum" in inspect.signature(O.RMSprop).parameters
+    return [Reading("chainer.optimizers.RMSprop", "", None,
+                    "inspect.signature: " + ("a momentum parameter" if found else "no momentum parameter"),
+                    None if found else 0.0, used=True)]
+
+
+def rmsprop_placement() -> tuple:
+    epsilon = signature_default(O.RMSprop, "eps")
+    gradient, rho = math.sqrt(epsilon), signature_default(O.RMSprop, "alpha")
+    ((step,),) = steps(O.RMSprop(), [gradient])
+    return probes.root_epsilon(step, learning_rate=signature_default(O.RMSprop, "lr"), epsilon=epsilon,
+                               gradient=gradient, accumulated=(1 - rho) * gradient**2)
+
+
+@readers.register("rmsprop.epsilon")
 def rmsprop_epsilon(context):
     reading = stated(O.RMSprop, "eps")
-    gradient, rho = math.sqrt(reading.value), signature_default(O.RMSprop, "alpha")
-    ((step,),) = steps(O.RMSprop(), [gradient])
-    reading.meaning, reading.probe = probes.root_epsilon(
-        step, learning_rate=signature_default(O.RMSprop, "lr"), epsilon=reading.value, gradient=gradient,
-        accumulated=(1 - rho) * gradient**2)
+    _, reading.meaning, reading.probe = rmsprop_placement()
     return [reading]
 
 
-@readers.register("Adagrad.learning_rate")
+@readers.register("rmsprop.epsilon_placement")
+def rmsprop_epsilon_placement(context):
+    placement, meaning, probe = rmsprop_placement()
+    return [Reading("chainer.optimizers.RMSprop", "eps_inside_sqrt", signature_default(O.RMSprop, "eps_inside_sqrt"),
+                    "inspect.signature", placement, meaning, probe, used=True)]
+
+
+@readers.register("adagrad.learning_rate")
 def adagrad_learning_rate(context):
     return [stated(O.AdaGrad, "lr")]
 
 
-@readers.register("Adagrad.epsilon")
+def adagrad_placement() -> tuple:
+    epsilon = signature_default(O.AdaGrad, "eps")
+    gradient = math.sqrt(epsilon)
+    ((step,),) = steps(O.AdaGrad(), [gradient])  # the accumulator starts at 0 (no option)
+    return probes.root_epsilon(step, learning_rate=signature_default(O.AdaGrad, "lr"), epsilon=epsilon,
+                               gradient=gradient, accumulated=gradient**2)
+
+
+@readers.register("adagrad.epsilon")
 def adagrad_epsilon(context):
     reading = stated(O.AdaGrad, "eps")
-    gradient = math.sqrt(reading.value)
-    ((step,),) = steps(O.AdaGrad(), [gradient])  # the accumulator starts at 0 (no option)
-    reading.meaning, reading.probe = probes.root_epsilon(
-        step, learning_rate=signature_default(O.AdaGrad, "lr"), epsilon=reading.value, gradient=gradient,
-        accumulated=gradient**2)
+    _, reading.meaning, reading.probe = adagrad_placement()
     return [reading]
 
 
-@readers.register("Adagrad.initial_accumulator_value")
+@readers.register("adagrad.epsilon_placement")
+def adagrad_epsilon_placement(context):
+    placement, meaning, probe = adagrad_placement()
+    return [Reading("chainer.optimizers.AdaGrad", "", None, "fixed (no parameter)", placement, meaning, probe,
+                    used=True)]
+
+
+@readers.register("adagrad.initial_accumulator_value")
 def adagrad_initial_accumulator(context):
     # No parameter: AdaGrad's state starts at zeros (chainer/optimizers/ada_grad.py); measured.
     reading = Reading("chainer.optimizers.AdaGrad", "", None, "fixed (no parameter)", used=True)

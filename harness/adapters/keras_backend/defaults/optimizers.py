@@ -38,12 +38,12 @@ def stated(cls, parameter: str) -> Reading:
     return Reading(f"keras.optimizers.{cls.__name__}", parameter, value, "inspect.signature", value, used=True)
 
 
-@readers.register("SGD.learning_rate")
+@readers.register("sgd.learning_rate")
 def sgd_learning_rate(context):
     return [stated(O.SGD, "learning_rate")]
 
 
-@readers.register("SGD.momentum")
+@readers.register("sgd.momentum")
 def sgd_momentum(context):
     reading = stated(O.SGD, "momentum")
     ((first,), (second,)), _ = steps(O.SGD(), [1.0], count=2)
@@ -51,68 +51,96 @@ def sgd_momentum(context):
     return [reading]
 
 
-@readers.register("Adam.learning_rate")
+@readers.register("adam.learning_rate")
 def adam_learning_rate(context):
     return [stated(O.Adam, "learning_rate")]
 
 
-@readers.register("Adam.beta_1")
+@readers.register("adam.beta_1")
 def adam_beta_1(context):
     return [stated(O.Adam, "beta_1")]
 
 
-@readers.register("Adam.beta_2")
+@readers.register("adam.beta_2")
 def adam_beta_2(context):
     return [stated(O.Adam, "beta_2")]
 
 
-@readers.register("Adam.epsilon")
+@readers.register("adam.epsilon")
 def adam_epsilon(context):
     reading = stated(O.Adam, "epsilon")
     gradient = reading.value
     ((small, one),), _ = steps(O.Adam(), [gradient, 1.0])
-    _, reading.meaning, reading.probe = probes.adam_epsilon(
+    reading.effective, reading.meaning, reading.probe = probes.adam_epsilon(
         reading.value, signature_default(O.Adam, "beta_2"), small, one, gradient)
     return [reading]
 
 
-@readers.register("RMSprop.learning_rate")
+@readers.register("rmsprop.learning_rate")
 def rmsprop_learning_rate(context):
     return [stated(O.RMSprop, "learning_rate")]
 
 
-@readers.register("RMSprop.rho")
+@readers.register("rmsprop.rho")
 def rmsprop_rho(context):
     return [stated(O.RMSprop, "rho")]
 
 
-@readers.register("RMSprop.epsilon")
+@readers.register("rmsprop.momentum")
+def rmsprop_momentum(context):
+    return [stated(O.RMSprop, "momentum")]
+
+
+def rmsprop_placement() -> tuple:
+    epsilon = signature_default(O.RMSprop, "epsilon")
+    gradient, rho = math.sqrt(epsilon), signature_default(O.RMSprop, "rho")
+    ((step,),), learning_rate = steps(O.RMSprop(), [gradient])
+    return probes.root_epsilon(step, learning_rate=learning_rate, epsilon=epsilon, gradient=gradient,
+                               accumulated=(1 - rho) * gradient**2)
+
+
+@readers.register("rmsprop.epsilon")
 def rmsprop_epsilon(context):
     reading = stated(O.RMSprop, "epsilon")
-    gradient, rho = math.sqrt(reading.value), signature_default(O.RMSprop, "rho")
-    ((step,),), learning_rate = steps(O.RMSprop(), [gradient])
-    reading.meaning, reading.probe = probes.root_epsilon(
-        step, learning_rate=learning_rate, epsilon=reading.value, gradient=gradient,
-        accumulated=(1 - rho) * gradient**2)
+    _, reading.meaning, reading.probe = rmsprop_placement()
     return [reading]
 
 
-@readers.register("Adagrad.learning_rate")
+@readers.register("rmsprop.epsilon_placement")
+def rmsprop_epsilon_placement(context):
+    placement, meaning, probe = rmsprop_placement()
+    return [Reading("keras.optimizers.RMSprop", "", None, "fixed (no parameter)", placement, meaning, probe,
+                    used=True)]
+
+
+@readers.register("adagrad.learning_rate")
 def adagrad_learning_rate(context):
     return [stated(O.Adagrad, "learning_rate")]
 
 
-@readers.register("Adagrad.epsilon")
+def adagrad_placement() -> tuple:
+    epsilon = signature_default(O.Adagrad, "epsilon")
+    gradient = math.sqrt(epsilon)
+    ((step,),), learning_rate = steps(O.Adagrad(initial_accumulator_value=0.0), [gradient])
+    return probes.root_epsilon(step, learning_rate=learning_rate, epsilon=epsilon, gradient=gradient,
+                               accumulated=gradient**2)
+
+
+@readers.register("adagrad.epsilon")
 def adagrad_epsilon(context):
     reading = stated(O.Adagrad, "epsilon")
-    gradient = math.sqrt(reading.value)
-    ((step,),), learning_rate = steps(O.Adagrad(initial_accumulator_value=0.0), [gradient])
-    reading.meaning, reading.probe = probes.root_epsilon(
-        step, learning_rate=learning_rate, epsilon=reading.value, gradient=gradient, accumulated=gradient**2)
+    _, reading.meaning, reading.probe = adagrad_placement()
     return [reading]
 
 
-@readers.register("Adagrad.initial_accumulator_value")
+@readers.register("adagrad.epsilon_placement")
+def adagrad_epsilon_placement(context):
+    placement, meaning, probe = adagrad_placement()
+    return [Reading("keras.optimizers.Adagrad", "", None, "fixed (no parameter)", placement, meaning, probe,
+                    used=True)]
+
+
+@readers.register("adagrad.initial_accumulator_value")
 def adagrad_initial_accumulator(context):
     reading = stated(O.Adagrad, "initial_accumulator_value")
     ((step,),), learning_rate = steps(O.Adagrad(), [1.0])

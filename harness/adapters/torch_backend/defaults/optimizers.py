@@ -32,12 +32,12 @@ def stated(api, cls, parameter, *, index=None) -> Reading:
     return Reading(api, name, value, "inspect.signature", value, used=True)
 
 
-@readers.register("SGD.learning_rate")
+@readers.register("sgd.learning_rate")
 def sgd_learning_rate(context):
     return [stated("torch.optim.SGD", SGD, "lr")]
 
 
-@readers.register("SGD.momentum")
+@readers.register("sgd.momentum")
 def sgd_momentum(context):
     reading = stated("torch.optim.SGD", SGD, "momentum")
     parameter = torch.zeros(1, dtype=torch.float64, requires_grad=True)
@@ -51,69 +51,94 @@ def sgd_momentum(context):
     return [reading]
 
 
-@readers.register("Adam.learning_rate")
+@readers.register("adam.learning_rate")
 def adam_learning_rate(context):
     return [stated("torch.optim.Adam", Adam, "lr")]
 
 
-@readers.register("Adam.beta_1")
+@readers.register("adam.beta_1")
 def adam_beta_1(context):
     return [stated("torch.optim.Adam", Adam, "betas", index=0)]
 
 
-@readers.register("Adam.beta_2")
+@readers.register("adam.beta_2")
 def adam_beta_2(context):
     return [stated("torch.optim.Adam", Adam, "betas", index=1)]
 
 
-@readers.register("Adam.epsilon")
+@readers.register("adam.epsilon")
 def adam_epsilon(context):
     reading = stated("torch.optim.Adam", Adam, "eps")
     gradient = reading.value
     small, one = first_step(Adam, [gradient, 1.0])
-    _, reading.meaning, reading.probe = probes.adam_epsilon(
+    reading.effective, reading.meaning, reading.probe = probes.adam_epsilon(
         reading.value, signature_default(Adam, "betas")[1], small, one, gradient)
     return [reading]
 
 
-@readers.register("RMSprop.learning_rate")
+@readers.register("rmsprop.learning_rate")
 def rmsprop_learning_rate(context):
     return [stated("torch.optim.RMSprop", RMSprop, "lr")]
 
 
-@readers.register("RMSprop.rho")
+@readers.register("rmsprop.rho")
 def rmsprop_rho(context):
     return [stated("torch.optim.RMSprop", RMSprop, "alpha")]
 
 
-@readers.register("RMSprop.epsilon")
+@readers.register("rmsprop.momentum")
+def rmsprop_momentum(context):
+    return [stated("torch.optim.RMSprop", RMSprop, "momentum")]
+
+
+def rmsprop_placement() -> tuple:
+    epsilon = signature_default(RMSprop, "eps")
+    gradient, rho = math.sqrt(epsilon), signature_default(RMSprop, "alpha")
+    (step,) = first_step(RMSprop, [gradient])
+    return probes.root_epsilon(step, learning_rate=signature_default(RMSprop, "lr"), epsilon=epsilon,
+                               gradient=gradient, accumulated=(1 - rho) * gradient**2)
+
+
+@readers.register("rmsprop.epsilon")
 def rmsprop_epsilon(context):
     reading = stated("torch.optim.RMSprop", RMSprop, "eps")
-    gradient, rho = math.sqrt(reading.value), signature_default(RMSprop, "alpha")
-    (step,) = first_step(RMSprop, [gradient])
-    reading.meaning, reading.probe = probes.root_epsilon(
-        step, learning_rate=signature_default(RMSprop, "lr"), epsilon=reading.value, gradient=gradient,
-        accumulated=(1 - rho) * gradient**2)
+    _, reading.meaning, reading.probe = rmsprop_placement()
     return [reading]
 
 
-@readers.register("Adagrad.learning_rate")
+@readers.register("rmsprop.epsilon_placement")
+def rmsprop_epsilon_placement(context):
+    placement, meaning, probe = rmsprop_placement()
+    return [Reading("torch.optim.RMSprop", "", None, "fixed (no parameter)", placement, meaning, probe, used=True)]
+
+
+@readers.register("adagrad.learning_rate")
 def adagrad_learning_rate(context):
     return [stated("torch.optim.Adagrad", Adagrad, "lr")]
 
 
-@readers.register("Adagrad.epsilon")
+def adagrad_placement() -> tuple:
+    epsilon = signature_default(Adagrad, "eps")
+    gradient = math.sqrt(epsilon)
+    (step,) = first_step(Adagrad, [gradient], initial_accumulator_value=0.0)
+    return probes.root_epsilon(step, learning_rate=signature_default(Adagrad, "lr"), epsilon=epsilon,
+                               gradient=gradient, accumulated=gradient**2)
+
+
+@readers.register("adagrad.epsilon")
 def adagrad_epsilon(context):
     reading = stated("torch.optim.Adagrad", Adagrad, "eps")
-    gradient = math.sqrt(reading.value)
-    (step,) = first_step(Adagrad, [gradient], initial_accumulator_value=0.0)
-    reading.meaning, reading.probe = probes.root_epsilon(
-        step, learning_rate=signature_default(Adagrad, "lr"), epsilon=reading.value, gradient=gradient,
-        accumulated=gradient**2)
+    _, reading.meaning, reading.probe = adagrad_placement()
     return [reading]
 
 
-@readers.register("Adagrad.initial_accumulator_value")
+@readers.register("adagrad.epsilon_placement")
+def adagrad_epsilon_placement(context):
+    placement, meaning, probe = adagrad_placement()
+    return [Reading("torch.optim.Adagrad", "", None, "fixed (no parameter)", placement, meaning, probe, used=True)]
+
+
+@readers.register("adagrad.initial_accumulator_value")
 def adagrad_initial_accumulator(context):
     reading = stated("torch.optim.Adagrad", Adagrad, "initial_accumulator_value")
     (step,) = first_step(Adagrad, [1.0])
