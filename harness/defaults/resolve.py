@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping
 
 from pydantic import ValidationError
 
+from harness.defaults.catalogue import CONCEPTS_BY_KEY
 from harness.defaults.reading import DefaultContext, Reader, Reading
 from harness.defaults.schema import FrameworkDefault
 from harness.spec import Spec
@@ -124,8 +125,10 @@ def resolve_for_framework(spec: Spec, readers: Mapping[str, Reader], framework: 
         if reading.missing:
             raise DefaultUnavailable(f"{framework} has no default for {key}: {reading.missing}")
         if reading.effective is None:
+            concept = CONCEPTS_BY_KEY.get(key)
+            terms = f" ({concept.effective})" if concept else ""
             raise DefaultUnavailable(f"{framework}'s default for {key} ({reading.api}: {reading.value!r}) "
-                                     f"cannot be stated in the case's terms: {reading.meaning}")
+                                     f"cannot be stated in the case's terms{terms}: it means {reading.meaning}")
         how = reading.read_by + (f"; probe: {reading.probe}" if reading.probe else "")
         return reading.effective, f"{reading.api} ({how})"
 
