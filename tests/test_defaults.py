@@ -422,6 +422,20 @@ def test_results_and_report_carry_the_table(tmp_path):
     assert record["value"] == 0.01 and record["source"].startswith("torch.nn.functional.leaky_relu")
     index = (tmp_path / "index.html").read_text()
     assert "Framework defaults" in index and 'data-key="BatchNormalization.momentum"' in index
+    page = (tmp_path / "cases" / "defaults_leaky_relu.function.html").read_text()
+    assert "Framework defaults used" in page and "torch.nn.functional.leaky_relu (inspect.signature" in page
+
+
+def test_report_says_when_the_table_could_not_be_built():
+    from types import SimpleNamespace
+
+    from harness.report.defaults_section import defaults_table
+    from harness.report.site import environment
+
+    section = defaults_table(SimpleNamespace(results={"defaults": {"error": "RuntimeError: <b>no</b>"}}))
+    html = environment().get_template(section.template).render(data=section.data)
+    assert "could not be built: RuntimeError: &lt;b&gt;no&lt;/b&gt;" in html
+    assert defaults_table(SimpleNamespace(results={"defaults": None})) is None
 
 
 def test_cli_prints_the_table(capsys):
