@@ -153,7 +153,23 @@ def _pooling_examples() -> list[LayerExample]:
             *_both_layouts(f"{kind}2D", {}, (3, 4, 2)),
             *_both_layouts(f"{kind}2D", {"keepdims": True}, (3, 4, 2)),
         ]
+    # Two equal maxima per (sample, channel): the gradient is split between them.
+    examples.append(LayerExample("GlobalMaxPooling2D", {"data_format": "channels_last"}, [(3, 4, 2)],
+                                 make_inputs=_tied_maxima, id="GlobalMaxPooling2D(two equal maxima)"))
     return [*examples, *_both_layouts("Flatten", {}, (2, 3, 4))]
+
+
+def _tied_maxima(rng, shapes, batch):
+    """(batch, *spatial, channels) normal values whose maximum appears exactly twice per
+    sample and channel (central differences then give half the gradient to each, the split)."""
+    x = rng.normal(size=(batch, *shapes[0]))
+    cells = x.reshape(batch, -1, x.shape[-1])
+    top = cells.argmax(axis=1)
+    other = (top + 1) % cells.shape[1]
+    for b in range(batch):
+        for c in range(cells.shape[-1]):
+            cells[b, other[b, c], c] = cells[b, top[b, c], c]
+    return [cells.reshape(x.shape)]
 
 
 LAYER_EXAMPLES: list[LayerExample] = [

@@ -176,7 +176,9 @@ class AveragePooling2D(AveragePoolingSpec):
 class GlobalPoolingSpec(WindowedSpec):
     """y = the mean (or maximum) over every spatial axis, per channel and sample: (batch,
     channels), or with keepdims (batch, 1, ..., channels) / (batch, channels, 1, ...).
-    `data_format`: as Conv2D (Keras' GlobalAveragePooling2D reads image_data_format() too)."""
+    `data_format`: as Conv2D (Keras' GlobalAveragePooling2D reads image_data_format() too).
+    The maximum's gradient is split evenly between equal maxima (TF and torch); windowed max
+    pooling gives it to the first maximum of the window, in all three frameworks."""
 
     keepdims: bool = Field(default=False, description="keep the spatial axes, with size 1 (Keras' keepdims)")
 
@@ -206,24 +208,19 @@ class GlobalAveragePoolingReference(ReferenceLayer):
 
 class GlobalMaxPoolingReference(ReferenceLayer):
     def forward(self, x):
-        spec = self.spec
-        cells = win.to_channels_last(x, spec.data_format)
-        self.channels_last_shape = cells.shape
-        cells = cells.reshape(cells.shape[0], -1, cells.shape[-1])  # (batch, positions, channels)
-        self.argmax = cells.argmax(axis=1)[:, None, :]
-        y = np.take_along_axis(cells, self.argmax, axis=1)[:, 0, :]
-        if spec.keepdims:
-            y = win.from_channels_last(y.reshape(y.shape[0], *(1,) * spec.rank, -1), spec.data_format)
-        return y
+        axes = self.spec.spatial_axes()
+        self.x = x
+        self.y = x.max(axis=axes, keepdims=True)
+        return self.y if self.spec.keepdims else self.y.reshape(self.y.shape[0], -1)
 
     def backward(self, dy):
-        """The gradient goes to the maximum (the first one on a tie)."""
-        spec = self.spec
-        dy = dy.reshape(dy.shape[0], 1, -1)  # keepdims or not: one value per (sample, channel)
-        batch, _, channels = dy.shape
-        d_cells = np.zeros((batch, int(np.prod(self.channels_last_shape[1:-1])), channels), dtype=dy.dtype)
-        np.put_along_axis(d_cells, self.argmax, dy, axis=1)
-        return (win.from_channels_last(d_cells.reshape(self.channels_last_shape), spec.data_format),)
+        """The gradient is split evenly between equal maxima: TF's gradient of reduce_max
+        (tensorflow/python/ops/math_grad.py `_MinOrMaxGrad`, which Keras' GlobalMaxPooling
+        differentiates) and torch.amax's. Ties are not rare: a channel that relu zeroed, or two
+        'same'-padded windows that cover the same cells."""
+        winners = (self.x == self.y).astype(dy.dtype)
+        share = winners / winners.sum(axis=self.spec.spatial_axes(), keepdims=True)
+        return (share * dy.reshape(self.y.shape),)
 
 
 @LAYERS.register

@@ -8,7 +8,8 @@
   F.average_pooling_nd(pad_value=None) divides by the real cells only, TF's rule
   (average_pooling_nd.py). For asymmetric 'same' padding the average of the F.pad'ed input is
   divided by the average of a padded mask of ones: sum / k / (count / k) = sum / count.
-* Global: F.average / F.max over the spatial axes (chainer has no global pooling link).
+* Global: F.average over the spatial axes (chainer has no global pooling link); the maximum
+  is composed, see global_max_pooling.
 """
 
 from __future__ import annotations
@@ -70,4 +71,21 @@ def global_pooling(reduce, name: str):
 
 
 builders.register("GlobalAveragePooling1D", "GlobalAveragePooling2D")(global_pooling(F.average, "average"))
-builders.register("GlobalMaxPooling1D", "GlobalMaxPooling2D")(global_pooling(F.max, "max"))
+
+
+@builders.register("GlobalMaxPooling1D", "GlobalMaxPooling2D")
+def global_max_pooling(spec, ctx) -> BuiltLayer:
+    """F.max's backward gives the whole gradient to every cell equal to the maximum
+    (chainer/functions/math/minmax.py, `gy * cond`), so two tied cells get twice the gradient;
+    TF and torch split it between them. A sum weighted by winners / their count is the maximum
+    with the split gradient (the weights are constants)."""
+    axes = spec.spatial_axes()
+
+    def call(x):
+        top = x.array.max(axis=axes, keepdims=True)
+        winners = (x.array == top).astype(x.dtype)
+        return F.sum(x * (winners / winners.sum(axis=axes, keepdims=True)), axis=axes, keepdims=spec.keepdims)
+
+    return BuiltLayer(call=call, implementation="composite",
+                      detail="F.sum(x * winners / count): F.max gives each tied maximum the whole gradient, "
+                             "TF and torch split it")

@@ -34,6 +34,12 @@ from harness.layers import windows as win
 
 CONV_LAYERS = {1: keras.layers.Conv1D, 2: keras.layers.Conv2D}
 
+# Keras runs grouped convolutions on CPU through a tf.function(jit_compile=True) that it defines
+# inside every call (nn.py `conv`, `_conv_xla`), so TF warns about retracing from the sixth call
+# on. That is Keras' own cost (about 0.5 s of XLA compilation per grouped layer and call), not
+# something a case can change: the warning alone is filtered, narrowly.
+tf.get_logger().addFilter(lambda record: "triggered tf.function retracing" not in record.getMessage())
+
 
 @functools.cache
 def channels_first_failure(rank: int, grouped: bool, dtype: str) -> str | None:

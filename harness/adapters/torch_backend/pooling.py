@@ -9,6 +9,7 @@
   real cells in each window): sum / k / (count / k) = sum / count.
 * Global: torch has no global pooling layer (nn.AdaptiveAvgPool2d(1) keeps the spatial axes and
   needs a channels_first input); torch.mean / torch.amax over the spatial axes is the function.
+  torch.amax splits the gradient between equal maxima, as TF (torch.max(dim) would pick one).
 """
 
 from __future__ import annotations
