@@ -2,8 +2,8 @@
 
 One reference serves both ranks: the input is moved to channels_last, padded by TF's rule
 (windows.py), cut into windows through a strided view (im2col with a single copy), and each
-group of channels is one matrix product. Backward is the transposed products and the windows'
-adjoint (col2im).
+group of channels is one matrix product. Backward is the transposed products, the input
+gradient added back one kernel offset at a time (col2im).
 """
 
 from __future__ import annotations
@@ -125,8 +125,11 @@ class ConvSpec(WindowedSpec):
 
 
 class ConvReference(ReferenceLayer):
-    """im2col per group: the windows of group g's input channels as a matrix (positions,
-    kernel cells * in/groups) times group g's kernel (kernel cells * in/groups, filters/groups)."""
+    """Forward: im2col per group, the windows of group g's input channels as a matrix
+    (positions, kernel cells * in/groups) times group g's kernel (kernel cells * in/groups,
+    filters/groups). Backward: the kernel gradient is the transposed product; the input gradient
+    goes offset by offset: the cells that kernel offset k meets (one per output position) get
+    dz @ kernel[k].T, group by group."""
 
     def forward(self, x):
         spec = self.spec
@@ -136,42 +139,36 @@ class ConvReference(ReferenceLayer):
         padded = win.pad(x, self.pads)
         self.padded_shape = padded.shape
         self.out = win.output_sizes(spatial, spec.kernel, spec.stride, spec.dilation, spec.padding)
-        # (batch, *out, *kernel, channels) -> (positions, kernel cells, groups, in/groups), one copy
+        # (batch, *out, *kernel, channels) -> (positions, kernel cells, groups, in/groups): one copy
         cells = win.windows(padded, spec.kernel, spec.stride, spec.dilation, self.out)
         cells = cells.reshape(-1, win.window_count(spec.kernel), spec.groups, channels // spec.groups)
         self.columns = [cells[:, :, g].reshape(len(cells), -1) for g in range(spec.groups)]
-        z = np.concatenate([columns @ kernel for columns, kernel in zip(self.columns, self.group_kernels())],
-                           axis=-1).reshape(x.shape[0], *self.out, spec.filters)
+        kernels = np.split(self.params["kernel"].reshape(self.columns[0].shape[1], -1), spec.groups, axis=-1)
+        z = np.concatenate([columns @ kernel for columns, kernel in zip(self.columns, kernels)], axis=-1)
+        z = z.reshape(x.shape[0], *self.out, spec.filters)
         if spec.use_bias:
-            z = z + self.params["bias"]
+            z += self.params["bias"]
         self.z = win.from_channels_last(z, spec.data_format)
         self.y = spec.activation.forward(self.z)
         return self.y
 
-    def group_kernels(self) -> list[np.ndarray]:
-        """Group g's kernel as a matrix (kernel cells * in/groups, filters/groups)."""
-        kernel = self.params["kernel"]
-        rows = int(np.prod(kernel.shape[:-1]))
-        return np.split(kernel.reshape(rows, -1), self.spec.groups, axis=-1)
-
     def backward(self, dy):
         spec = self.spec
         dz = win.to_channels_last(spec.activation.backward(self.z, self.y, dy), spec.data_format)
-        dz_groups = np.split(dz.reshape(-1, spec.filters), spec.groups, axis=-1)
+        dz_groups = np.split(dz.reshape(-1, spec.filters), spec.groups, axis=-1)  # (positions, filters/groups)
         d_kernel = [columns.T @ dz_group for columns, dz_group in zip(self.columns, dz_groups)]
         self.grads["kernel"] = np.concatenate(d_kernel, axis=-1).reshape(self.params["kernel"].shape)
         if spec.use_bias:
             self.grads["bias"] = dz.reshape(-1, spec.filters).sum(axis=0)
-        # Gradient of every window cell, laid out (kernel cells, positions, in channels) for
-        # add_windows_back (kernel offsets first, so each offset's block is contiguous).
-        window, positions = win.window_count(spec.kernel), len(dz_groups[0])
-        group_channels = self.padded_shape[-1] // spec.groups
-        d_cells = np.empty((window, positions, self.padded_shape[-1]), dtype=dz.dtype)
-        for g, (dz_group, kernel) in enumerate(zip(dz_groups, self.group_kernels())):
-            d_columns = (dz_group @ kernel.T).reshape(positions, window, group_channels)
-            d_cells[:, :, g * group_channels:(g + 1) * group_channels] = d_columns.transpose(1, 0, 2)
-        d_cells = d_cells.reshape(*spec.kernel, dz.shape[0], *self.out, -1)
-        d_padded = win.add_windows_back(d_cells, self.padded_shape, spec.kernel, spec.stride, spec.dilation)
+        kernel = self.params["kernel"].reshape(-1, *self.params["kernel"].shape[-2:])  # (cells, in/groups, filters)
+        kernels = np.split(kernel, spec.groups, axis=-1)
+        group_in = kernel.shape[1]
+        d_padded = np.zeros(self.padded_shape, dtype=dz.dtype)
+        for k, cells in enumerate(win.offset_cells(spec.kernel, spec.stride, spec.dilation, self.out)):
+            met = d_padded[cells]  # a view: (batch, *out, in channels)
+            for g, (dz_group, group_kernel) in enumerate(zip(dz_groups, kernels)):
+                met[..., g * group_in:(g + 1) * group_in] += (dz_group @ group_kernel[k].T).reshape(
+                    *dz.shape[:-1], group_in)
         return (win.from_channels_last(win.crop(d_padded, self.pads), spec.data_format),)
 
 

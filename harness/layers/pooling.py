@@ -68,13 +68,13 @@ class PoolingReference(ReferenceLayer):
     pad_value: ClassVar[float]
 
     def padded_offsets(self, x):
-        """The padded channels_last input, and (offset, cells) for every offset of the pool."""
+        """The padded channels_last input, and the cells every offset of the pool meets."""
         spec = self.spec
         x = win.to_channels_last(x, spec.data_format)
         self.spatial = x.shape[1:-1]
         self.pads = spec.paddings(self.spatial)
         padded = win.pad(x, self.pads, self.pad_value)
-        self.padded_shape = padded.shape
+        self.padded_shape, self.dtype = padded.shape, padded.dtype
         self.out = win.output_sizes(self.spatial, spec.window, spec.stride, spec.dilation, spec.padding)
         return padded, list(win.offset_cells(spec.window, spec.stride, spec.dilation, self.out))
 
@@ -82,7 +82,7 @@ class PoolingReference(ReferenceLayer):
         """d input, given a function offset index -> the gradient of the cells that offset meets."""
         spec = self.spec
         d_padded = np.zeros(self.padded_shape, dtype=self.dtype)
-        for index, (_, cells) in enumerate(win.offset_cells(spec.window, spec.stride, spec.dilation, self.out)):
+        for index, cells in enumerate(win.offset_cells(spec.window, spec.stride, spec.dilation, self.out)):
             d_padded[cells] += gradient_at_offset(index)
         return (win.from_channels_last(win.crop(d_padded, self.pads), spec.data_format),)
 
@@ -92,10 +92,9 @@ class MaxPoolingReference(PoolingReference):
 
     def forward(self, x):
         padded, offsets = self.padded_offsets(x)
-        self.dtype = padded.dtype
-        y = padded[offsets[0][1]].copy()
+        y = padded[offsets[0]].copy()
         self.winner = np.zeros(y.shape, dtype=np.intp)  # which offset holds the maximum
-        for index, (_, cells) in enumerate(offsets[1:], start=1):
+        for index, cells in enumerate(offsets[1:], start=1):
             larger = padded[cells] > y  # strictly: on a tie the first offset keeps it, as argmax
             self.winner[larger] = index
             np.maximum(y, padded[cells], out=y)
@@ -112,15 +111,14 @@ class AveragePoolingReference(PoolingReference):
 
     def forward(self, x):
         padded, offsets = self.padded_offsets(x)
-        self.dtype = padded.dtype
-        total = sum(padded[cells] for _, cells in offsets)
+        total = sum(padded[cells] for cells in offsets)
         self.counts = self._real_cells(padded.dtype, offsets)
         return win.from_channels_last(total / self.counts, self.spec.data_format)
 
     def _real_cells(self, dtype, offsets) -> np.ndarray:
         """(1, *out, 1): how many cells of each window lie inside the unpadded input."""
         mask = win.pad(np.ones((1, *self.spatial, 1), dtype=dtype), self.pads, 0.0)
-        return sum(mask[cells] for _, cells in offsets)
+        return sum(mask[cells] for cells in offsets)
 
     def backward(self, dy):
         share = win.to_channels_last(dy, self.spec.data_format) / self.counts

@@ -5,12 +5,12 @@ channels), the canonical (Keras') layout; a channels_first layer moves the chann
 and back (`to_channels_last`, `from_channels_last`).
 
 * `padding_amounts`: the (before, after) zeros (or -inf) each spatial axis gets, TF's rule.
-* `windows`: a read-only strided view (batch, *out, *kernel, channels) of the padded input,
-  im2col without a copy (numpy's as_strided): one matrix product then does a convolution.
+* `windows`: a read-only strided view (batch, *out, *kernel, channels) of the padded input
+  (numpy's as_strided); reshaped to a matrix (one copy) it is im2col, and one matrix product
+  then does a convolution.
 * `offset_cells`: per kernel offset, the strided slice of input cells it meets, one per output
-  position. Pooling loops over these (a handful of offsets, each a whole-tensor operation).
-* `add_windows_back`: the adjoint of `windows` (col2im), a gradient per window element added
-  back to where that element came from; one strided slice per kernel offset.
+  position. Pooling, and the gradients that go back to the input (col2im), loop over these:
+  a handful of offsets, each a whole-tensor operation.
 """
 
 from __future__ import annotations
@@ -64,24 +64,13 @@ def windows(padded: np.ndarray, kernel, strides, dilation, out) -> np.ndarray:
     return as_strided(padded, shape, strides_in_bytes, writeable=False)
 
 
-def offset_cells(kernel, strides, dilation, out) -> Iterator[tuple[tuple[int, ...], tuple[slice, ...]]]:
-    """For each kernel offset k: the index of the padded-input cells it meets, one per output
-    position, padded[index] of shape (batch, *out, channels): cell o*s + k*d on every axis."""
+def offset_cells(kernel, strides, dilation, out) -> Iterator[tuple[slice, ...]]:
+    """For each kernel offset k (in C order): the index of the padded-input cells it meets, one
+    per output position; padded[index] has shape (batch, *out, channels): cell o*s + k*d."""
     every = slice(None)
     for offset in itertools.product(*(range(k) for k in kernel)):
-        yield offset, (every, *(slice(k * d, k * d + (n - 1) * s + 1, s)
-                                for k, d, n, s in zip(offset, dilation, out, strides)), every)
-
-
-def add_windows_back(grads_by_offset: np.ndarray, padded_shape, kernel, strides, dilation) -> np.ndarray:
-    """The adjoint of `windows` (col2im): gradients laid out (*kernel, batch, *out, channels),
-    summed back into the padded input, one strided slice per kernel offset. The kernel axes come
-    first so each slice is one contiguous block (numpy's loops stay long)."""
-    out = grads_by_offset.shape[len(kernel) + 1:-1]
-    grad = np.zeros(padded_shape, dtype=grads_by_offset.dtype)
-    for offset, cells in offset_cells(kernel, strides, dilation, out):
-        grad[cells] += grads_by_offset[offset]
-    return grad
+        yield (every, *(slice(k * d, k * d + (n - 1) * s + 1, s)
+                        for k, d, n, s in zip(offset, dilation, out, strides)), every)
 
 
 def pad(x: np.ndarray, amounts, value: float = 0.0) -> np.ndarray:
