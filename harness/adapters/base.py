@@ -33,7 +33,13 @@ class Unsupported(Exception):
 
 @dataclass
 class WeightBinding:
-    """Where one canonical parameter lives in the framework, and how its layout differs."""
+    """Where one canonical parameter lives in the framework, and how its layout differs.
+
+    A parameter may be spread over several native tensors (torch's GRU keeps Keras' bias
+    (2, 3u) as bias_ih and bias_hh; chainer's NStep links keep one tensor per gate): then it has
+    one binding per tensor, and each transform's `from_native` returns the full canonical shape
+    with zeros outside its part, so that the parts add up to the parameter.
+    """
 
     parameter: str
     """Canonical parameter name within the layer, e.g. `kernel`."""
@@ -232,10 +238,13 @@ class FrameworkBackend(Backend):
             compute, [inputs[name] for name in float_inputs], [b.native for _, b in bindings])
         parameter_gradients = {}
         for (layer, binding), gradient in zip(bindings, parameter_grads):
+            # A parameter spread over several native tensors (a GRU's two biases, chainer's
+            # one tensor per gate) has one binding per tensor; each from_native fills its part
+            # of the canonical shape with zeros elsewhere, so the parts add up.
             name = f"{layer}/{binding.parameter}"
-            parameter_gradients[name] = (
-                np.zeros(case.graph.parameter_shapes[name], dtype=case.dtype) if gradient is None
-                else binding.transform.from_native(self.to_numpy(gradient)))
+            part = (np.zeros(case.graph.parameter_shapes[name], dtype=case.dtype) if gradient is None
+                    else binding.transform.from_native(self.to_numpy(gradient)))
+            parameter_gradients[name] = parameter_gradients[name] + part if name in parameter_gradients else part
         return RunResult(
             framework=self.name, dtype=case.spec.dtype,
             outputs={name: self.to_numpy(tensors[name]) for name in case.graph.outputs},

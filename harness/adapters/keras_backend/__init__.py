@@ -15,7 +15,7 @@ import numpy as np
 
 from harness.adapters.base import FrameworkBackend
 from harness.adapters.keras_backend._import import keras, tf
-from harness.adapters.keras_backend import activations, core, losses, merge  # noqa: F401,E402
+from harness.adapters.keras_backend import activations, core, losses, merge, recurrent  # noqa: F401,E402
 from harness.adapters.keras_backend.registry import ACTIVATION_BUILDERS, LAYER_BUILDERS, LOSS_BUILDERS
 
 

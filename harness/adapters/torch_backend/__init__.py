@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from harness.adapters.base import FrameworkBackend
-from harness.adapters.torch_backend import activations, core, losses, merge  # noqa: F401
+from harness.adapters.torch_backend import activations, core, losses, merge, recurrent  # noqa: F401
 from harness.adapters.torch_backend.registry import ACTIVATION_BUILDERS, LAYER_BUILDERS, LOSS_BUILDERS
 
 
