@@ -47,8 +47,7 @@ LSTM_INTERLEAVED = GateLayout(LSTM.gates, ("c", "i", "f", "o"), transposed=True,
 GRU_PER_GATE = GateLayout(GRU.gates, ("r", "z", "h"), transposed=True)
 SINGLE = GateLayout(("h",), ("h",), transposed=True)
 
-REMOVED_BIAS = ("removed: Keras has one bias, and a trainable second one would take the same gradient "
-                "and move the effective bias twice per step")
+REMOVED_BIAS = "removed: Keras has one bias"
 
 
 def activations(spec, ctx):
@@ -232,7 +231,7 @@ def simple_rnn(spec, ctx) -> BuiltLayer:
         WeightBinding("recurrent_kernel", W_h, f"{name}.ws[0][1]", gate_transform(SINGLE, u, (u, u))),
         WeightBinding("bias", b_x, f"{name}.bs[0][0]", gate_transform(SINGLE, u, (u,))),
     ]
-    removed = f"bs[0][1] {REMOVED_BIAS}, fed as a constant zero"
+    removed = "bs[0][1] removed, a constant zero in its place: Keras has one bias"
     if spec.activation.name in NSTEP_RNN:
         return BuiltLayer(call=lambda x: over_sequences(link, x, spec.return_sequences), bindings=bindings,
                           module=link, detail=f"chainer.links.{name}(n_layers=1, dropout=0); {removed}")

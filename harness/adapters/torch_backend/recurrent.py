@@ -38,8 +38,7 @@ GRU_ROWS = GateLayout(GRU.gates, ("r", "z", "h"), transposed=True, native_names=
 columns [z, r, h]: r and z swap."""
 SINGLE = GateLayout(("h",), ("h",), transposed=True)
 
-FROZEN_ZERO = ("held at zero with requires_grad=False: Keras has one bias, and a trainable second "
-               "bias would take the same gradient and move the effective bias twice per step")
+FROZEN = "bias_hh_l0 frozen at zero (requires_grad=False): Keras has one bias"
 
 
 def freeze_at_zero(parameter: torch.nn.Parameter) -> None:
@@ -112,10 +111,9 @@ def lstm(spec, ctx) -> BuiltLayer:
     module = torch.nn.LSTM(features, u, batch_first=True, dtype=getattr(torch, ctx.dtype))
     freeze_at_zero(module.bias_hh_l0)
     bindings = bind(spec, ctx, module, LSTM_ROWS, two_biases=False)
-    frozen = f"bias_hh_l0 {FROZEN_ZERO}"
     if is_standard_cell(spec):
         return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences),
-                          bindings=bindings, detail=f"torch.nn.LSTM(batch_first=True); {frozen}", module=module)
+                          bindings=bindings, detail=f"torch.nn.LSTM(batch_first=True); {FROZEN}", module=module)
     act, gate, _, described = activations(spec, ctx)
 
     def step(z, h, c):
@@ -130,7 +128,7 @@ def lstm(spec, ctx) -> BuiltLayer:
 
     return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=module,
                       detail=f"LSTM cell from F.linear and activations on torch.nn.LSTM's parameters "
-                             f"({described}): nn.LSTM is fixed to sigmoid gates and tanh; {frozen}")
+                             f"({described}): nn.LSTM is fixed to sigmoid gates and tanh; {FROZEN}")
 
 
 @builders.register("GRU")
@@ -166,8 +164,8 @@ def gru(spec, ctx) -> BuiltLayer:
     if spec.reset_after:
         why = "nn.GRU is fixed to sigmoid gates and tanh"
     else:
-        why = (f"nn.GRU has only the reset-after form; bias_hh_l0 {FROZEN_ZERO} and is unused, since "
-               "reset-before has no recurrent bias")
+        why = ("nn.GRU has only the reset-after form; bias_hh_l0 unused and frozen at zero "
+               "(requires_grad=False): reset-before has no recurrent bias")
     return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=module,
                       detail=f"GRU cell, reset-{'after' if spec.reset_after else 'before'}, from F.linear and "
                              f"activations on torch.nn.GRU's parameters ({described}): {why}")
@@ -185,11 +183,10 @@ def simple_rnn(spec, ctx) -> BuiltLayer:
                           dtype=getattr(torch, ctx.dtype))
     freeze_at_zero(module.bias_hh_l0)
     bindings = bind(spec, ctx, module, SINGLE, two_biases=False)
-    frozen = f"bias_hh_l0 {FROZEN_ZERO}"
     if spec.activation.name in NATIVE_RNN:
         return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences),
                           bindings=bindings, module=module,
-                          detail=f"torch.nn.RNN(nonlinearity={nonlinearity!r}, batch_first=True); {frozen}")
+                          detail=f"torch.nn.RNN(nonlinearity={nonlinearity!r}, batch_first=True); {FROZEN}")
     act, _, _, described = activations(spec, ctx)
 
     def call(x):
@@ -198,4 +195,4 @@ def simple_rnn(spec, ctx) -> BuiltLayer:
 
     return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=module,
                       detail=f"Elman cell from F.linear and {described} on torch.nn.RNN's parameters: "
-                             f"nn.RNN takes only tanh or relu; {frozen}")
+                             f"nn.RNN takes only tanh or relu; {FROZEN}")
