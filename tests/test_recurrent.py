@@ -130,6 +130,38 @@ def test_torch_second_bias_stays_zero_through_an_optimizer_step():
     assert not torch.equal(module.bias_ih_l0, before["bias_ih_l0"])
 
 
+def test_chainer_nstep_lstm_follows_its_code_not_its_docstring():
+    """chainer/functions/rnn/n_step_lstm.py: the docstring gives W2 to the output gate and W3 to
+    the candidate, `_lstm` feeds W2 to the candidate and W3 to the output gate. Keras' blocks
+    [i, f, c, o] loaded as W0..W3 agree with the reference; the docstring's [i, f, o, c] do not.
+    (The adapter uses L.StatelessLSTM, which has Keras' single bias; this pins the comment.)"""
+    backend = backend_or_skip("chainer")
+    import chainer.links as L
+
+    from harness.reference import run_reference
+
+    example = next(e for e in RECURRENT_EXAMPLES if e.type == "LSTM" and not e.config.get("return_sequences"))
+    case = single_layer_case(example)
+    reference = run_reference(case).outputs["layer"]
+    K, R, b = (case.weights[f"layer/{name}"] for name in ("kernel", "recurrent_kernel", "bias"))
+    u = example.config["units"]
+
+    def run(order):
+        with backend.session(case):
+            link = L.NStepLSTM(1, K.shape[0], u, 0.0)
+            for k, gate in enumerate(order):
+                block = slice(gate * u, (gate + 1) * u)
+                link.ws[0][k].array[...] = K[:, block].T
+                link.ws[0][4 + k].array[...] = R[:, block].T
+                link.bs[0][k].array[...] = b[block]
+                link.bs[0][4 + k].array[...] = 0.0
+            _, _, ys = link(None, None, list(case.dataset.inputs["in0"]))
+        return np.stack([y.array[-1] for y in ys])
+
+    np.testing.assert_allclose(run([0, 1, 2, 3]), reference, rtol=1e-12, atol=1e-14)
+    assert np.abs(run([0, 1, 3, 2]) - reference).max() > 1e-2
+
+
 LSTM_CASE = """\
 name: lstm_init
 samples: 2

@@ -116,7 +116,8 @@ def describe(layout: GateLayout, units: int, canonical_shape: tuple[int, ...], *
             place = place if keras else f"Keras {place}"
             parts.append(f"{n}j+{k} {native} ({', '.join(keras + [place])})")
         else:
-            same_place = start == k * u and (vector or not layout.transposed)
+            whole = len(layout.native_gates) == len(layout.canonical_gates) and row is None
+            same_place = whole and start == k * u and (vector or not layout.transposed)
             where = [] if same_place else [f"{source}s {start}:{start + u}"]
             if not keras and where:
                 where = [f"Keras {where[0]}"]
