@@ -96,7 +96,7 @@ class LSTMReference(RecurrentReference):
         self.steps = []
         hidden = []
         for t in range(x.shape[1]):
-            z = xz[t] + h @ R
+            z = xz[t] + h @ R if t else xz[t]  # h_{-1} = 0: the first product is skipped
             zi, zf, zc, zo = z[:, :u], z[:, u:2 * u], z[:, 2 * u:3 * u], z[:, 3 * u:]
             i, f, g, o = gate.forward(zi), gate.forward(zf), act.forward(zc), gate.forward(zo)
             c_prev, h_prev = c, h
@@ -125,11 +125,11 @@ class LSTMReference(RecurrentReference):
             dz[:, u:2 * u] = gate.backward(zf, f, dc * c_prev)
             dz[:, 2 * u:3 * u] = act.backward(zc, g, dc * i)
             dz[:, 3 * u:] = gate.backward(zo, o, dh * tc)
-            dh_next = dz @ R.T
+            dh_next = dz @ R.T if t else None  # nothing flows into the constant h_{-1}
             dc_next = dc * f
-        # d U = sum over steps of h_{t-1}^T dz_t, as one product over every step.
-        h_prev_all = np.concatenate([step[0] for step in self.steps])
-        self.grads["recurrent_kernel"] = h_prev_all.T @ dz_all.reshape(-1, 4 * u)
+        # d U = sum over steps of h_{t-1}^T dz_t, in one product (h_{-1} = 0 adds nothing).
+        h_prev = np.concatenate([step[0] for step in self.steps[1:]] + [np.zeros((0, u), dtype=dy.dtype)])
+        self.grads["recurrent_kernel"] = h_prev.T @ dz_all[1:].reshape(-1, 4 * u)
         self.grads["bias"] = dz_all.sum(axis=(0, 1))
         return (self.input_gradients(dz_all),)
 

@@ -90,14 +90,13 @@ def last_or_all(output: torch.Tensor, return_sequences: bool) -> torch.Tensor:
 
 
 def activations(spec, ctx):
-    """(activation, recurrent_activation or None, any composite, their description)."""
-    act, act_kind, act_detail = ctx.activation(spec.activation)
+    """(activation, recurrent_activation or None, their description) for a composite cell."""
+    act, _, act_detail = ctx.activation(spec.activation)
     gate_spec = getattr(spec, "recurrent_activation", None)
     if gate_spec is None:
-        return act, None, act_kind == "composite", f"activation {act_detail}"
-    gate, gate_kind, gate_detail = ctx.activation(gate_spec)
-    return act, gate, "composite" in (act_kind, gate_kind), \
-        f"activation {act_detail}, recurrent_activation {gate_detail}"
+        return act, None, f"activation {act_detail}"
+    gate, _, gate_detail = ctx.activation(gate_spec)
+    return act, gate, f"activation {act_detail}, recurrent_activation {gate_detail}"
 
 
 def is_standard_cell(spec) -> bool:
@@ -114,7 +113,7 @@ def lstm(spec, ctx) -> BuiltLayer:
     if is_standard_cell(spec):
         return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences),
                           bindings=bindings, detail=f"torch.nn.LSTM(batch_first=True); {FROZEN}", module=module)
-    act, gate, _, described = activations(spec, ctx)
+    act, gate, described = activations(spec, ctx)
 
     def step(z, h, c):
         z = z + F.linear(h, module.weight_hh_l0)
@@ -142,7 +141,7 @@ def gru(spec, ctx) -> BuiltLayer:
         return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences),
                           bindings=bindings, detail="torch.nn.GRU(batch_first=True), reset-after",
                           module=module)
-    act, gate, _, described = activations(spec, ctx)
+    act, gate, described = activations(spec, ctx)
     W_hh = module.weight_hh_l0
 
     def step_after(a, h):
@@ -187,7 +186,7 @@ def simple_rnn(spec, ctx) -> BuiltLayer:
         return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences),
                           bindings=bindings, module=module,
                           detail=f"torch.nn.RNN(nonlinearity={nonlinearity!r}, batch_first=True); {FROZEN}")
-    act, _, _, described = activations(spec, ctx)
+    act, _, described = activations(spec, ctx)
 
     def call(x):
         return unroll(lambda a, h: act(a + F.linear(h, module.weight_hh_l0)),
