@@ -208,6 +208,32 @@ def _tied_maxima(rng, shapes, batch):
     return [cells.reshape(x.shape)]
 
 
+_HARD_SIGMOID_KERAS = {"name": "hard_sigmoid", "slope": 1 / 6}
+_HARD_SIGMOID_CHAINER = {"name": "hard_sigmoid", "slope": 0.2}
+
+RECURRENT_EXAMPLES: list[LayerExample] = [
+    # Sequences of 4 steps (3 where the output is every step) over 3 features, 4-5 units: long
+    # enough that every gradient flows through the recurrence, small enough for finite differences.
+    LayerExample("LSTM", {"units": 4}, [(4, 3)]),
+    LayerExample("LSTM", {"units": 3, "return_sequences": True}, [(3, 2)]),
+    LayerExample("LSTM", {"units": 4, "activation": "sigmoid", "recurrent_activation": "sigmoid"}, [(3, 5)]),
+    LayerExample("LSTM", {"units": 3, "activation": "softsign", "recurrent_activation": _HARD_SIGMOID_CHAINER,
+                          "return_sequences": True}, [(3, 2)]),
+    LayerExample("GRU", {"units": 4, "reset_after": True}, [(4, 3)]),
+    LayerExample("GRU", {"units": 4, "reset_after": False}, [(4, 3)]),
+    LayerExample("GRU", {"units": 3, "reset_after": True, "return_sequences": True}, [(3, 2)]),
+    LayerExample("GRU", {"units": 3, "reset_after": False, "return_sequences": True}, [(3, 2)]),
+    LayerExample("GRU", {"units": 3, "reset_after": True, "activation": "softsign",
+                         "recurrent_activation": _HARD_SIGMOID_KERAS}, [(3, 2)]),
+    LayerExample("GRU", {"units": 3, "reset_after": False, "activation": "relu",
+                         "recurrent_activation": _HARD_SIGMOID_CHAINER}, [(3, 2)]),
+    LayerExample("SimpleRNN", {"units": 4}, [(4, 3)]),
+    LayerExample("SimpleRNN", {"units": 3, "activation": "relu", "return_sequences": True}, [(3, 2)]),
+    LayerExample("SimpleRNN", {"units": 3, "activation": "sigmoid"}, [(3, 2)]),
+]
+"""Recurrent layers in every formulation and with activations that the native torch and chainer
+cells cannot take (their adapters build those from primitives)."""
+
 LAYER_EXAMPLES: list[LayerExample] = [
     LayerExample("Dense", {"units": 3, "activation": "tanh"}, [(4,)]),
     LayerExample("Dense", {"units": 2, "use_bias": False}, [(5,)]),
@@ -248,6 +274,7 @@ LAYER_EXAMPLES: list[LayerExample] = [
                  [(2, 3, 3)]),
     *_convolution_examples(),
     *_pooling_examples(),
+    *RECURRENT_EXAMPLES,
 ]
 """Every layer type but Reuse (a graph construct, tested in test_graph.py)."""
 

@@ -16,8 +16,8 @@ import numpy as np
 from harness.adapters.base import FrameworkBackend
 from harness.adapters.chainer_backend._import import chainer
 from harness.adapters.chainer_backend import (  # noqa: F401,E402  (registration side effects)
-    activations, conv, core, embedding, losses, merge, normalization, pooling, regularization,
-    reshaping)
+    activations, conv, core, embedding, losses, merge, normalization, pooling, recurrent,
+    regularization, reshaping)
 from harness.adapters.chainer_backend import optimizers  # noqa: F401,E402
 from harness.adapters.chainer_backend.registry import ACTIVATION_BUILDERS, LAYER_BUILDERS, LOSS_BUILDERS
 from harness.adapters.chainer_backend.registry import OPTIMIZER_BUILDERS

@@ -16,8 +16,8 @@ import numpy as np
 from harness.adapters.base import FrameworkBackend
 from harness.adapters.keras_backend._import import keras, tf
 from harness.adapters.keras_backend import (  # noqa: F401,E402  (registration side effects)
-    activations, conv, core, embedding, losses, merge, normalization, pooling, regularization,
-    reshaping)
+    activations, conv, core, embedding, losses, merge, normalization, pooling, recurrent,
+    regularization, reshaping)
 from harness.adapters.keras_backend import optimizers  # noqa: F401,E402
 from harness.adapters.keras_backend.registry import ACTIVATION_BUILDERS, LAYER_BUILDERS, LOSS_BUILDERS
 from harness.adapters.keras_backend.registry import OPTIMIZER_BUILDERS

@@ -15,8 +15,8 @@ import torch
 
 from harness.adapters.base import FrameworkBackend
 from harness.adapters.torch_backend import (  # noqa: F401  (registration side effects)
-    activations, conv, core, embedding, losses, merge, normalization, pooling, regularization,
-    reshaping)
+    activations, conv, core, embedding, losses, merge, normalization, pooling, recurrent,
+    regularization, reshaping)
 from harness.adapters.torch_backend import optimizers  # noqa: F401
 from harness.adapters.torch_backend.registry import ACTIVATION_BUILDERS, LAYER_BUILDERS, LOSS_BUILDERS
 from harness.adapters.torch_backend.registry import OPTIMIZER_BUILDERS
