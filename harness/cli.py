@@ -1,7 +1,7 @@
 """Command line: `python -m harness run|show|support|defaults|schema`.
 
     python -m harness run [CASES...] [--frameworks numpy,keras,chainer,torch] [--out reports/]
-    python -m harness show CASE_FILE
+    python -m harness show CASE_FILE [--mapping [--frameworks keras,chainer,torch]]
     python -m harness support [--write README.md]
     python -m harness defaults [--json] [--write README.md]
     python -m harness schema [--check]
@@ -38,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
 
     show = commands.add_parser("show", help="print a model summary of each case in a file")
     show.add_argument("cases", nargs="+")
+    show.add_argument("--mapping", action="store_true",
+                      help="instead, build each case in every installed framework and print where each "
+                           "canonical parameter goes: native name, native shape, layout transform")
+    show.add_argument("--frameworks", default=None,
+                      help="with --mapping: comma-separated subset of keras,chainer,torch (default: all)")
 
     support = commands.add_parser("support", help="print the support table (built by running every adapter)")
     support.add_argument("--write", metavar="README", default=None, help="replace the table in this file")
@@ -83,8 +88,22 @@ def command_show(options) -> int:
     from harness.case import load_cases
     from harness.summary import render_summary
 
+    if options.frameworks and not options.mapping:
+        print("--frameworks goes with --mapping", file=sys.stderr)
+        return 2
     for case in load_cases(options.cases):
-        print(render_summary(case))
+        if options.mapping:
+            from harness.mapping import FRAMEWORKS, render_mapping
+
+            frameworks = tuple(options.frameworks.split(",")) if options.frameworks else FRAMEWORKS
+            unknown = sorted(set(frameworks) - set(FRAMEWORKS))
+            if unknown:
+                print(f"unknown framework(s) {', '.join(unknown)}; known: {', '.join(FRAMEWORKS)}",
+                      file=sys.stderr)
+                return 2
+            print(render_mapping(case, frameworks))
+        else:
+            print(render_summary(case))
         print()
     return 0
 

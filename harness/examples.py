@@ -121,6 +121,119 @@ def _indices(input_dim: int):
     return make
 
 
+def _channels(shape_last: tuple[int, ...], data_format: str) -> tuple[int, ...]:
+    """A channels_last example shape, laid out for `data_format`."""
+    return shape_last if data_format == "channels_last" else (shape_last[-1], *shape_last[:-1])
+
+
+def _both_layouts(type_: str, config: dict[str, Any], shape_last: tuple[int, ...]) -> list[LayerExample]:
+    return [LayerExample(type_, {**config, "data_format": layout}, [_channels(shape_last, layout)])
+            for layout in ("channels_last", "channels_first")]
+
+
+def _convolution_examples() -> list[LayerExample]:
+    """Every option of Conv1D/Conv2D, most of them in both channel orders. Comments give the
+    'same' padding (before, after) by TF's rule, which decides the adapters' path."""
+    tanh = {"activation": "tanh"}
+    return [
+        *_both_layouts("Conv2D", {"filters": 3, "kernel_size": 3, **tanh}, (5, 6, 2)),  # valid
+        # k=4, s=2 on 5 and 7: pads (1, 2); torch padding='same' refuses strides, symmetric 2 is wrong.
+        *_both_layouts("Conv2D", {"filters": 2, "kernel_size": 4, "strides": 2, "padding": "same"}, (5, 7, 2)),
+        # k=3, s=2 on 6: pads (0, 1), the ResNet case where padding=1 has the right shape, wrong values.
+        *_both_layouts("Conv2D", {"filters": 2, "kernel_size": 3, "strides": 2, "padding": "same"}, (6, 6, 1)),
+        # even kernel, stride 1: pads (0, 1) and (1, 2).
+        *_both_layouts("Conv2D", {"filters": 2, "kernel_size": [2, 4], "padding": "same", **tanh}, (4, 5, 2)),
+        # symmetric 'same' (k=3, s=1: pads (1, 1)): the frameworks' own padding.
+        LayerExample("Conv2D", {"filters": 2, "kernel_size": 3, "padding": "same", "data_format": "channels_first"},
+                     [(2, 4, 4)]),
+        *_both_layouts("Conv2D", {"filters": 2, "kernel_size": [3, 2], "dilation_rate": 2, "padding": "same"},
+                       (6, 5, 2)),
+        LayerExample("Conv2D", {"filters": 2, "kernel_size": 2, "dilation_rate": [1, 2],
+                                "data_format": "channels_last"}, [(4, 5, 1)]),
+        # strides > 1 with dilation > 1: Keras refuses it; the adapters compose it.
+        *_both_layouts("Conv2D", {"filters": 2, "kernel_size": 2, "strides": 2, "dilation_rate": 2,
+                                  "padding": "same"}, (7, 6, 2)),
+        *_both_layouts("Conv2D", {"filters": 4, "kernel_size": 2, "groups": 2, "use_bias": False}, (4, 4, 4)),
+        LayerExample("Conv2D", {"filters": 6, "kernel_size": 3, "groups": 3, "strides": [2, 1], "padding": "same",
+                                "data_format": "channels_first", **tanh}, [(3, 5, 4)]),
+        # softmax over the last axis of the output as laid out: channels, or width.
+        *_both_layouts("Conv2D", {"filters": 3, "kernel_size": 2, "activation": "softmax"}, (3, 4, 2)),
+        *_both_layouts("Conv1D", {"filters": 3, "kernel_size": 3, **tanh}, (7, 2)),
+        *_both_layouts("Conv1D", {"filters": 2, "kernel_size": 4, "strides": 2, "padding": "same"}, (9, 3)),
+        *_both_layouts("Conv1D", {"filters": 2, "kernel_size": 3, "dilation_rate": 2, "padding": "same",
+                                  "use_bias": False}, (8, 2)),
+        *_both_layouts("Conv1D", {"filters": 4, "kernel_size": 2, "groups": 2, "strides": 3, "padding": "same"},
+                       (8, 4)),
+    ]
+
+
+def _pooling_examples() -> list[LayerExample]:
+    """Every pooling option. 'same' on 5 with window 2, stride 2 pads (0, 1); window 3, stride 1
+    on 4 pads (1, 1), where the corner windows hold 4 real cells of 9."""
+    examples = []
+    for kind in ("MaxPooling", "AveragePooling"):
+        examples += [
+            *_both_layouts(f"{kind}2D", {"pool_size": 2, "padding": "valid"}, (4, 5, 2)),
+            *_both_layouts(f"{kind}2D", {"pool_size": 2, "padding": "same"}, (5, 5, 2)),
+            *_both_layouts(f"{kind}2D", {"pool_size": 3, "strides": 1, "padding": "same"}, (4, 4, 2)),
+            LayerExample(f"{kind}2D", {"pool_size": [2, 3], "strides": [1, 2], "padding": "valid",
+                                       "data_format": "channels_first"}, [(2, 4, 7)]),
+            LayerExample(f"{kind}2D", {"pool_size": [3, 2], "strides": [2, 1], "padding": "same",
+                                       "data_format": "channels_last"}, [(6, 5, 2)]),
+            *_both_layouts(f"{kind}1D", {"pool_size": 2, "padding": "valid"}, (7, 2)),
+            *_both_layouts(f"{kind}1D", {"pool_size": 4, "strides": 3, "padding": "same"}, (8, 2)),
+        ]
+    for kind in ("GlobalAveragePooling", "GlobalMaxPooling"):
+        examples += [
+            *_both_layouts(f"{kind}1D", {}, (5, 3)),
+            *_both_layouts(f"{kind}2D", {}, (3, 4, 2)),
+            *_both_layouts(f"{kind}2D", {"keepdims": True}, (3, 4, 2)),
+        ]
+    # Two equal maxima per (sample, channel): the gradient is split between them.
+    examples.append(LayerExample("GlobalMaxPooling2D", {"data_format": "channels_last"}, [(3, 4, 2)],
+                                 make_inputs=_tied_maxima, id="GlobalMaxPooling2D(two equal maxima)"))
+    return [*examples, *_both_layouts("Flatten", {}, (2, 3, 4))]
+
+
+def _tied_maxima(rng, shapes, batch):
+    """(batch, *spatial, channels) normal values whose maximum appears exactly twice per
+    sample and channel (central differences then give half the gradient to each, the split)."""
+    x = rng.normal(size=(batch, *shapes[0]))
+    cells = x.reshape(batch, -1, x.shape[-1])
+    top = cells.argmax(axis=1)
+    other = (top + 1) % cells.shape[1]
+    for b in range(batch):
+        for c in range(cells.shape[-1]):
+            cells[b, other[b, c], c] = cells[b, top[b, c], c]
+    return [cells.reshape(x.shape)]
+
+
+_HARD_SIGMOID_KERAS = {"name": "hard_sigmoid", "slope": 1 / 6}
+_HARD_SIGMOID_CHAINER = {"name": "hard_sigmoid", "slope": 0.2}
+
+RECURRENT_EXAMPLES: list[LayerExample] = [
+    # Sequences of 4 steps (3 where the output is every step) over 3 features, 4-5 units: long
+    # enough that every gradient flows through the recurrence, small enough for finite differences.
+    LayerExample("LSTM", {"units": 4}, [(4, 3)]),
+    LayerExample("LSTM", {"units": 3, "return_sequences": True}, [(3, 2)]),
+    LayerExample("LSTM", {"units": 4, "activation": "sigmoid", "recurrent_activation": "sigmoid"}, [(3, 5)]),
+    LayerExample("LSTM", {"units": 3, "activation": "softsign", "recurrent_activation": _HARD_SIGMOID_CHAINER,
+                          "return_sequences": True}, [(3, 2)]),
+    LayerExample("GRU", {"units": 4, "reset_after": True}, [(4, 3)]),
+    LayerExample("GRU", {"units": 4, "reset_after": False}, [(4, 3)]),
+    LayerExample("GRU", {"units": 3, "reset_after": True, "return_sequences": True}, [(3, 2)]),
+    LayerExample("GRU", {"units": 3, "reset_after": False, "return_sequences": True}, [(3, 2)]),
+    LayerExample("GRU", {"units": 3, "reset_after": True, "activation": "softsign",
+                         "recurrent_activation": _HARD_SIGMOID_KERAS}, [(3, 2)]),
+    LayerExample("GRU", {"units": 3, "reset_after": False, "activation": "relu",
+                         "recurrent_activation": _HARD_SIGMOID_CHAINER}, [(3, 2)]),
+    LayerExample("SimpleRNN", {"units": 4}, [(4, 3)]),
+    LayerExample("SimpleRNN", {"units": 3, "activation": "relu", "return_sequences": True}, [(3, 2)]),
+    LayerExample("SimpleRNN", {"units": 3, "activation": "sigmoid"}, [(3, 2)]),
+]
+"""Recurrent layers in every formulation and with activations that the native torch and chainer
+cells cannot take (their adapters build those from primitives)."""
+
 LAYER_EXAMPLES: list[LayerExample] = [
     LayerExample("Dense", {"units": 3, "activation": "tanh"}, [(4,)]),
     LayerExample("Dense", {"units": 2, "use_bias": False}, [(5,)]),
@@ -163,6 +276,9 @@ LAYER_EXAMPLES: list[LayerExample] = [
     LayerExample("ZeroPadding2D", {"padding": [1, 2]}, [(2, 3, 1)]),
     LayerExample("ZeroPadding2D", {"padding": [[0, 1], [2, 0]], "data_format": "channels_first"},
                  [(2, 3, 3)]),
+    *_convolution_examples(),
+    *_pooling_examples(),
+    *RECURRENT_EXAMPLES,
 ]
 """Every layer type but Reuse (a graph construct, tested in test_graph.py)."""
 

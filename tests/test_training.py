@@ -132,7 +132,7 @@ def test_reference_trace_is_sgd_on_the_reference_gradients():
 # --- the seed: the Chainer regression article's first SGD steps -----------------------------------
 
 def seed_case(variant: str):
-    return next(c for c in load_cases(["cases/seed004_sgd_trace.yaml"]) if c.id == f"seed004_sgd_trace.{variant}")
+    return next(c for c in load_cases(["cases/seed005_sgd_trace.yaml"]) if c.id == f"seed005_sgd_trace.{variant}")
 
 
 def test_seed_sgd_trace_by_hand():

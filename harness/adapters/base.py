@@ -32,7 +32,7 @@ import contextlib
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Iterable
 
 import numpy as np
 
@@ -45,7 +45,13 @@ from harness.spec import Shape, Spec
 
 @dataclass
 class WeightBinding:
-    """Where one canonical parameter lives in the framework, and how its layout differs."""
+    """Where one canonical parameter lives in the framework, and how its layout differs.
+
+    A parameter may be spread over several native tensors (torch's GRU keeps Keras' bias
+    (2, 3u) as bias_ih and bias_hh; chainer's NStep links keep one tensor per gate): then it has
+    one binding per tensor, and each transform's `from_native` returns the full canonical shape
+    with zeros outside its part, so that the parts add up to the parameter.
+    """
 
     parameter: str
     """Canonical parameter name within the layer, e.g. `kernel`."""
@@ -308,12 +314,11 @@ class FrameworkBackend(Backend):
 
         loss, tensors, input_grads, parameter_grads = self.differentiate(
             compute, [inputs[name] for name in float_inputs], [b.native for _, b in bindings])
-        parameter_gradients = {}
-        for (layer, binding), gradient in zip(bindings, parameter_grads):
-            name = f"{layer}/{binding.parameter}"
-            parameter_gradients[name] = (
-                np.zeros(case.graph.parameter_shapes[name], dtype=case.dtype) if gradient is None
-                else binding.transform.from_native(self.to_numpy(gradient)))
+        parameter_gradients = add_parts(
+            (f"{layer}/{binding.parameter}",
+             np.zeros(case.graph.parameter_shapes[f"{layer}/{binding.parameter}"], dtype=case.dtype)
+             if gradient is None else binding.transform.from_native(self.to_numpy(gradient)))
+            for (layer, binding), gradient in zip(bindings, parameter_grads))
         return RunResult(
             framework=self.name, dtype=case.spec.dtype,
             outputs={name: self.to_numpy(tensors[name]) for name in case.graph.outputs},
@@ -324,8 +329,8 @@ class FrameworkBackend(Backend):
                                     else self.to_numpy(g))
                              for name, g in zip(float_inputs, input_grads)},
             # Read back through the same bindings (and inverse transforms) as the weights went in.
-            state={f"{layer}/{b.parameter}": b.transform.from_native(np.array(self.read(b.native)))
-                   for layer, b in state_bindings},
+            state=add_parts((f"{layer}/{b.parameter}", b.transform.from_native(np.array(self.read(b.native))))
+                            for layer, b in state_bindings),
             implementations=implementations,
         )
 
@@ -373,10 +378,25 @@ class FrameworkBackend(Backend):
             loss, _, _, gradients = self.differentiate(compute, [], natives)
             optimizer.apply(gradients)
             trace.losses.append(np.array(self.to_numpy(loss)))
-            # A copy: torch's and chainer's arrays share memory with the live parameter.
-            trace.parameters.append({name: np.array(binding.transform.from_native(self.read(binding.native)))
-                                     for name, binding in bindings})
+            # Copies (add_parts copies): torch's and chainer's arrays share memory with the live
+            # parameter.
+            trace.parameters.append(add_parts((name, binding.transform.from_native(self.read(binding.native)))
+                                              for name, binding in bindings))
         return trace
+
+
+def add_parts(parts: Iterable[tuple[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Canonical parameters from (name, part) pairs, one per weight binding.
+
+    A parameter spread over several native tensors (torch's GRU biases, chainer's one tensor per
+    gate) has one binding per tensor, whose from_native fills its part of the canonical shape
+    and leaves zeros elsewhere: the parameter is the sum of its parts. Values, gradients and
+    state are all read back this way. The result is a fresh array even for a single part.
+    """
+    total: dict[str, np.ndarray] = {}
+    for name, part in parts:
+        total[name] = total[name] + part if name in total else np.array(part)
+    return total
 
 
 def registry() -> dict[str, Callable[..., Any]]:

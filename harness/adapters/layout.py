@@ -40,3 +40,36 @@ def transpose(*axes: int, description: str | None = None) -> Transform:
 
 
 DENSE_KERNEL_TO_OUT_IN = transpose(1, 0, description="transposed: (in, out) -> (out, in)")
+
+
+def conv_kernel_to_out_in_spatial(rank: int) -> Transform:
+    """Keras' (*kernel, in/groups, out) -> torch's and chainer's (out, in/groups, *kernel).
+
+    torch/nn/modules/conv.py (`_ConvNd.__init__`: weight (out_channels, in_channels // groups,
+    *kernel_size)); chainer/links/connection/convolution_2d.py and convolution_nd.py
+    (`W_shape = (out_channels, in_channels // groups, *ksize)`); keras/src/layers/convolutional/
+    base_conv.py (`kernel_shape = kernel_size + (input_channel // groups, filters)`). The group
+    of output channel o is o // (out/groups) in all three, so no regrouping is needed.
+    """
+    axes = (rank + 1, rank, *range(rank))
+    spatial = ("kh", "kw") if rank == 2 else ("k",) * rank
+    before = ", ".join([*spatial, "in/groups", "out"])
+    after = ", ".join(["out", "in/groups", *spatial])
+    return transpose(*axes, description=f"transposed: ({before}) -> ({after})")
+
+
+def flatten_rows_channels_last_to_first(spatial: tuple[int, ...], channels: int) -> np.ndarray:
+    """Row permutation for a Dense kernel that follows a Flatten, when porting between layouts.
+
+    A channels_last model (Keras) flattens its (*spatial, C) feature map in (*spatial, C) order;
+    the same network written channels_first (torch, chainer) flattens (C, *spatial) in
+    (C, *spatial) order. Row j of the channels_first Dense kernel must be row perm[j] of the
+    channels_last one: `kernel_first = kernel_last[perm]` (then torch's transpose to (out, in)).
+    Its inverse, `np.argsort(perm)`, goes the other way: `kernel_last = kernel_first[argsort(perm)]`.
+
+    Inside the harness no permutation is needed: every adapter keeps tensors in the case's own
+    layout between layers (a channels_last case is transposed to NCHW around each torch or
+    chainer convolution and back), so Flatten sees the same tensor in every framework.
+    """
+    last_order = np.arange(int(np.prod(spatial)) * channels).reshape(*spatial, channels)
+    return np.moveaxis(last_order, -1, 0).reshape(-1)

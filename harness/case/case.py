@@ -209,11 +209,11 @@ def build_weights(loaded: LoadedCase, graph: Graph) -> tuple[dict[str, np.ndarra
             default = graph.layers[layer].default_initializers().get(parameter, "zeros")
             initializer = _named_initializer(default)
         try:
-            values = initializer.generate(shape, parameter_rng(spec.seed, name))
+            values, descriptions[name] = graph.layers[layer].initialize(
+                parameter, initializer, shape, parameter_rng(spec.seed, name))
         except ValueError as exc:
             raise loaded.error(f"{name}: {exc}", ("weights", "parameters", name)) from None
         weights[name] = np.asarray(values, dtype=np.float64).astype(loaded.spec.dtype)
-        descriptions[name] = initializer.describe()
     return weights, descriptions
 
 

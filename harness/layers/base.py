@@ -21,7 +21,7 @@ adds up their `grads`.
 from __future__ import annotations
 
 import re
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -75,6 +75,15 @@ class LayerSpec(Spec):
     def default_initializers(self) -> dict[str, str]:
         """Initializer per parameter when the case does not name one (Keras's defaults)."""
         return {}
+
+    def initialize(self, parameter: str, initializer: Any, shape: Shape,
+                   rng: np.random.Generator) -> tuple[np.ndarray, str]:
+        """A parameter's initial value and its description, from the case's initializer.
+
+        Keras lets a layer wrap its initializer (LSTM's unit_forget_bias sets the forget gate's
+        bias block to 1), so the layer has the last word here.
+        """
+        return initializer.generate(shape, rng), initializer.describe()
 
     def non_trainable(self) -> frozenset[str]:
         """Parameters that are state, not trained (BatchNorm's moving statistics)."""

@@ -87,21 +87,36 @@ class Activation(LayerSpec):
 class FlattenReference(ReferenceLayer):
     def forward(self, x):
         self.input_shape = x.shape
+        if self.spec.data_format == "channels_first":
+            x = np.moveaxis(x, 1, -1)
+        self.ordered_shape = x.shape
         return x.reshape(x.shape[0], -1)
 
     def backward(self, dy):
-        return (dy.reshape(self.input_shape),)
+        dx = dy.reshape(self.ordered_shape)
+        if self.spec.data_format == "channels_first":
+            dx = np.moveaxis(dx, -1, 1)
+        return (dx,)
 
 
 @LAYERS.register
 class Flatten(LayerSpec):
-    """y = x reshaped to (batch, prod(other axes)), in C order of the canonical layout.
+    """y = x reshaped to (batch, prod(other axes)).
 
-    For channels_last images that is (H, W, C) order, as Keras; torch and chainer flatten NCHW
-    in (C, H, W) order, so their adapters permute before flattening (see issue 3's conv layers).
+    `data_format: channels_last` (the default) flattens the tensor as it is, in C order: (H, W, C)
+    order for a channels_last image, (C, H, W) for a channels_first one. This is what Keras'
+    Flatten does by default, torch's flatten(1) and chainer's reshape always, so the default
+    means the same everywhere. `channels_first` is Keras' Flatten(data_format='channels_first'):
+    the channel axis (axis 1) is moved last first, so a (C, H, W) input is flattened in (H, W, C)
+    order, the order a channels_last model would have seen (keras/src/layers/reshaping/flatten.py,
+    `call`). See harness/adapters/layout.py for moving a Dense kernel between the two orders.
     """
 
     type: Literal["Flatten"]
+    data_format: Literal["channels_last", "channels_first"] = Field(
+        default="channels_last",
+        description="channels_last: flatten as laid out (every framework's default); channels_first: "
+                    "move axis 1 last before flattening (Keras' Flatten(data_format='channels_first'))")
 
     reference = FlattenReference
 

@@ -34,4 +34,11 @@ def activation(spec, ctx) -> BuiltLayer:
 
 @builders.register("Flatten")
 def flatten(spec, ctx) -> BuiltLayer:
-    return BuiltLayer(call=lambda x: F.reshape(x, (x.shape[0], -1)), detail="F.reshape(x, (batch, -1))")
+    if spec.data_format == "channels_last" or len(ctx.input_shapes[0]) < 2:
+        return BuiltLayer(call=lambda x: F.reshape(x, (x.shape[0], -1)), detail="F.reshape(x, (batch, -1))")
+    # Keras' Flatten(data_format='channels_first') flattens in channels-last order
+    # (keras/src/layers/reshaping/flatten.py); a reshape flattens as laid out.
+    return BuiltLayer(call=lambda x: F.reshape(F.moveaxis(x, 1, -1), (x.shape[0], -1)),
+                      implementation="composite",
+                      detail="F.moveaxis(x, 1, -1), then F.reshape(x, (batch, -1)): chainer flattens as "
+                             "laid out, Keras' channels_first Flatten moves the channels last first")

@@ -37,5 +37,6 @@ def activation(spec, ctx) -> BuiltLayer:
 
 @builders.register("Flatten")
 def flatten(spec, ctx) -> BuiltLayer:
-    layer = keras.layers.Flatten(dtype=ctx.dtype, name=ctx.layer_name)
-    return BuiltLayer(call=layer, detail="keras.layers.Flatten")
+    # data_format is passed even for the default: left out, Keras reads image_data_format().
+    layer = keras.layers.Flatten(data_format=spec.data_format, dtype=ctx.dtype, name=ctx.layer_name)
+    return BuiltLayer(call=layer, detail=f"keras.layers.Flatten(data_format='{spec.data_format}')")

@@ -15,10 +15,10 @@ import torch
 
 from harness.adapters.base import FrameworkBackend
 from harness.adapters.torch_backend import (  # noqa: F401  (registration side effects)
-    activation_layers, activations, core, defaults, embedding, losses, merge, normalization, optimizers,
-    regularization, reshaping)
+    activation_layers, activations, conv, core, defaults, embedding, losses, merge, normalization, optimizers,
+    pooling, recurrent, regularization, reshaping)
 from harness.adapters.torch_backend.registry import (ACTIVATION_BUILDERS, DEFAULT_READERS, LAYER_BUILDERS,
-                                                     LOSS_BUILDERS, OPTIMIZER_BUILDERS)
+    LOSS_BUILDERS, OPTIMIZER_BUILDERS)
 
 
 class TorchBackend(FrameworkBackend):

@@ -35,4 +35,11 @@ def activation(spec, ctx) -> BuiltLayer:
 
 @builders.register("Flatten")
 def flatten(spec, ctx) -> BuiltLayer:
-    return BuiltLayer(call=lambda x: torch.flatten(x, start_dim=1), detail="torch.flatten(start_dim=1)")
+    if spec.data_format == "channels_last" or len(ctx.input_shapes[0]) < 2:
+        return BuiltLayer(call=lambda x: torch.flatten(x, start_dim=1), detail="torch.flatten(start_dim=1)")
+    # Keras' Flatten(data_format='channels_first') flattens in channels-last order
+    # (keras/src/layers/reshaping/flatten.py); torch.flatten has no such option.
+    return BuiltLayer(call=lambda x: torch.flatten(torch.movedim(x, 1, -1), start_dim=1),
+                      implementation="composite",
+                      detail="torch.movedim(x, 1, -1), then torch.flatten(start_dim=1): torch flattens "
+                             "as laid out, Keras' channels_first Flatten moves the channels last first")

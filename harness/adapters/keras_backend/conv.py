@@ -1,0 +1,119 @@
+"""Keras builders for Conv1D and Conv2D. Keras' layout is the canonical one: kernels as is.
+
+Two settings the native layer cannot run here, found out by running it, not assumed:
+
+* channels_first on TensorFlow's CPU build. keras/src/backend/tensorflow/nn.py `conv` calls
+  tf.nn.convolution with data_format NCHW/NCW, and TF's CPU kernel refuses it at run time
+  ("The Conv2D op currently only supports the NHWC tensor format on the CPU"); only grouped
+  convolutions, which Keras compiles with XLA there, run. `channels_first_failure` tries a tiny
+  layer once per (rank, grouped, dtype) and process; where it fails the same keras layer runs
+  channels_last between two transposes (marked composite, with TF's message). On a GPU build
+  the native layer is used.
+* strides > 1 together with dilation_rate > 1: keras/src/layers/convolutional/base_conv.py
+  raises "`strides > 1` not supported in conjunction with `dilation_rate > 1`". A dilated
+  convolution at stride s is the stride-1 one sampled every s cells, so the layer runs with
+  stride 1 on the input padded by TF's 'same' rule for stride s (padding 'valid' then), and the
+  output is sliced [::s]. Keras decomposes its depthwise convolutions the same way
+  (nn.py `_depthwise_conv_stride_dilation_decomposition`).
+
+The activation is applied after the layout is restored, so a softmax acts on the case's axis.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import numpy as np
+
+from harness.adapters.base import BuiltLayer, WeightBinding
+from harness.adapters.keras_backend._import import keras, tf
+from harness.adapters.keras_backend.registry import LAYER_BUILDERS as builders
+from harness.adapters.layout import AS_IS
+from harness.layers import windows as win
+
+CONV_LAYERS = {1: keras.layers.Conv1D, 2: keras.layers.Conv2D}
+
+# Keras runs grouped convolutions on CPU through a tf.function(jit_compile=True) that it defines
+# inside every call (nn.py `conv`, `_conv_xla`), so TF warns about retracing from the sixth call
+# on. That is Keras' own cost (about 0.5 s of XLA compilation per grouped layer and call), not
+# something a case can change: the warning alone is filtered, narrowly.
+tf.get_logger().addFilter(lambda record: "triggered tf.function retracing" not in record.getMessage())
+
+
+@functools.cache
+def channels_first_failure(rank: int, grouped: bool, dtype: str) -> str | None:
+    """None if keras' channels_first convolution runs in this TensorFlow, else TF's message."""
+    groups = 2 if grouped else 1
+    layer = CONV_LAYERS[rank](groups, 1, data_format="channels_first", groups=groups, dtype=dtype)
+    try:
+        layer(np.zeros((1, groups, *(2,) * rank), dtype=dtype))
+    except tf.errors.UnimplementedError as exc:
+        return tf_reason(str(exc))
+    return None
+
+
+def tf_reason(message: str) -> str:
+    """The sentence of TF's error that says what is unsupported, without Keras' wrapping
+    ("Exception encountered when calling ...", terminal colours, the op's node name)."""
+    message = re.sub(r"\x1b\[[0-9;]*m|\{\{[^}]*\}\}|\[Op:[^\]]*\]( name:[^\n]*)?", "", message)
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    useful = [line for line in lines if "currently" in line or "supports" in line]
+    return (useful or lines or ["(no message)"])[0]
+
+
+@builders.register("Conv1D", "Conv2D")
+def conv(spec, ctx) -> BuiltLayer:
+    layer_class = CONV_LAYERS[spec.rank]
+    activation, kind, activation_detail = ctx.activation(spec.activation)
+    reasons = []
+    if spec.data_format == "channels_first":
+        failure = channels_first_failure(spec.rank, spec.groups > 1, ctx.dtype)
+        if failure:
+            reasons.append(f"between ops.transpose to channels_last and back: data_format='channels_first' "
+                           f"fails on this TensorFlow ({failure})")
+    strided_dilation = max(spec.stride) > 1 and max(spec.dilation) > 1
+    if strided_dilation:
+        reasons.append("with stride 1 on the input padded by ops.pad for the real stride, output sliced "
+                       "[::stride]: Keras refuses strides > 1 with dilation_rate > 1")
+    data_format = "channels_last" if reasons else spec.data_format
+    strides = (1,) * spec.rank if strided_dilation else spec.stride
+    padding = "valid" if strided_dilation else spec.padding
+    layer = layer_class(
+        spec.filters, spec.kernel, strides=strides, padding=padding, data_format=data_format,
+        dilation_rate=spec.dilation, groups=spec.groups, use_bias=spec.use_bias,
+        dtype=ctx.dtype, name=ctx.layer_name)
+    spatial, channels = win.split_channels(ctx.input_shapes[0], spec.data_format)
+    layer.build((None, *win.join_channels(spatial, channels, data_format)))
+    bindings = [WeightBinding("kernel", layer.kernel, f"{layer_class.__name__}.kernel", AS_IS)]
+    if spec.use_bias:
+        bindings.append(WeightBinding("bias", layer.bias, f"{layer_class.__name__}.bias", AS_IS))
+    then = f", then {activation_detail}" if kind == "composite" else ""
+    if not reasons:
+        return BuiltLayer(call=lambda x: activation(layer(x)), bindings=bindings, implementation=kind,
+                          detail=f"keras.layers.{layer_class.__name__}{then}", module=layer)
+    call = composite_call(spec, layer, activation, spatial, strided_dilation)
+    return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=layer,
+                      detail=f"keras.layers.{layer_class.__name__} " + "; ".join(reasons) + then)
+
+
+def composite_call(spec, layer, activation, spatial, strided_dilation: bool):
+    ops = keras.ops
+    channels_first = spec.data_format == "channels_first"
+    rank = spec.rank
+    pads = [[0, 0], *map(list, spec.paddings(spatial)), [0, 0]]
+    sample = (slice(None), *(slice(None, None, s) for s in spec.stride), slice(None))
+
+    def call(x):
+        if channels_first:
+            x = ops.transpose(x, (0, *range(2, rank + 2), 1))
+        if strided_dilation:
+            x = ops.pad(x, pads)
+        y = layer(x)
+        if strided_dilation:
+            y = y[sample]
+        if channels_first:
+            y = ops.transpose(y, (0, rank + 1, *range(1, rank + 1)))
+        return activation(y)
+
+    return call

@@ -1,0 +1,72 @@
+"""Keras builders for LSTM, GRU and SimpleRNN.
+
+Keras' layers are the canonical ones (keras/src/layers/rnn/{lstm,gru,simple_rnn}.py): weights go
+in as they are, and they take any activation, so they are native whatever the case asks (unless
+an activation itself is composite in Keras). LSTM and GRU get `use_cudnn=False`: the cuDNN
+kernel exists only on a GPU and only for the standard cell; the generic cell is the same
+computation on every machine (SimpleRNN has no cuDNN path).
+"""
+
+from __future__ import annotations
+
+from harness.adapters.base import BuiltLayer, WeightBinding
+from harness.adapters.gates import GateLayout, gate_transform
+from harness.adapters.keras_backend._import import keras
+from harness.adapters.keras_backend.core import built
+from harness.adapters.keras_backend.registry import LAYER_BUILDERS as builders
+
+
+def bind(spec, ctx, layer) -> list[WeightBinding]:
+    """The cell's kernel, recurrent_kernel and bias, as they are; the descriptions say which
+    columns hold which gate."""
+    features, u = ctx.input_shapes[0][-1], spec.units
+    width = len(spec.gates) * u
+    same = GateLayout(spec.gates, spec.gates, transposed=False)
+    cell, kind = layer.cell, type(layer).__name__
+    bias_shape = tuple(cell.bias.shape)
+    bias_intro = "row 0 input bias, row 1 recurrent bias" if len(bias_shape) == 2 else ""
+    return [
+        WeightBinding("kernel", cell.kernel, f"{kind}.cell.kernel",
+                      gate_transform(same, u, (features, width), intro="as is")),
+        WeightBinding("recurrent_kernel", cell.recurrent_kernel, f"{kind}.cell.recurrent_kernel",
+                      gate_transform(same, u, (u, width), intro="as is")),
+        WeightBinding("bias", cell.bias, f"{kind}.cell.bias",
+                      gate_transform(same, u, bias_shape, intro="as is" + (f", {bias_intro}" if bias_intro else ""))),
+    ]
+
+
+def activations(spec, ctx) -> tuple[dict, str, str]:
+    """Keyword arguments for the layer, the implementation kind and the description."""
+    kwargs, kinds, details = {}, [], []
+    for field in ("activation", "recurrent_activation"):
+        if hasattr(spec, field):
+            function, kind, detail = ctx.activation(getattr(spec, field))
+            kwargs[field] = function
+            kinds.append(kind)
+            details.append(f"{field}={detail}")
+    return kwargs, "composite" if "composite" in kinds else "native", ", ".join(details)
+
+
+def build_recurrent(spec, ctx, layer_class, **settings) -> BuiltLayer:
+    kwargs, kind, described = activations(spec, ctx)
+    layer = built(layer_class(spec.units, return_sequences=spec.return_sequences, dtype=ctx.dtype,
+                              name=ctx.layer_name, **kwargs, **settings), ctx)
+    options = "".join(f"{k}={v}, " for k, v in settings.items())
+    return BuiltLayer(call=layer, bindings=bind(spec, ctx, layer), implementation=kind, module=layer,
+                      detail=f"keras.layers.{layer_class.__name__}({options}{described})")
+
+
+@builders.register("LSTM")
+def lstm(spec, ctx) -> BuiltLayer:
+    return build_recurrent(spec, ctx, keras.layers.LSTM, unit_forget_bias=spec.unit_forget_bias,
+                           use_cudnn=False)
+
+
+@builders.register("GRU")
+def gru(spec, ctx) -> BuiltLayer:
+    return build_recurrent(spec, ctx, keras.layers.GRU, reset_after=spec.reset_after, use_cudnn=False)
+
+
+@builders.register("SimpleRNN")
+def simple_rnn(spec, ctx) -> BuiltLayer:
+    return build_recurrent(spec, ctx, keras.layers.SimpleRNN)

@@ -1,0 +1,197 @@
+"""torch builders for LSTM, GRU and SimpleRNN.
+
+torch's recurrent modules (torch/nn/modules/rnn.py) differ from Keras in three ways:
+
+* weights are (gates * units, in) with the gates along the rows: transposed;
+* two biases, `bias_ih` and `bias_hh`, added together. Keras' LSTM and SimpleRNN (and its GRU
+  with reset_after false) have one, so `bias_hh` is held at zero and frozen
+  (requires_grad=False): a trainable copy would take the same gradient as `bias_ih` and a
+  training step would move the effective bias twice. Keras' reset-after GRU has two biases,
+  which map onto torch's two;
+* nn.LSTM's gates come in rows [i, f, g, o] (g is Keras' c), nn.GRU's in rows [r, z, n] where
+  Keras has columns [z, r, h]: reordered.
+
+Inputs are (batch, time, features), so every module is built with batch_first=True (the default
+is time first). The native cells are fixed to sigmoid gates and a tanh candidate (nn.RNN: tanh
+or relu), and nn.GRU computes the reset-after form only. Other settings are built from torch
+primitives (F.linear and the activations) on the same module's parameters, so the weight
+layout, and the mapping, stay those of the native module; the layer is then marked composite.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from harness.adapters.base import BuiltLayer, WeightBinding
+from harness.adapters.gates import GateLayout, gate_transform
+from harness.adapters.torch_backend.registry import LAYER_BUILDERS as builders
+from harness.layers.recurrent import GRU, LSTM
+
+LSTM_ROWS = GateLayout(LSTM.gates, ("i", "f", "c", "o"), transposed=True, native_names={"c": "g"})
+"""nn.LSTM: weight_ih_l0 rows [i, f, g, o] (torch/nn/modules/rnn.py, LSTM docstring), Keras'
+column order, transposed."""
+GRU_ROWS = GateLayout(GRU.gates, ("r", "z", "h"), transposed=True, native_names={"h": "n"})
+"""nn.GRU: weight_ih_l0 rows [r, z, n] (torch/nn/modules/rnn.py, GRU docstring); Keras has
+columns [z, r, h]: r and z swap."""
+SINGLE = GateLayout(("h",), ("h",), transposed=True)
+
+FROZEN = "bias_hh_l0 frozen at zero (requires_grad=False): Keras has one bias"
+
+
+def freeze_at_zero(parameter: torch.nn.Parameter) -> None:
+    with torch.no_grad():
+        parameter.zero_()
+    parameter.requires_grad_(False)
+
+
+def bind(spec, ctx, module, layout: GateLayout, *, two_biases: bool) -> list[WeightBinding]:
+    """kernel -> weight_ih_l0, recurrent_kernel -> weight_hh_l0, bias -> bias_ih_l0 (and, for a
+    canonical bias (2, 3u), its second row -> bias_hh_l0)."""
+    features, u = ctx.input_shapes[0][-1], spec.units
+    width = len(spec.gates) * u
+    kind = type(module).__name__
+    bindings = [
+        WeightBinding("kernel", module.weight_ih_l0, f"{kind}.weight_ih_l0",
+                      gate_transform(layout, u, (features, width))),
+        WeightBinding("recurrent_kernel", module.weight_hh_l0, f"{kind}.weight_hh_l0",
+                      gate_transform(layout, u, (u, width))),
+    ]
+    if two_biases:
+        bindings += [
+            WeightBinding("bias", module.bias_ih_l0, f"{kind}.bias_ih_l0",
+                          gate_transform(layout, u, (2, width), row=0, intro="the input bias")),
+            WeightBinding("bias", module.bias_hh_l0, f"{kind}.bias_hh_l0",
+                          gate_transform(layout, u, (2, width), row=1, intro="the recurrent bias")),
+        ]
+    else:
+        bindings.append(WeightBinding("bias", module.bias_ih_l0, f"{kind}.bias_ih_l0",
+                                      gate_transform(layout, u, (width,))))
+    return bindings
+
+
+def unroll(step: Callable, projected: torch.Tensor, units: int, return_sequences: bool,
+           cell_state: bool = False) -> torch.Tensor:
+    """Run `step(projected input at t, h, [c]) -> h[, c]` from a zero state over the time axis."""
+    h = projected.new_zeros(projected.shape[0], units)
+    state = (h, torch.zeros_like(h)) if cell_state else (h,)
+    outputs = []
+    for t in range(projected.shape[1]):
+        state = step(projected[:, t], *state)
+        state = state if isinstance(state, tuple) else (state,)
+        outputs.append(state[0])
+    return torch.stack(outputs, dim=1) if return_sequences else outputs[-1]
+
+
+def last_or_all(output: torch.Tensor, return_sequences: bool) -> torch.Tensor:
+    return output if return_sequences else output[:, -1]
+
+
+def activations(spec, ctx):
+    """(activation, recurrent_activation or None, their description) for a composite cell."""
+    act, _, act_detail = ctx.activation(spec.activation)
+    gate_spec = getattr(spec, "recurrent_activation", None)
+    if gate_spec is None:
+        return act, None, f"activation {act_detail}"
+    gate, _, gate_detail = ctx.activation(gate_spec)
+    return act, gate, f"activation {act_detail}, recurrent_activation {gate_detail}"
+
+
+def is_standard_cell(spec) -> bool:
+    """What torch's native LSTM and GRU compute: sigmoid gates, tanh candidate."""
+    return spec.activation.name == "tanh" and spec.recurrent_activation.name == "sigmoid"
+
+
+@builders.register("LSTM")
+def lstm(spec, ctx) -> BuiltLayer:
+    features, u = ctx.input_shapes[0][-1], spec.units
+    module = torch.nn.LSTM(features, u, batch_first=True, dtype=getattr(torch, ctx.dtype))
+    freeze_at_zero(module.bias_hh_l0)
+    bindings = bind(spec, ctx, module, LSTM_ROWS, two_biases=False)
+    if is_standard_cell(spec):
+        return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences),
+                          bindings=bindings, detail=f"torch.nn.LSTM(batch_first=True); {FROZEN}", module=module)
+    act, gate, described = activations(spec, ctx)
+
+    def step(z, h, c):
+        z = z + F.linear(h, module.weight_hh_l0)
+        i, f, g, o = z.chunk(4, dim=1)  # torch's row order [i, f, g, o]
+        c = gate(f) * c + gate(i) * act(g)
+        return gate(o) * act(c), c
+
+    def call(x):
+        return unroll(step, F.linear(x, module.weight_ih_l0, module.bias_ih_l0), u,
+                      spec.return_sequences, cell_state=True)
+
+    return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=module,
+                      detail=f"LSTM cell from F.linear and activations on torch.nn.LSTM's parameters "
+                             f"({described}): nn.LSTM is fixed to sigmoid gates and tanh; {FROZEN}")
+
+
+@builders.register("GRU")
+def gru(spec, ctx) -> BuiltLayer:
+    features, u = ctx.input_shapes[0][-1], spec.units
+    module = torch.nn.GRU(features, u, batch_first=True, dtype=getattr(torch, ctx.dtype))
+    if not spec.reset_after:
+        freeze_at_zero(module.bias_hh_l0)
+    bindings = bind(spec, ctx, module, GRU_ROWS, two_biases=spec.reset_after)
+    if spec.reset_after and is_standard_cell(spec):
+        return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences),
+                          bindings=bindings, detail="torch.nn.GRU(batch_first=True), reset-after",
+                          module=module)
+    act, gate, described = activations(spec, ctx)
+    W_hh = module.weight_hh_l0
+
+    def step_after(a, h):
+        x_r, x_z, x_n = a.chunk(3, dim=1)  # torch's row order [r, z, n]
+        h_r, h_z, h_n = F.linear(h, W_hh, module.bias_hh_l0).chunk(3, dim=1)
+        r, z = gate(x_r + h_r), gate(x_z + h_z)
+        return z * h + (1 - z) * act(x_n + r * h_n)
+
+    def step_before(a, h):
+        x_r, x_z, x_n = a.chunk(3, dim=1)
+        h_r, h_z = F.linear(h, W_hh[:2 * u]).chunk(2, dim=1)
+        r, z = gate(x_r + h_r), gate(x_z + h_z)
+        return z * h + (1 - z) * act(x_n + F.linear(r * h, W_hh[2 * u:]))
+
+    def call(x):
+        return unroll(step_after if spec.reset_after else step_before,
+                      F.linear(x, module.weight_ih_l0, module.bias_ih_l0), u, spec.return_sequences)
+
+    if spec.reset_after:
+        why = "nn.GRU is fixed to sigmoid gates and tanh"
+    else:
+        why = ("nn.GRU has only the reset-after form; bias_hh_l0 unused and frozen at zero "
+               "(requires_grad=False): reset-before has no recurrent bias")
+    return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=module,
+                      detail=f"GRU cell, reset-{'after' if spec.reset_after else 'before'}, from F.linear and "
+                             f"activations on torch.nn.GRU's parameters ({described}): {why}")
+
+
+NATIVE_RNN = {"tanh": "tanh", "relu": "relu"}
+"""nn.RNN's `nonlinearity` choices (torch/nn/modules/rnn.py)."""
+
+
+@builders.register("SimpleRNN")
+def simple_rnn(spec, ctx) -> BuiltLayer:
+    features, u = ctx.input_shapes[0][-1], spec.units
+    nonlinearity = NATIVE_RNN.get(spec.activation.name, "tanh")
+    module = torch.nn.RNN(features, u, nonlinearity=nonlinearity, batch_first=True,
+                          dtype=getattr(torch, ctx.dtype))
+    freeze_at_zero(module.bias_hh_l0)
+    bindings = bind(spec, ctx, module, SINGLE, two_biases=False)
+    if spec.activation.name in NATIVE_RNN:
+        return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences),
+                          bindings=bindings, module=module,
+                          detail=f"torch.nn.RNN(nonlinearity={nonlinearity!r}, batch_first=True); {FROZEN}")
+    act, _, described = activations(spec, ctx)
+
+    def call(x):
+        return unroll(lambda a, h: act(a + F.linear(h, module.weight_hh_l0)),
+                      F.linear(x, module.weight_ih_l0, module.bias_ih_l0), u, spec.return_sequences)
+
+    return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=module,
+                      detail=f"Elman cell from F.linear and {described} on torch.nn.RNN's parameters: "
+                             f"nn.RNN takes only tanh or relu; {FROZEN}")

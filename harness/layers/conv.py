@@ -1,0 +1,188 @@
+"""Convolution layers: Conv1D and Conv2D (cross-correlation, as in all three frameworks).
+
+One reference serves both ranks: the input is moved to channels_last, padded by TF's rule
+(windows.py), cut into windows through a strided view (im2col with a single copy), and each
+group of channels is one matrix product. Backward is the transposed products, the input
+gradient added back one kernel offset at a time (col2im).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal, Union
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from harness.activations import ActivationField, Linear
+from harness.layers import windows as win
+from harness.layers.base import LAYERS, LayerSpec, ReferenceLayer
+
+PositiveInt = Annotated[int, Field(gt=0)]
+Sizes = Union[PositiveInt, list[PositiveInt]]
+"""One size for every spatial axis, or a list with one per axis (Keras' int or tuple)."""
+
+DATA_FORMAT_DESCRIPTION = (
+    "channels_last: (batch, *spatial, channels), Keras' default; channels_first: (batch, channels, "
+    "*spatial), torch's and chainer's only layout. Required: the frameworks disagree on the default")
+
+
+def as_tuple(value: int | list[int], rank: int) -> tuple[int, ...]:
+    return (value,) * rank if isinstance(value, int) else tuple(value)
+
+
+class WindowedSpec(LayerSpec):
+    """Fields and shape logic shared by convolution and pooling over `rank` spatial axes."""
+
+    rank: ClassVar[int]
+    data_format: win.DataFormat = Field(description=DATA_FORMAT_DESCRIPTION)
+
+    def _check_sizes(self, **sizes: int | list[int]) -> None:
+        for name, value in sizes.items():
+            if isinstance(value, list) and len(value) != self.rank:
+                raise ValueError(f"{name} has {len(value)} entries; {self.type} needs one integer or "
+                                 f"a list of {self.rank}")
+
+    def split_input(self, input_shapes) -> tuple[tuple[int, ...], int]:
+        (shape,) = input_shapes
+        if len(shape) != self.rank + 1:
+            layout = "(*spatial, channels)" if self.data_format == "channels_last" else "(channels, *spatial)"
+            raise ValueError(f"{self.type} needs inputs of rank {self.rank + 1} without the batch axis, "
+                             f"{layout} for {self.data_format}")
+        return win.split_channels(tuple(shape), self.data_format)
+
+
+class ConvSpec(WindowedSpec):
+    """y = activation(cross_correlate(pad(x), kernel) + bias), per group of channels.
+
+    Canonical layout (Keras'): `kernel` (*kernel_size, in_channels / groups, filters), `bias`
+    (filters,). Output channel o belongs to group o // (filters / groups) and sees input channels
+    [g * in/groups, (g + 1) * in/groups) of that group, as in TF, torch and chainer.
+
+    `padding: same` follows TF: out = ceil(n / s) and the odd padding cell goes at the END, also
+    for even kernels and strides > 1 (torch's padding='same' refuses strides > 1, and symmetric
+    padding k // 2 shifts the windows by one cell). The activation is applied in the layer's own
+    data_format (a softmax acts on the last axis of the output as laid out).
+
+    `data_format` has no default: Keras reads it from keras.config.image_data_format()
+    (channels_last unless configured), torch and chainer only know channels_first, so a case that
+    left it out would mean different tensors to different readers. The canonical kernel layout
+    does not depend on it.
+    """
+
+    filters: int = Field(gt=0)
+    kernel_size: Sizes
+    strides: Sizes = 1
+    padding: win.Padding = Field(default="valid", description="valid (no padding) or same (TF's rule)")
+    dilation_rate: Sizes = 1
+    groups: int = Field(default=1, gt=0, description="input channels and filters are split into this many groups")
+    activation: ActivationField = Field(default_factory=lambda: Linear(name="linear"))
+    use_bias: bool = True
+
+    reference: ClassVar[type[ReferenceLayer]]
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        self._check_sizes(kernel_size=self.kernel_size, strides=self.strides, dilation_rate=self.dilation_rate)
+        if self.filters % self.groups:
+            raise ValueError(f"filters ({self.filters}) must be divisible by groups ({self.groups})")
+        return self
+
+    @property
+    def kernel(self) -> tuple[int, ...]:
+        return as_tuple(self.kernel_size, self.rank)
+
+    @property
+    def stride(self) -> tuple[int, ...]:
+        return as_tuple(self.strides, self.rank)
+
+    @property
+    def dilation(self) -> tuple[int, ...]:
+        return as_tuple(self.dilation_rate, self.rank)
+
+    def paddings(self, spatial: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+        """(before, after) per spatial axis for an input of these spatial sizes."""
+        return win.padding_amounts(spatial, self.kernel, self.stride, self.dilation, self.padding)
+
+    def output_shape(self, input_shapes):
+        spatial, channels = self.split_input(input_shapes)
+        if channels % self.groups:
+            raise ValueError(f"{channels} input channels are not divisible by groups={self.groups}")
+        out = win.output_sizes(spatial, self.kernel, self.stride, self.dilation, self.padding)
+        if min(out) < 1:
+            raise ValueError(f"kernel {list(self.kernel)} with dilation {list(self.dilation)} is larger "
+                             f"than the input {list(spatial)} under padding 'valid'")
+        return win.join_channels(out, self.filters, self.data_format)
+
+    def parameter_shapes(self, input_shapes):
+        _, channels = self.split_input(input_shapes)
+        shapes = {"kernel": (*self.kernel, channels // self.groups, self.filters)}
+        if self.use_bias:
+            shapes["bias"] = (self.filters,)
+        return shapes
+
+    def default_initializers(self):
+        return {"kernel": "glorot_uniform", "bias": "zeros"}
+
+
+class ConvReference(ReferenceLayer):
+    """Forward: im2col per group, the windows of group g's input channels as a matrix
+    (positions, kernel cells * in/groups) times group g's kernel (kernel cells * in/groups,
+    filters/groups). Backward: the kernel gradient is the transposed product; the input gradient
+    goes offset by offset: the cells that kernel offset k meets (one per output position) get
+    dz @ kernel[k].T, group by group."""
+
+    def forward(self, x):
+        spec = self.spec
+        x = win.to_channels_last(x, spec.data_format)
+        spatial, channels = x.shape[1:-1], x.shape[-1]
+        self.pads = spec.paddings(spatial)
+        padded = win.pad(x, self.pads)
+        self.padded_shape = padded.shape
+        self.out = win.output_sizes(spatial, spec.kernel, spec.stride, spec.dilation, spec.padding)
+        # (batch, *out, *kernel, channels) -> (positions, kernel cells, groups, in/groups): one copy
+        cells = win.windows(padded, spec.kernel, spec.stride, spec.dilation, self.out)
+        cells = cells.reshape(-1, win.window_count(spec.kernel), spec.groups, channels // spec.groups)
+        self.columns = [cells[:, :, g].reshape(len(cells), -1) for g in range(spec.groups)]
+        kernels = np.split(self.params["kernel"].reshape(self.columns[0].shape[1], -1), spec.groups, axis=-1)
+        z = np.concatenate([columns @ kernel for columns, kernel in zip(self.columns, kernels)], axis=-1)
+        z = z.reshape(x.shape[0], *self.out, spec.filters)
+        if spec.use_bias:
+            z += self.params["bias"]
+        self.z = win.from_channels_last(z, spec.data_format)
+        self.y = spec.activation.forward(self.z)
+        return self.y
+
+    def backward(self, dy):
+        spec = self.spec
+        dz = win.to_channels_last(spec.activation.backward(self.z, self.y, dy), spec.data_format)
+        dz_groups = np.split(dz.reshape(-1, spec.filters), spec.groups, axis=-1)  # (positions, filters/groups)
+        d_kernel = [columns.T @ dz_group for columns, dz_group in zip(self.columns, dz_groups)]
+        self.grads["kernel"] = np.concatenate(d_kernel, axis=-1).reshape(self.params["kernel"].shape)
+        if spec.use_bias:
+            self.grads["bias"] = dz.reshape(-1, spec.filters).sum(axis=0)
+        kernel = self.params["kernel"].reshape(-1, *self.params["kernel"].shape[-2:])  # (cells, in/groups, filters)
+        kernels = np.split(kernel, spec.groups, axis=-1)
+        group_in = kernel.shape[1]
+        d_padded = np.zeros(self.padded_shape, dtype=dz.dtype)
+        for k, cells in enumerate(win.offset_cells(spec.kernel, spec.stride, spec.dilation, self.out)):
+            met = d_padded[cells]  # a view: (batch, *out, in channels)
+            for g, (dz_group, group_kernel) in enumerate(zip(dz_groups, kernels)):
+                met[..., g * group_in:(g + 1) * group_in] += (dz_group @ group_kernel[k].T).reshape(
+                    *dz.shape[:-1], group_in)
+        return (win.from_channels_last(win.crop(d_padded, self.pads), spec.data_format),)
+
+
+@LAYERS.register
+class Conv1D(ConvSpec):
+    __doc__ = ConvSpec.__doc__.replace("(*kernel_size,", "(kernel_size,")
+    type: Literal["Conv1D"]
+    rank = 1
+    reference = ConvReference
+
+
+@LAYERS.register
+class Conv2D(ConvSpec):
+    __doc__ = ConvSpec.__doc__.replace("(*kernel_size,", "(kh, kw,")
+    type: Literal["Conv2D"]
+    rank = 2
+    reference = ConvReference

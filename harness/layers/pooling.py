@@ -1,0 +1,253 @@
+"""Pooling layers: MaxPooling1D/2D, AveragePooling1D/2D and the global poolings.
+
+Windowed pooling uses the same windows as convolution (windows.py), in channels_last order:
+max pooling pads with -inf (a padded cell is never the maximum), average pooling pads with zeros
+and divides each window by the number of real cells in it.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from harness.layers import windows as win
+from harness.layers.base import LAYERS, ReferenceLayer
+from harness.layers.conv import Sizes, WindowedSpec, as_tuple
+
+
+class PoolingSpec(WindowedSpec):
+    """Fields of the windowed poolings. No parameters.
+
+    `pool_size` has no default (Keras' MaxPooling2D has 2, its AveragePooling2D none, torch and
+    chainer none); `strides` defaults to `pool_size` in all three. `padding` has no default:
+    chainer's max_pooling defaults to cover_all=True, which rounds the output size up (3x3 from
+    2x2 windows on 5x5, where Keras 'valid' and torch give 2x2), and 'same' average pooling
+    divides differently per framework (see AveragePooling2D). `data_format`: as Conv2D.
+    """
+
+    pool_size: Sizes
+    strides: Sizes | None = Field(default=None, description="default: pool_size (in every framework)")
+    padding: win.Padding = Field(description="valid (no padding) or same (TF's rule, the odd cell at the end)")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        self._check_sizes(pool_size=self.pool_size,
+                          **({"strides": self.strides} if self.strides is not None else {}))
+        return self
+
+    @property
+    def window(self) -> tuple[int, ...]:
+        return as_tuple(self.pool_size, self.rank)
+
+    @property
+    def stride(self) -> tuple[int, ...]:
+        return self.window if self.strides is None else as_tuple(self.strides, self.rank)
+
+    @property
+    def dilation(self) -> tuple[int, ...]:
+        return (1,) * self.rank
+
+    def paddings(self, spatial: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+        return win.padding_amounts(spatial, self.window, self.stride, self.dilation, self.padding)
+
+    def output_shape(self, input_shapes):
+        spatial, channels = self.split_input(input_shapes)
+        out = win.output_sizes(spatial, self.window, self.stride, self.dilation, self.padding)
+        if min(out) < 1:
+            raise ValueError(f"pool_size {list(self.window)} is larger than the input {list(spatial)} "
+                             "under padding 'valid'")
+        return win.join_channels(out, channels, self.data_format)
+
+
+class PoolingReference(ReferenceLayer):
+    """Works offset by offset: for each of the pool's kh * kw offsets, the input cells it meets
+    form one strided slice of the padded input, shaped like the output (windows.offset_cells)."""
+
+    pad_value: ClassVar[float]
+
+    def padded_offsets(self, x):
+        """The padded channels_last input, and the cells every offset of the pool meets."""
+        spec = self.spec
+        x = win.to_channels_last(x, spec.data_format)
+        self.spatial = x.shape[1:-1]
+        self.pads = spec.paddings(self.spatial)
+        padded = win.pad(x, self.pads, self.pad_value)
+        self.padded_shape, self.dtype = padded.shape, padded.dtype
+        self.out = win.output_sizes(self.spatial, spec.window, spec.stride, spec.dilation, spec.padding)
+        return padded, list(win.offset_cells(spec.window, spec.stride, spec.dilation, self.out))
+
+    def input_gradient(self, gradient_at_offset):
+        """d input, given a function offset index -> the gradient of the cells that offset meets."""
+        spec = self.spec
+        d_padded = np.zeros(self.padded_shape, dtype=self.dtype)
+        for index, cells in enumerate(win.offset_cells(spec.window, spec.stride, spec.dilation, self.out)):
+            d_padded[cells] += gradient_at_offset(index)
+        return (win.from_channels_last(win.crop(d_padded, self.pads), spec.data_format),)
+
+
+class MaxPoolingReference(PoolingReference):
+    pad_value = -np.inf
+
+    def forward(self, x):
+        padded, offsets = self.padded_offsets(x)
+        y = padded[offsets[0]].copy()
+        self.winner = np.zeros(y.shape, dtype=np.intp)  # which offset holds the maximum
+        for index, cells in enumerate(offsets[1:], start=1):
+            larger = padded[cells] > y  # strictly: on a tie the first offset keeps it, as argmax
+            self.winner[larger] = index
+            np.maximum(y, padded[cells], out=y)
+        return win.from_channels_last(y, self.spec.data_format)
+
+    def backward(self, dy):
+        """The gradient goes to the window's maximum (the first one on a tie)."""
+        dy = win.to_channels_last(dy, self.spec.data_format)
+        return self.input_gradient(lambda index: np.where(self.winner == index, dy, 0.0))
+
+
+class AveragePoolingReference(PoolingReference):
+    pad_value = 0.0
+
+    def forward(self, x):
+        padded, offsets = self.padded_offsets(x)
+        total = sum(padded[cells] for cells in offsets)
+        self.counts = self._real_cells(padded.dtype, offsets)
+        return win.from_channels_last(total / self.counts, self.spec.data_format)
+
+    def _real_cells(self, dtype, offsets) -> np.ndarray:
+        """(1, *out, 1): how many cells of each window lie inside the unpadded input."""
+        mask = win.pad(np.ones((1, *self.spatial, 1), dtype=dtype), self.pads, 0.0)
+        return sum(mask[cells] for cells in offsets)
+
+    def backward(self, dy):
+        share = win.to_channels_last(dy, self.spec.data_format) / self.counts
+        return self.input_gradient(lambda index: share)
+
+
+class MaxPoolingSpec(PoolingSpec):
+    """y = the maximum of each window; 'same' pads with -inf (never chosen)."""
+
+    reference = MaxPoolingReference
+
+
+class AveragePoolingSpec(PoolingSpec):
+    """y = the mean of each window. With padding 'same' the divisor counts only the cells inside
+    the input, never the padding (TF's tf.nn.avg_pool, which Keras calls: a corner 3x3 window of
+    a 4x4 input is the mean of its 4 real cells). torch's AvgPool counts padding unless
+    count_include_pad=False; chainer's average_pooling_2d always counts it (divides by kh * kw).
+    """
+
+    reference = AveragePoolingReference
+
+
+@LAYERS.register
+class MaxPooling1D(MaxPoolingSpec):
+    __doc__ = MaxPoolingSpec.__doc__ + "\n" + PoolingSpec.__doc__
+    type: Literal["MaxPooling1D"]
+    rank = 1
+
+
+@LAYERS.register
+class MaxPooling2D(MaxPoolingSpec):
+    __doc__ = MaxPoolingSpec.__doc__ + "\n" + PoolingSpec.__doc__
+    type: Literal["MaxPooling2D"]
+    rank = 2
+
+
+@LAYERS.register
+class AveragePooling1D(AveragePoolingSpec):
+    __doc__ = AveragePoolingSpec.__doc__ + "\n" + PoolingSpec.__doc__
+    type: Literal["AveragePooling1D"]
+    rank = 1
+
+
+@LAYERS.register
+class AveragePooling2D(AveragePoolingSpec):
+    __doc__ = AveragePoolingSpec.__doc__ + "\n" + PoolingSpec.__doc__
+    type: Literal["AveragePooling2D"]
+    rank = 2
+
+
+# --- global pooling -------------------------------------------------------------------------
+
+class GlobalPoolingSpec(WindowedSpec):
+    """y = the mean (or maximum) over every spatial axis, per channel and sample: (batch,
+    channels), or with keepdims (batch, 1, ..., channels) / (batch, channels, 1, ...).
+    `data_format`: as Conv2D (Keras' GlobalAveragePooling2D reads image_data_format() too).
+    The maximum's gradient is split evenly between equal maxima (TF and torch); windowed max
+    pooling gives it to the first maximum of the window, in all three frameworks."""
+
+    keepdims: bool = Field(default=False, description="keep the spatial axes, with size 1 (Keras' keepdims)")
+
+    def spatial_axes(self) -> tuple[int, ...]:
+        first = 2 if self.data_format == "channels_first" else 1
+        return tuple(range(first, first + self.rank))
+
+    def output_shape(self, input_shapes):
+        _, channels = self.split_input(input_shapes)
+        if self.keepdims:
+            return win.join_channels((1,) * self.rank, channels, self.data_format)
+        return (channels,)
+
+
+class GlobalAveragePoolingReference(ReferenceLayer):
+    def forward(self, x):
+        self.input_shape = x.shape
+        return x.mean(axis=self.spec.spatial_axes(), keepdims=self.spec.keepdims)
+
+    def backward(self, dy):
+        axes = self.spec.spatial_axes()
+        cells = int(np.prod([self.input_shape[a] for a in axes]))
+        if not self.spec.keepdims:
+            dy = np.expand_dims(dy, axes)
+        return (np.broadcast_to(dy / cells, self.input_shape).copy(),)
+
+
+class GlobalMaxPoolingReference(ReferenceLayer):
+    def forward(self, x):
+        axes = self.spec.spatial_axes()
+        self.x = x
+        self.y = x.max(axis=axes, keepdims=True)
+        return self.y if self.spec.keepdims else self.y.reshape(self.y.shape[0], -1)
+
+    def backward(self, dy):
+        """The gradient is split evenly between equal maxima: TF's gradient of reduce_max
+        (tensorflow/python/ops/math_grad.py `_MinOrMaxGrad`, which Keras' GlobalMaxPooling
+        differentiates) and torch.amax's. Ties are not rare: a channel that relu zeroed, or two
+        'same'-padded windows that cover the same cells."""
+        winners = (self.x == self.y).astype(dy.dtype)
+        share = winners / winners.sum(axis=self.spec.spatial_axes(), keepdims=True)
+        return (share * dy.reshape(self.y.shape),)
+
+
+@LAYERS.register
+class GlobalAveragePooling1D(GlobalPoolingSpec):
+    __doc__ = GlobalPoolingSpec.__doc__
+    type: Literal["GlobalAveragePooling1D"]
+    rank = 1
+    reference = GlobalAveragePoolingReference
+
+
+@LAYERS.register
+class GlobalAveragePooling2D(GlobalPoolingSpec):
+    __doc__ = GlobalPoolingSpec.__doc__
+    type: Literal["GlobalAveragePooling2D"]
+    rank = 2
+    reference = GlobalAveragePoolingReference
+
+
+@LAYERS.register
+class GlobalMaxPooling1D(GlobalPoolingSpec):
+    __doc__ = GlobalPoolingSpec.__doc__
+    type: Literal["GlobalMaxPooling1D"]
+    rank = 1
+    reference = GlobalMaxPoolingReference
+
+
+@LAYERS.register
+class GlobalMaxPooling2D(GlobalPoolingSpec):
+    __doc__ = GlobalPoolingSpec.__doc__
+    type: Literal["GlobalMaxPooling2D"]
+    rank = 2
+    reference = GlobalMaxPoolingReference
