@@ -5,6 +5,9 @@ A case names an activation either as a string (`tanh`) or as a mapping with its 
 parameter has no default here and must be written in the case: leaky_relu's slope (Keras layer
 0.3, Keras function 0.2, torch 0.01, chainer 0.2), hard_sigmoid's slope (Keras 3 and torch 1/6,
 chainer and legacy Keras 2 0.2) and gelu's approximation (keras.activations exact, keras.ops tanh).
+Those fields (and softmax's axis) are `Defaultable`: a case may instead write
+`{framework_default: {reference: VALUE, reason: WHY}}` to run each framework with its own default
+(see harness/defaults/).
 
 `forward(x)` returns y; `backward(x, y, dy)` returns dL/dx given dL/dy. The framework versions
 live in each adapter's activations module, keyed by the same names.
@@ -18,6 +21,7 @@ from typing import Annotated, Any, Literal, Union
 import numpy as np
 from pydantic import BeforeValidator, Field
 
+from harness.defaults.schema import Defaultable
 from harness.spec import Registry, Spec
 
 ACTIVATIONS = Registry("activation", "name")
@@ -33,7 +37,8 @@ class ActivationSpec(Spec):
         raise NotImplementedError
 
     def describe(self) -> str:
-        params = self.model_dump(exclude={"name"})
+        # getattr, not model_dump: a framework_default field then reads as such, not as a dict.
+        params = {key: getattr(self, key) for key in type(self).model_fields if key != "name"}
         if not params:
             return self.name
         return f"{self.name}(" + ", ".join(f"{k}={v}" for k, v in params.items()) + ")"
@@ -70,7 +75,7 @@ class LeakyRelu(ActivationSpec):
     """f(x) = x for x > 0, negative_slope * x otherwise. The slope is required (see module doc)."""
 
     name: Literal["leaky_relu"]
-    negative_slope: float = Field(description="slope for x < 0; no default, frameworks disagree")
+    negative_slope: Defaultable[float] = Field(description="slope for x < 0; no default, frameworks disagree")
 
     def forward(self, x):
         return np.where(x > 0, x, self.negative_slope * x)
@@ -115,7 +120,7 @@ class HardSigmoid(ActivationSpec):
     """
 
     name: Literal["hard_sigmoid"]
-    slope: float = Field(description="1/6 for Keras 3 and torch, 0.2 for chainer; required")
+    slope: Defaultable[float] = Field(description="1/6 for Keras 3 and torch, 0.2 for chainer; required")
     offset: float = 0.5
 
     def forward(self, x):
@@ -135,7 +140,7 @@ class Softmax(ActivationSpec):
     """
 
     name: Literal["softmax"]
-    axis: int = -1
+    axis: Defaultable[int] = Field(default=-1, description="default -1 (Keras); torch and chainer differ")
 
     def forward(self, x):
         shifted = x - x.max(axis=self.axis, keepdims=True)
@@ -216,7 +221,7 @@ class Gelu(ActivationSpec):
     `approximate` is required: keras.activations.gelu is exact, keras.ops.gelu is tanh."""
 
     name: Literal["gelu"]
-    approximate: Literal["none", "tanh"] = Field(description="'none' (exact erf form) or 'tanh'")
+    approximate: Defaultable[Literal["none", "tanh"]] = Field(description="'none' (exact erf form) or 'tanh'")
 
     def forward(self, x):
         if self.approximate == "none":

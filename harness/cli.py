@@ -1,8 +1,9 @@
-"""Command line: `python -m harness run|show|schema`.
+"""Command line: `python -m harness run|show|support|defaults|schema`.
 
     python -m harness run [CASES...] [--frameworks numpy,keras,chainer,torch] [--out reports/]
     python -m harness show CASE_FILE [--mapping [--frameworks keras,chainer,torch]]
     python -m harness support [--write README.md]
+    python -m harness defaults [--json] [--write README.md]
     python -m harness schema [--check]
 """
 
@@ -46,13 +47,19 @@ def main(argv: list[str] | None = None) -> int:
     support = commands.add_parser("support", help="print the support table (built by running every adapter)")
     support.add_argument("--write", metavar="README", default=None, help="replace the table in this file")
 
+    defaults = commands.add_parser(
+        "defaults", help="print every framework's defaults for the audited hyper-parameters (read from the frameworks)")
+    defaults.add_argument("--frameworks", default=None, help="comma-separated subset of keras,chainer,torch")
+    defaults.add_argument("--json", action="store_true", help="print the JSON form (as in results.json)")
+    defaults.add_argument("--write", metavar="README", default=None, help="replace the table in this file")
+
     schema = commands.add_parser("schema", help="write the JSON Schema of case files")
     schema.add_argument("--check", action="store_true", help="fail if the committed schema is stale")
 
     options = parser.parse_args(argv)
     try:
         commands_by_name = {"run": command_run, "show": command_show, "support": command_support,
-                            "schema": command_schema}
+                            "defaults": command_defaults, "schema": command_schema}
         return commands_by_name[options.command](options)
     except CaseError as exc:
         print(exc.render(), file=sys.stderr)
@@ -110,6 +117,25 @@ def command_support(options) -> int:
         print(f"{options.write}: {'updated' if changed else 'already up to date'}")
     else:
         print(table)
+    return 0
+
+
+def command_defaults(options) -> int:
+    from harness.defaults.table import FRAMEWORKS, defaults_table, write_into
+
+    frameworks = options.frameworks.split(",") if options.frameworks else list(FRAMEWORKS)
+    unknown = [name for name in frameworks if name not in FRAMEWORKS]
+    if unknown:
+        raise CaseError(f"unknown framework {unknown[0]!r}", field="--frameworks",
+                        expected=", ".join(FRAMEWORKS), found=unknown[0])
+    table = defaults_table(frameworks)
+    if options.json:
+        print(json.dumps(table.to_json(), indent=1, default=str))
+    elif options.write:
+        changed = write_into(Path(options.write), table.to_markdown())
+        print(f"{options.write}: {'updated' if changed else 'already up to date'}")
+    else:
+        print(table.to_markdown())
     return 0
 
 

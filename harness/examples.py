@@ -239,6 +239,10 @@ LAYER_EXAMPLES: list[LayerExample] = [
     LayerExample("Dense", {"units": 2, "use_bias": False}, [(5,)]),
     LayerExample("Dense", {"units": 3, "activation": {"name": "leaky_relu", "negative_slope": 0.2}}, [(2, 4)]),
     *_activation_examples(),
+    # 0.25, not Keras' 0.3: TF keeps the slope as a float32 attribute even in float64 (semantics
+    # row 43), which would put Keras 1e-8 off; a float32-exact slope keeps the comparison exact.
+    LayerExample("LeakyReLU", {"negative_slope": 0.25}, [(2, 4)]),
+    LayerExample("LeakyReLU", {"negative_slope": 0.01}, [(5,)]),
     LayerExample("Flatten", {}, [(2, 3)]),
     LayerExample("Flatten", {}, [(2, 3, 2)]),
     LayerExample("Add", {}, [(4,), (4,)]),

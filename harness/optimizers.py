@@ -11,8 +11,9 @@ t the step number starting at 1, eta the learning rate. State starts at zero unl
 All operations are elementwise.
 
 Hyper-parameters on which the frameworks' defaults differ (learning rate, momentum, epsilon,
-rho, the Adagrad initial accumulator) have no default: the case states them. The betas and rho
-have none either: Keras on TensorFlow rounds several hyper-parameters through float32 even in
+rho, the Adagrad initial accumulator) have no default: the case states them, or leaves them to
+each framework with `{framework_default: {reference, reason}}` (harness/defaults/; the value
+each framework used is recorded with its optimizer). The betas and rho have none either: Keras on TensorFlow rounds several hyper-parameters through float32 even in
 float64 (semantics row 43), so a float64 case should choose values float32 represents exactly
 (0.875, 0.9990234375 = 1 - 2**-10, 2**-7, ...) and should do so knowingly.
 
@@ -36,6 +37,7 @@ from typing import Annotated, Literal, Union
 import numpy as np
 from pydantic import Field, model_validator
 
+from harness.defaults.schema import Defaultable
 from harness.spec import Registry, Spec
 
 OPTIMIZERS = Registry("optimizer", "type")
@@ -56,7 +58,8 @@ class WeightDecay(Spec):
 
 class OptimizerSpec(Spec):
     type: str
-    learning_rate: float = Field(gt=0, description="eta; no default (Keras SGD 0.01, torch SGD 0.001, ...)")
+    learning_rate: Defaultable[Annotated[float, Field(gt=0)]] = Field(
+        description="eta; no default (Keras SGD 0.01, torch SGD 0.001, ...)")
     weight_decay: WeightDecay | None = Field(default=None, description="none unless stated")
 
     def initial_state(self, parameter: np.ndarray) -> dict[str, np.ndarray]:
@@ -76,7 +79,8 @@ class OptimizerSpec(Spec):
         return new
 
     def describe(self) -> str:
-        fields = self.model_dump(exclude={"type", "weight_decay"})
+        # getattr, not model_dump: a framework_default field then reads as such, not as a dict.
+        fields = {key: getattr(self, key) for key in type(self).model_fields if key not in ("type", "weight_decay")}
         text = f"{self.type}(" + ", ".join(f"{k}={v}" for k, v in fields.items())
         if self.weight_decay is not None:
             text += f", weight_decay={self.weight_decay.rate} {self.weight_decay.coupling}"
@@ -95,7 +99,8 @@ class SGD(OptimizerSpec):
     """
 
     type: Literal["sgd"]
-    momentum: float = Field(ge=0, lt=1, description="mu; no default (chainer MomentumSGD 0.9, others 0)")
+    momentum: Defaultable[Annotated[float, Field(ge=0, lt=1)]] = Field(
+        description="mu; no default (chainer MomentumSGD 0.9, others 0)")
     nesterov: bool = False
 
     @model_validator(mode="after")
@@ -132,9 +137,10 @@ class Adam(OptimizerSpec):
     """
 
     type: Literal["adam"]
-    beta_1: float = Field(ge=0, lt=1)
-    beta_2: float = Field(ge=0, lt=1)
-    epsilon: float = Field(ge=0, description="no default (Keras 1e-7, torch and chainer 1e-8)")
+    beta_1: Defaultable[Annotated[float, Field(ge=0, lt=1)]]
+    beta_2: Defaultable[Annotated[float, Field(ge=0, lt=1)]]
+    epsilon: Defaultable[Annotated[float, Field(ge=0)]] = Field(
+        description="no default (Keras 1e-7, torch and chainer 1e-8; torch's in another form)")
     amsgrad: bool = False
 
     def initial_state(self, parameter):
@@ -170,10 +176,12 @@ class RMSprop(OptimizerSpec):
     """
 
     type: Literal["rmsprop"]
-    rho: float = Field(ge=0, lt=1, description="no default (Keras 0.9, torch and chainer alpha 0.99)")
-    epsilon: float = Field(ge=0, description="no default (Keras 1e-7, torch and chainer 1e-8)")
-    epsilon_placement: Placement = Field(description=PLACEMENT_DESCRIPTION)
-    momentum: float = Field(ge=0, lt=1, description="mu; 0 for none")
+    rho: Defaultable[Annotated[float, Field(ge=0, lt=1)]] = Field(
+        description="no default (Keras 0.9, torch and chainer alpha 0.99)")
+    epsilon: Defaultable[Annotated[float, Field(ge=0)]] = Field(
+        description="no default (Keras 1e-7, torch and chainer 1e-8)")
+    epsilon_placement: Defaultable[Placement] = Field(description=PLACEMENT_DESCRIPTION)
+    momentum: Defaultable[Annotated[float, Field(ge=0, lt=1)]] = Field(description="mu; 0 for none")
     centered: bool = False
 
     def initial_state(self, parameter):
@@ -211,9 +219,11 @@ class Adagrad(OptimizerSpec):
     """
 
     type: Literal["adagrad"]
-    initial_accumulator_value: float = Field(ge=0, description="no default (Keras 0.1, torch and chainer 0)")
-    epsilon: float = Field(ge=0, description="no default (Keras 1e-7, torch 1e-10, chainer 1e-8)")
-    epsilon_placement: Placement = Field(description=PLACEMENT_DESCRIPTION)
+    initial_accumulator_value: Defaultable[Annotated[float, Field(ge=0)]] = Field(
+        description="no default (Keras 0.1, torch and chainer 0)")
+    epsilon: Defaultable[Annotated[float, Field(ge=0)]] = Field(
+        description="no default (Keras 1e-7, torch 1e-10, chainer 1e-8)")
+    epsilon_placement: Defaultable[Placement] = Field(description=PLACEMENT_DESCRIPTION)
 
     def initial_state(self, parameter):
         return {"s": np.full_like(parameter, self.initial_accumulator_value)}

@@ -154,6 +154,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     results = config.stash.get(RESULTS, [])
     if not results or out_dir is None or hasattr(config, "workerinput"):
         return
+    from harness.defaults.table import for_results as defaults_for_results
     from harness.environment import describe_environment
     from harness.report import write_site
     from harness.results import build_results
@@ -177,7 +178,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     command = "pytest " + " ".join(config.invocation_params.args)
     data = build_results(reports, environment=describe_environment(), command=command,
                          frameworks=frameworks, seconds=time.perf_counter() - config.stash[STARTED],
-                         load_errors=[])
+                         load_errors=[], defaults=defaults_for_results(frameworks))
     try:
         index = write_site(out_dir, reports, data)
     except CaseError as exc:  # e.g. --harness-report names a directory of other files

@@ -11,6 +11,9 @@ layer, activation and loss against central finite differences in float64.
 A training case (`optimizer` and `training` sections) then takes its steps: each batch through
 the same graph code, then the optimizer's reference step from harness/optimizers.py (checked
 against hand computations in tests/test_optimizers.py).
+
+A field the case leaves to `framework_default` is computed here with the case's stated
+`reference` value (harness/defaults/schema.py), recorded in the implementations.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import numpy as np
 
 from harness.adapters.base import Backend, Implementation, RunResult, TrainingTrace
 from harness.case import Case
+from harness.defaults import resolve_for_reference
 
 
 def run_reference(case: Case, dtype: str = "float64", *, framework: str = "reference",
@@ -37,10 +41,11 @@ def run_reference(case: Case, dtype: str = "float64", *, framework: str = "refer
     inputs = {name: _cast(array, dtype) for name, array in case.dataset.inputs.items()}
     targets = {name: _cast(array, dtype) for name, array in case.dataset.targets.items()}
 
+    resolved = {layer: resolve_for_reference(spec) for layer, spec in graph.layers.items()}
     applications = {}
     tensors = dict(inputs)
     for node in graph.nodes:
-        application = node.spec.reference(node.spec, params[node.layer], training=training)
+        application = type(node.spec).reference(resolved[node.layer][0], params[node.layer], training=training)
         tensors[node.name] = application.forward(*[tensors[name] for name in node.inputs])
         applications[node.name] = application
         if application.state:
@@ -52,6 +57,7 @@ def run_reference(case: Case, dtype: str = "float64", *, framework: str = "refer
     loss = np.zeros((), dtype=dtype)
     upstream: dict[str, np.ndarray] = {}
     for spec in case.losses:
+        spec, _ = resolve_for_reference(spec)
         output, target = tensors[case.loss_output(spec)], targets[case.loss_target(spec)]
         loss = loss + spec.weight * spec.forward(output, target)
         _accumulate(upstream, case.loss_output(spec), spec.weight * spec.backward(output, target))
@@ -76,7 +82,8 @@ def run_reference(case: Case, dtype: str = "float64", *, framework: str = "refer
         input_gradients={name: upstream.get(name, np.zeros_like(inputs[name]))
                          for name in case.float_inputs()},
         state=_state(case, params),
-        implementations={layer: Implementation("reference", type(spec).reference.__name__)
+        implementations={layer: Implementation("reference", type(spec).reference.__name__,
+                                               defaults=[d.to_dict() for d in resolved[layer][1]])
                          for layer, spec in graph.layers.items()},
         seconds=time.perf_counter() - started,
     )
@@ -88,11 +95,12 @@ def run_reference(case: Case, dtype: str = "float64", *, framework: str = "refer
 def train_reference(case: Case, dtype: str = "float64") -> TrainingTrace:
     """Each step: the reference's gradients of the batch loss, then the optimizer's step."""
     started = time.perf_counter()
-    optimizer = case.spec.optimizer
+    optimizer, defaults = resolve_for_reference(case.spec.optimizer)
     trainable = case.trainable_parameters()
     weights = {name: _cast(value, dtype) for name, value in case.weights.items()}
     states = {name: optimizer.initial_state(weights[name]) for name in trainable}
-    trace = TrainingTrace(optimizer=Implementation("reference", optimizer.describe()))
+    trace = TrainingTrace(optimizer=Implementation("reference", optimizer.describe(),
+                                                   defaults=[d.to_dict() for d in defaults]))
     for t, batch in enumerate(case.training_batches(), start=1):
         result = run_reference(replace(case, dataset=batch, weights=weights), dtype, train=False)
         # Non-trainable state a training-mode pass moved on (BatchNormalization's moving

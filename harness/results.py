@@ -104,7 +104,9 @@ def case_summary(report: CaseReport) -> dict[str, Any]:
 
 
 def build_results(reports: list[CaseReport], *, environment: dict[str, Any], command: str,
-                  frameworks: list[str], seconds: float, load_errors: list[str]) -> dict[str, Any]:
+                  frameworks: list[str], seconds: float, load_errors: list[str],
+                  defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`defaults`: the defaults table of the run's frameworks (harness.defaults.table.for_results)."""
     checks = [check for report in reports for check in report.checks]
     return {
         "schema_version": SCHEMA_VERSION,
@@ -114,6 +116,7 @@ def build_results(reports: list[CaseReport], *, environment: dict[str, Any], com
         "environment": environment,
         "summary": summarise(checks),
         "load_errors": load_errors,
+        "defaults": defaults,
         "cases": [case_summary(report) for report in reports],
         "records": [record for report in reports for check in [*report.checks, *report.pairwise]
                     for record in check_records(check)],

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from harness.case import Case
 from harness.case.case import expand_paths, load_cases_from_file
 from harness.case.schema import FRAMEWORKS
+from harness.defaults.table import for_results as defaults_for_results
 from harness.environment import describe_environment
 from harness.errors import CaseError
 from harness.report import write_site
@@ -67,7 +68,7 @@ def run_session(paths: list[str | Path], *, frameworks: list[str] | None, out_di
             f"{framework}:{_cell(report, framework)}" for framework in frameworks))
     results = build_results(reports, environment=describe_environment(), command=command,
                             frameworks=frameworks, seconds=time.perf_counter() - started,
-                            load_errors=load_errors)
+                            load_errors=load_errors, defaults=defaults_for_results(frameworks))
     report_started = time.perf_counter()
     index_path = write_site(out_dir, reports, results)
     return Session(reports=reports, results=results, results_path=out_dir / "results.json",

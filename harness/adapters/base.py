@@ -20,6 +20,10 @@ statistics), and each step differentiates the batch loss and applies the native 
 trace holds the loss and every trainable parameter after each step, read back through the
 bindings. A training that cannot be expressed or fails is recorded in the trace, so the
 single-pass checks of the same run still count.
+
+Before a builder sees a spec, every field the case wrote as `framework_default` is replaced by
+this framework's own default, as the adapter's `default_readers` find it (harness/defaults/), and
+the value used is recorded in the layer's `Implementation.defaults`.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ import numpy as np
 
 from harness.adapters.layout import Transform
 from harness.case import Case
+from harness.defaults import DefaultContext, DefaultUnavailable, ResolvedDefault, resolve_for_framework
 from harness.errors import Unsupported  # noqa: F401  (adapters import it from here)
-from harness.spec import Shape
+from harness.spec import Shape, Spec
 
 
 @dataclass
@@ -66,6 +71,8 @@ class BuiltLayer:
     detail: str = ""
     """The native class, or what the composite is made of and why."""
     module: Any = None
+    defaults: list[ResolvedDefault] = field(default_factory=list)
+    """The framework defaults this layer was built with, where the case asked for them."""
 
 
 @dataclass
@@ -88,6 +95,8 @@ class Implementation:
     implementation: str
     detail: str
     bindings: list[dict[str, Any]] = field(default_factory=list)
+    defaults: list[dict[str, Any]] = field(default_factory=list)
+    """Fields the case left to `framework_default`: the value used and where it was read."""
 
 
 @dataclass
@@ -100,6 +109,8 @@ class BuiltOptimizer:
     """`native` (the framework's optimizer, possibly reparametrised) or `composite`."""
     detail: str = ""
     """The native class and every reparametrisation, or what the composite is and why."""
+    defaults: list[ResolvedDefault] = field(default_factory=list)
+    """The framework defaults it was built with, where the case asked for them."""
 
 
 @dataclass
@@ -163,6 +174,8 @@ class FrameworkBackend(Backend):
     optimizer_builders: ClassVar[dict[str, Callable[[Any, list[Any], str], BuiltOptimizer]]] = {}
     """Optimizer builders take the optimizer spec, the native trainable parameters and the
     case's dtype."""
+    default_readers: ClassVar[dict[str, Callable[[DefaultContext], list]]] = {}
+    """`<spec tag>.<field>` -> reader of this framework's default (the adapter's defaults package)."""
 
     # --- primitives each framework supplies -------------------------------------------------
     def session(self, case: Case) -> contextlib.AbstractContextManager:
@@ -194,10 +207,19 @@ class FrameworkBackend(Backend):
         return a * factor
 
     # --- the shared run loop ------------------------------------------------------------------
+    def resolve_defaults(self, spec: Spec, context: DefaultContext = DefaultContext()
+                         ) -> tuple[Any, list[ResolvedDefault]]:
+        """The spec with each `framework_default` replaced by this framework's default."""
+        try:
+            return resolve_for_framework(spec, self.default_readers, self.name, context)
+        except DefaultUnavailable as exc:
+            raise Unsupported(str(exc)) from None
+
     def build_activation(self, spec: Any) -> tuple[Callable, str, str]:
         builder = self.activation_builders.get(spec.name)
         if builder is None:
             raise Unsupported(f"{self.name} adapter has no activation {spec.name!r}")
+        spec, _ = self.resolve_defaults(spec)  # a no-op for specs resolved with their layer
         return builder(spec)
 
     def build_layer(self, case: Case, layer: str) -> BuiltLayer:
@@ -205,10 +227,17 @@ class FrameworkBackend(Backend):
         builder = self.layer_builders.get(spec.type)
         if builder is None:
             raise Unsupported(f"the {self.name} adapter has no builder for layer type {spec.type}")
-        context = BuildContext(layer_name=layer, input_shapes=case.graph.layer_input_shapes[layer],
+        input_shapes = case.graph.layer_input_shapes[layer]
+        # An activation acts on its layer's output, so defaults that depend on the rank (torch's
+        # softmax axis) are read for the output's rank.
+        spec, defaults = self.resolve_defaults(
+            spec, DefaultContext(rank=1 + len(spec.output_shape(input_shapes))))
+        context = BuildContext(layer_name=layer, input_shapes=input_shapes,
                                dtype=case.spec.dtype, training=case.spec.mode == "training",
                                backend=self)
-        return builder(spec, context)
+        built = builder(spec, context)
+        built.defaults = defaults
+        return built
 
     def build_loss(self, loss: Any, dtype: str) -> tuple[Callable, str, str]:
         builder = self.loss_builders.get(loss.type)
@@ -222,7 +251,7 @@ class FrameworkBackend(Backend):
             layer: Implementation(layer_built.implementation, layer_built.detail, [
                 {"parameter": f"{layer}/{b.parameter}", "native_name": b.native_name,
                  "native_shape": list(np.shape(self.read(b.native))), "transform": b.transform.description}
-                for b in layer_built.bindings])
+                for b in layer_built.bindings], [d.to_dict() for d in layer_built.defaults])
             for layer, layer_built in built.items()}
         return built, implementations
 
@@ -256,9 +285,11 @@ class FrameworkBackend(Backend):
             built, implementations = self.build(case)
             losses = []
             for index, loss in enumerate(case.losses):
-                function, implementation, detail = self.build_loss(loss, case.spec.dtype)
-                losses.append((loss, function))
-                implementations[f"loss:{index}"] = Implementation(implementation, detail)
+                resolved, defaults = self.resolve_defaults(loss)
+                function, implementation, detail = self.build_loss(resolved, case.spec.dtype)
+                losses.append((resolved, function))
+                implementations[f"loss:{index}"] = Implementation(
+                    implementation, detail, defaults=[d.to_dict() for d in defaults])
             self.load_weights(case, built)
             result = self.run_built(case, built, losses, implementations)
             if case.spec.training is not None:
@@ -309,7 +340,10 @@ class FrameworkBackend(Backend):
         builder = self.optimizer_builders.get(spec.type)
         if builder is None:
             raise Unsupported(f"the {self.name} adapter has no optimizer {spec.type!r}")
-        return builder(spec, parameters, dtype)
+        spec, defaults = self.resolve_defaults(spec)
+        built = builder(spec, parameters, dtype)
+        built.defaults = defaults
+        return built
 
     def train(self, case: Case, built: dict[str, BuiltLayer], losses) -> TrainingTrace:
         """The training steps on the already built model, from freshly loaded weights."""
@@ -331,7 +365,8 @@ class FrameworkBackend(Backend):
                     for b in layer_built.bindings if f"{layer}/{b.parameter}" in trainable]
         natives = [binding.native for _, binding in bindings]
         optimizer = self.build_optimizer(case.spec.optimizer, natives, case.spec.dtype)
-        trace = TrainingTrace(optimizer=Implementation(optimizer.implementation, optimizer.detail))
+        trace = TrainingTrace(optimizer=Implementation(optimizer.implementation, optimizer.detail,
+                                                       defaults=[d.to_dict() for d in optimizer.defaults]))
         for batch in case.training_batches():
             inputs = {name: self.tensor(array, requires_grad=False) for name, array in batch.inputs.items()}
             targets = {name: self.tensor(array, requires_grad=False) for name, array in batch.targets.items()}

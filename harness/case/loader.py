@@ -153,9 +153,22 @@ def _message(error: dict[str, Any]) -> str:
 def _hint(error: dict[str, Any]) -> str | None:
     if error["type"] == "extra_forbidden":
         return "see harness/case/case.schema.json or the README for the fields each section takes"
+    wrong_kind = error["type"].endswith("_type") or error["type"] == "literal_error"
+    if "explicit" in error["loc"] and wrong_kind and not _quoted_number(error.get("input")):
+        # A Defaultable field given neither a value nor a framework_default mapping.
+        return ("write a value, or ask for each framework's own default with "
+                "{framework_default: {reference: VALUE_FOR_THE_NUMPY_REFERENCE, reason: WHY}}")
     if error["type"] in ("float_type", "int_type", "bool_type") and isinstance(error.get("input"), str):
         return "write the number or boolean without quotes (YAML 1.2: 1e-5, true, false)"
     return None
+
+
+def _quoted_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(value, str)
 
 
 def locate(nodes: tuple[Any, ...], path: tuple[Any, ...]) -> tuple[str, int | None]:
@@ -199,10 +212,12 @@ def _union_tags() -> frozenset[str]:
     from harness.case.data import DATA_SOURCE_KEYS
     from harness.initializers import INITIALIZERS
     from harness.layers import LAYERS
+    from harness.defaults.schema import UNION_TAGS as DEFAULTABLE_TAGS
     from harness.losses import LOSSES
     from harness.optimizers import OPTIMIZERS
 
-    return frozenset({*LAYERS, *ACTIVATIONS, *INITIALIZERS, *LOSSES, *OPTIMIZERS, *DATA_SOURCE_KEYS})
+    return frozenset({*LAYERS, *ACTIVATIONS, *INITIALIZERS, *LOSSES, *OPTIMIZERS, *DATA_SOURCE_KEYS,
+                      *DEFAULTABLE_TAGS})
 
 
 def to_plain(value: Any) -> Any:

@@ -96,6 +96,8 @@ class LayerSpec(Spec):
         for key, value in fields.items():
             if isinstance(value, dict) and "name" in value:
                 value = getattr(self, key).describe()
+            elif isinstance(value, dict) and "framework_default" in value:
+                value = str(getattr(self, key))  # "framework default (reference 0.2)"
             parts.append(f"{key}={value}")
         return ", ".join(parts)
 

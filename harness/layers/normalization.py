@@ -2,18 +2,20 @@
 
 Both normalise with the biased variance (divide by n) in Keras, torch and chainer alike. Where the
 frameworks differ is in their defaults (epsilon; BatchNorm's momentum and its convention) and in
-what BatchNorm's moving variance stores, so those have no default here: a case states them.
+what BatchNorm's moving variance stores, so those have no default here: a case states them, or
+asks for each framework's own with `framework_default` (harness/defaults/).
 
 Axes are counted as Keras counts them: with the batch axis, negative from the end (-1 = last).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field, field_validator
 
+from harness.defaults.schema import Defaultable
 from harness.layers.base import LAYERS, LayerSpec, ReferenceLayer
 from harness.spec import Shape
 
@@ -103,7 +105,8 @@ class BatchNormalization(LayerSpec):
     `momentum` follows Keras' convention (close to 1 = slow); torch's momentum is 1 - momentum,
     chainer's decay is momentum. Frameworks default epsilon, momentum and the moving variance
     differently (Keras 1e-3, 0.99, biased; torch 1e-5, 0.9, unbiased; chainer 2e-5, 0.9,
-    unbiased), so a case states all three.
+    unbiased), so a case states all three, or leaves them to each framework with
+    `{framework_default: {reference, reason}}` (harness/defaults/).
 
     Canonical layout (Keras'): `gamma`, `beta`, `moving_mean`, `moving_variance`, each
     (features,); the moving statistics are not trainable.
@@ -111,11 +114,12 @@ class BatchNormalization(LayerSpec):
 
     type: Literal["BatchNormalization"]
     axis: int = Field(default=-1, description="the feature axis, counted with the batch axis (-1: last)")
-    epsilon: float = Field(gt=0, description="added to the variance (Keras 1e-3, torch 1e-5, chainer 2e-5)")
-    momentum: float = Field(ge=0, le=1, description=(
+    epsilon: Defaultable[Annotated[float, Field(gt=0)]] = Field(
+        description="added to the variance (Keras 1e-3, torch 1e-5, chainer 2e-5)")
+    momentum: Defaultable[Annotated[float, Field(ge=0, le=1)]] = Field(description=(
         "Keras' convention: moving = momentum * moving + (1 - momentum) * batch "
         "(Keras 0.99; torch's momentum=0.1 is 0.9 here; chainer's decay=0.9 is 0.9)"))
-    moving_variance: Literal["biased", "unbiased"] = Field(description=(
+    moving_variance: Defaultable[Literal["biased", "unbiased"]] = Field(description=(
         "what the moving variance accumulates in training mode: the biased batch variance "
         "(Keras) or the unbiased one, n/(n-1) times it (torch, chainer)"))
     center: bool = Field(default=True, description="add beta")
@@ -182,13 +186,15 @@ class LayerNormalization(LayerSpec):
     Canonical layout (Keras'): `gamma` and `beta` with the input's sizes along the normalised
     axes, in increasing axis order (e.g. (features,) for the default axis -1).
     Defaults differ (Keras epsilon 1e-3, torch 1e-5, chainer's link 1e-6 but its function
-    1e-5), so a case states epsilon.
+    1e-5), so a case states epsilon (or `framework_default`: the chainer adapter then reads the
+    link's 1e-6).
     """
 
     type: Literal["LayerNormalization"]
     axis: int | list[int] = Field(default=-1, description=(
         "the axis or axes to normalise over, counted with the batch axis (-1: last)"))
-    epsilon: float = Field(gt=0, description="added to the variance (Keras 1e-3, torch 1e-5, chainer 1e-6)")
+    epsilon: Defaultable[Annotated[float, Field(gt=0)]] = Field(
+        description="added to the variance (Keras 1e-3, torch 1e-5, chainer 1e-6)")
     center: bool = Field(default=True, description="add beta")
     scale: bool = Field(default=True, description="multiply by gamma")
 

@@ -16,11 +16,10 @@ import numpy as np
 from harness.adapters.base import FrameworkBackend
 from harness.adapters.chainer_backend._import import chainer
 from harness.adapters.chainer_backend import (  # noqa: F401,E402  (registration side effects)
-    activations, conv, core, embedding, losses, merge, normalization, pooling, recurrent,
-    regularization, reshaping)
-from harness.adapters.chainer_backend import optimizers  # noqa: F401,E402
-from harness.adapters.chainer_backend.registry import ACTIVATION_BUILDERS, LAYER_BUILDERS, LOSS_BUILDERS
-from harness.adapters.chainer_backend.registry import OPTIMIZER_BUILDERS
+    activation_layers, activations, conv, core, defaults, embedding, losses, merge, normalization, optimizers,
+    pooling, recurrent, regularization, reshaping)
+from harness.adapters.chainer_backend.registry import (ACTIVATION_BUILDERS, DEFAULT_READERS, LAYER_BUILDERS,
+    LOSS_BUILDERS, OPTIMIZER_BUILDERS)
 
 
 class ChainerBackend(FrameworkBackend):
@@ -29,6 +28,7 @@ class ChainerBackend(FrameworkBackend):
     activation_builders = ACTIVATION_BUILDERS
     loss_builders = LOSS_BUILDERS
     optimizer_builders = OPTIMIZER_BUILDERS
+    default_readers = DEFAULT_READERS
 
     def version(self) -> str:
         return chainer.__version__

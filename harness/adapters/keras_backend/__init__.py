@@ -16,11 +16,10 @@ import numpy as np
 from harness.adapters.base import FrameworkBackend
 from harness.adapters.keras_backend._import import keras, tf
 from harness.adapters.keras_backend import (  # noqa: F401,E402  (registration side effects)
-    activations, conv, core, embedding, losses, merge, normalization, pooling, recurrent,
-    regularization, reshaping)
-from harness.adapters.keras_backend import optimizers  # noqa: F401,E402
-from harness.adapters.keras_backend.registry import ACTIVATION_BUILDERS, LAYER_BUILDERS, LOSS_BUILDERS
-from harness.adapters.keras_backend.registry import OPTIMIZER_BUILDERS
+    activation_layers, activations, conv, core, defaults, embedding, losses, merge, normalization, optimizers,
+    pooling, recurrent, regularization, reshaping)
+from harness.adapters.keras_backend.registry import (ACTIVATION_BUILDERS, DEFAULT_READERS, LAYER_BUILDERS,
+    LOSS_BUILDERS, OPTIMIZER_BUILDERS)
 
 
 class KerasBackend(FrameworkBackend):
@@ -29,6 +28,7 @@ class KerasBackend(FrameworkBackend):
     activation_builders = ACTIVATION_BUILDERS
     loss_builders = LOSS_BUILDERS
     optimizer_builders = OPTIMIZER_BUILDERS
+    default_readers = DEFAULT_READERS
 
     def version(self) -> str:
         return f"keras {keras.__version__}, tensorflow {tf.__version__}"

@@ -15,11 +15,10 @@ import torch
 
 from harness.adapters.base import FrameworkBackend
 from harness.adapters.torch_backend import (  # noqa: F401  (registration side effects)
-    activations, conv, core, embedding, losses, merge, normalization, pooling, recurrent,
-    regularization, reshaping)
-from harness.adapters.torch_backend import optimizers  # noqa: F401
-from harness.adapters.torch_backend.registry import ACTIVATION_BUILDERS, LAYER_BUILDERS, LOSS_BUILDERS
-from harness.adapters.torch_backend.registry import OPTIMIZER_BUILDERS
+    activation_layers, activations, conv, core, defaults, embedding, losses, merge, normalization, optimizers,
+    pooling, recurrent, regularization, reshaping)
+from harness.adapters.torch_backend.registry import (ACTIVATION_BUILDERS, DEFAULT_READERS, LAYER_BUILDERS,
+    LOSS_BUILDERS, OPTIMIZER_BUILDERS)
 
 
 class TorchBackend(FrameworkBackend):
@@ -28,6 +27,7 @@ class TorchBackend(FrameworkBackend):
     activation_builders = ACTIVATION_BUILDERS
     loss_builders = LOSS_BUILDERS
     optimizer_builders = OPTIMIZER_BUILDERS
+    default_readers = DEFAULT_READERS
 
     def version(self) -> str:
         return torch.__version__

@@ -6,3 +6,5 @@ LAYER_BUILDERS = registry()
 ACTIVATION_BUILDERS = registry()
 LOSS_BUILDERS = registry()
 OPTIMIZER_BUILDERS = registry()
+DEFAULT_READERS = registry()
+"""`<spec tag>.<field>` -> reader of this framework's default (the defaults package beside this)."""

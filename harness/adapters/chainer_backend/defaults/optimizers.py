@@ -1,0 +1,157 @@
+"""Defaults of chainer's optimizers: signatures for the values, steps for what they mean.
+
+Sources: chainer/optimizers/sgd.py, momentum_sgd.py, adam.py (eps added to the uncorrected
+sqrt(v), like Keras), rmsprop.py (eps_inside_sqrt=False), ada_grad.py (state h starts at 0).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import numpy as np
+
+from harness.adapters.chainer_backend._import import chainer
+from harness.adapters.chainer_backend.registry import DEFAULT_READERS as readers
+from harness.defaults import probes
+from harness.defaults.reading import Reading, signature_default
+
+O = chainer.optimizers
+
+
+def steps(optimizer, gradients: list[float], count: int = 1) -> list[list[float]]:
+    """How far each of `count` steps moves float64 parameters starting at 0."""
+    link = chainer.Link()
+    with link.init_scope():
+        link.p = chainer.Parameter(np.zeros(len(gradients)))
+    optimizer.setup(link)
+    moves, before = [], np.zeros(len(gradients))
+    for _ in range(count):
+        link.p.grad = np.asarray(gradients, dtype=np.float64)
+        optimizer.update()
+        moves.append((before - link.p.array).tolist())
+        before = link.p.array.copy()
+    return moves
+
+
+def stated(cls, parameter: str, *, used: bool = True) -> Reading:
+    value = signature_default(cls, parameter)
+    return Reading(f"chainer.optimizers.{cls.__name__}", parameter, value, "inspect.signature", value, used=used)
+
+
+@readers.register("sgd.learning_rate")
+def sgd_learning_rate(context):
+    return [stated(O.SGD, "lr"), stated(O.MomentumSGD, "lr", used=False)]
+
+
+@readers.register("sgd.momentum")
+def sgd_momentum(context):
+    # chainer's SGD has no momentum parameter (MomentumSGD has): two steps show what each does.
+    plain = Reading("chainer.optimizers.SGD", "", None, "fixed (no parameter)", used=True)
+    with_momentum = stated(O.MomentumSGD, "momentum", used=False)
+    for reading, cls in ((plain, O.SGD), (with_momentum, O.MomentumSGD)):
+        ((first,), (second,)) = steps(cls(), [1.0], count=2)
+        reading.effective, reading.probe = probes.momentum(first, second)
+    return [plain, with_momentum]
+
+
+@readers.register("adam.learning_rate")
+def adam_learning_rate(context):
+    return [stated(O.Adam, "alpha")]
+
+
+@readers.register("adam.beta_1")
+def adam_beta_1(context):
+    return [stated(O.Adam, "beta1")]
+
+
+@readers.register("adam.beta_2")
+def adam_beta_2(context):
+    return [stated(O.Adam, "beta2")]
+
+
+@readers.register("adam.epsilon")
+def adam_epsilon(context):
+    reading = stated(O.Adam, "eps")
+    gradient = reading.value
+    ((small, one),) = steps(O.Adam(), [gradient, 1.0])
+    reading.effective, reading.meaning, reading.probe = probes.adam_epsilon(
+        reading.value, signature_default(O.Adam, "beta2"), small, one, gradient)
+    return [reading]
+
+
+@readers.register("rmsprop.learning_rate")
+def rmsprop_learning_rate(context):
+    return [stated(O.RMSprop, "lr")]
+
+
+@readers.register("rmsprop.rho")
+def rmsprop_rho(context):
+    return [stated(O.RMSprop, "alpha")]
+
+
+@readers.register("rmsprop.momentum")
+def rmsprop_momentum(context):
+    # chainer's RMSprop has no momentum parameter: its update has none (0 in the harness's terms).
+    found = "momentum" in inspect.signature(O.RMSprop).parameters
+    return [Reading("chainer.optimizers.RMSprop", "", None,
+                    "inspect.signature: " + ("a momentum parameter" if found else "no momentum parameter"),
+                    None if found else 0.0, used=True)]
+
+
+def rmsprop_placement() -> tuple:
+    epsilon = signature_default(O.RMSprop, "eps")
+    gradient, rho = math.sqrt(epsilon), signature_default(O.RMSprop, "alpha")
+    ((step,),) = steps(O.RMSprop(), [gradient])
+    return probes.root_epsilon(step, learning_rate=signature_default(O.RMSprop, "lr"), epsilon=epsilon,
+                               gradient=gradient, accumulated=(1 - rho) * gradient**2)
+
+
+@readers.register("rmsprop.epsilon")
+def rmsprop_epsilon(context):
+    reading = stated(O.RMSprop, "eps")
+    _, reading.meaning, reading.probe = rmsprop_placement()
+    return [reading]
+
+
+@readers.register("rmsprop.epsilon_placement")
+def rmsprop_epsilon_placement(context):
+    placement, meaning, probe = rmsprop_placement()
+    return [Reading("chainer.optimizers.RMSprop", "eps_inside_sqrt", signature_default(O.RMSprop, "eps_inside_sqrt"),
+                    "inspect.signature", placement, meaning, probe, used=True)]
+
+
+@readers.register("adagrad.learning_rate")
+def adagrad_learning_rate(context):
+    return [stated(O.AdaGrad, "lr")]
+
+
+def adagrad_placement() -> tuple:
+    epsilon = signature_default(O.AdaGrad, "eps")
+    gradient = math.sqrt(epsilon)
+    ((step,),) = steps(O.AdaGrad(), [gradient])  # the accumulator starts at 0 (no option)
+    return probes.root_epsilon(step, learning_rate=signature_default(O.AdaGrad, "lr"), epsilon=epsilon,
+                               gradient=gradient, accumulated=gradient**2)
+
+
+@readers.register("adagrad.epsilon")
+def adagrad_epsilon(context):
+    reading = stated(O.AdaGrad, "eps")
+    _, reading.meaning, reading.probe = adagrad_placement()
+    return [reading]
+
+
+@readers.register("adagrad.epsilon_placement")
+def adagrad_epsilon_placement(context):
+    placement, meaning, probe = adagrad_placement()
+    return [Reading("chainer.optimizers.AdaGrad", "", None, "fixed (no parameter)", placement, meaning, probe,
+                    used=True)]
+
+
+@readers.register("adagrad.initial_accumulator_value")
+def adagrad_initial_accumulator(context):
+    # No parameter: AdaGrad's state starts at zeros (chainer/optimizers/ada_grad.py); measured.
+    reading = Reading("chainer.optimizers.AdaGrad", "", None, "fixed (no parameter)", used=True)
+    ((step,),) = steps(O.AdaGrad(), [1.0])
+    reading.effective, reading.probe = probes.adagrad_initial_accumulator(signature_default(O.AdaGrad, "lr"), step)
+    return [reading]

@@ -1,0 +1,148 @@
+"""Defaults of Keras' optimizers: signatures for the values (get_config() shows them after the
+float32 round trip of the learning-rate variable), one step for what epsilon means.
+
+Sources: keras/src/optimizers/sgd.py, adam.py, rmsprop.py (epsilon added inside the root,
+`ops.add(velocity, self.epsilon)`), adagrad.py.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from harness.adapters.keras_backend._import import keras
+from harness.adapters.keras_backend.registry import DEFAULT_READERS as readers
+from harness.defaults import probes
+from harness.defaults.reading import Reading, signature_default
+
+O = keras.optimizers
+
+
+def steps(optimizer, gradients: list[float], count: int = 1) -> tuple[list[list[float]], float]:
+    """How far each of `count` steps moves float64 parameters starting at 0, and the learning
+    rate the optimizer really uses (a float32 variable: 0.001 is 0.0010000000475)."""
+    variable = keras.Variable(np.zeros(len(gradients)), dtype="float64")
+    moves, before = [], np.zeros(len(gradients))
+    for _ in range(count):
+        optimizer.apply_gradients([(keras.ops.convert_to_tensor(np.asarray(gradients, dtype=np.float64)),
+                                    variable)])
+        after = keras.ops.convert_to_numpy(variable)
+        moves.append((before - after).tolist())
+        before = after
+    return moves, float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
+def stated(cls, parameter: str) -> Reading:
+    value = signature_default(cls, parameter)
+    return Reading(f"keras.optimizers.{cls.__name__}", parameter, value, "inspect.signature", value, used=True)
+
+
+@readers.register("sgd.learning_rate")
+def sgd_learning_rate(context):
+    return [stated(O.SGD, "learning_rate")]
+
+
+@readers.register("sgd.momentum")
+def sgd_momentum(context):
+    reading = stated(O.SGD, "momentum")
+    ((first,), (second,)), _ = steps(O.SGD(), [1.0], count=2)
+    reading.effective, reading.probe = probes.momentum(first, second)
+    return [reading]
+
+
+@readers.register("adam.learning_rate")
+def adam_learning_rate(context):
+    return [stated(O.Adam, "learning_rate")]
+
+
+@readers.register("adam.beta_1")
+def adam_beta_1(context):
+    return [stated(O.Adam, "beta_1")]
+
+
+@readers.register("adam.beta_2")
+def adam_beta_2(context):
+    return [stated(O.Adam, "beta_2")]
+
+
+@readers.register("adam.epsilon")
+def adam_epsilon(context):
+    reading = stated(O.Adam, "epsilon")
+    gradient = reading.value
+    ((small, one),), _ = steps(O.Adam(), [gradient, 1.0])
+    reading.effective, reading.meaning, reading.probe = probes.adam_epsilon(
+        reading.value, signature_default(O.Adam, "beta_2"), small, one, gradient)
+    return [reading]
+
+
+@readers.register("rmsprop.learning_rate")
+def rmsprop_learning_rate(context):
+    return [stated(O.RMSprop, "learning_rate")]
+
+
+@readers.register("rmsprop.rho")
+def rmsprop_rho(context):
+    return [stated(O.RMSprop, "rho")]
+
+
+@readers.register("rmsprop.momentum")
+def rmsprop_momentum(context):
+    return [stated(O.RMSprop, "momentum")]
+
+
+def rmsprop_placement() -> tuple:
+    epsilon = signature_default(O.RMSprop, "epsilon")
+    gradient, rho = math.sqrt(epsilon), signature_default(O.RMSprop, "rho")
+    ((step,),), learning_rate = steps(O.RMSprop(), [gradient])
+    return probes.root_epsilon(step, learning_rate=learning_rate, epsilon=epsilon, gradient=gradient,
+                               accumulated=(1 - rho) * gradient**2)
+
+
+@readers.register("rmsprop.epsilon")
+def rmsprop_epsilon(context):
+    reading = stated(O.RMSprop, "epsilon")
+    _, reading.meaning, reading.probe = rmsprop_placement()
+    return [reading]
+
+
+@readers.register("rmsprop.epsilon_placement")
+def rmsprop_epsilon_placement(context):
+    placement, meaning, probe = rmsprop_placement()
+    return [Reading("keras.optimizers.RMSprop", "", None, "fixed (no parameter)", placement, meaning, probe,
+                    used=True)]
+
+
+@readers.register("adagrad.learning_rate")
+def adagrad_learning_rate(context):
+    return [stated(O.Adagrad, "learning_rate")]
+
+
+def adagrad_placement() -> tuple:
+    epsilon = signature_default(O.Adagrad, "epsilon")
+    gradient = math.sqrt(epsilon)
+    ((step,),), learning_rate = steps(O.Adagrad(initial_accumulator_value=0.0), [gradient])
+    return probes.root_epsilon(step, learning_rate=learning_rate, epsilon=epsilon, gradient=gradient,
+                               accumulated=gradient**2)
+
+
+@readers.register("adagrad.epsilon")
+def adagrad_epsilon(context):
+    reading = stated(O.Adagrad, "epsilon")
+    _, reading.meaning, reading.probe = adagrad_placement()
+    return [reading]
+
+
+@readers.register("adagrad.epsilon_placement")
+def adagrad_epsilon_placement(context):
+    placement, meaning, probe = adagrad_placement()
+    return [Reading("keras.optimizers.Adagrad", "", None, "fixed (no parameter)", placement, meaning, probe,
+                    used=True)]
+
+
+@readers.register("adagrad.initial_accumulator_value")
+def adagrad_initial_accumulator(context):
+    reading = stated(O.Adagrad, "initial_accumulator_value")
+    ((step,),), learning_rate = steps(O.Adagrad(), [1.0])
+    reading.effective, reading.probe = probes.adagrad_initial_accumulator(learning_rate, step)
+    return [reading]

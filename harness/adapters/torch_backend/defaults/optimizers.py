@@ -1,0 +1,146 @@
+"""Defaults of torch's optimizers: signatures for the values, one step for what epsilon means.
+
+Sources: torch/optim/sgd.py (lr 1e-3 since torch 2.2), adam.py, rmsprop.py, adagrad.py.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from harness.adapters.torch_backend.registry import DEFAULT_READERS as readers
+from harness.defaults import probes
+from harness.defaults.reading import Reading, signature_default
+
+SGD, Adam, RMSprop, Adagrad = torch.optim.SGD, torch.optim.Adam, torch.optim.RMSprop, torch.optim.Adagrad
+
+
+def first_step(optimizer_class, gradients: list[float], **options) -> list[float]:
+    """How far one step of a fresh optimizer moves parameters at 0 with these gradients."""
+    parameter = torch.zeros(len(gradients), dtype=torch.float64, requires_grad=True)
+    optimizer = optimizer_class([parameter], **options)
+    parameter.grad = torch.tensor(gradients, dtype=torch.float64)
+    optimizer.step()
+    return (-parameter.detach()).tolist()
+
+
+def stated(api, cls, parameter, *, index=None) -> Reading:
+    value = signature_default(cls, parameter)
+    name = parameter if index is None else f"{parameter}[{index}]"
+    value = value if index is None else value[index]
+    return Reading(api, name, value, "inspect.signature", value, used=True)
+
+
+@readers.register("sgd.learning_rate")
+def sgd_learning_rate(context):
+    return [stated("torch.optim.SGD", SGD, "lr")]
+
+
+@readers.register("sgd.momentum")
+def sgd_momentum(context):
+    reading = stated("torch.optim.SGD", SGD, "momentum")
+    parameter = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimizer, steps = SGD([parameter]), []
+    for _ in range(2):
+        parameter.grad = torch.ones(1, dtype=torch.float64)
+        before = parameter.item()
+        optimizer.step()
+        steps.append(before - parameter.item())
+    reading.effective, reading.probe = probes.momentum(*steps)
+    return [reading]
+
+
+@readers.register("adam.learning_rate")
+def adam_learning_rate(context):
+    return [stated("torch.optim.Adam", Adam, "lr")]
+
+
+@readers.register("adam.beta_1")
+def adam_beta_1(context):
+    return [stated("torch.optim.Adam", Adam, "betas", index=0)]
+
+
+@readers.register("adam.beta_2")
+def adam_beta_2(context):
+    return [stated("torch.optim.Adam", Adam, "betas", index=1)]
+
+
+@readers.register("adam.epsilon")
+def adam_epsilon(context):
+    reading = stated("torch.optim.Adam", Adam, "eps")
+    gradient = reading.value
+    small, one = first_step(Adam, [gradient, 1.0])
+    reading.effective, reading.meaning, reading.probe = probes.adam_epsilon(
+        reading.value, signature_default(Adam, "betas")[1], small, one, gradient)
+    return [reading]
+
+
+@readers.register("rmsprop.learning_rate")
+def rmsprop_learning_rate(context):
+    return [stated("torch.optim.RMSprop", RMSprop, "lr")]
+
+
+@readers.register("rmsprop.rho")
+def rmsprop_rho(context):
+    return [stated("torch.optim.RMSprop", RMSprop, "alpha")]
+
+
+@readers.register("rmsprop.momentum")
+def rmsprop_momentum(context):
+    return [stated("torch.optim.RMSprop", RMSprop, "momentum")]
+
+
+def rmsprop_placement() -> tuple:
+    epsilon = signature_default(RMSprop, "eps")
+    gradient, rho = math.sqrt(epsilon), signature_default(RMSprop, "alpha")
+    (step,) = first_step(RMSprop, [gradient])
+    return probes.root_epsilon(step, learning_rate=signature_default(RMSprop, "lr"), epsilon=epsilon,
+                               gradient=gradient, accumulated=(1 - rho) * gradient**2)
+
+
+@readers.register("rmsprop.epsilon")
+def rmsprop_epsilon(context):
+    reading = stated("torch.optim.RMSprop", RMSprop, "eps")
+    _, reading.meaning, reading.probe = rmsprop_placement()
+    return [reading]
+
+
+@readers.register("rmsprop.epsilon_placement")
+def rmsprop_epsilon_placement(context):
+    placement, meaning, probe = rmsprop_placement()
+    return [Reading("torch.optim.RMSprop", "", None, "fixed (no parameter)", placement, meaning, probe, used=True)]
+
+
+@readers.register("adagrad.learning_rate")
+def adagrad_learning_rate(context):
+    return [stated("torch.optim.Adagrad", Adagrad, "lr")]
+
+
+def adagrad_placement() -> tuple:
+    epsilon = signature_default(Adagrad, "eps")
+    gradient = math.sqrt(epsilon)
+    (step,) = first_step(Adagrad, [gradient], initial_accumulator_value=0.0)
+    return probes.root_epsilon(step, learning_rate=signature_default(Adagrad, "lr"), epsilon=epsilon,
+                               gradient=gradient, accumulated=gradient**2)
+
+
+@readers.register("adagrad.epsilon")
+def adagrad_epsilon(context):
+    reading = stated("torch.optim.Adagrad", Adagrad, "eps")
+    _, reading.meaning, reading.probe = adagrad_placement()
+    return [reading]
+
+
+@readers.register("adagrad.epsilon_placement")
+def adagrad_epsilon_placement(context):
+    placement, meaning, probe = adagrad_placement()
+    return [Reading("torch.optim.Adagrad", "", None, "fixed (no parameter)", placement, meaning, probe, used=True)]
+
+
+@readers.register("adagrad.initial_accumulator_value")
+def adagrad_initial_accumulator(context):
+    reading = stated("torch.optim.Adagrad", Adagrad, "initial_accumulator_value")
+    (step,) = first_step(Adagrad, [1.0])
+    reading.effective, reading.probe = probes.adagrad_initial_accumulator(signature_default(Adagrad, "lr"), step)
+    return [reading]

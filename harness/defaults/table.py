@@ -1,0 +1,223 @@
+"""The defaults table: every audited hyper-parameter's default in every installed framework.
+
+`defaults_table()` asks each installed adapter's readers (nothing here knows a default) and
+marks each row: `agrees`, or differs in `value` (the effective values, in the harness's terms,
+are not all equal) and/or `meaning` (the probes found different formulas behind the name: eps
+inside vs outside the square root, momentum as the share kept vs the share taken).
+
+Three forms: `to_markdown()` (the command and the README), `to_json()` (results.json's
+`defaults`) and `display_rows(json)` (the rows the report's "Framework defaults" section shows). A framework that is not
+installed is a column of "not installed"; a reader that fails shows its error in its cell.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from harness.adapters import get_backend
+from harness.defaults.catalogue import CONCEPTS, Concept
+from harness.defaults.probes import show
+from harness.defaults.reading import DefaultContext, Reading
+from harness.defaults.resolve import readings
+
+FRAMEWORKS = ("keras", "chainer", "torch")
+START, END = "<!-- defaults-table:start -->", "<!-- defaults-table:end -->"
+READ, NOT_INSTALLED, ERROR = "read", "not installed", "error"
+
+
+@dataclass
+class Cell:
+    status: str
+    readings: list[Reading] = field(default_factory=list)
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "reason": self.reason,
+                "readings": [reading.to_dict() for reading in self.readings]}
+
+
+@dataclass
+class Row:
+    concept: Concept
+    cells: dict[str, Cell]
+
+    def _found(self) -> list[Reading]:
+        return [r for cell in self.cells.values() for r in cell.readings if not r.missing]
+
+    @property
+    def differs_in_value(self) -> bool:
+        values = {show(r.effective if r.effective is not None else r.value) for r in self._found()
+                  if r.effective is not None or r.value is not None}
+        return len(values) > 1
+
+    @property
+    def differs_in_meaning(self) -> bool:
+        return len({r.meaning for r in self._found() if r.meaning}) > 1
+
+    @property
+    def verdict(self) -> str:
+        kinds = [kind for kind, differs in (("value", self.differs_in_value),
+                                            ("meaning", self.differs_in_meaning)) if differs]
+        return "differs in " + " and ".join(kinds) if kinds else "agrees"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.concept.key, "group": self.concept.group, "title": self.concept.title,
+                "harness_convention": self.concept.effective, "verdict": self.verdict,
+                "differs_in_value": self.differs_in_value, "differs_in_meaning": self.differs_in_meaning,
+                "cells": {name: cell.to_json() for name, cell in self.cells.items()}}
+
+
+@dataclass
+class DefaultsTable:
+    frameworks: list[str]
+    versions: dict[str, str]
+    rows: list[Row]
+    context: DefaultContext
+
+    def to_json(self) -> dict[str, Any]:
+        return {"frameworks": self.frameworks, "versions": self.versions,
+                "context": {"rank": self.context.rank},
+                "rows": [row.to_json() for row in self.rows]}
+
+    def to_markdown(self) -> str:
+        return render_markdown(self.to_json())
+
+
+def defaults_table(frameworks: tuple[str, ...] | list[str] = FRAMEWORKS,
+                   context: DefaultContext = DefaultContext()) -> DefaultsTable:
+    """Read every catalogue row from every framework named (not installed: a column saying so)."""
+    return _table(tuple(frameworks), context)
+
+
+@cache
+def _table(frameworks: tuple[str, ...], context: DefaultContext) -> DefaultsTable:
+    versions, columns = {}, {}
+    for name in frameworks:
+        backend = get_backend(name)
+        reason = backend.unavailable_reason()
+        versions[name] = NOT_INSTALLED if reason else backend.version()
+        columns[name] = (None, reason.splitlines()[0]) if reason else (getattr(backend, "default_readers", {}), "")
+    rows = []
+    for concept in CONCEPTS:
+        cells = {}
+        for name, (readers, reason) in columns.items():
+            cells[name] = Cell(NOT_INSTALLED, reason=reason) if readers is None else _read(readers, concept, context)
+        rows.append(Row(concept, cells))
+    return DefaultsTable(list(frameworks), versions, rows, context)
+
+
+def _read(readers, concept: Concept, context: DefaultContext) -> Cell:
+    try:
+        return Cell(READ, readings(readers, concept.key, context))
+    except Exception as exc:  # one failing reader is one cell's error, not the table's
+        return Cell(ERROR, reason=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}")
+
+
+# --- rendering (from the JSON form, so the report can render a results.json) -----------------
+
+def reading_text(reading: dict[str, Any], *, with_meaning: bool) -> str:
+    """One reading in a line: `param=value -> effective; meaning (api)`, `*` if used."""
+    if reading["missing"]:
+        return f"none: {reading['missing']}"
+    if not reading["parameter"]:
+        text = "fixed"  # no such parameter: the behaviour is built in
+    else:  # `?`: not readable without running it (a builtin): the probe found the effective value
+        unread = reading["value"] is None and reading["read_by"].startswith("probe")
+        text = f"{reading['parameter']}={'?' if unread else show(reading['value'])}"
+    if reading["effective"] is not None and show(reading["effective"]) != show(reading["value"]):
+        text += f" -> {show(reading['effective'])}"
+    elif reading["effective"] is None and reading["value"] is not None:
+        text += " -> none"  # no value of the case field means the same (torch's Adam eps)
+    if with_meaning and reading["meaning"]:
+        text += f"; {reading['meaning']}"
+    return text + f" ({reading['api']}{'*' if reading['used'] else ''})"
+
+
+def cell_lines(cell: dict[str, Any], *, with_meaning: bool) -> list[str]:
+    if cell["status"] != READ:
+        return [cell["status"] + (f": {cell['reason'].splitlines()[0]}" if cell["status"] == ERROR else "")]
+    return [reading_text(reading, with_meaning=with_meaning) for reading in cell["readings"]]
+
+
+def render_markdown(table: dict[str, Any]) -> str:
+    frameworks = table["frameworks"]
+    header = [version if version.startswith(name) else f"{name} {version}"
+              for name, version in ((name, table["versions"][name]) for name in frameworks)]
+    lines = ["| hyper-parameter | " + " | ".join(header) + " | |", "|---|" + "---|" * len(frameworks) + "---|"]
+    for row in table["rows"]:
+        meaning = row["differs_in_meaning"]
+        cells = ["<br>".join(_md(line) for line in cell_lines(row["cells"][name], with_meaning=meaning))
+                 for name in frameworks]
+        verdict = f"**{row['verdict']}**" if row["verdict"] != "agrees" else "agrees"
+        lines.append(f"| {_md(row['title'])} | " + " | ".join(cells) + f" | {verdict} |")
+    return "\n".join(lines)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+@dataclass
+class DisplayRow:
+    """One row as the report shows it: per framework, (line, how it was read) per reading."""
+
+    key: str
+    title: str
+    convention: str
+    verdict: str
+    cells: list[list[tuple[str, str]]]
+
+    @property
+    def differs(self) -> bool:
+        return self.verdict != "agrees"
+
+
+def display_rows(table: dict[str, Any]) -> list[DisplayRow]:
+    """The table's rows for a page (harness/report/defaults_section.py): each reading's line,
+    with its meaning, and as a tooltip how it was read and what the probe found."""
+    rows = []
+    for row in table["rows"]:
+        cells = []
+        for name in table["frameworks"]:
+            cell = row["cells"][name]
+            lines = cell_lines(cell, with_meaning=True)
+            tips = ([f"{r['read_by']}; {r['probe']}" if r["probe"] else r["read_by"] for r in cell["readings"]]
+                    if cell["status"] == READ else [cell["reason"]])
+            cells.append(list(zip(lines, tips)))
+        rows.append(DisplayRow(row["key"], row["title"], row["harness_convention"], row["verdict"], cells))
+    return rows
+
+
+def write_into(path: Path, table_markdown: str) -> bool:
+    """Replace the table between the README's defaults-table markers; True if the file changed."""
+    text = path.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        raise SystemExit(f"{path} has no {START} ... {END} section")
+    before, rest = text.split(START, 1)
+    _, after = rest.split(END, 1)
+    updated = f"{before}{START}\n{table_markdown}\n{END}{after}"
+    if updated != text:
+        path.write_text(updated, encoding="utf-8")
+        return True
+    return False
+
+
+def readme_table(path: Path) -> str:
+    text = path.read_text(encoding="utf-8")
+    return text.split(START, 1)[1].split(END, 1)[0].strip()
+
+
+def for_results(frameworks: list[str]) -> dict[str, Any] | None:
+    """results.json's `defaults`: the table for the run's frameworks (None if none of them has
+    defaults, e.g. a numpy-only run). It never stops a run: a failure is recorded instead."""
+    names = [name for name in FRAMEWORKS if name in frameworks]
+    if not names:
+        return None
+    try:
+        return defaults_table(names).to_json()
+    except Exception as exc:  # the table is a by-product of the run, not worth losing the run for
+        return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
