@@ -133,6 +133,8 @@ def elementwise_errors(actual: np.ndarray, expected: np.ndarray,
     a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     difference = np.abs(a - e)
     allowed = tolerance.atol + tolerance.rtol * np.abs(e)
+    if np.isfinite(difference).all():  # the usual case: no infinities or NaN on either side
+        return difference, allowed
     nonfinite = ~np.isfinite(a) | ~np.isfinite(e)
     both_same_nonfinite = nonfinite & ((a == e) | (np.isnan(a) & np.isnan(e)))
     return np.where(both_same_nonfinite, 0.0, np.where(nonfinite, np.inf, difference)), allowed

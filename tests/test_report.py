@@ -101,6 +101,13 @@ def test_histogram_counts_every_differing_element_once():
     assert sum(map(int, red)) == int((difference > allowed).sum())
 
 
+def test_non_finite_values_differ_unless_both_sides_hold_the_same_one():
+    actual = np.array([1.0, np.inf, np.nan, np.inf, 2.0, 3.0])
+    expected = np.array([1.5, np.inf, np.nan, -np.inf, np.nan, 3.0])
+    difference, _ = elementwise_errors(actual, expected, Tolerance(0.0, 0.0))
+    assert difference.tolist() == [0.5, 0.0, 0.0, np.inf, np.inf, 0.0]
+
+
 def test_worst_elements_come_in_order_of_tolerance_used():
     expected = np.array([1.0, 100.0, 0.0, 3.0])
     actual = np.array([1.1, 101.0, 0.05, 3.0])

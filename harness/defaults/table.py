@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.adapters import get_backend
+from harness.defaults.cache import cached_table
 from harness.defaults.catalogue import CONCEPTS, Concept
 from harness.defaults.probes import show
 from harness.defaults.reading import DefaultContext, Reading
@@ -211,13 +212,20 @@ def readme_table(path: Path) -> str:
     return text.split(START, 1)[1].split(END, 1)[0].strip()
 
 
+def _version(name: str) -> str:
+    backend = get_backend(name)
+    return NOT_INSTALLED if backend.unavailable_reason() else backend.version()
+
+
 def for_results(frameworks: list[str]) -> dict[str, Any] | None:
     """results.json's `defaults`: the table for the run's frameworks (None if none of them has
-    defaults, e.g. a numpy-only run). It never stops a run: a failure is recorded instead."""
+    defaults, e.g. a numpy-only run), from the on-disk copy when the frameworks and the readers
+    are unchanged (harness/defaults/cache.py). It never stops a run: a failure is recorded."""
     names = [name for name in FRAMEWORKS if name in frameworks]
     if not names:
         return None
     try:
-        return defaults_table(names).to_json()
+        versions = {name: _version(name) for name in names}
+        return cached_table(versions, DefaultContext().rank, lambda: defaults_table(names).to_json())
     except Exception as exc:  # the table is a by-product of the run, not worth losing the run for
         return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
