@@ -103,6 +103,28 @@ def test_keras_divergence_at_the_float32_slope(site, page):
     assert page.errors.messages == []
 
 
+def test_a_shipped_default_difference_is_one_click_from_the_index(site, page):
+    """cases/defaults_leaky_relu.yaml documents torch's LeakyReLU slope (0.01, not 0.2): the
+    index shows it as a documented finding, and one click shows the layer and its picture."""
+    shipped = "defaults_leaky_relu.layer"
+    case = next(case for case in results(site)["cases"] if case["id"] == shipped)
+    if case["frameworks"]["torch"]["status"] != "ran":
+        pytest.skip(f"torch did not run: {case['frameworks']['torch']['reason'].splitlines()[0]}")
+    page.goto((site / "index.html").as_uri())
+    cell = page.locator(f'#matrix tr[data-case="{shipped}"] td[data-framework="torch"]')
+    assert cell.get_attribute("data-verdict") == "expected-difference"
+    assert "diverges at leaky" in cell.inner_text()
+    cell.locator("a").click()
+    page.wait_for_load_state()
+    block = page.locator("article#torch")
+    assert "Divergence starts here: layer leaky" in block.inner_text()
+    assert "0.01" in block.inner_text()  # the documented reason is on the page
+    picture = block.locator("figure.starts-here img")
+    assert picture.count() >= 1
+    assert picture.first.evaluate("image => image.complete && image.naturalWidth") > 0
+    assert page.errors.messages == []
+
+
 def test_text_from_case_files_stays_text(site, page):
     page.goto((site / "cases" / "report_escaping.html").as_uri())
     assert page.evaluate("typeof window.__pwned") == "undefined"
