@@ -15,6 +15,7 @@ from harness.adapters import get_backend
 from harness.adapters.base import FrameworkBackend, Unsupported
 from harness.examples import (LAYER_EXAMPLES, LOSS_EXAMPLES, OPTIMIZER_EXAMPLES, single_layer_case,
                               single_loss_case, training_case)
+from harness.readme_section import read_section, replace_section
 
 FRAMEWORKS = ("keras", "chainer", "torch")
 START, END = "<!-- support-table:start -->", "<!-- support-table:end -->"
@@ -111,19 +112,9 @@ def render_markdown() -> str:
 
 
 def write_into(path: Path, table: str) -> bool:
-    """Replace the table between the markers; True if the file changed."""
-    text = path.read_text(encoding="utf-8")
-    if START not in text or END not in text:
-        raise SystemExit(f"{path} has no {START} ... {END} section")
-    before, rest = text.split(START, 1)
-    _, after = rest.split(END, 1)
-    updated = f"{before}{START}\n{table}\n{END}{after}"
-    if updated != text:
-        path.write_text(updated, encoding="utf-8")
-        return True
-    return False
+    """Replace the table between the README's markers; True if the file changed."""
+    return replace_section(path, START, END, table)
 
 
 def readme_table(path: Path) -> str:
-    text = path.read_text(encoding="utf-8")
-    return text.split(START, 1)[1].split(END, 1)[0].strip()
+    return read_section(path, START, END)

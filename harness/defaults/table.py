@@ -24,6 +24,7 @@ from harness.defaults.catalogue import CONCEPTS, Concept
 from harness.defaults.probes import show
 from harness.defaults.reading import DefaultContext, Reading
 from harness.defaults.resolve import readings
+from harness.readme_section import read_section, replace_section
 
 FRAMEWORKS = ("keras", "chainer", "torch")
 START, END = "<!-- defaults-table:start -->", "<!-- defaults-table:end -->"
@@ -194,22 +195,12 @@ def display_rows(table: dict[str, Any]) -> list[DisplayRow]:
 
 
 def write_into(path: Path, table_markdown: str) -> bool:
-    """Replace the table between the README's defaults-table markers; True if the file changed."""
-    text = path.read_text(encoding="utf-8")
-    if START not in text or END not in text:
-        raise SystemExit(f"{path} has no {START} ... {END} section")
-    before, rest = text.split(START, 1)
-    _, after = rest.split(END, 1)
-    updated = f"{before}{START}\n{table_markdown}\n{END}{after}"
-    if updated != text:
-        path.write_text(updated, encoding="utf-8")
-        return True
-    return False
+    """Replace the table between the README's markers; True if the file changed."""
+    return replace_section(path, START, END, table_markdown)
 
 
 def readme_table(path: Path) -> str:
-    text = path.read_text(encoding="utf-8")
-    return text.split(START, 1)[1].split(END, 1)[0].strip()
+    return read_section(path, START, END)
 
 
 def _version(name: str) -> str:
