@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness.errors import CaseError, CaseErrors
+from harness.errors import CaseError
 
 SCHEMA_PATH = Path(__file__).parent / "case" / "case.schema.json"
 

@@ -38,13 +38,6 @@ class CaseError(Exception):
             parts.append(f"  hint: {self.hint}")
         return "\n".join(parts)
 
-    def located(self, *, file: str | None = None, field: str | None = None,
-                line: int | None = None) -> "CaseError":
-        """The same error with the place filled in where it was not known yet."""
-        return CaseError(self.message, file=self.file or file, field=self.field or field,
-                         line=self.line if self.line is not None else line,
-                         expected=self.expected, found=self.found, hint=self.hint)
-
 
 class CaseErrors(CaseError):
     """Several problems found in one file, reported together so one edit fixes them all."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Iterator, NamedTuple
 
@@ -21,7 +21,6 @@ import numpy as np
 from harness.adapters import get_backend
 from harness.adapters.base import RunResult, Unsupported
 from harness.case import Case
-from harness.case.schema import FRAMEWORKS
 from harness.compare import DEFAULT_TOLERANCES, TensorComparison, Tolerance, compare
 from harness.reference import run_reference
 
@@ -67,12 +66,6 @@ class CheckResult:
         """For training: the first step with a loss or parameter out of tolerance."""
         return next((t.step for t in self.tensors if not t.passed and t.step is not None), None)
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["tensors"] = [t.to_dict() for t in self.tensors]
-        data["first_divergent"] = self.first_divergent if self.check == "intermediates" else None
-        data["first_divergent_step"] = self.first_divergent_step if self.check == "training" else None
-        return data
 
 
 def _nan_low(value: float) -> float:
@@ -371,7 +364,3 @@ def run_case(case: Case, frameworks: list[str], *, require_frameworks: bool = Fa
     return CaseReport(case=case, checks=checks, pairwise=pairwise,
                       outcomes={f: runner.outcome(f) for f in frameworks},
                       reference_seconds=reference_seconds, reference=reference)
-
-
-def all_frameworks() -> list[str]:
-    return list(FRAMEWORKS)

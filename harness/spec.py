@@ -48,10 +48,6 @@ class Registry(dict[str, Any]):
         return ", ".join(sorted(self))
 
 
-def tag_of(spec: Spec, field: str = "type") -> str:
-    return getattr(spec, field)
-
-
 def by_key(*keys: str, fallback_field: str | None = None) -> Callable[[Any], str | None]:
     """A pydantic callable discriminator: the tag is whichever of `keys` the mapping holds.
 

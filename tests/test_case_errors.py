@@ -145,3 +145,16 @@ def test_published_schema_rejects_an_unknown_layer():
     data = YAML(typ="safe").load(GOOD.replace("type: Dense", "type: Dens"))
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text()))
+
+
+def test_an_error_is_placed_in_the_variant_that_holds_the_deepest_part_of_its_path():
+    """A variant's fields are looked up in the variant first, then in the file's shared part:
+    the line given is the one that holds the most of the error's path."""
+    from ruamel.yaml import YAML
+
+    from harness.case.loader import locate
+
+    shared = YAML().load("loss:\n  type: mean_squared_error\nmodel:\n  sequential: []\n")
+    variant = YAML().load("name: a\nmodel:\n  sequential:\n    - {type: Dense, units: -1}\n")
+    field, line = locate((shared, variant), ("model", "sequential", 0, "Dense", "units"))
+    assert (field, line) == ("model.sequential[0].units", 4)

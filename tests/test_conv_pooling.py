@@ -68,7 +68,6 @@ def direct_convolution(x, kernel, bias, strides, dilation, padding, groups):
 
 def direct_pooling(x, pool, strides, padding, kind):
     """Max or mean of each window's cells that lie inside the input (channels_last)."""
-    rank = x.ndim - 2
     spatial = x.shape[1:-1]
     pads = [same_padding(n, k, s) if padding == "same" else (0, 0) for n, k, s in zip(spatial, pool, strides)]
     out = [-(-n // s) if padding == "same" else (n - k) // s + 1 for n, k, s in zip(spatial, pool, strides)]

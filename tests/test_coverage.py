@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from harness.activations import ACTIVATIONS
 from harness.examples import LAYER_EXAMPLES, LOSS_EXAMPLES, OPTIMIZER_EXAMPLES
 from harness.layers import LAYERS

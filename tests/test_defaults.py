@@ -216,7 +216,7 @@ def test_normalization_epsilon(inside):
 
 
 def numpy_lstm_step(act, rec, b):
-    i = f = o = rec(b)
+    i = o = rec(b)  # with every weight 0 and h = c = 0 the forget gate multiplies 0
     c = i * act(b)
     return float(o * act(c))
 

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 
 from harness.case.loader import LoadedCase
 from harness.case.schema import ModelSpec
-from harness.errors import CaseError
-from harness.layers.base import LAYERS, LayerSpec
+from harness.layers.base import LayerSpec
 from harness.layers.core import Reuse
 from harness.spec import Shape
 

@@ -176,7 +176,7 @@ def locate(nodes: tuple[Any, ...], path: tuple[Any, ...]) -> tuple[str, int | No
 
     Path parts that are not keys of the YAML (pydantic's union tags such as 'Dense') are skipped.
     """
-    best_line, best_field = None, ""
+    best_line, best_field, best_depth = None, "", 0
     for root in nodes:
         node, field, line, depth = root, "", None, 0
         for part in path:

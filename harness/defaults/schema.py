@@ -71,7 +71,3 @@ class Defaultable:
             Union[Annotated[value_type, Tag(EXPLICIT)],
                   Annotated[FrameworkDefault[value_type], Tag(FRAMEWORK_DEFAULT)]],  # type: ignore[valid-type]
             Discriminator(_which)]
-
-
-def is_framework_default(value: Any) -> bool:
-    return isinstance(value, FrameworkDefault)

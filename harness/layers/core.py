@@ -9,7 +9,6 @@ from pydantic import Field
 
 from harness.activations import ActivationField, Linear
 from harness.layers.base import LAYERS, LayerSpec, ReferenceLayer, flat_features
-from harness.spec import Shape
 
 
 class DenseReference(ReferenceLayer):

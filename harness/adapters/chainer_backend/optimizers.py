@@ -155,7 +155,7 @@ def adagrad(spec, parameters, dtype):
     optimizer = AdaGradFrom(initial, lr=spec.learning_rate, eps=eps)
     return stepping(optimizer, parameters, spec, "native", (
         f"chainer.optimizers.AdaGrad(lr={spec.learning_rate}, eps={eps}) with its state h starting at {initial}"
-        + (f" = initial_accumulator_value + epsilon (eps 0: epsilon inside the square root)" if inside else "")))
+        + (" = initial_accumulator_value + epsilon (eps 0: epsilon inside the square root)" if inside else "")))
 
 
 # --- chainer update rules ---------------------------------------------------------------------

@@ -56,7 +56,3 @@ class TorchBackend(FrameworkBackend):
         wanted = [*inputs, *parameters]
         gradients = torch.autograd.grad(loss, wanted, allow_unused=True) if wanted else []
         return loss, tensors, list(gradients[: len(inputs)]), list(gradients[len(inputs):])
-
-
-def torch_dtype(name: str) -> torch.dtype:
-    return {"float32": torch.float32, "float64": torch.float64}[name]
