@@ -131,7 +131,8 @@ def elementwise_errors(actual: np.ndarray, expected: np.ndarray,
     and NaN against NaN count as no difference; any other non-finite value as an infinite one.
     """
     a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
-    difference = np.abs(a - e)
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, settled by the non-finite rule below
+        difference = np.abs(a - e)
     allowed = tolerance.atol + tolerance.rtol * np.abs(e)
     if np.isfinite(difference).all():  # the usual case: no infinities or NaN on either side
         return difference, allowed
