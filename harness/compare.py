@@ -131,9 +131,9 @@ def elementwise_errors(actual: np.ndarray, expected: np.ndarray,
     and NaN against NaN count as no difference; any other non-finite value as an infinite one.
     """
     a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
-    with np.errstate(invalid="ignore"):  # inf - inf: NaN, settled by the non-finite rule below
+    with np.errstate(invalid="ignore"):  # inf - inf, 0 * inf: NaN, settled by the non-finite rule below
         difference = np.abs(a - e)
-    allowed = tolerance.atol + tolerance.rtol * np.abs(e)
+        allowed = tolerance.atol + tolerance.rtol * np.abs(e)
     if np.isfinite(difference).all():  # the usual case: no infinities or NaN on either side
         return difference, allowed
     nonfinite = ~np.isfinite(a) | ~np.isfinite(e)
