@@ -18,12 +18,23 @@ from harness.optimizers import OPTIMIZERS
 from tests.conftest import FRAMEWORK_BACKENDS, backend_or_skip
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+CASES = README.parent / "cases"
 GRAPH_CONSTRUCTS = {"Reuse"}  # not a layer: tested in test_graph.py
 
 
 def test_every_layer_type_has_examples():
     covered = {example.type for example in LAYER_EXAMPLES}
     assert set(LAYERS) - GRAPH_CONSTRUCTS - covered == set()
+
+
+def test_every_layer_type_is_in_a_shipped_case():
+    """Examples test a layer alone; a case file shows it in a network, in the report."""
+    from harness.case import load_cases
+
+    used = {node.spec.type for case in load_cases(CASES) for node in case.graph.nodes}
+    reused = any(node.name != node.layer for case in load_cases(CASES) for node in case.graph.nodes)
+    assert set(LAYERS) - GRAPH_CONSTRUCTS - used == set()
+    assert reused, "no shipped case applies one layer object at two places"
 
 
 def test_every_activation_has_examples():

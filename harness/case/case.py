@@ -103,8 +103,9 @@ class Case:
         return None
 
 
-def load_cases(paths: list[str | Path]) -> list[Case]:
-    """Every case in the given files and directories (directories: their *.yaml, sorted)."""
+def load_cases(paths: str | Path | list[str | Path]) -> list[Case]:
+    """Every case in the given file or directory, or list of them (directories: their *.yaml,
+    sorted)."""
     cases, errors = [], []
     for path in expand_paths(paths):
         try:
@@ -116,7 +117,9 @@ def load_cases(paths: list[str | Path]) -> list[Case]:
     return cases
 
 
-def expand_paths(paths: list[str | Path]) -> list[Path]:
+def expand_paths(paths: str | Path | list[str | Path]) -> list[Path]:
+    if isinstance(paths, (str, Path)):  # one path, not a sequence of one-letter paths
+        paths = [paths]
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
