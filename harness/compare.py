@@ -83,7 +83,7 @@ class TensorComparison:
     tensor: str
     kind: str
     """output, loss, state, intermediate, parameter_gradient, input_gradient, training_loss,
-    training_parameter or known_value."""
+    training_parameter, training_state or known_value."""
     shape: list[int]
     expected_shape: list[int]
     dtype: str

@@ -110,6 +110,7 @@ def train_reference(case: Case, dtype: str = "float64") -> TrainingTrace:
             weights[name] = optimizer.step(weights[name], result.parameter_gradients[name], states[name], t)
         trace.losses.append(result.loss)
         trace.parameters.append({name: weights[name] for name in trainable})
+        trace.state.append({name: weights[name] for name in case.state_parameters()})
     trace.seconds = time.perf_counter() - started
     return trace
 

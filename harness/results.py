@@ -38,10 +38,12 @@ def check_records(check: CheckResult) -> list[dict[str, Any]]:
 
 
 def training_divergence(check: CheckResult) -> dict[str, list]:
-    """Per step of one training check: |loss difference| and the largest |parameter difference|
-    (absolute, and relative to the other side), for the report's divergence plot."""
+    """Per step of one training check: |loss difference|, the largest |parameter difference|
+    (absolute, and relative to the other side) and the largest |moving statistic difference|
+    (None without such state), for the report's divergence plot."""
     steps = sorted({t.step for t in check.tensors if t.step is not None})
-    series: dict[str, list] = {"steps": steps, "loss": [], "parameters": [], "parameters_relative": []}
+    series: dict[str, list] = {"steps": steps, "loss": [], "parameters": [], "parameters_relative": [],
+                               "state": []}
     for step in steps:
         tensors = [t for t in check.tensors if t.step == step and not t.note]
         loss = [t.max_abs_error for t in tensors if t.kind == "training_loss"]
@@ -49,6 +51,7 @@ def training_divergence(check: CheckResult) -> dict[str, list]:
         series["loss"].append(loss[0] if loss else None)
         series["parameters"].append(max((t.max_abs_error for t in parameters), default=None))
         series["parameters_relative"].append(max((t.max_rel_error for t in parameters), default=None))
+        series["state"].append(max((t.max_abs_error for t in tensors if t.kind == "training_state"), default=None))
     return _finite(series)  # JSON has no nan or inf
 
 

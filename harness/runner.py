@@ -286,7 +286,8 @@ def tensor_pairs(case: Case, check: str, actual: RunResult, expected: RunResult)
 
 
 def training_pairs(case: Case, actual: RunResult, expected: RunResult) -> Iterator[TensorPair]:
-    """Per step, in order: the batch loss, then every trainable parameter after the update."""
+    """Per step, in order: the batch loss, every trainable parameter after the update, and every
+    non-trainable one (moving statistics) the step's forward pass left behind."""
     mine, theirs = actual.training, expected.training
     for index in range(len(theirs.losses)):
         step = index + 1
@@ -297,6 +298,9 @@ def training_pairs(case: Case, actual: RunResult, expected: RunResult) -> Iterat
         for name in case.trainable_parameters():
             yield TensorPair(f"{name}@step{step}", "training_parameter", mine.parameters[index][name],
                              theirs.parameters[index][name], step)
+        for name in case.state_parameters():
+            yield TensorPair(f"state:{name}@step{step}", "training_state", mine.state[index][name],
+                             theirs.state[index][name], step)
 
 
 def comparisons(case: Case, check: str, actual: RunResult, expected: RunResult,

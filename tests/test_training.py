@@ -273,3 +273,60 @@ def test_results_hold_the_divergence_per_step_and_the_plot_draws_it(fake_torch):
 def test_plot_of_nothing_is_empty():
     assert divergence_svg({}) == ""
     assert divergence_svg({"torch": {"steps": [1], "loss": [None], "parameters": ["nan"]}}) == ""
+
+
+# --- moving statistics after each step ------------------------------------------------------------
+
+BATCHNORM_LAYERS = [{"type": "Dense", "name": "hidden", "units": 4},
+                    {"type": "BatchNormalization", "name": "bn", "epsilon": 1e-3, "momentum": 0.75,
+                     "moving_variance": "biased"},
+                    {"type": "Dense", "name": "out", "units": 2}]
+
+
+class PerturbedMovingMean(Backend):
+    """The reference in float64, with BatchNormalization's moving mean nudged from a given step
+    on: what a framework with another momentum convention would leave behind."""
+
+    name = "torch"
+
+    def __init__(self, from_step: int) -> None:
+        self.from_step = from_step
+
+    def run(self, case):
+        result = run_reference(case, framework=self.name)
+        for state in result.training.state[self.from_step - 1:]:
+            state["bn/moving_mean"] = state["bn/moving_mean"] + 1e-3
+        return result
+
+
+def test_moving_statistics_are_compared_after_every_step(fake_torch):
+    case = make_case(mode="training", model={"sequential": BATCHNORM_LAYERS})
+    assert case.state_parameters() == ["bn/moving_mean", "bn/moving_variance"]
+    fake_torch(PerturbedMovingMean(from_step=2))
+    result = CaseRunner(case).check("torch", "training")
+    assert result.verdict == "fail" and result.first_divergent_step == 2
+    assert {t.tensor for t in result.tensors if not t.passed} == {
+        f"state:bn/moving_mean@step{step}" for step in range(2, 6)}
+    # The trainable parameters and the loss are untouched by the nudge: only the state differs.
+    assert all(t.passed for t in result.tensors if t.kind != "training_state")
+
+
+@pytest.mark.parametrize("framework", FRAMEWORK_BACKENDS)
+def test_each_framework_reports_its_moving_statistics_per_step(framework):
+    backend_or_skip(framework)
+    case = make_case(mode="training", model={"sequential": BATCHNORM_LAYERS})
+    result = CaseRunner(case).check(framework, "training")
+    assert result.verdict == "pass", result.message
+    states = [t for t in result.tensors if t.kind == "training_state"]
+    assert len(states) == 5 * 2  # five steps, two moving statistics
+
+
+def test_the_plot_has_a_moving_statistics_panel_only_where_there_are_some(fake_torch):
+    fake_torch(PerturbedMovingMean(from_step=2))
+    case = make_case(mode="training", model={"sequential": BATCHNORM_LAYERS})
+    summary = training_summary(run_case(case, ["numpy", "torch"]))
+    assert summary["divergence"]["torch"]["state"][0] == 0.0
+    assert summary["divergence"]["torch"]["state"][1] > 0
+    assert divergence_svg(summary["divergence"]).count("<polyline") == 6  # two frameworks, three panels
+    plain = training_summary(run_case(make_case(), ["numpy"]))
+    assert divergence_svg(plain["divergence"]).count("<polyline") == 2

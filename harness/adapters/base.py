@@ -120,6 +120,9 @@ class TrainingTrace:
 
     losses: list[np.ndarray] = field(default_factory=list)
     parameters: list[dict[str, np.ndarray]] = field(default_factory=list)
+    state: list[dict[str, np.ndarray]] = field(default_factory=list)
+    """Every non-trainable parameter after each step (BatchNormalization's moving statistics in
+    training mode: the momentum convention shows here, not in the trainable parameters)."""
     optimizer: Implementation | None = None
     status: str = "ran"
     """`ran`, `skipped` (the optimizer cannot be expressed) or `error`, with `reason`."""
@@ -364,6 +367,8 @@ class FrameworkBackend(Backend):
         bindings = [(f"{layer}/{b.parameter}", b) for layer, layer_built in built.items()
                     for b in layer_built.bindings if f"{layer}/{b.parameter}" in trainable]
         natives = [binding.native for _, binding in bindings]
+        state_bindings = [(f"{layer}/{b.parameter}", b) for layer, layer_built in built.items()
+                          for b in layer_built.bindings if f"{layer}/{b.parameter}" in case.state_parameters()]
         optimizer = self.build_optimizer(case.spec.optimizer, natives, case.spec.dtype)
         trace = TrainingTrace(optimizer=Implementation(optimizer.implementation, optimizer.detail,
                                                        defaults=[d.to_dict() for d in optimizer.defaults]))
@@ -382,6 +387,8 @@ class FrameworkBackend(Backend):
             # parameter.
             trace.parameters.append(add_parts((name, binding.transform.from_native(self.read(binding.native)))
                                               for name, binding in bindings))
+            trace.state.append(add_parts((name, binding.transform.from_native(np.array(self.read(binding.native))))
+                                         for name, binding in state_bindings))
         return trace
 
 

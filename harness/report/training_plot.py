@@ -1,13 +1,14 @@
 """The per-step divergence plot of a training case, as inline SVG (no plotting library).
 
-Two panels side by side, one line per framework, log scale: the loss difference and the
+Two panels side by side (three with moving statistics), one line per framework, log scale: the loss difference and the
 largest parameter difference from the reference, step by step. Lines that stay flat near the
 float's rounding level mean the frameworks train identically; lines that climb mean the
 difference feeds on itself.
 
 Input is what results.json holds per training case, `cases[i]["training"]["divergence"]`
 (built by harness/results.py `training_divergence`): framework -> {"steps": [...], "loss":
-[...], "parameters": [...]}, absolute differences, None where nothing was compared.
+[...], "parameters": [...], "state": [...]}, absolute differences, None where nothing was
+compared. A third panel, the moving statistics, appears where a case has them.
 
     from harness.report.training_plot import divergence_svg
     svg = divergence_svg(case["training"]["divergence"], title=case["id"])
@@ -22,6 +23,8 @@ from typing import Any
 COLOURS = {"numpy": "#7f7f7f", "keras": "#d62728", "chainer": "#2ca02c", "torch": "#ff7f0e"}
 OTHER_COLOURS = ("#1f77b4", "#9467bd", "#8c564b", "#e377c2")
 PANELS = (("loss", "|loss - reference loss|"), ("parameters", "max |parameter - reference|"))
+STATE_PANEL = ("state", "max |moving statistic - ref.|")
+"""Drawn only for cases with non-trainable state (BatchNormalization in training mode)."""
 WIDTH, HEIGHT = 330, 210
 LEFT, RIGHT, TOP, BOTTOM = 52, 10, 24, 34
 
@@ -35,8 +38,9 @@ def divergence_svg(divergence: dict[str, dict[str, Any]], *, title: str = "") ->
     if not frameworks:
         return ""
     colours = {name: COLOURS.get(name, OTHER_COLOURS[i % len(OTHER_COLOURS)]) for i, name in enumerate(frameworks)}
+    panels = PANELS + ((STATE_PANEL,) if any(_values(divergence[name], "state") for name in frameworks) else ())
     legend_height = 18
-    total_width, total_height = WIDTH * len(PANELS), HEIGHT + legend_height + (18 if title else 0)
+    total_width, total_height = WIDTH * len(panels), HEIGHT + legend_height + (18 if title else 0)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_width}" height="{total_height}" '
              f'viewBox="0 0 {total_width} {total_height}" font-family="sans-serif" font-size="10" '
              f'role="img" aria-label="{escape(title or "training divergence")}">']
@@ -44,7 +48,7 @@ def divergence_svg(divergence: dict[str, dict[str, Any]], *, title: str = "") ->
     if title:
         parts.append(f'<text x="4" y="13" font-size="12" font-weight="bold">{escape(title)}</text>')
         top = 18
-    for index, (key, label) in enumerate(PANELS):
+    for index, (key, label) in enumerate(panels):
         parts.append(_panel(divergence, frameworks, colours, key, label, WIDTH * index, top))
     legend_y = top + HEIGHT + 12
     x = LEFT
