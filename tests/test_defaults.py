@@ -453,3 +453,23 @@ def test_concept_keys_name_a_spec_and_field():
     for concept in CONCEPTS:
         tag, field = concept.key.split(".")
         assert tag and field and concept.group in ("activation", "layer", "optimizer")
+
+
+RECURRENT_ACTIVATION_KEYS = ("LSTM.activation", "LSTM.recurrent_activation", "GRU.activation",
+                             "GRU.recurrent_activation")
+
+
+@pytest.mark.parametrize("framework", FRAMEWORK_BACKENDS)
+@pytest.mark.parametrize("key", RECURRENT_ACTIVATION_KEYS)
+def test_the_schemas_recurrent_activation_defaults_are_each_frameworks_own(framework, key):
+    """LSTM and GRU activations take the schema's default (tanh, sigmoid) rather than
+    framework_default, which is only right while every framework's own default is that: the
+    readers probe each framework's native layer, and must find the schema's value."""
+    from harness.defaults.reading import DefaultContext
+    from harness.defaults.resolve import readings
+
+    backend = backend_or_skip(framework)
+    layer, field = key.split(".")
+    schema_default = LAYERS[layer].model_fields[field].get_default(call_default_factory=True).name
+    (used,) = [r for r in readings(backend.default_readers, key, DefaultContext()) if r.used]
+    assert used.effective == {"name": schema_default}, (used.api, used.effective)
