@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BeforeValidator, Field
 
 from harness.defaults.schema import Defaultable
-from harness.spec import Registry, Spec
+from harness.spec import Registry, Spec, axis_range
 
 ACTIVATIONS = Registry("activation", "name")
 
@@ -35,6 +35,10 @@ class ActivationSpec(Spec):
 
     def backward(self, x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def check_rank(self, rank: int) -> None:
+        """Raise ValueError if this activation cannot act on tensors of `rank` (batch axis
+        included); the graph calls it so that a bad axis is a case-file error, not a crash."""
 
     def describe(self) -> str:
         # getattr, not model_dump: a framework_default field then reads as such, not as a dict.
@@ -141,6 +145,11 @@ class Softmax(ActivationSpec):
 
     name: Literal["softmax"]
     axis: Defaultable[int] = Field(default=-1, description="default -1 (Keras); torch and chainer differ")
+
+    def check_rank(self, rank):
+        if isinstance(self.axis, int) and not -rank <= self.axis < rank:
+            raise ValueError(f"softmax axis {self.axis} is out of range for a tensor of rank {rank} "
+                             f"(with the batch axis): use {axis_range(rank)}, or -1 for the last")
 
     def forward(self, x):
         shifted = x - x.max(axis=self.axis, keepdims=True)

@@ -68,3 +68,8 @@ def by_key(*keys: str, fallback_field: str | None = None) -> Callable[[Any], str
         return None
 
     return discriminate
+
+
+def axis_range(rank: int) -> str:
+    """The axes a layer may name in a tensor of `rank` (batch axis 0 excluded), for messages."""
+    return "1" if rank == 2 else f"1 to {rank - 1}"

@@ -89,6 +89,29 @@ def test_unknown_input_reference_in_graph(tmp_path):
     assert "known so far: x" in error.render()
 
 
+def test_concatenate_axis_beyond_the_rank_is_a_case_error(tmp_path):
+    bad = GOOD.replace("""  sequential:
+    - {type: Dense, units: 1}""", """  nodes:
+    - {name: both, type: Concatenate, axis: 3, inputs: [x, x]}
+    - {type: Dense, units: 1, inputs: [both]}""")
+    text = load_error(tmp_path, bad).render()
+    assert "case.yaml:9: model.nodes[0]: Concatenate" in text
+    assert "axis 3 is out of range for inputs of rank 2" in text
+
+
+@pytest.mark.parametrize("layer, line", [("{type: Dense, units: 1, activation: {name: softmax, axis: 2}}", 9),
+                                         ("{type: SimpleRNN, units: 1, activation: {name: softmax, axis: 2}}", 9)])
+def test_softmax_axis_beyond_the_rank_is_a_case_error(tmp_path, layer, line):
+    """Caught when the file loads, with the field, instead of an AxisError in every framework.
+    A recurrent cell's activation acts on (batch, units), whatever the layer's output."""
+    bad = GOOD.replace("x: {shape: [2]", "x: {shape: [3, 2]").replace("{type: Dense, units: 1}", layer)
+    if "SimpleRNN" not in layer:
+        bad = bad.replace("x: {shape: [3, 2]", "x: {shape: [2]")
+    text = load_error(tmp_path, bad).render()
+    assert f"case.yaml:{line}: model.sequential[0].activation:" in text
+    assert "softmax axis 2 is out of range for a tensor of rank 2" in text
+
+
 def test_weight_for_unknown_parameter(tmp_path):
     bad = GOOD + "weights:\n  parameters:\n    dense/kernal: zeros\n"
     text = load_error(tmp_path, bad).render()

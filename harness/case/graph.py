@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from harness.activations import ActivationSpec
 from harness.case.loader import LoadedCase
 from harness.case.schema import ModelSpec
 from harness.layers.base import LayerSpec
@@ -134,6 +135,13 @@ def _add_node(loaded, graph: Graph, spec: LayerSpec, name: str, inputs: list[str
     except ValueError as exc:
         raise loaded.error(f"{spec.type} cannot take input shape(s) {[list(s) for s in shapes]}: {exc}",
                            path) from None
+    for field in type(spec).model_fields:
+        activation = getattr(spec, field)
+        if isinstance(activation, ActivationSpec):
+            try:
+                activation.check_rank(spec.activation_rank(output_shape))
+            except ValueError as exc:
+                raise loaded.error(f"{spec.type} {field}: {exc}", (*path, field)) from None
     if layer in graph.layers:
         if parameters != graph.parameters_of(layer):
             raise loaded.error(f"reusing layer {layer!r} on inputs of another shape changes its weights",

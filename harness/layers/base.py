@@ -68,6 +68,11 @@ class LayerSpec(Spec):
         (shape,) = input_shapes
         return shape
 
+    def activation_rank(self, output_shape: Shape) -> int:
+        """The rank (with the batch axis) of what this layer's activations act on: its output,
+        unless the layer applies them elsewhere (a recurrent cell, per step)."""
+        return len(output_shape) + 1
+
     def parameter_shapes(self, input_shapes: list[Shape]) -> dict[str, Shape]:
         """Canonical shape of each parameter, in the order the summary lists them."""
         return {}

@@ -7,6 +7,7 @@ from typing import Literal
 import numpy as np
 
 from harness.layers.base import LAYERS, LayerSpec, ReferenceLayer
+from harness.spec import axis_range
 
 
 def _same_shapes(layer: str, input_shapes):
@@ -89,6 +90,9 @@ class Concatenate(LayerSpec):
 
     def output_shape(self, input_shapes):
         rank = len(input_shapes[0]) + 1
+        if not -rank <= self.axis < rank:
+            raise ValueError(f"axis {self.axis} is out of range for inputs of rank {rank} (with the "
+                             f"batch axis): use {axis_range(rank)}, or -1 for the last")
         axis = self.axis % rank
         if axis == 0:
             raise ValueError("Concatenate cannot join along the batch axis")

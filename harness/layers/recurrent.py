@@ -44,6 +44,9 @@ class RecurrentSpec(LayerSpec):
             raise ValueError(f"{self.type} needs input (time, features), got {list(shape)}")
         return (shape[0], self.units) if self.return_sequences else (self.units,)
 
+    def activation_rank(self, output_shape):
+        return 2  # the cell's activations act on (batch, units) at each step
+
     def parameter_shapes(self, input_shapes):
         (shape,) = input_shapes
         width = len(self.gates) * self.units
