@@ -128,7 +128,8 @@ def elementwise_errors(actual: np.ndarray, expected: np.ndarray,
     """(|actual - expected|, atol + rtol * |expected|) per element, in float64.
 
     The same non-finite rule everywhere (the verdict, the report's pictures): equal infinities
-    and NaN against NaN count as no difference; any other non-finite value as an infinite one.
+    and NaN against NaN count as no difference; any other non-finite value, on either side, as an
+    infinite one with nothing allowed (atol + rtol * |inf| would otherwise allow anything).
     """
     a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     with np.errstate(invalid="ignore"):  # inf - inf, 0 * inf: NaN, settled by the non-finite rule below
@@ -138,7 +139,8 @@ def elementwise_errors(actual: np.ndarray, expected: np.ndarray,
         return difference, allowed
     nonfinite = ~np.isfinite(a) | ~np.isfinite(e)
     both_same_nonfinite = nonfinite & ((a == e) | (np.isnan(a) & np.isnan(e)))
-    return np.where(both_same_nonfinite, 0.0, np.where(nonfinite, np.inf, difference)), allowed
+    return (np.where(both_same_nonfinite, 0.0, np.where(nonfinite, np.inf, difference)),
+            np.where(nonfinite, 0.0, allowed))
 
 
 def compare(tensor: str, kind: str, actual: Any, expected: Any, tolerance: Tolerance, *,

@@ -100,7 +100,8 @@ class GlorotUniform(_Recipe):
 
 @INITIALIZERS.register
 class GlorotNormal(_Recipe):
-    """Truncated normal, stddev sqrt(2 / (fan_in + fan_out)) before truncation."""
+    """Truncated normal, stddev sqrt(2 / (fan_in + fan_out)) after truncation (Keras: the
+    underlying normal has stddev / 0.8796)."""
 
     initializer: Literal["glorot_normal"]
     recipe = (1.0, "fan_avg", "truncated_normal")
@@ -116,7 +117,8 @@ class HeUniform(_Recipe):
 
 @INITIALIZERS.register
 class HeNormal(_Recipe):
-    """Truncated normal, stddev sqrt(2 / fan_in) before truncation."""
+    """Truncated normal, stddev sqrt(2 / fan_in) after truncation (Keras: the
+    underlying normal has stddev / 0.8796)."""
 
     initializer: Literal["he_normal"]
     recipe = (2.0, "fan_in", "truncated_normal")
@@ -132,7 +134,8 @@ class LecunUniform(_Recipe):
 
 @INITIALIZERS.register
 class LecunNormal(_Recipe):
-    """Truncated normal, stddev sqrt(1 / fan_in) before truncation."""
+    """Truncated normal, stddev sqrt(1 / fan_in) after truncation (Keras: the
+    underlying normal has stddev / 0.8796)."""
 
     initializer: Literal["lecun_normal"]
     recipe = (1.0, "fan_in", "truncated_normal")

@@ -72,9 +72,6 @@ def test_nan_against_nan_and_equal_infinities_agree(special):
     assert result.mismatched == 0 and result.max_abs_error == 0.0
 
 
-# Strict: once compare() is fixed this xpasses and fails the run, so the marker gets removed.
-@pytest.mark.xfail(strict=True, reason="compare() bug: the allowed error atol + rtol*|expected| is "
-                   "inf or NaN where expected is, so `inf > allowed` is False and the element passes")
 @pytest.mark.parametrize("actual, expected", [
     (2.0, np.nan), (2.0, np.inf), (2.0, -np.inf), (-np.inf, np.inf), (np.inf, -np.inf), (np.nan, np.inf),
 ])

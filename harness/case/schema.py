@@ -37,7 +37,8 @@ class TensorSpec(Spec):
     dtype: Literal["float32", "float64", "int32", "int64"] | None = Field(
         default=None, description="default: the case's dtype (int64 for integer data)")
     data: DataField
-    seed: int | None = Field(default=None, description="seed for this tensor's generator; default: the case's data_seed")
+    seed: int | None = Field(default=None, ge=0,
+                             description="seed for this tensor's generator; default: the case's data_seed")
 
 
 class ModelSpec(Spec):
@@ -61,7 +62,7 @@ class WeightsSpec(Spec):
     """How every parameter gets its value. Parameters are named `<layer name>/<parameter>`
     (see `python -m harness show CASE` for the names and canonical shapes)."""
 
-    seed: int = 0
+    seed: int = Field(default=0, ge=0)
     defaults: dict[str, InitializerField] = Field(
         default_factory=dict, description="initializer per parameter kind, e.g. {kernel: he_normal}")
     parameters: dict[str, InitializerField] = Field(
@@ -133,7 +134,7 @@ class CaseSpec(Spec):
     description: str = ""
     dtype: FloatDtype = Field(default="float32", description="dtype the frameworks run in; the reference always runs float64")
     samples: int | None = Field(default=None, gt=0, description="batch size; default: the length of literal `values`")
-    data_seed: int = 0
+    data_seed: int = Field(default=0, ge=0)
     mode: Literal["inference", "training"] = Field(
         default="inference", description="layer mode for BatchNormalization/Dropout")
     inputs: dict[Annotated[str, Field(pattern=IDENTIFIER)], TensorSpec] = Field(min_length=1)
