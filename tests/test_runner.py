@@ -136,3 +136,16 @@ def test_pairwise_comparison_between_frameworks(fake_torch):
     pair = runner.pairwise("numpy", "torch", "intermediates")
     assert pair.against == "torch" and pair.verdict == "fail"
     assert runner.pairwise("numpy", "torch", "gradients").verdict == "pass"
+
+
+def test_pairwise_allows_twice_the_tolerance_against_the_reference(fake_torch):
+    """Each framework may sit a tolerance away from the reference on opposite sides; only more
+    than twice that apart means one of them is outside what agreement allows."""
+    runner = CaseRunner(make_case())
+    single = runner.tolerance("intermediates")
+    pair = runner.pairwise_tolerance("intermediates")
+    assert (pair.rtol, pair.atol) == (2 * single.rtol, 2 * single.atol)
+    fake_torch(ScaledReference(1 + 1.5 * single.rtol))  # beyond one tolerance, within two
+    runner = CaseRunner(make_case())
+    assert runner.check("torch", "intermediates").verdict == "fail"
+    assert runner.pairwise("numpy", "torch", "intermediates").verdict == "pass"
