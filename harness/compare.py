@@ -39,7 +39,7 @@ class Tolerance:
 #
 # float64 (u = 1.1e-16): the frameworks agree with the reference to about 1e-13 except where
 # Keras passes hyper-parameters through float32 (a slope of 0.2 becomes 0.20000000298,
-# semantics row 43), a relative error of about 1.5e-8. rtol 1e-7 admits that, nothing larger.
+# keras/src/backend/tensorflow/core.py `cast`: tf.cast of a Python float makes a float32 tensor first), a relative error of about 1.5e-8. rtol 1e-7 admits that, nothing larger.
 #
 # training (the loss of every step and every trainable parameter after it): rounding errors
 # are fed back through the weights, so they could grow with the steps; measured on the seed

@@ -239,8 +239,8 @@ LAYER_EXAMPLES: list[LayerExample] = [
     LayerExample("Dense", {"units": 2, "use_bias": False}, [(5,)]),
     LayerExample("Dense", {"units": 3, "activation": {"name": "leaky_relu", "negative_slope": 0.2}}, [(2, 4)]),
     *_activation_examples(),
-    # 0.25, not Keras' 0.3: TF keeps the slope as a float32 attribute even in float64 (semantics
-    # row 43), which would put Keras 1e-8 off; a float32-exact slope keeps the comparison exact.
+    # 0.25, not Keras' 0.3: TF keeps the slope as a float32 attribute even in float64
+    # (tensorflow/python/ops/gen_nn_ops.py, LeakyRelu), which would put Keras 1e-8 off; a float32-exact slope keeps the comparison exact.
     LayerExample("LeakyReLU", {"negative_slope": 0.25}, [(2, 4)]),
     LayerExample("LeakyReLU", {"negative_slope": 0.01}, [(5,)]),
     LayerExample("Flatten", {}, [(2, 3)]),
@@ -413,7 +413,7 @@ _ADAGRAD = {"type": "adagrad", "learning_rate": 0.125, "epsilon": 1e-7}
 
 OPTIMIZER_EXAMPLES: list[dict[str, Any]] = [
     # Hyper-parameters float32 holds exactly, so Keras agrees with the reference in float64 to
-    # rounding (it passes some through float32, semantics row 43). Together they reach every
+    # rounding (it passes some through float32, keras/src/backend/tensorflow/core.py `cast`: tf.cast of a Python float makes a float32 tensor first). Together they reach every
     # native, reparametrised and composite path of the three adapters.
     {"type": "sgd", "learning_rate": 0.25, "momentum": 0.0},
     {"type": "sgd", "learning_rate": 0.125, "momentum": 0.875},

@@ -14,7 +14,7 @@ Hyper-parameters on which the frameworks' defaults differ (learning rate, moment
 rho, the Adagrad initial accumulator) have no default: the case states them, or leaves them to
 each framework with `{framework_default: {reference, reason}}` (harness/defaults/; the value
 each framework used is recorded with its optimizer). The betas and rho have none either: Keras on TensorFlow rounds several hyper-parameters through float32 even in
-float64 (semantics row 43), so a float64 case should choose values float32 represents exactly
+float64 (keras/src/backend/tensorflow/core.py `cast`: tf.cast of a Python float makes a float32 tensor first), so a float64 case should choose values float32 represents exactly
 (0.875, 0.9990234375 = 1 - 2**-10, 2**-7, ...) and should do so knowingly.
 
 Weight decay (`weight_decay: {rate, coupling}`), with lambda the rate:

@@ -23,7 +23,7 @@ from harness.examples import LAYER_EXAMPLES, LOSS_EXAMPLES
 from harness.examples import single_layer_case, single_loss_case
 
 # float64 in every framework: they agree with the reference to ~1e-13, except where Keras
-# passes a hyper-parameter through float32 (semantics row 43: ~1.5e-8 relative).
+# passes a hyper-parameter through float32 (keras/src/backend/tensorflow/core.py `cast` goes through float32: ~1.5e-8 relative).
 RTOL, ATOL = 1e-7, 1e-10
 
 

@@ -1,7 +1,7 @@
 """The NumPy reference's backward passes against central finite differences, in float64.
 
 This is what makes the reference an oracle independent of the frameworks: every layer example,
-every activation and every loss in tests/examples.py is checked here.
+every activation and every loss in harness/examples.py is checked here.
 """
 
 from __future__ import annotations

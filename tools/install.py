@@ -99,7 +99,7 @@ def main() -> int:
     if not options.force and STAMP.exists() and STAMP.read_text() == stamp_text():
         return 0
     # chainer's import reads numpy.distutils, which needs the stdlib distutils (see
-    # harness/adapters/chainer_adapter/_import.py); the same holds for pip check below.
+    # harness/adapters/chainer_backend/_import.py); the same holds for pip check below.
     os.environ["SETUPTOOLS_USE_DISTUTILS"] = "stdlib"
     for title, arguments in STEPS:
         print(f"== {title}", flush=True)

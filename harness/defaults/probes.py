@@ -7,7 +7,7 @@ a probe recognises a meaning by reproducing the framework's number with one cand
 and no other.
 
 Probes run in float64, but Keras passes some Python-float hyper-parameters through float32
-(semantics row 43: leaky_relu's slope, gelu's constants, optimizer betas), so values are
+(keras/src/backend/tensorflow/core.py `cast`: tf.cast of a Python float makes a float32 tensor first: leaky_relu's slope, gelu's constants, optimizer betas), so values are
 recognised to a relative 1e-6, far below the gaps between the candidates.
 """
 

@@ -35,7 +35,7 @@ class ChainerBackend(FrameworkBackend):
 
     @contextlib.contextmanager
     def session(self, case):
-        # chainer.config.train defaults to True: set the case's mode explicitly (semantics row 16).
+        # chainer.config.train defaults to True: set the case's mode explicitly (chainer/__init__.py: global_config.train = True).
         with chainer.using_config("train", case.spec.mode == "training"), \
                 chainer.using_config("dtype", np.dtype(case.spec.dtype)):
             yield

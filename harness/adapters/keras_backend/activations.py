@@ -25,7 +25,7 @@ def relu(spec):
 @builders.register("leaky_relu")
 def leaky_relu(spec):
     # keras.activations.leaky_relu defaults to 0.2, the LeakyReLU layer to 0.3: pass the slope.
-    # TF keeps the slope as a float32 op attribute, even in float64 (semantics row 27).
+    # TF keeps the slope as a float32 op attribute, even in float64 (tensorflow/python/ops/gen_nn_ops.py, LeakyRelu: `alpha` is a float attribute).
     return (lambda x: A.leaky_relu(x, negative_slope=spec.negative_slope)), "native", \
         f"keras.activations.leaky_relu(negative_slope={spec.negative_slope})"
 

@@ -11,7 +11,7 @@ Two things hold for every Keras optimizer here:
 * Other Python-float hyper-parameters still pass through float32 where Keras casts them
   (`ops.cast(self.momentum, ...)` in sgd.py, the beta powers in adam.py, `weight_decay` in
   base_optimizer.py `_apply_weight_decay`, the Adagrad initial accumulator through
-  initializers.Constant): float64 cases use values float32 holds exactly (semantics row 43).
+  initializers.Constant): float64 cases use values float32 holds exactly (keras/src/backend/tensorflow/core.py `cast`: tf.cast of a Python float makes a float32 tensor first).
 
 Keras' `weight_decay=` is decoupled on every optimizer: `variable - variable * wd * lr`, before
 the update (base_optimizer.py `_apply_weight_decay`). Coupled decay is composite: the gradients
