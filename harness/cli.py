@@ -77,7 +77,10 @@ def command_run(options) -> int:
                           out_dir=Path(options.out), command=command,
                           require_frameworks=options.require_frameworks, echo=print)
     summary = session.results["summary"]
-    print(f"\n{sum(summary.values())} checks: " + ", ".join(f"{v} {k}" for k, v in summary.items() if v)
+    counts = ", ".join(f"{v} {k}" for k, v in summary.items() if v)
+    loaded = f"{len(session.reports)} case(s)" + (f", {len(session.results['load_errors'])} file(s) not loaded"
+                                                  if session.results["load_errors"] else "")
+    print(f"\n{sum(summary.values())} checks ({loaded})" + (f": {counts}" if counts else "")
           + f" in {time.perf_counter() - started:.1f} s")
     print(f"report: {session.index_path} (written in {session.report_seconds:.2f} s)\n"
           f"results: {session.results_path}")

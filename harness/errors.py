@@ -24,12 +24,12 @@ class CaseError(Exception):
         super().__init__(self.render())
 
     def render(self) -> str:
-        where = self.file or "<case>"
+        where = self.file or ""
         if self.line is not None:
             where += f":{self.line}"
         if self.field:
-            where += f": {self.field}"
-        parts = [f"{where}: {self.message}"]
+            where += f": {self.field}" if where else self.field
+        parts = [f"{where}: {self.message}" if where else self.message]
         if self.expected is not None:
             parts.append(f"  expected: {self.expected}")
         if self.found is not None:
@@ -43,7 +43,9 @@ class CaseErrors(CaseError):
     """Several problems found in one file, reported together so one edit fixes them all."""
 
     def __init__(self, errors: list[CaseError]) -> None:
-        self.errors = errors
+        # A mistake in a file's shared part shows up once per variant: say it once.
+        unique = {error.render(): error for error in errors}
+        self.errors = errors = list(unique.values())
         Exception.__init__(self, "\n".join(error.render() for error in errors))
         self.message = str(self)
         self.file = errors[0].file if errors else None

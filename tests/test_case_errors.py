@@ -181,3 +181,20 @@ def test_an_error_is_placed_in_the_variant_that_holds_the_deepest_part_of_its_pa
     variant = YAML().load("name: a\nmodel:\n  sequential:\n    - {type: Dense, units: -1}\n")
     field, line = locate((shared, variant), ("model", "sequential", 0, "Dense", "units"))
     assert (field, line) == ("model.sequential[0].units", 4)
+
+
+def test_a_mistake_in_the_shared_part_is_reported_once_not_per_variant(tmp_path):
+    variants = GOOD.replace("type: Dense", "type: Dens") + "variants:\n  - name: a\n  - name: b\n"
+    text = load_error(tmp_path, variants).render()
+    assert text.count("unknown type 'Dens'") == 1
+
+
+def test_known_types_are_listed_alphabetically(tmp_path):
+    text = load_error(tmp_path, GOOD.replace("type: Dense", "type: Dens")).render()
+    known = text.split("known: ", 1)[1].splitlines()[0].split(", ")
+    assert known == sorted(known) and "'Dense'" in known
+
+
+def test_an_error_outside_any_file_names_only_its_field():
+    assert CaseError("unknown framework 'foo'", field="--frameworks").render() == \
+        "--frameworks: unknown framework 'foo'"

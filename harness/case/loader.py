@@ -146,7 +146,8 @@ def _message(error: dict[str, Any]) -> str:
         return "unknown field (misspelt, or not valid here)"
     if error["type"] == "union_tag_invalid":
         ctx = error.get("ctx", {})
-        return f"unknown {ctx.get('discriminator', 'type').strip(chr(39))} {ctx.get('tag')!r}; known: {ctx.get('expected_tags')}"
+        known = ", ".join(sorted(str(ctx.get("expected_tags", "")).split(", ")))  # alphabetical, to scan
+        return f"unknown {ctx.get('discriminator', 'type').strip(chr(39))} {ctx.get('tag')!r}; known: {known}"
     return error["msg"]
 
 
