@@ -407,7 +407,8 @@ def single_loss_case(example, seed: int = 0) -> "Case":
 
 _DECAY = {"rate": 0.0625, "coupling": "coupled"}
 _DECOUPLED = {"rate": 0.0625, "coupling": "decoupled"}
-_ADAM = {"type": "adam", "learning_rate": 0.03125, "beta_1": 0.875, "beta_2": 0.9990234375, "epsilon": 1e-7}
+_ADAM = {"type": "adam", "learning_rate": 0.03125, "beta_1": 0.875, "beta_2": 0.9990234375, "epsilon": 1e-7,
+         "epsilon_placement": "before_bias_correction"}
 _RMSPROP = {"type": "rmsprop", "learning_rate": 0.015625, "rho": 0.875, "epsilon": 1e-7}
 _ADAGRAD = {"type": "adagrad", "learning_rate": 0.125, "epsilon": 1e-7}
 
