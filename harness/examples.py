@@ -427,6 +427,12 @@ OPTIMIZER_EXAMPLES: list[dict[str, Any]] = [
     {**_ADAM, "epsilon": 0.0},
     {**_ADAM, "weight_decay": _DECAY},
     {**_ADAM, "amsgrad": True, "weight_decay": _DECOUPLED},
+    {**_ADAM, "epsilon_placement": "after_bias_correction"},
+    {**_ADAM, "epsilon_placement": "after_bias_correction", "epsilon": 0.0},
+    # An epsilon near sqrt(v), so that where it sits moves the steps by percents, not 1e-6.
+    {**_ADAM, "epsilon_placement": "after_bias_correction", "epsilon": 0.0625, "amsgrad": True,
+     "weight_decay": _DECAY},
+    {**_ADAM, "epsilon_placement": "after_bias_correction", "amsgrad": True, "weight_decay": _DECOUPLED},
     {**_RMSPROP, "epsilon_placement": "inside_sqrt", "momentum": 0.0},
     {**_RMSPROP, "epsilon_placement": "outside_sqrt", "momentum": 0.0},
     {**_RMSPROP, "epsilon_placement": "inside_sqrt", "momentum": 0.5, "centered": True},
