@@ -136,8 +136,8 @@ class Adam(OptimizerSpec):
         v <- beta_2 v + (1 - beta_2) g^2
         v_hat <- max(v_hat, v)                   (amsgrad; otherwise v_hat = v)
 
-        before_bias_correction (the paper's efficient form with epsilon-hat, Algorithm 1's note;
-        Keras, chainer):
+        before_bias_correction (epsilon-hat, the efficient form at the end of the paper's
+        section 2; Keras, chainer):
             theta <- theta - eta sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v_hat) + epsilon)
         after_bias_correction (Algorithm 1 as printed; torch):
             theta <- theta - eta (m / (1 - beta_1^t)) / (sqrt(v_hat / (1 - beta_2^t)) + epsilon)
