@@ -407,7 +407,8 @@ def single_loss_case(example, seed: int = 0) -> "Case":
 
 _DECAY = {"rate": 0.0625, "coupling": "coupled"}
 _DECOUPLED = {"rate": 0.0625, "coupling": "decoupled"}
-_ADAM = {"type": "adam", "learning_rate": 0.03125, "beta_1": 0.875, "beta_2": 0.9990234375, "epsilon": 1e-7}
+_ADAM = {"type": "adam", "learning_rate": 0.03125, "beta_1": 0.875, "beta_2": 0.9990234375, "epsilon": 1e-7,
+         "epsilon_placement": "before_bias_correction"}
 _RMSPROP = {"type": "rmsprop", "learning_rate": 0.015625, "rho": 0.875, "epsilon": 1e-7}
 _ADAGRAD = {"type": "adagrad", "learning_rate": 0.125, "epsilon": 1e-7}
 
@@ -426,6 +427,12 @@ OPTIMIZER_EXAMPLES: list[dict[str, Any]] = [
     {**_ADAM, "epsilon": 0.0},
     {**_ADAM, "weight_decay": _DECAY},
     {**_ADAM, "amsgrad": True, "weight_decay": _DECOUPLED},
+    {**_ADAM, "epsilon_placement": "after_bias_correction"},
+    {**_ADAM, "epsilon_placement": "after_bias_correction", "epsilon": 0.0},
+    # An epsilon near sqrt(v), so that where it sits moves the steps by percents, not 1e-6.
+    {**_ADAM, "epsilon_placement": "after_bias_correction", "epsilon": 0.0625, "amsgrad": True,
+     "weight_decay": _DECAY},
+    {**_ADAM, "epsilon_placement": "after_bias_correction", "amsgrad": True, "weight_decay": _DECOUPLED},
     {**_RMSPROP, "epsilon_placement": "inside_sqrt", "momentum": 0.0},
     {**_RMSPROP, "epsilon_placement": "outside_sqrt", "momentum": 0.0},
     {**_RMSPROP, "epsilon_placement": "inside_sqrt", "momentum": 0.5, "centered": True},

@@ -3,15 +3,15 @@
 A training case names one optimizer (`optimizer: {type: adam, learning_rate: ..., ...}`). The
 docstring of each spec below is the canonical update; every adapter maps it onto its
 framework's optimizer, stating any reparametrisation (torch's momentum buffer vs Keras'
-velocity, torch's Adam epsilon, ...), or builds it from the framework's primitives and marks it
+velocity, Adam's epsilon placement, ...), or builds it from the framework's primitives and marks it
 composite where no native optimizer computes the same thing (see each adapter's optimizers.py).
 
 Notation: theta a parameter, g its gradient at this step (of the batch loss, before the update),
 t the step number starting at 1, eta the learning rate. State starts at zero unless stated.
 All operations are elementwise.
 
-Hyper-parameters on which the frameworks' defaults differ (learning rate, momentum, epsilon,
-rho, the Adagrad initial accumulator) have no default: the case states them, or leaves them to
+Hyper-parameters on which the frameworks' defaults differ (learning rate, momentum, epsilon and
+where it goes, rho, the Adagrad initial accumulator) have no default: the case states them, or leaves them to
 each framework with `{framework_default: {reference, reason}}` (harness/defaults/; the value
 each framework used is recorded with its optimizer). The betas and rho have none either: Keras on TensorFlow rounds several hyper-parameters through float32 even in
 float64 (keras/src/backend/tensorflow/core.py `cast`: tf.cast of a Python float makes a float32 tensor first), so a float64 case should choose values float32 represents exactly
@@ -45,6 +45,12 @@ OPTIMIZERS = Registry("optimizer", "type")
 Placement = Literal["inside_sqrt", "outside_sqrt"]
 PLACEMENT_DESCRIPTION = ("where epsilon goes: inside_sqrt g / sqrt(s + eps) (Keras), outside_sqrt "
                          "g / (sqrt(s) + eps) (torch, chainer). Required: frameworks differ")
+
+AdamPlacement = Literal["before_bias_correction", "after_bias_correction"]
+ADAM_PLACEMENT_DESCRIPTION = (
+    "where Adam's epsilon goes: before_bias_correction m / (sqrt(v) + eps) times eta sqrt(1 - b2^t) / "
+    "(1 - b1^t) (epsilon-hat; Keras, chainer), after_bias_correction m_hat / (sqrt(v_hat) + eps) with "
+    "m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t) (torch). Required: frameworks differ")
 
 
 class WeightDecay(Spec):
@@ -124,23 +130,30 @@ class SGD(OptimizerSpec):
 
 @OPTIMIZERS.register
 class Adam(OptimizerSpec):
-    """Adam (Kingma and Ba, Algorithm 1, in the paper's efficient form with epsilon-hat):
+    """Adam (Kingma and Ba), with epsilon where `epsilon_placement` puts it:
 
         m <- beta_1 m + (1 - beta_1) g
         v <- beta_2 v + (1 - beta_2) g^2
         v_hat <- max(v_hat, v)                   (amsgrad; otherwise v_hat = v)
-        theta <- theta - eta sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v_hat) + epsilon)
 
-    This is Keras' and chainer's form. torch adds its eps to sqrt(v_hat) / sqrt(1 - beta_2^t),
-    so torch's eps equals epsilon / sqrt(1 - beta_2^t), which changes with t (the torch adapter
-    sets it before every step).
+        before_bias_correction (epsilon-hat, the efficient form at the end of the paper's
+        section 2; Keras, chainer):
+            theta <- theta - eta sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v_hat) + epsilon)
+        after_bias_correction (Algorithm 1 as printed; torch):
+            theta <- theta - eta (m / (1 - beta_1^t)) / (sqrt(v_hat / (1 - beta_2^t)) + epsilon)
+
+    The two agree for epsilon 0. Otherwise an epsilon after bias correction is the epsilon-hat
+    epsilon sqrt(1 - beta_2^t), which changes with t: early on (1 - beta_2^t small) it is far
+    smaller, so the same number means a different optimizer. Adapters whose framework has the
+    other form set their epsilon before every step (see their optimizers.py).
     """
 
     type: Literal["adam"]
     beta_1: Defaultable[Annotated[float, Field(ge=0, lt=1)]]
     beta_2: Defaultable[Annotated[float, Field(ge=0, lt=1)]]
     epsilon: Defaultable[Annotated[float, Field(ge=0)]] = Field(
-        description="no default (Keras 1e-7, torch and chainer 1e-8; torch's in another form)")
+        description="no default (Keras 1e-7, torch and chainer 1e-8); its form is epsilon_placement")
+    epsilon_placement: Defaultable[AdamPlacement] = Field(description=ADAM_PLACEMENT_DESCRIPTION)
     amsgrad: bool = False
 
     def initial_state(self, parameter):
@@ -156,9 +169,12 @@ class Adam(OptimizerSpec):
         v_hat = v
         if self.amsgrad:
             v_hat = state["v_hat"] = np.maximum(state["v_hat"], v)
-        # A Python float, so the numpy backend's float32 arrays stay float32.
-        step_size = self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
-        return theta - step_size * m / (np.sqrt(v_hat) + self.epsilon)
+        # Python floats, so the numpy backend's float32 arrays stay float32.
+        correction_1, correction_2 = 1 - self.beta_1 ** t, 1 - self.beta_2 ** t
+        if self.epsilon_placement == "before_bias_correction":
+            step_size = self.learning_rate * math.sqrt(correction_2) / correction_1
+            return theta - step_size * m / (np.sqrt(v_hat) + self.epsilon)
+        return theta - self.learning_rate * (m / correction_1) / (np.sqrt(v_hat / correction_2) + self.epsilon)
 
 
 @OPTIMIZERS.register

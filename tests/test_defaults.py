@@ -30,6 +30,7 @@ from harness.reference import run_reference
 from tests.conftest import FRAMEWORK_BACKENDS, backend_or_skip
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+CASES = README.parent / "cases"
 
 
 def leaky_case(negative_slope, *, layer: bool = False) -> dict:
@@ -121,7 +122,8 @@ def test_defaultable_fields_are_the_ones_frameworks_disagree_on():
                                          ("LayerNormalization", "epsilon"),
                                          *((kind, "learning_rate") for kind in ("sgd", "adam", "rmsprop", "adagrad")),
                                          ("sgd", "momentum"), ("adam", "beta_1"), ("adam", "beta_2"),
-                                         ("adam", "epsilon"), ("rmsprop", "rho"), ("rmsprop", "epsilon"),
+                                         ("adam", "epsilon"), ("adam", "epsilon_placement"),
+                                         ("rmsprop", "rho"), ("rmsprop", "epsilon"),
                                          ("rmsprop", "epsilon_placement"), ("rmsprop", "momentum"),
                                          ("adagrad", "initial_accumulator_value"), ("adagrad", "epsilon"),
                                          ("adagrad", "epsilon_placement")}
@@ -258,10 +260,9 @@ def adam_first_step(g, lr, beta_1, beta_2, eps, hat):
 def test_adam_epsilon(hat):
     eps, beta_2 = 1e-7, 0.999
     small, one = (adam_first_step(g, 1e-3, 0.9, beta_2, eps, hat) for g in (eps, 1.0))
-    effective, meaning, _ = probes.adam_epsilon(eps, beta_2, small, one, eps)
-    assert meaning == probes.ADAM_MEANINGS["hat" if hat else "corrected"]
-    # The harness's Adam takes epsilon-hat: the corrected form has no constant equivalent.
-    assert effective == (eps if hat else None)
+    placement, meaning, _ = probes.adam_epsilon(eps, beta_2, small, one, eps)
+    assert placement == ("before_bias_correction" if hat else "after_bias_correction")
+    assert meaning == probes.ADAM_MEANINGS[placement]
 
 
 @pytest.mark.parametrize("inside", [True, False])
@@ -290,17 +291,20 @@ DOCUMENTED = {
               "gelu.approximate": "none", "BatchNormalization.momentum": 0.99,
               "BatchNormalization.epsilon": 1e-3, "BatchNormalization.moving_variance": "biased",
               "LayerNormalization.epsilon": 1e-3, "GRU.reset_after": True, "sgd.learning_rate": 0.01,
-              "adam.epsilon": 1e-7, "rmsprop.epsilon_placement": "inside_sqrt",
+              "adam.epsilon": 1e-7, "adam.epsilon_placement": "before_bias_correction",
+              "rmsprop.epsilon_placement": "inside_sqrt",
               "adagrad.initial_accumulator_value": 0.1},
     "torch": {"LeakyReLU.negative_slope": 0.01, "leaky_relu.negative_slope": 0.01, "hard_sigmoid.slope": 1 / 6,
               "gelu.approximate": "none", "BatchNormalization.momentum": 0.9,
               "BatchNormalization.epsilon": 1e-5, "BatchNormalization.moving_variance": "unbiased",
               "LayerNormalization.epsilon": 1e-5, "GRU.reset_after": True, "sgd.learning_rate": 0.001,
+              "adam.epsilon": 1e-8, "adam.epsilon_placement": "after_bias_correction",
               "rmsprop.epsilon_placement": "outside_sqrt", "adagrad.initial_accumulator_value": 0.0},
     "chainer": {"LeakyReLU.negative_slope": 0.2, "leaky_relu.negative_slope": 0.2, "hard_sigmoid.slope": 0.2,
                 "BatchNormalization.momentum": 0.9, "BatchNormalization.epsilon": 2e-5,
                 "BatchNormalization.moving_variance": "unbiased", "LayerNormalization.epsilon": 1e-6,
                 "GRU.reset_after": True, "sgd.learning_rate": 0.01, "adam.epsilon": 1e-8,
+                "adam.epsilon_placement": "before_bias_correction",
                 "rmsprop.epsilon_placement": "outside_sqrt", "adagrad.initial_accumulator_value": 0.0},
 }
 
@@ -336,16 +340,53 @@ def test_readers_find_the_documented_defaults(framework, table):
         assert used_reading(table, key, framework)["effective"] == documented, f"{framework} {key}"
 
 
-def test_torch_adam_epsilon_has_no_equivalent_and_skips_with_the_reason():
-    """torch adds eps after bias correction (pytorch.org/docs Adam): no epsilon-hat equals it."""
-    from harness.adapters.base import Unsupported
+def adam_defaults_case(optimizer: dict | None = None):
+    """defaults_optimizers.yaml's `adam` variant, with `optimizer` written out if given."""
+    from ruamel.yaml import YAML
 
+    data = YAML(typ="safe").load(CASES / "defaults_optimizers.yaml")
+    if optimizer is not None:
+        (variant,) = [variant for variant in data["variants"] if variant["name"] == "adam"]
+        variant["optimizer"] = {"type": "adam", **optimizer}
+    (case,) = [case for case in cases_from_data(data) if case.id.endswith(".adam")]
+    return case
+
+
+def test_torch_runs_its_own_default_adam_and_differs_from_keras_as_documented():
+    """Adam() in torch: eps 1e-8 added after bias correction (pytorch.org/docs Adam, the
+    algorithm box: theta - gamma m_hat / (sqrt(v_hat) + eps)); the case's reference is Keras'
+    1e-7 before bias correction, and the case documents by how much torch's steps differ."""
     backend = backend_or_skip("torch")
-    spec = OPTIMIZERS["adam"].model_validate(
-        {"type": "adam", "learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999,
-         "epsilon": {"framework_default": {"reference": 1e-7, "reason": "Keras'"}}})
-    with pytest.raises(Unsupported, match="torch's default for adam.epsilon .* cannot be stated"):
-        backend.resolve_defaults(spec)
+    case = adam_defaults_case()
+    trace = backend.run(case).training
+    assert trace.status == "ran", trace.reason
+    assert {item["key"]: item["value"] for item in trace.optimizer.defaults} == {
+        "adam.learning_rate": 0.001, "adam.beta_1": 0.9, "adam.beta_2": 0.999, "adam.epsilon": 1e-8,
+        "adam.epsilon_placement": "after_bias_correction"}
+    assert "eps=1e-08)" in trace.optimizer.detail and "set before step" not in trace.optimizer.detail
+
+    # Against the reference with torch's documented Adam written out: the same to float32 rounding.
+    torch_documented = adam_defaults_case({"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999,
+                                           "epsilon": 1e-8, "epsilon_placement": "after_bias_correction"})
+    as_documented = run_reference(torch_documented).training
+    for step, parameters in enumerate(trace.parameters):
+        for name, value in parameters.items():
+            np.testing.assert_allclose(value, as_documented.parameters[step][name], rtol=0, atol=1e-6,
+                                       err_msg=f"{name} after step {step + 1}")
+
+    # Against the case's reference (Keras' 1e-7 before bias correction): torch's steps are 5.2
+    # times Keras' at the first step and 2.1 times at the twelfth, as the case's reason says.
+    keras_form = run_reference(case).training
+
+    def moved(parameters, before):
+        return sum(float(np.abs(parameters[name] - before[name]).sum()) for name in parameters)
+
+    ratios = [moved(trace.parameters[step], trace.parameters[step - 1] if step else case.weights)
+              / moved(keras_form.parameters[step], keras_form.parameters[step - 1] if step else case.weights)
+              for step in (0, len(trace.parameters) - 1)]
+    np.testing.assert_allclose(ratios, [5.2, 2.1], rtol=0.05)
+    documented = case.expected_difference("torch", "training")
+    assert "5.2 times" in documented.reason and "2.1 times" in documented.reason
 
 
 def test_table_marks_disagreements(table):

@@ -44,6 +44,8 @@ def gradient_trace(config: dict, gradients: list[float], theta: float = 1.0) -> 
     return trace
 
 
+ADAM = {"type": "adam", "learning_rate": 0.1, "beta_1": 0.5, "beta_2": 0.75}
+
 HAND_COMPUTED = [
     # Plain SGD, lr 0.1: theta <- theta - 0.1 * 2 theta = 0.8 theta.
     ({"type": "sgd", "learning_rate": 0.1, "momentum": 0.0}, [0.8, 0.64, 0.512]),
@@ -63,13 +65,20 @@ HAND_COMPUTED = [
      [0.75, 0.4625]),
     # Adam, beta 0.5 / 0.75, epsilon 0: the first step moves exactly lr (m1/sqrt(v1) = 1 after the
     # corrections): 0.9. Step 2: g 1.8, m2 = 0.5 + 0.9 = 1.4, v2 = 0.75 + 0.25 * 3.24 = 1.56,
-    # theta2 = 0.9 - 0.1 sqrt(1 - 0.5625) / 0.75 * 1.4 / sqrt(1.56) = 0.80114617.
-    ({"type": "adam", "learning_rate": 0.1, "beta_1": 0.5, "beta_2": 0.75, "epsilon": 0.0}, [0.9, 0.8011461697]),
-    # Epsilon 0.25 in the epsilon-hat form: m1 = 1, v1 = 1, step 0.1 sqrt(0.25) / 0.5 = 0.1,
-    # theta1 = 1 - 0.1 * 1 / (1 + 0.25) = 0.92 (torch's own eps placement would give 0.9111).
-    ({"type": "adam", "learning_rate": 0.1, "beta_1": 0.5, "beta_2": 0.75, "epsilon": 0.25}, [0.92]),
+    # theta2 = 0.9 - 0.1 sqrt(1 - 0.5625) / 0.75 * 1.4 / sqrt(1.56) = 0.80114617. With epsilon 0
+    # both placements are this same update.
+    ({**ADAM, "epsilon": 0.0, "epsilon_placement": "before_bias_correction"}, [0.9, 0.8011461697]),
+    ({**ADAM, "epsilon": 0.0, "epsilon_placement": "after_bias_correction"}, [0.9, 0.8011461697]),
+    # Epsilon 0.25 before bias correction (epsilon-hat): m1 = 1, v1 = 1, step 0.1 sqrt(0.25) / 0.5
+    # = 0.1, theta1 = 1 - 0.1 * 1 / (1 + 0.25) = 0.92.
+    ({**ADAM, "epsilon": 0.25, "epsilon_placement": "before_bias_correction"}, [0.92]),
+    # After bias correction: m_hat = 1 / 0.5 = 2, v_hat = 1 / 0.25 = 4, theta1 = 1 - 0.1 * 2 /
+    # (2 + 0.25) = 0.91111111. Step 2: g 1.82222222, m2 = 0.5 + 0.91111111 = 1.41111111, v2 = 0.75 +
+    # 0.25 * 3.32049383 = 1.58012346; m_hat = 1.41111111 / 0.75 = 1.88148148, v_hat = 1.58012346 /
+    # 0.4375 = 3.61171076, theta2 = 0.91111111 - 0.1 * 1.88148148 / (1.90045015 + 0.25) = 0.82361866.
+    ({**ADAM, "epsilon": 0.25, "epsilon_placement": "after_bias_correction"}, [0.9111111111, 0.8236186629]),
     # Decoupled decay 0.5 on Adam: theta1 = 1 - 0.1 - 0.1 * 0.5 * 1 = 0.85.
-    ({"type": "adam", "learning_rate": 0.1, "beta_1": 0.5, "beta_2": 0.75, "epsilon": 0.0,
+    ({**ADAM, "epsilon": 0.0, "epsilon_placement": "before_bias_correction",
       "weight_decay": {"rate": 0.5, "coupling": "decoupled"}}, [0.85]),
     # RMSprop rho 0.5, epsilon 0: s1 = 2, theta1 = 1 - 0.2 / sqrt(2) = 0.85857864; g 1.71715729,
     # s2 = 1 + 0.5 * 2.94862915, theta2 = 0.85857864 - 0.171715729 / sqrt(2.47431458) = 0.74941384.
@@ -107,7 +116,7 @@ def test_amsgrad_keeps_the_largest_second_moment():
     # Gradients 2, then 0.5: v1 = 1, v2 = 0.75 + 0.25 * 0.25 = 0.8125 < 1, so amsgrad divides by
     # sqrt(1): m2 = 0.5 + 0.25 = 0.75, theta2 = 0.9 - 0.1 sqrt(0.4375) / 0.75 * 0.75 = 0.83385622;
     # plain Adam divides by sqrt(0.8125): 0.82662006.
-    adam = {"type": "adam", "learning_rate": 0.1, "beta_1": 0.5, "beta_2": 0.75, "epsilon": 0.0}
+    adam = {**ADAM, "epsilon": 0.0, "epsilon_placement": "before_bias_correction"}
     np.testing.assert_allclose(gradient_trace({**adam, "amsgrad": True}, [2.0, 0.5]), [0.9, 0.8338562172],
                                rtol=0, atol=1e-9)
     np.testing.assert_allclose(gradient_trace(adam, [2.0, 0.5]), [0.9, 0.8266200614], rtol=0, atol=1e-9)
@@ -115,7 +124,8 @@ def test_amsgrad_keeps_the_largest_second_moment():
 
 def test_numpy_float32_step_stays_float32():
     optimizer = OPTIMIZERS["adam"].model_validate(
-        {"type": "adam", "learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7})
+        {"type": "adam", "learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7,
+         "epsilon_placement": "before_bias_correction"})
     parameter = np.ones(3, dtype=np.float32)
     state = optimizer.initial_state(parameter)
     assert optimizer.step(parameter, parameter, state, 1).dtype == np.float32

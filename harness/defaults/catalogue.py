@@ -56,8 +56,10 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept("adam.learning_rate", "optimizer", "Adam: learning rate", "eta"),
     Concept("adam.beta_1", "optimizer", "Adam: beta_1", "first-moment decay"),
     Concept("adam.beta_2", "optimizer", "Adam: beta_2", "second-moment decay"),
-    Concept("adam.epsilon", "optimizer", "Adam: epsilon",
-            "epsilon-hat: added to sqrt(v) before bias correction (Keras' and chainer's form)"),
+    Concept("adam.epsilon", "optimizer", "Adam: epsilon", "see epsilon_placement"),
+    Concept("adam.epsilon_placement", "optimizer", "Adam: epsilon placement",
+            "before_bias_correction: m / (sqrt(v) + eps), step eta sqrt(1 - b2^t) / (1 - b1^t) (epsilon-hat); "
+            "after_bias_correction: m_hat / (sqrt(v_hat) + eps)"),
     Concept("rmsprop.learning_rate", "optimizer", "RMSprop: learning rate", "eta"),
     Concept("rmsprop.rho", "optimizer", "RMSprop: rho (decay of the mean square)",
             "s <- rho s + (1 - rho) g^2 (torch's and chainer's alpha)"),

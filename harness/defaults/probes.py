@@ -276,24 +276,25 @@ RESET_MEANINGS = {True: "reset after the recurrent matmul: r * (h U + b_rec)",
 
 # --- optimizers -------------------------------------------------------------------------------
 
-ADAM_MEANINGS = {"corrected": "eps added to sqrt(v_hat), after bias correction",
-                 "hat": "eps added to sqrt(v) before bias correction (eps-hat form)"}
+ADAM_MEANINGS = {"after_bias_correction": "eps added to sqrt(v_hat), after bias correction",
+                 "before_bias_correction": "eps added to sqrt(v) before bias correction (eps-hat form)"}
 
 
 def adam_epsilon(epsilon: float, beta_2: float, step_small: float, step_one: float,
-                 gradient: float) -> tuple[float | None, str, str]:
-    """(epsilon in the harness's epsilon-hat form, meaning, probe text).
+                 gradient: float) -> tuple[str | None, str, str]:
+    """('before_bias_correction' | 'after_bias_correction' | None, meaning, probe text): where
+    the stated epsilon goes, as the value of Adam's epsilon_placement.
 
     First Adam step on two parameters with gradients `gradient` and 1: each moves by
     lr g / (|g| + e), e the effective epsilon at step 1 (after bias correction); two equations
-    give e without lr. The stated epsilon is the harness's (Keras', chainer's) epsilon-hat if
-    e = epsilon / sqrt(1 - beta_2); if e = epsilon (torch), no constant epsilon-hat equals it
-    (it would change with the step), so there is none."""
+    give e without lr. The stated epsilon is added before bias correction (Keras', chainer's
+    epsilon-hat) if e = epsilon / sqrt(1 - beta_2), after it (torch) if e = epsilon."""
     ratio = step_one / step_small
     effective = gradient * (1 - ratio) / (ratio * gradient - 1)
-    label = recognise(effective, {"corrected": epsilon, "hat": epsilon / math.sqrt(1 - beta_2)}, rtol=1e-3)
-    meaning = ADAM_MEANINGS[label] if label else f"neither (effective eps {effective:.3g})"
-    return (epsilon if label == "hat" else None, meaning,
+    placement = recognise(effective, {"after_bias_correction": epsilon,
+                                      "before_bias_correction": epsilon / math.sqrt(1 - beta_2)}, rtol=1e-3)
+    meaning = ADAM_MEANINGS[placement] if placement else f"neither (effective eps {effective:.3g})"
+    return (placement, meaning,
             f"step 1 moves g = {show(gradient)} by {step_small:.6g} and g = 1 by {step_one:.6g}: "
             f"eps after bias correction {effective:.3g}")
 

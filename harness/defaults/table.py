@@ -133,7 +133,7 @@ def reading_text(reading: dict[str, Any], *, with_meaning: bool) -> str:
     if reading["effective"] is not None and show(reading["effective"]) != show(reading["value"]):
         text += f" -> {show(reading['effective'])}"
     elif reading["effective"] is None and reading["value"] is not None:
-        text += " -> none"  # no value of the case field means the same (torch's Adam eps)
+        text += " -> none"  # no value of the case field means the same (the probe found another formula)
     if with_meaning and reading["meaning"]:
         text += f"; {reading['meaning']}"
     return text + f" ({reading['api']}{'*' if reading['used'] else ''})"

@@ -18,6 +18,8 @@ wdr = learning_rate * rate, and a hook of our own (composite) for the other opti
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from harness.adapters.base import BuiltOptimizer
@@ -56,7 +58,8 @@ class DecoupledWeightDecay:
 
 
 def stepping(optimizer, parameters, spec, kind: str, detail: str, *,
-             native_decoupled_decay: bool = False) -> BuiltOptimizer:
+             native_decoupled_decay: bool = False, before_step=None) -> BuiltOptimizer:
+    """`before_step(t)` adjusts the optimizer for step t (Adam's epsilon)."""
     optimizer.setup(holder(parameters))
     decay = spec.weight_decay
     if decay is not None and decay.coupling == "coupled":
@@ -68,10 +71,16 @@ def stepping(optimizer, parameters, spec, kind: str, detail: str, *,
         detail += (f"; decoupled weight decay as a pre-update hook p -= {spec.learning_rate} * {decay.rate} p: "
                    "chainer has it only in Adam")
 
+    steps = 0
+
     def apply(gradients):
+        nonlocal steps
+        steps += 1
         for parameter, gradient in zip(parameters, gradients):
             if gradient is not None and parameter.grad is not gradient:
                 parameter.grad = gradient
+        if before_step is not None:
+            before_step(steps)
         optimizer.update()
 
     return BuiltOptimizer(apply, kind, detail)
@@ -97,10 +106,16 @@ def sgd(spec, parameters, dtype):
 
 @builders.register("adam")
 def adam(spec, parameters, dtype):
-    """chainer/optimizers/adam.py: m += (1 - beta1)(g - m), v += (1 - beta2)(g^2 - v), vhat =
-    max(vhat, v) with amsgrad, p <- (1 - eta wdr) p - eta alpha_t m / (sqrt(vhat) + eps), alpha_t
-    = alpha sqrt(1 - beta2^t) / (1 - beta1^t): the canonical epsilon-hat form with alpha =
-    learning_rate, eta = 1, and wdr = learning_rate * rate for decoupled decay."""
+    """chainer/optimizers/adam.py `AdamRule.update_core_cpu`: m += (1 - beta1)(g - m), v += (1 -
+    beta2)(g^2 - v), vhat = max(vhat, v) with amsgrad, p <- (1 - eta wdr) p - eta alpha_t m /
+    (sqrt(vhat) + eps), alpha_t = alpha sqrt(1 - beta2^t) / (1 - beta1^t) (`_learning_rate`): the
+    canonical `before_bias_correction` form with alpha = learning_rate, eta = 1, and wdr =
+    learning_rate * rate for decoupled decay.
+
+    `after_bias_correction` divides by sqrt(v / (1 - beta2^t)) + epsilon, which is sqrt(v) +
+    epsilon sqrt(1 - beta2^t) over sqrt(1 - beta2^t), so chainer's form with eps_t = epsilon
+    sqrt(1 - beta2^t) computes it exactly. The rule reads `hp.eps` at every update (its
+    hyperparam falls back to the optimizer's): it is set on the optimizer before each update."""
     decay = spec.weight_decay
     rate = spec.learning_rate * decay.rate if decay is not None and decay.coupling == "decoupled" else 0.0
     optimizer = optimizers.Adam(alpha=spec.learning_rate, beta1=spec.beta_1, beta2=spec.beta_2, eps=spec.epsilon,
@@ -108,7 +123,17 @@ def adam(spec, parameters, dtype):
     detail = (f"chainer.optimizers.Adam(alpha={spec.learning_rate}, beta1={spec.beta_1}, beta2={spec.beta_2}, "
               f"eps={spec.epsilon}, eta=1, amsgrad={spec.amsgrad}")
     detail += f", weight_decay_rate={rate} = learning_rate * {decay.rate})" if rate else ")"
-    return stepping(optimizer, parameters, spec, "native", detail, native_decoupled_decay=True)
+    if spec.epsilon_placement == "before_bias_correction" or spec.epsilon == 0:
+        if spec.epsilon_placement == "after_bias_correction":
+            detail += "; epsilon 0, so before and after bias correction agree"
+        return stepping(optimizer, parameters, spec, "native", detail, native_decoupled_decay=True)
+
+    def epsilon_for_step(t: int) -> None:
+        optimizer.eps = spec.epsilon * math.sqrt(1 - spec.beta_2 ** t)
+
+    return stepping(optimizer, parameters, spec, "native", detail + (
+        f" with eps = {spec.epsilon} * sqrt(1 - beta2^t) set before step t: epsilon after bias correction, "
+        "which chainer adds before it"), native_decoupled_decay=True, before_step=epsilon_for_step)
 
 
 @builders.register("rmsprop")

@@ -20,6 +20,8 @@ get `rate * variable` added with keras.ops before `apply`.
 
 from __future__ import annotations
 
+import math
+
 from harness.adapters.base import BuiltOptimizer
 from harness.adapters.keras_backend._import import keras
 from harness.adapters.keras_backend.registry import OPTIMIZER_BUILDERS as builders
@@ -40,8 +42,10 @@ class ConstantLearningRate(keras.optimizers.schedules.LearningRateSchedule):
         return {"value": self.value, "dtype": self.dtype}
 
 
-def native(optimizer_class, spec, variables, dtype: str, detail: str, **options) -> BuiltOptimizer:
-    """A Keras optimizer on `variables`, with the case's weight decay (native when decoupled)."""
+def native(optimizer_class, spec, variables, dtype: str, detail: str, *, before_step=None,
+           **options) -> BuiltOptimizer:
+    """A Keras optimizer on `variables`, with the case's weight decay (native when decoupled).
+    `before_step(optimizer, t)` adjusts it for step t (Adam's epsilon)."""
     decay = spec.weight_decay
     decoupled = decay is not None and decay.coupling == "decoupled"
     optimizer = optimizer_class(learning_rate=ConstantLearningRate(spec.learning_rate, dtype),
@@ -50,11 +54,16 @@ def native(optimizer_class, spec, variables, dtype: str, detail: str, **options)
         [f"learning_rate={spec.learning_rate}", *(f"{k}={v}" for k, v in options.items())]
         + ([f"weight_decay={decay.rate} (decoupled)"] if decoupled else [])) + ")" + detail
     coupled = decay is not None and decay.coupling == "coupled"
+    steps = 0
 
     def apply(gradients):
+        nonlocal steps
+        steps += 1
         gradients = [ops.zeros_like(v) if g is None else g for g, v in zip(gradients, variables)]
         if coupled:
             gradients = [g + decay.rate * v for g, v in zip(gradients, variables)]
+        if before_step is not None:
+            before_step(optimizer, steps)
         optimizer.apply(gradients, variables)
 
     if coupled:
@@ -73,11 +82,27 @@ def sgd(spec, variables, dtype):
 
 @builders.register("adam")
 def adam(spec, variables, dtype):
-    """keras/src/optimizers/adam.py: m += (g - m)(1 - beta_1), v += (g^2 - v)(1 - beta_2),
-    v_hat = max(v_hat, v) with amsgrad, variable -= m alpha / (sqrt(v) + epsilon) with alpha =
-    lr sqrt(1 - beta_2^t) / (1 - beta_1^t): the canonical epsilon-hat form."""
-    return native(keras.optimizers.Adam, spec, variables, dtype, "", beta_1=spec.beta_1,
-                  beta_2=spec.beta_2, epsilon=spec.epsilon, amsgrad=spec.amsgrad)
+    """keras/src/optimizers/adam.py `update_step`: m += (g - m)(1 - beta_1), v += (g^2 - v)(1 -
+    beta_2), v_hat = max(v_hat, v) with amsgrad, variable -= m alpha / (sqrt(v) + epsilon) with
+    alpha = lr sqrt(1 - beta_2^t) / (1 - beta_1^t): the canonical `before_bias_correction` form.
+
+    `after_bias_correction` divides by sqrt(v / (1 - beta_2^t)) + epsilon, which is sqrt(v) +
+    epsilon sqrt(1 - beta_2^t) over sqrt(1 - beta_2^t), so Keras' form with epsilon_t = epsilon
+    sqrt(1 - beta_2^t) computes it exactly. `update_step` reads `self.epsilon` at every step
+    (`ops.add(ops.sqrt(v), self.epsilon)`, a Python float, eager): it is set before each
+    `apply`, t being that apply's step (Keras' `iterations + 1`)."""
+    options = dict(beta_1=spec.beta_1, beta_2=spec.beta_2, epsilon=spec.epsilon, amsgrad=spec.amsgrad)
+    if spec.epsilon_placement == "before_bias_correction" or spec.epsilon == 0:
+        return native(keras.optimizers.Adam, spec, variables, dtype,
+                      "; epsilon 0, so before and after bias correction agree"
+                      if spec.epsilon_placement == "after_bias_correction" else "", **options)
+
+    def epsilon_for_step(optimizer, t: int) -> None:
+        optimizer.epsilon = spec.epsilon * math.sqrt(1 - spec.beta_2 ** t)
+
+    return native(keras.optimizers.Adam, spec, variables, dtype, (
+        f" with epsilon = {spec.epsilon} * sqrt(1 - beta_2^t) set before step t: epsilon after bias "
+        "correction, which Keras adds before it"), before_step=epsilon_for_step, **options)
 
 
 @builders.register("rmsprop")

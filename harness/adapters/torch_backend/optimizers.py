@@ -76,10 +76,12 @@ def sgd(spec, parameters, dtype):
 
 @builders.register("adam")
 def adam(spec, parameters, dtype):
-    """torch's denominator is sqrt(v_hat) / sqrt(1 - beta_2^t) + eps (torch/optim/adam.py
-    `_single_tensor_adam`), the canonical one is sqrt(v_hat) + epsilon after the factor
-    sqrt(1 - beta_2^t) moved into the step size: the two agree for eps = epsilon / sqrt(1 -
-    beta_2^t), set in the param group before every step (`eps` is read at each step())."""
+    """torch's denominator is sqrt(v_hat) / sqrt(1 - beta_2^t) + eps, its step lr / (1 - beta_1^t)
+    (torch/optim/adam.py `_single_tensor_adam`; amsgrad takes the running max of v first): the
+    canonical `after_bias_correction` form as it stands, with a constant eps. The canonical
+    `before_bias_correction` form has sqrt(v_hat) + epsilon after the factor sqrt(1 - beta_2^t)
+    moved into the step size: the two agree for eps = epsilon / sqrt(1 - beta_2^t), set in the
+    param group before every step (`eps` is read at each step())."""
     decay = spec.weight_decay
     decoupled = decay is not None and decay.coupling == "decoupled"
     optimizer = torch.optim.Adam(parameters, lr=spec.learning_rate, betas=(spec.beta_1, spec.beta_2),
@@ -95,11 +97,17 @@ def adam(spec, parameters, dtype):
     if decay is not None:
         decay_detail = f", weight_decay={decay.rate}" + (", decoupled_weight_decay=True (AdamW's update)"
                                                          if decoupled else " (coupled)")
+    detail = (f"torch.optim.Adam(lr={spec.learning_rate}, betas=({spec.beta_1}, {spec.beta_2}), "
+              f"amsgrad={spec.amsgrad}{decay_detail}")
+    if spec.epsilon_placement == "after_bias_correction" or spec.epsilon == 0:
+        return stepping(optimizer, parameters, spec, native_decoupled_decay=True, detail=(
+            detail + f", eps={spec.epsilon})"
+            + ("" if spec.epsilon_placement == "after_bias_correction"
+               else "; epsilon 0, so before and after bias correction agree")))
     return stepping(optimizer, parameters, spec, native_decoupled_decay=True, before_step=epsilon_for_step,
-                    detail=(f"torch.optim.Adam(lr={spec.learning_rate}, betas=({spec.beta_1}, {spec.beta_2}), "
-                            f"amsgrad={spec.amsgrad}{decay_detail}) with eps = {spec.epsilon} / "
-                            "sqrt(1 - beta_2^t) set before step t (torch adds eps after dividing by "
-                            "sqrt(1 - beta_2^t))"))
+                    detail=(detail + f") with eps = {spec.epsilon} / sqrt(1 - beta_2^t) set before step t: "
+                            "epsilon before bias correction, which torch adds after dividing by "
+                            "sqrt(1 - beta_2^t)"))
 
 
 @builders.register("rmsprop")

@@ -70,14 +70,25 @@ def adam_beta_2(context):
     return [stated(O.Adam, "beta2")]
 
 
+def adam_placement() -> tuple:
+    epsilon = signature_default(O.Adam, "eps")
+    ((small, one),) = steps(O.Adam(), [epsilon, 1.0])
+    return probes.adam_epsilon(epsilon, signature_default(O.Adam, "beta2"), small, one, epsilon)
+
+
 @readers.register("adam.epsilon")
 def adam_epsilon(context):
     reading = stated(O.Adam, "eps")
-    gradient = reading.value
-    ((small, one),) = steps(O.Adam(), [gradient, 1.0])
-    reading.effective, reading.meaning, reading.probe = probes.adam_epsilon(
-        reading.value, signature_default(O.Adam, "beta2"), small, one, gradient)
+    placement, reading.meaning, reading.probe = adam_placement()
+    reading.effective = reading.value if placement else None
     return [reading]
+
+
+@readers.register("adam.epsilon_placement")
+def adam_epsilon_placement(context):
+    placement, meaning, probe = adam_placement()
+    return [Reading("chainer.optimizers.Adam", "", None, "fixed (no parameter)", placement, meaning, probe,
+                    used=True)]
 
 
 @readers.register("rmsprop.learning_rate")

@@ -1,8 +1,9 @@
 """Defaults of Keras' optimizers: signatures for the values (get_config() shows them after the
 float32 round trip of the learning-rate variable), one step for what epsilon means.
 
-Sources: keras/src/optimizers/sgd.py, adam.py, rmsprop.py (epsilon added inside the root,
-`ops.add(velocity, self.epsilon)`), adagrad.py.
+Sources: keras/src/optimizers/sgd.py, adam.py (epsilon added to sqrt(v) before bias correction,
+`ops.add(ops.sqrt(v), self.epsilon)`, the correction being in alpha), rmsprop.py (epsilon added
+inside the root, `ops.add(velocity, self.epsilon)`), adagrad.py.
 """
 
 from __future__ import annotations
@@ -66,14 +67,25 @@ def adam_beta_2(context):
     return [stated(O.Adam, "beta_2")]
 
 
+def adam_placement() -> tuple:
+    epsilon = signature_default(O.Adam, "epsilon")
+    ((small, one),), _ = steps(O.Adam(), [epsilon, 1.0])
+    return probes.adam_epsilon(epsilon, signature_default(O.Adam, "beta_2"), small, one, epsilon)
+
+
 @readers.register("adam.epsilon")
 def adam_epsilon(context):
     reading = stated(O.Adam, "epsilon")
-    gradient = reading.value
-    ((small, one),), _ = steps(O.Adam(), [gradient, 1.0])
-    reading.effective, reading.meaning, reading.probe = probes.adam_epsilon(
-        reading.value, signature_default(O.Adam, "beta_2"), small, one, gradient)
+    placement, reading.meaning, reading.probe = adam_placement()
+    reading.effective = reading.value if placement else None
     return [reading]
+
+
+@readers.register("adam.epsilon_placement")
+def adam_epsilon_placement(context):
+    placement, meaning, probe = adam_placement()
+    return [Reading("keras.optimizers.Adam", "", None, "fixed (no parameter)", placement, meaning, probe,
+                    used=True)]
 
 
 @readers.register("rmsprop.learning_rate")

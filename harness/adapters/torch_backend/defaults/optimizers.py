@@ -1,4 +1,5 @@
-"""Defaults of torch's optimizers: signatures for the values, one step for what epsilon means.
+"""Defaults of torch's optimizers: signatures for the values, one step for what epsilon means
+(Adam's is added after bias correction, torch/optim/adam.py `_single_tensor_adam`).
 
 Sources: torch/optim/sgd.py (lr 1e-3 since torch 2.2), adam.py, rmsprop.py, adagrad.py.
 """
@@ -66,14 +67,25 @@ def adam_beta_2(context):
     return [stated("torch.optim.Adam", Adam, "betas", index=1)]
 
 
+def adam_placement() -> tuple:
+    epsilon = signature_default(Adam, "eps")
+    small, one = first_step(Adam, [epsilon, 1.0])
+    return probes.adam_epsilon(epsilon, signature_default(Adam, "betas")[1], small, one, epsilon)
+
+
 @readers.register("adam.epsilon")
 def adam_epsilon(context):
+    # torch adds its eps after bias correction: 1e-8 in the after_bias_correction form.
     reading = stated("torch.optim.Adam", Adam, "eps")
-    gradient = reading.value
-    small, one = first_step(Adam, [gradient, 1.0])
-    reading.effective, reading.meaning, reading.probe = probes.adam_epsilon(
-        reading.value, signature_default(Adam, "betas")[1], small, one, gradient)
+    placement, reading.meaning, reading.probe = adam_placement()
+    reading.effective = reading.value if placement else None
     return [reading]
+
+
+@readers.register("adam.epsilon_placement")
+def adam_epsilon_placement(context):
+    placement, meaning, probe = adam_placement()
+    return [Reading("torch.optim.Adam", "", None, "fixed (no parameter)", placement, meaning, probe, used=True)]
 
 
 @readers.register("rmsprop.learning_rate")
