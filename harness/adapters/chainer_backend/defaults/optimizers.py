@@ -39,9 +39,18 @@ def stated(cls, parameter: str, *, used: bool = True) -> Reading:
     return Reading(f"chainer.optimizers.{cls.__name__}", parameter, value, "inspect.signature", value, used=used)
 
 
-@readers.register("sgd.learning_rate")
-def sgd_learning_rate(context):
-    return [stated(O.SGD, "lr"), stated(O.MomentumSGD, "lr", used=False)]
+# Hyper-parameters whose default is the constructor's signature default, nothing more to it.
+SIGNATURE_DEFAULTS = {
+    "sgd.learning_rate": lambda: [stated(O.SGD, "lr"), stated(O.MomentumSGD, "lr", used=False)],
+    "adam.learning_rate": lambda: [stated(O.Adam, "alpha")],
+    "adam.beta_1": lambda: [stated(O.Adam, "beta1")],
+    "adam.beta_2": lambda: [stated(O.Adam, "beta2")],
+    "rmsprop.learning_rate": lambda: [stated(O.RMSprop, "lr")],
+    "rmsprop.rho": lambda: [stated(O.RMSprop, "alpha")],
+    "adagrad.learning_rate": lambda: [stated(O.AdaGrad, "lr")],
+}
+for key, read in SIGNATURE_DEFAULTS.items():
+    readers.register(key)(lambda context, read=read: read())
 
 
 @readers.register("sgd.momentum")
@@ -53,21 +62,6 @@ def sgd_momentum(context):
         ((first,), (second,)) = steps(cls(), [1.0], count=2)
         reading.effective, reading.probe = probes.momentum(first, second)
     return [plain, with_momentum]
-
-
-@readers.register("adam.learning_rate")
-def adam_learning_rate(context):
-    return [stated(O.Adam, "alpha")]
-
-
-@readers.register("adam.beta_1")
-def adam_beta_1(context):
-    return [stated(O.Adam, "beta1")]
-
-
-@readers.register("adam.beta_2")
-def adam_beta_2(context):
-    return [stated(O.Adam, "beta2")]
 
 
 def adam_placement() -> tuple:
@@ -89,16 +83,6 @@ def adam_epsilon_placement(context):
     placement, meaning, probe = adam_placement()
     return [Reading("chainer.optimizers.Adam", "", None, "fixed (no parameter)", placement, meaning, probe,
                     used=True)]
-
-
-@readers.register("rmsprop.learning_rate")
-def rmsprop_learning_rate(context):
-    return [stated(O.RMSprop, "lr")]
-
-
-@readers.register("rmsprop.rho")
-def rmsprop_rho(context):
-    return [stated(O.RMSprop, "alpha")]
 
 
 @readers.register("rmsprop.momentum")
@@ -130,11 +114,6 @@ def rmsprop_epsilon_placement(context):
     placement, meaning, probe = rmsprop_placement()
     return [Reading("chainer.optimizers.RMSprop", "eps_inside_sqrt", signature_default(O.RMSprop, "eps_inside_sqrt"),
                     "inspect.signature", placement, meaning, probe, used=True)]
-
-
-@readers.register("adagrad.learning_rate")
-def adagrad_learning_rate(context):
-    return [stated(O.AdaGrad, "lr")]
 
 
 def adagrad_placement() -> tuple:

@@ -39,9 +39,19 @@ def stated(cls, parameter: str) -> Reading:
     return Reading(f"keras.optimizers.{cls.__name__}", parameter, value, "inspect.signature", value, used=True)
 
 
-@readers.register("sgd.learning_rate")
-def sgd_learning_rate(context):
-    return [stated(O.SGD, "learning_rate")]
+# Hyper-parameters whose default is the constructor's signature default, nothing more to it.
+SIGNATURE_DEFAULTS = {
+    "sgd.learning_rate": lambda: [stated(O.SGD, "learning_rate")],
+    "adam.learning_rate": lambda: [stated(O.Adam, "learning_rate")],
+    "adam.beta_1": lambda: [stated(O.Adam, "beta_1")],
+    "adam.beta_2": lambda: [stated(O.Adam, "beta_2")],
+    "rmsprop.learning_rate": lambda: [stated(O.RMSprop, "learning_rate")],
+    "rmsprop.rho": lambda: [stated(O.RMSprop, "rho")],
+    "rmsprop.momentum": lambda: [stated(O.RMSprop, "momentum")],
+    "adagrad.learning_rate": lambda: [stated(O.Adagrad, "learning_rate")],
+}
+for key, read in SIGNATURE_DEFAULTS.items():
+    readers.register(key)(lambda context, read=read: read())
 
 
 @readers.register("sgd.momentum")
@@ -50,21 +60,6 @@ def sgd_momentum(context):
     ((first,), (second,)), _ = steps(O.SGD(), [1.0], count=2)
     reading.effective, reading.probe = probes.momentum(first, second)
     return [reading]
-
-
-@readers.register("adam.learning_rate")
-def adam_learning_rate(context):
-    return [stated(O.Adam, "learning_rate")]
-
-
-@readers.register("adam.beta_1")
-def adam_beta_1(context):
-    return [stated(O.Adam, "beta_1")]
-
-
-@readers.register("adam.beta_2")
-def adam_beta_2(context):
-    return [stated(O.Adam, "beta_2")]
 
 
 def adam_placement() -> tuple:
@@ -88,21 +83,6 @@ def adam_epsilon_placement(context):
                     used=True)]
 
 
-@readers.register("rmsprop.learning_rate")
-def rmsprop_learning_rate(context):
-    return [stated(O.RMSprop, "learning_rate")]
-
-
-@readers.register("rmsprop.rho")
-def rmsprop_rho(context):
-    return [stated(O.RMSprop, "rho")]
-
-
-@readers.register("rmsprop.momentum")
-def rmsprop_momentum(context):
-    return [stated(O.RMSprop, "momentum")]
-
-
 def rmsprop_placement() -> tuple:
     epsilon = signature_default(O.RMSprop, "epsilon")
     gradient, rho = math.sqrt(epsilon), signature_default(O.RMSprop, "rho")
@@ -123,11 +103,6 @@ def rmsprop_epsilon_placement(context):
     placement, meaning, probe = rmsprop_placement()
     return [Reading("keras.optimizers.RMSprop", "", None, "fixed (no parameter)", placement, meaning, probe,
                     used=True)]
-
-
-@readers.register("adagrad.learning_rate")
-def adagrad_learning_rate(context):
-    return [stated(O.Adagrad, "learning_rate")]
 
 
 def adagrad_placement() -> tuple:

@@ -33,9 +33,19 @@ def stated(api, cls, parameter, *, index=None) -> Reading:
     return Reading(api, name, value, "inspect.signature", value, used=True)
 
 
-@readers.register("sgd.learning_rate")
-def sgd_learning_rate(context):
-    return [stated("torch.optim.SGD", SGD, "lr")]
+# Hyper-parameters whose default is the constructor's signature default, nothing more to it.
+SIGNATURE_DEFAULTS = {
+    "sgd.learning_rate": lambda: [stated("torch.optim.SGD", SGD, "lr")],
+    "adam.learning_rate": lambda: [stated("torch.optim.Adam", Adam, "lr")],
+    "adam.beta_1": lambda: [stated("torch.optim.Adam", Adam, "betas", index=0)],
+    "adam.beta_2": lambda: [stated("torch.optim.Adam", Adam, "betas", index=1)],
+    "rmsprop.learning_rate": lambda: [stated("torch.optim.RMSprop", RMSprop, "lr")],
+    "rmsprop.rho": lambda: [stated("torch.optim.RMSprop", RMSprop, "alpha")],
+    "rmsprop.momentum": lambda: [stated("torch.optim.RMSprop", RMSprop, "momentum")],
+    "adagrad.learning_rate": lambda: [stated("torch.optim.Adagrad", Adagrad, "lr")],
+}
+for key, read in SIGNATURE_DEFAULTS.items():
+    readers.register(key)(lambda context, read=read: read())
 
 
 @readers.register("sgd.momentum")
@@ -50,21 +60,6 @@ def sgd_momentum(context):
         steps.append(before - parameter.item())
     reading.effective, reading.probe = probes.momentum(*steps)
     return [reading]
-
-
-@readers.register("adam.learning_rate")
-def adam_learning_rate(context):
-    return [stated("torch.optim.Adam", Adam, "lr")]
-
-
-@readers.register("adam.beta_1")
-def adam_beta_1(context):
-    return [stated("torch.optim.Adam", Adam, "betas", index=0)]
-
-
-@readers.register("adam.beta_2")
-def adam_beta_2(context):
-    return [stated("torch.optim.Adam", Adam, "betas", index=1)]
 
 
 def adam_placement() -> tuple:
@@ -88,21 +83,6 @@ def adam_epsilon_placement(context):
     return [Reading("torch.optim.Adam", "", None, "fixed (no parameter)", placement, meaning, probe, used=True)]
 
 
-@readers.register("rmsprop.learning_rate")
-def rmsprop_learning_rate(context):
-    return [stated("torch.optim.RMSprop", RMSprop, "lr")]
-
-
-@readers.register("rmsprop.rho")
-def rmsprop_rho(context):
-    return [stated("torch.optim.RMSprop", RMSprop, "alpha")]
-
-
-@readers.register("rmsprop.momentum")
-def rmsprop_momentum(context):
-    return [stated("torch.optim.RMSprop", RMSprop, "momentum")]
-
-
 def rmsprop_placement() -> tuple:
     epsilon = signature_default(RMSprop, "eps")
     gradient, rho = math.sqrt(epsilon), signature_default(RMSprop, "alpha")
@@ -122,11 +102,6 @@ def rmsprop_epsilon(context):
 def rmsprop_epsilon_placement(context):
     placement, meaning, probe = rmsprop_placement()
     return [Reading("torch.optim.RMSprop", "", None, "fixed (no parameter)", placement, meaning, probe, used=True)]
-
-
-@readers.register("adagrad.learning_rate")
-def adagrad_learning_rate(context):
-    return [stated("torch.optim.Adagrad", Adagrad, "lr")]
 
 
 def adagrad_placement() -> tuple:
