@@ -401,15 +401,19 @@ def test_table_marks_disagreements(table):
     assert len(table["rows"]) == len(CONCEPTS)
 
 
-def test_missing_framework_is_a_column_saying_so(monkeypatch):
+@pytest.mark.parametrize("reason, label", [
+    ("torch is not installed (ModuleNotFoundError: No module named 'torch')", "not installed"),
+    ("torch failed to import (SyntaxError: in the adapter)", "unavailable"),  # a bug is not absence
+])
+def test_missing_framework_is_a_column_saying_so(monkeypatch, reason, label):
     import harness.defaults.table as table_module
     from harness.adapters import UnavailableBackend
 
-    monkeypatch.setattr(table_module, "get_backend", lambda name: UnavailableBackend(name, "not here"))
+    monkeypatch.setattr(table_module, "get_backend", lambda name: UnavailableBackend(name, reason))
     data = table_module._table.__wrapped__(("torch",), table_module.DefaultContext()).to_json()
-    assert data["versions"] == {"torch": "not installed"}
-    assert all(row["cells"]["torch"]["status"] == "not installed" for row in data["rows"])
-    assert "| not installed |" in table_module.render_markdown(data)
+    assert data["versions"] == {"torch": label}
+    assert all(row["cells"]["torch"]["status"] == label for row in data["rows"])
+    assert f"| {label} |" in table_module.render_markdown(data)
 
 
 # --- resolution in the adapters --------------------------------------------------------------

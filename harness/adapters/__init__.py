@@ -20,6 +20,8 @@ BACKEND_CLASSES = {
     "torch": "harness.adapters.torch_backend:TorchBackend",
 }
 FRAMEWORK_PACKAGES = {"keras": "keras (with tensorflow)", "chainer": "chainer", "torch": "torch"}
+FRAMEWORK_MODULES = {"keras": ("keras", "tensorflow"), "chainer": ("chainer",), "torch": ("torch",)}
+"""A ModuleNotFoundError for one of these means the framework is absent, not broken."""
 
 
 @dataclass
@@ -40,10 +42,14 @@ def get_backend(name: str) -> Backend:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        missing = getattr(exc, "name", None)
-        return UnavailableBackend(name, f"{FRAMEWORK_PACKAGES.get(name, name)} is not installed or "
-                                        f"failed to import ({type(exc).__name__}: {exc}); "
-                                        "install it with `python tools/install.py`"
+        missing = getattr(exc, "name", None) or ""
+        if missing.split(".")[0] in FRAMEWORK_MODULES.get(name, ()):
+            return UnavailableBackend(name, f"{FRAMEWORK_PACKAGES[name]} is not installed "
+                                            f"({type(exc).__name__}: {exc}); install it with "
+                                            "`python tools/install.py`")
+        return UnavailableBackend(name, f"{FRAMEWORK_PACKAGES.get(name, name)} failed to import "
+                                        f"({type(exc).__name__}: {exc}); `python tools/install.py --force` "
+                                        "reinstalls the pinned versions"
                                   + (f" [missing module {missing}]" if missing else ""))
     except Exception as exc:  # a framework that crashes at import is skipped, not fatal
         return UnavailableBackend(name, f"importing {name} failed: {type(exc).__name__}: {exc}\n"

@@ -6,8 +6,10 @@ are not all equal) and/or `meaning` (the probes found different formulas behind 
 inside vs outside the square root, momentum as the share kept vs the share taken).
 
 Three forms: `to_markdown()` (the command and the README), `to_json()` (results.json's
-`defaults`) and `display_rows(json)` (the rows the report's "Framework defaults" section shows). A framework that is not
-installed is a column of "not installed"; a reader that fails shows its error in its cell.
+`defaults`) and `display_rows(json)` (the rows the report's "Framework defaults" section
+shows). A framework that is not installed is a column of "not installed" (one that fails to
+import: "unavailable", its reason in the report's tooltips); a reader that fails shows its error
+in its cell.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from harness.readme_section import read_section, replace_section
 
 FRAMEWORKS = ("keras", "chainer", "torch")
 START, END = "<!-- defaults-table:start -->", "<!-- defaults-table:end -->"
-READ, NOT_INSTALLED, ERROR = "read", "not installed", "error"
+READ, NOT_INSTALLED, UNAVAILABLE, ERROR = "read", "not installed", "unavailable", "error"
 
 
 @dataclass
@@ -101,13 +103,14 @@ def _table(frameworks: tuple[str, ...], context: DefaultContext) -> DefaultsTabl
     for name in frameworks:
         backend = get_backend(name)
         reason = backend.unavailable_reason()
-        versions[name] = NOT_INSTALLED if reason else backend.version()
+        versions[name] = _unavailable_label(reason) if reason else backend.version()
         columns[name] = (None, reason.splitlines()[0]) if reason else (getattr(backend, "default_readers", {}), "")
     rows = []
     for concept in CONCEPTS:
         cells = {}
         for name, (readers, reason) in columns.items():
-            cells[name] = Cell(NOT_INSTALLED, reason=reason) if readers is None else _read(readers, concept, context)
+            cells[name] = (Cell(_unavailable_label(reason), reason=reason) if readers is None
+                           else _read(readers, concept, context))
         rows.append(Row(concept, cells))
     return DefaultsTable(list(frameworks), versions, rows, context)
 
@@ -205,7 +208,14 @@ def readme_table(path: Path) -> str:
 
 def _version(name: str) -> str:
     backend = get_backend(name)
-    return NOT_INSTALLED if backend.unavailable_reason() else backend.version()
+    reason = backend.unavailable_reason()
+    return _unavailable_label(reason) if reason else backend.version()
+
+
+def _unavailable_label(reason: str) -> str:
+    """`not installed` only when the framework is absent; a framework (or adapter) that fails
+    to import is `unavailable`, with the reason in the cell, so a bug is not taken for absence."""
+    return NOT_INSTALLED if "is not installed" in reason else UNAVAILABLE
 
 
 def for_results(frameworks: list[str]) -> dict[str, Any] | None:
