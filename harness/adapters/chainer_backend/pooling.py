@@ -18,16 +18,17 @@ import numpy as np
 
 from harness.adapters.base import BuiltLayer
 from harness.adapters.chainer_backend._import import F
-from harness.adapters.chainer_backend.conv import Layout, describe, layout_of
+from harness.adapters.chainer_backend.conv import Layout
 from harness.adapters.chainer_backend.registry import LAYER_BUILDERS as builders
+from harness.adapters.windowed import describe
 
 
 @builders.register("MaxPooling1D", "MaxPooling2D")
 def max_pooling(spec, ctx) -> BuiltLayer:
-    layout = layout_of(spec, ctx, pad_value=-np.inf)
+    layout = Layout.of(spec, ctx, pad_value=-np.inf)
 
     def pool(x):
-        return F.max_pooling_nd(x, spec.window, stride=spec.stride, pad=layout.native_pad, cover_all=False)
+        return F.max_pooling_nd(x, spec.window, stride=spec.stride, pad=layout.native_pads, cover_all=False)
 
     implementation, detail = describe("F.max_pooling_nd(cover_all=False) (pads with -inf)", layout)
     return BuiltLayer(call=lambda x: layout.leave(pool(layout.enter(x))), implementation=implementation,
@@ -36,10 +37,10 @@ def max_pooling(spec, ctx) -> BuiltLayer:
 
 @builders.register("AveragePooling1D", "AveragePooling2D")
 def average_pooling(spec, ctx) -> BuiltLayer:
-    layout = layout_of(spec, ctx)
+    layout = Layout.of(spec, ctx)
 
     def pool(x):
-        return F.average_pooling_nd(x, spec.window, stride=spec.stride, pad=layout.native_pad, pad_value=None)
+        return F.average_pooling_nd(x, spec.window, stride=spec.stride, pad=layout.native_pads, pad_value=None)
 
     native = "F.average_pooling_nd(pad_value=None)"
     if layout.symmetric:

@@ -14,35 +14,24 @@ F.pad and the layer runs with padding 0 (torch's padding='same' raises for strid
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
 from harness.adapters.base import BuiltLayer, WeightBinding
 from harness.adapters.layout import AS_IS, conv_kernel_to_out_in_spatial
 from harness.adapters.torch_backend.registry import LAYER_BUILDERS as builders
+from harness.adapters.windowed import WindowLayout, describe
 from harness.layers import windows as win
 
 CONV_MODULES = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d}
 
 
-@dataclass
-class Layout:
-    """How a windowed layer's input reaches torch's (batch, channels, *spatial), and back."""
+class Layout(WindowLayout):
+    """torch's axis move (torch.movedim) and explicit pad (F.pad)."""
 
-    data_format: str
-    pads: tuple[tuple[int, int], ...]
-    pad_value: float = 0.0
-
-    @property
-    def symmetric(self) -> bool:
-        return all(before == after for before, after in self.pads)
-
-    @property
-    def native_padding(self) -> list[int]:
-        """What torch's own `padding=` gets: the pads if symmetric, else 0 (padded explicitly)."""
-        return [before for before, _ in self.pads] if self.symmetric else [0] * len(self.pads)
+    MOVE_STEP = "between torch.movedim to channels_first and back: torch has no channels_last layers"
+    PAD_STEP = ("after F.pad with the odd cell at the end and padding 0: TF's 'same' pads unevenly "
+                "here, torch's padding is symmetric")
 
     def enter(self, x):
         if self.data_format == "channels_last":
@@ -55,41 +44,14 @@ class Layout:
     def leave(self, y):
         return torch.movedim(y, 1, -1) if self.data_format == "channels_last" else y
 
-    def steps(self) -> list[str]:
-        """Why this is not the bare native layer; empty if it is. Stated without the sizes, so
-        the support table lists each reason once (results.json has the layer's settings)."""
-        reasons = []
-        if self.data_format == "channels_last":
-            reasons.append("between torch.movedim to channels_first and back: torch has no channels_last layers")
-        if not self.symmetric:
-            reasons.append("after F.pad with the odd cell at the end and padding 0: TF's 'same' pads "
-                           "unevenly here, torch's padding is symmetric")
-        return reasons
-
-
-def describe(native: str, layout: Layout, activation: tuple[str, str] = ("native", "")) -> tuple[str, str]:
-    """(implementation, detail) for a windowed layer; the activation's (implementation, detail)
-    is named only where it is itself a composite, the only case that needs a reason."""
-    steps = layout.steps()
-    kind, activation_detail = activation
-    then = f", then {activation_detail}" if kind == "composite" else ""
-    if not steps:
-        return kind, native + then
-    return "composite", native + " " + "; ".join(steps) + then
-
-
-def layout_of(spec, ctx, pad_value: float = 0.0) -> Layout:
-    spatial, _ = win.split_channels(ctx.input_shapes[0], spec.data_format)
-    return Layout(spec.data_format, spec.paddings(spatial), pad_value)
-
 
 @builders.register("Conv1D", "Conv2D")
 def conv(spec, ctx) -> BuiltLayer:
     """nn.Conv1d/Conv2d store weight (out, in/groups, *kernel): the canonical kernel is transposed."""
     _, channels = win.split_channels(ctx.input_shapes[0], spec.data_format)
-    layout = layout_of(spec, ctx)
+    layout = Layout.of(spec, ctx)
     module = CONV_MODULES[spec.rank](
-        channels, spec.filters, spec.kernel, stride=spec.stride, padding=layout.native_padding,
+        channels, spec.filters, spec.kernel, stride=spec.stride, padding=layout.native_pads,
         dilation=spec.dilation, groups=spec.groups, bias=spec.use_bias, dtype=getattr(torch, ctx.dtype))
     activation, kind, activation_detail = ctx.activation(spec.activation)
     bindings = [WeightBinding("kernel", module.weight, f"{type(module).__name__}.weight",

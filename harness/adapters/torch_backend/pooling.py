@@ -17,8 +17,9 @@ from __future__ import annotations
 import torch
 
 from harness.adapters.base import BuiltLayer
-from harness.adapters.torch_backend.conv import Layout, describe, layout_of
+from harness.adapters.torch_backend.conv import Layout
 from harness.adapters.torch_backend.registry import LAYER_BUILDERS as builders
+from harness.adapters.windowed import describe
 
 MAX_POOL = {1: torch.nn.MaxPool1d, 2: torch.nn.MaxPool2d}
 AVERAGE_POOL = {1: torch.nn.AvgPool1d, 2: torch.nn.AvgPool2d}
@@ -26,8 +27,8 @@ AVERAGE_POOL = {1: torch.nn.AvgPool1d, 2: torch.nn.AvgPool2d}
 
 @builders.register("MaxPooling1D", "MaxPooling2D")
 def max_pooling(spec, ctx) -> BuiltLayer:
-    layout = layout_of(spec, ctx, pad_value=-float("inf"))
-    module = MAX_POOL[spec.rank](spec.window, stride=spec.stride, padding=layout.native_padding)
+    layout = Layout.of(spec, ctx, pad_value=-float("inf"))
+    module = MAX_POOL[spec.rank](spec.window, stride=spec.stride, padding=layout.native_pads)
     implementation, detail = describe(f"torch.nn.{type(module).__name__} (pads with -inf)", layout)
     return BuiltLayer(call=lambda x: layout.leave(module(layout.enter(x))), implementation=implementation,
                       detail=detail, module=module)
@@ -35,8 +36,8 @@ def max_pooling(spec, ctx) -> BuiltLayer:
 
 @builders.register("AveragePooling1D", "AveragePooling2D")
 def average_pooling(spec, ctx) -> BuiltLayer:
-    layout = layout_of(spec, ctx)
-    module = AVERAGE_POOL[spec.rank](spec.window, stride=spec.stride, padding=layout.native_padding,
+    layout = Layout.of(spec, ctx)
+    module = AVERAGE_POOL[spec.rank](spec.window, stride=spec.stride, padding=layout.native_pads,
                                      count_include_pad=False)
     native = f"torch.nn.{type(module).__name__}(count_include_pad=False)"
     if layout.symmetric:
