@@ -48,6 +48,13 @@ class Reading:
     missing: str = ""
     """Set when the framework has no such thing (chainer 7.8.1 has no gelu): why."""
 
+    @classmethod
+    def fixed(cls, api: str, effective: Any = None, meaning: str = "", probe: str = "", *,
+              used: bool = True) -> "Reading":
+        """A behaviour the framework builds in, with no parameter to read: only the probe finds
+        what it is (torch's hardsigmoid slope, where an optimizer adds its epsilon)."""
+        return cls(api, "", None, "fixed (no parameter)", effective, meaning, probe, used=used)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["value"] = _plain(self.value)

@@ -37,7 +37,7 @@ def leaky_relu_layer(context):
 @readers.register("hard_sigmoid.slope")
 def hard_sigmoid(context):
     slope, formula, probe = probes.hard_sigmoid_formula(at(F.hard_sigmoid, probes.HARD_SIGMOID_POINTS).tolist())
-    return [Reading("chainer.functions.hard_sigmoid", "", None, "fixed (no parameter)", slope, formula, probe,
+    return [Reading.fixed("chainer.functions.hard_sigmoid", slope, formula, probe,
                     used=True)]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from functools import cache
 
 import numpy as np
 
@@ -56,7 +57,7 @@ for key, read in SIGNATURE_DEFAULTS.items():
 @readers.register("sgd.momentum")
 def sgd_momentum(context):
     # chainer's SGD has no momentum parameter (MomentumSGD has): two steps show what each does.
-    plain = Reading("chainer.optimizers.SGD", "", None, "fixed (no parameter)", used=True)
+    plain = Reading.fixed("chainer.optimizers.SGD", used=True)
     with_momentum = stated(O.MomentumSGD, "momentum", used=False)
     for reading, cls in ((plain, O.SGD), (with_momentum, O.MomentumSGD)):
         ((first,), (second,)) = steps(cls(), [1.0], count=2)
@@ -64,6 +65,7 @@ def sgd_momentum(context):
     return [plain, with_momentum]
 
 
+@cache  # one probe serves both the epsilon reader and the placement reader
 def adam_placement() -> tuple:
     epsilon = signature_default(O.Adam, "eps")
     ((small, one),) = steps(O.Adam(), [epsilon, 1.0])
@@ -81,7 +83,7 @@ def adam_epsilon(context):
 @readers.register("adam.epsilon_placement")
 def adam_epsilon_placement(context):
     placement, meaning, probe = adam_placement()
-    return [Reading("chainer.optimizers.Adam", "", None, "fixed (no parameter)", placement, meaning, probe,
+    return [Reading.fixed("chainer.optimizers.Adam", placement, meaning, probe,
                     used=True)]
 
 
@@ -94,6 +96,7 @@ def rmsprop_momentum(context):
                     None if found else 0.0, used=True)]
 
 
+@cache  # one probe serves both the epsilon reader and the placement reader
 def rmsprop_placement() -> tuple:
     epsilon = signature_default(O.RMSprop, "eps")
     gradient, rho = math.sqrt(epsilon), signature_default(O.RMSprop, "alpha")
@@ -116,6 +119,7 @@ def rmsprop_epsilon_placement(context):
                     "inspect.signature", placement, meaning, probe, used=True)]
 
 
+@cache  # one probe serves both the epsilon reader and the placement reader
 def adagrad_placement() -> tuple:
     epsilon = signature_default(O.AdaGrad, "eps")
     gradient = math.sqrt(epsilon)
@@ -134,14 +138,14 @@ def adagrad_epsilon(context):
 @readers.register("adagrad.epsilon_placement")
 def adagrad_epsilon_placement(context):
     placement, meaning, probe = adagrad_placement()
-    return [Reading("chainer.optimizers.AdaGrad", "", None, "fixed (no parameter)", placement, meaning, probe,
+    return [Reading.fixed("chainer.optimizers.AdaGrad", placement, meaning, probe,
                     used=True)]
 
 
 @readers.register("adagrad.initial_accumulator_value")
 def adagrad_initial_accumulator(context):
     # No parameter: AdaGrad's state starts at zeros (chainer/optimizers/ada_grad.py); measured.
-    reading = Reading("chainer.optimizers.AdaGrad", "", None, "fixed (no parameter)", used=True)
+    reading = Reading.fixed("chainer.optimizers.AdaGrad", used=True)
     ((step,),) = steps(O.AdaGrad(), [1.0])
     reading.effective, reading.probe = probes.adagrad_initial_accumulator(signature_default(O.AdaGrad, "lr"), step)
     return [reading]

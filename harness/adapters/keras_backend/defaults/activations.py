@@ -49,7 +49,7 @@ def hard_sigmoid(context):
     for api, function, used in (("keras.activations.hard_sigmoid", A.hard_sigmoid, True),
                                 ("keras.ops.hard_sigmoid", ops.hard_sigmoid, False)):
         slope, formula, probe = probes.hard_sigmoid_formula(at(function, probes.HARD_SIGMOID_POINTS).tolist())
-        found.append(Reading(api, "", None, "fixed (no parameter)", slope, formula, probe, used=used))
+        found.append(Reading.fixed(api, slope, formula, probe, used=used))
     return found
 
 

@@ -62,7 +62,7 @@ def batch_norm_moving_variance(context):
     found = batch_norm()
     kept, _, _ = probes.running_mean_convention(found["momentum"], found["mean_after"])
     estimator, meaning, probe = probes.running_variance_estimator(kept, found["var_after"])
-    return [Reading("keras.layers.BatchNormalization", "", None, "fixed (no parameter)", estimator, meaning, probe, used=True)]
+    return [Reading.fixed("keras.layers.BatchNormalization", estimator, meaning, probe, used=True)]
 
 
 @readers.register("LayerNormalization.epsilon")

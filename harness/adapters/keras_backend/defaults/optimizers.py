@@ -9,6 +9,7 @@ inside the root, `ops.add(velocity, self.epsilon)`), adagrad.py.
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import numpy as np
 
@@ -62,6 +63,7 @@ def sgd_momentum(context):
     return [reading]
 
 
+@cache  # one probe serves both the epsilon reader and the placement reader
 def adam_placement() -> tuple:
     epsilon = signature_default(O.Adam, "epsilon")
     ((small, one),), _ = steps(O.Adam(), [epsilon, 1.0])
@@ -79,10 +81,11 @@ def adam_epsilon(context):
 @readers.register("adam.epsilon_placement")
 def adam_epsilon_placement(context):
     placement, meaning, probe = adam_placement()
-    return [Reading("keras.optimizers.Adam", "", None, "fixed (no parameter)", placement, meaning, probe,
+    return [Reading.fixed("keras.optimizers.Adam", placement, meaning, probe,
                     used=True)]
 
 
+@cache  # one probe serves both the epsilon reader and the placement reader
 def rmsprop_placement() -> tuple:
     epsilon = signature_default(O.RMSprop, "epsilon")
     gradient, rho = math.sqrt(epsilon), signature_default(O.RMSprop, "rho")
@@ -101,10 +104,11 @@ def rmsprop_epsilon(context):
 @readers.register("rmsprop.epsilon_placement")
 def rmsprop_epsilon_placement(context):
     placement, meaning, probe = rmsprop_placement()
-    return [Reading("keras.optimizers.RMSprop", "", None, "fixed (no parameter)", placement, meaning, probe,
+    return [Reading.fixed("keras.optimizers.RMSprop", placement, meaning, probe,
                     used=True)]
 
 
+@cache  # one probe serves both the epsilon reader and the placement reader
 def adagrad_placement() -> tuple:
     epsilon = signature_default(O.Adagrad, "epsilon")
     gradient = math.sqrt(epsilon)
@@ -123,7 +127,7 @@ def adagrad_epsilon(context):
 @readers.register("adagrad.epsilon_placement")
 def adagrad_epsilon_placement(context):
     placement, meaning, probe = adagrad_placement()
-    return [Reading("keras.optimizers.Adagrad", "", None, "fixed (no parameter)", placement, meaning, probe,
+    return [Reading.fixed("keras.optimizers.Adagrad", placement, meaning, probe,
                     used=True)]
 
 

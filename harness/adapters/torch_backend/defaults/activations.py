@@ -42,7 +42,7 @@ def leaky_relu_module(context):
 def hard_sigmoid(context):
     # F.hardsigmoid has no slope parameter: the formula is fixed (torch/nn/functional.py).
     slope, formula, probe = probes.hard_sigmoid_formula(at(F.hardsigmoid, probes.HARD_SIGMOID_POINTS).tolist())
-    return [Reading("torch.nn.functional.hardsigmoid", "", None, "fixed (no parameter)", slope, formula,
+    return [Reading.fixed("torch.nn.functional.hardsigmoid", slope, formula,
                     probe, used=True)]
 
 

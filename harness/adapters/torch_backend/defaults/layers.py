@@ -69,7 +69,7 @@ def batch_norm_moving_variance(context):
     found = batch_norm()
     kept, _, _ = probes.running_mean_convention(found["momentum"], found["mean_after"])
     estimator, meaning, probe = probes.running_variance_estimator(kept, found["var_after"])
-    return [Reading("torch.nn.BatchNorm1d", "", None, "fixed (no parameter)", estimator, meaning, probe, used=True)]
+    return [Reading.fixed("torch.nn.BatchNorm1d", estimator, meaning, probe, used=True)]
 
 
 @readers.register("LayerNormalization.epsilon")

@@ -7,6 +7,7 @@ Sources: torch/optim/sgd.py (lr 1e-3 since torch 2.2), adam.py, rmsprop.py, adag
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import torch
 
@@ -62,6 +63,7 @@ def sgd_momentum(context):
     return [reading]
 
 
+@cache  # one probe serves both the epsilon reader and the placement reader
 def adam_placement() -> tuple:
     epsilon = signature_default(Adam, "eps")
     small, one = first_step(Adam, [epsilon, 1.0])
@@ -80,9 +82,10 @@ def adam_epsilon(context):
 @readers.register("adam.epsilon_placement")
 def adam_epsilon_placement(context):
     placement, meaning, probe = adam_placement()
-    return [Reading("torch.optim.Adam", "", None, "fixed (no parameter)", placement, meaning, probe, used=True)]
+    return [Reading.fixed("torch.optim.Adam", placement, meaning, probe, used=True)]
 
 
+@cache  # one probe serves both the epsilon reader and the placement reader
 def rmsprop_placement() -> tuple:
     epsilon = signature_default(RMSprop, "eps")
     gradient, rho = math.sqrt(epsilon), signature_default(RMSprop, "alpha")
@@ -101,9 +104,10 @@ def rmsprop_epsilon(context):
 @readers.register("rmsprop.epsilon_placement")
 def rmsprop_epsilon_placement(context):
     placement, meaning, probe = rmsprop_placement()
-    return [Reading("torch.optim.RMSprop", "", None, "fixed (no parameter)", placement, meaning, probe, used=True)]
+    return [Reading.fixed("torch.optim.RMSprop", placement, meaning, probe, used=True)]
 
 
+@cache  # one probe serves both the epsilon reader and the placement reader
 def adagrad_placement() -> tuple:
     epsilon = signature_default(Adagrad, "eps")
     gradient = math.sqrt(epsilon)
@@ -122,7 +126,7 @@ def adagrad_epsilon(context):
 @readers.register("adagrad.epsilon_placement")
 def adagrad_epsilon_placement(context):
     placement, meaning, probe = adagrad_placement()
-    return [Reading("torch.optim.Adagrad", "", None, "fixed (no parameter)", placement, meaning, probe, used=True)]
+    return [Reading.fixed("torch.optim.Adagrad", placement, meaning, probe, used=True)]
 
 
 @readers.register("adagrad.initial_accumulator_value")
