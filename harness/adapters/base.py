@@ -87,6 +87,16 @@ class BuildContext:
         """The framework's version of an activation: (callable, implementation, detail)."""
         return self.backend.build_activation(spec)
 
+    def cell_activations(self, spec: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any] | None, str]:
+        """A recurrent layer's (activation, recurrent_activation or None for SimpleRNN, their
+        description), for a cell built from the framework's primitives."""
+        act, _, act_detail = self.activation(spec.activation)
+        gate_spec = getattr(spec, "recurrent_activation", None)
+        if gate_spec is None:
+            return act, None, f"activation {act_detail}"
+        gate, _, gate_detail = self.activation(gate_spec)
+        return act, gate, f"activation {act_detail}, recurrent_activation {gate_detail}"
+
 
 @dataclass
 class Implementation:

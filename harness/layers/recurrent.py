@@ -47,6 +47,13 @@ class RecurrentSpec(LayerSpec):
     def activation_rank(self, output_shape):
         return 2  # the cell's activations act on (batch, units) at each step
 
+    @property
+    def standard_cell(self) -> bool:
+        """Sigmoid gates and a tanh candidate: the only cell torch's and chainer's native LSTM
+        and GRU compute (other activations make those adapters build the cell from primitives)."""
+        gate = getattr(self, "recurrent_activation", None)
+        return self.activation.name == "tanh" and gate is not None and gate.name == "sigmoid"
+
     def parameter_shapes(self, input_shapes):
         (shape,) = input_shapes
         width = len(self.gates) * self.units

@@ -50,20 +50,6 @@ SINGLE = GateLayout(("h",), ("h",), transposed=True)
 REMOVED_BIAS = "removed: Keras has one bias"
 
 
-def activations(spec, ctx):
-    """(activation, recurrent_activation or None, their description)."""
-    act, _, act_detail = ctx.activation(spec.activation)
-    gate_spec = getattr(spec, "recurrent_activation", None)
-    if gate_spec is None:
-        return act, None, f"activation {act_detail}"
-    gate, _, gate_detail = ctx.activation(gate_spec)
-    return act, gate, f"activation {act_detail}, recurrent_activation {gate_detail}"
-
-
-def is_standard_cell(spec) -> bool:
-    return spec.activation.name == "tanh" and spec.recurrent_activation.name == "sigmoid"
-
-
 def zero_state(x, units: int) -> np.ndarray:
     return np.zeros((x.shape[0], units), dtype=x.dtype)
 
@@ -104,7 +90,7 @@ def lstm(spec, ctx) -> BuiltLayer:
         WeightBinding("bias", link.upward.b, "StatelessLSTM.upward.b",
                       gate_transform(LSTM_INTERLEAVED, u, (4 * u,))),
     ]
-    if is_standard_cell(spec):
+    if spec.standard_cell:
         def call(x):
             c, h = None, None  # StatelessLSTM starts from a zero cell and no lateral input
             outputs = []
@@ -115,7 +101,7 @@ def lstm(spec, ctx) -> BuiltLayer:
 
         return BuiltLayer(call=call, bindings=bindings, module=link,
                           detail="chainer.links.StatelessLSTM, one step at a time (F.lstm; lateral has no bias)")
-    act, gate, described = activations(spec, ctx)
+    act, gate, described = ctx.cell_activations(spec)
 
     def composite(x):
         projected = link.upward(x, n_batch_axes=2)
@@ -159,10 +145,10 @@ def gru_reset_after(spec, ctx) -> BuiltLayer:
                           gate_transform(GRU_PER_GATE, u, (2, 3 * u), row=1, gates=only,
                                          intro="the recurrent bias")),
         ]
-    if is_standard_cell(spec):
+    if spec.standard_cell:
         return BuiltLayer(call=lambda x: over_sequences(link, x, spec.return_sequences), bindings=bindings,
                           module=link, detail="chainer.links.NStepGRU(n_layers=1, dropout=0), reset-after")
-    act, gate, described = activations(spec, ctx)
+    act, gate, described = ctx.cell_activations(spec)
 
     def step(x_t, h):
         r = gate(F.linear(x_t, weights[0], biases[0]) + F.linear(h, weights[3], biases[3]))
@@ -195,12 +181,12 @@ def gru_reset_before(spec, ctx) -> BuiltLayer:
                           gate_transform(GRU_PER_GATE, u, (3 * u,), gates=only, negate=negate)),
         ]
     removed = f"U_r.b, U_z.b and U.b {REMOVED_BIAS}"
-    if is_standard_cell(spec):
+    if spec.standard_cell:
         return BuiltLayer(call=lambda x: unroll(lambda x_t, h: link(h, x_t), x, u, spec.return_sequences),
                           bindings=bindings, module=link,
                           detail="chainer.links.StatelessGRU, reset-before, one step at a time; its z is "
                                  "Keras' 1 - z, so the z weights and bias are stored negated; " + removed)
-    act, gate, described = activations(spec, ctx)
+    act, gate, described = ctx.cell_activations(spec)
 
     def step(x_t, h):
         r = gate(link.W_r(x_t) + link.U_r(h))
@@ -235,7 +221,7 @@ def simple_rnn(spec, ctx) -> BuiltLayer:
     if spec.activation.name in NSTEP_RNN:
         return BuiltLayer(call=lambda x: over_sequences(link, x, spec.return_sequences), bindings=bindings,
                           module=link, detail=f"chainer.links.{name}(n_layers=1, dropout=0); {removed}")
-    act, _, described = activations(spec, ctx)
+    act, _, described = ctx.cell_activations(spec)
     return BuiltLayer(
         call=lambda x: unroll(lambda x_t, h: act(F.linear(x_t, W_x, b_x) + F.linear(h, W_h)), x, u,
                               spec.return_sequences),

@@ -89,19 +89,6 @@ def last_or_all(output: torch.Tensor, return_sequences: bool) -> torch.Tensor:
     return output if return_sequences else output[:, -1]
 
 
-def activations(spec, ctx):
-    """(activation, recurrent_activation or None, their description) for a composite cell."""
-    act, _, act_detail = ctx.activation(spec.activation)
-    gate_spec = getattr(spec, "recurrent_activation", None)
-    if gate_spec is None:
-        return act, None, f"activation {act_detail}"
-    gate, _, gate_detail = ctx.activation(gate_spec)
-    return act, gate, f"activation {act_detail}, recurrent_activation {gate_detail}"
-
-
-def is_standard_cell(spec) -> bool:
-    """What torch's native LSTM and GRU compute: sigmoid gates, tanh candidate."""
-    return spec.activation.name == "tanh" and spec.recurrent_activation.name == "sigmoid"
 
 
 @builders.register("LSTM")
@@ -110,10 +97,10 @@ def lstm(spec, ctx) -> BuiltLayer:
     module = torch.nn.LSTM(features, u, batch_first=True, dtype=getattr(torch, ctx.dtype))
     freeze_at_zero(module.bias_hh_l0)
     bindings = bind(spec, ctx, module, LSTM_ROWS, two_biases=False)
-    if is_standard_cell(spec):
+    if spec.standard_cell:
         return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences),
                           bindings=bindings, detail=f"torch.nn.LSTM(batch_first=True); {FROZEN}", module=module)
-    act, gate, described = activations(spec, ctx)
+    act, gate, described = ctx.cell_activations(spec)
 
     def step(z, h, c):
         z = z + F.linear(h, module.weight_hh_l0)
@@ -137,11 +124,11 @@ def gru(spec, ctx) -> BuiltLayer:
     if not spec.reset_after:
         freeze_at_zero(module.bias_hh_l0)
     bindings = bind(spec, ctx, module, GRU_ROWS, two_biases=spec.reset_after)
-    if spec.reset_after and is_standard_cell(spec):
+    if spec.reset_after and spec.standard_cell:
         return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences),
                           bindings=bindings, detail="torch.nn.GRU(batch_first=True), reset-after",
                           module=module)
-    act, gate, described = activations(spec, ctx)
+    act, gate, described = ctx.cell_activations(spec)
     W_hh = module.weight_hh_l0
 
     def step_after(a, h):
@@ -186,7 +173,7 @@ def simple_rnn(spec, ctx) -> BuiltLayer:
         return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences),
                           bindings=bindings, module=module,
                           detail=f"torch.nn.RNN(nonlinearity={nonlinearity!r}, batch_first=True); {FROZEN}")
-    act, _, described = activations(spec, ctx)
+    act, _, described = ctx.cell_activations(spec)
 
     def call(x):
         return unroll(lambda a, h: act(a + F.linear(h, module.weight_hh_l0)),
