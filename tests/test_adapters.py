@@ -16,14 +16,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.adapters.base import Unsupported
+from harness.adapters.base import Unsupported, add_parts
 from harness.reference import run_reference
 from tests.conftest import FRAMEWORK_BACKENDS, backend_or_skip
 from harness.examples import LAYER_EXAMPLES, LOSS_EXAMPLES
 from harness.examples import single_layer_case, single_loss_case
 
 # float64 in every framework: they agree with the reference to ~1e-13, except where Keras
-# passes a hyper-parameter through float32 (keras/src/backend/tensorflow/core.py `cast` goes through float32: ~1.5e-8 relative).
+# passes a hyper-parameter through float32 (keras/src/backend/tensorflow/core.py `cast` goes
+# through float32: ~1.5e-8 relative).
 RTOL, ATOL = 1e-7, 1e-10
 
 
@@ -43,16 +44,16 @@ def test_weight_conversion_round_trip(framework, example):
     with backend.session(case):
         built, _ = build_or_skip(backend, case)
         backend.load_weights(case, built)
-        # A parameter spread over several native tensors comes back as the sum of its parts.
-        back: dict[str, np.ndarray] = {}
+        parts = []
         for layer, layer_built in built.items():
             for binding in layer_built.bindings:
                 name = f"{layer}/{binding.parameter}"
                 native_value = backend.read(binding.native)
                 expected_native = binding.transform.to_native(case.weights[name])
                 assert np.shape(native_value) == np.shape(expected_native), binding.native_name
-                part = binding.transform.from_native(native_value)
-                back[name] = back[name] + part if name in back else part
+                parts.append((name, binding.transform.from_native(native_value)))
+        # A parameter spread over several native tensors comes back as the sum of its parts.
+        back = add_parts(parts)
         assert set(back) == set(case.weights)
         for name, value in back.items():
             np.testing.assert_array_equal(value, case.weights[name], err_msg=f"{framework} {name}")
