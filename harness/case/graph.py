@@ -135,13 +135,13 @@ def _add_node(loaded, graph: Graph, spec: LayerSpec, name: str, inputs: list[str
     except ValueError as exc:
         raise loaded.error(f"{spec.type} cannot take input shape(s) {[list(s) for s in shapes]}: {exc}",
                            path) from None
-    for field in type(spec).model_fields:
-        activation = getattr(spec, field)
+    for field_name in type(spec).model_fields:
+        activation = getattr(spec, field_name)
         if isinstance(activation, ActivationSpec):
             try:
                 activation.check_rank(spec.activation_rank(output_shape))
             except ValueError as exc:
-                raise loaded.error(f"{spec.type} {field}: {exc}", (*path, field)) from None
+                raise loaded.error(f"{spec.type} {field_name}: {exc}", (*path, field_name)) from None
     if layer in graph.layers:
         if parameters != graph.parameters_of(layer):
             raise loaded.error(f"reusing layer {layer!r} on inputs of another shape changes its weights",
