@@ -22,6 +22,7 @@ case's inputs: an import whose case does not compute what the model computes fai
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -141,14 +142,36 @@ def case_data(imported: ImportedModel, name: str, weights_file: str, samples: in
 
 def with_targets(data: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:
     """One seeded target and a mean-squared-error loss per output."""
-    data["targets"] = {f"{output}_target": {"shape": list(shape), "data": {"normal": {}}}
-                       for output, shape in shapes.items()}
-    losses = [{"type": "mean_squared_error", "reduction": "mean", "output": output, "target": f"{output}_target"}
+    names = {output: "target" if len(shapes) == 1 else "target_" + re.sub(r"\W", "_", output) for output in shapes}
+    data["targets"] = {names[output]: {"shape": list(shape), "data": {"normal": {}}} for output, shape in shapes.items()}
+    losses = [{"type": "mean_squared_error", "reduction": "mean", "output": output, "target": names[output]}
               for output in shapes]
     data["loss"] = losses[0] if len(losses) == 1 else losses
     if len(losses) == 1:
         del losses[0]["output"], losses[0]["target"]
     return data
+
+
+def refused_by_specs(imported: ImportedModel) -> list[ImportProblem]:
+    """A translated layer the harness's own spec refuses (pydantic's first message per layer)."""
+    from pydantic import ValidationError
+
+    from harness.layers import LAYERS
+
+    flagged = {problem.layer for problem in imported.problems}
+    problems = []
+    for layer in imported.layers:
+        if layer["type"] not in LAYERS or layer.get("name") in flagged:
+            continue
+        try:
+            LAYERS[layer["type"]].model_validate({k: v for k, v in layer.items() if k != "inputs"} | (
+                {"inputs": layer["inputs"]} if "inputs" in layer else {}))
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            problems.append(ImportProblem(layer["name"], layer["type"],
+                                          f"the harness's {layer['type']} refuses it: {where}: {error['msg']}"))
+    return problems
 
 
 def truncate(imported: ImportedModel) -> None:
@@ -175,7 +198,7 @@ def import_model(model: str, out: Path, *, state_dict: str | None = None, input_
     from harness.reference import run_reference
 
     imported = read_model(model, state_dict=state_dict, input_shapes=input_shapes)
-    problems = list(imported.problems)
+    problems = imported.problems + refused_by_specs(imported)
     if problems and not partial:
         return ImportResult(None, None, problems)
     if problems:
