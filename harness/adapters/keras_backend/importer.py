@@ -151,9 +151,10 @@ def functional_nodes(config: dict, by_name: dict, dtype: str,
         for index, node in enumerate(entry["inbound_nodes"]):
             histories = []
             _histories(node.get("args", []), histories)
-            if node.get("kwargs"):
+            given = sorted(key for key, value in node.get("kwargs", {}).items() if value is not None)
+            if given:  # Keras records `mask: None` for layers that take a mask; only a given one counts
                 problems.append(ImportProblem(entry["name"], entry["class_name"],
-                                              f"called with keyword arguments {sorted(node['kwargs'])}"))
+                                              f"called with keyword arguments {given}"))
             applications.append((entry["name"], index, histories))
     node_names: dict[tuple[str, int], str] = {(name, 0): name for name in inputs}
     done, nodes, specs = set(), [], {}
