@@ -3,7 +3,7 @@
     python -m harness run [CASES...] [--frameworks numpy,keras,chainer,torch] [--out reports/]
     python -m harness show CASE_FILE [--mapping [--frameworks keras,chainer,torch]] [--weights FILE]
     python -m harness export CASE_FILE --format keras|torch|chainer|npz --out DIR_OR_FILE
-    python -m harness import MODEL --out cases/NAME.yaml [--input-shape ...]
+    python -m harness import MODEL [--weights FILE --input-shape 2,5,4] --out cases/NAME.yaml
     python -m harness support [--write README.md]
     python -m harness defaults [--json] [--write README.md]
     python -m harness schema [--check]
@@ -64,12 +64,14 @@ def main(argv: list[str] | None = None) -> int:
 
     importer = commands.add_parser(
         "import", help="write a case file (and its weights file beside it) from a saved model")
-    importer.add_argument("model", help="a Keras .keras file, or a torch module.py:Class (with --state-dict)")
+    importer.add_argument("model", help="a Keras .keras file, or module.py:Class of a torch nn.Sequential or a "
+                                        "chainer.Sequential (with --weights and --input-shape)")
     importer.add_argument("--out", required=True, help="the case file to write, e.g. cases/NAME.yaml")
-    importer.add_argument("--state-dict", default=None,
-                          help="torch: the state_dict file (torch.save(model.state_dict(), PATH))")
+    importer.add_argument("--weights", "--state-dict", dest="state_dict", default=None,
+                          help="module.py:Class: torch.save(model.state_dict(), PATH), or chainer's "
+                               "serializers.save_npz(PATH, chain) (a .npz)")
     importer.add_argument("--input-shape", action="append", default=None,
-                          help="torch: an input's shape without the batch axis, e.g. 2,5,4 (repeat per input)")
+                          help="module.py:Class: the input's shape without the batch axis, e.g. 2,5,4")
     importer.add_argument("--samples", type=int, default=4, help="batch size of the generated data (default 4)")
     importer.add_argument("--partial", action="store_true",
                           help="on a layer the harness cannot express, write the case up to the layer before it")

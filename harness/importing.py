@@ -1,7 +1,8 @@
 """`python -m harness import`: a case file, and its weights file beside it, from a saved model.
 
     python -m harness import model.keras --out cases/mine.yaml
-    python -m harness import net.py:Net --state-dict net.pt --input-shape 2,28,28 --out cases/net.yaml
+    python -m harness import net.py:Net --weights net.pt --input-shape 2,28,28 --out cases/net.yaml
+    python -m harness import mlp.py:MLP --weights mlp.npz --input-shape 784 --out cases/mlp.yaml
 
 The framework's side (reading its model, translating each layer's options into the case's layer
 fields, writing the weights in its own format, predicting) lives in the framework's adapter
@@ -90,7 +91,8 @@ class ImportResult:
 
 
 def read_model(model: str, *, state_dict: str | None, input_shapes: list[str] | None) -> ImportedModel:
-    """The framework's importer for `model`: a `.keras` file, or a torch `module.py:Class`."""
+    """The framework's importer for `model`: a `.keras` file, or a `module.py:Class` with its
+    weights: a torch state_dict, or (an `.npz`) a chainer save_npz file."""
     from harness.native_weights import framework_backend
 
     if model.endswith(".keras"):
@@ -100,10 +102,11 @@ def read_model(model: str, *, state_dict: str | None, input_shapes: list[str] | 
         return read_keras_model(Path(model))
     if ".py:" in model:
         if state_dict is None:
-            raise CaseError("a torch module needs its weights", field="--state-dict",
-                            expected="the file of torch.save(model.state_dict(), PATH)")
+            raise CaseError("a module class needs its weights", field="--weights",
+                            expected="torch: the file of torch.save(model.state_dict(), PATH); "
+                                     "chainer: the .npz of serializers.save_npz(PATH, chain)")
         if not input_shapes:
-            raise CaseError("a torch module does not record its input's shape", field="--input-shape",
+            raise CaseError("a module class does not record its input's shape", field="--input-shape",
                             expected="the shape without the batch axis, e.g. --input-shape 2,28,28")
         shapes = []
         for text in input_shapes:
@@ -112,10 +115,15 @@ def read_model(model: str, *, state_dict: str | None, input_shapes: list[str] | 
             except ValueError:
                 raise CaseError("not a shape", field="--input-shape", expected="integers separated by commas",
                                 found=text) from None
+        file, _, name = model.rpartition(":")
+        if state_dict.endswith(".npz"):  # chainer's save_npz
+            framework_backend("chainer")
+            from harness.adapters.chainer_backend.importer import read_chainer_model
+
+            return read_chainer_model(Path(file), name, Path(state_dict), shapes)
         framework_backend("torch")
         from harness.adapters.torch_backend.importer import read_torch_module
 
-        file, _, name = model.rpartition(":")
         return read_torch_module(Path(file), name, Path(state_dict), shapes)
     raise CaseError(f"cannot tell what kind of model {model} is", field="MODEL",
                     expected="a Keras .keras file, or a torch module as path/to/module.py:ClassName "

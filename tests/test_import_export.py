@@ -183,3 +183,48 @@ def test_export_cli_round_trip(format, tmp_path):
         back = canonical_weights(case, tmp_path / f"{case.id}{suffix}", format)
         for name, value in case.weights.items():
             np.testing.assert_array_equal(back[name], value, err_msg=f"{case.id} {name}")
+
+
+# --- chainer: a chainer.Sequential MLP --------------------------------------------------------
+
+CHAIN = textwrap.dedent("""
+    import chainer
+    import chainer.functions as F
+    import chainer.links as L
+
+
+    class MLP(chainer.Sequential):
+        def __init__(self):
+            super().__init__(L.Linear(12, 6), L.BatchNormalization(6), F.relu, L.Linear(6, 3), F.tanh)
+""")
+
+
+def test_import_chainer_sequential_mlp_and_export_back(tmp_path):
+    backend_or_skip("chainer")
+    from harness.adapters.chainer_backend._import import chainer
+
+    (tmp_path / "mlp.py").write_text(CHAIN)
+    namespace: dict = {}
+    exec(compile(CHAIN, str(tmp_path / "mlp.py"), "exec"), namespace)
+    rng = np.random.default_rng(2)
+    mlp = namespace["MLP"]()
+    for _, parameter in mlp.namedparams():  # biases and beta start at zero: make them count
+        parameter.array[...] += rng.normal(size=parameter.shape).astype(parameter.dtype)
+    mlp[1].avg_mean[...] = rng.normal(size=6)
+    mlp[1].avg_var[...] = rng.uniform(0.5, 1.5, 6)
+    chainer.serializers.save_npz(str(tmp_path / "mlp.npz"), mlp)
+    out = tmp_path / "mlp_case.yaml"
+    assert main(["import", f"{tmp_path / 'mlp.py'}:MLP", "--weights", str(tmp_path / "mlp.npz"),
+                 "--input-shape", "3,4", "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    x = case.dataset.inputs["x"]
+    with chainer.using_config("train", False):
+        expected = mlp(x).array
+    np.testing.assert_allclose(run_reference(case, train=False).outputs[case.graph.outputs[0]], expected,
+                               rtol=RTOL, atol=ATOL)
+    passes_everywhere(case)
+    assert main(["export", str(out), "--format", "chainer", "--out", str(tmp_path / "back.npz")]) == 0
+    fresh = namespace["MLP"]()
+    chainer.serializers.load_npz(str(tmp_path / "back.npz"), fresh, strict=True)
+    with chainer.using_config("train", False):
+        np.testing.assert_array_equal(fresh(x).array, expected)

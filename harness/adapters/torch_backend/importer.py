@@ -39,7 +39,7 @@ def read_torch_module(file: Path, class_name: str, state_dict: Path, shapes: lis
         module.load_state_dict(state, strict=True)
     except Exception as exc:  # unpickling refusals, missing or unexpected keys, shapes
         raise CaseError(f"the state_dict does not load into {class_name}(): {' '.join(str(exc).split())}",
-                        file=str(state_dict), field="--state-dict") from None
+                        file=str(state_dict), field="--weights") from None
     module.eval()
     dtypes = {parameter.dtype for parameter in module.state_dict().values() if parameter.is_floating_point()}
     dtype = str(dtypes.pop()).replace("torch.", "") if len(dtypes) == 1 else "float32"
