@@ -84,6 +84,9 @@ class ImportResult:
         for output, difference in self.differences.items():
             lines.append(f"  {output}: reference vs the saved model, max |difference| {difference:.3g}")
         rtol, atol = self.tolerance
+        if not self.differences:
+            lines.append("partial: not compared with the saved model, whose outputs come after the cut")
+            return "\n".join(lines)
         lines.append(("the case computes what the saved model computes" if self.ok else
                       "the case does NOT compute what the saved model computes") +
                      f" (rtol {rtol:g}, atol {atol:g})")
@@ -182,6 +185,26 @@ def refused_by_specs(imported: ImportedModel) -> list[ImportProblem]:
     return problems
 
 
+def cut_weights(data: dict[str, Any], full: Path, format: str, out: Path) -> Path:
+    """`--partial`: the saved model's file holds the layers after the cut too, which the cut
+    case's model does not have. Its tensors for the layers kept, converted through the mapping
+    as the case would load them, become a canonical `.npz` beside the case (the full file stays)."""
+    from harness.case import cases_from_data
+    from harness.checkpoints import read_checkpoint
+
+    placeholder = {**data, "weights": {"seed": 0}}
+    (case,) = cases_from_data(placeholder, file=str(out))
+    checkpoint = read_checkpoint(case, full, format)
+    known = set(checkpoint.layout.keys())
+    kept = {key: value for key, value in checkpoint.tensors.items() if key in known}
+    canonical = checkpoint.layout.from_native(kept, checkpoint.names)
+    path = full.with_name(out.stem + ".partial.npz")
+    with open(path, "wb") as file:
+        np.savez(file, **canonical)
+    data["weights"] = {"file": path.name, "format": "npz"}
+    return path
+
+
 def truncate(imported: ImportedModel) -> None:
     """`--partial`: keep the layers before the first one with a problem (sequential models)."""
     bad = {problem.layer for problem in imported.problems}
@@ -213,9 +236,11 @@ def import_model(model: str, out: Path, *, state_dict: str | None = None, input_
         truncate(imported)
     out.parent.mkdir(parents=True, exist_ok=True)
     weights = imported.write_weights(out.parent / out.stem)
-    data = case_data(imported, out.stem, weights.name, samples)
+    data = with_targets(case_data(imported, out.stem, weights.name, samples), output_shapes(imported))
     schema = os.path.relpath(Path(__file__).parent / "case" / "case.schema.json", out.parent.resolve())
-    out.write_text(f"# yaml-language-server: $schema={schema}\n" + dump_yaml(with_targets(data, output_shapes(imported))))
+    if problems:
+        weights = cut_weights(data, weights, imported.weights_format, out)
+    out.write_text(f"# yaml-language-server: $schema={schema}\n" + dump_yaml(data))
     (case,) = load_cases_from_file(out)
     reference = run_reference(case, train=False).outputs
     if partial and problems:

@@ -228,3 +228,45 @@ def test_import_chainer_sequential_mlp_and_export_back(tmp_path):
     chainer.serializers.load_npz(str(tmp_path / "back.npz"), fresh, strict=True)
     with chainer.using_config("train", False):
         np.testing.assert_array_equal(fresh(x).array, expected)
+
+
+def test_import_keras_sequential_of_many_layer_kinds(tmp_path):
+    """Embedding, Conv1D 'same', LSTM with sequences, GRU, LayerNormalization, Dropout, Dense:
+    Keras' configs (tuples, options passed through **kwargs) translate and the case passes."""
+    backend_or_skip("keras")
+    from harness.adapters.keras_backend._import import keras
+
+    keras.utils.set_random_seed(3)
+    layers = keras.layers
+    model = keras.Sequential([keras.Input((7,), dtype="int32"), layers.Embedding(10, 4, name="emb"),
+                              layers.Conv1D(3, 3, padding="same", name="conv"),
+                              layers.LSTM(5, return_sequences=True, name="lstm"), layers.GRU(4, name="gru"),
+                              layers.LayerNormalization(name="ln"), layers.Dropout(0.2, name="drop"),
+                              layers.Dense(2, activation="relu", name="out")])
+    model.save(tmp_path / "m.keras")
+    out = tmp_path / "m.yaml"
+    assert main(["import", str(tmp_path / "m.keras"), "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    np.testing.assert_allclose(run_reference(case, train=False).outputs["out"],
+                               np.asarray(model(case.dataset.inputs["x"] if "x" in case.dataset.inputs
+                                                else next(iter(case.dataset.inputs.values())), training=False)),
+                               rtol=RTOL, atol=ATOL)
+    passes_everywhere(case)
+
+
+def test_partial_import_stops_before_the_first_problem(tmp_path, capsys):
+    backend_or_skip("keras")
+    from harness.adapters.keras_backend._import import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="first"),
+                              keras.layers.Dense(2, kernel_constraint="non_neg", name="constrained"),
+                              keras.layers.Dense(2, name="last")])
+    model.save(tmp_path / "m.keras")
+    out = tmp_path / "m.yaml"
+    assert main(["import", str(tmp_path / "m.keras"), "--out", str(out), "--partial"]) == 0
+    assert "constrained (Dense): kernel_constraint is set" in capsys.readouterr().out
+    (case,) = load_cases_from_file(out)
+    assert list(case.graph.layers) == ["first"]
+    first = keras.Model(model.inputs, model.get_layer("first").output)
+    np.testing.assert_allclose(run_reference(case, train=False).outputs["first"],
+                               np.asarray(first(next(iter(case.dataset.inputs.values())))), rtol=RTOL, atol=ATOL)

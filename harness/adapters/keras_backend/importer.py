@@ -111,7 +111,7 @@ def translate(layer, dtype: str, problems: list[ImportProblem]) -> dict[str, Any
     spec: dict[str, Any] = {"name": layer.name, "type": kind, **SETTINGS.get(kind, {})}
     for key, value in config.items():
         if key in fields and key not in ("name", "type", "inputs"):
-            spec[key] = value
+            spec[key] = _plain(value)
         elif key == "dtype":
             policy = value.get("config", {}).get("name") if isinstance(value, dict) else value
             if policy not in (None, dtype):
@@ -126,10 +126,21 @@ def translate(layer, dtype: str, problems: list[ImportProblem]) -> dict[str, Any
         elif key.endswith(("_regularizer", "_constraint")):
             if value is not None:
                 problems.append(ImportProblem(layer.name, kind, f"{key} is set; the harness has no {key}"))
+        elif key not in defaults and value in (False, None, 0):
+            # A switch that is off and that __init__ takes through **kwargs (LSTM's
+            # zero_output_for_mask, which acts on masks only; LayerNormalization's rms_scaling).
+            continue
         elif key not in defaults or not _same(value, defaults[key]):
             problems.append(ImportProblem(layer.name, kind, f"option {key}={value!r} differs from Keras' "
                                                             f"default and the harness's {kind} has no such field"))
     return spec
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, as a case file writes them (the specs take lists, strictly)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _same(value: Any, default: Any) -> bool:
