@@ -270,3 +270,15 @@ def test_partial_import_stops_before_the_first_problem(tmp_path, capsys):
     first = keras.Model(model.inputs, model.get_layer("first").output)
     np.testing.assert_allclose(run_reference(case, train=False).outputs["first"],
                                np.asarray(first(next(iter(case.dataset.inputs.values())))), rtol=RTOL, atol=ATOL)
+
+
+def test_show_weights_prints_the_matching_table(tmp_path, capsys):
+    backend_or_skip("torch")
+    assert main(["export", "cases/recurrent_lstm.yaml", "-k", "stacked", "--format", "torch",
+                 "--out", str(tmp_path / "w.pt")]) == 0
+    capsys.readouterr()
+    assert main(["show", "cases/recurrent_lstm.yaml", "--weights", str(tmp_path / "w.pt")]) == 0
+    printed = capsys.readouterr().out
+    assert "ok, added" in printed  # the held second bias, folded into the canonical bias
+    assert "every tensor fits" in printed  # the stacked case (and any variant of the same model)
+    assert "tensor(s) do not fit" in printed and "not in the case's model" in printed  # the others
