@@ -171,7 +171,7 @@ def keras_user_model(kind: str, shape, name: str | None = None):
 
 
 def chainer_user_model(kind: str):
-    from harness.adapters.chainer_backend._import import F, L, chainer
+    from harness.adapters.chainer_backend._import import L, chainer
 
     np.random.seed(7)  # chainer's initializers draw from numpy's global generator
     with chainer.using_config("dtype", np.float64):
