@@ -279,11 +279,12 @@ def test_case_file_errors(weights, message, tmp_path):
 def test_export_loads_with_each_frameworks_own_loader(tmp_path):
     """write_checkpoint -> the user's model loads it with the framework's own loader and then
     computes what the reference computes with the case's weights."""
+    for framework in ("torch", "keras", "chainer"):
+        backend_or_skip(framework)
     import torch
 
     from harness.adapters.chainer_backend._import import chainer
 
-    backend_or_skip("torch"), backend_or_skip("keras"), backend_or_skip("chainer")
     inputs = {"x": {"shape": [4], "data": {"normal": {}}}}
     # torch: the LSTM net's case, exported and loaded strictly into a fresh torch model
     make, lstm_inputs, model = TORCH_CASES["lstm"]
