@@ -97,6 +97,8 @@ def _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, 
         reports.append(report)
         echo(f"{case.id:<{width}}  " + "  ".join(
             f"{framework}:{_cell(report, framework)}" for framework in frameworks))
+        for hint in dict.fromkeys(c.hint["text"] for c in report.checks if c.hint):
+            echo(f"{'':<{width}}  hint: {hint}")
     clock.split_cases(reports)
     seconds = time.perf_counter() - started
     table = defaults.result(backends)
