@@ -165,7 +165,7 @@ class CaseRunner:
             base.tensors = list(comparisons(self.case, check, outcome.result, reference,
                                             self.tolerance(check)))
         self._judge(base)
-        if base.verdict == FAIL and self.diagnose and check in COMPARED_CHECKS:
+        if base.verdict in (FAIL, EXPECTED) and self.diagnose and check in COMPARED_CHECKS:
             self._add_hint(base, outcome.result, reference)
         base.seconds = time.perf_counter() - started
         return base
@@ -379,6 +379,9 @@ class CaseReport:
     error: str = ""
     reference: RunResult | None = None
     """The float64 reference run (None if it failed): the report draws its pictures from it."""
+    strength: dict[str, Any] | None = None
+    """The case's strength (harness/transforms/strength.py, `CaseStrength.to_dict()`), where
+    the session measured it."""
 
 
 def run_case(case: Case, frameworks: list[str], *, require_frameworks: bool = False,

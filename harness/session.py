@@ -103,6 +103,8 @@ def _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, 
     seconds = time.perf_counter() - started
     table = defaults.result(backends)
     clock.lap("defaults")
+    measure_strength(reports, table)
+    clock.lap("strength")
     results = build_results(reports, environment=describe_environment(), command=command,
                             frameworks=frameworks, seconds=seconds, load_errors=load_errors, defaults=table)
     index_path = write_site(out_dir, reports, results)
@@ -137,6 +139,18 @@ class Stopwatch:
 def _training_seconds(reference) -> float:
     training = getattr(reference, "training", None)
     return training.seconds if training is not None else 0.0
+
+
+def measure_strength(reports: list[CaseReport], table: dict[str, Any] | None) -> None:
+    """Each case's strength (harness/transforms/strength.py), with the run's defaults table as
+    the frameworks' default values: one reference run per applicable transform."""
+    from harness.transforms.base import Context
+    from harness.transforms.strength import case_strength
+
+    context = Context(table)
+    for report in reports:
+        if report.reference is not None:
+            report.strength = case_strength(report.case, context, reference=report.reference).to_dict()
 
 
 def backends(names: list[str]) -> dict[str, Any]:

@@ -182,3 +182,24 @@ def test_an_unknown_fault_gets_no_hint():
     _, checks = run_with_fault(base(DENSE, shape=[4], targets=[2]), edit_weights(noise))
     assert any(c.verdict == FAIL for c in checks)
     assert all(c.hint is None for c in checks)
+
+
+def test_documented_difference_gets_a_hint_in_results_console_and_page(tmp_path):
+    """A shipped case whose torch difference is real (torch's leaky_relu default slope): the
+    hint names torch's own default, read from torch by the defaults audit."""
+    import json
+
+    from harness.session import run_session
+
+    lines = []
+    session = run_session(["cases/defaults_leaky_relu.yaml"], frameworks=["numpy", "torch"], select="function",
+                          out_dir=tmp_path / "report", command="test", require_frameworks=False, echo=lines.append)
+    results = json.loads(session.results_path.read_text())
+    hints = {r["hint"]["text"] for r in results["records"] if r.get("hint")}
+    assert hints, "no hint in results.json"
+    (text,) = hints
+    assert text.startswith("torch matches the reference if leaky_relu's negative slope is 0.01") and "layer output" in text
+    assert any("hint: " + text in line for line in lines)
+    page = (tmp_path / "report" / "cases" / "defaults_leaky_relu.function.html").read_text()
+    assert "Hint:" in page and "negative slope is 0.01" in page
+    assert "Strength" in page and results["strength"]["total"] >= 1

@@ -161,3 +161,22 @@ def test_variant_hooks_backward_matches_finite_differences(name):
     x = moved.dataset.inputs["x"]
     positions, numeric = numeric_gradient(lambda: float(run_reference(moved, train=False).loss), x)
     np.testing.assert_allclose(analytic.input_gradients["x"].reshape(-1)[positions], numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_strength_counts_detected_variants_and_explains_the_rest():
+    from harness.transforms.strength import case_strength, strength_table
+
+    # A zero bias (the default initializer) cannot show a dropped bias; a symmetric input range
+    # reaches both sides of leaky_relu, so its slope is seen.
+    data = one_case([{"type": "Dense", "name": "d", "units": 2,
+                      "activation": {"name": "leaky_relu", "negative_slope": 0.2}}], shape=[2])
+    data["targets"]["t"]["shape"] = [2]
+    data["weights"] = {"seed": 2}
+    (case,) = cases_from_data(data)
+    strength = case_strength(case, Context(TABLE))
+    by_name = {(o.variant.transform.name, o.variant.choice): o for o in strength.outcomes}
+    assert by_name[("leaky_relu.negative_slope", "0.01 (torch: torch.nn.functional.leaky_relu)")].detected
+    dropped = by_name[("bias.dropped_or_doubled", "dropped")]
+    assert not dropped.detected and "all zeros" in dropped.reason
+    assert 0 < strength.score < 1
+    assert "d" in strength_table([strength])

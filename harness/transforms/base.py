@@ -77,7 +77,10 @@ class Edit:
         original = self.original
         graph = original.graph
         nodes = [replace(node, spec=self.layers[node.layer]) for node in graph.nodes]
-        graph = replace(graph, nodes=nodes, layers=dict(self.layers))
+        # A variant may change a parameter's shape (GRU's bias without reset_after): the
+        # reference accumulates gradients in arrays of the graph's shapes.
+        shapes = {name: tuple(self.weights[name].shape) for name in graph.parameter_shapes}
+        graph = replace(graph, nodes=nodes, layers=dict(self.layers), parameter_shapes=shapes)
         spec = original.spec.model_copy(update={
             "loss": list(self.losses) if isinstance(original.spec.loss, list) else self.losses[0],
             "optimizer": self.optimizer})
@@ -175,11 +178,11 @@ class Context:
         self._values: dict[str, list[tuple[Any, str]]] = {}
 
     def framework_values(self, key: str) -> list[tuple[Any, str]]:
-        """(effective value, `framework: api`) for every reading of `key` in the defaults table
-        (`leaky_relu.negative_slope` -> 0.2 keras.activations.leaky_relu, 0.01 torch...), first
-        reading of each value only."""
+        """(effective value, `framework: api, ...`) for every value of `key` the defaults table
+        read (`leaky_relu.negative_slope` -> 0.2 from keras.activations.leaky_relu, 0.01 from
+        torch...), each value once with every API that has it."""
         if key not in self._values:
-            found: dict[str, tuple[Any, str]] = {}
+            found: dict[str, tuple[Any, list[str]]] = {}
             for row in self.defaults_json.get("rows", []):
                 if row.get("key") != key:
                     continue
@@ -188,8 +191,11 @@ class Context:
                         value = reading.get("effective")
                         if value is None or reading.get("missing"):
                             continue
-                        found.setdefault(repr(value), (value, f"{framework}: {reading.get('api', '')}"))
-            self._values[key] = list(found.values())
+                        sources = found.setdefault(repr(value), (value, []))[1]
+                        source = f"{framework}: {reading.get('api', '')}"
+                        if source not in sources:
+                            sources.append(source)
+            self._values[key] = [(value, ", ".join(sources)) for value, sources in found.values()]
         return self._values[key]
 
 

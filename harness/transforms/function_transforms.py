@@ -74,7 +74,7 @@ def softmax_axis(site, edit, context):
     rank = spec.activation_rank(original.shapes[site.layer] if site.layer in original.shapes
                                 else original.node(site.layer).output_shape)
     axis = getattr(spec, site.field).axis % rank
-    for other in range(1, rank):
+    for other in range(rank):  # axis 0 too: torch's implicit dim for a 3-D input is the batch axis
         if other == axis:
             continue
         def apply(edit: Edit, site=site, other=other) -> None:
@@ -115,6 +115,28 @@ def _flip(site: Site, edit: Edit, field: str, values: tuple[str, str]) -> Iterat
            description="epsilon replaced by each framework's Adam default", phrase="Adam's epsilon is {choice}")
 def adam_epsilon(site, edit, context):
     yield from _optimizer_defaults(site, edit, context, "adam.epsilon", "epsilon")
+
+
+def _register_optimizer_defaults() -> None:
+    """A default-value transform for each optimizer hyper-parameter the defaults audit reads
+    (harness/defaults/catalogue.py) beyond those above: momentum, rho, betas, the initial
+    accumulator, epsilons."""
+    from harness.defaults.catalogue import CONCEPTS
+
+    for concept in CONCEPTS:
+        tag, _, field = concept.key.partition(".")
+        if concept.group != "optimizer" or field in ("learning_rate", "epsilon_placement") \
+                or concept.key in ("adam.epsilon", "rmsprop.epsilon"):
+            continue
+
+        def variants(site, edit, context, key=concept.key, field=field):
+            yield from _optimizer_defaults(site, edit, context, key, field)
+        transform(concept.key, family="default value", kind=SITE_OPTIMIZER, tags=tag,
+                  description=f"{field} replaced by each framework's {tag} default",
+                  phrase=f"{tag}'s {field} is {{choice}}")(variants)
+
+
+_register_optimizer_defaults()
 
 
 @transform("adam.epsilon_placement", family="formula", kind=SITE_OPTIMIZER, tags="adam",

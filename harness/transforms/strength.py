@@ -62,13 +62,15 @@ class CaseStrength:
                 "seconds": self.seconds, "undetected": [o.to_dict() for o in self.undetected]}
 
 
-def case_strength(case: Any, context: Context) -> CaseStrength:
+def case_strength(case: Any, context: Context, reference: Any = None) -> CaseStrength:
+    """`reference`: the case's float64 reference run where the caller has it (with its training
+    trace for a training case)."""
     started = time.perf_counter()
     strength = CaseStrength(case.id)
     runner = CaseRunner(case)
     checks = [check for check in case.spec.checks if check in COMPARED_CHECKS]
     try:
-        reference = runner.reference
+        reference = reference if reference is not None else runner.reference
         variants = applicable_variants(case, context)
     except Exception as exc:  # a case the reference cannot run has no strength to measure
         strength.error = f"{type(exc).__name__}: {exc}"
@@ -83,10 +85,9 @@ def _outcome(case, runner, checks, reference, variant: Variant) -> VariantOutcom
     try:
         transformed = run_transformed(case, (variant,), train="training" in checks)
     except Exception as exc:
-        # A meaning the reference cannot compute (a shape the edit made impossible) would fail
-        # any backend that computed the original: count it as detected, and say so.
-        return VariantOutcome(variant, True, check="(reference under the transform raised "
-                                                   f"{type(exc).__name__})")
+        # Not counted as detected: nothing was compared.
+        return VariantOutcome(variant, False, reason="the reference cannot compute this variant "
+                                                     f"({type(exc).__name__}: {exc})")
     closest = None
     for check in checks:
         comparisons = check_comparisons(case, check, transformed, reference, runner.tolerance(check))
@@ -114,6 +115,14 @@ def _reason(closest) -> str:
     return (f"every compared tensor stays within tolerance: the closest is {comparison.tensor} "
             f"({check}), greatest difference {comparison.max_abs_error:.3g}, "
             f"{100 * _ratio(comparison):.3g}% of what the tolerance allows")
+
+
+def strength_totals(strengths: list[dict[str, Any]]) -> dict[str, Any]:
+    """The whole run's figures from the cases' `to_dict()` forms."""
+    detected = sum(s["detected"] for s in strengths)
+    total = sum(s["total"] for s in strengths)
+    return {"detected": detected, "total": total, "score": detected / total if total else None,
+            "cases": len(strengths), "complete": sum(1 for s in strengths if s["total"] and s["detected"] == s["total"])}
 
 
 def strength_table(strengths: list[CaseStrength]) -> str:
