@@ -180,3 +180,47 @@ def test_strength_counts_detected_variants_and_explains_the_rest():
     assert not dropped.detected and "all zeros" in dropped.reason
     assert 0 < strength.score < 1
     assert "d" in strength_table([strength])
+
+
+def test_covering_data_spans_its_scales_with_both_signs():
+    data = one_case([{"type": "Dense", "name": "d", "units": 1}], shape=[50])
+    data["inputs"]["x"]["data"] = {"covering": {"low": 0.1, "high": 10.0}}
+    data["samples"] = 40
+    data["targets"]["t"]["shape"] = [1]
+    (case,) = cases_from_data(data)
+    x = case.dataset.inputs["x"]
+    spread = x.std(axis=1)  # about the sample's scale: 50 N(0, 1) draws times it
+    assert spread.max() / spread.min() > 30
+    assert (x < 0).any() and (x > 0).any()
+    assert len(np.unique(x)) == x.size  # no ties
+
+
+def test_branch_coverage_counts_pre_activations_by_hand():
+    from harness.transforms.coverage import branch_coverage
+
+    data = one_case([{"type": "Dense", "name": "d", "units": 1, "activation": "relu"}], shape=[1])
+    data["samples"] = 3
+    data["inputs"]["x"]["data"] = {"values": [[-1.0], [2.0], [3.0]]}
+    data["targets"]["t"] = {"shape": [1], "data": {"values": [[0.0], [0.0], [0.0]]}}
+    data["weights"] = {"parameters": {"d/kernel": {"values": [[1.0]]}, "d/bias": {"values": [0.5]}}}
+    (case,) = cases_from_data(data)
+    (entry,) = branch_coverage(case, run_reference(case))
+    # pre-activations -0.5, 2.5, 3.5: one of three negative
+    assert entry.shares == {"x < 0": pytest.approx(1 / 3), "x > 0": pytest.approx(2 / 3)}
+    assert entry.missed == []
+
+
+def test_covering_inputs_reach_what_narrow_inputs_miss():
+    from harness.transforms.coverage import branch_coverage
+
+    def coverage(source):
+        data = one_case([{"type": "Dense", "name": "d", "units": 4, "activation": "sigmoid"}], shape=[3])
+        data["samples"] = 32
+        data["inputs"]["x"]["data"] = source
+        data["targets"]["t"]["shape"] = [4]
+        (case,) = cases_from_data(data)
+        (entry,) = branch_coverage(case, run_reference(case))
+        return entry
+
+    assert "saturating (|x| > 2)" in coverage({"normal": {"mean": 0.0, "std": 0.2}}).missed
+    assert coverage({"covering": {"low": 0.1, "high": 8.0}}).missed == []

@@ -17,6 +17,7 @@ from typing import Any
 
 from harness.runner import COMPARED_CHECKS, CaseRunner
 from harness.transforms.base import Context, Variant, applicable_variants
+from harness.transforms.coverage import branch_coverage, coverage_lines
 from harness.transforms.evaluation import check_comparisons, run_transformed
 
 
@@ -39,6 +40,8 @@ class CaseStrength:
     outcomes: list[VariantOutcome] = field(default_factory=list)
     error: str = ""
     seconds: float = 0.0
+    coverage: list[Any] = field(default_factory=list)
+    """Branches of each layer's activation the inputs reach (coverage.py)."""
 
     @property
     def detected(self) -> int:
@@ -59,7 +62,8 @@ class CaseStrength:
     def to_dict(self) -> dict[str, Any]:
         return {"case": self.case, "detected": self.detected, "total": self.total,
                 "score": None if not self.total else self.score, "error": self.error,
-                "seconds": self.seconds, "undetected": [o.to_dict() for o in self.undetected]}
+                "seconds": self.seconds, "undetected": [o.to_dict() for o in self.undetected],
+                "coverage": [c.to_dict() for c in self.coverage]}
 
 
 def case_strength(case: Any, context: Context, reference: Any = None) -> CaseStrength:
@@ -75,8 +79,18 @@ def case_strength(case: Any, context: Context, reference: Any = None) -> CaseStr
     except Exception as exc:  # a case the reference cannot run has no strength to measure
         strength.error = f"{type(exc).__name__}: {exc}"
         return strength
+    try:
+        strength.coverage = branch_coverage(case, reference)
+    except Exception:  # coverage is a help for reading the strength, not part of it
+        strength.coverage = []
+    missed = {entry.layer: entry for entry in strength.coverage if entry.missed}
     for variant in variants:
-        strength.outcomes.append(_outcome(case, runner, checks, reference, variant))
+        outcome = _outcome(case, runner, checks, reference, variant)
+        entry = missed.get(variant.site.layer)
+        if not outcome.detected and entry is not None and variant.site.kind in ("activation", "layer"):
+            outcome.reason = (f"the inputs do not reach every branch of {entry.activation} in layer "
+                              f"{entry.layer} (not reached: {', '.join(entry.missed)}); " + outcome.reason)
+        strength.outcomes.append(outcome)
     strength.seconds = time.perf_counter() - started
     return strength
 
@@ -136,6 +150,7 @@ def strength_table(strengths: list[CaseStrength]) -> str:
     lines.append(f"{'total':<44} {detected:>4}/{total:<4} "
                  f"{(f'{100 * detected / total:.1f}%' if total else 'n/a'):>9}")
     for s in strengths:
+        lines.extend(["", *coverage_lines(s.case, s.coverage)] if s.coverage else [])
         if s.error:
             lines.append(f"\n{s.case}: not measured: {s.error}")
         if s.undetected:
