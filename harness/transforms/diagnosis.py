@@ -93,6 +93,7 @@ class Diagnoser:
 
     def diagnose(self, framework: str, check: str, actual: Any, reference: Any,
                  tolerance: Tolerance) -> Hint | None:
+        self.variants()  # the catalogue at this case (the defaults table is read once per process)
         started = time.perf_counter()
         self.last = log = SearchLog()
         train = check == "training"

@@ -228,7 +228,12 @@ def batch_norm_momentum(site, edit, context):
         return  # its own complement
     def apply(edit: Edit, layer=site.layer) -> None:
         edit.update_layer(layer, momentum=1 - edit.layers[layer].momentum)
-    yield f"the share taken ({1 - momentum:g} kept instead of {momentum:g})", apply
+    yield f"the share taken ({1 - momentum:g} kept instead of {momentum:g})", apply, _inference_blind(edit)
+
+
+def _inference_blind(edit: Edit) -> str:
+    return ("inference mode: the moving statistics are used, never updated, so how they would be "
+            "updated cannot show" if edit.original.spec.mode == "inference" else "")
 
 
 @transform("BatchNormalization.moving_variance", family="convention", kind=SITE_LAYER, tags="BatchNormalization",
@@ -239,4 +244,4 @@ def batch_norm_variance(site, edit, context):
     other = "unbiased" if current == "biased" else "biased"
     def apply(edit: Edit, layer=site.layer) -> None:
         edit.update_layer(layer, moving_variance=other)
-    yield f"the {other} batch variance", apply
+    yield f"the {other} batch variance", apply, _inference_blind(edit)
