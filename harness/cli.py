@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="report directory (index.html, cases/, results.json, junit.xml); "
                           "replaced as a whole, so it must be new or an earlier report")
     run.add_argument("-k", dest="select", default=None, help="only cases whose id contains this text")
+    run.add_argument("--no-strength", action="store_true",
+                     help="skip measuring each case's strength (one reference run per applicable transform)")
     run.add_argument("--require-frameworks", action="store_true",
                      help="treat a framework that is not installed as an error, not a skip (CI)")
 
@@ -85,7 +87,8 @@ def command_run(options) -> int:
     started = time.perf_counter()
     session = run_session(options.cases, frameworks=frameworks, select=options.select,
                           out_dir=Path(options.out), command=command,
-                          require_frameworks=options.require_frameworks, echo=print)
+                          require_frameworks=options.require_frameworks, echo=print,
+                          strength=not options.no_strength)
     summary = session.results["summary"]
     counts = ", ".join(f"{v} {k}" for k, v in summary.items() if v)
     loaded = f"{len(session.reports)} case(s)" + (f", {len(session.results['load_errors'])} file(s) not loaded"

@@ -65,7 +65,9 @@ def load_all(paths: list[str | Path], select: str | None = None) -> tuple[list[C
 
 def run_session(paths: list[str | Path], *, frameworks: list[str] | None, out_dir: Path,
                 command: str, select: str | None = None, require_frameworks: bool = False,
-                echo: Callable[[str], None] = lambda line: None) -> Session:
+                echo: Callable[[str], None] = lambda line: None, strength: bool = True) -> Session:
+    """`strength`: measure each case's strength (one reference run per applicable transform,
+    harness/transforms/strength.py) for results.json and the report."""
     frameworks = list(frameworks or FRAMEWORKS)
     unknown = [f for f in frameworks if f not in FRAMEWORKS]
     if unknown:
@@ -75,13 +77,14 @@ def run_session(paths: list[str | Path], *, frameworks: list[str] | None, out_di
     started = time.perf_counter()
     defaults = DefaultsPrefetch(frameworks)  # a first run reads the table beside the cases
     try:
-        return _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, started, defaults)
+        return _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, started, defaults,
+                    strength)
     finally:
         defaults.cancel()  # a run that stopped early leaves no process behind
 
 
 def _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, started,
-         defaults: DefaultsPrefetch) -> Session:
+         defaults: DefaultsPrefetch, strength: bool = True) -> Session:
     clock = Stopwatch()
     cases, load_errors = load_all(paths, select)
     for error in load_errors:
@@ -103,7 +106,8 @@ def _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, 
     seconds = time.perf_counter() - started
     table = defaults.result(backends)
     clock.lap("defaults")
-    measure_strength(reports, table)
+    if strength:
+        measure_strength(reports, table)
     clock.lap("strength")
     results = build_results(reports, environment=describe_environment(), command=command,
                             frameworks=frameworks, seconds=seconds, load_errors=load_errors, defaults=table)
