@@ -224,3 +224,17 @@ def test_covering_inputs_reach_what_narrow_inputs_miss():
 
     assert "saturating (|x| > 2)" in coverage({"normal": {"mean": 0.0, "std": 0.2}}).missed
     assert coverage({"covering": {"low": 0.1, "high": 8.0}}).missed == []
+
+
+def test_max_pooling_ties_are_counted_by_hand():
+    from harness.transforms.coverage import branch_coverage
+
+    data = one_case([{"type": "MaxPooling1D", "name": "pool", "pool_size": 2, "padding": "valid",
+                      "data_format": "channels_last"}], shape=[4, 1])
+    data["samples"] = 1
+    data["inputs"]["x"]["data"] = {"values": [[[1.0], [1.0], [0.0], [2.0]]]}  # windows (1, 1) tied, (0, 2) not
+    data["targets"]["t"] = {"shape": [2, 1], "data": {"values": [[[0.0], [0.0]]]}}
+    (case,) = cases_from_data(data)
+    (entry,) = branch_coverage(case, run_reference(case))
+    assert entry.shares == {"one maximum": 0.5, "tied maximum": 0.5}
+    assert entry.missed and "50% have a tied maximum" in entry.missed[0]

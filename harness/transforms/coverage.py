@@ -9,7 +9,10 @@ intermediates) with a linear activation, which gives the pre-activations without
 the layer's code.
 
 Branches are registered per activation name (BRANCHES); recurrent cells apply theirs inside
-the cell and are not measured here.
+the cell and are not measured here. Max pooling gets one entry too: the share of windows whose
+maximum is reached by a single cell; a tie (zeros after a relu) makes the gradient's route a
+convention (the first maximum here, in Keras and torch; chainer may differ), so a case whose
+windows tie does not test max pooling's backward for what it means.
 """
 
 from __future__ import annotations
@@ -62,6 +65,10 @@ class LayerCoverage:
 
     @property
     def missed(self) -> list[str]:
+        """Branches no element reaches (for max pooling: windows with a tied maximum exist)."""
+        if "tied maximum" in self.shares:
+            tied = self.shares["tied maximum"]
+            return [f"windows without ties ({100 * tied:.0f}% have a tied maximum)"] if tied > 0 else []
         return [branch for branch, share in self.shares.items() if share == 0]
 
     def to_dict(self) -> dict[str, Any]:
@@ -73,11 +80,16 @@ def branch_coverage(case: Any, reference: Any) -> list[LayerCoverage]:
     from harness.activations import Linear
     from harness.defaults import resolve_for_reference
 
+    from harness.layers.pooling import MaxPoolingReference
+
     found = []
     tensors = {**{name: np.asarray(a, dtype=np.float64) if a.dtype.kind == "f" else a
                   for name, a in case.dataset.inputs.items()}, **reference.intermediates}
     for node in case.graph.nodes:
         spec = resolve_for_reference(case.graph.layers[node.layer])[0]
+        if issubclass(type(spec).reference, MaxPoolingReference):
+            found.append(_max_pool_ties(node, spec, tensors))
+            continue
         activation = getattr(spec, "activation", None)
         if activation is None or getattr(activation, "name", None) not in BRANCHES:
             continue
@@ -98,10 +110,21 @@ def branch_coverage(case: Any, reference: Any) -> list[LayerCoverage]:
     return found
 
 
+def _max_pool_ties(node: Any, spec: Any, tensors: dict[str, np.ndarray]) -> LayerCoverage:
+    (x,) = [tensors[name] for name in node.inputs]
+    pool = type(spec).reference(spec, {}, training=False)
+    padded, offsets = pool.padded_offsets(np.asarray(x, dtype=np.float64))
+    y = np.max([padded[cells] for cells in offsets], axis=0)
+    reached = sum((padded[cells] == y).astype(np.int64) for cells in offsets)
+    unique = float(np.count_nonzero(reached == 1) / max(reached.size, 1))
+    return LayerCoverage(node.name, f"{type(spec).type_name()} windows",
+                         {"one maximum": unique, "tied maximum": 1.0 - unique})
+
+
 def coverage_lines(case_id: str, coverage: list[LayerCoverage]) -> list[str]:
     lines = []
     for entry in coverage:
         shares = ", ".join(f"{branch} {100 * share:.0f}%" for branch, share in entry.shares.items())
-        missed = f"  NOT REACHED: {', '.join(entry.missed)}" if entry.missed else ""
+        missed = f"  MISSING: {', '.join(entry.missed)}" if entry.missed else ""
         lines.append(f"  {entry.layer} ({entry.activation}): {shares}{missed}")
     return [f"{case_id}: branches reached"] + lines if lines else []

@@ -89,7 +89,7 @@ def case_strength(case: Any, context: Context, reference: Any = None) -> CaseStr
         entry = missed.get(variant.site.layer)
         if not outcome.detected and entry is not None and variant.site.kind in ("activation", "layer"):
             outcome.reason = (f"the inputs do not reach every branch of {entry.activation} in layer "
-                              f"{entry.layer} (not reached: {', '.join(entry.missed)}); " + outcome.reason)
+                              f"{entry.layer} (missing: {', '.join(entry.missed)}); " + outcome.reason)
         strength.outcomes.append(outcome)
     strength.seconds = time.perf_counter() - started
     return strength
