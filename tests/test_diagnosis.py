@@ -203,3 +203,16 @@ def test_documented_difference_gets_a_hint_in_results_console_and_page(tmp_path)
     page = (tmp_path / "report" / "cases" / "defaults_leaky_relu.function.html").read_text()
     assert "Hint:" in page and "negative slope is 0.01" in page
     assert "Strength" in page and results["strength"]["total"] >= 1
+
+
+def test_two_faults_are_named_as_a_pair():
+    data = base(LEAKY, shape=[3], targets=[2])
+    slope = edit_data(setting(("model", "sequential", 0, "activation", "negative_slope"), 0.01))
+    doubled = edit_weights(lambda w: w.__setitem__("out/bias", 2 * w["out/bias"]))
+    _, checks = run_with_fault(data, lambda case, d: doubled(slope(case, d), d))
+    failed = [c for c in checks if c.verdict == FAIL]
+    assert failed
+    for check in failed:
+        assert check.hint is not None, check.message
+        named = {(t["transform"], t["layer"]) for t in check.hint["transforms"]}
+        assert named == {("leaky_relu.negative_slope", "hidden"), ("bias.dropped_or_doubled", "out")}
