@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 from harness.case import load_cases  # noqa: E402
 from harness.reference import run_reference  # noqa: E402
 from harness.runner import COMPARED_CHECKS, FAIL, CaseRunner, FrameworkOutcome  # noqa: E402
-from harness.transforms import transformed_case  # noqa: E402
+from harness.transforms.base import transformed_edit  # noqa: E402
 from harness.transforms.diagnosis import MAX_PAIRS, TIME_BUDGET_S, default_context  # noqa: E402
 from harness.transforms.strength import case_strength  # noqa: E402
 
@@ -53,8 +53,11 @@ def main() -> int:
         if options.limit:
             detected = detected[:options.limit]
         for variant in detected:
+            edit = transformed_edit(case, [variant])
             with np.errstate(all="ignore"):
-                wrong = run_reference(transformed_case(case, [variant]), case.spec.dtype, framework="port")
+                wrong = run_reference(edit.case(), case.spec.dtype, framework="port")
+            for name, view in edit.gradient_views.items():  # the port reports the case's shapes
+                wrong.parameter_gradients[name] = view(wrong.parameter_gradients[name])
             runner = CaseRunner(case)
             runner._outcomes["port"] = FrameworkOutcome("port", result=wrong)
             failed = [c for c in (runner.check("port", check) for check in runner.checks()

@@ -64,6 +64,9 @@ class Edit:
         self.losses: list[Spec] = [resolve_for_reference(loss)[0] for loss in case.losses]
         optimizer = case.spec.optimizer
         self.optimizer: Spec | None = resolve_for_reference(optimizer)[0] if optimizer is not None else None
+        self.gradient_views: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
+        """Parameter -> how a gradient in the edited shape reads in the case's canonical shape
+        (GRU's bias when reset_after flips), so that gradients stay comparable."""
 
     def update_layer(self, layer: str, **fields: Any) -> None:
         self.layers[layer] = self.layers[layer].model_copy(update=fields)
@@ -228,12 +231,17 @@ def applicable_variants(case: Any, context: Context) -> list[Variant]:
     return found
 
 
-def transformed_case(case: Any, variants: list[Variant] | tuple[Variant, ...]) -> Any:
-    """The case with every variant's edit applied, in order."""
+def transformed_edit(case: Any, variants: list[Variant] | tuple[Variant, ...]) -> Edit:
+    """The Edit with every variant applied, in order."""
     edit = Edit(case)
     for variant in variants:
         variant.apply(edit)
-    return edit.case()
+    return edit
+
+
+def transformed_case(case: Any, variants: list[Variant] | tuple[Variant, ...]) -> Any:
+    """The case with every variant's edit applied, in order."""
+    return transformed_edit(case, variants).case()
 
 
 def variant_spec(spec: Spec, suffix: str, **members: Any) -> Spec:

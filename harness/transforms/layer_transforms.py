@@ -75,6 +75,9 @@ def gru_reset_after(site: Site, edit: Edit, context) -> Iterator:
         # adds both computes); before -> after: the recurrent bias zero.
         edit.weights[name] = bias.sum(axis=0) if after else np.stack([bias, np.zeros_like(bias)])
         edit.update_layer(layer, reset_after=not after)
+        # The gradient in the case's shape: both rows of a summed bias get the sum's gradient;
+        # a bias read as the input row gets that row's.
+        edit.gradient_views[name] = (lambda g: np.stack([g, g])) if after else (lambda g: g[0])
     yield ("before the recurrent product (reset_after false)" if after
            else "after the recurrent product (reset_after true)"), apply
 
