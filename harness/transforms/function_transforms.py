@@ -119,13 +119,13 @@ def adam_epsilon(site, edit, context):
 
 def _register_optimizer_defaults() -> None:
     """A default-value transform for each optimizer hyper-parameter the defaults audit reads
-    (harness/defaults/catalogue.py) beyond those above: momentum, rho, betas, the initial
-    accumulator, epsilons."""
+    (harness/defaults/catalogue.py) beyond those above: learning rates, momentum, rho, betas,
+    the initial accumulator, epsilons."""
     from harness.defaults.catalogue import CONCEPTS
 
     for concept in CONCEPTS:
         tag, _, field = concept.key.partition(".")
-        if concept.group != "optimizer" or field in ("learning_rate", "epsilon_placement") \
+        if concept.group != "optimizer" or field == "epsilon_placement" \
                 or concept.key in ("adam.epsilon", "rmsprop.epsilon"):
             continue
 
