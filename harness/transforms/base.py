@@ -17,7 +17,7 @@ and the README's catalogue (`python -m harness transforms`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, ClassVar, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -173,8 +173,6 @@ def transform(name: str, *, family: str, kind: str, tags: tuple[str, ...] | str,
 class Context:
     """What variant generators may read besides the case: the frameworks' own defaults, as
     harness/defaults reads them (never a table written here)."""
-
-    NO_VALUES: ClassVar[tuple] = ()
 
     def __init__(self, defaults_json: dict[str, Any] | None = None) -> None:
         self.defaults_json = defaults_json or {}
