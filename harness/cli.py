@@ -1,4 +1,4 @@
-"""Command line: `python -m harness run|show|export|import|support|defaults|schema`.
+"""Command line: `python -m harness COMMAND`, one function per command:
 
     python -m harness run [CASES...] [--frameworks numpy,keras,chainer,torch] [--out reports/]
     python -m harness show CASE_FILE [--mapping [--frameworks keras,chainer,torch]] [--weights FILE]
@@ -7,6 +7,8 @@
     python -m harness support [--write README.md]
     python -m harness defaults [--json] [--write README.md]
     python -m harness schema [--check]
+    python -m harness transforms
+    python -m harness strength [CASES...] [--json]
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="report directory (index.html, cases/, results.json, junit.xml); "
                           "replaced as a whole, so it must be new or an earlier report")
     run.add_argument("-k", dest="select", default=None, help="only cases whose id contains this text")
+    run.add_argument("--no-strength", action="store_true",
+                     help="skip measuring each case's strength (one reference run per applicable transform)")
     run.add_argument("--require-frameworks", action="store_true",
                      help="treat a framework that is not installed as an error, not a skip (CI)")
 
@@ -88,11 +92,19 @@ def main(argv: list[str] | None = None) -> int:
     schema = commands.add_parser("schema", help="write the JSON Schema of case files")
     schema.add_argument("--check", action="store_true", help="fail if the committed schema is stale")
 
+    commands.add_parser("transforms", help="list the catalogue of semantic transforms (diagnosis hints, strength)")
+    strength = commands.add_parser(
+        "strength", help="per case, the share of applicable transforms its own checks detect, with reasons")
+    strength.add_argument("cases", nargs="*", default=["cases"], help="case files or directories (default: cases/)")
+    strength.add_argument("-k", dest="select", default=None, help="only cases whose id contains this text")
+    strength.add_argument("--json", action="store_true", help="print the JSON form")
+
     options = parser.parse_args(argv)
     try:
         commands_by_name = {"run": command_run, "show": command_show, "export": command_export,
                             "import": command_import, "support": command_support,
-                            "defaults": command_defaults, "schema": command_schema}
+                            "defaults": command_defaults, "schema": command_schema,
+                            "transforms": command_transforms, "strength": command_strength}
         return commands_by_name[options.command](options)
     except CaseError as exc:
         print(exc.render(), file=sys.stderr)
@@ -108,7 +120,8 @@ def command_run(options) -> int:
     started = time.perf_counter()
     session = run_session(options.cases, frameworks=frameworks, select=options.select,
                           out_dir=Path(options.out), command=command,
-                          require_frameworks=options.require_frameworks, echo=print)
+                          require_frameworks=options.require_frameworks, echo=print,
+                          strength=not options.no_strength)
     summary = session.results["summary"]
     counts = ", ".join(f"{v} {k}" for k, v in summary.items() if v)
     loaded = f"{len(session.reports)} case(s)" + (f", {len(session.results['load_errors'])} file(s) not loaded"
@@ -209,6 +222,30 @@ def command_defaults(options) -> int:
         print(f"{options.write}: {'updated' if changed else 'already up to date'}")
     else:
         print(table.to_markdown())
+    return 0
+
+
+def command_transforms(options) -> int:
+    from harness.transforms import TRANSFORMS
+
+    print(f"{'transform':<40} {'applies to':<44} description")
+    for transform in TRANSFORMS.values():
+        print(f"{transform.name:<40} {transform.kind + ' ' + ', '.join(transform.tags):<44} {transform.description}")
+    return 0
+
+
+def command_strength(options) -> int:
+    from harness.case import load_cases
+    from harness.transforms.base import framework_context
+    from harness.transforms.strength import case_strength, strength_table
+
+    cases = [case for case in load_cases(options.cases) if not options.select or options.select in case.id]
+    context = framework_context()
+    strengths = [case_strength(case, context) for case in cases]
+    if options.json:
+        print(json.dumps([s.to_dict() for s in strengths], indent=1))
+    else:
+        print(strength_table(strengths))
     return 0
 
 

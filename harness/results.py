@@ -26,7 +26,7 @@ def check_records(check: CheckResult) -> list[dict[str, Any]]:
     """Flatten one check into a record per tensor (one record without a tensor if none)."""
     common = {"case": check.case, "framework": check.framework, "check": check.check,
               "against": check.against, "verdict": check.verdict, "reason": check.reason,
-              "message": check.message}
+              "message": check.message, "hint": check.hint}
     if not check.tensors:
         return [{**common, "tensor": None}]
     records = []
@@ -92,6 +92,7 @@ def case_summary(report: CaseReport) -> dict[str, Any]:
         "samples": case.dataset.samples,
         "checks": list(case.spec.checks),
         "reference_seconds": report.reference_seconds,
+        "strength": report.strength,
         "frameworks": {
             name: {
                 "status": outcome.status,
@@ -121,9 +122,19 @@ def build_results(reports: list[CaseReport], *, environment: dict[str, Any], com
         "load_errors": load_errors,
         "defaults": defaults,
         "cases": [case_summary(report) for report in reports],
+        "strength": _strength_totals(reports),
         "records": [record for report in reports for check in [*report.checks, *report.pairwise]
                     for record in check_records(check)],
     }
+
+
+def _strength_totals(reports: list[CaseReport]) -> dict[str, Any] | None:
+    measured = [report.strength for report in reports if report.strength is not None]
+    if not measured:
+        return None
+    from harness.transforms.strength import strength_totals
+
+    return strength_totals(measured)
 
 
 def summarise(checks: list[CheckResult]) -> dict[str, int]:

@@ -41,6 +41,9 @@ class CheckResult:
     reason: str = ""
     tensors: list[TensorComparison] = field(default_factory=list)
     seconds: float = 0.0
+    hint: dict[str, Any] | None = None
+    """A failed check only: the catalogue's transform(s) under which the reference matches this
+    framework on every tensor of the check (harness/transforms/diagnosis.py); None if none does."""
 
     @property
     def worst(self) -> TensorComparison | None:
@@ -87,10 +90,13 @@ class FrameworkOutcome:
 class CaseRunner:
     """Runs one case lazily: the reference once, each framework once, checks on demand."""
 
-    def __init__(self, case: Case, *, require_frameworks: bool = False) -> None:
+    def __init__(self, case: Case, *, require_frameworks: bool = False, diagnose: bool = True) -> None:
         self.case = case
         self.require_frameworks = require_frameworks
+        self.diagnose = diagnose
+        """Search the transform catalogue for a hint when a check fails (only then)."""
         self._outcomes: dict[str, FrameworkOutcome] = {}
+        self._diagnoser = None
 
     @cached_property
     def reference(self) -> RunResult:
@@ -159,8 +165,29 @@ class CaseRunner:
             base.tensors = list(comparisons(self.case, check, outcome.result, reference,
                                             self.tolerance(check)))
         self._judge(base)
+        if base.verdict in (FAIL, EXPECTED) and self.diagnose and check in COMPARED_CHECKS:
+            self._add_hint(base, outcome.result, reference)
         base.seconds = time.perf_counter() - started
         return base
+
+    def _add_hint(self, result: CheckResult, actual: RunResult, reference: RunResult) -> None:
+        """Search the transform catalogue; a hint only where a transform matches every tensor.
+        A shape or dtype mismatch is no convention difference: no search. The search never
+        changes the verdict, and its own failure is no failure of the check."""
+        if any(t.note for t in result.tensors):
+            return
+        from harness.transforms.diagnosis import Diagnoser
+
+        if self._diagnoser is None:
+            self._diagnoser = Diagnoser(self.case)
+        try:
+            hint = self._diagnoser.diagnose(result.framework, result.check, actual, reference,
+                                            self.tolerance(result.check))
+        except Exception:  # a hint is a help, never a reason for a run to stop
+            return
+        if hint is not None:
+            result.hint = hint.to_dict()
+            result.message += "\nhint: " + hint.text()
 
     def pairwise(self, first: str, second: str, check: str) -> CheckResult | None:
         """One framework against another, both having run; None if either did not."""
@@ -352,6 +379,9 @@ class CaseReport:
     error: str = ""
     reference: RunResult | None = None
     """The float64 reference run (None if it failed): the report draws its pictures from it."""
+    strength: dict[str, Any] | None = None
+    """The case's strength (harness/transforms/strength.py, `CaseStrength.to_dict()`), where
+    the session measured it."""
 
 
 def run_case(case: Case, frameworks: list[str], *, require_frameworks: bool = False,

@@ -65,7 +65,9 @@ def load_all(paths: list[str | Path], select: str | None = None) -> tuple[list[C
 
 def run_session(paths: list[str | Path], *, frameworks: list[str] | None, out_dir: Path,
                 command: str, select: str | None = None, require_frameworks: bool = False,
-                echo: Callable[[str], None] = lambda line: None) -> Session:
+                echo: Callable[[str], None] = lambda line: None, strength: bool = True) -> Session:
+    """`strength`: measure each case's strength (one reference run per applicable transform,
+    harness/transforms/strength.py) for results.json and the report."""
     frameworks = list(frameworks or FRAMEWORKS)
     unknown = [f for f in frameworks if f not in FRAMEWORKS]
     if unknown:
@@ -75,13 +77,14 @@ def run_session(paths: list[str | Path], *, frameworks: list[str] | None, out_di
     started = time.perf_counter()
     defaults = DefaultsPrefetch(frameworks)  # a first run reads the table beside the cases
     try:
-        return _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, started, defaults)
+        return _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, started, defaults,
+                    strength)
     finally:
         defaults.cancel()  # a run that stopped early leaves no process behind
 
 
 def _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, started,
-         defaults: DefaultsPrefetch) -> Session:
+         defaults: DefaultsPrefetch, strength: bool = True) -> Session:
     clock = Stopwatch()
     cases, load_errors = load_all(paths, select)
     for error in load_errors:
@@ -97,10 +100,15 @@ def _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, 
         reports.append(report)
         echo(f"{case.id:<{width}}  " + "  ".join(
             f"{framework}:{_cell(report, framework)}" for framework in frameworks))
+        for hint in dict.fromkeys(c.hint["text"] for c in report.checks if c.hint):
+            echo(f"{'':<{width}}  hint: {hint}")
     clock.split_cases(reports)
     seconds = time.perf_counter() - started
     table = defaults.result(backends)
     clock.lap("defaults")
+    if strength:
+        measure_strength(reports, table)
+    clock.lap("strength")
     results = build_results(reports, environment=describe_environment(), command=command,
                             frameworks=frameworks, seconds=seconds, load_errors=load_errors, defaults=table)
     index_path = write_site(out_dir, reports, results)
@@ -135,6 +143,18 @@ class Stopwatch:
 def _training_seconds(reference) -> float:
     training = getattr(reference, "training", None)
     return training.seconds if training is not None else 0.0
+
+
+def measure_strength(reports: list[CaseReport], table: dict[str, Any] | None) -> None:
+    """Each case's strength (harness/transforms/strength.py), with the run's defaults table as
+    the frameworks' default values: one reference run per applicable transform."""
+    from harness.transforms.base import Context
+    from harness.transforms.strength import case_strength
+
+    context = Context(table)
+    for report in reports:
+        if report.reference is not None:
+            report.strength = case_strength(report.case, context, reference=report.reference).to_dict()
 
 
 def backends(names: list[str]) -> dict[str, Any]:

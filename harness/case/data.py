@@ -8,6 +8,7 @@ A tensor's `data` is exactly one of:
     {one_hot: {classes: 10}}               one-hot rows over the last axis
     {values: [[0.3, 0.1]]}                 literal values, batch axis first
     {expression: "exp(x)"}                 NumPy expression over the inputs (and earlier targets)
+    {covering: {low: 0.05, high: 4.0}}     branch-covering values (see Covering)
 
 Generators draw from a generator seeded by the case's data seed and the tensor's name, so each
 tensor is reproducible on its own. Expressions are evaluated by asteval (a sandboxed evaluator
@@ -42,6 +43,11 @@ class NormalParams(Spec):
 class IntegerRange(Spec):
     low: int = 0
     high: int = Field(description="exclusive upper bound")
+
+
+class CoveringParams(Spec):
+    low: float = Field(default=0.05, gt=0, description="the smallest per-sample scale")
+    high: float = Field(default=4.0, gt=0, description="the largest per-sample scale")
 
 
 class OneHotParams(Spec):
@@ -99,6 +105,27 @@ class OneHot(DataSource):
         return np.eye(classes)[labels]
 
 
+class Covering(DataSource):
+    """Values meant to reach every branch of the layers they feed: each sample drawn N(0, 1)
+    and scaled by its own factor, geometrically spaced from `low` to `high` over the samples
+    (in a shuffled order), so some samples stay in the linear range of sigmoid and tanh and
+    others saturate them; signs are symmetric, so piecewise activations (relu, leaky_relu, elu,
+    hard_sigmoid's pieces) see both sides; values are continuous, so max pooling meets no ties
+    in the input. `python -m harness strength` reports, per layer, which branches the inputs
+    reached (harness/transforms/coverage.py)."""
+
+    covering: CoveringParams
+
+    def generate(self, samples, shape, rng, scope):
+        shape = _require_shape(shape, "covering")
+        if self.covering.high < self.covering.low:
+            raise ValueError("covering needs low <= high")
+        scales = np.geomspace(self.covering.low, self.covering.high, samples)
+        scales = scales[rng.permutation(samples)]
+        values = rng.normal(0.0, 1.0, size=(samples, *shape))
+        return values * scales.reshape(samples, *([1] * len(shape)))
+
+
 class Values(DataSource):
     values: Any = Field(description="nested lists, batch axis first")
 
@@ -119,19 +146,20 @@ class Expression(DataSource):
         return False
 
 
-DATA_SOURCE_KEYS = ("uniform", "normal", "integers", "one_hot", "values", "expression")
+DATA_SOURCE_KEYS = ("uniform", "normal", "integers", "one_hot", "values", "expression", "covering")
 
 DataField = Annotated[
     Union[
         Annotated[Uniform, Tag("uniform")], Annotated[Normal, Tag("normal")],
         Annotated[Integers, Tag("integers")], Annotated[OneHot, Tag("one_hot")],
         Annotated[Values, Tag("values")], Annotated[Expression, Tag("expression")],
+        Annotated[Covering, Tag("covering")],
     ],
     Discriminator(
         by_key(*DATA_SOURCE_KEYS),
         custom_error_type="data_source",
         custom_error_message="expected a mapping with exactly one of the keys uniform, normal, "
-                             "integers, one_hot, values, expression",
+                             "integers, one_hot, values, expression, covering",
     ),
 ]
 

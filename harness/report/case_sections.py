@@ -192,3 +192,13 @@ def _size(shape) -> int:
     for side in shape:
         size *= side
     return size
+
+
+@case_section(order=15)
+def strength(view: CaseView) -> Section | None:
+    """Which of the catalogue's transforms the case's own checks would notice (harness/transforms)."""
+    measured = view.report.strength
+    if measured is None:
+        return None
+    return Section("strength", "Strength: which convention differences this case detects",
+                   "sections/strength.html.j2", data=measured)

@@ -74,3 +74,14 @@ def environment(view: IndexView) -> Section:
                                           for dtype, count in sorted(dtypes.items()))))
     return Section("environment", "Environment", "sections/environment.html.j2",
                    data={"rows": rows, "command": results["command"], "seconds": results["seconds"]})
+
+
+@index_section(order=40)
+def strength(view: IndexView) -> Section | None:
+    """The share of applicable transforms each case detects, and the run's total."""
+    totals = view.results.get("strength")
+    if not totals:
+        return None
+    rows = [(case["id"], case["strength"]) for case in view.results["cases"] if case.get("strength")]
+    return Section("strength", "Case strength", "sections/strength_index.html.j2",
+                   data={"totals": totals, "rows": rows})

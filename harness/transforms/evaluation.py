@@ -1,0 +1,46 @@
+"""Running the reference under a transform and comparing, shared by diagnosis and strength."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from harness.compare import TensorComparison, Tolerance, compare
+from harness.reference import run_reference
+from harness.transforms.base import Variant, transformed_edit
+
+
+def run_transformed(case: Any, variants: tuple[Variant, ...], *, train: bool) -> Any:
+    """The float64 reference of the case under the variants. Overflow and invalid values are
+    quiet here: a transformed meaning may well produce NaN (a log of a logit), and then simply
+    matches nothing."""
+    edit = transformed_edit(case, list(variants))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = run_reference(edit.case(), train=train)
+    for name, view in edit.gradient_views.items():
+        if name in result.parameter_gradients:
+            result.parameter_gradients[name] = view(result.parameter_gradients[name])
+    return result
+
+
+def check_comparisons(case: Any, check: str, actual: Any, expected: Any,
+                      tolerance: Tolerance) -> list[TensorComparison]:
+    """Every tensor of `check`, actual against expected, at `tolerance`, values only (no dtype
+    test: a float64 transformed reference stands for a backend of the case's dtype)."""
+    from harness.runner import tensor_pairs
+
+    found = []
+    for pair in tensor_pairs(case, check, actual, expected):
+        if pair.actual is None:
+            found.append(compare(pair.name, pair.kind, np.zeros(0), pair.expected, tolerance, step=pair.step))
+            continue
+        with np.errstate(all="ignore"):
+            found.append(compare(pair.name, pair.kind, pair.actual, pair.expected, tolerance, step=pair.step))
+    return found
+
+
+def all_pass(comparisons: list[TensorComparison]) -> bool:
+    return bool(comparisons) and all(c.passed and not c.note for c in comparisons)
