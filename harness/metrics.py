@@ -204,3 +204,66 @@ class MeanSquaredErrorMetric(_ErrorMetric):
 
 
 MetricField = Annotated[Union[tuple(METRICS.values())], Field(discriminator="type")]  # type: ignore[valid-type]
+
+
+DIFFERING_ROWS = 50
+"""Predictions listed per metric where backends differ (the count of them is always given)."""
+
+
+def differing_predictions(metric: MetricSpec, reference: np.ndarray, outputs: dict[str, np.ndarray],
+                          targets: np.ndarray) -> dict[str, object] | None:
+    """Where the backends' predictions differ from the reference's (and so, where any two of them
+    differ): per position, the target, the reference's prediction and each backend's, and how
+    close the reference is to a tie (its margin). None for a metric without predictions."""
+    expected = metric.predictions(np.asarray(reference, np.float64))
+    if expected is None:
+        return None
+    predicted = {name: metric.predictions(np.asarray(y, np.float64)) for name, y in outputs.items()
+                 if np.shape(y) == np.shape(reference)}
+    differs = np.zeros(expected.shape, dtype=bool)
+    for values in predicted.values():
+        differs |= values != expected
+    positions = np.argwhere(differs)
+    margins = _margins(metric, np.asarray(reference, np.float64))
+    labels = _target_labels(metric, np.asarray(reference), np.asarray(targets))
+    rows = [{"index": [int(i) for i in position],
+             "target": _plain(labels[tuple(position)]) if labels is not None else None,
+             "reference": _plain(expected[tuple(position)]),
+             "backends": {name: _plain(values[tuple(position)]) for name, values in predicted.items()},
+             "margin": float(margins[tuple(position)])}
+            for position in positions[:DIFFERING_ROWS]]
+    return {"metric": metric.label, "count": int(len(positions)), "total": int(expected.size), "rows": rows,
+            "margin": MARGINS.get(type(metric).__name__, "")}
+
+
+MARGINS = {
+    "SignAccuracy": "|y|: how far the reference's score is from 0",
+    "BinaryAccuracy": "|y - threshold|",
+    "CategoricalAccuracy": "the reference's highest score minus its second highest",
+    "SparseCategoricalAccuracy": "the reference's highest score minus its second highest",
+    "TopKAccuracy": "the reference's highest score minus its second highest",
+}
+
+
+def _margins(metric: MetricSpec, y: np.ndarray) -> np.ndarray:
+    if isinstance(metric, SignAccuracy):
+        return np.abs(y)
+    if isinstance(metric, BinaryAccuracy):
+        return np.abs(y - metric.threshold)
+    if y.shape[-1] < 2:
+        return np.full(y.shape[:-1], np.inf)
+    top = np.sort(y, axis=-1)
+    return top[..., -1] - top[..., -2]
+
+
+def _target_labels(metric: MetricSpec, y: np.ndarray, t: np.ndarray) -> np.ndarray | None:
+    if metric.per_position:
+        if t.shape == y.shape:
+            return np.argmax(t, axis=-1)
+        return t.astype(np.int64).reshape(y.shape[:-1])
+    return t
+
+
+def _plain(value) -> object:
+    value = value.item() if hasattr(value, "item") else value
+    return int(value) if isinstance(value, float) and value.is_integer() else value

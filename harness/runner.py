@@ -29,6 +29,7 @@ from harness.adapters import get_backend
 from harness.adapters.base import Backend, RunResult, Unsupported
 from harness.case import Case
 from harness.compare import DEFAULT_TOLERANCES, TensorComparison, Tolerance, compare
+from harness.metrics import differing_predictions
 from harness.ports import PortError, port_backend
 from harness.reference import run_reference
 
@@ -207,7 +208,7 @@ class CaseRunner:
                                                       self.pairwise_tolerance(check, first, second))))
         failed = [t for t in result.tensors if not t.passed]
         result.verdict = FAIL if failed else PASS
-        result.message = failed[0].describe() if failed else ""
+        result.message = describe_tensor(failed[0]) if failed else ""
         return result
 
     def dtype(self, backend: str | None) -> str:
@@ -276,7 +277,7 @@ def _failure_message(result: CheckResult, failed: list[TensorComparison]) -> str
         lines.append(f"divergence starts at layer {failed[0].tensor!r}")
     if result.check == "training" and result.first_divergent_step is not None:
         lines.append(f"divergence starts at step {result.first_divergent_step}")
-    lines.extend("  " + t.describe() for t in failed[:5])
+    lines.extend("  " + describe_tensor(t) for t in failed[:5])
     if len(failed) > 5:
         lines.append(f"  ... and {len(failed) - 5} more")
     return "\n".join(lines)
@@ -405,10 +406,44 @@ def comparisons(case: Case, check: str, actual: RunResult, expected: RunResult,
             yield missing
             continue
         if pair.kind == "metric_count":
-            yield compare(pair.name, pair.kind, pair.actual, pair.expected, EXACT)
+            yield _with_differing_predictions(case, compare(pair.name, pair.kind, pair.actual, pair.expected, EXACT),
+                                              actual, expected)
             continue
         yield compare(pair.name, pair.kind, pair.actual, pair.expected, tolerance,
                       expected_dtype=None if pair.kind == "metric" else actual.dtype, step=pair.step)
+
+
+def _with_differing_predictions(case: Case, comparison: TensorComparison, actual: RunResult,
+                                expected: RunResult) -> TensorComparison:
+    """A count of right predictions, with the positions where the two sides predict differently
+    (the counts can agree while predictions differ: two flips the other way round)."""
+    metric = next(m for m in case.metrics if comparison.tensor == f"metric:{m.label}")
+    output = case.metric_output(metric)
+    if output not in actual.outputs or output not in expected.outputs:
+        return comparison
+    differing = differing_predictions(metric, expected.outputs[output], {actual.framework: actual.outputs[output]},
+                                      case.dataset.targets[case.metric_target(metric)])
+    if differing and differing["count"]:
+        comparison.extra["differing_count"] = differing["count"]
+        comparison.extra["differing_positions"] = [row["index"] for row in differing["rows"]]
+    return comparison
+
+
+def describe_tensor(tensor: TensorComparison) -> str:
+    """A comparison in one line; counts of right predictions as counts, with where they differ."""
+    if tensor.kind != "metric_count" or tensor.note:
+        return tensor.describe()
+    text = f"{tensor.tensor}: {_count(tensor.worst_actual)} right predictions, {_count(tensor.worst_expected)} " \
+           "expected (counts compare exactly)"
+    differing = tensor.extra.get("differing_count")
+    if differing:
+        shown = ", ".join(str(tuple(index)) for index in tensor.extra["differing_positions"][:10])
+        text += f"; predicted differently at {differing} positions: {shown}" + (" ..." if differing > 10 else "")
+    return text
+
+
+def _count(value: float | None) -> str:
+    return "?" if value is None else f"{value:.0f}"
 
 
 def _missing_note(case: Case, side: RunResult, pair: TensorPair) -> str:
