@@ -60,6 +60,67 @@ class WeightBinding:
     native_name: str
     """Its name in the framework, e.g. `Linear.weight`."""
     transform: Transform
+    key: str = ""
+    """The tensor's name in the framework's own model of the whole case (`NativeModel`), as
+    that framework's tools name it: a state_dict key (`hidden.weight`), a Keras variable path
+    (`hidden/kernel`), a chainer npz key (`hidden/W`). Filled in by `FrameworkBackend.build_native`."""
+
+
+@dataclass
+class HeldTensor:
+    """A tensor of a framework's layer that no canonical parameter sets: held at a fixed value.
+
+    torch's recurrent modules have a second bias the adapter holds at zero (Keras has one);
+    torch's BatchNorm counts its batches; chainer's BatchNormalization keeps a count `N`. Each
+    builder declares them, so that a checkpoint's every tensor is accounted for
+    (harness/native_weights.py). A checkpoint's value of a held tensor is
+
+    * added into a canonical parameter through `fold`'s transform, where the layer computes with
+      the sum (torch's bias_hh_l0 and bias_ih_l0 of an LSTM: the gates see their sum);
+    * else, with `must_equal`, required to equal the held value: another value would compute
+      something the case's layer does not (chainer's LayerNormalization.beta with center false);
+    * else unused by the layer, and ignored for `reason` (torch's num_batches_tracked).
+    """
+
+    name: str
+    """Its name within the layer's module, as the framework names it (`bias_hh_l0`, `N`,
+    `0/b1`)."""
+    native: Any
+    """The framework's tensor, or None where the adapter removed it from the layer (an
+    unmodified layer, as a checkpoint may come from, still has it)."""
+    reason: str
+    fold: WeightBinding | None = None
+    must_equal: bool = True
+    key: str = ""
+    """Its name in the framework's model of the whole case, like `WeightBinding.key`."""
+
+    @property
+    def removed(self) -> bool:
+        return self.native is None
+
+
+@dataclass
+class NativeModel:
+    """The case as one model of the framework, each layer's module a child under the layer's
+    name: a torch nn.Module tree, a keras Model, a chainer Chain. Checkpoints are read from and
+    written to it with the framework's own naming (harness/native_weights.py)."""
+
+    container: Any
+    tensors: dict[str, Any]
+    """Key -> the framework's tensor, in the framework's own order (state_dict order, the order
+    of `model.get_weights()`, chainer's namedparams then persistent values)."""
+
+
+@dataclass
+class CheckpointContents:
+    """What a framework's checkpoint file holds, named by `WeightBinding.key`."""
+
+    tensors: dict[str, np.ndarray]
+    names: dict[str, str] = field(default_factory=dict)
+    """Key -> the name in the file, where it differs (Keras' `layers/dense_1/vars/0`)."""
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    """(name in the file, problem) found while reading, beyond names and shapes (a Keras layer
+    stored under another name than the case's)."""
 
 
 @dataclass
@@ -73,6 +134,8 @@ class BuiltLayer:
     module: Any = None
     defaults: list[ResolvedDefault] = field(default_factory=list)
     """The framework defaults this layer was built with, where the case asked for them."""
+    held: list[HeldTensor] = field(default_factory=list)
+    """Tensors of `module` that no canonical parameter sets (see HeldTensor)."""
 
 
 @dataclass
@@ -276,6 +339,41 @@ class FrameworkBackend(Backend):
                 for b in layer_built.bindings], [d.to_dict() for d in layer_built.defaults])
             for layer, layer_built in built.items()}
         return built, implementations
+
+    # --- the case as one model of the framework (checkpoints, export, ports' weights) ------
+    key_separator: ClassVar[str] = "/"
+    """Between a layer's name and a tensor's name within its module, in `WeightBinding.key`."""
+
+    def native_model(self, built: dict[str, BuiltLayer]) -> NativeModel:
+        """Each layer's module placed under the layer's name in one model of the framework."""
+        raise NotImplementedError
+
+    def build_native(self, case: Case) -> tuple[dict[str, BuiltLayer], NativeModel]:
+        """The case built as `run` builds it, its layers placed in one model of the framework,
+        and every binding's and held tensor's `key` filled in from that model's own names."""
+        built, _ = self.build(case)
+        model = self.native_model(built)
+        keys = {id(native): key for key, native in model.tensors.items()}
+        for layer, layer_built in built.items():
+            for binding in layer_built.bindings:
+                if id(binding.native) not in keys:
+                    raise RuntimeError(f"the {self.name} adapter's {binding.native_name} of layer {layer!r} "
+                                       "is not a tensor of the layer's module")
+                binding.key = keys[id(binding.native)]
+            for held in layer_built.held:
+                held.key = f"{layer}{self.key_separator}{held.name}"
+                if held.fold is not None:
+                    held.fold.key = held.key
+        return built, model
+
+    def save_checkpoint(self, model: NativeModel, tensors: dict[str, np.ndarray], path: str) -> None:
+        """Write named tensors (`NativeLayout.to_native`'s) to `path` as the framework saves
+        this model, for its own loader."""
+        raise NotImplementedError
+
+    def read_checkpoint(self, path: str, model: NativeModel) -> "CheckpointContents":
+        """A checkpoint file's tensors by `WeightBinding.key`, read as the framework saves them."""
+        raise NotImplementedError
 
     def load_weights(self, case: Case, built: dict[str, BuiltLayer]) -> None:
         expected = set(case.graph.parameter_shapes)

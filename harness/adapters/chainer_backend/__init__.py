@@ -16,8 +16,8 @@ import numpy as np
 from harness.adapters.base import FrameworkBackend
 from harness.adapters.chainer_backend._import import chainer
 from harness.adapters.chainer_backend import (  # noqa: F401,E402  (registration side effects)
-    activation_layers, activations, conv, core, defaults, embedding, losses, merge, metrics, normalization, optimizers,
-    pooling, recurrent, regularization, reshaping)
+    activation_layers, activations, conv, core, defaults, embedding, losses, merge, metrics, native,
+    normalization, optimizers, pooling, recurrent, regularization, reshaping)
 from harness.adapters.chainer_backend.registry import (ACTIVATION_BUILDERS, DEFAULT_READERS, LAYER_BUILDERS,
     LOSS_BUILDERS, METRIC_BUILDERS, OPTIMIZER_BUILDERS)
 
@@ -56,6 +56,15 @@ class ChainerBackend(FrameworkBackend):
             found = None if target is None else target.shape
             raise ValueError(f"shape {found} in chainer, {array.shape} after transform")
         target[...] = array
+
+    def native_model(self, built):
+        return native.native_model(built)
+
+    def save_checkpoint(self, model, tensors, path):
+        native.save_checkpoint(model, tensors, path)
+
+    def read_checkpoint(self, path, model):
+        return native.read_checkpoint(path)
 
     def differentiate(self, compute, inputs, parameters):
         for variable in [*inputs, *parameters]:

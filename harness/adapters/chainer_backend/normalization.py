@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.adapters.base import BuiltLayer, WeightBinding
+from harness.adapters.base import BuiltLayer, HeldTensor, WeightBinding
 from harness.adapters.chainer_backend._import import F, L
 from harness.adapters.chainer_backend.registry import LAYER_BUILDERS as builders
 from harness.adapters.layout import AS_IS, Transform
@@ -35,14 +35,17 @@ def batch_normalization(spec, ctx) -> BuiltLayer:
         bindings.append(WeightBinding("beta", link.beta, "BatchNormalization.beta", AS_IS))
     bindings += [WeightBinding("moving_mean", link.avg_mean, "BatchNormalization.avg_mean", AS_IS),
                  WeightBinding("moving_variance", link.avg_var, "BatchNormalization.avg_var", AS_IS)]
+    held = [HeldTensor("N", link.N, "a count of batches, used only in fine-tuning mode (`finetune=True`, a "
+                                    "cumulative average: chainer/links/normalization/batch_normalization.py); "
+                                    "the adapter never fine-tunes", must_equal=False)]
     settings = f"decay={spec.momentum}, eps={spec.epsilon}, axis={reduce}, train={ctx.training}"
     if ctx.training and spec.moving_variance == "biased":
         return BuiltLayer(call=biased_update(link, reduce, spec.momentum), bindings=bindings,
-                          implementation="composite", module=link,
+                          implementation="composite", module=link, held=held,
                           detail="F.batch_normalization on the batch statistics, then avg_mean and avg_var "
                                  "updated with the biased variance: L.BatchNormalization accumulates the "
                                  "unbiased one")
-    return BuiltLayer(call=link, bindings=bindings, module=link,
+    return BuiltLayer(call=link, bindings=bindings, module=link, held=held,
                       detail=f"chainer.links.BatchNormalization({settings})")
 
 
@@ -75,11 +78,17 @@ def layer_normalization(spec, ctx) -> BuiltLayer:
     link = L.LayerNormalization(units, eps=spec.epsilon)
     flat = AS_IS if len(shape) == 1 else Transform(
         f"reshaped {shape} -> ({units},)", lambda a: a.reshape(units), lambda a: a.reshape(shape))
-    bindings = []
+    bindings, held = [], []
     if spec.scale:
         bindings.append(WeightBinding("gamma", link.gamma, "LayerNormalization.gamma", flat))
+    else:
+        held.append(HeldTensor("gamma", link.gamma, "unused: the case has no gamma (scale: false), the "
+                                                    "function is given ones: must be ones"))
     if spec.center:
         bindings.append(WeightBinding("beta", link.beta, "LayerNormalization.beta", flat))
+    else:
+        held.append(HeldTensor("beta", link.beta, "unused: the case has no beta (center: false), the "
+                                                  "function is given zeros: must be zeros"))
     trailing = tuple(range(rank - len(axes), rank))
 
     def call(x):
@@ -91,6 +100,6 @@ def layer_normalization(spec, ctx) -> BuiltLayer:
         return F.moveaxis(y, trailing, axes) if axes != trailing else y
 
     moved = "" if axes == trailing else f"axes {list(axes)} moved to the end, "
-    return BuiltLayer(call=call, bindings=bindings, module=link,
+    return BuiltLayer(call=call, bindings=bindings, module=link, held=held,
                       detail=f"F.layer_normalization(eps={spec.epsilon}) on {moved}"
                              f"(batch * other axes, {units}) with L.LayerNormalization's gamma, beta")

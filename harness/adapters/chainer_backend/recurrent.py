@@ -36,7 +36,7 @@ from typing import Callable
 
 import numpy as np
 
-from harness.adapters.base import BuiltLayer, WeightBinding
+from harness.adapters.base import BuiltLayer, HeldTensor, WeightBinding
 from harness.adapters.chainer_backend._import import F, L, chainer
 from harness.adapters.chainer_backend.registry import LAYER_BUILDERS as builders
 from harness.adapters.gates import GateLayout, gate_transform
@@ -181,9 +181,18 @@ def gru_reset_before(spec, ctx) -> BuiltLayer:
                           gate_transform(GRU_PER_GATE, u, (3 * u,), gates=only, negate=negate)),
         ]
     removed = f"U_r.b, U_z.b and U.b {REMOVED_BIAS}"
+    # An unmodified StatelessGRU's U biases add to the same pre-activations as the W biases
+    # (U.b outside r * (...): U(r h) = (r h) U.W^T + U.b), so a checkpoint's values fold into
+    # the canonical bias through the W biases' transforms, z negated alike.
+    held = [HeldTensor(f"{U}/b", None, f"removed from the link: Keras' reset-before GRU has one bias; "
+                                       f"a checkpoint's {U}.b adds to {W}.b",
+                       fold=WeightBinding("bias", None, f"StatelessGRU.{U}.b", gate_transform(
+                           GRU_PER_GATE, u, (3 * u,), gates=(g,), negate=g == "z",
+                           intro=f"added to {W}.b (the link adds both)")))
+            for g, W, U in (("r", "W_r", "U_r"), ("z", "W_z", "U_z"), ("h", "W", "U"))]
     if spec.standard_cell:
         return BuiltLayer(call=lambda x: unroll(lambda x_t, h: link(h, x_t), x, u, spec.return_sequences),
-                          bindings=bindings, module=link,
+                          bindings=bindings, module=link, held=held,
                           detail="chainer.links.StatelessGRU, reset-before, one step at a time; its z is "
                                  "Keras' 1 - z, so the z weights and bias are stored negated; " + removed)
     act, gate, described = ctx.cell_activations(spec)
@@ -195,7 +204,7 @@ def gru_reset_before(spec, ctx) -> BuiltLayer:
         return z * h + (1 - z) * h_bar
 
     return BuiltLayer(call=lambda x: unroll(step, x, u, spec.return_sequences), bindings=bindings,
-                      implementation="composite", module=link,
+                      implementation="composite", module=link, held=held,
                       detail=f"reset-before GRU cell from the Linear links of chainer.links.StatelessGRU "
                              f"({described}; z weights stored negated as for the native link): "
                              f"StatelessGRU is fixed to sigmoid gates and tanh; {removed}")
@@ -218,13 +227,17 @@ def simple_rnn(spec, ctx) -> BuiltLayer:
         WeightBinding("bias", b_x, f"{name}.bs[0][0]", gate_transform(SINGLE, u, (u,))),
     ]
     removed = "bs[0][1] removed, a constant zero in its place: Keras has one bias"
+    held = [HeldTensor("0/b1", None, "removed from the link: Keras has one bias; a checkpoint's b1 adds to "
+                                     "b0, as the link adds both",
+                       fold=WeightBinding("bias", None, f"{name}.bs[0][1]", gate_transform(
+                           SINGLE, u, (u,), intro="added to bs[0][0] (the link adds both)")))]
     if spec.activation.name in NSTEP_RNN:
         return BuiltLayer(call=lambda x: over_sequences(link, x, spec.return_sequences), bindings=bindings,
-                          module=link, detail=f"chainer.links.{name}(n_layers=1, dropout=0); {removed}")
+                          module=link, held=held, detail=f"chainer.links.{name}(n_layers=1, dropout=0); {removed}")
     act, _, described = ctx.cell_activations(spec)
     return BuiltLayer(
         call=lambda x: unroll(lambda x_t, h: act(F.linear(x_t, W_x, b_x) + F.linear(h, W_h)), x, u,
                               spec.return_sequences),
-        bindings=bindings, implementation="composite", module=link,
+        bindings=bindings, implementation="composite", module=link, held=held,
         detail=f"Elman cell from F.linear and {described} on chainer.links.{name}'s parameters: "
                f"NStepRNN takes only tanh or relu; {removed}")

@@ -16,8 +16,8 @@ import numpy as np
 from harness.adapters.base import FrameworkBackend
 from harness.adapters.keras_backend._import import keras, tf
 from harness.adapters.keras_backend import (  # noqa: F401,E402  (registration side effects)
-    activation_layers, activations, conv, core, defaults, embedding, losses, merge, metrics, normalization, optimizers,
-    pooling, recurrent, regularization, reshaping)
+    activation_layers, activations, conv, core, defaults, embedding, losses, merge, metrics, native,
+    normalization, optimizers, pooling, recurrent, regularization, reshaping)
 from harness.adapters.keras_backend.registry import (ACTIVATION_BUILDERS, DEFAULT_READERS, LAYER_BUILDERS,
     LOSS_BUILDERS, METRIC_BUILDERS, OPTIMIZER_BUILDERS)
 
@@ -46,6 +46,15 @@ class KerasBackend(FrameworkBackend):
         if tuple(native.shape) != array.shape:
             raise ValueError(f"shape {tuple(native.shape)} in keras, {array.shape} after transform")
         native.assign(array.astype(native.dtype))
+
+    def native_model(self, built):
+        return native.native_model(built)
+
+    def save_checkpoint(self, model, tensors, path):
+        native.save_checkpoint(model, tensors, path)
+
+    def read_checkpoint(self, path, model):
+        return native.read_checkpoint(path, model)
 
     def differentiate(self, compute, inputs, parameters):
         with tf.GradientTape() as tape:

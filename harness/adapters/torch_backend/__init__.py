@@ -15,8 +15,8 @@ import torch
 
 from harness.adapters.base import FrameworkBackend
 from harness.adapters.torch_backend import (  # noqa: F401  (registration side effects)
-    activation_layers, activations, conv, core, defaults, embedding, losses, merge, metrics, normalization, optimizers,
-    pooling, recurrent, regularization, reshaping)
+    activation_layers, activations, conv, core, defaults, embedding, losses, merge, metrics, native,
+    normalization, optimizers, pooling, recurrent, regularization, reshaping)
 from harness.adapters.torch_backend.registry import (ACTIVATION_BUILDERS, DEFAULT_READERS, LAYER_BUILDERS,
     LOSS_BUILDERS, METRIC_BUILDERS, OPTIMIZER_BUILDERS)
 
@@ -51,6 +51,17 @@ class TorchBackend(FrameworkBackend):
             if tuple(native.shape) != array.shape:
                 raise ValueError(f"shape {tuple(native.shape)} in torch, {array.shape} after transform")
             native.copy_(torch.from_numpy(np.ascontiguousarray(array)))
+
+    key_separator = "."  # state_dict keys: `hidden.weight`
+
+    def native_model(self, built):
+        return native.native_model(built)
+
+    def save_checkpoint(self, model, tensors, path):
+        native.save_checkpoint(model, tensors, path)
+
+    def read_checkpoint(self, path, model):
+        return native.read_checkpoint(path)
 
     def differentiate(self, compute, inputs, parameters):
         loss, tensors = compute()

@@ -14,10 +14,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from harness.adapters.base import BuiltLayer, Unsupported, WeightBinding
+from harness.adapters.base import BuiltLayer, HeldTensor, Unsupported, WeightBinding
 from harness.adapters.layout import AS_IS
 from harness.adapters.torch_backend.registry import LAYER_BUILDERS as builders
 from harness.layers.normalization import positive_axis
+
+NUM_BATCHES_UNUSED = ("a count of training batches, used only with momentum=None (a cumulative average, "
+                      "torch/nn/modules/batchnorm.py `forward`); the adapter always sets momentum")
 
 BATCH_NORM_BY_RANK = {2: torch.nn.BatchNorm1d, 3: torch.nn.BatchNorm1d, 4: torch.nn.BatchNorm2d,
                       5: torch.nn.BatchNorm3d}
@@ -60,16 +63,17 @@ def batch_normalization(spec, ctx) -> BuiltLayer:
     bindings = [*affine_bindings(module, spec.scale, spec.center, kind),
                 WeightBinding("moving_mean", module.running_mean, f"{kind}.running_mean", AS_IS),
                 WeightBinding("moving_variance", module.running_var, f"{kind}.running_var", AS_IS)]
+    held = [HeldTensor("num_batches_tracked", module.num_batches_tracked, NUM_BATCHES_UNUSED, must_equal=False)]
     settings = (f"eps={spec.epsilon}, momentum={1 - spec.momentum:g} (1 - {spec.momentum}), "
                 f"{'train' if ctx.training else 'eval'} mode")
     moved = "" if axis == 1 else f", feature axis {axis} moved to 1 and back"
     if ctx.training and spec.moving_variance == "biased":
         return BuiltLayer(call=channels_second(biased_update(module, spec.momentum), axis), bindings=bindings,
-                          implementation="composite", module=module,
+                          implementation="composite", module=module, held=held,
                           detail="F.batch_norm on the batch statistics, then the running statistics "
                                  "updated from torch ops with the biased variance: torch's BatchNorm "
                                  "modules accumulate the unbiased one")
-    return BuiltLayer(call=channels_second(module, axis), bindings=bindings, module=module,
+    return BuiltLayer(call=channels_second(module, axis), bindings=bindings, module=module, held=held,
                       detail=f"torch.nn.{kind}({settings}){moved}")
 
 

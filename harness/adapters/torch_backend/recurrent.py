@@ -25,7 +25,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from harness.adapters.base import BuiltLayer, WeightBinding
+from harness.adapters.base import BuiltLayer, HeldTensor, WeightBinding
 from harness.adapters.gates import GateLayout, gate_transform
 from harness.adapters.torch_backend.registry import LAYER_BUILDERS as builders
 from harness.layers.recurrent import GRU, LSTM
@@ -72,6 +72,24 @@ def bind(spec, ctx, module, layout: GateLayout, *, two_biases: bool) -> list[Wei
     return bindings
 
 
+def held_second_bias(spec, ctx, module, layout: GateLayout, *, folds: bool) -> list[HeldTensor]:
+    """bias_hh_l0 where Keras has one bias: frozen at zero in the harness's model. The native
+    cell adds it to bias_ih_l0 before every gate, so a checkpoint's value (a torch model
+    trains both) folds into the canonical bias through the same gate layout; where the case's
+    cell does not add it (the reset-before GRU), it must be zero."""
+    u = spec.units
+    width = len(spec.gates) * u
+    kind = type(module).__name__
+    if not folds:
+        return [HeldTensor("bias_hh_l0", module.bias_hh_l0, "unused by the reset-before cell (nn.GRU's "
+                           "recurrent bias sits inside r * (...), which Keras' reset-before GRU does not "
+                           "have): must be zero")]
+    fold = WeightBinding("bias", module.bias_hh_l0, f"{kind}.bias_hh_l0",
+                         gate_transform(layout, u, (width,), intro="added to bias_ih_l0 (torch adds both)"))
+    return [HeldTensor("bias_hh_l0", module.bias_hh_l0, "frozen at zero in the harness: Keras has one bias",
+                       fold=fold)]
+
+
 def unroll(step: Callable, projected: torch.Tensor, units: int, return_sequences: bool,
            cell_state: bool = False) -> torch.Tensor:
     """Run `step(projected input at t, h, [c]) -> h[, c]` from a zero state over the time axis."""
@@ -97,8 +115,9 @@ def lstm(spec, ctx) -> BuiltLayer:
     module = torch.nn.LSTM(features, u, batch_first=True, dtype=getattr(torch, ctx.dtype))
     freeze_at_zero(module.bias_hh_l0)
     bindings = bind(spec, ctx, module, LSTM_ROWS, two_biases=False)
+    held = held_second_bias(spec, ctx, module, LSTM_ROWS, folds=True)
     if spec.standard_cell:
-        return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences),
+        return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences), held=held,
                           bindings=bindings, detail=f"torch.nn.LSTM(batch_first=True); {FROZEN}", module=module)
     act, gate, described = ctx.cell_activations(spec)
 
@@ -112,7 +131,7 @@ def lstm(spec, ctx) -> BuiltLayer:
         return unroll(step, F.linear(x, module.weight_ih_l0, module.bias_ih_l0), u,
                       spec.return_sequences, cell_state=True)
 
-    return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=module,
+    return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=module, held=held,
                       detail=f"LSTM cell from F.linear and activations on torch.nn.LSTM's parameters "
                              f"({described}): nn.LSTM is fixed to sigmoid gates and tanh; {FROZEN}")
 
@@ -124,6 +143,7 @@ def gru(spec, ctx) -> BuiltLayer:
     if not spec.reset_after:
         freeze_at_zero(module.bias_hh_l0)
     bindings = bind(spec, ctx, module, GRU_ROWS, two_biases=spec.reset_after)
+    held = [] if spec.reset_after else held_second_bias(spec, ctx, module, GRU_ROWS, folds=False)
     if spec.reset_after and spec.standard_cell:
         return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences),
                           bindings=bindings, detail="torch.nn.GRU(batch_first=True), reset-after",
@@ -152,7 +172,7 @@ def gru(spec, ctx) -> BuiltLayer:
     else:
         why = ("nn.GRU has only the reset-after form; bias_hh_l0 unused and frozen at zero "
                "(requires_grad=False): reset-before has no recurrent bias")
-    return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=module,
+    return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=module, held=held,
                       detail=f"GRU cell, reset-{'after' if spec.reset_after else 'before'}, from F.linear and "
                              f"activations on torch.nn.GRU's parameters ({described}): {why}")
 
@@ -169,8 +189,9 @@ def simple_rnn(spec, ctx) -> BuiltLayer:
                           dtype=getattr(torch, ctx.dtype))
     freeze_at_zero(module.bias_hh_l0)
     bindings = bind(spec, ctx, module, SINGLE, two_biases=False)
+    held = held_second_bias(spec, ctx, module, SINGLE, folds=True)
     if spec.activation.name in NATIVE_RNN:
-        return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences),
+        return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences), held=held,
                           bindings=bindings, module=module,
                           detail=f"torch.nn.RNN(nonlinearity={nonlinearity!r}, batch_first=True); {FROZEN}")
     act, _, described = ctx.cell_activations(spec)
@@ -179,6 +200,6 @@ def simple_rnn(spec, ctx) -> BuiltLayer:
         return unroll(lambda a, h: act(a + F.linear(h, module.weight_hh_l0)),
                       F.linear(x, module.weight_ih_l0, module.bias_ih_l0), u, spec.return_sequences)
 
-    return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=module,
+    return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=module, held=held,
                       detail=f"Elman cell from F.linear and {described} on torch.nn.RNN's parameters: "
                              f"nn.RNN takes only tanh or relu; {FROZEN}")
