@@ -85,6 +85,10 @@ def command_run(options) -> int:
     session = run_session(options.cases, frameworks=frameworks, select=options.select,
                           out_dir=Path(options.out), command=command,
                           require_frameworks=options.require_frameworks, echo=print, ports=ports)
+    from harness.ports.console import port_findings
+
+    for block in port_findings(session.reports):
+        print("\n" + block)
     summary = session.results["summary"]
     counts = ", ".join(f"{v} {k}" for k, v in summary.items() if v)
     loaded = f"{len(session.reports)} case(s)" + (f", {len(session.results['load_errors'])} file(s) not loaded"

@@ -62,12 +62,35 @@ def dense_right(inputs, weights):
 def mlp_wrong_slope(inputs, weights, targets, training):
     """cases/ports/mlp_numpy.py with leaky_relu's slope 0.3 (Keras 2's LeakyReLU default) where
     the model has 0.2."""
+    module = _mlp_copy("mlp_wrong_slope_copy")
+    module.SLOPE = 0.3  # wrong
+    return module.train(inputs, weights, targets, training)
+
+
+def mlp_gradient_sign(inputs, weights, targets, training):
+    """cases/ports/mlp_numpy.py with a sign error in the backward pass through the hidden layer
+    (d loss / d h taken as -dy W^T): the forward pass is right, the hidden layer's gradients and
+    so every SGD step are wrong."""
+    module = _mlp_copy("mlp_gradient_sign_copy")
+    right = module.loss_and_gradients
+
+    def wrong(x, t, w):
+        loss, grads = right(x, t, w)
+        for name in ("hidden/kernel", "hidden/bias", "input:x"):
+            grads[name] = -grads[name]  # wrong: the sign of dh
+        return loss, grads
+
+    module.loss_and_gradients = wrong
+    return module.train(inputs, weights, targets, training)
+
+
+def _mlp_copy(name):
+    """A fresh copy of the shipped MLP port, to break one thing in."""
     import importlib.util
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[2] / "cases" / "ports" / "mlp_numpy.py"
-    spec = importlib.util.spec_from_file_location("mlp_wrong_slope_copy", path)
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.SLOPE = 0.3  # wrong
-    return module.train(inputs, weights, targets, training)
+    return module
