@@ -320,3 +320,24 @@ def test_a_layout_whose_framework_is_missing_skips_the_port(monkeypatch):
     assert outcome.status == SKIPPED
     assert "weights_as torch: torch weights need torch itself" in outcome.reason
     assert "torch is not installed (pip install torch)" in outcome.reason
+
+
+NPZ_PORTS = {
+    # weights.npz as the framework lays them out: Keras' get_weights() list as arr_0, arr_1, ...;
+    # chainer's names, with their slashes, as keys (W is (out, in): chainer/links/connection/linear.py)
+    "keras": "w = np.load(sys.argv[2]); kernel, bias = w['arr_0'], w['arr_1']",
+    "chainer": "w = np.load(sys.argv[2]); kernel, bias = w['dense/W'].T, w['dense/b']",
+}
+
+
+@pytest.mark.parametrize("framework", list(NPZ_PORTS))
+def test_an_external_program_reads_a_framework_layout_from_the_weights_file(framework):
+    backend_or_skip(framework)
+    script = ("import sys; import numpy as np; x = np.load(sys.argv[1])['x']; " + NPZ_PORTS[framework]
+              + "; np.savez(sys.argv[3], dense=np.tanh(x @ kernel + bias))")
+    data = {**ONE_DENSE, "ports": [{"name": "npz", "weights_as": framework,
+                                    "command": ["{python}", "-c", script, "{inputs}", "{weights}", "{outputs}"]}]}
+    case = cases_from_data(data, file=str(PORTS / "memory.yaml"))[0]
+    report = run_case(case, ["numpy"])
+    assert {r.check: r.verdict for r in report.checks if r.framework == "npz"} == \
+        {"forward": PASS, "intermediates": SKIPPED}, report.outcomes["npz"].reason
