@@ -155,5 +155,7 @@ def _cell(report: CaseReport, framework: str) -> str:
     worst = max((check.verdict for check in checks), key=SEVERITY.__getitem__)
     if all(check.verdict == worst for check in checks):
         return worst
-    # e.g. `skipped(gradients)`: a port that passes what it returns and has no gradients
-    return f"{worst}({','.join(check.check for check in checks if check.verdict == worst)})"
+    # e.g. `pass,skipped(gradients)`: a port that passes what it returns and has no gradients;
+    # `fail(intermediates)`: the worst verdict and the checks that have it
+    named = f"{worst}({','.join(check.check for check in checks if check.verdict == worst)})"
+    return f"pass,{named}" if worst == "skipped" else named

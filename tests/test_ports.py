@@ -260,6 +260,19 @@ def test_the_shipped_ports_pass(file):
                 assert f"port {name} returns no {check}" in result.reason
 
 
+def test_the_shortest_path_of_the_readme(tmp_path, capsys):
+    """README, Check your own port: one --port against a shipped case; the port returns only the
+    output, so it passes forward and the article's known value, and says what it did not return."""
+    status = main(["run", str(CASES / "seed000_dense_tanh.yaml"), "--frameworks", "numpy", "--out", str(tmp_path),
+                   "--port", f"mine={CASES / 'ports' / 'dense_tanh.py'}:predict"])
+    assert status == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["seed000_dense_tanh.single_point", "numpy:pass",
+                                "mine:pass,skipped(intermediates,gradients)"]
+    records = json.loads((tmp_path / "results.json").read_text())["records"]
+    assert any(r["framework"] == "mine" and r["check"] == "known_values" and r["verdict"] == PASS for r in records)
+
+
 def test_the_c_port_is_skipped_with_the_reason_where_there_is_no_compiler(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     case = case_file("port_external_programs.yaml")
