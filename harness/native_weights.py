@@ -10,9 +10,12 @@ builds the case in the framework (`FrameworkBackend.build_native`: each layer's 
 under the layer's name in one native model, so the names are the framework's own) and reads the
 bindings off it:
 
-    layout = native_layout(case, "torch")
-    state = layout.to_native(case.weights)      # {"hidden.weight": (out, in) array, ...}
-    weights = layout.from_native(state)         # {"hidden/kernel": (in, out) array, ...}
+    state = native_weights(case, "torch")                # {"hidden.weight": (out, in) array, ...}
+    weights = canonical_from_native(case, "torch", state)  # {"hidden/kernel": (in, out) array, ...}
+    keras_list = list(native_weights(case, "keras").values())   # model.set_weights(keras_list)
+
+or, to convert many times, once `layout = native_layout(case, framework)`, then
+`layout.to_native(weights)` and `layout.from_native(tensors)`.
 
 Every native tensor is accounted for. Most hold (part of) a canonical parameter. The others are
 `HeldTensor`s the adapter declares: tensors the case's layer does not have (torch's second LSTM
@@ -28,7 +31,7 @@ a held value the case cannot express is one `TensorProblem` each, all raised tog
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +120,18 @@ class NativeLayout:
     """Key -> transform, for PARAMETER and FOLDED tensors."""
     held_values: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
     """Key -> the value the harness's model holds, for FOLDED, FIXED and IGNORED tensors."""
+
+    def by_position(self, arrays: Sequence[Any]) -> dict[str, Any]:
+        """A list in the framework's order (Keras' `get_weights()`) named by position; its length
+        must be that of the model's tensors (the optional ones, which come last, may be left out)."""
+        arrays = list(arrays)
+        required = [tensor.key for tensor in self.tensors if not tensor.optional]
+        if not len(required) <= len(arrays) <= len(self.tensors):
+            raise WeightsMismatch(
+                f"{len(arrays)} arrays given by position for {self.case_id!r}; its {self.framework} model has "
+                f"{len(required)}", [TensorProblem(tensor.key, "tensor at this position", expected=tensor.shape)
+                                     for tensor in self.tensors])
+        return dict(zip(self.keys(), arrays))
 
     def keys(self) -> list[str]:
         """Every tensor's name, in order (what `to_native` returns)."""
@@ -282,14 +297,29 @@ def layout_of(case: Case, backend: FrameworkBackend, built: dict, model: NativeM
     return layout
 
 
-def to_native(case: Case, framework: str, weights: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """The case's weights (or `weights`, canonical) as the framework's named tensors, in its
-    order: a state_dict's keys for torch, `get_weights()` order with variable paths for Keras,
-    save_npz's names for chainer."""
+def native_weights(case: Case, framework: str,
+                   weights: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The case's weights (or `weights`, canonical) as the framework's own named tensors, in
+    its own order:
+
+    * torch: the model's `state_dict()` (keys `hidden.weight`, `lstm.weight_ih_l0`, ...,
+      BatchNorm's `num_batches_tracked` included), ready for `load_state_dict(strict=True)`;
+    * keras: `model.get_weights()`'s order, keyed by variable path (`hidden/kernel`), so
+      `list(result.values())` is what `model.set_weights` takes;
+    * chainer: what `serializers.save_npz` writes for the chain (`hidden/W`, `bn/avg_mean`,
+      `bn/N`), ready for `np.savez` and `serializers.load_npz`.
+    """
     return native_layout(case, framework).to_native(case.weights if weights is None else weights)
 
 
-def from_native(case: Case, framework: str, tensors: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """Canonical weights from the framework's named tensors; WeightsMismatch lists every
-    tensor that does not fit."""
-    return native_layout(case, framework).from_native(tensors)
+def canonical_from_native(case: Case, framework: str,
+                          native: Mapping[str, Any] | Sequence[Any]) -> dict[str, np.ndarray]:
+    """Canonical weights (`<layer>/<parameter>`, in the case's dtype) from the framework's
+    named tensors (a state_dict, save_npz's arrays, {variable path: array}), or for Keras also
+    the plain list `model.get_weights()` returns. WeightsMismatch lists every tensor that does
+    not fit (missing, unexpected, of another shape, a held value the case cannot express)."""
+    layout = native_layout(case, framework)
+    if not isinstance(native, Mapping):
+        native = layout.by_position(native)
+    return {name: np.asarray(value).astype(case.dtype) for name, value in layout.from_native(native).items()}
+

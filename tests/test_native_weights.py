@@ -345,3 +345,84 @@ def test_every_case_file_has_a_complete_layout(framework):
             np.testing.assert_array_equal(back[name], value, err_msg=f"{case.id} {name}")
         built += 1
     assert built > 0
+
+
+# --- shipped cases, through each framework's own loader and getter ----------------------------
+
+SHIPPED = ["cases/conv000_small_cnn.yaml", "cases/conv002_dilation_groups.yaml", "cases/recurrent_lstm.yaml",
+           "cases/recurrent_gru.yaml", "cases/batchnorm_mlp.yaml", "cases/embedding_classifier.yaml",
+           "cases/layernorm_sequence.yaml", "cases/seed002_functional.yaml"]
+
+
+def load_natively(framework: str, model, native: dict, tmp_path) -> None:
+    """The native tensors into the harness's model of the case with the framework's own loader."""
+    if framework == "torch":
+        import torch
+
+        model.container.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in native.items()},
+                                        strict=True)
+    elif framework == "keras":
+        model.container.set_weights(list(native.values())[:len(model.tensors)])  # optional ones: none in Keras
+    else:
+        from harness.adapters.chainer_backend._import import chainer
+
+        with open(tmp_path / "native.npz", "wb") as file:
+            np.savez(file, **native)
+        chainer.serializers.load_npz(str(tmp_path / "native.npz"), model.container, strict=True)
+
+
+def read_natively(framework: str, model, tmp_path):
+    """The model's tensors as the framework's own getter gives them."""
+    if framework == "torch":
+        return {k: v.detach().numpy().copy() for k, v in model.container.state_dict().items()}
+    if framework == "keras":
+        return model.container.get_weights()  # a plain list, by position
+    from harness.adapters.chainer_backend._import import chainer
+
+    chainer.serializers.save_npz(str(tmp_path / "saved.npz"), model.container)
+    with np.load(tmp_path / "saved.npz") as npz:
+        return {key: npz[key] for key in npz.files}
+
+
+def shipped_cases():
+    from harness.case import load_cases_from_file
+
+    return [pytest.param(case, id=case.id) for path in SHIPPED for case in load_cases_from_file(path)]
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", shipped_cases())
+def test_shipped_case_through_the_frameworks_loader(framework, case, tmp_path):
+    """native_weights -> the framework's loader (load_state_dict strict / set_weights /
+    load_npz strict) into the model the adapter builds -> the framework's getter ->
+    canonical_from_native gives the case's weights back bit for bit; and the adapter's layers,
+    holding only what the framework's loader put there, compute what the reference computes."""
+    from harness.compare import DEFAULT_TOLERANCES
+    from harness.native_weights import canonical_from_native, native_weights
+
+    backend = backend_or_skip(framework)
+    native = native_weights(case, framework)
+    with backend.session(case):
+        try:
+            built, model = backend.build_native(case)
+        except Unsupported as exc:
+            pytest.skip(str(exc))
+        for tensor in model.tensors.values():  # nothing left from the adapter's own initialisation
+            value = np.array(backend.read(tensor))
+            if value.ndim and value.dtype.kind == "f":  # counters (torch's num_batches_tracked) stay
+                backend.assign(tensor, np.full_like(value, 0.25))
+        load_natively(framework, model, native, tmp_path)
+        back = canonical_from_native(case, framework, read_natively(framework, model, tmp_path))
+        for name, value in case.weights.items():
+            np.testing.assert_array_equal(back[name], value, err_msg=f"{framework} {name}")
+        inputs = {name: backend.tensor(array, requires_grad=False) for name, array in case.dataset.inputs.items()}
+        outputs = {name: backend.to_numpy(tensor) for name, tensor in backend.forward(case, built, inputs).items()
+                   if name in case.graph.outputs}
+    expected = run_reference(case, train=False).outputs
+    tolerance = DEFAULT_TOLERANCES[case.spec.dtype]["forward"]
+    override = case.spec.tolerance.forward if case.spec.tolerance else None
+    rtol, atol = (override.rtol, override.atol) if override else (tolerance.rtol, tolerance.atol)
+    if case.expected_difference(framework, "forward"):
+        pytest.skip(f"{case.id}: a documented forward difference in {framework}")
+    for name, value in expected.items():
+        np.testing.assert_allclose(outputs[name], value, rtol=rtol, atol=atol, err_msg=f"{framework} {name}")

@@ -183,6 +183,12 @@ def resolve(loaded: LoadedCase) -> Case:
     weights, descriptions = build_weights(loaded, graph)
     case = Case(loaded=loaded, graph=graph, dataset=dataset, weights=weights,
                 initializer_descriptions=descriptions, ports=declared_ports(loaded))
+    if loaded.spec.weights.file is not None:
+        # The framework's mapping builds the model, so it needs the case; the initializers'
+        # weights above are only placeholders until then.
+        from harness.checkpoints import weights_from_case_file
+
+        case.weights, case.initializer_descriptions = weights_from_case_file(case)
     check_losses(case)
     check_training(case)
     check_metrics(case)

@@ -63,13 +63,31 @@ class ModelSpec(Spec):
 
 class WeightsSpec(Spec):
     """How every parameter gets its value. Parameters are named `<layer name>/<parameter>`
-    (see `python -m harness show CASE` for the names and canonical shapes)."""
+    (see `python -m harness show CASE` for the names and canonical shapes). Either initializers
+    and values (`seed`, `defaults`, `parameters`) or a checkpoint `file` holding every parameter."""
 
     seed: int = Field(default=0, ge=0)
     defaults: dict[str, InitializerField] = Field(
         default_factory=dict, description="initializer per parameter kind, e.g. {kernel: he_normal}")
     parameters: dict[str, InitializerField] = Field(
         default_factory=dict, description="initializer or explicit values per parameter, e.g. {dense/kernel: {values: [[...]]}}")
+    file: str | None = Field(
+        default=None, min_length=1,
+        description="a checkpoint holding every parameter, relative to the case file: a Keras .keras or "
+                    ".weights.h5, a torch state_dict (.pt, torch.save), a chainer save_npz .npz, or an .npz "
+                    "of canonical `<layer>/<parameter>` arrays; converted with the adapters' own mapping")
+    format: Literal["auto", "keras", "torch", "chainer", "npz"] = Field(
+        default="auto", description="the checkpoint's format; auto: by the file name (.keras/.h5 keras, "
+                                    ".pt/.pth torch; an .npz of canonical names npz, else chainer)")
+
+    @model_validator(mode="after")
+    def _file_or_initializers(self):
+        if self.file is not None and (self.defaults or self.parameters):
+            raise ValueError("`file` gives every parameter: leave out `defaults` and `parameters` "
+                             "(or drop `file` to initialize)")
+        if self.file is None and self.format != "auto":
+            raise ValueError("`format` goes with `file`")
+        return self
 
 
 class Tolerance(Spec):
