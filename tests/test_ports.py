@@ -322,6 +322,14 @@ def test_gradients_keyed_by_unknown_names_are_an_error():
     assert "the function raised KeyError: 'hidden/W'" in reason
 
 
+def test_a_keras_list_of_the_wrong_length_is_an_error():
+    backend_or_skip("keras")
+    case, name = with_port(cases_from_data(ONE_DENSE)[0], "k=broken_ports.py:keras_list_too_long,weights_as=keras")
+    reason = run_case(case, ["numpy"]).outcomes[name].reason
+    assert "its gradients are not keyed like its weights" in reason
+    assert "gradients: a list of 3 arrays; expected 2 (model.get_weights() order: dense/kernel, dense/bias)" in reason
+
+
 def test_a_layout_whose_framework_is_missing_skips_the_port(monkeypatch):
     import harness.native_weights as native_weights
     from harness.adapters import UnavailableBackend

@@ -168,17 +168,18 @@ class KerasLayout(NativeWeightsLayout):
         return list(super().to_port(case, weights).values())
 
     def keyed(self, case, named, what):
-        keys = self.native(case).keys()
+        native = self.native(case)
+        keys = native.keys()
         if isinstance(named, (list, tuple)):
             trainable = set(case.trainable_parameters())
-            trainable_keys = [t.key for t in self.native(case).tensors
-                              if t.role == PARAMETER and t.parameter in trainable]
-            if len(named) == len(keys):
-                return dict(zip(keys, named)), []
-            if len(named) == len(trainable_keys):
+            trainable_keys = [t.key for t in native.tensors if t.role == PARAMETER and t.parameter in trainable]
+            if len(named) == len(trainable_keys) < len(keys):
                 return dict(zip(trainable_keys, named)), []
-            return {}, [f"{what}: a list of {len(named)} arrays; expected {len(keys)} (model.get_weights() "
-                        f"order: {', '.join(keys)}) or {len(trainable_keys)} (the trainable ones)"]
+            try:
+                return native.by_position(named), []
+            except CaseError:
+                return {}, [f"{what}: a list of {len(named)} arrays; expected {len(keys)} (model.get_weights() "
+                            f"order: {', '.join(keys)}) or {len(trainable_keys)} (the trainable ones)"]
         if isinstance(named, dict):  # a command port's `arr_<i>`, or variable paths
             return {keys[int(key[4:])] if key.startswith("arr_") and key[4:].isdigit() and int(key[4:]) < len(keys)
                     else key: value for key, value in named.items()}, []
