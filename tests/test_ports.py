@@ -362,3 +362,18 @@ def test_an_external_program_reads_a_framework_layout_from_the_weights_file(fram
     report = run_case(case, ["numpy"])
     assert {r.check: r.verdict for r in report.checks if r.framework == "npz"} == \
         {"forward": PASS, "intermediates": SKIPPED}, report.outcomes["npz"].reason
+
+
+def test_outputs_in_another_dtype_than_the_cases_are_refused_with_what_to_do():
+    case, name = with_port(cases_from_data(ONE_DENSE)[0], "f64=broken_ports.py:float64_outputs")
+    reason = run_case(case, ["numpy"]).outcomes[name].reason
+    assert "output 'dense' is float64, but the port computes in float32 (the case's dtype" in reason
+    assert "declare the port's `dtype` (--port ...,dtype=float64)" in reason
+
+
+def test_a_port_declared_float64_gets_float64_and_float64_tolerances():
+    case, name = with_port(cases_from_data(ONE_DENSE)[0], "f64=broken_ports.py:right,dtype=float64")
+    report = run_case(case, ["numpy"])
+    assert report.outcomes[name].result.dtype == "float64"
+    forward = next(r for r in report.checks if r.framework == name and r.check == "forward")
+    assert forward.verdict == PASS and forward.tensors[0].rtol == 1e-7

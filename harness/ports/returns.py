@@ -112,13 +112,18 @@ def build_result(port: Port, case: Case, returned: Any, layout: WeightsLayout, d
     """The RunResult of a port's return value (see the module docstring for its forms)."""
     rich = _rich(port, case, returned)
     outputs = _outputs(port, case, rich["outputs"])
-    dtype = dtype or str(next(iter(outputs.values())).dtype)
+    # Its tolerances are those of the dtype it computes in: the declared one, else the case's
+    # (whose inputs and weights it was given). An output in another dtype is refused, not judged
+    # by the wrong tolerances (a float64 array that came from float32 inputs would fail float64's).
+    dtype = dtype or case.spec.dtype
     for name, array in outputs.items():
         if str(array.dtype) != dtype:
             raise port_error(port, case, f"output {name!r} is {array.dtype}, but the port computes in {dtype}"
-                             + (" (its declared dtype)" if port.spec.dtype else " (the dtype of its first output)"),
+                             + (" (its declared dtype)" if port.spec.dtype else " (the case's dtype, in which it "
+                                "was given its inputs and weights)"),
                              expected=dtype, found=str(array.dtype),
-                             hint="cast what it returns, or declare the port's `dtype`")
+                             hint="cast what it returns (an array made with np.zeros(shape) without a dtype is "
+                                  "float64), or declare the port's `dtype` (--port ...,dtype=float64)")
     result = RunResult(framework=port.name, dtype=dtype, outputs=outputs, intermediates={},
                        loss=np.zeros((), dtype), parameter_gradients={}, input_gradients={},
                        implementations=_implementations(port, case, layout))
