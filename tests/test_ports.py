@@ -302,6 +302,17 @@ def test_weights_as_a_framework_layout(framework, file, function, passing):
         {check: r.message for check, r in results.items()}
 
 
+def test_state_in_torch_buffer_names_comes_back_as_the_moving_statistics():
+    """A training-mode BatchNorm port returns its moving statistics as torch's buffers; the
+    `forward` check compares them (state:bn/moving_mean, state:bn/moving_variance)."""
+    backend_or_skip("torch")
+    case = next(c for c in load_cases_from_file(CASES / "batchnorm_mlp.yaml") if c.id.endswith("training_keras_conventions"))
+    case, name = with_port(case, "bn=native_ports.py:torch_batchnorm_training,weights_as=torch")
+    forward = verdicts(case, name)["forward"]
+    assert forward.verdict == PASS, forward.message
+    assert {"state:bn/moving_mean", "state:bn/moving_variance"} <= {t.tensor for t in forward.tensors}
+
+
 def test_weights_as_torch_hands_the_state_dict_names_and_shapes():
     backend_or_skip("torch")
     from harness.ports.layouts import layout_for

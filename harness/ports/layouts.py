@@ -111,7 +111,9 @@ class NativeWeightsLayout(WeightsLayout):
     def to_port(self, case, weights):
         native = self.native(case)
         dtype = next(iter(weights.values())).dtype if weights else case.dtype
-        return {key: np.asarray(value).astype(dtype) for key, value in native.to_native(weights).items()}
+        # Float tensors in the port's dtype; counters (torch's num_batches_tracked) keep theirs.
+        return {key: np.asarray(value).astype(dtype) if np.asarray(value).dtype.kind == "f" else np.asarray(value)
+                for key, value in native.to_native(weights).items()}
 
     def keyed(self, case: Case, named: Any, what: str) -> tuple[dict[str, np.ndarray], list[str]]:
         """What the port returned as {native key: array}, and the problems found."""

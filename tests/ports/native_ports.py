@@ -114,3 +114,22 @@ def chainer_lstm(inputs, weights):
         h = sigmoid(o) * np.tanh(c)
     y = softmax(h @ weights["next/W"].T + weights["next/b"])
     return {"outputs": y, "intermediates": {"lstm": h, "next": y}}
+
+
+# --- cases/batchnorm_mlp.yaml, training_keras_conventions: state in torch's names ---------------
+
+def torch_batchnorm_training(inputs, weights):
+    """Dense (no bias) -> BatchNorm in training mode (epsilon 1e-3, moving = 0.99 moving + 0.01
+    batch, the biased batch variance, as the variant states) -> relu -> Dense; the moving
+    statistics it leaves behind returned under torch's buffer names (`bn.running_mean`,
+    `bn.running_var`), with the batch counter torch keeps (`bn.num_batches_tracked`)."""
+    x = inputs["x"]
+    z = x @ weights["hidden.weight"].T
+    mean, var = z.mean(axis=0), z.var(axis=0)
+    normalised = (z - mean) / np.sqrt(var + np.float32(1e-3))
+    h = np.maximum(weights["bn.weight"] * normalised + weights["bn.bias"], 0)
+    y = h @ weights["classes.weight"].T + weights["classes.bias"]
+    state = {"bn.running_mean": np.float32(0.99) * weights["bn.running_mean"] + np.float32(0.01) * mean,
+             "bn.running_var": np.float32(0.99) * weights["bn.running_var"] + np.float32(0.01) * var,
+             "bn.num_batches_tracked": weights["bn.num_batches_tracked"] + 1}
+    return {"outputs": y, "state": state}
