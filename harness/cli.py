@@ -1,8 +1,10 @@
-"""Command line: `python -m harness run|show|support|defaults|schema`.
+"""Command line: `python -m harness run|show|export|import|support|defaults|schema`.
 
     python -m harness run [CASES...] [--frameworks numpy,keras,chainer,torch] [--out reports/]
                           [--port NAME=FILE.py:FUNCTION ...]
-    python -m harness show CASE_FILE [--mapping [--frameworks keras,chainer,torch]]
+    python -m harness show CASE_FILE [--mapping [--frameworks keras,chainer,torch]] [--weights FILE]
+    python -m harness export CASE_FILE --format keras|torch|chainer|npz --out DIR_OR_FILE
+    python -m harness import MODEL [--weights FILE --input-shape 2,5,4] --out cases/NAME.yaml
     python -m harness support [--write README.md]
     python -m harness defaults [--json] [--write README.md]
     python -m harness schema [--check]
@@ -51,6 +53,36 @@ def main(argv: list[str] | None = None) -> int:
     show.add_argument("--frameworks", default=None,
                       help="with --mapping: comma-separated subset of keras,chainer,torch (default: all)")
 
+    show.add_argument("--weights", metavar="FILE", default=None,
+                      help="instead, match a checkpoint file against each case's model: every native tensor, "
+                           "its shape, the shape found in the file, and the canonical parameter it becomes")
+    show.add_argument("--format", default="auto", choices=("auto", "keras", "torch", "chainer", "npz"),
+                      help="with --weights: the checkpoint's format (default: from the file name)")
+
+    export = commands.add_parser("export", help="write each case's weights as a framework's own checkpoint file")
+    export.add_argument("cases", nargs="+")
+    export.add_argument("--format", "--framework", dest="format", required=True,
+                        choices=("keras", "torch", "chainer", "npz"),
+                        help="keras: .weights.h5 (model.load_weights); torch: state_dict .pt (load_state_dict); "
+                             "chainer: .npz (serializers.load_npz); npz: canonical <layer>/<parameter> arrays")
+    export.add_argument("--out", required=True,
+                        help="a directory (one <case id><suffix> per case) or, for one case, a file name")
+    export.add_argument("-k", dest="select", default=None, help="only cases whose id contains this text")
+
+    importer = commands.add_parser(
+        "import", help="write a case file (and its weights file beside it) from a saved model")
+    importer.add_argument("model", help="a Keras .keras file, or module.py:Class of a torch nn.Sequential or a "
+                                        "chainer.Sequential (with --weights and --input-shape)")
+    importer.add_argument("--out", required=True, help="the case file to write, e.g. cases/NAME.yaml")
+    importer.add_argument("--weights", "--state-dict", dest="state_dict", default=None,
+                          help="module.py:Class: torch.save(model.state_dict(), PATH), or chainer's "
+                               "serializers.save_npz(PATH, chain) (a .npz)")
+    importer.add_argument("--input-shape", action="append", default=None,
+                          help="module.py:Class: the input's shape without the batch axis, e.g. 2,5,4")
+    importer.add_argument("--samples", type=int, default=4, help="batch size of the generated data (default 4)")
+    importer.add_argument("--partial", action="store_true",
+                          help="on a layer the harness cannot express, write the case up to the layer before it")
+
     support = commands.add_parser("support", help="print the support table (built by running every adapter)")
     support.add_argument("--write", metavar="README", default=None, help="replace the table in this file")
 
@@ -65,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
 
     options = parser.parse_args(argv)
     try:
-        commands_by_name = {"run": command_run, "show": command_show, "support": command_support,
+        commands_by_name = {"run": command_run, "show": command_show, "export": command_export,
+                            "import": command_import, "support": command_support,
                             "defaults": command_defaults, "schema": command_schema}
         return commands_by_name[options.command](options)
     except CaseError as exc:
@@ -107,8 +140,18 @@ def command_show(options) -> int:
     if options.frameworks and not options.mapping:
         print("--frameworks goes with --mapping", file=sys.stderr)
         return 2
+    if options.format != "auto" and not options.weights:
+        print("--format goes with --weights", file=sys.stderr)
+        return 2
     for case in load_cases(options.cases):
-        if options.mapping:
+        if options.weights:
+            from harness.checkpoints import read_checkpoint
+
+            checkpoint = read_checkpoint(case, options.weights, options.format, field="--weights")
+            print(checkpoint.table())
+            problems = checkpoint.mismatches()
+            print(f"{len(problems)} tensor(s) do not fit" if problems else "every tensor fits")
+        elif options.mapping:
             from harness.mapping import FRAMEWORKS, render_mapping
 
             frameworks = tuple(options.frameworks.split(",")) if options.frameworks else FRAMEWORKS
@@ -122,6 +165,32 @@ def command_show(options) -> int:
             print(render_summary(case))
         print()
     return 0
+
+
+def command_export(options) -> int:
+    from harness.case import load_cases
+    from harness.checkpoints import export_path, write_checkpoint
+
+    cases = [case for case in load_cases(options.cases) if not options.select or options.select in case.id]
+    if not cases:
+        raise CaseError("no case to export", field="-k", found=options.select)
+    out = Path(options.out)
+    if len(cases) > 1 and out.suffix and not out.is_dir():
+        raise CaseError(f"{len(cases)} cases, one file name", field="--out",
+                        expected="a directory (one file per case), or -k to choose one case", found=options.out)
+    for case in cases:
+        path = write_checkpoint(case, options.format, export_path(case, options.format, out))
+        print(f"{case.id}: {path}")
+    return 0
+
+
+def command_import(options) -> int:
+    from harness.importing import import_model
+
+    result = import_model(options.model, Path(options.out), state_dict=options.state_dict,
+                          input_shapes=options.input_shape, samples=options.samples, partial=options.partial)
+    print(result.summary())
+    return 0 if result.ok else 1
 
 
 def command_support(options) -> int:

@@ -1,0 +1,153 @@
+"""A chainer model (`module.py:ClassName` of a chainer.Sequential, plus its save_npz file) in the
+case's terms, for `python -m harness import`.
+
+The class is imported from the file and built with no arguments, the npz loaded into it with
+`serializers.load_npz(strict=True)`. A chainer.Sequential is walked layer by layer: its forward
+is its layers in order (chainer/sequential.py `Sequential.forward`), links and plain functions
+alike. Its links are a ChainList's children, named `0`, `1`, ... in save_npz's file; the case's
+layers for them get those names, so the file's names are the case's model's own. A Chain with a
+hand-written forward is arbitrary Python: refused with that reason.
+
+`L.Linear` flattens every axis but the batch axis before its product
+(chainer/functions/connection/linear.py, `n_batch_axes=1`), so a Linear on a rank > 2 input
+becomes a Flatten (the array as it is) and a Dense. The weights file is the chain's own
+save_npz.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from harness.adapters.chainer_backend._import import F, L, chainer
+from harness.errors import CaseError
+from harness.importing import ImportedModel, ImportProblem
+from harness.layers import LAYERS
+
+
+def read_chainer_model(file: Path, class_name: str, weights: Path, shapes: list[tuple[int, ...]]) -> ImportedModel:
+    chain = instantiate(file, class_name)
+    try:
+        chainer.serializers.load_npz(str(weights), chain, strict=True)
+    except Exception as exc:  # missing keys, shapes, not an npz
+        raise CaseError(f"the npz does not load into {class_name}(): {' '.join(str(exc).split())}",
+                        file=str(weights), field="--weights") from None
+    dtypes = {str(parameter.dtype) for parameter in chain.params()}
+    dtype = dtypes.pop() if len(dtypes) == 1 else "float32"
+    problems: list[ImportProblem] = []
+    layers: list[dict[str, Any]] = []
+    if len(shapes) != 1:
+        problems.append(ImportProblem(class_name, type(chain).__name__, f"{len(shapes)} input shapes; a "
+                                                                       "chainer.Sequential reads one input"))
+    if not isinstance(chain, chainer.Sequential):
+        problems.append(ImportProblem(class_name, type(chain).__name__,
+                                      "not a chainer.Sequential: its forward is Python code this importer does not "
+                                      "trace; write the model as chainer.Sequential, or write the case by hand"))
+    else:
+        walk(chain, tuple(shapes[0]) if shapes else (), layers, problems)
+    inputs = {"x": (tuple(shapes[0]) if shapes else (), "int32" if layers and layers[0]["type"] == "Embedding"
+                    else dtype)}
+    outputs = [layers[-1]["name"]] if layers else []
+
+    def write_weights(stem: Path) -> Path:
+        path = stem.with_name(stem.name + ".npz")
+        chainer.serializers.save_npz(str(path), chain)
+        return path
+
+    def predict(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        with chainer.using_config("train", False), chainer.using_config("enable_backprop", False):
+            return {outputs[0]: chain(arrays["x"]).array}
+
+    return ImportedModel("chainer", dtype, inputs, layers, outputs, problems, write_weights, predict,
+                         weights_format="chainer")
+
+
+def instantiate(file: Path, class_name: str):
+    if not file.is_file():
+        raise CaseError(f"no module file {file}", field="MODEL", expected="path/to/module.py:ClassName")
+    spec = importlib.util.spec_from_file_location(f"harness_import_{file.stem}", file)
+    source = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = source
+    spec.loader.exec_module(source)
+    cls = getattr(source, class_name, None)
+    if cls is None or not (isinstance(cls, type) and issubclass(cls, chainer.Link)):
+        raise CaseError(f"{file} has no chainer Link class {class_name!r}", field="MODEL")
+    try:
+        return cls()
+    except TypeError as exc:
+        raise CaseError(f"{class_name}() cannot be built without arguments: {exc}", field="MODEL") from None
+
+
+def walk(chain, shape: tuple[int, ...], layers: list, problems: list) -> None:
+    links = {id(link): name for name, link in chain.namedlinks(skipself=True) if name.count("/") == 1}
+    for position, layer in enumerate(chain._layers):  # chainer/sequential.py keeps them in order
+        if isinstance(layer, chainer.Link):
+            name = links[id(layer)].lstrip("/")
+            translator = LINKS.get(type(layer))
+        else:
+            name = f"{getattr(layer, '__name__', type(layer).__name__)}_{position}"
+            translator = FUNCTIONS.get(layer)
+        kind = type(layer).__name__ if isinstance(layer, chainer.Link) else getattr(layer, "__name__", repr(layer))
+        if translator is None:
+            problems.append(ImportProblem(name, kind, "the importer has no translation for it"))
+            return
+        reasons: list[str] = []
+        specs = translator(layer, shape, reasons)
+        for index, spec in enumerate(specs):  # the last is the layer; a Flatten may come before it
+            spec = {"name": name if index == len(specs) - 1 else f"{name}_flatten", **spec}
+            layers.append(spec)
+            try:
+                shape = tuple(LAYERS[spec["type"]].model_validate(spec).output_shape([shape]))
+            except ValueError as exc:  # pydantic's ValidationError is a ValueError
+                reasons.append(str(exc).splitlines()[0])
+                break
+        problems.extend(ImportProblem(name, kind, reason) for reason in reasons)
+        if reasons:
+            return
+
+
+def linear(link, shape, reasons) -> list[dict]:  # chainer/links/connection/linear.py
+    flatten = [{"type": "Flatten", "data_format": "channels_last"}] if len(shape) > 1 else []
+    return [*flatten, {"type": "Dense", "units": link.out_size, "use_bias": link.b is not None}]
+
+
+def convolution(link, shape, reasons) -> list[dict]:  # chainer/links/connection/convolution_2d.py
+    kernel, stride, pad, dilate = (link.ksize, link.stride, link.pad, link.dilate)
+    pads = list(pad) if isinstance(pad, (tuple, list)) else [pad, pad]
+    ks = list(kernel) if isinstance(kernel, (tuple, list)) else [kernel, kernel]
+    ds = list(dilate) if isinstance(dilate, (tuple, list)) else [dilate, dilate]
+    ss = list(stride) if isinstance(stride, (tuple, list)) else [stride, stride]
+    if all(p == 0 for p in pads):
+        padding = "valid"
+    elif all(s == 1 for s in ss) and all((k - 1) * d == 2 * p for k, d, p in zip(ks, ds, pads)):
+        padding = "same"
+    else:
+        reasons.append(f"pad={pad!r}: explicit padding; the case's layers pad 'valid' or 'same'")
+        padding = "valid"
+    return [{"type": "Conv2D", "filters": link.out_channels, "kernel_size": ks, "strides": ss, "padding": padding,
+             "dilation_rate": ds, "groups": link.groups, "use_bias": link.b is not None,
+             "data_format": "channels_first"}]
+
+
+def batch_normalization(link, shape, reasons) -> list[dict]:  # chainer/links/normalization/batch_normalization.py
+    return [{"type": "BatchNormalization", "axis": 1, "epsilon": link.eps, "momentum": link.decay,
+             "moving_variance": "unbiased", "center": hasattr(link, "beta"), "scale": hasattr(link, "gamma")}]
+
+
+def embed_id(link, shape, reasons) -> list[dict]:  # chainer/links/connection/embed_id.py
+    if link.ignore_label is not None:
+        reasons.append(f"ignore_label={link.ignore_label!r}")
+    return [{"type": "Embedding", "input_dim": link.W.shape[0], "output_dim": link.W.shape[1]}]
+
+
+def activation(name: str) -> Callable:
+    return lambda function, shape, reasons: [{"type": "Activation", "activation": name}]
+
+
+LINKS = {L.Linear: linear, L.Convolution2D: convolution, L.BatchNormalization: batch_normalization,
+         L.EmbedID: embed_id}
+FUNCTIONS = {F.relu: activation("relu"), F.tanh: activation("tanh"), F.sigmoid: activation("sigmoid")}

@@ -1,0 +1,212 @@
+"""A saved Keras model (`.keras`) in the case's terms, for `python -m harness import`.
+
+The model is loaded with `keras.saving.load_model(path, safe_mode=True)` (no lambda code runs).
+The case's layer types are Keras' own, with Keras' option names, so each layer's `get_config()`
+translates key by key:
+
+* a key that is a field of the harness's layer spec is copied (`units`, `activation`,
+  `kernel_size`, `padding`, `return_sequences`, `reset_after`, ...);
+* `name`, `dtype` (checked against the model's), `*_initializer` (the weights come from the
+  file) and `build_config` carry no meaning the case needs;
+* a regularizer, constraint or activity regularizer that is set, `trainable: false`, and any
+  other key whose value differs from the layer class's own default
+  (`inspect.signature(cls.__init__)`) is an `ImportProblem`: the harness cannot express it.
+
+Sequential models become the `sequential` form; Functional ones the graph form, read from the
+model's config (`inbound_nodes` with `keras_history` [layer, node index, tensor index], as
+keras/src/models/functional.py `functional_from_config` reads them): a layer applied again is a
+`Reuse` node. The weights are written with Keras' own `model.save_weights`, which the case's
+model reads back (harness/adapters/keras_backend/native.py) with the layer names and order the
+case keeps.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.adapters.keras_backend._import import keras
+from harness.errors import CaseError
+from harness.importing import ImportedModel, ImportProblem
+from harness.layers import LAYERS
+
+CARRIES_NOTHING = {"name", "dtype", "build_config", "seed"}
+"""`seed`: Dropout's mask generator seed; the harness's Dropout states its own mask rule."""
+SETTINGS = {
+    # The harness's spec requires what Keras leaves implicit: Keras' own behaviour, stated.
+    "BatchNormalization": {"moving_variance": "biased"},  # keras/src/layers/normalization/batch_normalization.py: ops.moments (biased)
+}
+
+
+def read_keras_model(path: Path) -> ImportedModel:
+    try:
+        model = keras.saving.load_model(str(path), safe_mode=True, compile=False)
+    except Exception as exc:  # Keras raises ValueError, TypeError, OSError alike for a bad file
+        raise CaseError(f"keras.saving.load_model cannot load it: {exc}", file=str(path)) from None
+    dtypes = {variable.dtype for variable in model.weights}
+    dtype = dtypes.pop() if len(dtypes) == 1 else "float32"
+    problems: list[ImportProblem] = []
+    if dtype not in ("float32", "float64"):
+        problems.append(ImportProblem(model.name, type(model).__name__, f"weights of dtype {dtype}"))
+    names = input_names(model)
+    inputs = {name: (tuple(tensor.shape[1:]), _input_dtype(tensor.dtype)) for name, tensor in zip(names, model.inputs)}
+    for name, (shape, _) in inputs.items():
+        if any(d is None for d in shape):
+            problems.append(ImportProblem(name, "Input", f"shape {shape} has an unknown size; a case's data "
+                                                         "has fixed sizes"))
+    by_name = {layer.name: layer for layer in model.layers}
+    if isinstance(model, keras.Sequential):
+        layers = [translate(layer, dtype, problems) for layer in model.layers
+                  if not isinstance(layer, keras.layers.InputLayer)]
+        outputs, graph = [layers[-1]["name"]], False
+    else:
+        layers, outputs = functional_nodes(model.get_config(), by_name, dtype, problems)
+        graph = True
+
+    def write_weights(stem: Path) -> Path:
+        file = stem.with_name(stem.name + ".weights.h5")
+        model.save_weights(str(file))
+        return file
+
+    def predict(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        result = model([arrays[name] for name in inputs] if len(inputs) > 1 else arrays[next(iter(inputs))],
+                       training=False)
+        results = result if isinstance(result, (list, tuple)) else [result]
+        return {output: np.asarray(value) for output, value in zip(outputs, results)}
+
+    return ImportedModel("keras", dtype, inputs, layers, outputs, problems, write_weights, predict,
+                         weights_format="keras", graph=graph)
+
+
+def input_names(model) -> list[str]:
+    """The input layers' names (a Functional config's `input_layers`); a Sequential model's one
+    input is `x` where Keras gave it only a generated tensor name."""
+    config = model.get_config()
+    if isinstance(model, keras.Sequential):
+        first = config["layers"][0]
+        return [first["config"]["name"] if first["class_name"] == "InputLayer" else "x"]
+    declared = config["input_layers"]
+    declared = [declared] if declared and isinstance(declared[0], str) else declared
+    return [name for name, _, _ in declared]
+
+
+def _input_dtype(dtype: str) -> str:
+    return dtype if dtype in ("float32", "float64", "int32", "int64") else "float32"
+
+
+def translate(layer, dtype: str, problems: list[ImportProblem]) -> dict[str, Any]:
+    """The layer's config as the harness's layer spec; problems for what it cannot express."""
+    kind = type(layer).__name__
+    spec_class = LAYERS.get(kind)
+    if spec_class is None or kind == "Reuse":
+        problems.append(ImportProblem(layer.name, kind, "the harness has no layer of this type"
+                                      + ("" if type(layer).__module__.startswith("keras") else " (a custom layer)")))
+        return {"name": layer.name, "type": kind}
+    config = layer.get_config()
+    fields = spec_class.model_fields
+    defaults = {name: parameter.default for name, parameter in inspect.signature(type(layer).__init__).parameters.items()}
+    spec: dict[str, Any] = {"name": layer.name, "type": kind, **SETTINGS.get(kind, {})}
+    for key, value in config.items():
+        if key in fields and key not in ("name", "type", "inputs"):
+            spec[key] = _plain(value)
+        elif key == "dtype":
+            policy = value.get("config", {}).get("name") if isinstance(value, dict) else value
+            if policy not in (None, dtype):
+                problems.append(ImportProblem(layer.name, kind, f"dtype policy {policy!r} where the model's "
+                                                                f"weights are {dtype}"))
+        elif key in CARRIES_NOTHING or key.endswith("_initializer"):
+            continue
+        elif key == "trainable":
+            if value is not True:
+                problems.append(ImportProblem(layer.name, kind, "trainable: false; the case trains every "
+                                                                "parameter but moving statistics"))
+        elif key.endswith(("_regularizer", "_constraint")):
+            if value is not None:
+                problems.append(ImportProblem(layer.name, kind, f"{key} is set; the harness has no {key}"))
+        elif key not in defaults and value in (False, None, 0):
+            # A switch that is off and that __init__ takes through **kwargs (LSTM's
+            # zero_output_for_mask, which acts on masks only; LayerNormalization's rms_scaling).
+            continue
+        elif key not in defaults or not _same(value, defaults[key]):
+            problems.append(ImportProblem(layer.name, kind, f"option {key}={value!r} differs from Keras' "
+                                                            f"default and the harness's {kind} has no such field"))
+    return spec
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, as a case file writes them (the specs take lists, strictly)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _same(value: Any, default: Any) -> bool:
+    if default is inspect.Parameter.empty:
+        return False
+    if isinstance(value, (list, tuple)) and isinstance(default, (list, tuple)):
+        return list(value) == list(default)
+    return value == default
+
+
+def functional_nodes(config: dict, by_name: dict, dtype: str,
+                     problems: list[ImportProblem]) -> tuple[list[dict], list[str]]:
+    """Graph-form nodes in a topological order that follows the config's layer order."""
+    inputs = {entry["name"] for entry in config["layers"] if entry["class_name"] == "InputLayer"}
+    applications = []  # (layer name, node index, [(layer, node, tensor) it reads])
+    for entry in config["layers"]:
+        if entry["class_name"] == "InputLayer":
+            continue
+        for index, node in enumerate(entry["inbound_nodes"]):
+            histories = []
+            _histories(node.get("args", []), histories)
+            given = sorted(key for key, value in node.get("kwargs", {}).items() if value is not None)
+            if given:  # Keras records `mask: None` for layers that take a mask; only a given one counts
+                problems.append(ImportProblem(entry["name"], entry["class_name"],
+                                              f"called with keyword arguments {given}"))
+            applications.append((entry["name"], index, histories))
+    node_names: dict[tuple[str, int], str] = {(name, 0): name for name in inputs}
+    done, nodes, specs = set(), [], {}
+    taken = set(inputs) | {entry["name"] for entry in config["layers"]}
+    while len(done) < len(applications):
+        for position, (layer, index, histories) in enumerate(applications):
+            ready = all((source, node) in node_names for source, node, _ in histories)
+            if position in done or not ready:
+                continue
+            for source, node, tensor in histories:
+                if tensor != 0:
+                    problems.append(ImportProblem(layer, type(by_name[layer]).__name__,
+                                                  f"reads output {tensor} of {source}: the harness's layers have "
+                                                  "one output"))
+            sources = [node_names[(source, node)] for source, node, _ in histories]
+            if layer not in specs:
+                specs[layer] = translate(by_name[layer], dtype, problems)
+                nodes.append({**specs[layer], "inputs": sources})
+                node_names[(layer, index)] = layer
+            else:
+                name, count = f"{layer}_{index}", index
+                while name in taken:
+                    count += 1
+                    name = f"{layer}_{count}"
+                taken.add(name)
+                nodes.append({"name": name, "type": "Reuse", "layer": layer, "inputs": sources})
+                node_names[(layer, index)] = name
+            done.add(position)
+            break
+        else:
+            raise CaseError("the model's config has a cycle or reads a layer that is not in it")
+    declared = config["output_layers"]
+    declared = [declared] if declared and isinstance(declared[0], str) else declared  # one output: not nested
+    outputs = [node_names[(layer, node)] for layer, node, _ in declared]
+    return nodes, outputs
+
+
+def _histories(value: Any, found: list) -> None:
+    if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+        layer, node, tensor = value["config"]["keras_history"]
+        found.append((layer, node, tensor))
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _histories(item, found)

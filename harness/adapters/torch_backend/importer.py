@@ -1,0 +1,214 @@
+"""A torch module (`module.py:ClassName` plus its state_dict) in the case's terms, for
+`python -m harness import`.
+
+The class is imported from the file and built with no arguments, the state_dict loaded into it
+with `torch.load(weights_only=True)` and `load_state_dict(strict=True)`. An nn.Sequential is
+walked child by child (nested nn.Sequential children too, named `features.0` as in the
+state_dict): its forward is exactly the children in order (torch/nn/modules/container.py
+`Sequential.forward`). Another module's forward is arbitrary Python, which this importer does
+not trace: it is refused with that reason.
+
+Each child module translates into a case layer by `TRANSLATORS` (one function per module class,
+the torch option -> the case field, citing the module's source in torch/nn/modules/); an option
+the case cannot express is an `ImportProblem`. Convolutions, pooling and BatchNorm act on
+channels_first data, so the case states `data_format: channels_first` / `axis: 1`; nn.Flatten
+flattens the array as it is, which is the case's Flatten with `data_format: channels_last`
+(no permutation). The weights file is the module's own state_dict, saved with torch.save.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from harness.errors import CaseError
+from harness.importing import ImportedModel, ImportProblem
+
+nn = torch.nn
+
+
+def read_torch_module(file: Path, class_name: str, state_dict: Path, shapes: list[tuple[int, ...]]) -> ImportedModel:
+    module = instantiate(file, class_name)
+    try:
+        state = torch.load(state_dict, map_location="cpu", weights_only=True)
+        module.load_state_dict(state, strict=True)
+    except Exception as exc:  # unpickling refusals, missing or unexpected keys, shapes
+        raise CaseError(f"the state_dict does not load into {class_name}(): {' '.join(str(exc).split())}",
+                        file=str(state_dict), field="--weights") from None
+    module.eval()
+    dtypes = {parameter.dtype for parameter in module.state_dict().values() if parameter.is_floating_point()}
+    dtype = str(dtypes.pop()).replace("torch.", "") if len(dtypes) == 1 else "float32"
+    problems: list[ImportProblem] = []
+    layers: list[dict[str, Any]] = []
+    if isinstance(module, nn.Sequential):
+        walk(module, "", layers, problems)
+    else:
+        problems.append(ImportProblem(class_name, type(module).__name__,
+                                      "not an nn.Sequential: its forward is Python code this importer does not "
+                                      "trace; write the model as nn.Sequential, or write the case by hand"))
+    if len(shapes) != 1:
+        problems.append(ImportProblem(class_name, type(module).__name__,
+                                      f"{len(shapes)} input shapes; an nn.Sequential reads one input"))
+    inputs = {"x": (shapes[0] if shapes else (), dtype)}
+    if layers and layers[0]["type"] == "Embedding":
+        inputs["x"] = (inputs["x"][0], "int64")
+    outputs = [layers[-1]["name"]] if layers else []
+
+    def write_weights(stem: Path) -> Path:
+        path = stem.with_name(stem.name + ".pt")
+        torch.save(module.state_dict(), path)
+        return path
+
+    def predict(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        with torch.no_grad():
+            return {outputs[0]: module(torch.from_numpy(np.ascontiguousarray(arrays["x"]))).numpy()}
+
+    return ImportedModel("torch", dtype, inputs, layers, outputs, problems, write_weights, predict,
+                         weights_format="torch")
+
+
+def instantiate(file: Path, class_name: str) -> nn.Module:
+    if not file.is_file():
+        raise CaseError(f"no module file {file}", field="MODEL", expected="path/to/module.py:ClassName")
+    spec = importlib.util.spec_from_file_location(f"harness_import_{file.stem}", file)
+    source = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = source  # dataclasses and pickling look classes up by module name
+    spec.loader.exec_module(source)
+    cls = getattr(source, class_name, None)
+    if cls is None or not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise CaseError(f"{file} has no nn.Module class {class_name!r}", field="MODEL",
+                        expected="one of " + ", ".join(n for n, v in vars(source).items()
+                                                      if isinstance(v, type) and issubclass(v, nn.Module)))
+    try:
+        return cls()
+    except TypeError as exc:
+        raise CaseError(f"{class_name}() cannot be built without arguments: {exc}", field="MODEL",
+                        hint="give the class defaults for its arguments, or a subclass that passes them") from None
+
+
+def walk(module: nn.Sequential, prefix: str, layers: list, problems: list) -> None:
+    for name, child in module.named_children():
+        path = f"{prefix}{name}"
+        if isinstance(child, nn.Sequential):
+            walk(child, f"{path}.", layers, problems)
+            continue
+        if isinstance(child, nn.Identity):
+            continue  # computes nothing and holds nothing
+        translator = TRANSLATORS.get(type(child))
+        if translator is None:
+            problems.append(ImportProblem(path, type(child).__name__, "the importer has no translation for this "
+                                          "module class" + ("" if type(child).__module__.startswith("torch.")
+                                                            else " (a custom module)")))
+            layers.append({"name": path, "type": type(child).__name__})
+            continue
+        reasons: list[str] = []
+        layers.append({"name": path, **translator(child, reasons)})
+        problems.extend(ImportProblem(path, type(child).__name__, reason) for reason in reasons)
+
+
+def _pair(value) -> list[int]:
+    return list(value) if isinstance(value, (tuple, list)) else [value]
+
+
+def _option(value):
+    """An int stays an int (the case reads it for every axis), a tuple becomes a list."""
+    return list(value) if isinstance(value, (tuple, list)) else value
+
+
+def _padding(module, reasons: list[str]) -> str:
+    padding = module.padding
+    if padding in ("valid", "same"):
+        return padding
+    pads = _pair(padding) * (len(_pair(module.kernel_size)) if len(_pair(padding)) == 1 else 1)
+    if all(p == 0 for p in pads):
+        return "valid"
+    # 'same' pads (k - 1) d / 2 on each side where that is whole and the stride 1: equal to it.
+    if all(s == 1 for s in _pair(module.stride)) and all(
+            (k - 1) * d == 2 * p for k, d, p in zip(_pair(module.kernel_size), _pair(module.dilation) * len(pads), pads)):
+        return "same"
+    reasons.append(f"padding={padding!r}: explicit padding; the case's layers pad 'valid' or 'same' "
+                   "(a ZeroPadding layer before it is not generated)")
+    return "valid"
+
+
+def linear(m: nn.Linear, reasons) -> dict:  # torch/nn/modules/linear.py
+    return {"type": "Dense", "units": m.out_features, "use_bias": m.bias is not None}
+
+
+def conv(m, reasons) -> dict:  # torch/nn/modules/conv.py
+    if m.padding_mode != "zeros":
+        reasons.append(f"padding_mode={m.padding_mode!r}; the case pads with zeros")
+    rank = 1 if isinstance(m, nn.Conv1d) else 2
+    return {"type": f"Conv{rank}D", "filters": m.out_channels, "kernel_size": _option(m.kernel_size),
+            "strides": _option(m.stride), "padding": _padding(m, reasons), "dilation_rate": _option(m.dilation),
+            "groups": m.groups, "use_bias": m.bias is not None, "data_format": "channels_first"}
+
+
+def batch_norm(m, reasons) -> dict:  # torch/nn/modules/batchnorm.py
+    if m.momentum is None:
+        reasons.append("momentum=None (a cumulative average); the case's moving statistics use a momentum")
+    if not m.track_running_stats:
+        reasons.append("track_running_stats=False: batch statistics in eval mode too")
+    return {"type": "BatchNormalization", "axis": 1, "epsilon": m.eps, "momentum": 1 - (m.momentum or 0.1),
+            "moving_variance": "unbiased", "center": m.affine, "scale": m.affine}
+
+
+def layer_norm(m: nn.LayerNorm, reasons) -> dict:  # torch/nn/modules/normalization.py
+    if m.elementwise_affine and m.bias is None:
+        reasons.append("bias=False with elementwise_affine: the case's center goes with scale here")
+    axes = list(range(-len(m.normalized_shape), 0))
+    return {"type": "LayerNormalization", "axis": axes if len(axes) > 1 else axes[0], "epsilon": m.eps,
+            "center": m.elementwise_affine, "scale": m.elementwise_affine}
+
+
+def embedding(m: nn.Embedding, reasons) -> dict:  # torch/nn/modules/sparse.py
+    for option in ("padding_idx", "max_norm"):
+        if getattr(m, option) is not None:
+            reasons.append(f"{option}={getattr(m, option)!r}")
+    return {"type": "Embedding", "input_dim": m.num_embeddings, "output_dim": m.embedding_dim}
+
+
+def activation(name: str) -> Callable:  # torch/nn/modules/activation.py
+    return lambda m, reasons: {"type": "Activation", "activation": name}
+
+
+def flatten(m: nn.Flatten, reasons) -> dict:  # torch/nn/modules/flatten.py
+    if (m.start_dim, m.end_dim) != (1, -1):
+        reasons.append(f"start_dim={m.start_dim}, end_dim={m.end_dim}: the case flattens every axis but the batch")
+    return {"type": "Flatten", "data_format": "channels_last"}  # the array as it is: no permutation
+
+
+def dropout(m: nn.Dropout, reasons) -> dict:  # torch/nn/modules/dropout.py
+    return {"type": "Dropout", "rate": m.p}
+
+
+def pooling(kind: str) -> Callable:  # torch/nn/modules/pooling.py
+    def translate(m, reasons) -> dict:
+        if any(p != 0 for p in _pair(m.padding)):
+            reasons.append(f"padding={m.padding!r}")
+        if m.ceil_mode:
+            reasons.append("ceil_mode=True")
+        if getattr(m, "dilation", 1) not in (1, (1, 1)):
+            reasons.append(f"dilation={m.dilation!r}")
+        if kind == "Average" and not m.count_include_pad:
+            reasons.append("count_include_pad=False")
+        rank = 1 if "1d" in type(m).__name__ else 2
+        return {"type": f"{kind}Pooling{rank}D", "pool_size": _option(m.kernel_size),
+                "strides": _option(m.stride if m.stride is not None else m.kernel_size), "padding": "valid",
+                "data_format": "channels_first"}
+    return translate
+
+
+TRANSLATORS: dict[type, Callable[[Any, list[str]], dict]] = {
+    nn.Linear: linear, nn.Conv1d: conv, nn.Conv2d: conv,
+    nn.BatchNorm1d: batch_norm, nn.BatchNorm2d: batch_norm, nn.LayerNorm: layer_norm,
+    nn.Embedding: embedding, nn.Flatten: flatten, nn.Dropout: dropout,
+    nn.ReLU: activation("relu"), nn.Tanh: activation("tanh"), nn.Sigmoid: activation("sigmoid"),
+    nn.MaxPool1d: pooling("Max"), nn.MaxPool2d: pooling("Max"),
+    nn.AvgPool1d: pooling("Average"), nn.AvgPool2d: pooling("Average"),
+}

@@ -1,0 +1,306 @@
+"""`python -m harness import`: a case file, and its weights file beside it, from a saved model.
+
+    python -m harness import model.keras --out cases/mine.yaml
+    python -m harness import net.py:Net --weights net.pt --input-shape 2,28,28 --out cases/net.yaml
+    python -m harness import mlp.py:MLP --weights mlp.npz --input-shape 784 --out cases/mlp.yaml
+
+The framework's side (reading its model, translating each layer's options into the case's layer
+fields, writing the weights in its own format, predicting) lives in the framework's adapter
+package (`harness/adapters/<framework>_backend/importer.py`) and returns an `ImportedModel`. This
+module writes the case: inputs with the model's shapes and seeded data, the model section, a
+mean-squared-error loss against seeded targets (so that gradients are compared too), and
+`weights: {file, format}` naming the weights file it wrote, which the case then loads through the
+adapters' own mapping (harness/checkpoints.py).
+
+Nothing is dropped silently: every layer type the harness has no spec for, and every option of
+a layer that its spec cannot express (a regularizer, explicit padding, `return_state`), is one
+`ImportProblem`, naming the layer, its type and the reason; the import then fails, or with
+`--partial` writes the case up to the first layer with a problem. Last, the case is loaded back
+and the NumPy reference's predictions are compared with the framework's own model's on the
+case's inputs: an import whose case does not compute what the model computes fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from harness.errors import CaseError
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    layer: str
+    type: str
+    reason: str
+
+    def render(self) -> str:
+        return f"{self.layer} ({self.type}): {self.reason}"
+
+
+@dataclass
+class ImportedModel:
+    """A framework's model in the case's terms (what the framework's importer returns)."""
+
+    framework: str
+    dtype: str
+    inputs: dict[str, tuple[tuple[int, ...], str]]
+    """Input name -> (shape without the batch axis, dtype)."""
+    layers: list[dict[str, Any]]
+    """Case layer specs in order: graph form (each with `inputs`) or sequential (none has)."""
+    outputs: list[str]
+    problems: list[ImportProblem]
+    write_weights: Callable[[Path], Path]
+    """Writes the model's weights in the framework's own format into a directory, returns the
+    file; called only when there is no problem (or `partial`)."""
+    predict: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+    """The framework's own model on the case's inputs -> each output (names as `outputs`)."""
+    weights_format: str = ""
+    graph: bool = False
+
+
+@dataclass
+class ImportResult:
+    case_file: Path | None
+    weights_file: Path | None
+    problems: list[ImportProblem]
+    differences: dict[str, float] = field(default_factory=dict)
+    """Output -> max |reference - the framework's model|."""
+    tolerance: tuple[float, float] = (0.0, 0.0)
+    ok: bool = False
+
+    def summary(self) -> str:
+        lines = [f"{len(self.problems)} layer option(s)/type(s) the harness cannot express:"] if self.problems else []
+        lines += ["  " + problem.render() for problem in self.problems]
+        if self.case_file is None:
+            lines.append("no case written (use --partial to write the case up to the first problem)")
+            return "\n".join(lines)
+        lines.append(f"wrote {self.case_file} and {self.weights_file}")
+        for output, difference in self.differences.items():
+            lines.append(f"  {output}: reference vs the saved model, max |difference| {difference:.3g}")
+        rtol, atol = self.tolerance
+        if not self.differences:
+            lines.append("partial: not compared with the saved model, whose outputs come after the cut")
+            return "\n".join(lines)
+        lines.append(("the case computes what the saved model computes" if self.ok else
+                      "the case does NOT compute what the saved model computes") +
+                     f" (rtol {rtol:g}, atol {atol:g})")
+        return "\n".join(lines)
+
+
+def read_model(model: str, *, state_dict: str | None, input_shapes: list[str] | None) -> ImportedModel:
+    """The framework's importer for `model`: a `.keras` file, or a `module.py:Class` with its
+    weights: a torch state_dict, or (an `.npz`) a chainer save_npz file."""
+    from harness.native_weights import framework_backend
+
+    if model.endswith(".keras"):
+        framework_backend("keras")
+        from harness.adapters.keras_backend.importer import read_keras_model
+
+        return read_keras_model(Path(model))
+    if ".py:" in model:
+        if state_dict is None:
+            raise CaseError("a module class needs its weights", field="--weights",
+                            expected="torch: the file of torch.save(model.state_dict(), PATH); "
+                                     "chainer: the .npz of serializers.save_npz(PATH, chain)")
+        if not input_shapes:
+            raise CaseError("a module class does not record its input's shape", field="--input-shape",
+                            expected="the shape without the batch axis, e.g. --input-shape 2,28,28")
+        shapes = []
+        for text in input_shapes:
+            try:
+                shapes.append(tuple(int(part) for part in text.split(",") if part.strip()))
+            except ValueError:
+                raise CaseError("not a shape", field="--input-shape", expected="integers separated by commas",
+                                found=text) from None
+        file, _, name = model.rpartition(":")
+        if state_dict.endswith(".npz"):  # chainer's save_npz
+            framework_backend("chainer")
+            from harness.adapters.chainer_backend.importer import read_chainer_model
+
+            return read_chainer_model(Path(file), name, Path(state_dict), shapes)
+        framework_backend("torch")
+        from harness.adapters.torch_backend.importer import read_torch_module
+
+        return read_torch_module(Path(file), name, Path(state_dict), shapes)
+    raise CaseError(f"cannot tell what kind of model {model} is", field="MODEL",
+                    expected="a Keras .keras file, or a torch module as path/to/module.py:ClassName "
+                             "(with --state-dict and --input-shape)", found=model)
+
+
+def case_data(imported: ImportedModel, name: str, weights_file: str, samples: int) -> dict[str, Any]:
+    inputs = {}
+    for input_name, (shape, dtype) in imported.inputs.items():
+        if dtype.startswith("int"):
+            high = min([layer["input_dim"] for layer in imported.layers if layer.get("type") == "Embedding"
+                        and (not imported.graph or input_name in layer.get("inputs", []))] or [2])
+            data = {"integers": {"low": 0, "high": high}}
+        else:
+            data = {"normal": {}}
+        inputs[input_name] = {"shape": list(shape), "dtype": dtype, "data": data}
+    model: dict[str, Any] = ({"nodes": imported.layers, "outputs": imported.outputs} if imported.graph
+                             else {"sequential": imported.layers})
+    return {"name": name,
+            "description": f"imported from a {imported.framework} model by `python -m harness import`",
+            "dtype": imported.dtype, "samples": samples, "inputs": inputs, "model": model,
+            "weights": {"file": weights_file, "format": imported.weights_format}}
+
+
+def with_targets(data: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:
+    """One seeded target and a mean-squared-error loss per output."""
+    names = {output: "target" if len(shapes) == 1 else "target_" + re.sub(r"\W", "_", output) for output in shapes}
+    data["targets"] = {names[output]: {"shape": list(shape), "data": {"normal": {}}} for output, shape in shapes.items()}
+    losses = [{"type": "mean_squared_error", "reduction": "mean", "output": output, "target": names[output]}
+              for output in shapes]
+    data["loss"] = losses[0] if len(losses) == 1 else losses
+    if len(losses) == 1:
+        del losses[0]["output"], losses[0]["target"]
+    return data
+
+
+def refused_by_specs(imported: ImportedModel) -> list[ImportProblem]:
+    """A translated layer the harness's own spec refuses (pydantic's first message per layer)."""
+    from pydantic import ValidationError
+
+    from harness.layers import LAYERS
+
+    flagged = {problem.layer for problem in imported.problems}
+    problems = []
+    for layer in imported.layers:
+        if layer["type"] not in LAYERS or layer.get("name") in flagged:
+            continue
+        try:
+            LAYERS[layer["type"]].model_validate({k: v for k, v in layer.items() if k != "inputs"} | (
+                {"inputs": layer["inputs"]} if "inputs" in layer else {}))
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            problems.append(ImportProblem(layer["name"], layer["type"],
+                                          f"the harness's {layer['type']} refuses it: {where}: {error['msg']}"))
+    return problems
+
+
+def cut_weights(data: dict[str, Any], full: Path, format: str, out: Path) -> Path:
+    """`--partial`: the saved model's file holds the layers after the cut too, which the cut
+    case's model does not have. Its tensors for the layers kept, converted through the mapping
+    as the case would load them, become a canonical `.npz` beside the case (the full file stays)."""
+    from harness.case import cases_from_data
+    from harness.checkpoints import read_checkpoint
+
+    placeholder = {**data, "weights": {"seed": 0}}
+    (case,) = cases_from_data(placeholder, file=str(out))
+    checkpoint = read_checkpoint(case, full, format)
+    known = set(checkpoint.layout.keys())
+    kept = {key: value for key, value in checkpoint.tensors.items() if key in known}
+    canonical = checkpoint.layout.from_native(kept, checkpoint.names)
+    path = full.with_name(out.stem + ".partial.npz")
+    with open(path, "wb") as file:
+        np.savez(file, **canonical)
+    data["weights"] = {"file": path.name, "format": "npz"}
+    return path
+
+
+def truncate(imported: ImportedModel) -> None:
+    """`--partial`: keep the layers before the first one with a problem (sequential models)."""
+    bad = {problem.layer for problem in imported.problems}
+    keep = []
+    for layer in imported.layers:
+        if layer.get("name") in bad:
+            break
+        keep.append(layer)
+    if not keep:
+        raise CaseError("--partial: the first layer already has a problem; nothing to write", field="--partial")
+    if imported.graph:
+        raise CaseError("--partial works on sequential models only: a graph has no single point to stop at",
+                        field="--partial")
+    imported.layers = keep
+    imported.outputs = [keep[-1]["name"]]
+
+
+def import_model(model: str, out: Path, *, state_dict: str | None = None, input_shapes: list[str] | None = None,
+                 samples: int = 4, partial: bool = False) -> ImportResult:
+    from harness.case import load_cases_from_file
+    from harness.compare import DEFAULT_TOLERANCES
+    from harness.reference import run_reference
+
+    imported = read_model(model, state_dict=state_dict, input_shapes=input_shapes)
+    problems = imported.problems + refused_by_specs(imported)
+    if problems and not partial:
+        return ImportResult(None, None, problems)
+    if problems:
+        truncate(imported)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    weights = imported.write_weights(out.parent / out.stem)
+    data = with_targets(case_data(imported, out.stem, weights.name, samples), output_shapes(imported))
+    schema = os.path.relpath(Path(__file__).parent / "case" / "case.schema.json", out.parent.resolve())
+    if problems:
+        weights = cut_weights(data, weights, imported.weights_format, out)
+    out.write_text(f"# yaml-language-server: $schema={schema}\n" + dump_yaml(data))
+    (case,) = load_cases_from_file(out)
+    reference = run_reference(case, train=False).outputs
+    if partial and problems:
+        predicted = {}
+    else:
+        predicted = imported.predict(dict(case.dataset.inputs))
+    tolerance = DEFAULT_TOLERANCES[case.spec.dtype]["forward"]
+    differences = {output: float(np.max(np.abs(reference[output] - np.asarray(predicted[output], np.float64))))
+                   for output in predicted}
+    ok = all(np.allclose(np.asarray(predicted[output], np.float64), reference[output],
+                         rtol=tolerance.rtol, atol=tolerance.atol) for output in predicted)
+    return ImportResult(out, weights, problems, differences, (tolerance.rtol, tolerance.atol), ok)
+
+
+def output_shapes(imported: ImportedModel) -> dict[str, tuple[int, ...]]:
+    """Each output's shape (no batch axis), from the layer specs' own `output_shape`."""
+    from harness.layers import LAYERS
+
+    shapes = {name: tuple(shape) for name, (shape, _) in imported.inputs.items()}
+    specs = {}
+    previous = next(iter(shapes))
+    for layer in imported.layers:
+        if layer["type"] == "Reuse":
+            spec = specs[layer["layer"]]
+        else:
+            spec = specs[layer["name"]] = LAYERS[layer["type"]].model_validate(layer)
+        sources = layer.get("inputs") or [previous]
+        shapes[layer["name"]] = tuple(spec.output_shape([shapes[source] for source in sources]))
+        previous = layer["name"]
+    return {output: shapes[output] for output in imported.outputs}
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    """Block style, with flow style for short leaves (shapes, data generators, one-line layers)."""
+    import io
+
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    def convert(value, depth=0):
+        if isinstance(value, dict):
+            node = CommentedMap((k, convert(v, depth + 1)) for k, v in value.items())
+            if all(not isinstance(v, (dict, list)) or _short(v) for v in value.values()) and depth >= 2:
+                node.fa.set_flow_style()
+            return node
+        if isinstance(value, (list, tuple)):
+            node = CommentedSeq(convert(v, depth + 1) for v in value)
+            if all(not isinstance(v, (dict, list)) for v in value):
+                node.fa.set_flow_style()
+            return node
+        if isinstance(value, np.generic):
+            return value.item()
+        return value
+
+    yaml = YAML(typ="rt")
+    yaml.width = 110
+    stream = io.StringIO()
+    yaml.dump(convert(data), stream)
+    return stream.getvalue()
+
+
+def _short(value) -> bool:
+    return len(repr(value)) < 60
