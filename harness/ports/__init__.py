@@ -11,7 +11,8 @@ column. Two kinds:
   files and writes its outputs to one.
 
 What a port may return, and how it becomes a RunResult, is in returns.py; how the weights are
-handed to it (`weights_as`) in layouts.py.
+handed to it (`weights_as`) in layouts.py; `--port` in command_line.py; what `python -m harness
+run` prints when a port fails or errors, in console.py.
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ parameters after each training step, state) comes back to the canonical layout.
   These need the framework installed (its model of the case is built to read the names off);
   where it is not, the port is skipped with that reason.
 
-A gradient goes back through the same inverse transform as a value: every layout transform is a
+A gradient goes back through the same inverse transform as a value, as the adapters read theirs
+back (harness/adapters/base.py `add_parts`): every layout transform is a
 transpose, a reordering or a split of blocks (orthogonal maps, whose adjoint is their inverse), a
 sign flip, or a part of a parameter with zeros elsewhere (whose adjoint puts the part back). Of the
 tensors the harness holds (torch's second recurrent bias, batch counters), a gradient is not read
