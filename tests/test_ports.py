@@ -227,6 +227,17 @@ def test_a_broken_external_program_is_an_error_with_its_stderr(name):
     assert {r.verdict for r in report.checks if r.framework == "numpy"} == {PASS}
 
 
+def test_an_external_program_returns_gradients_and_training_steps_through_npz_keys():
+    """grad:<parameter>, grad:input:<name>, loss@step<k>, <parameter>@step<k> (harness/ports/returns.py)."""
+    case, name = with_port(case_file("port_mlp_training.yaml"),
+                           f"script=command:{sys.executable} mlp_script.py {{inputs}} {{weights}} {{targets}} {{outputs}}")
+    results = verdicts(case, name)
+    assert {check: r.verdict for check, r in results.items()} == {
+        "forward": PASS, "intermediates": PASS, "gradients": PASS, "training": PASS}, \
+        {check: r.message or r.reason for check, r in results.items()}
+    assert {t.step for t in results["training"].tensors} == set(range(1, 7))
+
+
 def test_an_external_program_that_is_not_installed_is_skipped_with_the_reason():
     data = {**ONE_DENSE, "ports": [{"name": "rust", "command": ["no-such-compiler-xyz", "{inputs}"]}]}
     case = cases_from_data(data, file=str(PORTS / "memory.yaml"))[0]
