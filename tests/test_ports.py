@@ -399,3 +399,21 @@ def test_a_port_declared_float64_gets_float64_and_float64_tolerances():
     assert report.outcomes[name].result.dtype == "float64"
     forward = next(r for r in report.checks if r.framework == name and r.check == "forward")
     assert forward.verdict == PASS and forward.tensors[0].rtol == 1e-7
+
+
+def test_expected_differences_may_name_a_port():
+    data = {**THREE_DENSE,
+            "ports": [{"name": "nobias", "python": "wrong_ports.py:dense_missing_bias"}],
+            "expected_differences": [{"frameworks": ["nobias"], "reason": "the microcontroller build drops the last bias"}]}
+    case = cases_from_data(data, file=str(PORTS / "memory.yaml"))[0]
+    checks = [r for r in run_case(case, ["numpy"]).checks if r.framework == "nobias"]
+    assert {r.verdict for r in checks} == {"expected-difference"}
+    assert all(r.reason == "the microcontroller build drops the last bias" for r in checks)
+
+
+def test_expected_differences_naming_an_unknown_port_is_a_case_error():
+    from harness.errors import CaseError
+
+    data = {**THREE_DENSE, "expected_differences": [{"frameworks": ["mine"], "reason": "x"}]}
+    with pytest.raises(CaseError, match="unknown framework or port 'mine'"):
+        cases_from_data(data)
