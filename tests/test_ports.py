@@ -417,3 +417,23 @@ def test_expected_differences_naming_an_unknown_port_is_a_case_error():
     data = {**THREE_DENSE, "expected_differences": [{"frameworks": ["mine"], "reason": "x"}]}
     with pytest.raises(CaseError, match="unknown framework or port 'mine'"):
         cases_from_data(data)
+
+
+def test_a_command_line_port_under_xdist_gives_the_same_report_as_one_process(tmp_path):
+    """The controller loads the workers' cases again from their files: with the same --port."""
+    pytest.importorskip("xdist")
+    from tests.test_pytest_plugin import comparable, matrix, run_pytest
+
+    port = f"mine={CASES / 'ports' / 'dense_tanh.py'}:predict"
+    single, parallel = matrix(tmp_path, "single"), matrix(tmp_path, "parallel")
+    one = run_pytest(single, "-p", "no:xdist", "--port", port)
+    two = run_pytest(parallel, "-n", "2", "--dist", "loadfile", "--port", port)
+    # seed000's network is dense_tanh.py's; on the other cases the port's weights do not fit: errors
+    assert one.returncode == two.returncode == 1, one.stdout + one.stderr + two.stdout + two.stderr
+    first = json.loads((single / "reports" / "results.json").read_text())
+    second = json.loads((parallel / "reports" / "results.json").read_text())
+    assert "mine" in first["ports"] and second["ports"] == first["ports"]
+    assert comparable(second, parallel)["records"] == comparable(first, single)["records"]
+    assert second["summary"] == first["summary"]
+    seed000 = [r for r in second["records"] if r["framework"] == "mine" and r["case"].startswith("seed000")]
+    assert seed000 and {r["verdict"] for r in seed000 if r["check"] == "forward"} == {PASS}
