@@ -437,3 +437,17 @@ def test_a_command_line_port_under_xdist_gives_the_same_report_as_one_process(tm
     assert second["summary"] == first["summary"]
     seed000 = [r for r in second["records"] if r["framework"] == "mine" and r["case"].startswith("seed000")]
     assert seed000 and {r["verdict"] for r in seed000 if r["check"] == "forward"} == {PASS}
+
+
+def test_a_ports_own_tolerance_applies_to_it_alone():
+    """A port may state its own tolerance, with the reason (here loose enough to let a forgotten
+    bias through: the bound is the user's statement, and the report shows it); the frameworks
+    keep theirs."""
+    tolerance = {"forward": {"rtol": 0.0, "atol": 2.0, "reason": "a deliberately loose bound for this test"}}
+    data = {**THREE_DENSE, "checks": ["forward"],
+            "ports": [{"name": "nobias", "python": "wrong_ports.py:dense_missing_bias", "tolerance": tolerance}]}
+    case = cases_from_data(data, file=str(PORTS / "memory.yaml"))[0]
+    runner = CaseRunner(case)
+    assert runner.check("nobias", "forward").verdict == PASS
+    assert runner.tolerance("forward", "nobias").atol == 2.0
+    assert runner.tolerance("forward", "numpy").atol == 1e-5
