@@ -128,7 +128,7 @@ class NativeWeightsLayout(WeightsLayout):
         tensors, problems = self.keyed(case, named, what)
         if problems:
             return {}, problems
-        gradients = what == "gradients"
+        gradients = what == "gradients"  # returns.py names what it reads: gradients, state, training step k ...
         by_key = {tensor.key: tensor for tensor in native.tensors}
         problems += [f"{what}: unknown tensor {key!r} (expected one of {', '.join(by_key)})"
                      for key in tensors if key not in by_key]
