@@ -175,8 +175,7 @@ def refused_by_specs(imported: ImportedModel) -> list[ImportProblem]:
         if layer["type"] not in LAYERS or layer.get("name") in flagged:
             continue
         try:
-            LAYERS[layer["type"]].model_validate({k: v for k, v in layer.items() if k != "inputs"} | (
-                {"inputs": layer["inputs"]} if "inputs" in layer else {}))
+            LAYERS[layer["type"]].model_validate(layer)
         except ValidationError as exc:
             error = exc.errors()[0]
             where = ".".join(str(part) for part in error["loc"])
@@ -205,9 +204,9 @@ def cut_weights(data: dict[str, Any], full: Path, format: str, out: Path) -> Pat
     return path
 
 
-def truncate(imported: ImportedModel) -> None:
+def truncate(imported: ImportedModel, problems: list[ImportProblem]) -> None:
     """`--partial`: keep the layers before the first one with a problem (sequential models)."""
-    bad = {problem.layer for problem in imported.problems}
+    bad = {problem.layer for problem in problems}
     keep = []
     for layer in imported.layers:
         if layer.get("name") in bad:
@@ -233,7 +232,7 @@ def import_model(model: str, out: Path, *, state_dict: str | None = None, input_
     if problems and not partial:
         return ImportResult(None, None, problems)
     if problems:
-        truncate(imported)
+        truncate(imported, problems)
     out.parent.mkdir(parents=True, exist_ok=True)
     weights = imported.write_weights(out.parent / out.stem)
     data = with_targets(case_data(imported, out.stem, weights.name, samples), output_shapes(imported))

@@ -281,8 +281,10 @@ def layout_of(case: Case, backend: FrameworkBackend, built: dict, model: NativeM
             tensor = NativeTensor(held.key, layer, shape, role, parameter,
                                   held.fold.native_name if held.fold is not None else held.name,
                                   description, optional=held.removed)
-            (optional.append if held.removed else entries.__setitem__)(*((tensor,) if held.removed
-                                                                         else (held.key, tensor)))
+            if held.removed:
+                optional.append(tensor)
+            else:
+                entries[held.key] = tensor
             layout.held_values[held.key] = value
             if held.fold is not None:
                 layout.transforms[held.key] = held.fold.transform

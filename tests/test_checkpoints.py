@@ -279,11 +279,12 @@ def test_case_file_errors(weights, message, tmp_path):
 def test_export_loads_with_each_frameworks_own_loader(tmp_path):
     """write_checkpoint -> the user's model loads it with the framework's own loader and then
     computes what the reference computes with the case's weights."""
+    for framework in ("torch", "keras", "chainer"):
+        backend_or_skip(framework)
     import torch
 
     from harness.adapters.chainer_backend._import import chainer
 
-    backend_or_skip("torch"), backend_or_skip("keras"), backend_or_skip("chainer")
     inputs = {"x": {"shape": [4], "data": {"normal": {}}}}
     # torch: the LSTM net's case, exported and loaded strictly into a fresh torch model
     make, lstm_inputs, model = TORCH_CASES["lstm"]
@@ -323,3 +324,57 @@ def test_export_then_read_is_exact(format, tmp_path):
     for name, value in case.weights.items():
         np.testing.assert_array_equal(back[name], value, err_msg=name)
     assert "ok" in read_checkpoint(case, file, format).table()
+
+
+# --- framework file -> canonical -> framework file, per layer kind with parameters -----------
+
+@pytest.mark.parametrize("framework", ["torch", "keras", "chainer"])
+@pytest.mark.parametrize("kind", ["Dense", "Conv1D", "Conv2D", "Embedding", "BatchNormalization",
+                                  "LayerNormalization", "SimpleRNN", "LSTM", "GRU_reset_after",
+                                  "GRU_reset_before"])
+def test_file_round_trip_per_layer_kind(framework, kind, tmp_path):
+    """A user's model (the framework's own classes, its own random initialisation, trained-looking
+    statistics) saved with the framework's saver -> canonical_weights, with which the reference
+    computes what the user's model computes -> write_checkpoint -> the framework's own loader
+    into a fresh user model, which computes the same again."""
+    import dataclasses
+
+    from tests.test_native_weights import (chainer_user_model, keras_user_model, kind_case, reference_output,
+                                           torch_user_model)
+
+    backend_or_skip(framework)
+    case = kind_case(kind, framework)
+    x = case.dataset.inputs["x"]
+    if framework == "torch":
+        import torch
+
+        model, forward = torch_user_model(kind)  # skips torch's missing reset-before GRU
+        torch.save(model.state_dict(), tmp_path / "user.pt")
+        source, out = tmp_path / "user.pt", tmp_path / "out.pt"
+    elif framework == "keras":
+        model, forward = keras_user_model(kind, case.graph.inputs["x"], name="layer")  # the case's layer name
+        model.save_weights(tmp_path / "user.weights.h5")
+        source, out = tmp_path / "user.weights.h5", tmp_path / "out.weights.h5"
+    else:
+        from harness.adapters.chainer_backend._import import chainer
+
+        model, forward = chainer_user_model(kind)
+        chainer.serializers.save_npz(str(tmp_path / "user.npz"), model)
+        source, out = tmp_path / "user.npz", tmp_path / "out.npz"
+    expected = forward(x)
+    weights = canonical_weights(case, source, framework)
+    np.testing.assert_allclose(reference_output(case, weights), expected, rtol=RTOL, atol=ATOL)
+    write_checkpoint(dataclasses.replace(case, weights=weights), framework, out)
+    if framework == "torch":
+        fresh, fresh_forward = torch_user_model(kind)
+        fresh.load_state_dict(torch.load(out, weights_only=True), strict=True)
+        fresh.eval()
+    elif framework == "keras":
+        fresh, fresh_forward = keras_user_model(kind, case.graph.inputs["x"], name="layer")
+        for variable in fresh.weights:
+            variable.assign(np.zeros(variable.shape))
+        fresh.load_weights(out)
+    else:
+        fresh, fresh_forward = chainer_user_model(kind)
+        chainer.serializers.load_npz(str(out), fresh, strict=True)
+    np.testing.assert_allclose(fresh_forward(x), expected, rtol=RTOL, atol=ATOL)

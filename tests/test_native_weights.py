@@ -143,7 +143,7 @@ def torch_user_model(kind: str):
     return model, forward
 
 
-def keras_user_model(kind: str, shape):
+def keras_user_model(kind: str, shape, name: str | None = None):
     from harness.adapters.keras_backend._import import keras
 
     layers = keras.layers
@@ -158,8 +158,11 @@ def keras_user_model(kind: str, shape):
         "GRU_reset_before": lambda: layers.GRU(4, reset_after=False, **f64),
     }
     keras.utils.set_random_seed(7)
+    layer = kinds[kind]()
+    if name is not None:  # a Keras file records layer names: the case's must match
+        layer = type(layer).from_config({**layer.get_config(), "name": name})
     model = keras.Sequential([keras.Input(tuple(shape), dtype="int64" if kind == "Embedding" else "float64"),
-                              kinds[kind]()])
+                              layer])
     if kind == "BatchNormalization":  # trained-looking statistics
         rng = np.random.default_rng(3)
         gamma, beta, mean, variance = model.get_weights()
@@ -168,7 +171,7 @@ def keras_user_model(kind: str, shape):
 
 
 def chainer_user_model(kind: str):
-    from harness.adapters.chainer_backend._import import F, L, chainer
+    from harness.adapters.chainer_backend._import import L, chainer
 
     np.random.seed(7)  # chainer's initializers draw from numpy's global generator
     with chainer.using_config("dtype", np.float64):

@@ -5,8 +5,10 @@ The class is imported from the file and built with no arguments, the state_dict 
 with `torch.load(weights_only=True)` and `load_state_dict(strict=True)`. An nn.Sequential is
 walked child by child (nested nn.Sequential children too, named `features.0` as in the
 state_dict): its forward is exactly the children in order (torch/nn/modules/container.py
-`Sequential.forward`). Another module's forward is arbitrary Python, which this importer does
-not trace: it is refused with that reason.
+`Sequential.forward`). Another module's forward is traced with torch.fx into the graph form
+(`trace`): submodule calls, the functions and methods of `FX_FUNCTIONS`, a submodule called
+again as a Reuse node; a forward torch.fx cannot trace (data-dependent control flow) or a call
+it has no translation for is refused with the reason.
 
 Each child module translates into a case layer by `TRANSLATORS` (one function per module class,
 the torch option -> the case field, citing the module's source in torch/nn/modules/); an option
@@ -19,6 +21,7 @@ flattens the array as it is, which is the case's Flatten with `data_format: chan
 from __future__ import annotations
 
 import importlib.util
+import operator
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -45,19 +48,19 @@ def read_torch_module(file: Path, class_name: str, state_dict: Path, shapes: lis
     dtype = str(dtypes.pop()).replace("torch.", "") if len(dtypes) == 1 else "float32"
     problems: list[ImportProblem] = []
     layers: list[dict[str, Any]] = []
-    if isinstance(module, nn.Sequential):
-        walk(module, "", layers, problems)
+    graph = not isinstance(module, nn.Sequential)
+    if graph:
+        names, outputs = trace(module, class_name, layers, problems)
     else:
+        walk(module, "", layers, problems)
+        names, outputs = ["x"], [layers[-1]["name"]] if layers else []
+    if len(shapes) != len(names):
         problems.append(ImportProblem(class_name, type(module).__name__,
-                                      "not an nn.Sequential: its forward is Python code this importer does not "
-                                      "trace; write the model as nn.Sequential, or write the case by hand"))
-    if len(shapes) != 1:
-        problems.append(ImportProblem(class_name, type(module).__name__,
-                                      f"{len(shapes)} input shapes; an nn.Sequential reads one input"))
-    inputs = {"x": (shapes[0] if shapes else (), dtype)}
-    if layers and layers[0]["type"] == "Embedding":
-        inputs["x"] = (inputs["x"][0], "int64")
-    outputs = [layers[-1]["name"]] if layers else []
+                                      f"{len(shapes)} input shape(s) for {len(names)} input(s) {names}"))
+    embedded = {source for layer in layers if layer["type"] == "Embedding" for source in layer.get("inputs", ["x"])}
+    if layers and not graph and layers[0]["type"] != "Embedding":
+        embedded.discard("x")
+    inputs = {name: (tuple(shape), "int64" if name in embedded else dtype) for name, shape in zip(names, shapes)}
 
     def write_weights(stem: Path) -> Path:
         path = stem.with_name(stem.name + ".pt")
@@ -66,10 +69,12 @@ def read_torch_module(file: Path, class_name: str, state_dict: Path, shapes: lis
 
     def predict(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         with torch.no_grad():
-            return {outputs[0]: module(torch.from_numpy(np.ascontiguousarray(arrays["x"]))).numpy()}
+            result = module(*[torch.from_numpy(np.ascontiguousarray(arrays[name])) for name in inputs])
+        results = result if isinstance(result, (tuple, list)) else [result]
+        return {output: value.numpy() for output, value in zip(outputs, results)}
 
     return ImportedModel("torch", dtype, inputs, layers, outputs, problems, write_weights, predict,
-                         weights_format="torch")
+                         weights_format="torch", graph=graph)
 
 
 def instantiate(file: Path, class_name: str) -> nn.Module:
@@ -89,6 +94,131 @@ def instantiate(file: Path, class_name: str) -> nn.Module:
     except TypeError as exc:
         raise CaseError(f"{class_name}() cannot be built without arguments: {exc}", field="MODEL",
                         hint="give the class defaults for its arguments, or a subclass that passes them") from None
+
+
+def trace(module: nn.Module, class_name: str, layers: list, problems: list) -> tuple[list[str], list[str]]:
+    """Another module's forward, traced with torch.fx.symbolic_trace (torch/fx/_symbolic_trace.py:
+    each submodule call, function and method call becomes a graph node) into graph-form case
+    nodes: a submodule through `TRANSLATORS` (named by its path, as in the state_dict; a second
+    call is a Reuse node), a function or method through `FX_FUNCTIONS`. Returns the input names
+    (the forward's parameters) and the output node names."""
+    from torch import fx
+
+    try:
+        graph = fx.symbolic_trace(module).graph
+    except Exception as exc:  # data-dependent control flow and the like
+        problems.append(ImportProblem(class_name, type(module).__name__, "torch.fx cannot trace its forward: "
+                                      + " ".join(str(exc).split())[:300]))
+        return [], []
+    names: dict[Any, str] = {}
+    taken = {path for path, _ in module.named_modules()}
+    inputs, outputs, called = [], [], set()
+
+    def unique(name: str) -> str:
+        candidate, count = name, 1
+        while candidate in taken:
+            candidate, count = f"{name}_{count}", count + 1
+        taken.add(candidate)
+        return candidate
+
+    for node in graph.nodes:
+        tensors = [argument for argument in node.args if isinstance(argument, fx.Node)]
+        if node.op == "placeholder":
+            names[node] = unique(node.name)
+            inputs.append(names[node])
+        elif node.op == "call_module":
+            child = module.get_submodule(node.target)
+            if len(tensors) != len(node.args) or node.kwargs:
+                problems.append(ImportProblem(node.target, type(child).__name__, "called with other arguments "
+                                              "than tensors"))
+            sources = [names.get(argument, "?") for argument in tensors]
+            if node.target in called:
+                names[node] = unique(f"{node.target}_again")
+                layers.append({"name": names[node], "type": "Reuse", "layer": node.target, "inputs": sources})
+                continue
+            called.add(node.target)
+            translator = TRANSLATORS.get(type(child))
+            reasons: list[str] = []
+            spec = (translator(child, reasons) if translator is not None else {"type": type(child).__name__})
+            if translator is None:
+                reasons.append("the importer has no translation for this module class")
+            problems.extend(ImportProblem(node.target, type(child).__name__, reason) for reason in reasons)
+            names[node] = node.target
+            layers.append({"name": node.target, **spec, "inputs": sources})
+        elif node.op in ("call_function", "call_method"):
+            label = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", str(node.target))
+            translator = FX_FUNCTIONS.get(node.target)
+            reasons = []
+            spec = translator(node, reasons) if translator is not None else {"type": label}
+            if translator is None:
+                reasons.append(f"the importer has no translation for {node.op} {label}")
+            names[node] = unique(node.name)
+            problems.extend(ImportProblem(names[node], label, reason) for reason in reasons)
+            sources = [names.get(argument, "?") for argument in _tensor_arguments(node)]
+            layers.append({"name": names[node], **spec, "inputs": sources})
+        elif node.op == "output":
+            result = node.args[0]
+            for item in (result if isinstance(result, (tuple, list)) else [result]):
+                if isinstance(item, fx.Node) and item in names:
+                    outputs.append(names[item])
+                else:
+                    problems.append(ImportProblem(class_name, "output", f"returns {item!r}, not a tensor"))
+        else:  # get_attr: a parameter or buffer used directly in forward
+            problems.append(ImportProblem(str(node.target), node.op, "a tensor attribute used directly in forward; "
+                                          "the case's layers own their parameters"))
+    return inputs, outputs
+
+
+def _tensor_arguments(node) -> list:
+    from torch import fx
+
+    found = []
+    for argument in node.args:
+        if isinstance(argument, fx.Node):
+            found.append(argument)
+        elif isinstance(argument, (tuple, list)):
+            found.extend(item for item in argument if isinstance(item, fx.Node))
+    return found
+
+
+def _fx_activation(name: str) -> Callable:
+    def translate(node, reasons) -> dict:
+        if len(_tensor_arguments(node)) != 1:
+            reasons.append("not one tensor argument")
+        return {"type": "Activation", "activation": name}
+    return translate
+
+
+def _fx_merge(kind: str) -> Callable:
+    def translate(node, reasons) -> dict:
+        if len(_tensor_arguments(node)) != len(node.args) or node.kwargs:
+            reasons.append("an argument that is not a tensor of the model (a constant)")
+        return {"type": kind}
+    return translate
+
+
+def _fx_flatten(node, reasons) -> dict:  # torch.flatten(x, start_dim=0, end_dim=-1); Tensor.flatten alike
+    start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
+    end = node.args[2] if len(node.args) > 2 else node.kwargs.get("end_dim", -1)
+    if (start, end) != (1, -1):
+        reasons.append(f"flatten(start_dim={start}, end_dim={end}); the case flattens every axis but the batch")
+    return {"type": "Flatten", "data_format": "channels_last"}
+
+
+def _fx_cat(node, reasons) -> dict:  # torch.cat(tensors, dim=0)
+    dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+    if dim == 0:
+        reasons.append("cat along the batch axis")
+    return {"type": "Concatenate", "axis": dim}
+
+
+FX_FUNCTIONS: dict[Any, Callable] = {
+    torch.relu: _fx_activation("relu"), torch.nn.functional.relu: _fx_activation("relu"),
+    "relu": _fx_activation("relu"), torch.tanh: _fx_activation("tanh"), "tanh": _fx_activation("tanh"),
+    torch.sigmoid: _fx_activation("sigmoid"), "sigmoid": _fx_activation("sigmoid"),
+    operator.add: _fx_merge("Add"), torch.add: _fx_merge("Add"), operator.mul: _fx_merge("Multiply"),
+    torch.mul: _fx_merge("Multiply"), torch.flatten: _fx_flatten, "flatten": _fx_flatten, torch.cat: _fx_cat,
+}
 
 
 def walk(module: nn.Sequential, prefix: str, layers: list, problems: list) -> None:
