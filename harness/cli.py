@@ -1,6 +1,7 @@
 """Command line: `python -m harness COMMAND`, one function per command:
 
     python -m harness run [CASES...] [--frameworks numpy,keras,chainer,torch] [--out reports/]
+                          [--port NAME=FILE.py:FUNCTION ...]
     python -m harness show CASE_FILE [--mapping [--frameworks keras,chainer,torch]] [--weights FILE]
     python -m harness export CASE_FILE --format keras|torch|chainer|npz --out DIR_OR_FILE
     python -m harness import MODEL [--weights FILE --input-shape 2,5,4] --out cases/NAME.yaml
@@ -41,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
                      help="skip measuring each case's strength (one reference run per applicable transform)")
     run.add_argument("--require-frameworks", action="store_true",
                      help="treat a framework that is not installed as an error, not a skip (CI)")
+    run.add_argument("--port", dest="ports", action="append", metavar="PORT",
+                     help="check your own implementation as one more backend of every case run: "
+                          "NAME=FILE.py:FUNCTION[,weights_as=keras|torch|chainer][,dtype=float64], "
+                          "'NAME=command:PROGRAM ARGS' ({inputs} {weights} {outputs} are .npz paths), "
+                          "or a YAML mapping as in a case file's `ports`; repeatable; paths relative "
+                          "to the working directory (see README, Check your own port)")
 
     show = commands.add_parser("show", help="print a model summary of each case in a file")
     show.add_argument("cases", nargs="+")
@@ -112,16 +119,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def command_run(options) -> int:
+    from harness.ports.command_line import parse_ports
     from harness.session import run_session
 
     frameworks = options.frameworks.split(",") if options.frameworks else None
+    ports = parse_ports(options.ports)
     command = "python -m harness " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else \
         "python -m harness run"
     started = time.perf_counter()
     session = run_session(options.cases, frameworks=frameworks, select=options.select,
                           out_dir=Path(options.out), command=command,
-                          require_frameworks=options.require_frameworks, echo=print,
+                          require_frameworks=options.require_frameworks, echo=print, ports=ports,
                           strength=not options.no_strength)
+    from harness.ports.console import port_findings
+
+    for block in port_findings(session.reports):
+        print("\n" + block)
     summary = session.results["summary"]
     counts = ", ".join(f"{v} {k}" for k, v in summary.items() if v)
     loaded = f"{len(session.reports)} case(s)" + (f", {len(session.results['load_errors'])} file(s) not loaded"

@@ -8,6 +8,9 @@ failure prints the comparison figures, not a traceback.
 Verdicts map to pytest outcomes: pass -> passed, fail/error -> failed, expected-difference ->
 xfailed (with the case's reason), skipped -> skipped (with the reason).
 
+A case's ports (its `ports:`, and any `--port NAME=FILE.py:FUNCTION` given to pytest) are
+columns like the frameworks: `case::my_numpy::forward`, marked `port`.
+
 Options: `--frameworks numpy,torch` limits the matrix; `--harness-report DIR` (default
 reports, `none` to turn off) writes the report (HTML pages, results.json, junit.xml;
 the directory is replaced as a whole) at the end.
@@ -57,6 +60,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="comma-separated frameworks to run the case matrix on (default: all)")
     group.addoption("--harness-report", default="reports",
                     help="directory for results.json and the HTML report of the case matrix, or 'none'")
+    group.addoption("--port", dest="harness_ports", action="append", default=None, metavar="PORT",
+                    help="add your own implementation to every collected case, as with `python -m harness "
+                         "run --port` (NAME=FILE.py:FUNCTION[,weights_as=...], 'NAME=command:...' or a YAML mapping)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -73,6 +79,7 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--harness-report: {exc.render()}") from None
     for framework in FRAMEWORKS:
         config.addinivalue_line("markers", f"{framework}: a case-matrix item run on {framework}")
+    config.addinivalue_line("markers", "port: a case-matrix item run on a port (your own implementation)")
     if target is not None and not hasattr(config, "workerinput"):
         config.pluginmanager.register(DefaultsStarter(config), "harness-defaults-starter")
 
@@ -91,6 +98,16 @@ def report_directory(config: pytest.Config) -> Path | None:
     return Path(target) if Path(target).is_absolute() else Path(config.rootpath, target)
 
 
+def command_line_ports(config: pytest.Config) -> list:
+    """The `--port` options, parsed once (a malformed one is a usage error)."""
+    from harness.ports.command_line import parse_ports
+
+    try:
+        return parse_ports(config.getoption("harness_ports"), Path(config.invocation_params.dir))
+    except CaseError as exc:
+        raise pytest.UsageError(exc.render()) from None
+
+
 def selected_frameworks(config: pytest.Config) -> list[str]:
     option = config.getoption("--frameworks")
     if not option:
@@ -106,12 +123,13 @@ class CaseFile(pytest.File):
     def collect(self):
         from harness.case import load_cases_from_file
 
-        cases = load_cases_from_file(self.path)
+        ports = command_line_ports(self.config)
+        cases = [case.with_ports(ports) for case in load_cases_from_file(self.path)]
         require = os.environ.get("HARNESS_REQUIRE_FRAMEWORKS", "") not in ("", "0")
         for case in cases:
             runner = CaseRunner(case, require_frameworks=require)
             self.config.stash[RUNNERS][case.id] = runner
-            for framework in selected_frameworks(self.config):
+            for framework in runner.backend_names(selected_frameworks(self.config)):
                 for check in runner.checks():
                     yield CaseItem.from_parent(self, name=f"{case.id}::{framework}::{check}",
                                                runner=runner, framework=framework, check=check)
@@ -133,7 +151,7 @@ class CaseItem(pytest.Item):
     def __init__(self, *, runner: CaseRunner, framework: str, check: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.runner, self.framework, self.check = runner, framework, check
-        self.add_marker(getattr(pytest.mark, framework))
+        self.add_marker("port" if runner.case.port(framework) is not None else framework)
 
     def runtest(self) -> None:
         result = self.runner.check(self.framework, self.check)
@@ -200,13 +218,15 @@ def case_reports(config: pytest.Config) -> list[tuple[int, CaseReport]]:
     reports = []
     for case_id, checks in by_case.items():
         runner = runners[case_id]
-        pairwise = [pair for i, first in enumerate(frameworks) for second in frameworks[i + 1:]
+        ran = {result.framework for result in checks}
+        names = [name for name in runner.backend_names(frameworks) if name in ran]
+        pairwise = [pair for i, first in enumerate(names) for second in names[i + 1:]
                     for check in runner.checks()
                     if (pair := runner.pairwise(first, second, check)) is not None]
         reference = runner.computed_reference()
         reports.append((order.get(case_id, len(order)), CaseReport(
             case=runner.case, checks=checks, pairwise=pairwise,
-            outcomes={f: runner.outcome(f) for f in frameworks}, reference=reference,
+            outcomes={f: runner.outcome(f) for f in names}, reference=reference,
             reference_seconds=reference.seconds if reference else 0.0)))
     return reports
 
@@ -289,6 +309,7 @@ def _worker_results(config: pytest.Config) -> list[tuple[int, CaseReport]]:
         return []
     from harness.case import load_cases_from_file
 
+    ports = command_line_ports(config)  # a worker's cases had them: the same --port options
     merged: dict[str, tuple[int, CaseReport]] = {}
     loaded: dict[str, dict[str, Any]] = {}
     for path in sorted(directory.glob("*.pickle")):
@@ -296,7 +317,7 @@ def _worker_results(config: pytest.Config) -> list[tuple[int, CaseReport]]:
         config.stash.setdefault(WORKER_ENVIRONMENT, environment)
         for position, file, case_id, fields in records:
             if file not in loaded:
-                loaded[file] = {case.id: case for case in load_cases_from_file(file)}
+                loaded[file] = {case.id: case.with_ports(ports) for case in load_cases_from_file(file)}
             report = CaseReport(**{**fields, "case": loaded[file][case_id]})
             if case_id in merged:
                 _, earlier = merged[case_id]

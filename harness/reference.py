@@ -87,9 +87,17 @@ def run_reference(case: Case, dtype: str = "float64", *, framework: str = "refer
                          for layer, spec in graph.layers.items()},
         seconds=time.perf_counter() - started,
     )
+    result.metrics = reference_metrics(case, result.outputs)
     if train and case.spec.training is not None:
         result.training = train_reference(case, dtype)
     return result
+
+
+def reference_metrics(case: Case, outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The case's metrics (harness/metrics.py) on these outputs, in float64."""
+    return {metric.label: metric.compute(outputs[case.metric_output(metric)],
+                                         case.dataset.targets[case.metric_target(metric)])
+            for metric in case.metrics}
 
 
 def train_reference(case: Case, dtype: str = "float64") -> TrainingTrace:

@@ -1,5 +1,8 @@
 """results.json: one record per case, framework, check and tensor, with every figure and the
-verdict; plus, per case, how each framework built each layer and what each run cost.
+verdict; plus, per case, how each framework built each layer and what each run cost. A case's
+ports (harness/ports/) are backends like the frameworks: their records carry the port's name as
+`framework`, `cases[i].frameworks` has their outcomes, `cases[i].ports` what each one is, and
+the top-level `ports` lists every port of the run (the report's extra columns).
 
 The report writes it beside the HTML pages (harness/report/site.py, which replaces the whole
 report directory at once); `write_results` writes it alone, atomically (a temporary file, then
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.compare import _finite
+from harness.metrics import differing_predictions
 from harness.runner import VERDICTS, CaseReport, CheckResult
 
 SCHEMA_VERSION = 1
@@ -104,7 +108,44 @@ def case_summary(report: CaseReport) -> dict[str, Any]:
             for name, outcome in report.outcomes.items()
         },
         "training": training_summary(report),
+        "ports": {port.name: port.describe() for port in case.ports},
+        "metrics": metrics_summary(report),
     }
+
+
+def metrics_summary(report: CaseReport) -> dict[str, Any] | None:
+    """Each metric's value per backend that ran (and the reference's), how each backend computed
+    it, and the positions where the backends' predictions differ."""
+    case = report.case
+    if not case.metrics:
+        return None
+    ran = {name: outcome.result for name, outcome in report.outcomes.items() if outcome.result is not None}
+    results = {**({"reference": report.reference} if report.reference is not None else {}), **ran}
+    summary: dict[str, Any] = {"metrics": [], "differing_predictions": []}
+    for metric in case.metrics:
+        summary["metrics"].append({
+            "name": metric.label, "type": metric.type, "description": metric.describe(),
+            "output": case.metric_output(metric), "target": case.metric_target(metric), "counted": metric.counted,
+            "values": {name: float(result.metrics[metric.label]) for name, result in results.items()
+                       if metric.label in result.metrics},
+            "implementations": {name: asdict(result.implementations[f"metric:{metric.label}"])
+                                for name, result in ran.items() if f"metric:{metric.label}" in result.implementations},
+        })
+        if report.reference is None:
+            continue
+        output = case.metric_output(metric)
+        differing = differing_predictions(metric, report.reference.outputs[output],
+                                          {name: result.outputs[output] for name, result in ran.items()
+                                           if output in result.outputs},
+                                          case.dataset.targets[case.metric_target(metric)])
+        if differing is not None:
+            summary["differing_predictions"].append(differing)
+    return _finite(summary)
+
+
+def run_ports(reports: list[CaseReport]) -> list[str]:
+    """Every port of the run, in order of first appearance (the report's columns after the frameworks)."""
+    return list(dict.fromkeys(port.name for report in reports for port in report.case.ports))
 
 
 def build_results(reports: list[CaseReport], *, environment: dict[str, Any], command: str,
@@ -116,6 +157,7 @@ def build_results(reports: list[CaseReport], *, environment: dict[str, Any], com
         "schema_version": SCHEMA_VERSION,
         "command": command,
         "frameworks": frameworks,
+        "ports": run_ports(reports),
         "seconds": seconds,
         "environment": environment,
         "summary": summarise(checks),

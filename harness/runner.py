@@ -1,7 +1,14 @@
-"""Running a case in each framework and judging every check against the reference.
+"""Running a case in each backend and judging every check against the reference.
+
+A case's backends are the frameworks (`numpy`, `keras`, `chainer`, `torch`) and its ports (a
+user's own implementation, harness/ports/): each is a `Backend` whose `run(case)` gives a
+RunResult, and everything here treats them alike. Where this module says "framework", a port is
+meant too (the names stay for compatibility: `CheckResult.framework`, `FrameworkOutcome`).
 
 Nothing here stops a run: a framework that is not installed, cannot express the case, or raises,
 becomes a `skipped` or `error` verdict for that framework, with the reason, and the others go on.
+A check whose tensors a backend does not produce (a port that returns no gradients, a framework
+without one of the case's metrics: `RunResult.unavailable`) is `skipped` with the reason.
 
 Verdicts: `pass`; `fail`; `expected-difference` (the case documents why this framework differs,
 and it does); `skipped` (with the reason); `error` (an exception, with its traceback).
@@ -19,14 +26,19 @@ from typing import Any, Callable, Iterator, NamedTuple
 import numpy as np
 
 from harness.adapters import get_backend
-from harness.adapters.base import RunResult, Unsupported
+from harness.adapters.base import Backend, RunResult, Unsupported
 from harness.case import Case
 from harness.compare import DEFAULT_TOLERANCES, TensorComparison, Tolerance, compare
+from harness.metrics import differing_predictions
+from harness.ports import PortError, port_backend
 from harness.reference import run_reference
 
 PASS, FAIL, EXPECTED, SKIPPED, ERROR = "pass", "fail", "expected-difference", "skipped", "error"
 VERDICTS = (PASS, FAIL, EXPECTED, SKIPPED, ERROR)
-COMPARED_CHECKS = ("forward", "intermediates", "gradients", "training")
+COMPARED_CHECKS = ("forward", "intermediates", "gradients", "training", "metrics")
+EXACT = Tolerance(0.0, 0.0, "counts of right predictions compare exactly")
+TOLERANCE_OF = {"metrics": "forward"}
+"""Checks that use another check's default tolerance: error metrics are compared like the loss."""
 
 
 @dataclass
@@ -97,6 +109,20 @@ class CaseRunner:
         """Search the transform catalogue for a hint when a check fails (only then)."""
         self._outcomes: dict[str, FrameworkOutcome] = {}
         self._diagnoser = None
+        self._ports: dict[str, Backend] = {}
+
+    def backend(self, name: str) -> Backend:
+        """The backend called `name`: one of the case's ports, else a framework."""
+        port = self.case.port(name)
+        if port is None:
+            return get_backend(name)
+        if name not in self._ports:
+            self._ports[name] = port_backend(port)
+        return self._ports[name]
+
+    def backend_names(self, frameworks: list[str]) -> list[str]:
+        """The columns of this case: the given frameworks, then the case's ports."""
+        return self.case.backend_names(frameworks)
 
     @cached_property
     def reference(self) -> RunResult:
@@ -112,17 +138,21 @@ class CaseRunner:
         return self._outcomes[framework]
 
     def _run(self, framework: str) -> FrameworkOutcome:
-        backend = get_backend(framework)
+        backend = self.backend(framework)
         reason = backend.unavailable_reason()
         if reason:
             # In CI every framework must run: a missing one is an error there, not a quiet skip.
-            return FrameworkOutcome(framework, status=ERROR if self.require_frameworks else SKIPPED,
-                                    reason=reason)
+            # A port that cannot run here (no C compiler) is no framework: it is skipped.
+            required = self.require_frameworks and self.case.port(framework) is None
+            return FrameworkOutcome(framework, status=ERROR if required else SKIPPED, reason=reason)
         started = time.perf_counter()
         try:
             result = backend.run(self.case)
         except Unsupported as exc:
             return FrameworkOutcome(framework, status=SKIPPED, reason=str(exc))
+        except PortError as exc:  # the port's own message: which port, case, what was expected
+            return FrameworkOutcome(framework, status=ERROR, reason=str(exc),
+                                    seconds=time.perf_counter() - started)
         except Exception as exc:  # one framework's crash is its own failure, not the run's
             return FrameworkOutcome(framework, status=ERROR,
                                     reason=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}",
@@ -154,7 +184,8 @@ class CaseRunner:
             base.verdict, base.reason = outcome.status, outcome.reason
             base.message = outcome.reason.splitlines()[0] if outcome.reason else ""
             return base
-        problem = training_problem(self.case, check, outcome.result, reference)
+        problem = unavailable_problem(self.case, check, outcome.result) or \
+            training_problem(self.case, check, outcome.result, reference)
         if problem is not None:
             base.verdict, base.reason = problem
             base.message = base.reason.splitlines()[0] if base.reason else ""
@@ -163,7 +194,7 @@ class CaseRunner:
             base.tensors = self.known_value_comparisons(outcome.result)
         else:
             base.tensors = list(comparisons(self.case, check, outcome.result, reference,
-                                            self.tolerance(check)))
+                                            self.tolerance(check, framework)))
         self._judge(base)
         if base.verdict in (FAIL, EXPECTED) and self.diagnose and check in COMPARED_CHECKS:
             self._add_hint(base, outcome.result, reference)
@@ -194,28 +225,50 @@ class CaseRunner:
         a, b = self.outcome(first).result, self.outcome(second).result
         if a is None or b is None or check not in COMPARED_CHECKS:
             return None
+        if check in a.unavailable or check in b.unavailable:
+            return None
         if check == "training" and not (_trained(a) and _trained(b)):
             return None
         result = CheckResult(case=self.case.id, framework=first, check=check, against=second,
                              verdict=ERROR,
-                             tensors=list(comparisons(self.case, check, a, b, self.pairwise_tolerance(check))))
+                             tensors=list(comparisons(self.case, check, a, b,
+                                                      self.pairwise_tolerance(check, first, second))))
         failed = [t for t in result.tensors if not t.passed]
         result.verdict = FAIL if failed else PASS
-        result.message = failed[0].describe() if failed else ""
+        result.message = describe_tensor(failed[0]) if failed else ""
         return result
 
-    def tolerance(self, check: str) -> Tolerance:
-        override = getattr(self.case.spec.tolerance, check, None)
-        if override is not None:
-            return Tolerance(override.rtol, override.atol, override.reason)
-        return DEFAULT_TOLERANCES[self.case.spec.dtype][check]
+    def dtype(self, backend: str | None) -> str:
+        """What a backend computes in: the case's dtype, or what a port declares (or returns)."""
+        port = self.case.port(backend) if backend else None
+        if port is None:
+            return self.case.spec.dtype
+        result = self.outcome(backend).result
+        return result.dtype if result is not None else (port.spec.dtype or self.case.spec.dtype)
 
-    def pairwise_tolerance(self, check: str) -> Tolerance:
+    def tolerance(self, check: str, backend: str | None = None) -> Tolerance:
+        """A port's own `tolerance`, else the case's (written for the case's dtype, so for a
+        port computing in another dtype only its own), else the default of the dtype."""
+        dtype = self.dtype(backend)
+        port = self.case.port(backend) if backend else None
+        overrides = [port.spec.tolerance] if port is not None and port.spec.tolerance is not None else []
+        if dtype == self.case.spec.dtype:
+            overrides.append(self.case.spec.tolerance)
+        for overridden in overrides:
+            override = getattr(overridden, check, None) or getattr(overridden, TOLERANCE_OF.get(check, check), None)
+            if override is not None:
+                return Tolerance(override.rtol, override.atol, override.reason)
+        return DEFAULT_TOLERANCES[dtype][TOLERANCE_OF.get(check, check)]
+
+    def pairwise_tolerance(self, check: str, first: str | None = None, second: str | None = None) -> Tolerance:
         """Twice the tolerance against the reference: two frameworks each within it of the
         reference may be up to twice it apart (float32 rounding on both sides adds up), so a
-        pairwise mismatch means that at least one of them is outside what agreement allows."""
-        single = self.tolerance(check)
-        return Tolerance(2 * single.rtol, 2 * single.atol,
+        pairwise mismatch means that at least one of them is outside what agreement allows.
+        Between backends with different tolerances (a float64 port and a float32 framework),
+        twice the looser one."""
+        one, other = self.tolerance(check, first), self.tolerance(check, second)
+        single = one if (one.rtol, one.atol) >= (other.rtol, other.atol) else other
+        return Tolerance(2 * max(one.rtol, other.rtol), 2 * max(one.atol, other.atol),
                          f"twice the tolerance against the reference ({single.reason or 'default'})")
 
     def known_value_comparisons(self, result: RunResult) -> list[TensorComparison]:
@@ -251,7 +304,7 @@ def _failure_message(result: CheckResult, failed: list[TensorComparison]) -> str
         lines.append(f"divergence starts at layer {failed[0].tensor!r}")
     if result.check == "training" and result.first_divergent_step is not None:
         lines.append(f"divergence starts at step {result.first_divergent_step}")
-    lines.extend("  " + t.describe() for t in failed[:5])
+    lines.extend("  " + describe_tensor(t) for t in failed[:5])
     if len(failed) > 5:
         lines.append(f"  ... and {len(failed) - 5} more")
     return "\n".join(lines)
@@ -278,46 +331,71 @@ def known_value_pairs(case: Case, result: RunResult) -> Iterator[TensorPair]:
     if expect.loss is not None:
         yield TensorPair("loss", "known_value", result.loss, expect.loss)
     for name, values in expect.gradients.items():
-        actual = (result.input_gradients[name.split(":", 1)[1]] if name.startswith("input:")
-                  else result.parameter_gradients[name])
+        actual = (result.input_gradients.get(name.split(":", 1)[1]) if name.startswith("input:")
+                  else result.parameter_gradients.get(name))
         yield TensorPair(f"grad:{name}", "known_value", actual, values)
+    for name, value in expect.metrics.items():
+        yield TensorPair(f"metric:{name}", "known_value", result.metrics.get(name), value)
     for known in expect.steps:
         trace, index = result.training, known.step - 1
+        reached = index < len(trace.losses)
         if known.loss is not None:
-            yield TensorPair(f"loss@step{known.step}", "known_value", trace.losses[index], known.loss, known.step)
+            yield TensorPair(f"loss@step{known.step}", "known_value", trace.losses[index] if reached else None,
+                             known.loss, known.step)
         for name, values in known.parameters.items():
-            yield TensorPair(f"{name}@step{known.step}", "known_value", trace.parameters[index][name], values,
-                             known.step)
+            yield TensorPair(f"{name}@step{known.step}", "known_value",
+                             trace.parameters[index].get(name) if reached else None, values, known.step)
 
 
 def tensor_pairs(case: Case, check: str, actual: RunResult, expected: RunResult) -> Iterator[TensorPair]:
     """The tensors a check compares, in graph (and step) order.
 
     The one place that says which tensors a check covers and how they are named; the report
-    uses it too, to draw the arrays behind a comparison's figures."""
+    uses it too, to draw the arrays behind a comparison's figures. A tensor a backend did not
+    produce (a port that returns less) is None on its side, and compared as missing; a layer
+    output a port does not return is left out of `intermediates` (those are the port's to choose:
+    a fused implementation has no output between the layers it fuses)."""
     if check == "forward":
         for name in case.graph.outputs:
-            yield TensorPair(f"output:{name}", "output", actual.outputs[name], expected.outputs[name])
+            yield TensorPair(f"output:{name}", "output", actual.outputs.get(name), expected.outputs.get(name))
         yield TensorPair("loss", "loss", actual.loss, expected.loss)
         # Moving statistics after the run: updated in training mode, untouched in inference mode
         # (a framework left in the wrong mode changes them).
+        # A port that returns no state leaves it out (as layer outputs); frameworks return it all.
         for name in case.state_parameters():
-            yield TensorPair(f"state:{name}", "state", actual.state[name], expected.state[name])
+            if name in actual.state and name in expected.state:
+                yield TensorPair(f"state:{name}", "state", actual.state[name], expected.state[name])
     elif check == "intermediates":
         for node in case.graph.nodes:
-            yield TensorPair(node.name, "intermediate", actual.intermediates[node.name],
-                             expected.intermediates[node.name])
+            if node.name in actual.intermediates and node.name in expected.intermediates:
+                yield TensorPair(node.name, "intermediate", actual.intermediates[node.name],
+                                 expected.intermediates[node.name])
     elif check == "gradients":
         for name in case.trainable_parameters():
-            yield TensorPair(f"grad:{name}", "parameter_gradient", actual.parameter_gradients[name],
-                             expected.parameter_gradients[name])
+            yield TensorPair(f"grad:{name}", "parameter_gradient", actual.parameter_gradients.get(name),
+                             expected.parameter_gradients.get(name))
         for name in case.float_inputs():
-            yield TensorPair(f"grad:input:{name}", "input_gradient", actual.input_gradients[name],
-                             expected.input_gradients[name])
+            yield TensorPair(f"grad:input:{name}", "input_gradient", actual.input_gradients.get(name),
+                             expected.input_gradients.get(name))
     elif check == "training":
         yield from training_pairs(case, actual, expected)
+    elif check == "metrics":
+        yield from metric_pairs(case, actual, expected)
     else:
         raise ValueError(f"unknown check {check!r}")
+
+
+def metric_pairs(case: Case, actual: RunResult, expected: RunResult) -> Iterator[TensorPair]:
+    """Per metric: the count of right predictions (accuracies), else the metric's value."""
+    for metric in case.metrics:
+        mine, theirs = actual.metrics.get(metric.label), expected.metrics.get(metric.label)
+        if not metric.counted:
+            yield TensorPair(f"metric:{metric.label}", "metric", mine, theirs)
+            continue
+        shape = (case.dataset.samples, *case.graph.shapes[case.metric_output(metric)])
+        yield TensorPair(f"metric:{metric.label}", "metric_count",
+                         None if mine is None else np.int64(metric.count(mine, shape)),
+                         None if theirs is None else np.int64(metric.count(theirs, shape)))
 
 
 def training_pairs(case: Case, actual: RunResult, expected: RunResult) -> Iterator[TensorPair]:
@@ -331,28 +409,98 @@ def training_pairs(case: Case, actual: RunResult, expected: RunResult) -> Iterat
             return
         yield TensorPair(f"loss@step{step}", "training_loss", mine.losses[index], theirs.losses[index], step)
         for name in case.trainable_parameters():
-            yield TensorPair(f"{name}@step{step}", "training_parameter", mine.parameters[index][name],
-                             theirs.parameters[index][name], step)
-        for name in case.state_parameters():
-            yield TensorPair(f"state:{name}@step{step}", "training_state", mine.state[index][name],
-                             theirs.state[index][name], step)
+            yield TensorPair(f"{name}@step{step}", "training_parameter", mine.parameters[index].get(name),
+                             theirs.parameters[index].get(name), step)
+        for name in case.state_parameters():  # left out where a port returns no state
+            mine_state, their_state = _at(mine.state, index, name), _at(theirs.state, index, name)
+            if mine_state is not None and their_state is not None:
+                yield TensorPair(f"state:{name}@step{step}", "training_state", mine_state, their_state, step)
+
+
+def _at(steps: list[dict[str, Any]], index: int, name: str) -> Any:
+    return steps[index].get(name) if index < len(steps) else None
 
 
 def comparisons(case: Case, check: str, actual: RunResult, expected: RunResult,
                 tolerance: Tolerance) -> Iterator[TensorComparison]:
-    """The tensors a check compares, in graph order, each compared."""
+    """The tensors a check compares, in graph order, each compared. Counts of right predictions
+    compare exactly; metrics are float64 in every backend (no dtype to check)."""
     for pair in tensor_pairs(case, check, actual, expected):
-        if pair.actual is None:
-            missing = compare(pair.name, pair.kind, np.zeros(0), pair.expected, tolerance, step=pair.step)
-            missing.note = f"{actual.framework} produced no such tensor (its training trace stops early)"
+        if pair.actual is None or pair.expected is None:
+            side, other = (actual, pair.expected) if pair.actual is None else (expected, pair.actual)
+            missing = compare(pair.name, pair.kind, np.zeros(0), other, tolerance, step=pair.step)
+            missing.note = _missing_note(case, side, pair)
             yield missing
             continue
+        if pair.kind == "metric_count":
+            yield _with_differing_predictions(case, compare(pair.name, pair.kind, pair.actual, pair.expected, EXACT),
+                                              actual, expected)
+            continue
         yield compare(pair.name, pair.kind, pair.actual, pair.expected, tolerance,
-                      expected_dtype=case.spec.dtype, step=pair.step)
+                      expected_dtype=None if pair.kind == "metric" else actual.dtype, step=pair.step)
+
+
+def _with_differing_predictions(case: Case, comparison: TensorComparison, actual: RunResult,
+                                expected: RunResult) -> TensorComparison:
+    """A count of right predictions, with the positions where the two sides predict differently
+    (the counts can agree while predictions differ: two flips the other way round)."""
+    metric = next(m for m in case.metrics if comparison.tensor == f"metric:{m.label}")
+    output = case.metric_output(metric)
+    if output not in actual.outputs or output not in expected.outputs:
+        return comparison
+    differing = differing_predictions(metric, expected.outputs[output], {actual.framework: actual.outputs[output]},
+                                      case.dataset.targets[case.metric_target(metric)])
+    if differing and differing["count"]:
+        comparison.extra["differing_count"] = differing["count"]
+        comparison.extra["differing_positions"] = [row["index"] for row in differing["rows"]]
+    return comparison
+
+
+def describe_tensor(tensor: TensorComparison) -> str:
+    """A comparison in one line; counts of right predictions as counts, with where they differ."""
+    if tensor.kind != "metric_count" or tensor.note:
+        return tensor.describe()
+    text = f"{tensor.tensor}: {_count(tensor.worst_actual)} right predictions, {_count(tensor.worst_expected)} " \
+           "expected (counts compare exactly)"
+    differing = tensor.extra.get("differing_count")
+    if differing:
+        shown = ", ".join(str(tuple(index)) for index in tensor.extra["differing_positions"][:10])
+        text += f"; predicted differently at {differing} positions: {shown}" + (" ..." if differing > 10 else "")
+    return text
+
+
+def _count(value: float | None) -> str:
+    return "?" if value is None else f"{value:.0f}"
+
+
+def _missing_note(case: Case, side: RunResult, pair: TensorPair) -> str:
+    note = f"{side.framework} produced no such tensor"
+    trace = side.training
+    if pair.step is not None and trace is not None and len(trace.losses) < pair.step:
+        return note + f" (its training trace stops after {len(trace.losses)} steps)"
+    if case.port(side.framework) is not None:
+        return note + " (the port does not return it)"
+    return note
 
 
 def _trained(result: RunResult) -> bool:
     return result.training is not None and result.training.status == "ran"
+
+
+KNOWN_VALUE_PARTS = {"gradients": "gradients", "steps": "training", "metrics": "metrics"}
+"""Parts of `expect` -> the check whose tensors they need."""
+
+
+def unavailable_problem(case: Case, check: str, result: RunResult) -> tuple[str, str] | None:
+    """(skipped, reason) where the backend produces no tensors for this check (or, for
+    known_values, for a part of `expect` it states)."""
+    if check in result.unavailable:
+        return SKIPPED, result.unavailable[check]
+    if check == "known_values" and case.spec.expect is not None:
+        for part, needed in KNOWN_VALUE_PARTS.items():
+            if getattr(case.spec.expect, part) and needed in result.unavailable:
+                return SKIPPED, f"the stated values include {part}: {result.unavailable[needed]}"
+    return None
 
 
 def training_problem(case: Case, check: str, result: RunResult, reference: RunResult) -> tuple[str, str] | None:
@@ -386,7 +534,9 @@ class CaseReport:
 
 def run_case(case: Case, frameworks: list[str], *, require_frameworks: bool = False,
              on_check: Callable[[CheckResult], None] | None = None) -> CaseReport:
+    """Every check of the given frameworks and of the case's ports, then every pair of them."""
     runner = CaseRunner(case, require_frameworks=require_frameworks)
+    frameworks = runner.backend_names(frameworks)
     checks = []
     for framework in frameworks:
         for check in runner.checks():

@@ -2,7 +2,8 @@
 (results.json, junit.xml and the HTML pages, replacing the output directory at once).
 
 A file that fails to load is reported (results.json `load_errors`, the index page, the exit
-code) and the other files still run.
+code) and the other files still run. Ports given on the command line (`--port`) are added to
+every case; each case's columns are the frameworks, then its ports.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from harness.case.schema import FRAMEWORKS
 from harness.defaults.background import DefaultsPrefetch
 from harness.environment import describe_environment
 from harness.errors import CaseError
+from harness.ports import Port
 from harness.report import write_site
 from harness.report.swap import refuse_foreign
 from harness.results import build_results
@@ -41,7 +43,7 @@ TIMINGS = {
     "load": "reading and validating the case files",
     "imports": "importing the frameworks' adapters (and so the frameworks)",
     "frameworks": "each framework building, loading weights, running and training the cases, "
-                  "with reading the results back into NumPy (the numpy backend included)",
+                  "with reading the results back into NumPy (the numpy backend and ports included)",
     "reference": "the float64 NumPy reference, single pass and training steps",
     "comparisons": "the rest of running the cases: every comparison (against the reference, "
                    "pairwise, known values) and the verdicts",
@@ -51,11 +53,12 @@ TIMINGS = {
 """The parts of Session.timings; `total` is the whole run. benchmarks/scaling.py reads them."""
 
 
-def load_all(paths: list[str | Path], select: str | None = None) -> tuple[list[Case], list[str]]:
+def load_all(paths: list[str | Path], select: str | None = None,
+             ports: list[Port] | None = None) -> tuple[list[Case], list[str]]:
     cases, errors = [], []
     for path in expand_paths(paths):
         try:
-            cases.extend(load_cases_from_file(path))
+            cases.extend(case.with_ports(ports or []) for case in load_cases_from_file(path))
         except CaseError as exc:
             errors.append(exc.render())
     if select:
@@ -65,7 +68,8 @@ def load_all(paths: list[str | Path], select: str | None = None) -> tuple[list[C
 
 def run_session(paths: list[str | Path], *, frameworks: list[str] | None, out_dir: Path,
                 command: str, select: str | None = None, require_frameworks: bool = False,
-                echo: Callable[[str], None] = lambda line: None, strength: bool = True) -> Session:
+                echo: Callable[[str], None] = lambda line: None, ports: list[Port] | None = None,
+                strength: bool = True) -> Session:
     """`strength`: measure each case's strength (one reference run per applicable transform,
     harness/transforms/strength.py) for results.json and the report."""
     frameworks = list(frameworks or FRAMEWORKS)
@@ -77,16 +81,16 @@ def run_session(paths: list[str | Path], *, frameworks: list[str] | None, out_di
     started = time.perf_counter()
     defaults = DefaultsPrefetch(frameworks)  # a first run reads the table beside the cases
     try:
-        return _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, started, defaults,
-                    strength)
+        return _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, started,
+                    defaults, ports, strength)
     finally:
         defaults.cancel()  # a run that stopped early leaves no process behind
 
 
 def _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, started,
-         defaults: DefaultsPrefetch, strength: bool = True) -> Session:
+         defaults: DefaultsPrefetch, ports: list[Port] | None, strength: bool = True) -> Session:
     clock = Stopwatch()
-    cases, load_errors = load_all(paths, select)
+    cases, load_errors = load_all(paths, select, ports)
     for error in load_errors:
         echo(error)
     clock.lap("load")
@@ -99,7 +103,7 @@ def _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, 
         report = run_case(case, frameworks, require_frameworks=require_frameworks)
         reports.append(report)
         echo(f"{case.id:<{width}}  " + "  ".join(
-            f"{framework}:{_cell(report, framework)}" for framework in frameworks))
+            f"{framework}:{_cell(report, framework)}" for framework in report.outcomes))
         for hint in dict.fromkeys(c.hint["text"] for c in report.checks if c.hint):
             echo(f"{'':<{width}}  hint: {hint}")
     clock.split_cases(reports)
@@ -165,5 +169,13 @@ def backends(names: list[str]) -> dict[str, Any]:
 def _cell(report: CaseReport, framework: str) -> str:
     from harness.report.matrix import SEVERITY
 
-    verdicts = [check.verdict for check in report.checks if check.framework == framework]
-    return max(verdicts, key=SEVERITY.__getitem__) if verdicts else "-"
+    checks = [check for check in report.checks if check.framework == framework]
+    if not checks:
+        return "-"
+    worst = max((check.verdict for check in checks), key=SEVERITY.__getitem__)
+    if all(check.verdict == worst for check in checks):
+        return worst
+    # e.g. `pass,skipped(gradients)`: a port that passes what it returns and has no gradients;
+    # `fail(intermediates)`: the worst verdict and the checks that have it
+    named = f"{worst}({','.join(check.check for check in checks if check.verdict == worst)})"
+    return f"pass,{named}" if worst == "skipped" else named

@@ -221,6 +221,12 @@ class RunResult:
     seconds: float = 0.0
     training: TrainingTrace | None = None
     """Training cases only: the per-step trace."""
+    metrics: dict[str, np.ndarray] = field(default_factory=dict)
+    """The case's metrics (harness/metrics.py) on the single pass, by label: the share of right
+    predictions for accuracies, the mean error otherwise."""
+    unavailable: dict[str, str] = field(default_factory=dict)
+    """Check -> why this backend has no tensors for it (a port that returns no gradients, a
+    framework without a metric): the check is skipped with that reason, never passed."""
 
 
 class Backend:
@@ -247,6 +253,9 @@ class FrameworkBackend(Backend):
     loss_builders: ClassVar[dict[str, Callable[[Any, str], tuple[Callable, str, str]]]]
     """Loss builders take the loss spec and the case's dtype (Keras losses compute in
     keras.config.floatx() unless told otherwise)."""
+    metric_builders: ClassVar[dict[str, Callable[[Any, str], tuple[Callable, str, str]]]] = {}
+    """Metric builders take the metric spec and the case's dtype and return (callable(y, t) ->
+    the metric as a native scalar, native|composite, detail), like the loss builders."""
     optimizer_builders: ClassVar[dict[str, Callable[[Any, list[Any], str], BuiltOptimizer]]] = {}
     """Optimizer builders take the optimizer spec, the native trainable parameters and the
     case's dtype."""
@@ -403,6 +412,7 @@ class FrameworkBackend(Backend):
                     implementation, detail, defaults=[d.to_dict() for d in defaults])
             self.load_weights(case, built)
             result = self.run_built(case, built, losses, implementations)
+            self.add_metrics(case, result)
             if case.spec.training is not None:
                 result.training = self.train(case, built, losses)
             return result
@@ -445,6 +455,30 @@ class FrameworkBackend(Backend):
             implementations=implementations,
         )
 
+
+    # --- metrics ----------------------------------------------------------------------------
+    def build_metric(self, metric: Any, dtype: str) -> tuple[Callable, str, str]:
+        builder = self.metric_builders.get(metric.type)
+        if builder is None:
+            raise Unsupported(f"the {self.name} adapter has no metric {metric.type!r}")
+        return builder(metric, dtype)
+
+    def add_metrics(self, case: Case, result: RunResult) -> None:
+        """The case's metrics with this framework's own functions, on the outputs of the single
+        pass (the metrics have no gradient, so they are computed outside the recorded pass, on
+        the same values). One the framework cannot compute makes the `metrics` check skip."""
+        if not case.metrics:
+            return
+        targets = {name: self.tensor(array, requires_grad=False) for name, array in case.dataset.targets.items()}
+        try:
+            for metric in case.metrics:
+                function, implementation, detail = self.build_metric(metric, case.spec.dtype)
+                output = self.tensor(result.outputs[case.metric_output(metric)], requires_grad=False)
+                value = function(output, targets[case.metric_target(metric)])
+                result.metrics[metric.label] = np.asarray(self.to_numpy(value), dtype=np.float64)
+                result.implementations[f"metric:{metric.label}"] = Implementation(implementation, detail)
+        except Unsupported as exc:
+            result.unavailable["metrics"] = str(exc)
 
     # --- training ---------------------------------------------------------------------------
     def build_optimizer(self, spec: Any, parameters: list[Any], dtype: str) -> BuiltOptimizer:

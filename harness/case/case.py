@@ -7,7 +7,7 @@ each framework computes, not how the inputs were rounded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,10 @@ import numpy as np
 from harness.case.data import generate
 from harness.case.graph import Graph, build_graph
 from harness.case.loader import LoadedCase, load_case_data, load_case_file
-from harness.case.schema import CaseSpec, TensorSpec
+from harness.case.schema import FRAMEWORKS, CaseSpec, TensorSpec
 from harness.errors import CaseError, CaseErrors
 from harness.initializers import parameter_rng
+from harness.ports import Port
 from harness.spec import Shape
 
 
@@ -38,6 +39,8 @@ class Case:
     weights: dict[str, np.ndarray] = field(repr=False)
     """Canonical weights `<layer>/<parameter>` -> array in the case's dtype."""
     initializer_descriptions: dict[str, str] = field(default_factory=dict)
+    ports: list[Port] = field(default_factory=list)
+    """The case file's `ports`, then any added on the command line (`with_ports`)."""
 
     @property
     def spec(self) -> CaseSpec:
@@ -94,6 +97,41 @@ class Case:
         """Inputs with a gradient (integer inputs, such as Embedding indices, have none)."""
         return [name for name, array in self.dataset.inputs.items() if array.dtype.kind == "f"]
 
+    @cached_property
+    def metrics(self) -> list[Any]:
+        return list(self.spec.metrics)
+
+    def metric_output(self, metric: Any) -> str:
+        return metric.output or self.graph.outputs[0]
+
+    def metric_target(self, metric: Any) -> str:
+        return metric.target or next(iter(self.dataset.targets))
+
+    def port_names(self) -> list[str]:
+        return [port.name for port in self.ports]
+
+    def port(self, name: str) -> Port | None:
+        return next((port for port in self.ports if port.name == name), None)
+
+    def backend_names(self, frameworks: list[str] | tuple[str, ...] = FRAMEWORKS) -> list[str]:
+        """The columns of this case: the given frameworks, then its ports."""
+        return [*frameworks, *self.port_names()]
+
+    def with_ports(self, ports: list[Port]) -> "Case":
+        """This case with more ports (from the command line); a name taken by a framework or by
+        a port of the case is refused."""
+        if not ports:
+            return self
+        taken = {*FRAMEWORKS, *self.port_names()}
+        for port in ports:
+            if port.name in taken:
+                raise CaseError(f"port name {port.name!r} is taken in case {self.id}", file=str(self.file),
+                                field="--port", expected="a name that is neither a framework "
+                                f"({', '.join(FRAMEWORKS)}) nor one of the case's ports ({', '.join(self.port_names()) or 'none'})",
+                                found=port.name)
+            taken.add(port.name)
+        return replace(self, ports=[*self.ports, *ports])
+
     def expected_difference(self, framework: str, check: str):
         """The case's documented difference for this framework and check, if any."""
         for expectation in self.spec.expected_differences:
@@ -144,7 +182,7 @@ def resolve(loaded: LoadedCase) -> Case:
     graph = build_graph(loaded, input_shapes)
     weights, descriptions = build_weights(loaded, graph)
     case = Case(loaded=loaded, graph=graph, dataset=dataset, weights=weights,
-                initializer_descriptions=descriptions)
+                initializer_descriptions=descriptions, ports=declared_ports(loaded))
     if loaded.spec.weights.file is not None:
         # The framework's mapping builds the model, so it needs the case; the initializers'
         # weights above are only placeholders until then.
@@ -153,8 +191,69 @@ def resolve(loaded: LoadedCase) -> Case:
         case.weights, case.initializer_descriptions = weights_from_case_file(case)
     check_losses(case)
     check_training(case)
+    check_metrics(case)
+    check_expected_differences(case)
     check_known_values(case)
     return case
+
+
+def declared_ports(loaded: LoadedCase) -> list[Port]:
+    """The case file's ports, their paths relative to its directory; names must be new."""
+    ports, taken = [], set(FRAMEWORKS)
+    for index, spec in enumerate(loaded.spec.ports):
+        if spec.name in taken:
+            raise loaded.error(f"port name {spec.name!r} is already taken", ("ports", index, "name"),
+                               expected="a name that is neither a framework (" + ", ".join(FRAMEWORKS)
+                               + ") nor another port's", found=spec.name)
+        taken.add(spec.name)
+        ports.append(Port(spec=spec, directory=Path(loaded.file).resolve().parent))
+    return ports
+
+
+def check_expected_differences(case: Case) -> None:
+    known = case.backend_names()
+    for index, expectation in enumerate(case.spec.expected_differences):
+        for position, name in enumerate(expectation.frameworks):
+            if name not in known:
+                raise case.loaded.error(f"unknown framework or port {name!r}",
+                                        ("expected_differences", index, "frameworks", position),
+                                        expected="one of " + ", ".join(known), found=name)
+
+
+def check_metrics(case: Case) -> None:
+    loaded, graph, targets = case.loaded, case.graph, case.dataset.targets
+    seen: set[str] = set()
+    for index, metric in enumerate(case.metrics):
+        path = ("metrics", index)
+        if metric.label in seen:
+            raise loaded.error(f"metric name {metric.label!r} is used twice", (*path, "name"),
+                               hint="give each metric of the same type its own `name`")
+        seen.add(metric.label)
+        if metric.output is None and len(graph.outputs) > 1:
+            raise loaded.error("the model has several outputs: name the one this metric reads",
+                               (*path, "output"), expected="one of " + ", ".join(graph.outputs))
+        if metric.target is None and len(targets) != 1:
+            raise loaded.error("name the target this metric compares with", (*path, "target"),
+                               expected="one of " + (", ".join(targets) or "(no targets declared)"))
+        output, target = case.metric_output(metric), case.metric_target(metric)
+        if output not in graph.outputs:
+            raise loaded.error(f"unknown output {output!r}", (*path, "output"),
+                               expected="one of " + ", ".join(graph.outputs))
+        if target not in targets:
+            raise loaded.error(f"unknown target {target!r}", (*path, "target"),
+                               expected="one of " + ", ".join(targets))
+        output_shape, target_shape = graph.shapes[output], targets[target].shape[1:]
+        indices = (output_shape[:-1], (*output_shape[:-1], 1))
+        if metric.integer_targets:
+            allowed, wanted = indices, f"{list(output_shape[:-1])} (class indices)"
+        elif metric.type == "top_k_accuracy":
+            allowed = (*indices, output_shape)
+            wanted = f"{list(output_shape[:-1])} (class indices) or {list(output_shape)} (one-hot)"
+        else:
+            allowed, wanted = (output_shape,), str(list(output_shape))
+        if tuple(target_shape) not in allowed:
+            raise loaded.error(f"target {target!r} has shape {list(target_shape)}, output {output!r} has "
+                               f"{list(output_shape)}", path, expected=f"target shape {wanted}")
 
 
 def build_dataset(loaded: LoadedCase) -> Dataset:
@@ -275,6 +374,11 @@ def check_known_values(case: Case) -> None:
     if expect is None:
         return
     _check_known_steps(case, expect)
+    metric_names = [metric.label for metric in case.metrics]
+    for name in expect.metrics:
+        if name not in metric_names:
+            raise case.loaded.error(f"unknown metric {name!r}", ("expect", "metrics", name),
+                                    expected="one of the case's metrics: " + (", ".join(metric_names) or "(none)"))
     for name, values in expect.outputs.items():
         if name not in case.graph.outputs:
             raise case.loaded.error(f"unknown output {name!r}", ("expect", "outputs", name),

@@ -225,7 +225,8 @@ def locate(nodes: tuple[Any, ...], path: tuple[Any, ...]) -> tuple[str, int | No
 def _is_union_tag(part: str) -> bool:
     # pydantic inserts the chosen union member into error paths: a layer type ('Dense'), an
     # activation ('leaky_relu'), an initializer, a data source ('uniform'), or a validator
-    # wrapper ('function-after[...]'), an optimizer ('sgd'). They are not keys of the YAML.
+    # wrapper ('function-after[...]'), an optimizer ('sgd'), a metric ('sign_accuracy'), a port's
+    # kind ('python_port'). They are not keys of the YAML.
     return "[" in part or part in _union_tags()
 
 
@@ -237,10 +238,12 @@ def _union_tags() -> frozenset[str]:
     from harness.layers import LAYERS
     from harness.defaults.schema import UNION_TAGS as DEFAULTABLE_TAGS
     from harness.losses import LOSSES
+    from harness.metrics import METRICS
     from harness.optimizers import OPTIMIZERS
+    from harness.case.schema import PORT_KINDS
 
     return frozenset({*LAYERS, *ACTIVATIONS, *INITIALIZERS, *LOSSES, *OPTIMIZERS, *DATA_SOURCE_KEYS,
-                      *DEFAULTABLE_TAGS})
+                      *DEFAULTABLE_TAGS, *METRICS, *PORT_KINDS.values()})
 
 
 def to_plain(value: Any) -> Any:

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 
 import harness.layers  # noqa: F401  (registers every layer kind)
 from harness.case.data import DataField
 from harness.initializers import InitializerField
 from harness.layers.base import LAYERS
 from harness.losses import LossField
+from harness.metrics import MetricField
 from harness.optimizers import OptimizerField
-from harness.spec import Spec
+from harness.spec import Spec, by_key
 
 FRAMEWORKS = ("numpy", "keras", "chainer", "torch")
 FrameworkName = Literal["numpy", "keras", "chainer", "torch"]
-CHECKS = ("forward", "intermediates", "gradients", "training", "known_values")
-CheckName = Literal["forward", "intermediates", "gradients", "training", "known_values"]
+"""The built-in backends. A case's backends are these plus its `ports` (Case.backend_names)."""
+CHECKS = ("forward", "intermediates", "gradients", "training", "metrics", "known_values")
+CheckName = Literal["forward", "intermediates", "gradients", "training", "metrics", "known_values"]
+DEFAULT_CHECKS = ("forward", "intermediates", "gradients")
 FloatDtype = Literal["float32", "float64"]
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -100,6 +103,8 @@ class ToleranceOverrides(Spec):
     intermediates: Tolerance | None = None
     gradients: Tolerance | None = None
     training: Tolerance | None = None
+    metrics: Tolerance | None = Field(
+        default=None, description="error metrics (accuracies compare counts exactly); default: the forward tolerance")
 
 
 class ExpectedDifference(Spec):
@@ -107,7 +112,8 @@ class ExpectedDifference(Spec):
 
     If the framework agrees after all, the check fails: the documentation is out of date."""
 
-    frameworks: list[FrameworkName] = Field(min_length=1)
+    frameworks: list[str] = Field(
+        min_length=1, description="numpy, keras, chainer, torch, or the name of one of the case's ports")
     checks: list[CheckName] | None = Field(default=None, description="default: every check")
     reason: str = Field(min_length=1)
 
@@ -130,6 +136,8 @@ class KnownValues(Spec):
     loss: float | None = None
     gradients: dict[str, Any] = Field(default_factory=dict)
     steps: list[KnownStep] = Field(default_factory=list, description="training cases: values after given steps")
+    metrics: dict[str, float] = Field(default_factory=dict,
+                                      description="metric name -> its value (an accuracy as a share, 1.0 for 100 %)")
     atol: float = Field(gt=0, description="precision of the stated values")
 
 
@@ -143,6 +151,59 @@ class TrainingSpec(Spec):
 
     steps: int = Field(gt=0, description="number of optimizer steps")
     batch_size: int = Field(gt=0, description="samples per step; the data's samples must be a multiple")
+
+
+WeightsLayout = Literal["canonical", "keras", "torch", "chainer"]
+
+
+class PortSpec(Spec):
+    """A user's implementation of the case's model, run as one more backend (see harness/ports/)."""
+
+    name: str = Field(pattern=IDENTIFIER, description="its column in every result; not a framework's name")
+    description: str = ""
+    weights_as: WeightsLayout = Field(
+        default="canonical",
+        description="canonical: {'<layer>/<parameter>': array} as the case names them; keras: the list "
+                    "model.get_weights() returns; torch: a state_dict of arrays; chainer: the chain's namedparams")
+    dtype: FloatDtype | None = Field(
+        default=None, description="what the port computes in (sets its tolerances); default: the case's dtype")
+    tolerance: ToleranceOverrides | None = Field(
+        default=None, description="this port's own tolerances, with reasons; default: those of its dtype")
+
+
+class PythonPort(PortSpec):
+    """A Python function `function(inputs, weights, **optional)`, in a file given relative to the
+    case file: `path/to/file.py:function`."""
+
+    python: str = Field(pattern=r"^.+\.py:[A-Za-z_][A-Za-z0-9_]*$", description="FILE.py:FUNCTION, relative to the case file")
+
+
+class CommandPort(PortSpec):
+    """An external program: inputs and weights written as .npz, outputs read back from .npz.
+    Run in the case file's directory; `{inputs}`, `{weights}`, `{targets}`, `{outputs}`,
+    `{workdir}` (a fresh temporary directory) and `{python}` (this Python) are replaced."""
+
+    command: list[str] = Field(min_length=1, description='e.g. ["./port", "{inputs}", "{weights}", "{outputs}"]')
+    build: list[str] | None = Field(
+        default=None, description="run once before the command (same placeholders), e.g. a compiler call; "
+                                  "a program not found on PATH skips the port with that reason")
+    timeout: float = Field(default=60.0, gt=0, description="seconds the command (and the build) may take")
+
+
+PORT_KINDS = {"python": "python_port", "command": "command_port"}
+"""The key that says a port's kind -> its union tag (not a key, so error paths skip it)."""
+
+
+def _port_kind(value: Any) -> str | None:
+    key = by_key(*PORT_KINDS)(value)
+    return PORT_KINDS.get(key) if key else None
+
+
+PortField = Annotated[
+    Union[Annotated[PythonPort, Tag("python_port")], Annotated[CommandPort, Tag("command_port")]],
+    Discriminator(_port_kind, custom_error_type="port_kind",
+                  custom_error_message="a port has exactly one of `python: FILE.py:FUNCTION` or `command: [...]`"),
+]
 
 
 class CaseSpec(Spec):
@@ -160,7 +221,13 @@ class CaseSpec(Spec):
     model: ModelSpec
     weights: WeightsSpec = Field(default_factory=WeightsSpec)
     loss: Union[LossField, list[LossField]]  # type: ignore[valid-type]
-    checks: list[CheckName] = Field(default_factory=lambda: ["forward", "intermediates", "gradients"])
+    checks: list[CheckName] = Field(
+        default_factory=lambda: list(DEFAULT_CHECKS),
+        description="default: forward, intermediates, gradients (and metrics, where the case lists metrics)")
+    metrics: list[MetricField] = Field(  # type: ignore[valid-type]
+        default_factory=list, description="metrics besides the loss, compared by the `metrics` check")
+    ports: list[PortField] = Field(  # type: ignore[valid-type]
+        default_factory=list, description="your own implementations of this model, each run as one more backend")
     tolerance: ToleranceOverrides = Field(default_factory=ToleranceOverrides)
     expected_differences: list[ExpectedDifference] = Field(default_factory=list)
     expect: KnownValues | None = None
@@ -178,6 +245,16 @@ class CaseSpec(Spec):
             raise ValueError("the `training` check needs `optimizer` and `training` sections")
         if self.training is not None and not wants_check:
             raise ValueError("a case with `training` must list the `training` check in `checks`")
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_checked(self):
+        if self.metrics and "metrics" not in self.checks:
+            if "checks" in self.model_fields_set:
+                raise ValueError("a case with `metrics` must list the `metrics` check in `checks`")
+            self.checks = [*self.checks, "metrics"]
+        if "metrics" in self.checks and not self.metrics:
+            raise ValueError("the `metrics` check needs a `metrics` section")
         return self
 
     @property

@@ -25,6 +25,8 @@ class FrameworkBlock:
     divergence_layer: str
     """The divergent node's layer type and settings (e.g. `Dense: units=4, activation=...`)."""
     pictures: list[TensorPicture]
+    port: dict[str, Any] | None = None
+    """For a port: what it is (Port.describe())."""
 
 
 @case_section(order=10)
@@ -33,10 +35,12 @@ def frameworks(view: CaseView) -> Section:
     for framework in view.frameworks:
         divergence = view.divergence(framework)
         layer = layer_settings(view.case, divergence.tensor) if divergence is not None else ""
+        port = view.case.port(framework)
         blocks.append(FrameworkBlock(
             framework=framework, verdict=view.verdict(framework),
             outcome=view.report.outcomes.get(framework), checks=view.checks.get(framework, []),
-            divergence=divergence, divergence_layer=layer, pictures=view.pictures(framework)))
+            divergence=divergence, divergence_layer=layer, pictures=view.pictures(framework),
+            port=port.describe() if port is not None else None))
     return Section("frameworks", "Verdicts by framework", "sections/frameworks.html.j2", data=blocks)
 
 

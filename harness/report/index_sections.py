@@ -43,7 +43,7 @@ def disagreements(view: IndexView) -> Section | None:
     """Every cell that did not pass, most serious first: what differs, where, by how much."""
     order = {verdict: rank for rank, verdict in enumerate(VERDICT_ORDER)}
     cells: list[Cell] = [cell for case in view.matrix.cases for cell in view.matrix.row(case)
-                         if cell.checks and cell.verdict != PASS]
+                         if cell is not None and cell.checks and cell.verdict != PASS]
     if not cells:
         return None
     cells.sort(key=lambda cell: order[cell.verdict])

@@ -1,4 +1,7 @@
-"""The conformance matrix: one cell per case and framework, from the check results."""
+"""The conformance matrix: one cell per case and framework, from the check results.
+
+Its columns are the run's frameworks, then every port of the run (harness/ports/); a case that
+has no such port has no cell in that column."""
 
 from __future__ import annotations
 
@@ -73,13 +76,17 @@ class Cell:
 class Matrix:
     cases: list[str]
     frameworks: list[str]
+    """The columns: the run's frameworks, then its ports."""
     cells: dict[tuple[str, str], Cell]
+    ports: list[str] = field(default_factory=list)
+    """The columns that are ports (the last ones)."""
 
-    def row(self, case: str) -> list[Cell]:
-        return [self.cells[(case, framework)] for framework in self.frameworks]
+    def row(self, case: str) -> list[Cell | None]:
+        """The case's cells, None in the column of a port the case does not have."""
+        return [self.cells.get((case, framework)) for framework in self.frameworks]
 
     def column_totals(self, framework: str) -> dict[str, int]:
-        verdicts = [self.cells[(case, framework)].verdict for case in self.cases]
+        verdicts = [self.cells[(case, framework)].verdict for case in self.cases if (case, framework) in self.cells]
         return {verdict: verdicts.count(verdict) for verdict in (*VERDICT_ORDER, NOT_RUN)
                 if verdict in verdicts}
 
@@ -88,12 +95,14 @@ class Matrix:
         return {verdict: verdicts.count(verdict) for verdict in (*VERDICT_ORDER, NOT_RUN)}
 
 
-def build_matrix(reports: list[CaseReport], frameworks: list[str]) -> Matrix:
+def build_matrix(reports: list[CaseReport], frameworks: list[str], ports: list[str] | None = None) -> Matrix:
     cases = [report.case.id for report in reports]
-    cells = {(c, f): Cell(c, f) for c in cases for f in frameworks}
+    ports = [port for port in ports or [] if port not in frameworks]
+    cells = {(report.case.id, f): Cell(report.case.id, f) for report in reports
+             for f in [*frameworks, *(p for p in ports if p in report.case.port_names())]}
     for report in reports:
         for check in report.checks:
             cell = cells.get((check.case, check.framework))
             if cell is not None:
                 cell.checks.append(check)
-    return Matrix(cases=cases, frameworks=list(frameworks), cells=cells)
+    return Matrix(cases=cases, frameworks=[*frameworks, *ports], cells=cells, ports=ports)

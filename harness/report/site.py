@@ -68,14 +68,14 @@ def render_site(reports: list[CaseReport], results: dict[str, Any]) -> dict[str,
     """Relative path -> page text, for the index and every case page."""
     env = environment()
     frameworks = list(results["frameworks"])
-    matrix = build_matrix(reports, frameworks)
+    matrix = build_matrix(reports, frameworks, results.get("ports", []))
     summaries = {case["id"]: case for case in results["cases"]}
     index = IndexView(reports=reports, results=results, matrix=matrix)
     pages = {"index.html": env.get_template("index.html.j2").render(
         view=index, results=results, sections=build_sections(INDEX_SECTIONS, index), root="")}
     case_template = env.get_template("case.html.j2")
     for report in reports:
-        view = CaseView(report, frameworks, summaries.get(report.case.id, {}))
+        view = CaseView(report, report.case.backend_names(frameworks), summaries.get(report.case.id, {}))
         pages[case_page(report.case.id)] = case_template.render(
             view=view, results=results, sections=build_sections(CASE_SECTIONS, view), root="../")
     return pages

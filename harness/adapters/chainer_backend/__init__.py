@@ -16,10 +16,10 @@ import numpy as np
 from harness.adapters.base import FrameworkBackend
 from harness.adapters.chainer_backend._import import chainer
 from harness.adapters.chainer_backend import (  # noqa: F401,E402  (registration side effects)
-    activation_layers, activations, conv, core, defaults, embedding, losses, merge, native, normalization,
-    optimizers, pooling, recurrent, regularization, reshaping)
+    activation_layers, activations, conv, core, defaults, embedding, losses, merge, metrics, native,
+    normalization, optimizers, pooling, recurrent, regularization, reshaping)
 from harness.adapters.chainer_backend.registry import (ACTIVATION_BUILDERS, DEFAULT_READERS, LAYER_BUILDERS,
-    LOSS_BUILDERS, OPTIMIZER_BUILDERS)
+    LOSS_BUILDERS, METRIC_BUILDERS, OPTIMIZER_BUILDERS)
 
 
 class ChainerBackend(FrameworkBackend):
@@ -27,6 +27,7 @@ class ChainerBackend(FrameworkBackend):
     layer_builders = LAYER_BUILDERS
     activation_builders = ACTIVATION_BUILDERS
     loss_builders = LOSS_BUILDERS
+    metric_builders = METRIC_BUILDERS
     optimizer_builders = OPTIMIZER_BUILDERS
     default_readers = DEFAULT_READERS
 
