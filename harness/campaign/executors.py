@@ -1,0 +1,119 @@
+"""Where a campaign's tasks run: local worker processes, or a Dask cluster.
+
+Both hand back results as they complete (`run(function, payloads)` yields each result, in
+completion order), so the driver writes each one down before the next arrives and a crash loses
+nothing finished.
+
+* `LocalExecutor`: `concurrent.futures.ProcessPoolExecutor` with `spawn` processes (TensorFlow
+  and torch do not survive a fork after their import), each importing the frameworks once in its
+  initializer. A worker that dies breaks the pool: the results collected so far are kept and
+  the driver stops; `--resume` runs the rest.
+* `DaskExecutor`: dask.distributed. With an address (`--scheduler tcp://host:8786`) it joins that
+  cluster; without, it starts a `LocalCluster` of single-threaded worker processes. Each worker
+  imports the frameworks on its first task and keeps them. A worker that dies has its task
+  re-run elsewhere by the scheduler (Dask's `allowed-failures`); a task that fails every time is
+  recorded as that task's error.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from typing import Any, Callable, Iterable, Iterator
+
+from harness.campaign.tasks import SINGLE_THREAD, warm_up
+
+Task = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class ExecutorUnavailable(Exception):
+    """The chosen executor cannot run here (dask not installed, scheduler unreachable)."""
+
+
+class LocalExecutor:
+    def __init__(self, workers: int, frameworks: tuple[str, ...]) -> None:
+        self.workers = workers
+        self.frameworks = frameworks
+        self.description = f"{workers} local worker process(es)"
+        self.pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> "LocalExecutor":
+        os.environ.update({k: v for k, v in SINGLE_THREAD.items() if k not in os.environ})
+        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
+                                        initializer=warm_up, initargs=(self.frameworks,))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def run(self, function: Task, payloads: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        assert self.pool is not None
+        futures = {self.pool.submit(function, payload): payload for payload in payloads}
+        for future in as_completed(futures):
+            try:
+                yield future.result()
+            except Exception as exc:  # noqa: BLE001 (a dead worker: report it, keep what finished)
+                payload = futures[future]
+                yield {"name": payload.get("name", ""), "key": payload.get("key"), "lost": True,
+                       "error": f"the worker running it died: {type(exc).__name__}: {exc}"}
+
+
+class DaskExecutor:
+    def __init__(self, workers: int, frameworks: tuple[str, ...], scheduler: str | None = None) -> None:
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError as exc:
+            raise ExecutorUnavailable(
+                f"dask.distributed is not installed ({exc}): `pip install -c requirements/constraints.txt "
+                "dask distributed`, or run without --dask/--scheduler (local worker processes)") from None
+        self._client_class, self._cluster_class = Client, LocalCluster
+        self.workers = workers
+        self.frameworks = frameworks
+        self.scheduler = scheduler
+        self.cluster = None
+        self.client = None
+        self.description = (f"the Dask cluster at {scheduler}" if scheduler
+                            else f"a Dask LocalCluster of {workers} single-threaded worker process(es)")
+
+    def __enter__(self) -> "DaskExecutor":
+        os.environ.update({k: v for k, v in SINGLE_THREAD.items() if k not in os.environ})
+        try:
+            if self.scheduler:
+                self.client = self._client_class(self.scheduler, timeout="30s")
+            else:
+                self.cluster = self._cluster_class(n_workers=self.workers, threads_per_worker=1,
+                                                   processes=True, dashboard_address=None,
+                                                   silence_logs=40)
+                self.client = self._client_class(self.cluster)
+        except OSError as exc:
+            raise ExecutorUnavailable(f"cannot reach the Dask scheduler {self.scheduler}: {exc}") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+    def run(self, function: Task, payloads: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        from dask.distributed import as_completed as dask_completed
+
+        assert self.client is not None
+        futures, submitted = [], {}
+        for payload in payloads:
+            future = self.client.submit(function, payload, pure=False)
+            futures.append(future)
+            submitted[future.key] = payload
+        for future in dask_completed(futures):
+            yield self._result(future, submitted)
+            future.release()  # the result is written down; the cluster may forget it
+
+    def _result(self, future, futures) -> dict[str, Any]:
+        payload = futures.get(future.key, {})
+        try:
+            return future.result()
+        except Exception as exc:  # noqa: BLE001 (a task that failed on every worker it was given)
+            return {"name": payload.get("name", ""), "key": payload.get("key"), "lost": True,
+                    "error": f"the task failed on the cluster: {type(exc).__name__}: {exc}"}

@@ -1,0 +1,102 @@
+"""The campaign report: index.html (in the harness report's style), results.json and junit.xml.
+
+One row per distinct finding (harness/campaign/run.py groups failures by signature): what
+differs where, in how many cases, whether the NumPy backend in the case's dtype fails too (then
+float32 rounding, not a framework's meaning, is suspected), how far out of tolerance the worst
+case was, the minimal case inline and the reproducer beside it.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import json
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
+
+
+@functools.cache
+def environment() -> Environment:
+    from harness.report.site import first_line, format_number
+
+    env = Environment(loader=ChoiceLoader([PackageLoader("harness.campaign", "templates"),
+                                           PackageLoader("harness.report", "templates")]),
+                      autoescape=select_autoescape(default=True, default_for_string=True),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(number=format_number, first_line=first_line)
+    return env
+
+
+def write_report(store, campaign: dict[str, Any], findings, rejected: list[dict[str, Any]]) -> dict[str, Any]:
+    rows = store.read_lines("results.jsonl")
+    summary = summarise(campaign, rows, findings, rejected)
+    for finding in summary["findings"]:
+        folder = store.path(finding["folder"]) if finding.get("folder") else None
+        finding["minimal"] = (folder / "minimal.yaml").read_text(encoding="utf-8") \
+            if folder is not None and (folder / "minimal.yaml").exists() else ""
+    html = environment().get_template("campaign.html.j2").render(
+        summary=summary, sections=[], results={"command": summary["command"]}, root="")
+    store.path("index.html").write_text(html, encoding="utf-8")
+    plain = {**summary, "findings": [{k: v for k, v in f.items() if k != "minimal"} for f in summary["findings"]]}
+    store.path("results.json").write_text(json.dumps(plain, indent=1, default=str), encoding="utf-8")
+    store.path("junit.xml").write_text(junit(summary), encoding="utf-8")
+    return summary
+
+
+def summarise(campaign, rows, findings, rejected) -> dict[str, Any]:
+    settings = campaign["settings"]
+    verdicts = collections.Counter(v for row in rows for checks in row.get("verdicts", {}).values()
+                                   for v in checks.values())
+    focus = collections.Counter(row.get("focus", "") for row in rows)
+    present = collections.Counter(kind for row in rows for kind in row.get("kinds", []))
+    run_seconds = sum(i.get("run_seconds", 0) for i in campaign["invocations"])
+    cases_run = sum(i.get("cases_run", 0) for i in campaign["invocations"])
+    failing_cases = sum(1 for row in rows if row.get("failures"))
+    return {
+        "command": f"python -m harness campaign --seed {settings['seed']} --count {settings['count']}",
+        "settings": settings,
+        "invocations": campaign["invocations"],
+        "cases": len(rows),
+        "task_errors": [row["name"] for row in rows if row.get("error")],
+        "failing_cases": failing_cases,
+        "verdicts": dict(verdicts),
+        "rejected": len(rejected),
+        "rejected_reasons": collections.Counter(r["reason"].split(":")[0] for r in rejected).most_common(8),
+        "run_seconds": round(run_seconds, 1),
+        "cases_per_minute": round(cases_run / run_seconds * 60, 1) if run_seconds else None,
+        "coverage": sorted((kind, focus.get(kind, 0), present.get(kind, 0))
+                           for kind in set(focus) | set(present) if kind),
+        "findings": [finding_row(f) for f in findings],
+    }
+
+
+def finding_row(finding) -> dict[str, Any]:
+    failure = finding.failure
+    shrunk = finding.shrunk or {}
+    return {
+        "id": finding.id, "key": finding.key, "framework": failure["framework"], "check": failure["check"],
+        "kind": failure["kind"], "hint": failure.get("hint") or "", "message": failure.get("message", ""),
+        "layer": failure.get("layer", ""), "cases": len(finding.cases), "examples": finding.cases[:8],
+        "numpy_too": finding.numpy_too,
+        "suspect": ("crash" if failure["kind"].startswith("error:") else
+                    "float32 rounding suspected (the NumPy backend fails too)" if finding.numpy_too
+                    else "difference"),
+        "shrunk": bool(shrunk), "summary": shrunk.get("summary", ""),
+        "shrink_error": (shrunk.get("error") or "").splitlines()[0] if shrunk.get("error") else "",
+        "repro_error": shrunk.get("repro_error", ""), "has_repro": bool(shrunk.get("has_repro")),
+        "folder": shrunk.get("folder", ""), "representative": finding.smallest[1],
+    }
+
+
+def junit(summary) -> str:
+    cases = []
+    for finding in summary["findings"]:
+        cases.append(f'  <testcase classname="campaign" name="{escape(finding["key"], {chr(34): "&quot;"})}">'
+                     f'<failure message="{escape(finding["message"], {chr(34): "&quot;"})}">'
+                     f'{escape(str(finding["cases"]))} case(s); minimal case {escape(finding["folder"])}'
+                     f'</failure></testcase>')
+    return (f'<?xml version="1.0" encoding="utf-8"?>\n<testsuite name="campaign" tests="{len(cases)}" '
+            f'failures="{len(cases)}">\n' + "\n".join(cases) + "\n</testsuite>\n")
