@@ -1,0 +1,42 @@
+"""Harness bugs found by generated cases (python -m harness campaign), each with its minimal case.
+
+Each test runs the shrunk case the campaign found, in the framework that crashed, and checks
+it against the float64 reference: the harness must now compute what the case says.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.adapters import get_backend
+from harness.case import cases_from_data
+from harness.runner import PASS, CaseRunner
+
+
+def require(framework: str) -> None:
+    reason = get_backend(framework).unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+
+
+def minimal_case(**overrides):
+    data = {
+        "name": "discovered", "dtype": "float32", "samples": 1, "data_seed": 850,
+        "inputs": {"x": {"shape": [1, 2, 2], "data": {"normal": {"mean": 0.0, "std": 1.0}}}},
+        "targets": {"t": {"shape": [1, 2], "data": {"integers": {"low": 0, "high": 2}}}},
+        "model": {"sequential": [{"type": "Activation", "activation": {"name": "softmax"}}]},
+        "loss": {"type": "sparse_categorical_crossentropy", "reduction": "sum", "from_logits": False},
+    }
+    data.update(overrides)
+    (case,) = cases_from_data(data)
+    return case
+
+
+def test_torch_sparse_crossentropy_on_probabilities_over_a_feature_map():
+    """gen_7_00032 shrunk: F.nll_loss's backward refused the (N, C, H, W) view that moving the
+    class axis makes of a rank-4 output ("grad_input must be contiguous")."""
+    require("torch")
+    runner = CaseRunner(minimal_case())
+    for check in ("forward", "gradients"):
+        result = runner.check("torch", check)
+        assert result.verdict == PASS, result.message
