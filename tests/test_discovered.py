@@ -40,3 +40,22 @@ def test_torch_sparse_crossentropy_on_probabilities_over_a_feature_map():
     for check in ("forward", "gradients"):
         result = runner.check("torch", check)
         assert result.verdict == PASS, result.message
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras", "chainer"])
+def test_training_a_model_without_trainable_parameters(framework):
+    """gen_7_00001 shrunk: a training case whose model has no trainable parameter (an
+    Activation); torch.optim refused the empty parameter list, so the training check errored.
+    The loss of each step must still agree with the reference."""
+    require(framework)
+    case = minimal_case(
+        model={"sequential": [{"type": "Activation", "activation": {"name": "sigmoid"}}]},
+        targets={"t": {"shape": [1, 2, 2], "data": {"normal": {"mean": 0.0, "std": 1.0}}}},
+        loss={"type": "mean_squared_error", "reduction": "mean"},
+        checks=["forward", "training"],
+        optimizer={"type": "rmsprop", "learning_rate": 0.001953125, "rho": 0.99609375, "epsilon": 0.0,
+                   "epsilon_placement": "outside_sqrt", "momentum": 0.5, "centered": True},
+        training={"steps": 2, "batch_size": 1})
+    result = CaseRunner(case).check(framework, "training")
+    assert result.verdict == PASS, result.message
+    assert [t.tensor for t in result.tensors] == ["loss@step1", "loss@step2"]
