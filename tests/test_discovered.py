@@ -59,3 +59,24 @@ def test_training_a_model_without_trainable_parameters(framework):
     result = CaseRunner(case).check(framework, "training")
     assert result.verdict == PASS, result.message
     assert [t.tensor for t in result.tensors] == ["loss@step1", "loss@step2"]
+
+
+def test_torch_training_a_model_whose_parameters_do_not_reach_the_loss():
+    """gen_7_00290's kind: a graph whose only trainable layer feeds no output. A training step's
+    inputs need no gradient, so the loss needs none either, and torch.autograd.grad raised
+    "element 0 of tensors does not require grad"; the parameters' gradients are zero and the
+    step leaves them as they are, as in the reference."""
+    require("torch")
+    case = minimal_case(
+        model={"nodes": [{"type": "Dense", "name": "unused", "units": 2, "inputs": ["x"]},
+                         {"type": "Activation", "name": "out", "activation": {"name": "tanh"}, "inputs": ["x"]}],
+               "outputs": ["out"]},
+        targets={"t": {"shape": [1, 2, 2], "data": {"normal": {"mean": 0.0, "std": 1.0}}}},
+        loss={"type": "mean_squared_error", "reduction": "mean"},
+        checks=["gradients", "training"],
+        optimizer={"type": "sgd", "learning_rate": 0.5, "momentum": 0.0},
+        training={"steps": 1, "batch_size": 1})
+    runner = CaseRunner(case)
+    for check in ("gradients", "training"):
+        result = runner.check("torch", check)
+        assert result.verdict == PASS, result.message
