@@ -134,9 +134,6 @@ def _framework_source(name: str, case, node, reference_grads, arrays) -> str:
         built = backend.build_layer(case, node.layer)
         for binding in built.bindings:
             backend.assign(binding.native, binding.transform.to_native(case.weights[f"{node.layer}/{binding.parameter}"]))
-        if built.implementation != "native":
-            raise ReproUnavailable(f"the {name} adapter builds this {node.spec.type} as a composite "
-                                   f"({built.detail}); templates cover native layers")
         names = [binding.native_name for binding in built.bindings]
         if len(set(names)) != len(names):
             raise ReproUnavailable("a parameter spread over several native tensors")

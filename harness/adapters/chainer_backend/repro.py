@@ -40,7 +40,14 @@ ACTIVATIONS = {
 }
 
 
+NATIVE_ONLY_WHEN = {"hard_sigmoid": lambda spec: spec.slope == 0.2 and spec.offset == 0.5}
+"""Activations whose native function has a fixed option: other values are composite in the
+builder and have no template here."""
+
+
 def activation(spec, x: str) -> str:
+    if spec.name in NATIVE_ONLY_WHEN and not NATIVE_ONLY_WHEN[spec.name](spec):
+        raise Unsupported(f"{spec.describe()} is composed from primitives by the builder; no template")
     source = ACTIVATIONS.get(spec.name)
     if source is None:
         raise Unsupported(f"no chainer source for activation {spec.name}")

@@ -51,7 +51,14 @@ WITH_OPTIONS = {
 }
 
 
+NATIVE_ONLY_WHEN = {"hard_sigmoid": lambda spec: abs(spec.slope - 1 / 6) < 1e-12 and spec.offset == 0.5, "swish": lambda spec: spec.beta == 1.0, "silu": lambda spec: spec.beta == 1.0, "softplus": lambda spec: spec.beta == 1.0}
+"""Activations whose native function has a fixed option: other values are composite in the
+builder and have no template here."""
+
+
 def activation(spec) -> str:
+    if spec.name in NATIVE_ONLY_WHEN and not NATIVE_ONLY_WHEN[spec.name](spec):
+        raise Unsupported(f"{spec.describe()} is composed from primitives by the builder; no template")
     if spec.name in ACTIVATIONS:
         return repr(ACTIVATIONS[spec.name])
     if spec.name in WITH_OPTIONS:
