@@ -199,3 +199,24 @@ def test_findings_are_deduplicated_by_framework_check_kind_and_hint(tmp_path):
     findings = collect_findings(store)
     assert sorted(len(f.cases) for f in findings) == [1, 2]
     assert key_of({**failure, "hint": "transposed kernel"}) == "torch|gradients|Conv2D|transposed kernel"
+
+
+def crash_on_b(payload):
+    """A task that kills its worker process for the case named 'b' (as a native crash would)."""
+    import os
+
+    if payload["name"] == "b":
+        os._exit(1)
+    return {"name": payload["name"], "failures": []}
+
+
+def test_a_worker_crash_loses_no_other_result_and_names_the_crashing_case():
+    from harness.campaign.executors import LocalExecutor
+
+    payloads = [{"name": name, "frameworks": ["numpy"]} for name in "abcdef"]
+    with LocalExecutor(2, ("numpy",)) as executor:
+        results = list(executor.run(crash_on_b, payloads))
+    by_name = {r["name"]: r for r in results}
+    assert sorted(by_name) == list("abcdef")
+    assert by_name["b"].get("crashed") and "numpy" in by_name["b"]["error"]
+    assert not any(by_name[name].get("crashed") or by_name[name].get("lost") for name in "acdef")

@@ -6,8 +6,8 @@ nothing finished.
 
 * `LocalExecutor`: `concurrent.futures.ProcessPoolExecutor` with `spawn` processes (TensorFlow
   and torch do not survive a fork after their import), each importing the frameworks once in its
-  initializer. A worker that dies breaks the pool: the results collected so far are kept and
-  the driver stops; `--resume` runs the rest.
+  initializer. A worker that dies breaks the pool: the pool is rebuilt and the tasks in flight
+  run again, a task in flight at two breakages alone, so the crashing case is named.
 * `DaskExecutor`: dask.distributed. With an address (`--scheduler tcp://host:8786`) it joins that
   cluster; without, it starts a `LocalCluster` of single-threaded worker processes. Each worker
   imports the frameworks on its first task and keeps them. A worker that dies has its task
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from typing import Any, Callable, Iterable, Iterator
 
@@ -32,16 +33,24 @@ class ExecutorUnavailable(Exception):
 
 
 class LocalExecutor:
+    """A worker killed by a native crash (a framework's `double free`, a segfault) breaks a
+    ProcessPoolExecutor and fails every task in flight. The pool is then rebuilt and those tasks
+    submitted again; a task in flight at two breakages is run alone in a fresh one-process pool,
+    so the case that crashes is recorded as crashing its worker and the others run."""
+
     def __init__(self, workers: int, frameworks: tuple[str, ...]) -> None:
         self.workers = workers
         self.frameworks = frameworks
         self.description = f"{workers} local worker process(es)"
         self.pool: ProcessPoolExecutor | None = None
 
+    def _pool(self, workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                   initializer=warm_up, initargs=(self.frameworks,))
+
     def __enter__(self) -> "LocalExecutor":
         os.environ.update({k: v for k, v in SINGLE_THREAD.items() if k not in os.environ})
-        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
-                                        initializer=warm_up, initargs=(self.frameworks,))
+        self.pool = self._pool(self.workers)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -49,15 +58,62 @@ class LocalExecutor:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
     def run(self, function: Task, payloads: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        lost: list[dict[str, Any]] = []
+        yield from self._round(function, payloads, lost)
+        suspects: list[dict[str, Any]] = []
+        if lost:
+            retry, lost = lost, []
+            yield from self._round(function, retry, suspects)
+        for payload in suspects:  # alone, so that a crash is this case's own
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = self._pool(1)
+            crashed: list[dict[str, Any]] = []
+            yield from self._round(function, [payload], crashed)
+            for item in crashed:
+                yield self._crash_result(function, item)
+        if suspects:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = self._pool(self.workers)
+
+    def _crash_result(self, function: Task, payload: dict[str, Any]) -> dict[str, Any]:
+        """A case that kills its worker: run it once per framework, alone, to name which."""
+        culprits = []
+        for framework in payload.get("frameworks", []):
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = self._pool(1)
+            again: list[dict[str, Any]] = []
+            list(self._round(function, [{**payload, "frameworks": [framework]}], again))
+            if again:
+                culprits.append(framework)
+        failures = [{"primary": {"framework": framework, "check": "run", "verdict": "error",
+                                 "kind": "crash:worker process died", "layer": "", "hint": "",
+                                 "message": f"running this case in {framework} kills the process "
+                                            "(a native crash, e.g. 'double free or corruption')"},
+                     "also": []} for framework in culprits]
+        return {"name": payload.get("name", ""), "focus": payload.get("focus", ""), "crashed": True,
+                "failures": failures, "verdicts": {}, "layers": 0,
+                "error": "the worker process running this case alone died; in isolation: "
+                         + (", ".join(culprits) or "no single framework (the crash needs several)")}
+
+    def _round(self, function: Task, payloads: Iterable[dict[str, Any]], lost: list) -> Iterator[dict[str, Any]]:
         assert self.pool is not None
-        futures = {self.pool.submit(function, payload): payload for payload in payloads}
+        futures = {}
+        broken = False
+        for payload in payloads:
+            try:
+                futures[self.pool.submit(function, payload)] = payload
+            except BrokenProcessPool:
+                broken = True
+                lost.append(payload)
         for future in as_completed(futures):
             try:
                 yield future.result()
-            except Exception as exc:  # noqa: BLE001 (a dead worker: report it, keep what finished)
-                payload = futures[future]
-                yield {"name": payload.get("name", ""), "key": payload.get("key"), "lost": True,
-                       "error": f"the worker running it died: {type(exc).__name__}: {exc}"}
+            except BrokenProcessPool:
+                broken = True
+                lost.append(futures[future])
+        if broken:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = self._pool(self.workers)
 
 
 class DaskExecutor:

@@ -184,6 +184,13 @@ def collect_findings(store: Store) -> list[Finding]:
 
 
 def shrink_all(store: Store, findings: list[Finding], frameworks, executor, echo) -> None:
+    for finding in [f for f in findings if f.shrunk is None and f.failure["kind"].startswith("crash:")]:
+        # Shrinking runs the case again and again: a case that kills its process would take a
+        # worker down each time. Its original case is the minimal one there is.
+        store.append("shrunk.jsonl", {"key": finding.key, "source": finding.smallest[1], "error": "",
+                                      "summary": "not shrunk: running it kills the process",
+                                      "folder": "", "has_repro": False})
+    findings = collect_findings(store)
     todo = [f for f in findings if f.shrunk is None]
     if not todo:
         return
