@@ -132,6 +132,7 @@ def command_support(options) -> int:
 
 
 def command_defaults(options) -> int:
+    from harness.adapters import get_backend
     from harness.defaults.table import FRAMEWORKS, defaults_table, write_into
 
     frameworks = options.frameworks.split(",") if options.frameworks else list(FRAMEWORKS)
@@ -139,7 +140,7 @@ def command_defaults(options) -> int:
     if unknown:
         raise CaseError(f"unknown framework {unknown[0]!r}", field="--frameworks",
                         expected=", ".join(FRAMEWORKS), found=unknown[0])
-    table = defaults_table(frameworks)
+    table = defaults_table({name: get_backend(name) for name in frameworks})
     if options.json:
         print(json.dumps(table.to_json(), indent=1, default=str))
     elif options.write:

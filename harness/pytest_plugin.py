@@ -16,11 +16,20 @@ error instead of a skip.
 
 Only YAML files directly inside a `cases/` directory are collected (tests keep malformed case
 files elsewhere on purpose).
+
+Under pytest-xdist (`-n 2 --dist loadfile`, the project's default) a case file's items all go
+to one worker, so each case runs once and its pairwise comparisons have every framework; each
+worker leaves its cases' results in a file and the controller writes the one report from all of
+them at the end. (`--dist loadgroup` with xdist_group marks would do the same, but xdist 3.8
+names groups by rewriting `item._nodeid`, which pytest 9.2 no longer reads.)
 """
 
 from __future__ import annotations
 
 import os
+import pickle
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +44,11 @@ RUNNERS = pytest.StashKey[dict[str, CaseRunner]]()
 RESULTS = pytest.StashKey[list[CheckResult]]()
 STARTED = pytest.StashKey[float]()
 REPORT_NOTE = pytest.StashKey[str]()
+ORDER = pytest.StashKey[dict[str, int]]()
+"""Case id -> position of its first item in the collection (the same in every worker)."""
+WORKER_RESULTS = pytest.StashKey[Path]()
+DEFAULTS = pytest.StashKey[Any]()
+WORKER_ENVIRONMENT = pytest.StashKey[dict[str, Any]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -59,6 +73,8 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--harness-report: {exc.render()}") from None
     for framework in FRAMEWORKS:
         config.addinivalue_line("markers", f"{framework}: a case-matrix item run on {framework}")
+    if target is not None and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(DefaultsStarter(config), "harness-defaults-starter")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
@@ -148,21 +164,38 @@ class CaseItem(pytest.Item):
         return self.path, None, f"{self.name}"
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    config = session.config
-    out_dir = report_directory(config)
-    results = config.stash.get(RESULTS, [])
-    if not results or out_dir is None or hasattr(config, "workerinput"):
-        return
-    from harness.defaults.table import for_results as defaults_for_results
-    from harness.environment import describe_environment
-    from harness.report import write_site
-    from harness.results import build_results
+def pytest_collection_finish(session: pytest.Session) -> None:
+    order: dict[str, int] = {}
+    for position, item in enumerate(session.items):
+        if isinstance(item, CaseItem):
+            order.setdefault(item.runner.case.id, position)
+    session.config.stash[ORDER] = order
 
+
+class DefaultsStarter:
+    """The first case-matrix result (from this process or a worker) starts reading the defaults
+    table, in a background process where no stored copy exists (harness/defaults/background.py),
+    so that it is ready when the report is written."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if DEFAULTS in self.config.stash or not report.nodeid.split("::")[0].endswith((".yaml", ".yml")):
+            return
+        from harness.defaults.background import DefaultsPrefetch
+
+        self.config.stash[DEFAULTS] = DefaultsPrefetch(selected_frameworks(self.config))
+
+
+def case_reports(config: pytest.Config) -> list[tuple[int, CaseReport]]:
+    """(collection position, report) of every case this process ran items of."""
+    results = config.stash.get(RESULTS, [])
     by_case: dict[str, list[CheckResult]] = {}
     for result in results:
         by_case.setdefault(result.case, []).append(result)
     runners = config.stash[RUNNERS]
+    order = config.stash.get(ORDER, {})
     frameworks = [f for f in selected_frameworks(config) if any(r.framework == f for r in results)]
     reports = []
     for case_id, checks in by_case.items():
@@ -171,20 +204,110 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                     for check in runner.checks()
                     if (pair := runner.pairwise(first, second, check)) is not None]
         reference = runner.computed_reference()
-        reports.append(CaseReport(case=runner.case, checks=checks, pairwise=pairwise,
-                                  outcomes={f: runner.outcome(f) for f in frameworks},
-                                  reference=reference,
-                                  reference_seconds=reference.seconds if reference else 0.0))
+        reports.append((order.get(case_id, len(order)), CaseReport(
+            case=runner.case, checks=checks, pairwise=pairwise,
+            outcomes={f: runner.outcome(f) for f in frameworks}, reference=reference,
+            reference_seconds=reference.seconds if reference else 0.0)))
+    return reports
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    out_dir = report_directory(config)
+    if out_dir is None:
+        return
+    if hasattr(config, "workerinput"):
+        _leave_worker_results(config)
+        return
+    reports = case_reports(config) + _worker_results(config)
+    if not reports:
+        if DEFAULTS in config.stash:
+            config.stash[DEFAULTS].cancel()
+        return
+    reports = [report for _, report in sorted(reports, key=lambda pair: pair[0])]
+    from harness.environment import describe_environment
+    from harness.report import write_site
+    from harness.results import build_results
+    from harness.session import backends
+
+    frameworks = [f for f in selected_frameworks(config)
+                  if any(check.framework == f for report in reports for check in report.checks)]
     command = "pytest " + " ".join(config.invocation_params.args)
-    data = build_results(reports, environment=describe_environment(), command=command,
-                         frameworks=frameworks, seconds=time.perf_counter() - config.stash[STARTED],
-                         load_errors=[], defaults=defaults_for_results(frameworks))
+    seconds = time.perf_counter() - config.stash[STARTED]
+    defaults = config.stash.get(DEFAULTS, None)
+    if defaults is None:
+        from harness.defaults.background import DefaultsPrefetch
+
+        defaults = DefaultsPrefetch(frameworks)
+    # Under xdist the controller imports no framework: a worker's view of the environment.
+    environment = describe_environment() if config.stash.get(RESULTS, []) else \
+        config.stash.get(WORKER_ENVIRONMENT, None) or describe_environment()
+    data = build_results(reports, environment=environment, command=command,
+                         frameworks=frameworks, seconds=seconds, load_errors=[],
+                         defaults=defaults.result(backends))
     try:
         index = write_site(out_dir, reports, data)
     except CaseError as exc:  # e.g. --harness-report names a directory of other files
         config.stash[REPORT_NOTE] = f"harness report not written: {exc.render()}"
     else:
         config.stash[REPORT_NOTE] = f"harness report: {index}"
+
+
+# --- pytest-xdist: each worker's cases, merged by the controller -------------------------------
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """Controller side, per worker: where that worker leaves its cases' results."""
+    config = node.config
+    if WORKER_RESULTS not in config.stash:
+        config.stash[WORKER_RESULTS] = Path(tempfile.mkdtemp(prefix="harness-workers-"))
+    node.workerinput["harness_results"] = str(config.stash[WORKER_RESULTS])
+
+
+def _leave_worker_results(config: pytest.Config) -> None:
+    """Worker side: this worker's case reports, pickled without their Case (a pydantic model
+    with generic fields that pickle cannot name), which the controller loads again from its file."""
+    directory = config.workerinput.get("harness_results")
+    reports = case_reports(config)
+    if not directory or not reports:
+        return
+    from harness.environment import describe_environment
+
+    records = [(position, str(report.case.loaded.file), report.case.id,
+                {**report.__dict__, "case": None}) for position, report in reports]
+    # The environment as a process that ran the frameworks sees it (thread counts, numerics).
+    path = Path(directory) / f"{config.workerinput['workerid']}.pickle"
+    path.write_bytes(pickle.dumps((describe_environment(), records), protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _worker_results(config: pytest.Config) -> list[tuple[int, CaseReport]]:
+    """Controller side: every worker's case reports, with their cases loaded from their files. A
+    case some items of which ran in another worker (a --dist mode other than loadfile) has
+    its checks and frameworks merged; its pairwise table then lacks the pairs split between workers."""
+    directory = config.stash.get(WORKER_RESULTS, None)
+    if directory is None:
+        return []
+    from harness.case import load_cases_from_file
+
+    merged: dict[str, tuple[int, CaseReport]] = {}
+    loaded: dict[str, dict[str, Any]] = {}
+    for path in sorted(directory.glob("*.pickle")):
+        environment, records = pickle.loads(path.read_bytes())
+        config.stash.setdefault(WORKER_ENVIRONMENT, environment)
+        for position, file, case_id, fields in records:
+            if file not in loaded:
+                loaded[file] = {case.id: case for case in load_cases_from_file(file)}
+            report = CaseReport(**{**fields, "case": loaded[file][case_id]})
+            if case_id in merged:
+                _, earlier = merged[case_id]
+                earlier.checks += report.checks
+                earlier.pairwise += report.pairwise
+                earlier.outcomes.update({f: o for f, o in report.outcomes.items() if o.result is not None})
+                earlier.reference = earlier.reference or report.reference
+            else:
+                merged[case_id] = (position, report)
+    shutil.rmtree(directory, ignore_errors=True)
+    return list(merged.values())
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

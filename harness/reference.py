@@ -79,7 +79,7 @@ def run_reference(case: Case, dtype: str = "float64", *, framework: str = "refer
         intermediates={node.name: tensors[node.name] for node in graph.nodes},
         loss=np.asarray(loss, dtype=dtype),
         parameter_gradients={name: parameter_gradients[name] for name in trainable},
-        input_gradients={name: upstream.get(name, np.zeros_like(inputs[name]))
+        input_gradients={name: upstream[name] if name in upstream else np.zeros_like(inputs[name])
                          for name in case.float_inputs()},
         state=_state(case, params),
         implementations={layer: Implementation("reference", type(spec).reference.__name__,

@@ -41,14 +41,16 @@ def support_matrix() -> tuple[dict[tuple[str, str], dict[str, Support]], list[st
     """(section, name) -> framework -> Support, and the frameworks that could not be imported."""
     matrix: dict[tuple[str, str], dict[str, Support]] = {}
     missing = []
+    # One case per example, shared by the frameworks (a case is read-only to a backend).
+    layer_cases = [(example, single_layer_case(example)) for example in LAYER_EXAMPLES]
+    loss_cases = [(example, single_loss_case(example)) for example in LOSS_EXAMPLES]
     for framework in FRAMEWORKS:
         backend = get_backend(framework)
         if backend.unavailable_reason():
             missing.append(framework)
             continue
         assert isinstance(backend, FrameworkBackend)
-        for example in LAYER_EXAMPLES:
-            case = single_layer_case(example)
+        for example, case in layer_cases:
             if example.type == "Activation":
                 key = ("activation", example.config["activation"]["name"])
             else:
@@ -60,8 +62,7 @@ def support_matrix() -> tuple[dict[tuple[str, str], dict[str, Support]], list[st
                 entry.add(built.implementation, built.detail)
             except Unsupported as exc:
                 entry.add("unsupported", str(exc))
-        for loss_example in LOSS_EXAMPLES:
-            case = single_loss_case(loss_example)
+        for loss_example, case in loss_cases:
             entry = matrix.setdefault(("loss", loss_example.config["type"]), {}).setdefault(framework, Support())
             try:
                 _, kind, detail = backend.build_loss(case.losses[0], case.spec.dtype)

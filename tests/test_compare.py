@@ -223,3 +223,93 @@ def test_defaults_reject_real_differences(dtype):
     result = compare("y", "forward", x / np.sqrt(1 + 1e-3), x / np.sqrt(1 + 1e-5), DEFAULT_TOLERANCES[dtype]["forward"])
     assert not result.passed
     assert result.mismatched > 90  # all but the elements near zero, which atol covers
+
+
+# --- the block-by-block computation against the straightforward one ---------------------------
+
+def straightforward_figures(actual, expected, tolerance):
+    """compare()'s figures written out on whole float64 arrays, the obvious way (as compare()
+    computed them before it worked block by block)."""
+    a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        difference, allowed = np.abs(a - e), tolerance.atol + tolerance.rtol * np.abs(e)
+    nonfinite = ~np.isfinite(a) | ~np.isfinite(e)
+    same = nonfinite & ((a == e) | (np.isnan(a) & np.isnan(e)))
+    difference = np.where(same, 0.0, np.where(nonfinite, np.inf, difference))
+    allowed = np.where(nonfinite, 0.0, allowed)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(difference == 0, 0.0, difference / np.abs(e))
+        ratio = np.where(difference == 0, 0.0, difference / allowed)
+    worst = int(np.argmax(ratio))
+    return {"max_abs_error": float(difference.max()), "max_rel_error": float(relative.max()),
+            "mismatched": int((difference > allowed).sum()),
+            "worst_index": [int(i) for i in np.unravel_index(worst, e.shape)],
+            "worst_actual": float(a.flat[worst]), "worst_expected": float(e.flat[worst]),
+            "tolerance_ratio": float(ratio.max())}
+
+
+def figures_of(result):
+    return {"max_abs_error": result.max_abs_error, "max_rel_error": result.max_rel_error,
+            "mismatched": result.mismatched, "worst_index": result.worst_index,
+            "worst_actual": result.worst_actual, "worst_expected": result.worst_expected,
+            "tolerance_ratio": result.tolerance_ratio}
+
+
+def random_pair(rng, size, kind):
+    """An expected array and an actual one near it, with the hard elements of `kind`."""
+    expected = rng.normal(size=size) * 10.0 ** rng.integers(-8, 3)
+    actual = expected + rng.normal(size=size) * 10.0 ** rng.integers(-12, 0)
+    if kind == "near zero":  # exact zeros on either side, and tiny values around them
+        expected[rng.random(size) < 0.3] = 0.0
+        actual[rng.random(size) < 0.3] = 0.0
+        actual[rng.random(size) < 0.1] = 1e-310  # subnormal
+    elif kind == "non-finite":
+        for value in (np.inf, -np.inf, np.nan):
+            actual[rng.random(size) < 0.03] = value
+            expected[rng.random(size) < 0.03] = value
+        both = rng.random(size) < 0.05
+        actual[both] = expected[both] = np.where(rng.random(both.sum()) < 0.5, np.inf, np.nan)
+    elif kind == "float32":  # the usual case: a framework's float32 against the float64 reference
+        actual = actual.astype(np.float32)
+    elif kind == "partly equal":  # identical stretches (a Flatten of the input) and differing ones
+        actual, expected = actual.astype(np.float32), expected.astype(np.float32)
+        expected[: size // 2] = actual[: size // 2]
+    elif kind == "out of tolerance":
+        actual[rng.random(size) < 0.1] += 1.0
+    return actual, expected
+
+
+KINDS = ["plain", "near zero", "non-finite", "float32", "partly equal", "out of tolerance"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("block", [1, 5, 64, 1 << 16])
+def test_block_figures_equal_the_straightforward_float64_computation(kind, block, monkeypatch):
+    import harness.compare as compare_module
+
+    monkeypatch.setattr(compare_module, "BLOCK", block)
+    rng = np.random.default_rng(KINDS.index(kind) * 1000 + block)
+    for trial in range(40):
+        shape = [(257,), (13, 11), (3, 4, 5), (1,)][trial % 4]
+        actual, expected = random_pair(rng, int(np.prod(shape)), kind)
+        actual, expected = actual.reshape(shape), expected.reshape(shape)
+        tolerance = [TOLERANCE, Tolerance(0.0, 0.0), Tolerance(1e-4, 1e-5), Tolerance(0.0, 1e-6)][trial % 4]
+        result = compare("y", "output", actual, expected, tolerance)
+        want = straightforward_figures(actual, expected, tolerance)
+        got = figures_of(result)
+        for name, value in want.items():
+            same = got[name] == value or (isinstance(value, float) and np.isnan(value) and np.isnan(got[name]))
+            assert same, f"{kind}, trial {trial}: {name} {got[name]!r}, straightforward {value!r}"
+        assert result.passed == (want["mismatched"] == 0)
+
+
+def test_a_large_tensor_is_compared_block_by_block_with_the_same_figures():
+    # More than one default block, with the worst element in a late block and a tie for it.
+    rng = np.random.default_rng(5)
+    expected = rng.normal(size=(300, 700))
+    actual = (expected + rng.normal(scale=1e-6, size=expected.shape)).astype(np.float32)
+    actual[250, 3] = actual[280, 9] = np.float32(expected[250, 3] + 1.0)
+    expected[280, 9] = expected[250, 3]
+    result = compare("y", "output", actual, expected, DEFAULT_TOLERANCES["float32"]["forward"])
+    assert figures_of(result) == straightforward_figures(actual, expected, DEFAULT_TOLERANCES["float32"]["forward"])
+    assert result.worst_index == [250, 3] and result.mismatched == 2

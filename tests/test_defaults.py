@@ -311,9 +311,10 @@ DOCUMENTED = {
 
 @pytest.fixture(scope="module")
 def table():
-    from harness.defaults.table import defaults_table
+    from harness.adapters import get_backend
+    from harness.defaults.table import FRAMEWORKS, defaults_table
 
-    return defaults_table().to_json()
+    return defaults_table({name: get_backend(name) for name in FRAMEWORKS}).to_json()
 
 
 def used_reading(table, key, framework):
@@ -405,12 +406,11 @@ def test_table_marks_disagreements(table):
     ("torch is not installed (ModuleNotFoundError: No module named 'torch')", "not installed"),
     ("torch failed to import (SyntaxError: in the adapter)", "unavailable"),  # a bug is not absence
 ])
-def test_missing_framework_is_a_column_saying_so(monkeypatch, reason, label):
+def test_missing_framework_is_a_column_saying_so(reason, label):
     import harness.defaults.table as table_module
     from harness.adapters import UnavailableBackend
 
-    monkeypatch.setattr(table_module, "get_backend", lambda name: UnavailableBackend(name, reason))
-    data = table_module._table.__wrapped__(("torch",), table_module.DefaultContext()).to_json()
+    data = table_module.defaults_table({"torch": UnavailableBackend("torch", reason)}).to_json()
     assert data["versions"] == {"torch": label}
     assert all(row["cells"]["torch"]["status"] == label for row in data["rows"])
     assert f"| {label} |" in table_module.render_markdown(data)

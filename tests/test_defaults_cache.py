@@ -61,3 +61,32 @@ def test_an_unwritable_cache_directory_does_not_stop_the_read(tmp_path, monkeypa
     blocker.write_text("")
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(blocker / "below-a-file"))
     assert cache.cached_table({"torch": "2.13.0"}, 3, lambda: table(1.0))["rows"] == table(1.0)["rows"]
+
+
+def test_the_table_imports_no_adapter():
+    # harness.adapters.base imports harness.defaults: the table receives backends from its
+    # caller instead of importing the adapters back (a fresh interpreter: nothing imported yet).
+    import subprocess
+    import sys
+
+    code = ("import sys, harness.defaults.table, harness.defaults.background; "
+            "print(sorted(m for m in sys.modules if m.startswith('harness.adapters')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_first_run_reads_the_table_in_a_background_process_and_keeps_it(cache_dir):
+    from tests.conftest import backend_or_skip
+
+    from harness.defaults.background import DefaultsPrefetch
+    from harness.defaults.table import defaults_table
+
+    torch = backend_or_skip("torch")
+    first = DefaultsPrefetch(["numpy", "torch"])
+    assert first.process is not None  # nothing stored: read beside the run
+    table = first.result(lambda names: {})  # no fallback: the background read must deliver
+    assert table["cache"].startswith("read afresh in a background process")
+    assert table["rows"] == defaults_table({"torch": torch}).to_json()["rows"]
+    second = DefaultsPrefetch(["torch", "numpy"])
+    assert second.process is None and second.result(lambda names: {})["cache"].startswith("read from")
+    assert DefaultsPrefetch(["numpy"]).result(lambda names: {}) is None  # no framework with defaults

@@ -25,7 +25,7 @@ from harness.compare import Tolerance, elementwise_errors
 from harness.errors import CaseError
 from harness.report import site as site_module
 from harness.report.case_view import worst_elements
-from harness.report.pictures import HEATMAP_MAX_SIDE, LEVELS, PALETTE, heatmap, histogram, png
+from harness.report.pictures import HEATMAP_MAX_SIDE, LEVELS, MAX_DECADES, PALETTE, heatmap, histogram, png
 from harness.report.sections import CASE_SECTIONS, Section, case_section
 from harness.report.swap import MARKER, replace_directory
 from harness.session import run_session
@@ -116,6 +116,93 @@ def test_worst_elements_come_in_order_of_tolerance_used():
     # |d| / allowed: 0.1 / 0.011 = 9.1, 1 / 1.001 = 1.0, 0.05 / 0.001 = 50, 0
     assert [row.index for row in rows] == [(2,), (0,), (1,), (3,)]
     assert rows[0].actual == 0.05 and rows[0].expected == 0.0 and rows[0].out_of_tolerance
+
+
+# --- the summary the pictures are drawn from, against whole arrays -------------------------
+
+def whole_array_histogram(difference, allowed):
+    """The histogram's bars written out on whole arrays with np.histogram (the way the report
+    drew them before it summarised block by block)."""
+    difference, allowed = difference.ravel(), allowed.ravel()
+    shown = (difference > 0) & np.isfinite(difference)
+    logs = np.log10(difference[shown])
+    out = (difference > allowed)[shown]
+    high = int(np.ceil(logs.max())) if logs.size else 0
+    low = max(int(np.floor(logs.min())) if logs.size else -1, high - MAX_DECADES)
+    low = min(low, high - 1)
+    edges = np.linspace(low, high, (high - low) * 2 + 1)
+    clipped = np.clip(logs, low, high)
+    return edges, np.histogram(clipped[~out], bins=edges)[0], np.histogram(clipped[out], bins=edges)[0]
+
+
+def whole_array_worst(difference, allowed, count=8):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(difference == 0, 0.0, difference / allowed)
+    flat_ratio = np.nan_to_num(ratio.ravel(), nan=np.inf, posinf=np.inf)
+    order = np.lexsort((difference.ravel(), flat_ratio))[::-1][:count]
+    return [tuple(int(i) for i in np.unravel_index(int(flat), difference.shape)) for flat in order]
+
+
+def rough_pair(rng, shape):
+    """Arrays whose errors have ties (repeated and zero differences), infinities and NaN."""
+    expected = rng.normal(size=shape)
+    actual = expected + rng.choice([0.0, 1e-6, 2e-6, 1e-3], size=shape) * rng.choice([-1, 1], size=shape)
+    flat_actual, flat_expected = actual.reshape(-1), expected.reshape(-1)
+    flat_expected[rng.random(flat_expected.size) < 0.05] = 0.0
+    for value in (np.inf, np.nan):
+        flat_actual[rng.random(flat_actual.size) < 0.001] = value
+    return actual.astype(np.float32), expected
+
+
+@pytest.mark.parametrize("shape", [(300, 700), (5, 1, 4000), (97, 3), (2, 3, 40000), (70000,), (7, 11, 13)])
+def test_summary_gives_the_pictures_of_whole_arrays(shape, monkeypatch):
+    import harness.compare as compare_module
+    from harness.report.error_summary import summarize
+    from harness.report.pictures import heatmap_of, histogram_of
+
+    monkeypatch.setattr(compare_module, "BLOCK", 4096)  # many blocks, even for small shapes
+    rng = np.random.default_rng(sum(shape))
+    actual, expected = rough_pair(rng, shape)
+    tolerance = Tolerance(1e-4, 1e-5)
+    difference, allowed = elementwise_errors(actual, expected, tolerance)
+    summary = summarize(actual, expected, tolerance)
+    kept = [side for side in shape if side != 1]
+    if len(kept) == 2:
+        assert heatmap_of(summary.pooled) == heatmap(difference.reshape(kept))
+        assert summary.counts is None
+    else:
+        edges, within, out = summary.counts.bars(MAX_DECADES)
+        want_edges, want_within, want_out = whole_array_histogram(difference, allowed)
+        np.testing.assert_array_equal(edges, want_edges)
+        np.testing.assert_array_equal(within, want_within)
+        np.testing.assert_array_equal(out, want_out)
+        assert histogram_of(summary.counts).equal == int((difference == 0).sum())
+        assert histogram_of(summary.counts).nonfinite == int((~np.isfinite(difference)).sum())
+    rows = worst_elements(actual, expected, difference, allowed)
+    assert [row.index for row in rows] == whole_array_worst(difference, allowed)
+    assert [tuple(int(i) for i in np.unravel_index(int(flat), shape)) for flat in summary.worst.index] == \
+        whole_array_worst(difference, allowed)
+
+
+def test_half_decades_are_those_of_float64_log10_across_the_whole_double_range():
+    from harness.report.error_summary import half_decades
+
+    rng = np.random.default_rng(11)
+    spread = 10.0 ** rng.uniform(-323, 308, size=200_000)
+    edges = 10.0 ** (np.arange(-646, 617) / 2)  # at, and one ulp around, every half-decade edge
+    values = np.concatenate([spread, edges, np.nextafter(edges, 0), np.nextafter(edges, np.inf),
+                             [5e-324, 1e-310, np.finfo(np.float64).max]])
+    values = values[(values > 0) & np.isfinite(values)]
+    np.testing.assert_array_equal(half_decades(values), np.floor(2 * np.log10(values)))
+
+
+def test_worst_elements_break_ties_as_a_lexsort_of_the_whole_tensor():
+    # Every element equal: the order falls to the index, the later one first.
+    values = np.ones((50, 3))
+    difference, allowed = elementwise_errors(values, values, Tolerance(0.0, 1e-6))
+    rows = worst_elements(values, values, difference, allowed)
+    assert [row.index for row in rows] == whole_array_worst(difference, allowed)
+    assert rows[0].index == (49, 2)
 
 
 def test_report_names_the_divergent_layer_and_draws_it(tmp_path):

@@ -10,6 +10,11 @@ Where: `$HARNESS_CACHE_DIR`, else `$XDG_CACHE_HOME/cross-framework-harness`, els
 `~/.cache/cross-framework-harness`. A copy that cannot be read or written is ignored: the cache
 only ever saves time, never changes what the table says (results.json notes `cache` either way).
 `python -m harness defaults` always reads afresh.
+
+A run looks its copy up before importing any framework (`installed_versions` asks the installed
+distributions' metadata), so that on a miss the table can be read in a background process while
+the run goes on (harness/defaults/background.py). A table in which a framework failed to import
+is never kept: the same versions may import next time.
 """
 
 from __future__ import annotations
@@ -19,12 +24,32 @@ import json
 import os
 import sys
 import tempfile
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
 HARNESS_ROOT = Path(__file__).resolve().parent.parent
 READER_SOURCES = ("defaults/*.py", "adapters/*/defaults/*.py")
 """The code the table's content depends on, besides the frameworks themselves."""
+DISTRIBUTIONS = {"keras": ("keras", "tensorflow", "tensorflow-cpu"), "torch": ("torch",),
+                 "chainer": ("chainer",)}
+"""The installed distributions whose versions decide each framework's defaults (the Keras
+adapter runs Keras on TensorFlow; the CPU build is a distribution of its own)."""
+
+
+def installed_versions(frameworks: list[str]) -> dict[str, str]:
+    """Each framework's distributions and versions as installed, from their metadata: a key for
+    the stored table that costs milliseconds, where importing the frameworks costs seconds."""
+    versions = {}
+    for name in frameworks:
+        found = []
+        for distribution in DISTRIBUTIONS.get(name, (name,)):
+            try:
+                found.append(f"{distribution} {metadata.version(distribution)}")
+            except metadata.PackageNotFoundError:
+                pass
+        versions[name] = ", ".join(found) or "not installed"
+    return versions
 
 
 def cache_dir() -> Path:
@@ -47,24 +72,38 @@ def table_key(versions: dict[str, str], rank: int) -> str:
     return digest.hexdigest()[:24]
 
 
-def cached_table(versions: dict[str, str], rank: int, read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """The table's JSON form: the stored copy for this key if there is one, else `read()`, stored."""
-    path = cache_dir() / f"defaults-{table_key(versions, rank)}.json"
+def table_path(versions: dict[str, str], rank: int) -> Path:
+    return cache_dir() / f"defaults-{table_key(versions, rank)}.json"
+
+
+def stored_table(versions: dict[str, str], rank: int) -> dict[str, Any] | None:
+    """The stored copy for this key, or None (none yet, or damaged)."""
+    path = table_path(versions, rank)
     try:
         table = json.loads(path.read_text(encoding="utf-8"))
-        table["cache"] = f"read from {path}"
-        return table
     except (OSError, ValueError):
-        pass  # no copy yet, or a damaged one: read afresh
-    table = read()
-    if not _has_errors(table):  # a failed reader may succeed next time: do not keep its error
-        _store(path, table)
-    table["cache"] = f"read afresh (stored in {path})"
+        return None
+    table["cache"] = f"read from {path}"
     return table
 
 
+def store_table(versions: dict[str, str], rank: int, table: dict[str, Any], how: str = "read afresh") -> dict[str, Any]:
+    """Keep a table just read (unless a reader failed or a framework did not import: those may
+    succeed next time) and say so in its `cache` note."""
+    path = table_path(versions, rank)
+    if not _has_errors(table):
+        _store(path, table)
+    table["cache"] = f"{how} (stored in {path})"
+    return table
+
+
+def cached_table(versions: dict[str, str], rank: int, read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The table's JSON form: the stored copy for this key if there is one, else `read()`, stored."""
+    return stored_table(versions, rank) or store_table(versions, rank, read())
+
+
 def _has_errors(table: dict[str, Any]) -> bool:
-    return any(cell.get("status") == "error" for row in table.get("rows", [])
+    return any(cell.get("status") in ("error", "unavailable") for row in table.get("rows", [])
                for cell in row.get("cells", {}).values())
 
 

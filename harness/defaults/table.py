@@ -1,6 +1,6 @@
 """The defaults table: every audited hyper-parameter's default in every installed framework.
 
-`defaults_table()` asks each installed adapter's readers (nothing here knows a default) and
+`defaults_table(backends)` asks each backend's readers (nothing here knows a default) and
 marks each row: `agrees`, or differs in `value` (the effective values, in the harness's terms,
 are not all equal) and/or `meaning` (the probes found different formulas behind the name: eps
 inside vs outside the square root, momentum as the share kept vs the share taken).
@@ -10,17 +10,19 @@ Three forms: `to_markdown()` (the command and the README), `to_json()` (results.
 shows). A framework that is not installed is a column of "not installed" (one that fails to
 import: "unavailable", its reason in the report's tooltips); a reader that fails shows its error
 in its cell.
+
+The backends come from the caller (the command line, the session, the pytest plugin: each
+`harness.adapters.get_backend(name)`): this package is imported by the adapters' base module, so
+it never imports the adapters itself.
 """
 
 from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Protocol
 
-from harness.adapters import get_backend
 from harness.defaults.cache import cached_table
 from harness.defaults.catalogue import CONCEPTS, Concept
 from harness.defaults.probes import show
@@ -29,6 +31,16 @@ from harness.defaults.resolve import readings
 from harness.readme_section import read_section, replace_section
 
 FRAMEWORKS = ("keras", "chainer", "torch")
+
+
+class DefaultsSource(Protocol):
+    """What the table needs of a backend (harness.adapters.base.Backend has it)."""
+
+    default_readers: Mapping[str, Any]
+
+    def unavailable_reason(self) -> str | None: ...
+
+    def version(self) -> str: ...
 START, END = "<!-- defaults-table:start -->", "<!-- defaults-table:end -->"
 READ, NOT_INSTALLED, UNAVAILABLE, ERROR = "read", "not installed", "unavailable", "error"
 
@@ -91,19 +103,15 @@ class DefaultsTable:
         return render_markdown(self.to_json())
 
 
-def defaults_table(frameworks: tuple[str, ...] | list[str] = FRAMEWORKS,
+def defaults_table(backends: Mapping[str, DefaultsSource],
                    context: DefaultContext = DefaultContext()) -> DefaultsTable:
-    """Read every catalogue row from every framework named (not installed: a column saying so)."""
-    return _table(tuple(frameworks), context)
-
-
-@cache
-def _table(frameworks: tuple[str, ...], context: DefaultContext) -> DefaultsTable:
+    """Read every catalogue row from every backend given, by framework name, in that order (one
+    that cannot run: a column saying why). The readers cache their readings (resolve.readings),
+    so a second table costs nothing."""
     versions, columns = {}, {}
-    for name in frameworks:
-        backend = get_backend(name)
+    for name, backend in backends.items():
         reason = backend.unavailable_reason()
-        versions[name] = _unavailable_label(reason) if reason else backend.version()
+        versions[name] = _version(backend)
         columns[name] = (None, reason.splitlines()[0]) if reason else (getattr(backend, "default_readers", {}), "")
     rows = []
     for concept in CONCEPTS:
@@ -112,7 +120,7 @@ def _table(frameworks: tuple[str, ...], context: DefaultContext) -> DefaultsTabl
             cells[name] = (Cell(_unavailable_label(reason), reason=reason) if readers is None
                            else _read(readers, concept, context))
         rows.append(Row(concept, cells))
-    return DefaultsTable(list(frameworks), versions, rows, context)
+    return DefaultsTable(list(backends), versions, rows, context)
 
 
 def _read(readers, concept: Concept, context: DefaultContext) -> Cell:
@@ -206,8 +214,7 @@ def readme_table(path: Path) -> str:
     return read_section(path, START, END)
 
 
-def _version(name: str) -> str:
-    backend = get_backend(name)
+def _version(backend: DefaultsSource) -> str:
     reason = backend.unavailable_reason()
     return _unavailable_label(reason) if reason else backend.version()
 
@@ -218,15 +225,25 @@ def _unavailable_label(reason: str) -> str:
     return NOT_INSTALLED if "is not installed" in reason else UNAVAILABLE
 
 
-def for_results(frameworks: list[str]) -> dict[str, Any] | None:
-    """results.json's `defaults`: the table for the run's frameworks (None if none of them has
-    defaults, e.g. a numpy-only run), from the on-disk copy when the frameworks and the readers
-    are unchanged (harness/defaults/cache.py). It never stops a run: a failure is recorded."""
-    names = [name for name in FRAMEWORKS if name in frameworks]
-    if not names:
+def table_frameworks(frameworks: list[str]) -> list[str]:
+    """The run's frameworks that have defaults to audit, in the table's order."""
+    return [name for name in FRAMEWORKS if name in frameworks]
+
+
+def for_results(backends: Mapping[str, DefaultsSource]) -> dict[str, Any] | None:
+    """results.json's `defaults`: the table of these backends (None if there are none, e.g. a
+    numpy-only run; pass those of table_frameworks(run's frameworks)), from the on-disk copy when
+    the frameworks and the readers are unchanged (harness/defaults/cache.py). It never stops a
+    run: a failure is recorded."""
+    if not backends:
         return None
     try:
-        versions = {name: _version(name) for name in names}
-        return cached_table(versions, DefaultContext().rank, lambda: defaults_table(names).to_json())
+        versions = {name: _version(backend) for name, backend in backends.items()}
+        return cached_table(versions, DefaultContext().rank, lambda: defaults_table(backends).to_json())
     except Exception as exc:  # the table is a by-product of the run, not worth losing the run for
-        return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        return failed_table(exc)
+
+
+def failed_table(exc: BaseException) -> dict[str, Any]:
+    """results.json's `defaults` when the table could not be built (the report says so)."""
+    return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}

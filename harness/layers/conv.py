@@ -1,9 +1,9 @@
 """Convolution layers: Conv1D and Conv2D (cross-correlation, as in all three frameworks).
 
 One reference serves both ranks: the input is moved to channels_last, padded by TF's rule
-(windows.py), cut into windows through a strided view (im2col with a single copy), and each
-group of channels is one matrix product. Backward is the transposed products, the input
-gradient added back one kernel offset at a time (col2im).
+(windows.py), cut into windows through a strided view (im2col with a single copy), and all
+groups of channels are one batched matrix product. Backward is the transposed products, the
+input gradient added back one kernel offset at a time (col2im).
 """
 
 from __future__ import annotations
@@ -125,11 +125,11 @@ class ConvSpec(WindowedSpec):
 
 
 class ConvReference(ReferenceLayer):
-    """Forward: im2col per group, the windows of group g's input channels as a matrix
-    (positions, kernel cells * in/groups) times group g's kernel (kernel cells * in/groups,
-    filters/groups). Backward: the kernel gradient is the transposed product; the input gradient
-    goes offset by offset: the cells that kernel offset k meets (one per output position) get
-    dz @ kernel[k].T, group by group."""
+    """Forward: im2col, one copy of the windows as a matrix per group of channels, (positions,
+    kernel cells * in/groups), times the group's kernel (kernel cells * in/groups,
+    filters/groups): one batched matrix product over the groups. Backward: the transposed
+    products give the kernel's gradient, and the input's is added back one kernel offset at a
+    time (col2im: the cells offset k meets, one per output position, get dz @ kernel[k].T)."""
 
     def forward(self, x):
         spec = self.spec
@@ -139,36 +139,40 @@ class ConvReference(ReferenceLayer):
         padded = win.pad(x, self.pads)
         self.padded_shape = padded.shape
         self.out = win.output_sizes(spatial, spec.kernel, spec.stride, spec.dilation, spec.padding)
-        # (batch, *out, *kernel, channels) -> (positions, kernel cells, groups, in/groups): one copy
         cells = win.windows(padded, spec.kernel, spec.stride, spec.dilation, self.out)
-        cells = cells.reshape(-1, win.window_count(spec.kernel), spec.groups, channels // spec.groups)
-        self.columns = [cells[:, :, g].reshape(len(cells), -1) for g in range(spec.groups)]
-        kernels = np.split(self.params["kernel"].reshape(self.columns[0].shape[1], -1), spec.groups, axis=-1)
-        z = np.concatenate([columns @ kernel for columns, kernel in zip(self.columns, kernels)], axis=-1)
-        z = z.reshape(x.shape[0], *self.out, spec.filters)
+        # (batch, *out, *kernel, groups, in/groups) -> (groups, positions, kernel cells * in/groups)
+        grouped = np.moveaxis(cells.reshape(*cells.shape[:-1], spec.groups, channels // spec.groups), -2, 0)
+        self.columns = grouped.reshape(spec.groups, -1, win.window_count(spec.kernel) * grouped.shape[-1])
+        z = np.matmul(self.columns, self.group_kernels())  # (groups, positions, filters/groups)
+        z = np.moveaxis(z, 0, -2).reshape(x.shape[0], *self.out, spec.filters)
         if spec.use_bias:
             z += self.params["bias"]
         self.z = win.from_channels_last(z, spec.data_format)
         self.y = spec.activation.forward(self.z)
         return self.y
 
+    def group_kernels(self) -> np.ndarray:
+        """The canonical kernel (*kernel, in/groups, filters) as one matrix per group:
+        (groups, kernel cells * in/groups, filters/groups); filter o is in group o // (filters/groups)."""
+        kernel = self.params["kernel"]
+        return np.moveaxis(kernel.reshape(-1, self.spec.groups, kernel.shape[-1] // self.spec.groups), 1, 0)
+
     def backward(self, dy):
         spec = self.spec
         dz = win.to_channels_last(spec.activation.backward(self.z, self.y, dy), spec.data_format)
-        dz_groups = np.split(dz.reshape(-1, spec.filters), spec.groups, axis=-1)  # (positions, filters/groups)
-        d_kernel = [columns.T @ dz_group for columns, dz_group in zip(self.columns, dz_groups)]
-        self.grads["kernel"] = np.concatenate(d_kernel, axis=-1).reshape(self.params["kernel"].shape)
+        dz_groups = np.moveaxis(dz.reshape(-1, spec.groups, spec.filters // spec.groups), 1, 0)
+        d_kernel = np.matmul(self.columns.transpose(0, 2, 1), dz_groups)  # (groups, cells * in/g, filters/g)
+        self.grads["kernel"] = np.moveaxis(d_kernel, 0, 1).reshape(self.params["kernel"].shape)
         if spec.use_bias:
             self.grads["bias"] = dz.reshape(-1, spec.filters).sum(axis=0)
-        kernel = self.params["kernel"].reshape(-1, *self.params["kernel"].shape[-2:])  # (cells, in/groups, filters)
-        kernels = np.split(kernel, spec.groups, axis=-1)
-        group_in = kernel.shape[1]
+        # Per kernel offset k: d (cells k meets) = dz @ kernel[k].T, group by group, as
+        # (batch, *out, in channels) with each group's channels side by side, as in x.
+        kernels = self.params["kernel"].reshape(win.window_count(spec.kernel), -1, spec.groups,
+                                                spec.filters // spec.groups).transpose(0, 2, 3, 1)
         d_padded = np.zeros(self.padded_shape, dtype=dz.dtype)
         for k, cells in enumerate(win.offset_cells(spec.kernel, spec.stride, spec.dilation, self.out)):
-            met = d_padded[cells]  # a view: (batch, *out, in channels)
-            for g, (dz_group, group_kernel) in enumerate(zip(dz_groups, kernels)):
-                met[..., g * group_in:(g + 1) * group_in] += (dz_group @ group_kernel[k].T).reshape(
-                    *dz.shape[:-1], group_in)
+            met = np.matmul(dz_groups, kernels[k])  # (groups, positions, in/groups)
+            d_padded[cells] += np.moveaxis(met, 0, -2).reshape(d_padded[cells].shape)
         return (win.from_channels_last(win.crop(d_padded, self.pads), spec.data_format),)
 
 

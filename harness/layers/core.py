@@ -16,7 +16,7 @@ class DenseReference(ReferenceLayer):
         W = self.params["kernel"]
         z = x @ W
         if self.spec.use_bias:
-            z = z + self.params["bias"]
+            z += self.params["bias"]
         self.x, self.z = x, z
         self.y = self.spec.activation.forward(z)
         return self.y

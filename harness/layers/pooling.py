@@ -94,9 +94,10 @@ class MaxPoolingReference(PoolingReference):
         padded, offsets = self.padded_offsets(x)
         y = padded[offsets[0]].copy()
         self.winner = np.zeros(y.shape, dtype=np.intp)  # which offset holds the maximum
+        larger = np.empty(y.shape, dtype=bool)
         for index, cells in enumerate(offsets[1:], start=1):
-            larger = padded[cells] > y  # strictly: on a tie the first offset keeps it, as argmax
-            self.winner[larger] = index
+            np.greater(padded[cells], y, out=larger)  # strictly: on a tie the first offset keeps it, as argmax
+            np.copyto(self.winner, index, where=larger)
             np.maximum(y, padded[cells], out=y)
         return win.from_channels_last(y, self.spec.data_format)
 

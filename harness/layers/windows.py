@@ -8,6 +8,8 @@ and back (`to_channels_last`, `from_channels_last`).
 * `windows`: a read-only strided view (batch, *out, *kernel, channels) of the padded input
   (numpy's as_strided); reshaped to a matrix (one copy) it is im2col, and one matrix product
   then does a convolution.
+* `to_channels_last` makes the moved array contiguous once, so that windows and offset slices
+  read whole rows of channels rather than single elements a plane apart.
 * `offset_cells`: per kernel offset, the strided slice of input cells it meets, one per output
   position. Pooling, and the gradients that go back to the input (col2im), loop over these:
   a handful of offsets, each a whole-tensor operation.
@@ -85,10 +87,15 @@ def crop(padded: np.ndarray, amounts) -> np.ndarray:
 
 
 def to_channels_last(x: np.ndarray, data_format: DataFormat) -> np.ndarray:
-    return np.moveaxis(x, 1, -1) if data_format == "channels_first" else x
+    """x with its channels last and contiguous in memory: every window and offset slice then
+    reads whole rows of channels. A channels_first layer's output (from_channels_last, a view)
+    is already laid out so and passes through without a copy."""
+    return np.ascontiguousarray(np.moveaxis(x, 1, -1)) if data_format == "channels_first" else x
 
 
 def from_channels_last(x: np.ndarray, data_format: DataFormat) -> np.ndarray:
+    """The channels_first view of a channels_last array (no copy: elementwise operations on it
+    keep the channels_last memory order)."""
     return np.moveaxis(x, -1, 1) if data_format == "channels_first" else x
 
 

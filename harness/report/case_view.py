@@ -16,14 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from harness.compare import TensorComparison, Tolerance, elementwise_errors
+from harness.compare import TensorComparison, Tolerance
+from harness.report.error_summary import WORST_ROWS, WorstElements, summarize
 from harness.report.matrix import case_page, most_severe
-from harness.report.pictures import Heatmap, Histogram, heatmap, histogram
+from harness.report.pictures import Heatmap, Histogram, heatmap_of, histogram_of
 from harness.runner import EXPECTED, FAIL, CaseReport, CheckResult, known_value_pairs, tensor_pairs
 
 PICTURES_PER_FRAMEWORK = 4
 """Pictures of failing tensors per framework; the divergence layer's comes first."""
-DIFF_ROWS = 8
+DIFF_ROWS = WORST_ROWS
 """Elements in a diff view: the ones furthest out of tolerance."""
 BATCHED_KINDS = {"output", "intermediate", "input_gradient"}
 """Tensor kinds whose first axis is the batch."""
@@ -179,15 +180,16 @@ class CaseView:
         pair = self.arrays(check).get(tensor.tensor)
         if pair is None or tensor.note:
             return picture
-        actual, expected = (np.asarray(a, dtype=np.float64) for a in pair)
-        difference, allowed = elementwise_errors(actual, expected, Tolerance(tensor.rtol, tensor.atol))
-        kept = [axis for axis, side in enumerate(difference.shape) if side != 1]
-        if len(kept) == 2:
-            picture.heatmap = heatmap(difference.reshape([difference.shape[a] for a in kept]))
-            picture.axes = _axes_text(tensor.kind, kept, difference.shape, picture.heatmap.block)
-        elif difference.size > 1:
-            picture.histogram = histogram(difference, allowed)
-        picture.elements = worst_elements(actual, expected, difference, allowed)
+        actual, expected = (np.asarray(a) for a in pair)
+        # One pass, block by block: a bounded summary, never a float64 copy of the tensor.
+        summary = summarize(actual, expected, Tolerance(tensor.rtol, tensor.atol), DIFF_ROWS)
+        if summary.pooled is not None:
+            picture.heatmap = heatmap_of(summary.pooled)
+            kept = [axis for axis, side in enumerate(expected.shape) if side != 1]
+            picture.axes = _axes_text(tensor.kind, kept, expected.shape, picture.heatmap.block)
+        elif expected.size > 1:
+            picture.histogram = histogram_of(summary.counts)
+        picture.elements = element_rows(actual, expected, summary.worst)
         return picture
 
 
@@ -202,19 +204,20 @@ def layer_settings(case, node: str) -> str:
 
 def worst_elements(actual: np.ndarray, expected: np.ndarray, difference: np.ndarray,
                    allowed: np.ndarray, count: int = DIFF_ROWS) -> list[ElementRow]:
-    """The elements furthest out of tolerance (by |difference| / allowed, then |difference|)."""
-    if difference.size == 0:
-        return []
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(difference == 0, 0.0, difference / allowed)
-    flat_ratio = np.nan_to_num(ratio.ravel(), nan=np.inf, posinf=np.inf)
-    order = np.lexsort((difference.ravel(), flat_ratio))[::-1][:count]
+    """The elements furthest out of tolerance (by |difference| / allowed, then |difference|),
+    from whole arrays of differences (the report gathers the same from blocks: summarize)."""
+    worst = WorstElements(count)
+    worst.add(0, np.asarray(difference, dtype=np.float64).ravel(), np.asarray(allowed, dtype=np.float64).ravel())
+    return element_rows(actual, expected, worst)
+
+
+def element_rows(actual: np.ndarray, expected: np.ndarray, worst: WorstElements) -> list[ElementRow]:
     rows = []
-    for flat in order:
-        index = np.unravel_index(int(flat), difference.shape)
+    for flat, difference, allowed in zip(worst.index, worst.difference, worst.allowed):
+        index = np.unravel_index(int(flat), np.shape(expected))
         rows.append(ElementRow(index=tuple(int(i) for i in index), expected=float(expected[index]),
-                               actual=float(actual[index]), difference=float(difference[index]),
-                               allowed=float(allowed[index])))
+                               actual=float(actual[index]), difference=float(difference),
+                               allowed=float(allowed)))
     return rows
 
 

@@ -10,20 +10,23 @@ file ever reaches it unescaped.
   always shows) when a side is longer than HEATMAP_MAX_SIDE.
 * Other tensors with more than one element get a histogram of log10 |difference|, each bar
   split into elements within tolerance and elements out of it.
+
+Both are drawn from a bounded summary (error_summary.py: block maxima, counts per half-decade),
+which the report gathers block by block; `heatmap` and `histogram` summarise whole arrays the
+same way.
 """
 
 from __future__ import annotations
 
 import base64
-import math
 import struct
 import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
-HEATMAP_MAX_SIDE = 96
-"""Longest side of a heatmap in cells: a 128 x 784 MNIST layer becomes 64 x 66 blocks."""
+from harness.report.error_summary import HEATMAP_MAX_SIDE, LogCounts, Pooled, block_max, heatmap_block
+
 DISPLAY_WIDTH, DISPLAY_HEIGHT, MAX_CELL = 320, 240, 32
 """Display box in CSS pixels: cells are scaled up by a whole factor to fit, at most MAX_CELL."""
 
@@ -92,28 +95,24 @@ class Heatmap:
 
 def heatmap(difference: np.ndarray) -> Heatmap:
     """A heatmap of a 2-D array of non-negative differences, pooled by block maxima."""
-    block = tuple(max(1, math.ceil(side / HEATMAP_MAX_SIDE)) for side in difference.shape)
-    pooled = _block_max(difference, block)
-    finite = np.isfinite(pooled)
-    maximum = float(pooled[finite].max()) if finite.any() else 0.0
-    scaled = np.zeros(pooled.shape) if maximum == 0 else np.where(finite, pooled, 0) / maximum
+    block = heatmap_block(difference.shape)
+    pooled = block_max(np.where(np.isnan(difference), np.inf, difference), block)  # NaN shows as inf
+    return heatmap_of(Pooled(pooled, block,
+                             int(difference.size - np.count_nonzero(np.isfinite(difference)))))
+
+
+def heatmap_of(pooled: Pooled) -> Heatmap:
+    """The heatmap of differences already pooled into at most HEATMAP_MAX_SIDE cells a side."""
+    cells = pooled.cells
+    finite = np.isfinite(cells)
+    maximum = float(cells[finite].max()) if finite.any() else 0.0
+    scaled = np.zeros(cells.shape) if maximum == 0 else np.where(finite, cells, 0) / maximum
     indices = np.where(finite, np.rint(scaled * (LEVELS - 1)), LEVELS).astype(np.uint8)
     rows, columns = indices.shape
     cell = max(1, min(MAX_CELL, DISPLAY_WIDTH // columns, DISPLAY_HEIGHT // rows))
     return Heatmap(uri=data_uri(png(indices, PALETTE)), rows=rows, columns=columns,
-                   block=(int(block[0]), int(block[1])), display_width=columns * cell,
-                   display_height=rows * cell, maximum=maximum,
-                   nonfinite=int((~np.isfinite(difference)).sum()))
-
-
-def _block_max(array: np.ndarray, block: tuple[int, ...]) -> np.ndarray:
-    """Max over non-overlapping blocks; the array is padded with -inf to whole blocks."""
-    if block == (1, 1):
-        return array
-    rows, columns = (math.ceil(side / b) for side, b in zip(array.shape, block))
-    padded = np.full((rows * block[0], columns * block[1]), -np.inf)
-    padded[:array.shape[0], :array.shape[1]] = np.where(np.isnan(array), np.inf, array)
-    return padded.reshape(rows, block[0], columns, block[1]).max(axis=(1, 3))
+                   block=(int(pooled.block[0]), int(pooled.block[1])), display_width=columns * cell,
+                   display_height=rows * cell, maximum=maximum, nonfinite=pooled.nonfinite)
 
 
 @dataclass
@@ -134,20 +133,15 @@ WITHIN_COLOUR, OUT_COLOUR = "#6a8fc7", "#d0453a"
 
 def histogram(difference: np.ndarray, allowed: np.ndarray) -> Histogram:
     """Counts of log10 |difference|, each bar split into within and out of tolerance."""
-    difference, allowed = difference.ravel(), allowed.ravel()
-    nonfinite = ~np.isfinite(difference)
-    shown = (difference > 0) & ~nonfinite
-    logs = np.log10(difference[shown]) if shown.any() else np.zeros(0)
-    out = (difference > allowed)[shown]
-    high = math.ceil(logs.max()) if logs.size else 0
-    low = max(math.floor(logs.min()) if logs.size else -1, high - MAX_DECADES)
-    low = min(low, high - 1)
-    edges = np.linspace(low, high, (high - low) * BINS_PER_DECADE + 1)
-    clipped = np.clip(logs, low, high)
-    within_counts, _ = np.histogram(clipped[~out], bins=edges)
-    out_counts, _ = np.histogram(clipped[out], bins=edges)
-    return Histogram(svg=_histogram_svg(edges, within_counts, out_counts),
-                     equal=int((difference == 0).sum()), nonfinite=int(nonfinite.sum()))
+    counts = LogCounts()
+    counts.add(difference.ravel(), allowed.ravel())
+    return histogram_of(counts)
+
+
+def histogram_of(counts: LogCounts) -> Histogram:
+    """The histogram of counts gathered per half-decade (LogCounts), MAX_DECADES at most."""
+    edges, within, out = counts.bars(MAX_DECADES)
+    return Histogram(svg=_histogram_svg(edges, within, out), equal=counts.equal, nonfinite=counts.nonfinite)
 
 
 def _histogram_svg(edges: np.ndarray, within: np.ndarray, out: np.ndarray) -> str:
