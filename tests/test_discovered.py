@@ -80,3 +80,21 @@ def test_torch_training_a_model_whose_parameters_do_not_reach_the_loss():
     for check in ("gradients", "training"):
         result = runner.check("torch", check)
         assert result.verdict == PASS, result.message
+
+
+def test_chainer_average_pooling_before_a_global_average():
+    """gen_0_00791's kind: AveragePooling1D followed by GlobalAveragePooling1D. chainer's
+    F.average_pooling_nd backward divides its incoming gradient in place, and F.average's
+    backward hands it a read-only broadcast view: "output array is read-only". The adapter gives
+    the pooling a private gradient; gradients must now agree with the reference."""
+    require("chainer")
+    case = minimal_case(
+        model={"sequential": [{"type": "AveragePooling1D", "pool_size": 1, "padding": "valid",
+                               "data_format": "channels_last"},
+                              {"type": "GlobalAveragePooling1D", "data_format": "channels_last"}]},
+        inputs={"x": {"shape": [3, 2], "data": {"normal": {"mean": 0.0, "std": 1.0}}}},
+        targets={"t": {"shape": [2], "data": {"normal": {"mean": 0.0, "std": 1.0}}}},
+        loss={"type": "mean_squared_error", "reduction": "sum"},
+        checks=["forward", "gradients"])
+    result = CaseRunner(case).check("chainer", "gradients")
+    assert result.verdict == PASS, result.message
