@@ -98,3 +98,22 @@ def test_chainer_average_pooling_before_a_global_average():
         checks=["forward", "gradients"])
     result = CaseRunner(case).check("chainer", "gradients")
     assert result.verdict == PASS, result.message
+
+
+def test_keras_composite_optimizer_on_an_embedding():
+    """gen_0_01552 shrunk: an Embedding trained by RMSprop with epsilon outside the square root
+    (the Keras adapter's composite update, written in keras.ops). TensorFlow hands a lookup's
+    gradient over as tf.IndexedSlices, which `float * IndexedSlices` refused."""
+    require("keras")
+    case = minimal_case(
+        inputs={"x": {"shape": [2], "data": {"integers": {"low": 0, "high": 3}}}},
+        targets={"t": {"shape": [2, 2], "data": {"normal": {"mean": 0.0, "std": 1.0}}}},
+        model={"sequential": [{"type": "Embedding", "input_dim": 3, "output_dim": 2}]},
+        loss={"type": "mean_squared_error", "reduction": "mean"},
+        checks=["training"],
+        optimizer={"type": "rmsprop", "learning_rate": 0.0625, "rho": 0.75, "epsilon": 0.0009765625,
+                   "epsilon_placement": "outside_sqrt", "momentum": 0.5},
+        training={"steps": 2, "batch_size": 1},
+        samples=2)
+    result = CaseRunner(case).check("keras", "training")
+    assert result.verdict == PASS, result.message
