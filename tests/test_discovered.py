@@ -117,3 +117,22 @@ def test_keras_composite_optimizer_on_an_embedding():
         samples=2)
     result = CaseRunner(case).check("keras", "training")
     assert result.verdict == PASS, result.message
+
+
+def test_keras_strided_dilated_convolution_on_an_input_shorter_than_its_kernel():
+    """gen_0_01017's kind: Conv1D with strides 2, dilation 2 and 'same' padding on a sequence
+    of one step. The Keras adapter runs it at stride 1 on the padded input (Keras refuses
+    strides > 1 with dilation > 1), but built the layer for the unpadded input, which Keras
+    rejected as "Computed output size would be zero or negative"."""
+    require("keras")
+    case = minimal_case(
+        inputs={"x": {"shape": [1, 2], "data": {"normal": {"mean": 0.0, "std": 1.0}}}},
+        targets={"t": {"shape": [1, 3], "data": {"normal": {"mean": 0.0, "std": 1.0}}}},
+        model={"sequential": [{"type": "Conv1D", "filters": 3, "kernel_size": 2, "strides": 2,
+                               "dilation_rate": 2, "padding": "same", "data_format": "channels_last"}]},
+        loss={"type": "mean_squared_error", "reduction": "mean"},
+        checks=["forward", "gradients"])
+    runner = CaseRunner(case)
+    for check in ("forward", "gradients"):
+        result = runner.check("keras", check)
+        assert result.verdict == PASS, result.message
