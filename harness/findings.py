@@ -14,8 +14,9 @@ Where the divergence starts, per check:
   (backward starts there), else the first layer reading an input whose gradient is off;
 * `training`: at the first divergent step, `loss:<type>` when the step's loss is off, else the
   optimizer (`optimizer:<type>`), since the step started from agreeing values;
-* `error`: `error:<exception type>` and the first line of the message, digits masked, so that one
-  crash met at many sizes is one finding.
+* `error`: `error:<exception type>: <clause>`, the clause being the message's first words up to
+  its sizes (`error_clause`), so that one crash met at many sizes is one finding and two
+  different errors of one type are two.
 
 One divergence usually fails several checks of the same framework (a wrong layer output fails
 `intermediates`, `forward` and `gradients`); the *primary* failure is the first in
@@ -74,11 +75,19 @@ def failure_of(case: Case, result: CheckResult) -> Failure | None:
         text = (result.reason or result.message or "").strip().splitlines()
         head = text[0] if text else "error"
         exception, _, rest = head.partition(":")
-        kind = "error:" + (exception.strip() if rest and " " not in exception.strip() else "unknown")
         detail = re.sub(r"\d+", "N", rest.strip() or head)[:80]
+        kind = "error:" + (exception.strip() if rest and " " not in exception.strip() else "unknown")
+        kind += ": " + error_clause(detail)
         return Failure(result.framework, result.check, result.verdict, kind, detail, hint, message)
     layer, kind = divergence(case, result)
     return Failure(result.framework, result.check, result.verdict, kind, layer, hint, message)
+
+
+def error_clause(message: str) -> str:
+    """The part of an error message that names the error, without the sizes and values that
+    follow it: up to the first '.', '(' or ','. One ValueError about a kernel longer than
+    its input and another about a target's rank are two findings, each met at many sizes one."""
+    return re.split(r"[.(,]", message, maxsplit=1)[0].strip()[:60] or "(no message)"
 
 
 def divergence(case: Case, result: CheckResult) -> tuple[str, str]:

@@ -136,3 +136,19 @@ def test_keras_strided_dilated_convolution_on_an_input_shorter_than_its_kernel()
     for check in ("forward", "gradients"):
         result = runner.check("keras", check)
         assert result.verdict == PASS, result.message
+
+
+def test_keras_sparse_crossentropy_with_one_class_over_a_sequence():
+    """gen_0_00802 shrunk: sparse categorical crossentropy on logits with one class over a
+    sequence output. Keras' loss wrapper squeezed the class axis of size 1 off the output and
+    then refused it ("Argument `output` must have rank (ndim) `target.ndim - 1`")."""
+    require("keras")
+    case = minimal_case(
+        inputs={"x": {"shape": [2, 1], "data": {"normal": {"mean": 0.0, "std": 1.0}}}},
+        targets={"t": {"shape": [2], "data": {"integers": {"low": 0, "high": 1}}}},
+        model={"sequential": [{"type": "Dense", "units": 1}]},
+        loss={"type": "sparse_categorical_crossentropy", "reduction": "mean", "from_logits": True})
+    runner = CaseRunner(case)
+    for check in ("forward", "gradients"):
+        result = runner.check("keras", check)
+        assert result.verdict == PASS, result.message

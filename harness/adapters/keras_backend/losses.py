@@ -53,13 +53,32 @@ def categorical_crossentropy(spec, dtype):
         "-sum(t * log p): " + RENORMALISES.format("CategoricalCrossentropy")
 
 
+# Keras' loss wrapper squeezes a last axis of size 1 off y_pred when y_true has one axis less
+# (keras/src/losses/loss.py `squeeze_or_expand_to_same_rank`, called by LossFunctionWrapper.call
+# in losses.py) unless y_true has rank 1: with one class and a sequence or feature-map output the
+# class axis is gone and sparse_categorical_crossentropy raises "Argument `output` must have
+# rank (ndim) `target.ndim - 1`" (found by a generated case). Then the loss is composed.
+ONE_CLASS = ("; with one class on outputs of rank > 2, which keras.losses.SparseCategoricalCrossentropy "
+             "squeezes off and then refuses: -log_softmax(y)[t] from keras.ops")
+
+
+def picked_log_probability(log_p, t, reduction):
+    labels = ops.reshape(ops.cast(t, "int32"), ops.shape(log_p)[:-1])
+    picked = ops.take_along_axis(log_p, ops.expand_dims(labels, -1), axis=-1)
+    return reduce(-ops.squeeze(picked, -1), reduction)
+
+
 @builders.register("sparse_categorical_crossentropy")
 def sparse_categorical_crossentropy(spec, dtype):
     if spec.from_logits:
-        return keras_loss(keras.losses.SparseCategoricalCrossentropy)(spec, dtype)
+        native, kind, detail = keras_loss(keras.losses.SparseCategoricalCrossentropy)(spec, dtype)
+
+        def loss(y, t):
+            if len(y.shape) > 2 and y.shape[-1] == 1:
+                return picked_log_probability(ops.log_softmax(y, axis=-1), t, spec.reduction)
+            return native(y, t)
+        return loss, kind, detail + ONE_CLASS
 
     def loss(y, t):
-        labels = ops.reshape(ops.cast(t, "int32"), ops.shape(y)[:-1])
-        picked = ops.take_along_axis(ops.log(y), ops.expand_dims(labels, -1), axis=-1)
-        return reduce(-ops.squeeze(picked, -1), spec.reduction)
+        return picked_log_probability(ops.log(y), t, spec.reduction)
     return loss, "composite", "-log p[t]: " + RENORMALISES.format("SparseCategoricalCrossentropy")
