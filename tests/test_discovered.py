@@ -152,3 +152,27 @@ def test_keras_sparse_crossentropy_with_one_class_over_a_sequence():
     for check in ("forward", "gradients"):
         result = runner.check("keras", check)
         assert result.verdict == PASS, result.message
+
+
+def test_keras_crossentropy_from_logits_takes_the_logits_a_softmax_cached():
+    """The framework fact behind cases/discovered_keras_cached_logits.yaml, against a hand
+    computation: Keras' from_logits=True crossentropy of softmax(z) is the loss of z, not of
+    softmax(z); through tf.identity (what the adapter does) it is the loss of softmax(z). (The
+    loss's dtype is the tensor's, as in the adapter: a cast would make a new tensor without the
+    cache.)"""
+    require("keras")
+    import numpy as np
+    from harness.adapters.keras_backend._import import keras, tf
+
+    z = np.array([[0.5, -1.0, 2.0]])
+    t = np.array([[0.0, 1.0, 0.0]])
+    p = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+
+    def by_hand(logits):
+        return float(-(t * (logits - np.log(np.exp(logits).sum(-1, keepdims=True)))).sum())
+
+    loss = keras.losses.CategoricalCrossentropy(from_logits=True, dtype="float64")
+    output = keras.activations.softmax(tf.constant(z))
+    assert np.isclose(float(loss(t, output)), by_hand(z), rtol=1e-12)
+    assert np.isclose(float(loss(t, tf.identity(output))), by_hand(p), rtol=1e-12)
+    assert not np.isclose(by_hand(z), by_hand(p), rtol=1e-3)

@@ -7,7 +7,7 @@ up positions too, which differs from the canonical definition for outputs with m
 
 from __future__ import annotations
 
-from harness.adapters.keras_backend._import import keras
+from harness.adapters.keras_backend._import import keras, tf
 
 from harness.adapters.keras_backend.registry import LOSS_BUILDERS as builders
 
@@ -19,12 +19,27 @@ def reduce(per_sample, reduction: str):
     return ops.mean(per_sample) if reduction == "mean" else ops.sum(per_sample)
 
 
+# Keras' sigmoid and softmax attach their input to their output as `_keras_logits`
+# (keras/src/activations/activations.py), and the crossentropies' `_get_logits`
+# (keras/src/backend/tensorflow/nn.py) then compute on those logits instead of the output. With
+# from_logits=True that drops the activation altogether: a case whose loss takes a softmax
+# output as logits got the loss of the pre-softmax values (found by a generated case; cases/
+# discovered_keras_cached_logits.yaml). tf.identity gives the loss the output's values without
+# the attribute. With from_logits=False the cache computes the same function (more accurately
+# near saturation, without Keras' 1e-7 clip), so it is left alone there.
+CACHED_LOGITS = ("; the output passed through tf.identity: Keras would otherwise take the logits a "
+                 "sigmoid/softmax cached on it (_keras_logits) and skip that activation")
+
+
 def keras_loss(cls, detail_extra: str = "", **fixed):
     def build(spec, dtype):
         options = {key: getattr(spec, key) for key in ("from_logits",) if hasattr(spec, key)}
         # dtype: Keras losses cast to keras.config.floatx() (float32) unless told otherwise.
         loss = cls(reduction=None, dtype=dtype, **options, **fixed)
         detail = f"keras.losses.{cls.__name__}({', '.join(f'{k}={v}' for k, v in options.items())})"
+        if options.get("from_logits"):
+            return (lambda y, t: reduce(loss(t, tf.identity(y)), spec.reduction)), "native", \
+                detail + detail_extra + CACHED_LOGITS
         return (lambda y, t: reduce(loss(t, y), spec.reduction)), "native", detail + detail_extra
     return build
 

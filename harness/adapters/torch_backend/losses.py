@@ -44,7 +44,9 @@ def binary_crossentropy(spec, dtype):
     else:
         # F.binary_cross_entropy clamps log(p) at -100 (torch/nn/modules/loss.py, BCELoss).
         function, detail = F.binary_cross_entropy, "F.binary_cross_entropy (log clamped at -100)"
-    return (lambda y, t: reduce(function(y, t, reduction="none"), spec.reduction)), "native", detail
+    # Integer 0/1 targets are cast: torch's BCE refuses them ("result type Double can't be cast
+    # to the desired output type Long"), which Keras and chainer take.
+    return (lambda y, t: reduce(function(y, t.to(y.dtype), reduction="none"), spec.reduction)), "native", detail
 
 
 def classes_second(y: torch.Tensor) -> torch.Tensor:
