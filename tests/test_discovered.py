@@ -176,3 +176,24 @@ def test_keras_crossentropy_from_logits_takes_the_logits_a_softmax_cached():
     assert np.isclose(float(loss(t, output)), by_hand(z), rtol=1e-12)
     assert np.isclose(float(loss(t, tf.identity(output))), by_hand(p), rtol=1e-12)
     assert not np.isclose(by_hand(z), by_hand(p), rtol=1e-3)
+
+
+def test_keras_adam_on_repeated_indices_squares_each_slice():
+    """The framework fact behind cases/discovered_keras_sparse_embedding_updates.yaml, by hand:
+    Adam's first step moves a parameter by learning_rate * g / |g| = learning_rate whatever g
+    is. Two slices of gradient 1 for one row (an index met twice) make g = 2, so the step is
+    0.25; Keras accumulates the slices (m = 2 (1 - beta_1), v = 2 (1 - beta_2) instead of
+    4 (1 - beta_2)) and moves it by 0.25 * 2 / sqrt(2) = 0.354."""
+    require("keras")
+    import numpy as np
+    from harness.adapters.keras_backend._import import keras, tf
+
+    def step(gradient):
+        variable = keras.Variable(np.zeros((3, 1), np.float32))
+        keras.optimizers.Adam(learning_rate=0.25, epsilon=0.0).apply([gradient], [variable])
+        return variable.numpy()[2, 0]
+
+    slices = tf.IndexedSlices(tf.constant([[1.0], [1.0]]), tf.constant([2, 2]), tf.constant([3, 1]))
+    # rtol 1e-5: the float32 step, measured 0.2499983 (bias corrections and sqrt in float32).
+    assert np.isclose(step(tf.convert_to_tensor(slices)), -0.25, rtol=1e-5)
+    assert np.isclose(step(slices), -0.25 * np.sqrt(2), rtol=1e-5)
