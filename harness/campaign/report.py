@@ -1,9 +1,9 @@
 """The campaign report: index.html (in the harness report's style), results.json and junit.xml.
 
 One row per distinct finding (harness/campaign/run.py groups failures by signature): what
-differs where, in how many cases, whether the NumPy backend in the case's dtype fails too (then
-float32 rounding, not a framework's meaning, is suspected), how far out of tolerance the worst
-case was, the minimal case inline and the reproducer beside it.
+differs where, in how many cases, whether it is float32 rounding rather than a framework's
+meaning (the minimal case agrees in float64, or the NumPy backend in float32 fails too; see
+`suspect`), the minimal case inline and the reproducer beside it.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def summarise(campaign, rows, findings, rejected) -> dict[str, Any]:
         "cases_per_minute": round(cases_run / run_seconds * 60, 1) if run_seconds else None,
         "coverage": sorted((kind, focus.get(kind, 0), present.get(kind, 0))
                            for kind in set(focus) | set(present) if kind),
-        "findings": [finding_row(f) for f in findings],
+        "findings": sorted((finding_row(f) for f in findings), key=lambda row: suspect_order(row["suspect"])),
     }
 
 
@@ -81,14 +81,31 @@ def finding_row(finding) -> dict[str, Any]:
         "kind": failure["kind"], "hint": failure.get("hint") or "", "message": failure.get("message", ""),
         "layer": failure.get("layer", ""), "cases": len(finding.cases), "examples": finding.cases[:8],
         "numpy_too": finding.numpy_too,
-        "suspect": ("crash" if failure["kind"].startswith("error:") else
-                    "float32 rounding suspected (the NumPy backend fails too)" if finding.numpy_too
-                    else "difference"),
+        "suspect": suspect(failure, finding.numpy_too, shrunk),
+        "float64": shrunk.get("float64", ""),
         "shrunk": bool(shrunk), "summary": shrunk.get("summary", ""),
         "shrink_error": (shrunk.get("error") or "").splitlines()[0] if shrunk.get("error") else "",
         "repro_error": shrunk.get("repro_error", ""), "has_repro": bool(shrunk.get("has_repro")),
         "folder": shrunk.get("folder", ""), "representative": finding.smallest[1],
     }
+
+
+def suspect_order(suspect_text: str) -> int:
+    """Crashes and differences first, rounding last (the sort is stable: by case count within)."""
+    return 2 if suspect_text.startswith("float32") else 0 if suspect_text == "crash" else 1
+
+
+def suspect(failure: dict[str, Any], numpy_too: int, shrunk: dict[str, Any]) -> str:
+    """What the finding probably is. Errors are crashes. A minimal float32 case that passes in
+    float64 is float32 rounding; so, probably, is one where the NumPy backend (the reference's
+    math in float32) fails too. What is left is a difference worth reading."""
+    if failure["kind"].startswith(("error:", "crash:")):
+        return "crash"
+    if shrunk.get("float64") == "passes":
+        return "float32 rounding (the minimal case agrees in float64)"
+    if numpy_too or shrunk.get("numpy_fails"):
+        return "float32 rounding suspected (the NumPy backend fails too)"
+    return "difference"
 
 
 def junit(summary) -> str:

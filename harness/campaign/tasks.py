@@ -99,11 +99,30 @@ def shrink_task(payload: dict[str, Any]) -> dict[str, Any]:
             f"{shrunk.failure.framework} {shrunk.failure.check} at {shrunk.failure.kind}.")
         result.update(minimal_yaml=to_yaml(minimal), summary=shrunk.summary(), runs=shrunk.runs,
                       failure=shrunk.failure.to_json())
+        result.update(precision_checks(minimal, payload["framework"], shrunk.failure.check))
         result.update(reproducer(minimal, payload["framework"]))
     except Exception as exc:  # noqa: BLE001
         result["error"] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
     result["seconds"] = time.perf_counter() - started
     return result
+
+
+def precision_checks(data: dict[str, Any], framework: str, check: str) -> dict[str, Any]:
+    """Does the minimal case fail because of float32 rounding? Two runs say:
+
+    * `numpy_fails`: the NumPy backend (the reference's own math in the case's dtype) fails the
+      same check of the minimal case: rounding, not a framework's meaning, is then suspected;
+    * `float64`: the failing framework on the minimal case in float64 ("passes", "fails", or
+      "" where the case is float64 already). A difference of meaning survives float64; one of
+      rounding goes (its tolerances are float64's, far tighter)."""
+    from harness.shrink import failure_in
+
+    numpy_fails = framework != "numpy" and failure_in(data, "numpy", check) is not None
+    float64 = ""
+    if data.get("dtype", "float32") == "float32":
+        wider = {**data, "dtype": "float64"}
+        float64 = "fails" if failure_in(wider, framework, check) is not None else "passes"
+    return {"numpy_fails": numpy_fails, "float64": float64}
 
 
 def reproducer(data: dict[str, Any], framework: str) -> dict[str, Any]:
