@@ -6,8 +6,9 @@ nothing finished.
 
 * `LocalExecutor`: `concurrent.futures.ProcessPoolExecutor` with `spawn` processes (TensorFlow
   and torch do not survive a fork after their import), each importing the frameworks once in its
-  initializer. A worker that dies breaks the pool: the pool is rebuilt and the tasks in flight
-  run again, a task in flight at two breakages alone, so the crashing case is named.
+  initializer. Two tasks per worker are in flight at a time; a worker that dies breaks the pool:
+  the pool is rebuilt, the rest go on, and the few tasks in flight run again, a task in flight
+  at two breakages alone, so the crashing case is named.
 * `DaskExecutor`: dask.distributed. With an address (`--scheduler tcp://host:8786`) it joins that
   cluster; without, it starts a `LocalCluster` of single-threaded worker processes. Each worker
   imports the frameworks on its first task and keeps them. A worker that dies has its task
@@ -18,7 +19,7 @@ nothing finished.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from typing import Any, Callable, Iterable, Iterator
@@ -45,6 +46,7 @@ class LocalExecutor:
         self.pool: ProcessPoolExecutor | None = None
 
     def _pool(self, workers: int) -> ProcessPoolExecutor:
+        self.pool_workers = workers
         return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
                                    initializer=warm_up, initargs=(self.frameworks,))
 
@@ -96,24 +98,46 @@ class LocalExecutor:
                          + (", ".join(culprits) or "no single framework (the crash needs several)")}
 
     def _round(self, function: Task, payloads: Iterable[dict[str, Any]], lost: list) -> Iterator[dict[str, Any]]:
+        """Run the payloads, at most two per worker submitted at a time, so that a worker's
+        death fails only the few tasks in flight (those go to `lost`); the pool is rebuilt and
+        the rest go on."""
         assert self.pool is not None
-        futures = {}
-        broken = False
-        for payload in payloads:
-            try:
-                futures[self.pool.submit(function, payload)] = payload
-            except BrokenProcessPool:
-                broken = True
-                lost.append(payload)
-        for future in as_completed(futures):
-            try:
-                yield future.result()
-            except BrokenProcessPool:
-                broken = True
-                lost.append(futures[future])
-        if broken:
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            self.pool = self._pool(self.workers)
+        queue = iter(payloads)
+        futures: dict[Any, dict[str, Any]] = {}
+        window = 2 * self.pool_workers
+
+        def fill() -> bool:
+            while len(futures) < window:
+                payload = next(queue, None)
+                if payload is None:
+                    return True
+                try:
+                    futures[self.pool.submit(function, payload)] = payload
+                except BrokenProcessPool:
+                    lost.append(payload)
+                    return False
+            return True
+
+        healthy = fill()
+        while futures or not healthy:
+            broken = not healthy
+            if futures:
+                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for future in done:
+                    payload = futures.pop(future)
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        lost.append(payload)
+                        continue
+                    yield result
+            if broken:
+                lost.extend(futures.values())  # in flight when the worker died: failed with it
+                futures.clear()
+                self.pool.shutdown(wait=False, cancel_futures=True)
+                self.pool = self._pool(self.pool_workers)
+            healthy = fill()
 
 
 class DaskExecutor:
