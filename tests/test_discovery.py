@@ -220,3 +220,51 @@ def test_a_worker_crash_loses_no_other_result_and_names_the_crashing_case():
     assert sorted(by_name) == list("abcdef")
     assert by_name["b"].get("crashed") and "numpy" in by_name["b"]["error"]
     assert not any(by_name[name].get("crashed") or by_name[name].get("lost") for name in "acdef")
+
+
+def test_a_difference_of_meaning_survives_float64_and_float32_rounding_does_not(monkeypatch):
+    """The campaign's `suspect`: the minimal case is run again in float64. The torch
+    LayerNormalization input gradient the seed-0 campaign met (two features, epsilon 2^-16: a
+    cancellation to about 2e-5) is outside float32's tolerance and agrees in float64; the same
+    case with a fault injected into the torch builder (output + 0.01) fails in float64 too."""
+    require("torch")
+    from harness.adapters.torch_backend.registry import LAYER_BUILDERS
+    from harness.campaign.report import suspect
+    from harness.campaign.tasks import precision_checks
+    from harness.shrink import failure_in
+
+    data = {"name": "rounding", "dtype": "float32", "samples": 1, "data_seed": 922,
+            "inputs": {"x": {"shape": [2], "data": {"normal": {"mean": 0.0, "std": 2.0}}}},
+            "targets": {"t": {"shape": [2], "data": {"normal": {"mean": 0.0, "std": 1.0}}}},
+            "model": {"sequential": [{"type": "LayerNormalization", "name": "norm", "epsilon": 1.52587890625e-05}]},
+            "weights": {"seed": 690}, "loss": {"type": "mean_squared_error", "reduction": "mean"},
+            "checks": ["forward", "intermediates", "gradients"]}
+    failure = failure_in(data, "torch", None)
+    assert (failure.check, failure.kind) == ("gradients", "LayerNormalization")
+    checks = precision_checks(data, "torch", "gradients")
+    assert checks == {"numpy_fails": False, "float64": "passes"}
+    assert suspect(failure.to_json(), 0, checks).startswith("float32 rounding")
+
+    original = LAYER_BUILDERS["LayerNormalization"]
+
+    def faulty(spec, ctx):
+        built = original(spec, ctx)
+        call = built.call
+        built.call = lambda x: call(x) + 0.01
+        return built
+
+    monkeypatch.setitem(LAYER_BUILDERS, "LayerNormalization", faulty)
+    failure = failure_in(data, "torch", None)
+    checks = precision_checks(data, "torch", failure.check)
+    assert checks == {"numpy_fails": False, "float64": "fails"}
+    assert suspect(failure.to_json(), 0, checks) == "difference"
+
+
+def test_errors_are_one_finding_per_clause_whatever_the_sizes():
+    from harness.findings import error_clause
+
+    sizes = [error_clause(f"Computed output size would be zero or negative. Received `inputs shape=(None, {n}, 1)`")
+             for n in "12"]
+    assert sizes[0] == sizes[1] == "Computed output size would be zero or negative"
+    assert error_clause("Argument `output` must have rank (ndim) `target.ndim - N`. Received") \
+        == "Argument `output` must have rank"
