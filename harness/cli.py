@@ -10,6 +10,10 @@
     python -m harness schema [--check]
     python -m harness transforms
     python -m harness strength [CASES...] [--json]
+    python -m harness generate --seed S --count N --out DIR [distribution options]
+    python -m harness shrink CASE --framework F [--check C] [--out FILE]
+    python -m harness repro CASE --framework F [--out FILE.py]
+    python -m harness campaign --count N --seed S [--out DIR] [--workers W] [--dask | --scheduler ADDRESS]
 """
 
 from __future__ import annotations
@@ -106,12 +110,16 @@ def main(argv: list[str] | None = None) -> int:
     strength.add_argument("-k", dest="select", default=None, help="only cases whose id contains this text")
     strength.add_argument("--json", action="store_true", help="print the JSON form")
 
+    add_discovery_commands(commands)
+
     options = parser.parse_args(argv)
     try:
         commands_by_name = {"run": command_run, "show": command_show, "export": command_export,
                             "import": command_import, "support": command_support,
                             "defaults": command_defaults, "schema": command_schema,
-                            "transforms": command_transforms, "strength": command_strength}
+                            "transforms": command_transforms, "strength": command_strength,
+                            "generate": command_generate, "shrink": command_shrink, "repro": command_repro,
+                            "campaign": command_campaign}
         return commands_by_name[options.command](options)
     except CaseError as exc:
         print(exc.render(), file=sys.stderr)
@@ -273,6 +281,194 @@ def command_schema(options) -> int:
         return 0
     SCHEMA_PATH.write_text(text)
     print(f"wrote {SCHEMA_PATH}")
+    return 0
+
+
+def add_distribution_options(command) -> None:
+    """The tunable distribution of generated cases (harness/generate/distribution.py)."""
+    group = command.add_argument_group("distribution of generated cases (defaults: see --describe)")
+    group.add_argument("--kinds", default=None, help="comma-separated layer kinds (default: every registered one)")
+    group.add_argument("--activations", default=None, help="comma-separated activations (default: all)")
+    group.add_argument("--losses", default=None, help="comma-separated losses (default: all)")
+    group.add_argument("--optimizers", default=None, help="comma-separated optimizers (default: all)")
+    group.add_argument("--depth", default=None, help="layers per model, N or LOW-HIGH (default 1-5)")
+    group.add_argument("--graph", type=float, default=None, help="share of graph-form models (default 0.3)")
+    group.add_argument("--training", type=float, default=None, help="share of training cases (default 0.25)")
+    group.add_argument("--training-mode", type=float, default=None,
+                       help="share of cases in mode: training (default 0.2)")
+    group.add_argument("--float64", type=float, default=None, help="share of float64 cases (default 0.2)")
+    group.add_argument("--describe", action="store_true", help="print the distribution and exit")
+
+
+def distribution_from(options):
+    from harness.generate import Distribution, parse_range
+    from harness.layers.base import LAYERS
+
+    values = {}
+    for option, field in (("kinds", "kinds"), ("activations", "activations"), ("losses", "losses"),
+                          ("optimizers", "optimizers")):
+        text = getattr(options, option)
+        if text:
+            values[field] = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = sorted(set(values.get("kinds", ())) - set(LAYERS))
+    if unknown:
+        raise CaseError(f"unknown layer kind {unknown[0]!r}", field="--kinds", expected=LAYERS.known(),
+                        found=unknown[0])
+    if options.depth:
+        try:
+            values["depth"] = parse_range(options.depth)
+        except ValueError as exc:
+            raise CaseError(str(exc), field="--depth") from None
+    for option, field in (("graph", "graph_probability"), ("training", "training_probability"),
+                          ("training_mode", "training_mode_probability"), ("float64", "float64_probability")):
+        value = getattr(options, option)
+        if value is not None:
+            if not 0 <= value <= 1:
+                raise CaseError("a share must lie in [0, 1]", field=f"--{option.replace('_', '-')}", found=value)
+            values[field] = value
+    return Distribution(**values)
+
+
+def add_discovery_commands(commands) -> None:
+    generate = commands.add_parser("generate", help="write N random valid case files (see README, "
+                                                    "Finding differences nobody listed)")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--count", type=int, default=10)
+    generate.add_argument("--out", default="generated", help="directory for the case files")
+    generate.add_argument("--rejected", action="store_true", help="also print each rejected attempt's reason")
+    add_distribution_options(generate)
+
+    shrink = commands.add_parser("shrink", help="reduce a failing case to a minimal one that fails the same way")
+    shrink.add_argument("case", help="a case file (with variants: name one with -k)")
+    shrink.add_argument("--framework", required=True, help="the framework that fails")
+    shrink.add_argument("--check", default=None, help="the failing check (default: the first failing one)")
+    shrink.add_argument("-k", dest="select", default=None, help="the variant whose id contains this text")
+    shrink.add_argument("--out", default=None, help="where to write the minimal case (default: CASE_min.yaml)")
+
+    repro = commands.add_parser("repro", help="write a one-file reproducer of a failing case (NumPy and the "
+                                              "frameworks only)")
+    repro.add_argument("case")
+    repro.add_argument("--framework", required=True)
+    repro.add_argument("-k", dest="select", default=None, help="the variant whose id contains this text")
+    repro.add_argument("--out", default=None, help="the script's path (default: CASE_repro.py; .npz beside it)")
+
+    campaign = commands.add_parser("campaign", help="generate, run, shrink, deduplicate and report")
+    campaign.add_argument("--seed", type=int, default=0)
+    campaign.add_argument("--count", type=int, default=100)
+    campaign.add_argument("--out", default="campaign", help="campaign directory (resumable)")
+    campaign.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    campaign.add_argument("--frameworks", default=None, help="comma-separated subset of numpy,keras,chainer,torch")
+    where = campaign.add_mutually_exclusive_group()
+    where.add_argument("--dask", action="store_true", help="run on a Dask LocalCluster of --workers processes")
+    where.add_argument("--scheduler", default=None, help="run on the Dask cluster at this address (tcp://HOST:8786)")
+    campaign.add_argument("--resume", action="store_true", help="go on with the campaign in --out")
+    campaign.add_argument("--no-shrink", action="store_true", help="run and report without shrinking")
+    add_distribution_options(campaign)
+
+
+def command_generate(options) -> int:
+    from harness.generate import generate, write_case
+
+    distribution = distribution_from(options)
+    if options.describe:
+        print(distribution.describe())
+        return 0
+    out = Path(options.out)
+    written = rejected = 0
+    started = time.perf_counter()
+    for item in generate(options.seed, options.count, distribution):
+        if item.rejected:
+            rejected += 1
+            if options.rejected:
+                print(f"rejected {item.name} (around {item.focus}): {item.reason}")
+            continue
+        write_case(item.data, out)
+        written += 1
+    print(f"wrote {written} case(s) to {out}/ ({rejected} attempt(s) rejected with a reason) in "
+          f"{time.perf_counter() - started:.1f} s")
+    return 0 if written == options.count else 1
+
+
+def _one_case_data(path: str, select: str | None):
+    from harness.case import load_cases_from_file
+    from harness.generate.cases import from_yaml
+
+    cases = load_cases_from_file(path)
+    if select:
+        cases = [case for case in cases if select in case.id]
+    if len(cases) != 1:
+        raise CaseError(f"{len(cases)} cases match; shrink and repro take one",
+                        file=path, hint="name one variant with -k")
+    data = from_yaml(Path(path).read_text(encoding="utf-8"))
+    variants = data.pop("variants", None)
+    if variants:
+        variant = next(v for v in variants if f"{data['name']}.{v['name']}" == cases[0].id)
+        data.update({k: v for k, v in variant.items() if k != "name"})
+        data["name"] = f"{data['name']}_{variant['name']}"
+    return data
+
+
+def command_shrink(options) -> int:
+    from harness.generate.cases import to_yaml
+    from harness.shrink import NotFailing, shrink
+
+    data = _one_case_data(options.case, options.select)
+    try:
+        result = shrink(data, options.framework, options.check, echo=print)
+    except NotFailing as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    minimal = result.data
+    minimal["name"] = f"{data['name']}_min"
+    minimal["description"] = (f"Shrunk by `python -m harness shrink` from {options.case}: fails "
+                              f"{result.failure.framework} {result.failure.check} at {result.failure.kind}.")
+    out = Path(options.out) if options.out else Path(options.case).with_name(Path(options.case).stem + "_min.yaml")
+    out.write_text(to_yaml(minimal), encoding="utf-8")
+    print(result.summary())
+    print(f"minimal case: {out}")
+    return 0
+
+
+def command_repro(options) -> int:
+    from harness.repro import ReproUnavailable, write_reproducer_files
+
+    data = _one_case_data(options.case, options.select)
+    try:
+        script, arrays = write_reproducer_files(data, options.framework)
+    except ReproUnavailable as exc:
+        print(f"no reproducer: {exc}", file=sys.stderr)
+        return 1
+    out = Path(options.out) if options.out else Path(options.case).with_name(Path(options.case).stem + "_repro.py")
+    out.write_text(script, encoding="utf-8")
+    out.with_suffix(".npz").write_bytes(arrays)
+    print(f"reproducer: {out} (arrays: {out.with_suffix('.npz')}); run it with `python {out}`")
+    return 0
+
+
+def command_campaign(options) -> int:
+    from harness.campaign.executors import DaskExecutor, ExecutorUnavailable, LocalExecutor
+    from harness.campaign.run import CampaignError, run_campaign
+    from harness.campaign.tasks import FRAMEWORKS
+
+    distribution = distribution_from(options)
+    if options.describe:
+        print(distribution.describe())
+        return 0
+    frameworks = tuple(options.frameworks.split(",")) if options.frameworks else FRAMEWORKS
+    unknown = sorted(set(frameworks) - set(FRAMEWORKS))
+    if unknown:
+        raise CaseError(f"unknown framework {unknown[0]!r}", field="--frameworks", expected=", ".join(FRAMEWORKS))
+    try:
+        if options.dask or options.scheduler:
+            executor = DaskExecutor(options.workers, frameworks, options.scheduler)
+        else:
+            executor = LocalExecutor(options.workers, frameworks)
+        run_campaign(options.seed, options.count, Path(options.out), distribution=distribution,
+                     frameworks=frameworks, executor=executor, resume=options.resume,
+                     shrink_findings=not options.no_shrink)
+    except (ExecutorUnavailable, CampaignError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 

@@ -21,7 +21,7 @@ only matter for saturated predictions, where the comparison will show them.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 import numpy as np
 from pydantic import Field
@@ -58,6 +58,17 @@ class LossSpec(Spec):
         per_sample_size = y.size // batch
         scale = 1.0 / per_sample_size / (batch if self.reduction == "mean" else 1)
         return self.per_element_grad(y, t) * scale
+
+    def output_activation(self) -> str | None:
+        """The activation a model output must end with for this loss to be defined on it
+        (`sigmoid` or `softmax` for the cross-entropies on probabilities); None where any real
+        output will do. The case generator (harness/generate/) reads it."""
+        return None
+
+    def target_data(self, output_shape: tuple[int, ...], samples: int) -> tuple[list[int], dict[str, Any]]:
+        """A target's shape (without the batch axis) and `data` in this loss's domain, for a
+        model output of `output_shape`: what the case generator writes."""
+        return list(output_shape), {"normal": {"mean": 0.0, "std": 1.0}}
 
     def describe(self) -> str:
         extra = self.model_dump(exclude={"type", "reduction", "output", "target", "weight"})
@@ -103,6 +114,9 @@ class Hinge(LossSpec):
 
     type: Literal["hinge"]
 
+    def target_data(self, output_shape, samples):
+        return signed_targets(output_shape, samples)
+
     def per_element(self, y, t):
         return np.maximum(0, 1 - t * y)
 
@@ -115,6 +129,9 @@ class SquaredHinge(LossSpec):
     """max(0, 1 - t y)^2, targets in {-1, +1} as for hinge."""
 
     type: Literal["squared_hinge"]
+
+    def target_data(self, output_shape, samples):
+        return signed_targets(output_shape, samples)
 
     def per_element(self, y, t):
         return np.maximum(0, 1 - t * y) ** 2
@@ -132,6 +149,12 @@ class BinaryCrossentropy(LossSpec):
 
     type: Literal["binary_crossentropy"]
     from_logits: bool = Field(description="true: y are logits; false: y are probabilities. Required.")
+
+    def output_activation(self):
+        return None if self.from_logits else "sigmoid"
+
+    def target_data(self, output_shape, samples):
+        return list(output_shape), {"uniform": {"low": 0.0, "high": 1.0}}
 
     def per_element(self, y, t):
         if self.from_logits:
@@ -151,6 +174,12 @@ class _CategoricalLoss(LossSpec):
 
     def one_hot(self, y, t):
         return t
+
+    def output_activation(self):
+        return None if self.from_logits else "softmax"
+
+    def target_data(self, output_shape, samples):
+        return list(output_shape), {"one_hot": {"classes": output_shape[-1]}}
 
     def forward(self, y, t):
         t = self.one_hot(y, t)
@@ -188,9 +217,18 @@ class SparseCategoricalCrossentropy(_CategoricalLoss):
     type: Literal["sparse_categorical_crossentropy"]
     integer_targets = True
 
+    def target_data(self, output_shape, samples):
+        return list(output_shape[:-1]), {"integers": {"low": 0, "high": output_shape[-1]}}
+
     def one_hot(self, y, t):
         labels = np.asarray(t).astype(np.int64).reshape(y.shape[:-1])
         return np.eye(y.shape[-1], dtype=y.dtype)[labels]
+
+
+def signed_targets(output_shape, samples) -> tuple[list[int], dict[str, Any]]:
+    """Targets in {-1, +1}, as the hinge losses take them."""
+    shape = tuple(int(size) for size in (samples, *output_shape))
+    return list(output_shape), {"expression": f"where(uniform(0.0, 1.0, {shape}) < 0.5, -1.0, 1.0)"}
 
 
 def log_softmax(y: np.ndarray) -> np.ndarray:

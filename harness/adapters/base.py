@@ -485,6 +485,12 @@ class FrameworkBackend(Backend):
         builder = self.optimizer_builders.get(spec.type)
         if builder is None:
             raise Unsupported(f"the {self.name} adapter has no optimizer {spec.type!r}")
+        if not parameters:
+            # A model without trainable parameters trains by doing nothing, as the reference
+            # does; torch.optim refuses an empty parameter list ("optimizer got an empty
+            # parameter list"), so no framework's optimizer is built for it.
+            return BuiltOptimizer(apply=lambda gradients: None, implementation="native",
+                                  detail="no trainable parameters: nothing to update")
         spec, defaults = self.resolve_defaults(spec)
         built = builder(spec, parameters, dtype)
         built.defaults = defaults

@@ -90,6 +90,12 @@ class LayerSpec(Spec):
         """
         return initializer.generate(shape, rng), initializer.describe()
 
+    def input_data(self) -> dict[str, Any] | None:
+        """The `data` a model input must draw from to feed this layer, where not every float
+        will do (Embedding: integer indices in [0, input_dim)); None for float inputs. The case
+        generator (harness/generate/) reads it, so a new layer kind states it here."""
+        return None
+
     def non_trainable(self) -> frozenset[str]:
         """Parameters that are state, not trained (BatchNorm's moving statistics)."""
         return frozenset()

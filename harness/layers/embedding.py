@@ -51,5 +51,8 @@ class Embedding(LayerSpec):
     def parameter_shapes(self, input_shapes):
         return {"embeddings": (self.input_dim, self.output_dim)}
 
+    def input_data(self):
+        return {"integers": {"low": 0, "high": self.input_dim}}
+
     def default_initializers(self):
         return {"embeddings": "random_uniform"}  # Keras' "uniform": U(-0.05, 0.05)

@@ -8,6 +8,12 @@
   F.average_pooling_nd(pad_value=None) divides by the real cells only, TF's rule
   (average_pooling_nd.py). For asymmetric 'same' padding the average of the F.pad'ed input is
   divided by the average of a padded mask of ones: sum / k / (count / k) = sum / count.
+  Its CPU backward divides the incoming gradient in place (average_pooling_nd.py,
+  AveragePoolingNDGrad.forward_cpu: `numpy.divide(gy, func.width, out=gy)`): it raises "output
+  array is read-only" where that gradient is a broadcast view (the backward of F.average, i.e. a
+  global pooling after it) and would overwrite a gradient another node holds. The output is
+  therefore multiplied by the constant 1.0, whose backward (`1.0 * gy`, basic_math.MulConstant)
+  hands the pooling a new array of its own. Found by a generated case (tests/test_discovered.py).
 * Global: F.average over the spatial axes (chainer has no global pooling link); the maximum
   is composed, see global_max_pooling.
 """
@@ -40,7 +46,8 @@ def average_pooling(spec, ctx) -> BuiltLayer:
     layout = Layout.of(spec, ctx)
 
     def pool(x):
-        return F.average_pooling_nd(x, spec.window, stride=spec.stride, pad=layout.native_pads, pad_value=None)
+        # * 1.0: the pooling's backward then divides a private copy of the gradient (module docstring).
+        return F.average_pooling_nd(x, spec.window, stride=spec.stride, pad=layout.native_pads, pad_value=None) * 1.0
 
     native = "F.average_pooling_nd(pad_value=None)"
     if layout.symmetric:

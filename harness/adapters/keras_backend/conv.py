@@ -84,7 +84,12 @@ def conv(spec, ctx) -> BuiltLayer:
         dilation_rate=spec.dilation, groups=spec.groups, use_bias=spec.use_bias,
         dtype=ctx.dtype, name=ctx.layer_name)
     spatial, channels = win.split_channels(ctx.input_shapes[0], spec.data_format)
-    layer.build((None, *win.join_channels(spatial, channels, data_format)))
+    # Built for the input it will see: with strided dilation the padded one. Keras' build checks
+    # the output size, and the unpadded input can be shorter than the dilated kernel ("Computed
+    # output size would be zero or negative"; found by a generated case).
+    seen = tuple(n + before + after for n, (before, after) in zip(spatial, spec.paddings(spatial))) \
+        if strided_dilation else spatial
+    layer.build((None, *win.join_channels(seen, channels, data_format)))
     bindings = [WeightBinding("kernel", layer.kernel, f"{layer_class.__name__}.kernel", AS_IS)]
     if spec.use_bias:
         bindings.append(WeightBinding("bias", layer.bias, f"{layer_class.__name__}.bias", AS_IS))

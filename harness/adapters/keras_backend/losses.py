@@ -7,7 +7,7 @@ up positions too, which differs from the canonical definition for outputs with m
 
 from __future__ import annotations
 
-from harness.adapters.keras_backend._import import keras
+from harness.adapters.keras_backend._import import keras, tf
 
 from harness.adapters.keras_backend.registry import LOSS_BUILDERS as builders
 
@@ -19,12 +19,27 @@ def reduce(per_sample, reduction: str):
     return ops.mean(per_sample) if reduction == "mean" else ops.sum(per_sample)
 
 
+# Keras' sigmoid and softmax attach their input to their output as `_keras_logits`
+# (keras/src/activations/activations.py), and the crossentropies' `_get_logits`
+# (keras/src/backend/tensorflow/nn.py) then compute on those logits instead of the output. With
+# from_logits=True that drops the activation altogether: a case whose loss takes a softmax
+# output as logits got the loss of the pre-softmax values (found by a generated case; cases/
+# discovered_keras_cached_logits.yaml). tf.identity gives the loss the output's values without
+# the attribute. With from_logits=False the cache computes the same function (more accurately
+# near saturation, without Keras' 1e-7 clip), so it is left alone there.
+CACHED_LOGITS = ("; the output passed through tf.identity: Keras would otherwise take the logits a "
+                 "sigmoid/softmax cached on it (_keras_logits) and skip that activation")
+
+
 def keras_loss(cls, detail_extra: str = "", **fixed):
     def build(spec, dtype):
         options = {key: getattr(spec, key) for key in ("from_logits",) if hasattr(spec, key)}
         # dtype: Keras losses cast to keras.config.floatx() (float32) unless told otherwise.
         loss = cls(reduction=None, dtype=dtype, **options, **fixed)
         detail = f"keras.losses.{cls.__name__}({', '.join(f'{k}={v}' for k, v in options.items())})"
+        if options.get("from_logits"):
+            return (lambda y, t: reduce(loss(t, tf.identity(y)), spec.reduction)), "native", \
+                detail + detail_extra + CACHED_LOGITS
         return (lambda y, t: reduce(loss(t, y), spec.reduction)), "native", detail + detail_extra
     return build
 
@@ -53,13 +68,32 @@ def categorical_crossentropy(spec, dtype):
         "-sum(t * log p): " + RENORMALISES.format("CategoricalCrossentropy")
 
 
+# Keras' loss wrapper squeezes a last axis of size 1 off y_pred when y_true has one axis less
+# (keras/src/losses/loss.py `squeeze_or_expand_to_same_rank`, called by LossFunctionWrapper.call
+# in losses.py) unless y_true has rank 1: with one class and a sequence or feature-map output the
+# class axis is gone and sparse_categorical_crossentropy raises "Argument `output` must have
+# rank (ndim) `target.ndim - 1`" (found by a generated case). Then the loss is composed.
+ONE_CLASS = ("; with one class on outputs of rank > 2, which keras.losses.SparseCategoricalCrossentropy "
+             "squeezes off and then refuses: -log_softmax(y)[t] from keras.ops")
+
+
+def picked_log_probability(log_p, t, reduction):
+    labels = ops.reshape(ops.cast(t, "int32"), ops.shape(log_p)[:-1])
+    picked = ops.take_along_axis(log_p, ops.expand_dims(labels, -1), axis=-1)
+    return reduce(-ops.squeeze(picked, -1), reduction)
+
+
 @builders.register("sparse_categorical_crossentropy")
 def sparse_categorical_crossentropy(spec, dtype):
     if spec.from_logits:
-        return keras_loss(keras.losses.SparseCategoricalCrossentropy)(spec, dtype)
+        native, kind, detail = keras_loss(keras.losses.SparseCategoricalCrossentropy)(spec, dtype)
+
+        def loss(y, t):
+            if len(y.shape) > 2 and y.shape[-1] == 1:
+                return picked_log_probability(ops.log_softmax(y, axis=-1), t, spec.reduction)
+            return native(y, t)
+        return loss, kind, detail + ONE_CLASS
 
     def loss(y, t):
-        labels = ops.reshape(ops.cast(t, "int32"), ops.shape(y)[:-1])
-        picked = ops.take_along_axis(ops.log(y), ops.expand_dims(labels, -1), axis=-1)
-        return reduce(-ops.squeeze(picked, -1), spec.reduction)
+        return picked_log_probability(ops.log(y), t, spec.reduction)
     return loss, "composite", "-log p[t]: " + RENORMALISES.format("SparseCategoricalCrossentropy")

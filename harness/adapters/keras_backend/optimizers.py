@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 
 from harness.adapters.base import BuiltOptimizer
-from harness.adapters.keras_backend._import import keras
+from harness.adapters.keras_backend._import import keras, tf
 from harness.adapters.keras_backend.registry import OPTIMIZER_BUILDERS as builders
 
 ops = keras.ops
@@ -146,6 +146,10 @@ def composite(spec, variables, dtype: str, update, reason: str) -> BuiltOptimize
     def apply(gradients):
         for variable, gradient, state in zip(variables, gradients, states):
             theta = ops.convert_to_tensor(variable)
+            # An Embedding's gradient is a tf.IndexedSlices, which the arithmetic below does
+            # not take (found by a generated case): made dense first.
+            if isinstance(gradient, tf.IndexedSlices):
+                gradient = tf.convert_to_tensor(gradient)
             g = ops.zeros_like(theta) if gradient is None else gradient
             if decay is not None and decay.coupling == "coupled":
                 g = g + decay.rate * theta

@@ -66,5 +66,11 @@ class TorchBackend(FrameworkBackend):
     def differentiate(self, compute, inputs, parameters):
         loss, tensors = compute()
         wanted = [*inputs, *parameters]
-        gradients = torch.autograd.grad(loss, wanted, allow_unused=True) if wanted else []
+        if wanted and loss.requires_grad:
+            gradients = torch.autograd.grad(loss, wanted, allow_unused=True)
+        else:
+            # Nothing the loss depends on needs a gradient (no float input, no trainable
+            # parameter on its path): torch.autograd.grad would raise "element 0 of tensors does
+            # not require grad"; every gradient is zero, as in the reference.
+            gradients = [None] * len(wanted)
         return loss, tensors, list(gradients[: len(inputs)]), list(gradients[len(inputs):])

@@ -7,6 +7,12 @@ torch's momentum is 1 - the case's. The running variance is the unbiased batch v
 docstring: "the moving average of the variance is calculated via the unbiased estimator"); the
 variance it normalises with is the biased one. Modules start in train mode: every builder sets
 the mode the case asks for.
+
+In train mode F.batch_norm refuses a batch with one value per channel (torch/nn/functional.py,
+`_verify_batch_size`: "Expected more than 1 value per channel when training"), which Keras and
+chainer normalise (to beta: the value minus its own mean is 0). There is no torch layer for it,
+so such a batch is skipped with that reason (`one_value_per_channel`). Found by a generated case;
+cases/discovered_batchnorm_one_value_per_channel.yaml shows it.
 """
 
 from __future__ import annotations
@@ -68,13 +74,26 @@ def batch_normalization(spec, ctx) -> BuiltLayer:
                 f"{'train' if ctx.training else 'eval'} mode")
     moved = "" if axis == 1 else f", feature axis {axis} moved to 1 and back"
     if ctx.training and spec.moving_variance == "biased":
-        return BuiltLayer(call=channels_second(biased_update(module, spec.momentum), axis), bindings=bindings,
-                          implementation="composite", module=module, held=held,
+        return BuiltLayer(call=channels_second(one_value_per_channel(biased_update(module, spec.momentum)), axis),
+                          bindings=bindings, implementation="composite", module=module, held=held,
                           detail="F.batch_norm on the batch statistics, then the running statistics "
                                  "updated from torch ops with the biased variance: torch's BatchNorm "
                                  "modules accumulate the unbiased one")
-    return BuiltLayer(call=channels_second(module, axis), bindings=bindings, module=module, held=held,
+    call = one_value_per_channel(module) if ctx.training else module
+    return BuiltLayer(call=channels_second(call, axis), bindings=bindings, module=module, held=held,
                       detail=f"torch.nn.{kind}({settings}){moved}")
+
+
+def one_value_per_channel(call):
+    """Train-mode batch normalisation, skipped where torch refuses the batch (module docstring)."""
+    def checked(x):
+        if x.numel() == x.shape[1]:
+            raise Unsupported(
+                f"torch's batch normalisation in train mode refuses a batch with one value per channel "
+                f"(input {tuple(x.shape)}; torch/nn/functional.py _verify_batch_size: 'Expected more "
+                "than 1 value per channel when training'); Keras and chainer normalise it to beta")
+        return call(x)
+    return checked
 
 
 def biased_update(module, momentum: float):

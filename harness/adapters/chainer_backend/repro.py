@@ -1,0 +1,88 @@
+"""Reproducer templates: how each layer kind is written in plain chainer, beside its builder.
+
+A template returns the source that builds the layer the way this package's builder does (its
+native form), defines `layer` (called on the input variables) and `params` (native parameter
+name -> chainer Parameter, as the builder's WeightBindings name them), and loads each from `W`.
+`DRIVER` wraps it into the reproducer's `run_chainer` (harness/repro/); tests/test_repro.py runs
+each template against this package's builder.
+"""
+
+from __future__ import annotations
+
+from harness.adapters.base import Unsupported, registry
+
+TEMPLATES = registry()
+
+DRIVER = '''
+def run_{framework}(inputs, W, upstream):
+    import chainer
+    import chainer.functions as F
+    import chainer.links as L
+
+    dtype = np.{dtype}
+{build}
+    for name, parameter in params.items():
+        parameter.array[...] = W[name]
+    xs = [chainer.Variable(a) for a in inputs]
+    with chainer.using_config("train", {training}), chainer.using_config("enable_backprop", True):
+        y = layer(*xs)
+    y.grad = upstream
+    y.backward()
+    return (y.array, {{name: p.grad for name, p in params.items()}},
+            [x.grad if a.dtype.kind == "f" else None for x, a in zip(xs, inputs)])
+'''
+
+ACTIVATIONS = {
+    "linear": "{x}", "relu": "F.relu({x})", "tanh": "F.tanh({x})", "sigmoid": "F.sigmoid({x})",
+    "selu": "F.selu({x})", "elu": "F.elu({x}, alpha={spec.alpha!r})",
+    "softplus": "F.softplus({x}, beta={spec.beta!r})", "leaky_relu": "F.leaky_relu({x}, slope={spec.negative_slope!r})",
+    "softmax": "F.softmax({x}, axis={spec.axis!r} % {x}.ndim)", "hard_sigmoid": "F.hard_sigmoid({x})",
+}
+
+
+NATIVE_ONLY_WHEN = {"hard_sigmoid": lambda spec: spec.slope == 0.2 and spec.offset == 0.5}
+"""Activations whose native function has a fixed option: other values are composite in the
+builder and have no template here."""
+
+
+def activation(spec, x: str) -> str:
+    if spec.name in NATIVE_ONLY_WHEN and not NATIVE_ONLY_WHEN[spec.name](spec):
+        raise Unsupported(f"{spec.describe()} is composed from primitives by the builder; no template")
+    source = ACTIVATIONS.get(spec.name)
+    if source is None:
+        raise Unsupported(f"no chainer source for activation {spec.name}")
+    return source.format(x=x, spec=spec)
+
+
+@TEMPLATES.register("Dense")
+def dense(spec, input_shapes, dtype, training) -> str:
+    return f'''
+linear = L.Linear({input_shapes[0][-1]}, {spec.units}, nobias={not spec.use_bias})
+linear.W.array = linear.W.array.astype(dtype){'''
+linear.b.array = linear.b.array.astype(dtype)''' if spec.use_bias else ''}
+params = {{"Linear.W": linear.W{', "Linear.b": linear.b' if spec.use_bias else ''}}}
+layer = lambda x: {activation(spec.activation, "linear(x, n_batch_axes=x.ndim - 1)")}
+'''
+
+
+@TEMPLATES.register("Conv1D", "Conv2D")
+def conv(spec, input_shapes, dtype, training) -> str:
+    from harness.layers import windows as win
+
+    spatial, channels = win.split_channels(input_shapes[0], spec.data_format)
+    pads = spec.paddings(spatial)
+    if any(before != after for before, after in pads):
+        raise Unsupported("'same' padding that TF makes uneven here (the builder pads explicitly)")
+    link = f"Convolution{spec.rank}D"
+    move_in, move_out = ("F.moveaxis(x, -1, 1)", "F.moveaxis({y}, 1, -1)") \
+        if spec.data_format == "channels_last" else ("x", "{y}")
+    bias = f', "{link}.b": conv.b' if spec.use_bias else ""
+    return f'''
+conv = L.{link}({channels}, {spec.filters}, {spec.kernel}, stride={spec.stride},
+    pad={tuple(before for before, _ in pads)}, nobias={not spec.use_bias}, dilate={spec.dilation},
+    groups={spec.groups})
+for parameter in conv.params():
+    parameter.array = parameter.array.astype(dtype)
+params = {{"{link}.W": conv.W{bias}}}
+layer = lambda x: {activation(spec.activation, move_out.format(y=f"conv({move_in})"))}
+'''

@@ -1,0 +1,1 @@
+"""Campaigns: generate -> run -> shrink -> deduplicate -> report, locally or on Dask (run.py)."""
