@@ -7,7 +7,9 @@ tolerance and where the worst one is, so a failure says how far off and where, n
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import functools
+import math
+from dataclasses import dataclass, field, fields
 from typing import Any, Iterator
 
 import numpy as np
@@ -120,7 +122,13 @@ class TensorComparison:
         return text + f" (allowed: atol {self.atol:g} + rtol {self.rtol:g} * |expected|)"
 
     def to_dict(self) -> dict[str, Any]:
-        return _finite(asdict(self))
+        # Field by field, not dataclasses.asdict: asdict deep-copies every value, which cost
+        # more than the comparison itself on the small tensors most cases have (56 us of 97).
+        # _finite copies the lists and dicts it walks.
+        return {f.name: _finite(getattr(self, f.name)) for f in _FIELDS}
+
+
+_FIELDS = fields(TensorComparison)
 
 
 def elementwise_errors(actual: np.ndarray, expected: np.ndarray,
@@ -146,15 +154,14 @@ def elementwise_errors(actual: np.ndarray, expected: np.ndarray,
             np.where(nonfinite, 0.0, allowed))
 
 
-BLOCK = 1 << 16
+BLOCK = 1 << 17
 """Elements per block when comparing large tensors. Every figure is a maximum, a count or the
 first index of a maximum, so it can be found block by block; a block's float64 temporaries
-(512 KiB each) stay in the processor's cache, where the same NumPy passes over whole arrays
-would allocate, and fault in, eight bytes per element several times over (a 4096 x 784
-float32 tensor: 100 ms whole, 15 ms in blocks)."""
-PROBE = 32
-"""Elements looked at before testing a whole block for equality (most blocks that differ,
-differ in their first elements, so the test costs nothing there)."""
+(1 MiB each) stay near the processor, where the same NumPy passes over whole arrays would
+allocate, and fault in, eight bytes per element several times over. Measured on a 4096 x 784
+float32 tensor against a float64 one (benchmarks/scaling.py's largest MLP input gradient,
+2 cores, 2026-12-04): whole arrays 100 ms; blocks of 2^11 elements 159 ms (the per-block
+Python work dominates), 2^14 36 ms, 2^16 22 ms, 2^17 17 ms, 2^18 no faster."""
 
 
 @dataclass
@@ -168,6 +175,17 @@ class Figures:
     """Flat index of the first element with the largest |difference| / allowed."""
     max_ratio: float = -1.0
 
+    def merge(self, start: int, largest: float, relative: float, ratio: float, worst: int,
+              mismatched: int) -> None:
+        """One block's figures into the whole array's (`start`: the block's first flat index)."""
+        self.max_abs_error = max(self.max_abs_error, largest)
+        # A NaN relative error (inf against inf) stays NaN once there, as np.max keeps it.
+        if self.max_rel_error == self.max_rel_error and not relative <= self.max_rel_error:
+            self.max_rel_error = relative
+        self.mismatched += mismatched
+        if ratio > self.max_ratio:  # strictly: the first element of the largest ratio wins
+            self.max_ratio, self.worst = ratio, start + worst
+
 
 def flat_operands(actual: np.ndarray, expected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Both arrays flattened (views where they are contiguous), as floating-point numbers: the
@@ -179,30 +197,40 @@ def flat_operands(actual: np.ndarray, expected: np.ndarray) -> tuple[np.ndarray,
 
 
 class Scratch:
-    """One block's float64 buffers, reused from block to block."""
+    """One block's float64 buffers (|difference|, allowed, a quotient), reused block to block."""
 
     def __init__(self, size: int) -> None:
-        self.difference, self.absolute, self.allowed, self.quotient = (np.empty(size) for _ in range(4))
+        self.difference, self.allowed, self.quotient = np.empty(size), np.empty(size), np.empty(size)
 
-    def view(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        return self.difference[:size], self.absolute[:size], self.allowed[:size], self.quotient[:size]
+    def view(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.difference[:size], self.allowed[:size], self.quotient[:size]
 
 
-def _fill_block(a_block: np.ndarray, e_block: np.ndarray, tolerance: Tolerance,
-                buffers: tuple[np.ndarray, ...]) -> bool:
-    """|difference|, |expected| and allowed of one block into `buffers`, in float64 (the
-    subtraction casts its operands, exactly as astype would); False, with only the difference
-    filled, where the block holds an infinity or NaN."""
-    difference, absolute, allowed, _ = buffers
-    with np.errstate(invalid="ignore", over="ignore"):
-        np.subtract(a_block, e_block, out=difference, dtype=np.float64)
+def _blocks(actual: np.ndarray, expected: np.ndarray, block: int | None):
+    """(start, actual block, expected block, scratch buffers) over the flattened arrays."""
+    a, e = flat_operands(actual, expected)
+    block = block or BLOCK
+    scratch = Scratch(min(block, a.size))
+    for start in range(0, a.size, block):
+        a_block, e_block = a[start:start + block], e[start:start + block]
+        yield start, a_block, e_block, scratch.view(a_block.size)
+
+
+def _difference(a_block: np.ndarray, e_block: np.ndarray, difference: np.ndarray) -> float:
+    """|a - e| into `difference` in float64 (the subtraction casts its operands, exactly as
+    astype would); returns its largest element: 0 for identical blocks, not finite where the
+    block holds an infinity or NaN (call under np.errstate(all="ignore"))."""
+    np.subtract(a_block, e_block, out=difference, dtype=np.float64)
     np.abs(difference, out=difference)
-    if not np.isfinite(difference.max()):
-        return False
-    np.abs(e_block, out=absolute, dtype=np.float64)
-    np.multiply(absolute, tolerance.rtol, out=allowed)
+    return float(difference.max())
+
+
+def _allowed(e_block: np.ndarray, tolerance: Tolerance, allowed: np.ndarray) -> np.ndarray:
+    """atol + rtol * |e| into `allowed`, in float64 (|e| is left there first: see the callers)."""
+    np.abs(e_block, out=allowed, dtype=np.float64)
+    np.multiply(allowed, tolerance.rtol, out=allowed)
     np.add(allowed, tolerance.atol, out=allowed)
-    return True
+    return allowed
 
 
 def error_blocks(actual: np.ndarray, expected: np.ndarray, tolerance: Tolerance,
@@ -211,14 +239,11 @@ def error_blocks(actual: np.ndarray, expected: np.ndarray, tolerance: Tolerance,
     arrays, in float64, with elementwise_errors' non-finite rule: what the report summarises
     without holding whole float64 arrays. The arrays yielded are overwritten by the next block:
     copy what you keep."""
-    a, e = flat_operands(actual, expected)
-    block = block or BLOCK
-    scratch = Scratch(min(block, a.size))
-    for start in range(0, a.size, block):
-        a_block, e_block = a[start:start + block], e[start:start + block]
-        buffers = scratch.view(a_block.size)
-        difference, _, allowed, _ = buffers
-        if not _fill_block(a_block, e_block, tolerance, buffers):  # the non-finite rule decides
+    for start, a_block, e_block, (difference, allowed, _) in _blocks(actual, expected, block):
+        with np.errstate(all="ignore"):
+            finite = np.isfinite(_difference(a_block, e_block, difference))
+            _allowed(e_block, tolerance, allowed)
+        if not finite:  # the non-finite rule decides
             difference[...], allowed[...] = elementwise_errors(a_block, e_block, tolerance)
         yield start, difference, allowed
 
@@ -230,38 +255,39 @@ def error_figures(actual: np.ndarray, expected: np.ndarray, tolerance: Tolerance
     against that straightforward computation on random arrays with zeros, infinities and NaN).
 
     Per block, with d = |difference|, x = |expected| and a = allowed, in float64:
+    * the largest d first: 0 means the block is identical in both arrays (every figure 0, no
+      more arithmetic: a Flatten of the input, which every framework computes exactly); not
+      finite means an infinity or NaN on either side, and the block is computed as on whole
+      arrays (the non-finite rule, np.where, np.max keeping the NaN relative error of inf
+      against inf);
     * relative error d / x and tolerance ratio d / a, where d = 0 counts as 0: with every
       value finite the only NaN is 0 / 0, which np.fmax.reduce skips (a block of nothing but
       0 / 0 has maximum 0);
     * out of tolerance: d > a. Division rounds monotonically and d > a makes d / a at least
       1 + 2^-52 (inf for a = 0), so a block whose largest ratio is at most 1 has none and is
-      not counted element by element;
-    * a block identical in both arrays has every figure 0. It is recognised by a comparison of
-      its first elements, then of the whole block, before any arithmetic (a Flatten of the
-      input, which every framework computes exactly).
-    A block with an infinity or NaN on either side is computed as on whole arrays (the
-    non-finite rule, np.where, np.max keeping the NaN relative error of inf against inf).
+      not counted element by element.
+    Seven passes over a block in the usual case (subtract, abs, max; |e| and the quotient for
+    the relative error; rtol * |e| + atol and the quotient for the ratio), each within the
+    processor's cache.
     """
-    a, e = flat_operands(actual, expected)
-    block = block or BLOCK
     figures = Figures()
-    scratch = Scratch(min(block, a.size))
-    for start in range(0, a.size, block):
-        a_block, e_block = a[start:start + block], e[start:start + block]
-        if np.array_equal(a_block[:PROBE], e_block[:PROBE]) and np.array_equal(a_block, e_block):
-            _merge(figures, start, 0.0, 0.0, 0.0, 0, 0)
-            continue
-        buffers = scratch.view(a_block.size)
-        if not _fill_block(a_block, e_block, tolerance, buffers):
-            _merge(figures, start, *_nonfinite_block(a_block, e_block, tolerance))
-            continue
-        difference, absolute, allowed, quotient = buffers
-        with np.errstate(divide="ignore", invalid="ignore"):
-            relative = _largest_quotient(difference, absolute, quotient)
+    with np.errstate(all="ignore"):
+        for start, a_block, e_block, (difference, allowed, quotient) in _blocks(actual, expected, block):
+            largest = _difference(a_block, e_block, difference)
+            if largest == 0.0:
+                figures.merge(start, 0.0, 0.0, 0.0, 0, 0)
+                continue
+            if not np.isfinite(largest):
+                figures.merge(start, *_nonfinite_block(a_block, e_block, tolerance))
+                continue
+            np.abs(e_block, out=allowed, dtype=np.float64)
+            relative = _largest_quotient(difference, allowed, quotient)
+            np.multiply(allowed, tolerance.rtol, out=allowed)
+            np.add(allowed, tolerance.atol, out=allowed)
             ratio = _largest_quotient(difference, allowed, quotient)
-        worst = int(np.argmax(quotient == ratio)) if ratio > 0 and ratio > figures.max_ratio else 0
-        mismatched = int(np.count_nonzero(difference > allowed)) if ratio > 1 else 0
-        _merge(figures, start, float(difference.max()), relative, ratio, worst, mismatched)
+            worst = int(np.argmax(quotient == ratio)) if ratio > 0 and ratio > figures.max_ratio else 0
+            mismatched = int(np.count_nonzero(difference > allowed)) if ratio > 1 else 0
+            figures.merge(start, largest, relative, ratio, worst, mismatched)
     return figures
 
 
@@ -270,7 +296,7 @@ def _largest_quotient(numerator: np.ndarray, denominator: np.ndarray, out: np.nd
     the quotients are left in `out`."""
     np.divide(numerator, denominator, out=out)
     largest = float(np.fmax.reduce(out))
-    return 0.0 if np.isnan(largest) else largest
+    return 0.0 if largest != largest else largest
 
 
 def _nonfinite_block(actual: np.ndarray, expected: np.ndarray,
@@ -278,35 +304,25 @@ def _nonfinite_block(actual: np.ndarray, expected: np.ndarray,
     """(largest difference, relative error, ratio, worst, mismatched) of a block holding
     infinities or NaN, written as compare() always did it on whole arrays."""
     difference, allowed = elementwise_errors(actual, expected, tolerance)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        relative = np.where(difference == 0, 0.0, difference / np.abs(expected.astype(np.float64)))
-        ratio = np.where(difference == 0, 0.0, difference / allowed)
+    relative = np.where(difference == 0, 0.0, difference / np.abs(expected.astype(np.float64)))
+    ratio = np.where(difference == 0, 0.0, difference / allowed)
     worst = int(np.argmax(ratio))
     return (float(difference.max()), float(relative.max()), float(ratio[worst]), worst,
             int(np.count_nonzero(difference > allowed)))
 
 
-def _merge(figures: Figures, start: int, largest: float, relative: float, ratio: float,
-           worst: int, mismatched: int) -> None:
-    figures.max_abs_error = max(figures.max_abs_error, largest)
-    # np.maximum, not max(): a NaN relative error (inf against inf) stays NaN, as np.max keeps it.
-    figures.max_rel_error = float(np.maximum(figures.max_rel_error, relative))
-    figures.mismatched += mismatched
-    if ratio > figures.max_ratio:  # strictly: the first element of the largest ratio wins
-        figures.max_ratio, figures.worst = ratio, start + worst
-
-
 def compare(tensor: str, kind: str, actual: Any, expected: Any, tolerance: Tolerance, *,
             expected_dtype: str | None = None, step: int | None = None) -> TensorComparison:
     actual, expected = np.asarray(actual), np.asarray(expected)
+    dtype = _name(actual.dtype)
     result = TensorComparison(
         tensor=tensor, kind=kind, shape=list(actual.shape), expected_shape=list(expected.shape),
-        dtype=str(actual.dtype), expected_dtype=expected_dtype or str(expected.dtype),
+        dtype=dtype, expected_dtype=expected_dtype or _name(expected.dtype),
         rtol=tolerance.rtol, atol=tolerance.atol, total=int(expected.size), step=step)
     if actual.shape != expected.shape:
         result.note = f"shape {list(actual.shape)}, expected {list(expected.shape)}"
         return result
-    if expected_dtype is not None and str(actual.dtype) != expected_dtype:
+    if expected_dtype is not None and dtype != expected_dtype:
         result.note = f"dtype {actual.dtype}, expected {expected_dtype}"
         return result
     if expected.size == 0:
@@ -325,9 +341,16 @@ def compare(tensor: str, kind: str, actual: Any, expected: Any, tolerance: Toler
     return result
 
 
+@functools.lru_cache(maxsize=None)
+def _name(dtype: np.dtype) -> str:
+    """str(dtype), remembered: NumPy builds the name anew each time (7 us, a tenth of
+    comparing a small tensor)."""
+    return str(dtype)
+
+
 def _finite(value: Any) -> Any:
     """JSON has no inf or nan: write them as strings so results.json stays valid JSON."""
-    if isinstance(value, float) and not np.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, dict):
         return {key: _finite(item) for key, item in value.items()}

@@ -30,9 +30,11 @@ from harness.defaults import resolve_for_reference
 
 
 def run_reference(case: Case, dtype: str = "float64", *, framework: str = "reference",
-                  train: bool = True) -> RunResult:
+                  train: bool = True, backward: bool = True) -> RunResult:
     """The single pass over the whole data at the initial weights, then (`train` and a training
-    case) the training steps."""
+    case) the training steps. Without `backward`, the forward pass alone (outputs, loss,
+    intermediates, state, metrics; no gradients, no training): what the forward checks compare,
+    for a caller that may not need the rest (case strength, harness/transforms/strength.py)."""
     started = time.perf_counter()
     graph = case.graph
     training = case.spec.mode == "training"
@@ -63,7 +65,7 @@ def run_reference(case: Case, dtype: str = "float64", *, framework: str = "refer
         _accumulate(upstream, case.loss_output(spec), spec.weight * spec.backward(output, target))
 
     parameter_gradients = {name: np.zeros(shape, dtype=dtype) for name, shape in graph.parameter_shapes.items()}
-    for node in reversed(graph.nodes):
+    for node in reversed(graph.nodes if backward else ()):
         if node.name not in upstream:
             continue  # nothing downstream of this node reaches the loss
         application = applications[node.name]
@@ -78,9 +80,9 @@ def run_reference(case: Case, dtype: str = "float64", *, framework: str = "refer
         outputs={name: tensors[name] for name in graph.outputs},
         intermediates={node.name: tensors[node.name] for node in graph.nodes},
         loss=np.asarray(loss, dtype=dtype),
-        parameter_gradients={name: parameter_gradients[name] for name in trainable},
+        parameter_gradients={name: parameter_gradients[name] for name in trainable} if backward else {},
         input_gradients={name: upstream[name] if name in upstream else np.zeros_like(inputs[name])
-                         for name in case.float_inputs()},
+                         for name in case.float_inputs()} if backward else {},
         state=_state(case, params),
         implementations={layer: Implementation("reference", type(spec).reference.__name__,
                                                defaults=[d.to_dict() for d in resolved[layer][1]])
@@ -88,7 +90,7 @@ def run_reference(case: Case, dtype: str = "float64", *, framework: str = "refer
         seconds=time.perf_counter() - started,
     )
     result.metrics = reference_metrics(case, result.outputs)
-    if train and case.spec.training is not None:
+    if train and backward and case.spec.training is not None:
         result.training = train_reference(case, dtype)
     return result
 

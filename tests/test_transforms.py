@@ -182,6 +182,57 @@ def test_strength_counts_detected_variants_and_explains_the_rest():
     assert "d" in strength_table([strength])
 
 
+def test_forward_only_reference_computes_the_same_forward_values_and_no_gradients():
+    case = build([{"type": "Dense", "name": "d", "units": 3, "activation": "tanh"}], shape=[4], out_shape=[3])
+    full, forward = run_reference(case), run_reference(case, backward=False)
+    for name in ("outputs", "intermediates", "state"):
+        mine, theirs = getattr(forward, name), getattr(full, name)
+        assert mine.keys() == theirs.keys()
+        for key in mine:
+            np.testing.assert_array_equal(mine[key], theirs[key])
+    assert forward.loss == full.loss
+    assert forward.parameter_gradients == {} and forward.input_gradients == {}
+    assert full.parameter_gradients and full.input_gradients
+
+
+def test_strength_tries_forward_checks_first_with_the_same_outcomes_as_every_check_at_once(monkeypatch):
+    """strength._outcome runs the forward pass alone first; what it finds must be what comparing
+    every check on the full transformed reference finds (detected or not, and the reason)."""
+    import harness.transforms.strength as strength_module
+    from harness.runner import CaseRunner
+    from harness.transforms.evaluation import check_comparisons, run_transformed
+
+    data = one_case([{"type": "Dense", "name": "d", "units": 3,
+                      "activation": {"name": "leaky_relu", "negative_slope": 0.2}},
+                     {"type": "Dense", "name": "e", "units": 2}], shape=[4],
+                    extra={"checks": ["gradients", "forward", "intermediates"]})
+    data["targets"]["t"]["shape"] = [2]
+    data["weights"] = {"seed": 2}  # zero biases: some variants go undetected, with a reason
+    (case,) = cases_from_data(data)
+    runner = CaseRunner(case)
+    checks, reference = list(case.spec.checks), runner.reference
+    backward_flags = []
+    original = strength_module.run_transformed
+
+    def recording(*args, **kwargs):
+        backward_flags.append(kwargs.get("backward", True))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(strength_module, "run_transformed", recording)
+    outcomes = [strength_module._outcome(case, runner, checks, reference, v)
+                for v in applicable_variants(case, Context(TABLE))]
+    assert any(o.detected for o in outcomes) and any(not o.detected for o in outcomes)
+    assert False in backward_flags  # the forward pass alone was tried
+    for outcome in outcomes:
+        transformed = run_transformed(case, (outcome.variant,), train=False)
+        seen = [check for check in checks
+                if any(not c.passed or c.note for c in check_comparisons(case, check, transformed, reference,
+                                                                        runner.tolerance(check)))]
+        assert outcome.detected == bool(seen), outcome.variant.describe()
+        if outcome.detected:
+            assert outcome.check in seen
+
+
 def test_covering_data_spans_its_scales_with_both_signs():
     data = one_case([{"type": "Dense", "name": "d", "units": 1}], shape=[50])
     data["inputs"]["x"]["data"] = {"covering": {"low": 0.1, "high": 10.0}}

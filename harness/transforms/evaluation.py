@@ -12,14 +12,14 @@ from harness.reference import run_reference
 from harness.transforms.base import Variant, transformed_edit
 
 
-def run_transformed(case: Any, variants: tuple[Variant, ...], *, train: bool) -> Any:
-    """The float64 reference of the case under the variants. Overflow and invalid values are
-    quiet here: a transformed meaning may well produce NaN (a log of a logit), and then simply
-    matches nothing."""
+def run_transformed(case: Any, variants: tuple[Variant, ...], *, train: bool, backward: bool = True) -> Any:
+    """The float64 reference of the case under the variants (without `backward`: its forward
+    pass alone, run_reference's). Overflow and invalid values are quiet here: a transformed
+    meaning may well produce NaN (a log of a logit), and then simply matches nothing."""
     edit = transformed_edit(case, list(variants))
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = run_reference(edit.case(), train=train)
+        result = run_reference(edit.case(), train=train, backward=backward)
     for name, view in edit.gradient_views.items():
         if name in result.parameter_gradients:
             result.parameter_gradients[name] = view(result.parameter_gradients[name])
