@@ -39,6 +39,8 @@ def warm_up(frameworks: tuple[str, ...] = FRAMEWORKS) -> None:
 
     for name in frameworks:
         get_backend(name).unavailable_reason()
+    if "torch" not in frameworks:
+        return  # importing torch only to tune it cost a numpy-only worker about 3 s
     try:
         import torch
 

@@ -92,3 +92,20 @@ class DefaultsPrefetch:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+def defaults_now(frameworks: list[str],
+                 backends: Callable[[list[str]], Mapping[str, DefaultsSource]]) -> dict[str, Any] | None:
+    """The table of these frameworks at once, in this process, for a caller that cannot wait for
+    the end of a run (a diagnosis hint's alternatives: transforms/base.py framework_context):
+    the copy DefaultsPrefetch stores, looked up by the same key, else read here from
+    `backends(names)` (importing the frameworks) and stored under that key for the next run."""
+    names = table_frameworks(frameworks)
+    if not names:
+        return None
+    versions, rank = installed_versions(names), DefaultContext().rank
+    table = stored_table(versions, rank)
+    if table is not None:
+        return table
+    table = for_results(backends(names))
+    return store_table(versions, rank, table) if table is not None and "error" not in table else table

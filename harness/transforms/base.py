@@ -258,12 +258,15 @@ _VARIANT_CLASSES: dict[tuple[type, str], type] = {}
 
 
 def framework_context(frameworks: tuple[str, ...] | list[str] | None = None) -> Context:
-    """A Context with the defaults table of the installed frameworks (read from the frameworks
-    by their adapters' readers, stored on disk by harness/defaults/cache.py after the first
-    read). A framework that is not installed contributes no values."""
+    """A Context with the defaults table of the installed frameworks: the copy on disk
+    (harness/defaults/cache.py, the one a run stores) when the frameworks are unchanged, without
+    importing them; else read from the frameworks by their adapters' readers, and stored. A
+    framework that is not installed contributes no values. (Read afresh each time, this cost a
+    numpy-only run with one failing port 12 s: every framework imported to find its defaults.)"""
     from harness.adapters import get_backend
-    from harness.defaults.table import FRAMEWORKS, defaults_table
+    from harness.defaults.background import defaults_now
+    from harness.defaults.table import FRAMEWORKS
 
     names = [name for name in (frameworks or FRAMEWORKS) if name in FRAMEWORKS]
-    table = defaults_table({name: get_backend(name) for name in names})
-    return Context(table.to_json())
+    table = defaults_now(names, lambda wanted: {name: get_backend(name) for name in wanted})
+    return Context(table)
