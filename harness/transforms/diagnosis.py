@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from harness.compare import Tolerance
 from harness.transforms.base import Context, Variant, applicable_variants
-from harness.transforms.evaluation import all_pass, check_comparisons, run_transformed
+from harness.transforms.evaluation import FORWARD_CHECKS, all_pass, check_comparisons, run_transformed
 
 MAX_PAIRS = 300
 """Pairs of variants tried after no single one matched (an LSTM's 23 gate orders times a
@@ -102,7 +102,7 @@ class Diagnoser:
             if time.perf_counter() - started > self.budget_s:
                 log.exhausted = True
                 break
-            transformed = self._run(candidate, train)
+            transformed = self._run(candidate, train, backward=check not in FORWARD_CHECKS)
             log.tried += 1
             if transformed is not None and all_pass(
                     check_comparisons(self.case, check, actual, transformed, tolerance)):
@@ -128,11 +128,16 @@ class Diagnoser:
             count += 1
             yield (a, b)
 
-    def _run(self, variants: tuple[Variant, ...], train: bool) -> Any:
-        key = (tuple(v.key for v in variants), train)
+    def _run(self, variants: tuple[Variant, ...], train: bool, backward: bool = True) -> Any:
+        """The transformed reference (only its forward pass where `backward` is False, unless the
+        whole run is there already), cached for the case's other checks and backends."""
+        names = tuple(v.key for v in variants)
+        key = (names, train, backward)
+        if not backward and (names, train, True) in self._runs:
+            key = (names, train, True)
         if key not in self._runs:
             try:
-                self._runs[key] = run_transformed(self.case, variants, train=train)
+                self._runs[key] = run_transformed(self.case, variants, train=train, backward=backward)
             except Exception:  # a meaning the reference cannot compute matches nothing
                 self._runs[key] = None
         return self._runs[key]

@@ -18,7 +18,7 @@ from typing import Any
 from harness.runner import COMPARED_CHECKS, CaseRunner
 from harness.transforms.base import Context, Variant, applicable_variants
 from harness.transforms.coverage import branch_coverage, coverage_lines
-from harness.transforms.evaluation import check_comparisons, run_transformed
+from harness.transforms.evaluation import FORWARD_CHECKS, check_comparisons, run_transformed
 
 
 @dataclass
@@ -95,15 +95,9 @@ def case_strength(case: Any, context: Context, reference: Any = None) -> CaseStr
     return strength
 
 
-FORWARD_CHECKS = ("forward", "intermediates", "metrics")
-"""Checks a forward pass alone answers: tried first, on the reference's forward pass, and a
-variant they detect needs no backward pass or training run (most variants: a slope, an
-epsilon, a gate order all change the outputs). On benchmarks/scaling.py's 784-128-10 MLP at
-batch 4096 that took strength from 0.56 s to 0.2 s; the verdicts are the same either way."""
-
-
 def _outcome(case, runner, checks, reference, variant: Variant) -> VariantOutcome:
-    """Detected by the first check of the case's (forward checks first) that sees the variant."""
+    """Detected by the first check of the case's (forward checks first: a variant they detect
+    needs no backward pass or training run) that sees the variant."""
     forward = [check for check in checks if check in FORWARD_CHECKS]
     rest = [check for check in checks if check not in FORWARD_CHECKS]
     closest = None
