@@ -17,7 +17,8 @@ sizes, each timed (a) written directly in every framework and (b) as a harness r
     frameworks' imports and the stored defaults table excluded: paid once per process). The
     case's strength (the reference again under each applicable transform, in every run's
     report) has its own column and is left out of the ratios: it analyses the case, it does not
-    check the frameworks, and `run --no-strength` skips it.
+    check the frameworks, and `run --no-strength` skips it. So has the hint search that a
+    failed check starts (harness/transforms/diagnosis.py, at most 20 s a check).
 
 The table: per workload, the direct build+run times, the harness's split and total, the ratio
 of the harness's total to the sum of the direct build+run times (frameworks and reference), the
@@ -357,7 +358,10 @@ def harness_run(workload: Workload, scratch: Path) -> tuple[dict[str, float], An
     # applicable transform) is an analysis of the case, not part of checking the frameworks:
     # timed on its own (`strength`), outside `harness` and the ratios.
     timings.setdefault("strength", 0.0)
-    timings["harness"] = timings["total"] - timings["imports"] - timings["defaults"] - timings["strength"]
+    timings.setdefault("diagnosis", 0.0)
+    # Likewise the hint search on a failed check (bounded per check; a passing case has none).
+    timings["harness"] = (timings["total"] - timings["imports"] - timings["defaults"] - timings["strength"]
+                          - timings["diagnosis"])
     timings["report_bytes"] = sum(p.stat().st_size for p in (scratch / "report").rglob("*") if p.is_file())
     verdicts = [check.verdict for report in session.reports for check in report.checks]
     timings["verdicts"] = {v: verdicts.count(v) for v in sorted(set(verdicts))}
@@ -470,22 +474,23 @@ def measure(workload: Workload, repeat: int, scratch: Path) -> dict[str, Any]:
             "reference_to_torch_step": round(frameworks["reference"]["step"] / frameworks["torch"]["step"], 2)}
 
 
-TIMED = ("load", "imports", "frameworks", "reference", "comparisons", "defaults", "report", "strength", "total",
-         "harness")
+TIMED = ("load", "imports", "frameworks", "reference", "comparisons", "diagnosis", "defaults", "report", "strength",
+         "total", "harness")
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     print("\n| workload | direct build+run, ms: torch / keras / chainer / numpy / reference | "
           "harness, s: frameworks / reference / comparisons / report = total | harness / direct | "
-          "overhead | reference / torch (step) | strength, s |")
-    print("|---|---|---|---|---|---|---|")
+          "overhead | reference / torch (step) | strength, s | hint search, s |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         d, h = row["direct"], row["harness"]
         direct_text = " / ".join(f"{1e3 * d[k]['build_run']:.0f}" for k in ("torch", "keras", "chainer", "numpy", "reference"))
         harness_text = (f"{h['frameworks']:.2f} / {h['reference']:.2f} / {h['comparisons']:.2f} / "
                         f"{h['report']:.2f} = {h['harness']:.2f}")
         print(f"| {row['workload']} | {direct_text} | {harness_text} | {row['ratio_harness_to_direct']:.2f}x | "
-              f"{100 * row['overhead']:.0f} % | {row['reference_to_torch_step']:.2f}x | {h['strength']:.2f} |")
+              f"{100 * row['overhead']:.0f} % | {row['reference_to_torch_step']:.2f}x | {h['strength']:.2f} | "
+              f"{h['diagnosis']:.2f} |")
 
 
 def main() -> None:

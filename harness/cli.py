@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("-k", dest="select", default=None, help="only cases whose id contains this text")
     run.add_argument("--no-strength", action="store_true",
                      help="skip measuring each case's strength (one reference run per applicable transform)")
+    run.add_argument("--strength-budget", type=float, default=None, metavar="SECONDS",
+                     help="measure a case's strength only where that is expected to take at most this long, "
+                          "or no longer than the case's own checks (default 2; inf: always)")
     run.add_argument("--require-frameworks", action="store_true",
                      help="treat a framework that is not installed as an error, not a skip (CI)")
     run.add_argument("--port", dest="ports", action="append", metavar="PORT",
@@ -138,7 +141,7 @@ def command_run(options) -> int:
     session = run_session(options.cases, frameworks=frameworks, select=options.select,
                           out_dir=Path(options.out), command=command,
                           require_frameworks=options.require_frameworks, echo=print, ports=ports,
-                          strength=not options.no_strength)
+                          strength=not options.no_strength, strength_budget=strength_budget(options))
     from harness.ports.console import port_findings
 
     for block in port_findings(session.reports):
@@ -152,6 +155,13 @@ def command_run(options) -> int:
     print(f"report: {session.index_path} (written in {session.report_seconds:.2f} s)\n"
           f"results: {session.results_path}")
     return 1 if summary["fail"] or summary["error"] or session.results["load_errors"] else 0
+
+
+def strength_budget(options) -> float | None:
+    from harness.session import STRENGTH_BUDGET_S
+
+    budget = options.strength_budget
+    return STRENGTH_BUDGET_S if budget is None else None if budget == float("inf") else budget
 
 
 def command_show(options) -> int:

@@ -109,6 +109,7 @@ class CaseRunner:
         """Search the transform catalogue for a hint when a check fails (only then)."""
         self._outcomes: dict[str, FrameworkOutcome] = {}
         self._diagnoser = None
+        self.diagnosis_seconds = 0.0
         self._ports: dict[str, Backend] = {}
 
     def backend(self, name: str) -> Backend:
@@ -211,11 +212,14 @@ class CaseRunner:
 
         if self._diagnoser is None:
             self._diagnoser = Diagnoser(self.case)
+        started = time.perf_counter()
         try:
             hint = self._diagnoser.diagnose(result.framework, result.check, actual, reference,
                                             self.tolerance(result.check))
         except Exception:  # a hint is a help, never a reason for a run to stop
             return
+        finally:
+            self.diagnosis_seconds += time.perf_counter() - started
         if hint is not None:
             result.hint = hint.to_dict()
             result.message += "\nhint: " + hint.text()
@@ -530,6 +534,9 @@ class CaseReport:
     strength: dict[str, Any] | None = None
     """The case's strength (harness/transforms/strength.py, `CaseStrength.to_dict()`), where
     the session measured it."""
+    diagnosis_seconds: float = 0.0
+    """Spent searching the transform catalogue for hints on failed checks (timed apart from the
+    comparisons: a failing case pays for its search, bounded per check, a passing one nothing)."""
 
 
 def run_case(case: Case, frameworks: list[str], *, require_frameworks: bool = False,
@@ -555,4 +562,5 @@ def run_case(case: Case, frameworks: list[str], *, require_frameworks: bool = Fa
                     pairwise.append(result)
     return CaseReport(case=case, checks=checks, pairwise=pairwise,
                       outcomes={f: runner.outcome(f) for f in frameworks},
-                      reference_seconds=reference_seconds, reference=reference)
+                      reference_seconds=reference_seconds, reference=reference,
+                      diagnosis_seconds=runner.diagnosis_seconds)

@@ -47,10 +47,20 @@ TIMINGS = {
     "reference": "the float64 NumPy reference, single pass and training steps",
     "comparisons": "the rest of running the cases: every comparison (against the reference, "
                    "pairwise, known values) and the verdicts",
+    "diagnosis": "searching the transform catalogue for a hint on each failed check",
     "defaults": "waiting for the defaults table at the end (nothing when it is stored)",
+    "strength": "each case's strength: the reference again under every applicable transform",
     "report": "writing results.json, junit.xml and the HTML pages with their pictures",
 }
 """The parts of Session.timings; `total` is the whole run. benchmarks/scaling.py reads them."""
+
+
+STRENGTH_BUDGET_S = 2.0
+"""A run measures a case's strength where that is expected to take at most this long, or no
+longer than the case's own checks (its frameworks and reference): one reference run per
+applicable transform. Every shipped case is far below it (all of cases/ together: about 4 s);
+a large case (benchmarks/scaling.py's LSTM over 256 steps: 16 s, four times its checks) says
+in the report that it was not measured and how to measure it (`python -m harness strength`)."""
 
 
 def load_all(paths: list[str | Path], select: str | None = None,
@@ -69,9 +79,10 @@ def load_all(paths: list[str | Path], select: str | None = None,
 def run_session(paths: list[str | Path], *, frameworks: list[str] | None, out_dir: Path,
                 command: str, select: str | None = None, require_frameworks: bool = False,
                 echo: Callable[[str], None] = lambda line: None, ports: list[Port] | None = None,
-                strength: bool = True) -> Session:
+                strength: bool = True, strength_budget: float | None = STRENGTH_BUDGET_S) -> Session:
     """`strength`: measure each case's strength (one reference run per applicable transform,
-    harness/transforms/strength.py) for results.json and the report."""
+    harness/transforms/strength.py) for results.json and the report, for the cases where that
+    fits `strength_budget` (see STRENGTH_BUDGET_S; None: every case)."""
     frameworks = list(frameworks or FRAMEWORKS)
     unknown = [f for f in frameworks if f not in FRAMEWORKS]
     if unknown:
@@ -82,13 +93,14 @@ def run_session(paths: list[str | Path], *, frameworks: list[str] | None, out_di
     defaults = DefaultsPrefetch(frameworks)  # a first run reads the table beside the cases
     try:
         return _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, started,
-                    defaults, ports, strength)
+                    defaults, ports, strength, strength_budget)
     finally:
         defaults.cancel()  # a run that stopped early leaves no process behind
 
 
 def _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, started,
-         defaults: DefaultsPrefetch, ports: list[Port] | None, strength: bool = True) -> Session:
+         defaults: DefaultsPrefetch, ports: list[Port] | None, strength: bool = True,
+         strength_budget: float | None = STRENGTH_BUDGET_S) -> Session:
     clock = Stopwatch()
     cases, load_errors = load_all(paths, select, ports)
     for error in load_errors:
@@ -111,7 +123,7 @@ def _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, 
     table = defaults.result(backends)
     clock.lap("defaults")
     if strength:
-        measure_strength(reports, table)
+        measure_strength(reports, table, strength_budget)
     clock.lap("strength")
     results = build_results(reports, environment=describe_environment(), command=command,
                             frameworks=frameworks, seconds=seconds, load_errors=load_errors, defaults=table)
@@ -139,8 +151,10 @@ class Stopwatch:
         now = time.perf_counter()
         frameworks = sum(outcome.seconds for report in reports for outcome in report.outcomes.values())
         reference = sum(report.reference_seconds + _training_seconds(report.reference) for report in reports)
+        diagnosis = sum(report.diagnosis_seconds for report in reports)
         self.timings["frameworks"], self.timings["reference"] = frameworks, reference
-        self.timings["comparisons"] = max(now - self.last - frameworks - reference, 0.0)
+        self.timings["diagnosis"] = diagnosis
+        self.timings["comparisons"] = max(now - self.last - frameworks - reference - diagnosis, 0.0)
         self.last = now
 
 
@@ -149,16 +163,22 @@ def _training_seconds(reference) -> float:
     return training.seconds if training is not None else 0.0
 
 
-def measure_strength(reports: list[CaseReport], table: dict[str, Any] | None) -> None:
+def measure_strength(reports: list[CaseReport], table: dict[str, Any] | None,
+                     budget_s: float | None = STRENGTH_BUDGET_S) -> None:
     """Each case's strength (harness/transforms/strength.py), with the run's defaults table as
-    the frameworks' default values: one reference run per applicable transform."""
+    the frameworks' default values: one reference run per applicable transform, within the
+    budget (None: always)."""
     from harness.transforms.base import Context
     from harness.transforms.strength import case_strength
 
     context = Context(table)
     for report in reports:
-        if report.reference is not None:
-            report.strength = case_strength(report.case, context, reference=report.reference).to_dict()
+        if report.reference is None:
+            continue
+        own = sum(outcome.seconds for outcome in report.outcomes.values()) + report.reference_seconds \
+            + _training_seconds(report.reference)
+        budget = None if budget_s is None else max(budget_s, own)
+        report.strength = case_strength(report.case, context, reference=report.reference, budget_s=budget).to_dict()
 
 
 def backends(names: list[str]) -> dict[str, Any]:

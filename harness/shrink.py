@@ -318,18 +318,23 @@ def simplify(data: Data, target: Failure) -> Iterator[tuple[str, Data]]:
             del candidate["weights"]["defaults"]
         yield f"{parameter} initializer -> the layer's default", candidate
     for index, node in enumerate(_nodes(data)):
-        cls = LAYERS.get(node["type"])
-        if cls is None:
-            continue
-        for key in list(node):
-            info = cls.model_fields.get(key)
-            if info is None or info.is_required() or key in ("type", "name", "inputs"):
-                continue
+        for key, _ in _optional_options(node):
             candidate = copy.deepcopy(data)
             del _nodes(candidate)[index][key]
             candidate = refit_targets(candidate)
             if candidate is not None:
                 yield f"{node.get('name')}.{key} -> default", candidate
+
+
+def _optional_options(node: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(key, pydantic field) of each option written in a layer node that its spec does not
+    require (type, name and inputs aside): what may go back to its default."""
+    cls = LAYERS.get(node["type"])
+    if cls is None:
+        return []
+    return [(key, cls.model_fields[key]) for key in list(node)
+            if key in cls.model_fields and not cls.model_fields[key].is_required()
+            and key not in ("type", "name", "inputs")]
 
 
 PASSES: list[tuple[str, Candidates]] = [
@@ -344,13 +349,7 @@ def without_default_options(data: Data) -> Data:
     """Options written with their default value removed (the case means the same)."""
     data = copy.deepcopy(data)
     for node in _nodes(data):
-        cls = LAYERS.get(node["type"])
-        if cls is None:
-            continue
-        for key in list(node):
-            info = cls.model_fields.get(key)
-            if info is None or info.is_required() or key in ("type", "name", "inputs"):
-                continue
+        for key, info in _optional_options(node):
             default = info.get_default(call_default_factory=True)
             if hasattr(default, "model_dump"):
                 default = default.model_dump(exclude_defaults=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_discovery import require
+from tests.test_discovery import inject_torch_fault, require
 
 
 @pytest.mark.parametrize("dask", [False, True], ids=["processes", "dask-localcluster"])
@@ -85,7 +85,6 @@ def test_a_difference_of_meaning_survives_float64_and_float32_rounding_does_not(
     cancellation to about 2e-5) is outside float32's tolerance and agrees in float64; the same
     case with a fault injected into the torch builder (output + 0.01) fails in float64 too."""
     require("torch")
-    from harness.adapters.torch_backend.registry import LAYER_BUILDERS
     from harness.campaign.report import suspect
     from harness.campaign.tasks import precision_checks
     from harness.shrink import failure_in
@@ -102,15 +101,7 @@ def test_a_difference_of_meaning_survives_float64_and_float32_rounding_does_not(
     assert checks == {"numpy_fails": False, "float64": "passes"}
     assert suspect(failure.to_json(), 0, checks).startswith("float32 rounding")
 
-    original = LAYER_BUILDERS["LayerNormalization"]
-
-    def faulty(spec, ctx):
-        built = original(spec, ctx)
-        call = built.call
-        built.call = lambda x: call(x) + 0.01
-        return built
-
-    monkeypatch.setitem(LAYER_BUILDERS, "LayerNormalization", faulty)
+    inject_torch_fault(monkeypatch, "LayerNormalization", 0.01)
     failure = failure_in(data, "torch", None)
     checks = precision_checks(data, "torch", failure.check)
     assert checks == {"numpy_fails": False, "float64": "fails"}

@@ -23,6 +23,22 @@ def require(framework: str) -> None:
         pytest.skip(reason)
 
 
+def inject_torch_fault(monkeypatch, kind: str, offset: float) -> None:
+    """The torch adapter's builder of `kind` adds `offset` to the layer's output (a fault of
+    the adapter's, which the float64 reference and the other frameworks do not share)."""
+    from harness.adapters.torch_backend.registry import LAYER_BUILDERS
+
+    original = LAYER_BUILDERS[kind]
+
+    def faulty(spec, ctx):
+        built = original(spec, ctx)
+        call = built.call
+        built.call = lambda x: call(x) + offset
+        return built
+
+    monkeypatch.setitem(LAYER_BUILDERS, kind, faulty)
+
+
 def test_generation_is_deterministic_per_seed_and_every_case_loads():
     first = [g for g in generate(3, 12) if not g.rejected]
     second = [g for g in generate(3, 12) if not g.rejected]
@@ -84,14 +100,7 @@ def test_shrinking_a_fault_buried_in_ten_layers_keeps_only_the_faulty_layer(monk
     from harness.shrink import failure_in, shrink
 
     original = LAYER_BUILDERS["LayerNormalization"]
-
-    def faulty(spec, ctx):
-        built = original(spec, ctx)
-        call = built.call
-        built.call = lambda x: call(x) + 0.01
-        return built
-
-    monkeypatch.setitem(LAYER_BUILDERS, "LayerNormalization", faulty)
+    inject_torch_fault(monkeypatch, "LayerNormalization", 0.01)
     data = ten_layer_case()
     before = failure_in(data, "torch", None)
     assert (before.check, before.kind) == ("intermediates", "LayerNormalization")
@@ -129,18 +138,9 @@ def test_a_reproducer_runs_alone_and_tells_an_adapter_fault_from_an_upstream_one
     a fresh Python importing TensorFlow and torch cost each of them 9 s of the suite."""
     require("torch")
     require("keras")
-    from harness.adapters.torch_backend.registry import LAYER_BUILDERS
     from harness.repro import write_reproducer_files
 
-    original = LAYER_BUILDERS[kind]
-
-    def faulty(spec, ctx):
-        built = original(spec, ctx)
-        call = built.call
-        built.call = lambda x: call(x) + 0.25
-        return built
-
-    monkeypatch.setitem(LAYER_BUILDERS, kind, faulty)
+    inject_torch_fault(monkeypatch, kind, 0.25)
     data = {"name": "one_layer", "samples": 2,
             "inputs": {"x": {"shape": shape, "data": {"normal": {"mean": 0.0, "std": 1.0}}}},
             "targets": {"t": {"shape": shape[:-1] + [config.get("units", config.get("filters", shape[-1]))],

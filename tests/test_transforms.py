@@ -233,6 +233,22 @@ def test_strength_tries_forward_checks_first_with_the_same_outcomes_as_every_che
             assert outcome.check in seen
 
 
+def test_strength_beyond_the_budget_is_not_measured_and_says_how_to_measure_it():
+    from harness.transforms.strength import case_strength, strength_totals
+
+    case = build([{"type": "Dense", "name": "d", "units": 3, "activation": "tanh"}], shape=[4], out_shape=[3])
+    reference = run_reference(case)
+    measured = case_strength(case, Context(TABLE), reference=reference, budget_s=None)
+    assert measured.total > 0 and not measured.error
+    skipped = case_strength(case, Context(TABLE), reference=reference, budget_s=0.0)
+    assert skipped.total == 0 and skipped.error.startswith("not measured in this run:")
+    assert f"{measured.total} transformed reference runs" in skipped.error
+    assert "python -m harness strength" in skipped.error
+    # A case left unmeasured does not count in the run's totals.
+    totals = strength_totals([measured.to_dict(), skipped.to_dict()])
+    assert (totals["detected"], totals["total"]) == (measured.detected, measured.total)
+
+
 def test_covering_data_spans_its_scales_with_both_signs():
     data = one_case([{"type": "Dense", "name": "d", "units": 1}], shape=[50])
     data["inputs"]["x"]["data"] = {"covering": {"low": 0.1, "high": 10.0}}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -229,19 +229,7 @@ def check_metrics(case: Case) -> None:
             raise loaded.error(f"metric name {metric.label!r} is used twice", (*path, "name"),
                                hint="give each metric of the same type its own `name`")
         seen.add(metric.label)
-        if metric.output is None and len(graph.outputs) > 1:
-            raise loaded.error("the model has several outputs: name the one this metric reads",
-                               (*path, "output"), expected="one of " + ", ".join(graph.outputs))
-        if metric.target is None and len(targets) != 1:
-            raise loaded.error("name the target this metric compares with", (*path, "target"),
-                               expected="one of " + (", ".join(targets) or "(no targets declared)"))
-        output, target = case.metric_output(metric), case.metric_target(metric)
-        if output not in graph.outputs:
-            raise loaded.error(f"unknown output {output!r}", (*path, "output"),
-                               expected="one of " + ", ".join(graph.outputs))
-        if target not in targets:
-            raise loaded.error(f"unknown target {target!r}", (*path, "target"),
-                               expected="one of " + ", ".join(targets))
+        output, target = _output_and_target(case, metric, path, "metric", case.metric_output, case.metric_target)
         output_shape, target_shape = graph.shapes[output], targets[target].shape[1:]
         indices = (output_shape[:-1], (*output_shape[:-1], 1))
         if metric.integer_targets:
@@ -331,24 +319,33 @@ def _named_initializer(name: str):
     return INITIALIZERS[name](initializer=name)
 
 
+def _output_and_target(case: Case, spec: Any, path: tuple[Any, ...], what: str,
+                       output_of: Callable[[Any], str], target_of: Callable[[Any], str]) -> tuple[str, str]:
+    """The output and target a loss or metric (`what`) reads, each named or the only one there
+    is; a CaseError at its field where it must be named or names none of the case's."""
+    loaded, graph, targets = case.loaded, case.graph, case.dataset.targets
+    if spec.output is None and len(graph.outputs) > 1:
+        raise loaded.error(f"the model has several outputs: name the one this {what} reads",
+                           (*path, "output"), expected="one of " + ", ".join(graph.outputs))
+    if spec.target is None and len(targets) != 1:
+        raise loaded.error(f"name the target this {what} compares with", (*path, "target"),
+                           expected="one of " + (", ".join(targets) or "(no targets declared)"))
+    output, target = output_of(spec), target_of(spec)
+    if output not in graph.outputs:
+        raise loaded.error(f"unknown output {output!r}", (*path, "output"),
+                           expected="one of " + ", ".join(graph.outputs))
+    if target not in targets:
+        raise loaded.error(f"unknown target {target!r}", (*path, "target"),
+                           expected="one of " + ", ".join(targets))
+    return output, target
+
+
 def check_losses(case: Case) -> None:
     loaded, graph, targets = case.loaded, case.graph, case.dataset.targets
     many = isinstance(case.spec.loss, list)
     for index, loss in enumerate(case.losses):
         path = ("loss", index) if many else ("loss",)
-        if loss.output is None and len(graph.outputs) > 1:
-            raise loaded.error("the model has several outputs: name the one this loss reads",
-                               (*path, "output"), expected="one of " + ", ".join(graph.outputs))
-        if loss.target is None and len(targets) != 1:
-            raise loaded.error("name the target this loss compares with", (*path, "target"),
-                               expected="one of " + (", ".join(targets) or "(no targets declared)"))
-        output, target = case.loss_output(loss), case.loss_target(loss)
-        if output not in graph.outputs:
-            raise loaded.error(f"unknown output {output!r}", (*path, "output"),
-                               expected="one of " + ", ".join(graph.outputs))
-        if target not in targets:
-            raise loaded.error(f"unknown target {target!r}", (*path, "target"),
-                               expected="one of " + ", ".join(targets))
+        output, target = _output_and_target(case, loss, path, "loss", case.loss_output, case.loss_target)
         output_shape, target_shape = graph.shapes[output], targets[target].shape[1:]
         wanted = output_shape[:-1] if loss.integer_targets else output_shape
         if target_shape != wanted and not (loss.integer_targets and target_shape == (*wanted, 1)):

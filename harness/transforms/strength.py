@@ -66,9 +66,12 @@ class CaseStrength:
                 "coverage": [c.to_dict() for c in self.coverage]}
 
 
-def case_strength(case: Any, context: Context, reference: Any = None) -> CaseStrength:
+def case_strength(case: Any, context: Context, reference: Any = None,
+                  budget_s: float | None = None) -> CaseStrength:
     """`reference`: the case's float64 reference run where the caller has it (with its training
-    trace for a training case)."""
+    trace for a training case). `budget_s`: measure only if that is expected to take at most
+    this long (one reference run per applicable variant, estimated from `reference`'s own
+    time); else the strength says why it was not measured and how to measure it."""
     started = time.perf_counter()
     strength = CaseStrength(case.id)
     runner = CaseRunner(case)
@@ -79,6 +82,14 @@ def case_strength(case: Any, context: Context, reference: Any = None) -> CaseStr
     except Exception as exc:  # a case the reference cannot run has no strength to measure
         strength.error = f"{type(exc).__name__}: {exc}"
         return strength
+    if budget_s is not None:
+        one_run = reference.seconds + (_training_seconds(reference) if "training" in checks else 0.0)
+        if len(variants) * one_run > budget_s:
+            strength.error = (f"not measured in this run: {len(variants)} transformed reference runs of "
+                              f"about {one_run:.2g} s each, more than the run's strength budget of "
+                              f"{budget_s:.2g} s; `python -m harness strength {case.file}` measures it "
+                              "(or `run --strength-budget inf`)")
+            return strength
     try:
         strength.coverage = branch_coverage(case, reference)
     except Exception:  # coverage is a help for reading the strength, not part of it
@@ -118,6 +129,11 @@ def _outcome(case, runner, checks, reference, variant: Variant) -> VariantOutcom
                 if closest is None or _ratio(comparison) > _ratio(closest[1]):
                     closest = (check, comparison)
     return VariantOutcome(variant, False, reason=variant.blind_spot or _reason(closest))
+
+
+def _training_seconds(reference: Any) -> float:
+    training = getattr(reference, "training", None)
+    return training.seconds if training is not None else 0.0
 
 
 def _ratio(comparison) -> float:

@@ -3,13 +3,14 @@
 A template returns the source that builds the layer the way this package's builder does (its
 native form), defines `layer` (called on the input variables) and `params` (native parameter
 name -> chainer Parameter, as the builder's WeightBindings name them), and loads each from `W`.
-`DRIVER` wraps it into the reproducer's `run_chainer` (harness/repro/); tests/test_repro.py runs
-each template against this package's builder.
+`DRIVER` wraps it into the reproducer's `run_chainer` (harness/repro/); tests/test_discovery.py runs
+the templates (Dense, Conv2D, LayerNormalization) against the float64 reference.
 """
 
 from __future__ import annotations
 
 from harness.adapters.base import Unsupported, registry
+from harness.repro.sources import activation_source
 
 TEMPLATES = registry()
 
@@ -46,12 +47,7 @@ builder and have no template here."""
 
 
 def activation(spec, x: str) -> str:
-    if spec.name in NATIVE_ONLY_WHEN and not NATIVE_ONLY_WHEN[spec.name](spec):
-        raise Unsupported(f"{spec.describe()} is composed from primitives by the builder; no template")
-    source = ACTIVATIONS.get(spec.name)
-    if source is None:
-        raise Unsupported(f"no chainer source for activation {spec.name}")
-    return source.format(x=x, spec=spec)
+    return activation_source("chainer", ACTIVATIONS, NATIVE_ONLY_WHEN, spec, x)
 
 
 @TEMPLATES.register("Dense")

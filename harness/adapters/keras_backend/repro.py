@@ -3,8 +3,7 @@
 A template returns the source that builds the layer the way this package's builder does (its
 native form), defines `layer` (called on the input tensors) and `params` (native parameter name
 -> variable, as the builder's WeightBindings name them), and loads each from `W`. `DRIVER`
-wraps it into the reproducer's `run_keras` (harness/repro/); tests/test_repro.py runs each
-template against this package's builder.
+wraps it into the reproducer's `run_keras` (harness/repro/); tests/test_discovery.py runs the templates (Dense, Conv2D, LayerNormalization) against the float64 reference.
 """
 
 from __future__ import annotations
