@@ -1,7 +1,7 @@
 """Command line: `python -m harness COMMAND`, one function per command:
 
     python -m harness run [CASES...] [--frameworks numpy,keras,chainer,torch] [--out reports/]
-                          [--port NAME=FILE.py:FUNCTION ...]
+                          [--port NAME=FILE.py:FUNCTION ...] [--no-strength | --strength-budget S]
     python -m harness show CASE_FILE [--mapping [--frameworks keras,chainer,torch]] [--weights FILE]
     python -m harness export CASE_FILE --format keras|torch|chainer|npz --out DIR_OR_FILE
     python -m harness import MODEL [--weights FILE --input-shape 2,5,4] --out cases/NAME.yaml
