@@ -176,6 +176,11 @@ class CaseItem(pytest.Item):
             if result.verdict != FAIL and result.reason:
                 text += "\n" + result.reason
             return text
+        if isinstance(excinfo.value, pytest.xfail.Exception):
+            # An expected difference: pytest shows its reason (the exception's message) and
+            # would otherwise render this frame's traceback with its source, for text nobody
+            # sees: the 55 documented differences made `pytest -n 2 cases/` 40 s instead of 32.
+            return str(excinfo.value)
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):
