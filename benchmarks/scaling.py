@@ -355,11 +355,9 @@ def harness_run(workload: Workload, scratch: Path) -> tuple[dict[str, float], An
     session = run_session([path], frameworks=["numpy", *FRAMEWORKS], out_dir=scratch / "report", command="scaling")
     timings = dict(session.timings)
     # The case's strength (harness/transforms/strength.py: the reference run again under each
-    # applicable transform) is an analysis of the case, not part of checking the frameworks:
-    # timed on its own (`strength`), outside `harness` and the ratios.
-    timings.setdefault("strength", 0.0)
-    timings.setdefault("diagnosis", 0.0)
-    # Likewise the hint search on a failed check (bounded per check; a passing case has none).
+    # applicable transform) and the hint search on a failed check (bounded per check; a passing
+    # case has none) analyse the case rather than check the frameworks: each timed on its own,
+    # outside `harness` and the ratios.
     timings["harness"] = (timings["total"] - timings["imports"] - timings["defaults"] - timings["strength"]
                           - timings["diagnosis"])
     timings["report_bytes"] = sum(p.stat().st_size for p in (scratch / "report").rglob("*") if p.is_file())

@@ -141,7 +141,7 @@ def command_run(options) -> int:
     session = run_session(options.cases, frameworks=frameworks, select=options.select,
                           out_dir=Path(options.out), command=command,
                           require_frameworks=options.require_frameworks, echo=print, ports=ports,
-                          strength=not options.no_strength, strength_budget=strength_budget(options))
+                          strength=not options.no_strength, strength_budget=options.strength_budget)
     from harness.ports.console import port_findings
 
     for block in port_findings(session.reports):
@@ -155,13 +155,6 @@ def command_run(options) -> int:
     print(f"report: {session.index_path} (written in {session.report_seconds:.2f} s)\n"
           f"results: {session.results_path}")
     return 1 if summary["fail"] or summary["error"] or session.results["load_errors"] else 0
-
-
-def strength_budget(options) -> float | None:
-    from harness.session import STRENGTH_BUDGET_S
-
-    budget = options.strength_budget
-    return STRENGTH_BUDGET_S if budget is None else None if budget == float("inf") else budget
 
 
 def command_show(options) -> int:

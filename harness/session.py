@@ -79,10 +79,10 @@ def load_all(paths: list[str | Path], select: str | None = None,
 def run_session(paths: list[str | Path], *, frameworks: list[str] | None, out_dir: Path,
                 command: str, select: str | None = None, require_frameworks: bool = False,
                 echo: Callable[[str], None] = lambda line: None, ports: list[Port] | None = None,
-                strength: bool = True, strength_budget: float | None = STRENGTH_BUDGET_S) -> Session:
+                strength: bool = True, strength_budget: float | None = None) -> Session:
     """`strength`: measure each case's strength (one reference run per applicable transform,
     harness/transforms/strength.py) for results.json and the report, for the cases where that
-    fits `strength_budget` (see STRENGTH_BUDGET_S; None: every case)."""
+    fits `strength_budget` (seconds; None: STRENGTH_BUDGET_S; inf: every case)."""
     frameworks = list(frameworks or FRAMEWORKS)
     unknown = [f for f in frameworks if f not in FRAMEWORKS]
     if unknown:
@@ -100,7 +100,7 @@ def run_session(paths: list[str | Path], *, frameworks: list[str] | None, out_di
 
 def _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, started,
          defaults: DefaultsPrefetch, ports: list[Port] | None, strength: bool = True,
-         strength_budget: float | None = STRENGTH_BUDGET_S) -> Session:
+         strength_budget: float | None = None) -> Session:
     clock = Stopwatch()
     cases, load_errors = load_all(paths, select, ports)
     for error in load_errors:
@@ -123,7 +123,7 @@ def _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, 
     table = defaults.result(backends)
     clock.lap("defaults")
     if strength:
-        measure_strength(reports, table, strength_budget)
+        measure_strength(reports, table, STRENGTH_BUDGET_S if strength_budget is None else strength_budget)
     clock.lap("strength")
     results = build_results(reports, environment=describe_environment(), command=command,
                             frameworks=frameworks, seconds=seconds, load_errors=load_errors, defaults=table)
@@ -150,7 +150,8 @@ class Stopwatch:
         """The cases' time, split into frameworks, reference and the rest (comparisons)."""
         now = time.perf_counter()
         frameworks = sum(outcome.seconds for report in reports for outcome in report.outcomes.values())
-        reference = sum(report.reference_seconds + _training_seconds(report.reference) for report in reports)
+        reference = sum(report.reference_seconds + (report.reference.training_seconds if report.reference else 0.0)
+                        for report in reports)
         diagnosis = sum(report.diagnosis_seconds for report in reports)
         self.timings["frameworks"], self.timings["reference"] = frameworks, reference
         self.timings["diagnosis"] = diagnosis
@@ -158,16 +159,11 @@ class Stopwatch:
         self.last = now
 
 
-def _training_seconds(reference) -> float:
-    training = getattr(reference, "training", None)
-    return training.seconds if training is not None else 0.0
-
-
 def measure_strength(reports: list[CaseReport], table: dict[str, Any] | None,
-                     budget_s: float | None = STRENGTH_BUDGET_S) -> None:
+                     budget_s: float = STRENGTH_BUDGET_S) -> None:
     """Each case's strength (harness/transforms/strength.py), with the run's defaults table as
     the frameworks' default values: one reference run per applicable transform, within the
-    budget (None: always)."""
+    budget (inf: every case)."""
     from harness.transforms.base import Context
     from harness.transforms.strength import case_strength
 
@@ -176,9 +172,9 @@ def measure_strength(reports: list[CaseReport], table: dict[str, Any] | None,
         if report.reference is None:
             continue
         own = sum(outcome.seconds for outcome in report.outcomes.values()) + report.reference_seconds \
-            + _training_seconds(report.reference)
-        budget = None if budget_s is None else max(budget_s, own)
-        report.strength = case_strength(report.case, context, reference=report.reference, budget_s=budget).to_dict()
+            + report.reference.training_seconds
+        report.strength = case_strength(report.case, context, reference=report.reference,
+                                        budget_s=max(budget_s, own)).to_dict()
 
 
 def backends(names: list[str]) -> dict[str, Any]:

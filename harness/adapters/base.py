@@ -228,6 +228,11 @@ class RunResult:
     """Check -> why this backend has no tensors for it (a port that returns no gradients, a
     framework without a metric): the check is skipped with that reason, never passed."""
 
+    @property
+    def training_seconds(self) -> float:
+        """The training steps' time (0 where the run took none)."""
+        return self.training.seconds if self.training is not None else 0.0
+
 
 class Backend:
     """Anything that can run a case: the three frameworks and the NumPy reference."""

@@ -31,14 +31,19 @@ HARNESS_PARENT = Path(__file__).resolve().parent.parent.parent
 """The directory that holds this `harness` package: the background process imports the same one."""
 
 
+def stored_defaults(frameworks: list[str]) -> tuple[list[str], dict[str, str], int, dict[str, Any] | None]:
+    """(the frameworks with defaults to audit, their installed versions, the readers' rank, the
+    table stored under that key or None): the lookup, without importing a framework."""
+    names = table_frameworks(frameworks)
+    versions, rank = installed_versions(names), DefaultContext().rank
+    return names, versions, rank, stored_table(versions, rank) if names else None
+
+
 class DefaultsPrefetch:
     """The defaults table for a run's frameworks, started when the run starts."""
 
     def __init__(self, frameworks: list[str]) -> None:
-        self.names = table_frameworks(frameworks)
-        self.rank = DefaultContext().rank
-        self.versions = installed_versions(self.names)
-        self.table = stored_table(self.versions, self.rank) if self.names else None
+        self.names, self.versions, self.rank, self.table = stored_defaults(frameworks)
         self.process: subprocess.Popen | None = None
         self._output = None
         if self.names and self.table is None:
@@ -100,12 +105,8 @@ def defaults_now(frameworks: list[str],
     the end of a run (a diagnosis hint's alternatives: transforms/base.py framework_context):
     the copy DefaultsPrefetch stores, looked up by the same key, else read here from
     `backends(names)` (importing the frameworks) and stored under that key for the next run."""
-    names = table_frameworks(frameworks)
-    if not names:
-        return None
-    versions, rank = installed_versions(names), DefaultContext().rank
-    table = stored_table(versions, rank)
-    if table is not None:
+    names, versions, rank, table = stored_defaults(frameworks)
+    if not names or table is not None:
         return table
     table = for_results(backends(names))
     return store_table(versions, rank, table) if table is not None and "error" not in table else table

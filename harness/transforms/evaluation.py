@@ -16,8 +16,8 @@ FORWARD_CHECKS = ("forward", "intermediates", "metrics")
 """Checks a forward pass alone answers (run_transformed(..., backward=False)). Case strength
 tries them first and diagnosis runs only the forward pass for them: most variants (a slope,
 an epsilon, a gate order) change the outputs, and the backward pass is most of a reference
-run's cost (benchmarks/scaling.py's 784-128-10 MLP at batch 4096: strength from 0.56 s to
-0.2 s; the outcomes are the same, tests/test_transforms.py)."""
+run's cost (`python -m harness strength cases/`: 17.4 s -> 13.9 s with the same table; the
+outcomes are the same, tests/test_transforms.py)."""
 
 
 def run_transformed(case: Any, variants: tuple[Variant, ...], *, train: bool, backward: bool = True) -> Any:

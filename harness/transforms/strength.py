@@ -28,7 +28,7 @@ class VariantOutcome:
     reason: str = ""
     """For an undetected one: why the checks cannot see it."""
     check: str = ""
-    """For a detected one: the first check that sees it."""
+    """For a detected one: the first check that sees it (forward checks tried first)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.variant.to_dict(), "detected": self.detected, "reason": self.reason, "check": self.check}
@@ -83,7 +83,7 @@ def case_strength(case: Any, context: Context, reference: Any = None,
         strength.error = f"{type(exc).__name__}: {exc}"
         return strength
     if budget_s is not None:
-        one_run = reference.seconds + (_training_seconds(reference) if "training" in checks else 0.0)
+        one_run = reference.seconds + (reference.training_seconds if "training" in checks else 0.0)
         if len(variants) * one_run > budget_s:
             strength.error = (f"not measured in this run: {len(variants)} transformed reference runs of "
                               f"about {one_run:.2g} s each, more than the run's strength budget of "
@@ -129,11 +129,6 @@ def _outcome(case, runner, checks, reference, variant: Variant) -> VariantOutcom
                 if closest is None or _ratio(comparison) > _ratio(closest[1]):
                     closest = (check, comparison)
     return VariantOutcome(variant, False, reason=variant.blind_spot or _reason(closest))
-
-
-def _training_seconds(reference: Any) -> float:
-    training = getattr(reference, "training", None)
-    return training.seconds if training is not None else 0.0
 
 
 def _ratio(comparison) -> float:
