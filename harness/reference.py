@@ -60,7 +60,8 @@ def run_reference(case: Case, dtype: str = "float64", *, framework: str = "refer
     upstream: dict[str, np.ndarray] = {}
     for spec in case.losses:
         spec, _ = resolve_for_reference(spec)
-        output, target = tensors[case.loss_output(spec)], targets[case.loss_target(spec)]
+        output = tensors[case.loss_output(spec)]
+        target = _loss_target(spec, targets[case.loss_target(spec)], output.dtype)
         loss = loss + spec.weight * spec.forward(output, target)
         _accumulate(upstream, case.loss_output(spec), spec.weight * spec.backward(output, target))
 
@@ -136,6 +137,15 @@ def _state(case: Case, params: dict[str, dict[str, np.ndarray]]) -> dict[str, np
 
 def _cast(array: np.ndarray, dtype: str) -> np.ndarray:
     return array.astype(dtype) if array.dtype.kind == "f" else array
+
+
+def _loss_target(spec, target: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A value loss's targets (mean squared error, hinge, binary crossentropy: everything but
+    class indices) in the output's dtype. NumPy promotes float32 - int32 to float64, so integer
+    targets made the numpy backend's gradients float64 in a float32 case, which its own dtype
+    check then failed (found by a check outside the project; tests/test_loss_edge_cases.py).
+    Keras casts y_true to y_pred's dtype the same way."""
+    return target if spec.integer_targets else target.astype(dtype, copy=False)
 
 
 def _accumulate(store: dict[str, np.ndarray], name: str, gradient: np.ndarray) -> None:

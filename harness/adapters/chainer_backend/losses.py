@@ -15,9 +15,16 @@ def reduce(per_element, reduction: str):
     return F.mean(per_sample) if reduction == "mean" else F.sum(per_sample)
 
 
+def as_output_dtype(y, t):
+    """Targets of a value loss in the output's dtype: F.squared_error and F.absolute_error
+    refuse integer targets ("Expect: x0.dtype == x1.dtype"), which Keras casts and torch
+    promotes, so a chainer program casts them (tests/test_loss_edge_cases.py)."""
+    return t if t.dtype == y.dtype else F.cast(t, y.dtype)
+
+
 def elementwise(function, kind: str, detail: str):
     def build(spec, dtype):
-        return (lambda y, t: reduce(function(y, t), spec.reduction)), kind, detail
+        return (lambda y, t: reduce(function(y, as_output_dtype(y, t)), spec.reduction)), kind, detail
     return build
 
 

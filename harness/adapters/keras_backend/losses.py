@@ -31,11 +31,25 @@ CACHED_LOGITS = ("; the output passed through tf.identity: Keras would otherwise
                  "sigmoid/softmax cached on it (_keras_logits) and skip that activation")
 
 
+def with_feature_axis(loss):
+    """Keras' elementwise losses average over the last axis. On an output of one scalar per
+    sample (shape (batch,), e.g. Dense(1) then Reshape([])) that last axis is the batch: Keras
+    returns one 0-d value, the mean over the whole batch, where the canonical loss has one value
+    per sample (which `sum` adds up). A feature axis of size 1 on both gives Keras one value per
+    sample (found by a check outside the project: an IndexError in `reduce`; tests/
+    test_loss_edge_cases.py)."""
+    def call(t, y):
+        if len(y.shape) == 1:
+            y, t = ops.expand_dims(y, -1), ops.expand_dims(t, -1)
+        return loss(t, y)
+    return call
+
+
 def keras_loss(cls, detail_extra: str = "", **fixed):
     def build(spec, dtype):
         options = {key: getattr(spec, key) for key in ("from_logits",) if hasattr(spec, key)}
         # dtype: Keras losses cast to keras.config.floatx() (float32) unless told otherwise.
-        loss = cls(reduction=None, dtype=dtype, **options, **fixed)
+        loss = with_feature_axis(cls(reduction=None, dtype=dtype, **options, **fixed))
         detail = f"keras.losses.{cls.__name__}({', '.join(f'{k}={v}' for k, v in options.items())})"
         if options.get("from_logits"):
             return (lambda y, t: reduce(loss(t, tf.identity(y)), spec.reduction)), "native", \
