@@ -279,7 +279,7 @@ class CaseRunner:
         expect = self.case.spec.expect
         if expect is None:
             return []
-        tolerance = Tolerance(0.0, expect.atol, f"stated precision of: {expect.source}")
+        tolerance = Tolerance(expect.rtol, expect.atol, f"stated precision of: {expect.source}")
         return [compare(pair.name, pair.kind, pair.actual, pair.expected, tolerance, step=pair.step)
                 for pair in known_value_pairs(self.case, result)]
 

@@ -243,3 +243,27 @@ def test_a_mistake_in_in_memory_data_names_its_field():
     with pytest.raises(CaseError) as raised:
         cases_from_data(data)
     assert "model.sequential[0].unitz" in raised.value.render()
+
+
+def test_missing_loss_has_a_line_and_a_hint(tmp_path):
+    """A forward-only case still needs a loss and its target; the error said only
+    "loss: required field is missing", with no line and no hint (issue 27)."""
+    no_loss = GOOD.replace("loss: {type: mean_squared_error, reduction: mean}\n", "") \
+                  .replace("targets:\n  t: {shape: [1], data: {uniform: {low: 0.0, high: 1.0}}}\n", "")
+    error = load_error(tmp_path, no_loss + "checks: [forward]\n")
+    text = error.render()
+    assert "case.yaml:1: loss: required field is missing" in text
+    assert "hint: every case states a loss, even one that checks only `forward`" in text
+
+
+def test_missing_loss_in_a_variant_points_at_the_variant(tmp_path):
+    no_loss = GOOD.replace("loss: {type: mean_squared_error, reduction: mean}\n", "")
+    text = load_error(tmp_path, no_loss + "variants:\n  - name: first\n    samples: 2\n").render()
+    assert "case.yaml:11: loss: required field is missing" in text  # the variant's `- name:` line
+
+
+def test_a_loss_without_any_target_hints_at_declaring_one(tmp_path):
+    no_targets = GOOD.replace("targets:\n  t: {shape: [1], data: {uniform: {low: 0.0, high: 1.0}}}\n", "")
+    text = load_error(tmp_path, no_targets).render()
+    assert "case.yaml:8: loss.target: name the target this loss compares with" in text
+    assert "hint: declare the target under `targets:`" in text

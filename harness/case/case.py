@@ -329,7 +329,10 @@ def _output_and_target(case: Case, spec: Any, path: tuple[Any, ...], what: str,
                            (*path, "output"), expected="one of " + ", ".join(graph.outputs))
     if spec.target is None and len(targets) != 1:
         raise loaded.error(f"name the target this {what} compares with", (*path, "target"),
-                           expected="one of " + (", ".join(targets) or "(no targets declared)"))
+                           expected="one of " + (", ".join(targets) or "(no targets declared)"),
+                           hint=None if targets else "declare the target under `targets:`, e.g. "
+                           "`targets: {t: {shape: [...], data: {normal: {}}}}` with the output's shape "
+                           "(without the batch axis); every case's loss needs one, even a forward-only case's")
     output, target = output_of(spec), target_of(spec)
     if output not in graph.outputs:
         raise loaded.error(f"unknown output {output!r}", (*path, "output"),

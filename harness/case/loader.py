@@ -153,12 +153,38 @@ def validation_errors(exc: ValidationError, nodes: tuple[Any, ...], path: Path,
     for error in exc.errors(include_url=False):
         loc = (*prefix, *error["loc"])
         field, line = locate(nodes, loc)
+        if line is None and error["type"] == "missing":
+            line = _enclosing_line(nodes, loc)
         found = error.get("input")
         if isinstance(found, dict | list) or error["type"] == "missing":
             found = None
         errors.append(CaseError(_message(error), file=str(path), field=field or None, line=line,
                                 found=found, hint=_hint(error)))
     return errors
+
+
+def _enclosing_line(nodes: tuple[Any, ...], loc: tuple[Any, ...]) -> int | None:
+    """A missing field has no line of its own: the line of the mapping it belongs in (its first
+    key), so an editor jumps to where it should be written (a variant's `name` line, or the case's
+    first line)."""
+    for end in range(len(loc) - 1, -1, -1):
+        _, line = locate(nodes, loc[:end])
+        if line is not None:
+            return line
+    first = nodes[0] if nodes else None
+    if isinstance(first, CommentedMap) and first:
+        return first.lc.key(next(iter(first)))[0] + 1
+    return None
+
+
+MISSING_HINTS = {
+    ("loss",): "every case states a loss, even one that checks only `forward` (its value is compared "
+               "there, its gradients by `gradients`): e.g. `loss: {type: mean_squared_error, reduction: mean}` "
+               "with a target shaped like the output, `targets: {t: {shape: [...], data: {normal: {}}}}`",
+    ("loss", "reduction"): "write `reduction: mean` (average of the per-sample losses) or `reduction: sum`: "
+                           "it scales every gradient by the batch size, so it is never left to a default",
+}
+"""Hints for required fields whose purpose is not obvious from their name, by field path."""
 
 
 def _message(error: dict[str, Any]) -> str:
@@ -174,6 +200,9 @@ def _message(error: dict[str, Any]) -> str:
 
 
 def _hint(error: dict[str, Any]) -> str | None:
+    if error["type"] == "missing":
+        names = tuple(part for part in error["loc"] if isinstance(part, str) and not _is_union_tag(part))
+        return MISSING_HINTS.get(names)
     if error["type"] == "extra_forbidden":
         return "see harness/case/case.schema.json or the README for the fields each section takes"
     wrong_kind = error["type"].endswith("_type") or error["type"] == "literal_error"

@@ -138,7 +138,17 @@ class KnownValues(Spec):
     steps: list[KnownStep] = Field(default_factory=list, description="training cases: values after given steps")
     metrics: dict[str, float] = Field(default_factory=dict,
                                       description="metric name -> its value (an accuracy as a share, 1.0 for 100 %)")
-    atol: float = Field(gt=0, description="precision of the stated values")
+    atol: float = Field(default=0.0, ge=0, description="absolute precision of the stated values")
+    rtol: float = Field(default=0.0, ge=0, description="relative precision of the stated values; a value "
+                                                       "passes when |actual - stated| <= atol + rtol * |stated|")
+
+    @model_validator(mode="after")
+    def _some_precision(self):
+        # A published table states its precision as digits (atol), as a relative error (rtol) or
+        # both; stated values with neither would have to match to the last bit.
+        if self.atol == 0 and self.rtol == 0:
+            raise ValueError("state the precision of the known values: `atol`, `rtol` or both (> 0)")
+        return self
 
 
 class TrainingSpec(Spec):
