@@ -178,6 +178,25 @@ def test_keras_crossentropy_from_logits_takes_the_logits_a_softmax_cached():
     assert not np.isclose(by_hand(z), by_hand(p), rtol=1e-3)
 
 
+def test_keras_probability_crossentropy_of_a_cached_sigmoid_is_not_clipped():
+    """The correction of issue 27: with from_logits=False the cache changes more than rounding.
+    By hand, -log sigmoid(z) = log(1 + exp(-z)) = -z + log1p(exp(z)): 30 and 110 for z = -30,
+    -110 and target 1. Keras gives exactly that from the sigmoid's own output, and -log(1e-7)
+    = 16.118 (its clip) for the same probabilities through tf.identity."""
+    require("keras")
+    import numpy as np
+    from harness.adapters.keras_backend._import import keras, tf
+
+    z = np.array([[-30.0], [-110.0]])
+    t = np.ones_like(z)
+    by_hand = -z[:, 0] + np.log1p(np.exp(z[:, 0]))
+    loss = keras.losses.BinaryCrossentropy(reduction=None, dtype="float64")
+    output = keras.activations.sigmoid(tf.constant(z))
+    np.testing.assert_allclose(loss(t, output).numpy(), by_hand, rtol=1e-12)
+    np.testing.assert_allclose(loss(t, tf.identity(output)).numpy(), [-np.log(1e-7)] * 2, rtol=1e-12)
+    assert np.allclose(by_hand, [30.0, 110.0]) and round(-np.log(1e-7), 3) == 16.118
+
+
 def test_keras_adam_on_repeated_indices_squares_each_slice():
     """The framework fact behind cases/discovered_keras_sparse_embedding_updates.yaml, by hand:
     Adam's first step moves a parameter by learning_rate * g / |g| = learning_rate whatever g

@@ -25,8 +25,10 @@ def reduce(per_sample, reduction: str):
 # from_logits=True that drops the activation altogether: a case whose loss takes a softmax
 # output as logits got the loss of the pre-softmax values (found by a generated case; cases/
 # discovered_keras_cached_logits.yaml). tf.identity gives the loss the output's values without
-# the attribute. With from_logits=False the cache computes the same function (more accurately
-# near saturation, without Keras' 1e-7 clip), so it is left alone there.
+# the attribute. With from_logits=False the cache computes the same function exactly, without
+# Keras' 1e-7 clip, so it is left alone there; the clip then applies only to probabilities that
+# carry no cache, and at saturation that is no rounding: 16.118 instead of 30 per sample
+# (cases/discovered_keras_cached_logits.yaml, saturated_* variants).
 CACHED_LOGITS = ("; the output passed through tf.identity: Keras would otherwise take the logits a "
                  "sigmoid/softmax cached on it (_keras_logits) and skip that activation")
 
