@@ -71,7 +71,7 @@ class LossSpec(Spec):
         return list(output_shape), {"normal": {"mean": 0.0, "std": 1.0}}
 
     def describe(self) -> str:
-        extra = self.model_dump(exclude={"type", "reduction", "output", "target", "weight"})
+        extra = self.model_dump(exclude={"type", "reduction", "output", "target", "weight"}, exclude_none=True)
         text = f"{self.type}(reduction={self.reduction}"
         text += "".join(f", {k}={v}" for k, v in extra.items())
         return text + ")"
@@ -216,13 +216,23 @@ class SparseCategoricalCrossentropy(_CategoricalLoss):
 
     type: Literal["sparse_categorical_crossentropy"]
     integer_targets = True
+    ignore_label: int | None = Field(
+        default=None,
+        description="a label whose positions contribute nothing: loss 0 and gradient 0 there, still "
+                    "counted by `mean` (chainer's ignore_label, torch's ignore_index, Keras' ignore_class). "
+                    "Default: none, and every label must be a class index 0..classes-1")
 
     def target_data(self, output_shape, samples):
         return list(output_shape[:-1]), {"integers": {"low": 0, "high": output_shape[-1]}}
 
     def one_hot(self, y, t):
+        # A label outside 0..classes-1 would index np.eye from the end (-1 is the last class):
+        # harness/case/case.py refuses such labels at load unless they are the ignore_label,
+        # whose rows of the one-hot are all zero (no term in -sum t log p, no gradient).
         labels = np.asarray(t).astype(np.int64).reshape(y.shape[:-1])
-        return np.eye(y.shape[-1], dtype=y.dtype)[labels]
+        ignored = labels == self.ignore_label if self.ignore_label is not None else np.zeros(labels.shape, bool)
+        one_hot = np.eye(y.shape[-1], dtype=y.dtype)[np.where(ignored, 0, labels)]
+        return np.where(ignored[..., None], 0, one_hot).astype(y.dtype)
 
 
 def signed_targets(output_shape, samples) -> tuple[list[int], dict[str, Any]]:

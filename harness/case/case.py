@@ -356,6 +356,27 @@ def check_losses(case: Case) -> None:
                                f"{output!r} has {list(output_shape)}", (*path,),
                                expected=f"target shape {list(wanted)}" + (
                                    " (class indices)" if loss.integer_targets else ""))
+        if loss.integer_targets:
+            _check_labels(case, loss, target, output_shape[-1])
+
+
+def _check_labels(case: Case, loss: Any, target: str, classes: int) -> None:
+    """Class indices must name a class. A label outside 0..classes-1 has no reference value,
+    and the frameworks disagree on it: torch and Keras raise, chainer silently drops a row
+    labelled -1 (its default ignore_label), and indexing from the end (NumPy, keras.ops.
+    take_along_axis, chainer's select_item) would take -1 for the last class. So it is an error
+    of the case unless the loss declares it as its `ignore_label` (cases/sparse_ignore_label.yaml)."""
+    labels = case.dataset.targets[target]
+    bad = (labels < 0) | (labels >= classes)
+    if getattr(loss, "ignore_label", None) is not None:
+        bad &= labels != loss.ignore_label
+    if bad.any():
+        found = sorted({int(label) for label in labels[bad]})
+        raise case.loaded.error(
+            f"target {target!r} holds labels outside the {classes} classes: {found[:5]}", ("targets", target),
+            expected=f"class indices 0..{classes - 1}",
+            hint="to skip those positions, as chainer does with -1, declare the label on the loss: "
+                 f"`ignore_label: {found[0]}` (loss 0 and no gradient there, counted in `mean`)")
 
 
 def check_training(case: Case) -> None:

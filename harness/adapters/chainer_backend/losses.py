@@ -70,13 +70,22 @@ def sparse_categorical_crossentropy(spec, dtype):
     def labels(y, t):
         return t.reshape(y.shape[:-1])
 
+    # chainer's softmax_cross_entropy drops positions labelled -1 (its default ignore_label)
+    # without a word; the case's labels hold no -1 unless the loss declares it
+    # (harness/case/case.py), so the declared label is passed and the default never acts.
+    ignore = spec.ignore_label if spec.ignore_label is not None else -1
     if spec.from_logits:
-        return (lambda y, t: reduce(F.softmax_cross_entropy(classes_second(y), labels(y, t), reduce="no"),
-                                    spec.reduction)), "native", "F.softmax_cross_entropy with class indices"
+        return (lambda y, t: reduce(F.softmax_cross_entropy(classes_second(y), labels(y, t), reduce="no",
+                                                            ignore_label=ignore),
+                                    spec.reduction)), "native", \
+            f"F.softmax_cross_entropy with class indices, ignore_label={ignore}"
 
     def from_probabilities(y, t):
+        # select_item would index -1 from the end: ignored positions pick class 0, then count 0.
+        flat_labels = labels(y, t).reshape(-1)
+        kept = (flat_labels != spec.ignore_label).astype(y.dtype)
         flat = F.reshape(F.log(y), (-1, y.shape[-1]))
-        picked = F.select_item(flat, labels(y, t).reshape(-1))
+        picked = F.select_item(flat, flat_labels * (kept > 0)) * kept
         return -F.reshape(picked, y.shape[:-1])
     return (lambda y, t: reduce(from_probabilities(y, t), spec.reduction)), "composite", \
         "-F.select_item(log p, t): chainer has no cross-entropy on probabilities"

@@ -52,7 +52,7 @@ def keras_loss(cls, detail_extra: str = "", **fixed):
         options = {key: getattr(spec, key) for key in ("from_logits",) if hasattr(spec, key)}
         # dtype: Keras losses cast to keras.config.floatx() (float32) unless told otherwise.
         loss = with_feature_axis(cls(reduction=None, dtype=dtype, **options, **fixed))
-        detail = f"keras.losses.{cls.__name__}({', '.join(f'{k}={v}' for k, v in options.items())})"
+        detail = f"keras.losses.{cls.__name__}({', '.join(f'{k}={v}' for k, v in {**options, **fixed}.items())})"
         if options.get("from_logits"):
             return (lambda y, t: reduce(loss(t, tf.identity(y)), spec.reduction)), "native", \
                 detail + detail_extra + CACHED_LOGITS
@@ -93,23 +93,30 @@ ONE_CLASS = ("; with one class on outputs of rank > 2, which keras.losses.Sparse
              "squeezes off and then refuses: -log_softmax(y)[t] from keras.ops")
 
 
-def picked_log_probability(log_p, t, reduction):
+def picked_log_probability(log_p, t, reduction, ignore_label=None):
     labels = ops.reshape(ops.cast(t, "int32"), ops.shape(log_p)[:-1])
-    picked = ops.take_along_axis(log_p, ops.expand_dims(labels, -1), axis=-1)
-    return reduce(-ops.squeeze(picked, -1), reduction)
+    if ignore_label is None:
+        picked = ops.take_along_axis(log_p, ops.expand_dims(labels, -1), axis=-1)
+        return reduce(-ops.squeeze(picked, -1), reduction)
+    # take_along_axis indexes -1 from the end: ignored positions pick class 0, then count 0.
+    kept = ops.not_equal(labels, ignore_label)
+    picked = ops.take_along_axis(log_p, ops.expand_dims(ops.where(kept, labels, 0), -1), axis=-1)
+    return reduce(-ops.squeeze(picked, -1) * ops.cast(kept, log_p.dtype), reduction)
 
 
 @builders.register("sparse_categorical_crossentropy")
 def sparse_categorical_crossentropy(spec, dtype):
     if spec.from_logits:
-        native, kind, detail = keras_loss(keras.losses.SparseCategoricalCrossentropy)(spec, dtype)
+        # A declared ignore_label is Keras' ignore_class (0 loss there with reduction=None).
+        fixed = {"ignore_class": spec.ignore_label} if spec.ignore_label is not None else {}
+        native, kind, detail = keras_loss(keras.losses.SparseCategoricalCrossentropy, **fixed)(spec, dtype)
 
         def loss(y, t):
             if len(y.shape) > 2 and y.shape[-1] == 1:
-                return picked_log_probability(ops.log_softmax(y, axis=-1), t, spec.reduction)
+                return picked_log_probability(ops.log_softmax(y, axis=-1), t, spec.reduction, spec.ignore_label)
             return native(y, t)
         return loss, kind, detail + ONE_CLASS
 
     def loss(y, t):
-        return picked_log_probability(ops.log(y), t, spec.reduction)
+        return picked_log_probability(ops.log(y), t, spec.reduction, spec.ignore_label)
     return loss, "composite", "-log p[t]: " + RENORMALISES.format("SparseCategoricalCrossentropy")

@@ -70,14 +70,22 @@ def sparse_categorical_crossentropy(spec, dtype):
     def labels(y, t):
         return t.reshape(y.shape[:-1]).to(torch.int64)
 
+    # A declared ignore_label is torch's ignore_index (0 loss and gradient there with
+    # reduction="none"); undeclared, torch's default -100, which the case's labels never hold
+    # (harness/case/case.py refuses labels outside the classes).
+    ignore = {"ignore_index": spec.ignore_label} if spec.ignore_label is not None else {}
     if spec.from_logits:
         return (lambda y, t: reduce(
-            F.cross_entropy(classes_second(y), labels(y, t), reduction="none"), spec.reduction),
-            "native", "F.cross_entropy with class indices")
+            F.cross_entropy(classes_second(y), labels(y, t), reduction="none", **ignore), spec.reduction),
+            "native", "F.cross_entropy with class indices" + _ignoring(spec))
     # .contiguous(): F.nll_loss's backward raises "grad_input must be contiguous" for a
     # non-contiguous input of rank 4, (N, C, H, W) after movedim (its nll_loss2d path in
     # torch 2.13 CPU; F.cross_entropy is not affected). Found by a generated case
     # (python -m harness campaign); tests/test_discovered.py keeps the workaround honest.
     return (lambda y, t: reduce(
-        F.nll_loss(classes_second(torch.log(y)).contiguous(), labels(y, t), reduction="none"), spec.reduction),
-        "native", "F.nll_loss(log p)")
+        F.nll_loss(classes_second(torch.log(y)).contiguous(), labels(y, t), reduction="none", **ignore),
+        spec.reduction), "native", "F.nll_loss(log p)" + _ignoring(spec))
+
+
+def _ignoring(spec) -> str:
+    return f", ignore_index={spec.ignore_label}" if spec.ignore_label is not None else ""
