@@ -28,6 +28,7 @@ import numpy as np
 from harness.adapters import get_backend
 from harness.adapters.base import Backend, RunResult, Unsupported
 from harness.case import Case
+from harness.case.schema import LOSS_CHECKS
 from harness.compare import DEFAULT_TOLERANCES, TensorComparison, Tolerance, compare
 from harness.metrics import differing_predictions
 from harness.ports import PortError, port_backend
@@ -170,6 +171,11 @@ class CaseRunner:
         base = CheckResult(case=self.case.id, framework=framework, check=check,
                            against="known values" if check == "known_values" else "reference",
                            verdict=ERROR)
+        not_applicable = without_loss(self.case, check)
+        if not_applicable is not None:
+            base.verdict, base.reason = SKIPPED, not_applicable
+            base.message = base.reason
+            return base
         try:
             reference = self.reference
         except Unsupported as exc:  # e.g. Dropout in training mode: no framework can be compared
@@ -227,7 +233,7 @@ class CaseRunner:
     def pairwise(self, first: str, second: str, check: str) -> CheckResult | None:
         """One framework against another, both having run; None if either did not."""
         a, b = self.outcome(first).result, self.outcome(second).result
-        if a is None or b is None or check not in COMPARED_CHECKS:
+        if a is None or b is None or check not in COMPARED_CHECKS or without_loss(self.case, check):
             return None
         if check in a.unavailable or check in b.unavailable:
             return None
@@ -362,7 +368,8 @@ def tensor_pairs(case: Case, check: str, actual: RunResult, expected: RunResult)
     if check == "forward":
         for name in case.graph.outputs:
             yield TensorPair(f"output:{name}", "output", actual.outputs.get(name), expected.outputs.get(name))
-        yield TensorPair("loss", "loss", actual.loss, expected.loss)
+        if case.losses:  # a forward-only case may state none
+            yield TensorPair("loss", "loss", actual.loss, expected.loss)
         # Moving statistics after the run: updated in training mode, untouched in inference mode
         # (a framework left in the wrong mode changes them).
         # A port that returns no state leaves it out (as layer outputs); frameworks return it all.
@@ -493,6 +500,19 @@ def _trained(result: RunResult) -> bool:
 
 KNOWN_VALUE_PARTS = {"gradients": "gradients", "steps": "training", "metrics": "metrics"}
 """Parts of `expect` -> the check whose tensors they need."""
+
+
+def without_loss(case: Case, check: str) -> str | None:
+    """Why a check is not applicable to a case that states no loss (a forward-only case), or
+    None: gradients and training follow the loss, and stated values of the loss, of gradients
+    or of training steps have nothing to be compared with."""
+    if case.losses:
+        return None
+    expect = case.spec.expect
+    needs_loss = check in LOSS_CHECKS or (check == "known_values" and expect is not None and (
+        expect.loss is not None or expect.gradients or expect.steps))
+    return ("not applicable: the case states no loss, and this check compares what a loss drives "
+            "(add `loss` and its target to check it)") if needs_loss else None
 
 
 def unavailable_problem(case: Case, check: str, result: RunResult) -> tuple[str, str] | None:

@@ -245,21 +245,31 @@ def test_a_mistake_in_in_memory_data_names_its_field():
     assert "model.sequential[0].unitz" in raised.value.render()
 
 
-def test_missing_loss_has_a_line_and_a_hint(tmp_path):
-    """A forward-only case still needs a loss and its target; the error said only
-    "loss: required field is missing", with no line and no hint (issue 27)."""
-    no_loss = GOOD.replace("loss: {type: mean_squared_error, reduction: mean}\n", "") \
-                  .replace("targets:\n  t: {shape: [1], data: {uniform: {low: 0.0, high: 1.0}}}\n", "")
-    error = load_error(tmp_path, no_loss + "checks: [forward]\n")
-    text = error.render()
-    assert "case.yaml:1: loss: required field is missing" in text
-    assert "hint: every case states a loss, even one that checks only `forward`" in text
+def test_a_forward_only_case_needs_no_loss_nor_targets(tmp_path):
+    """Issue 27: a loss and targets were required even for a forward-only case, with an error
+    ("loss: required field is missing") that had no line and no hint. Left out, the default
+    checks are the ones that need no loss."""
+    path = tmp_path / "case.yaml"
+    path.write_text(GOOD.replace("loss: {type: mean_squared_error, reduction: mean}\n", "")
+                        .replace("targets:\n  t: {shape: [1], data: {uniform: {low: 0.0, high: 1.0}}}\n", ""))
+    (case,) = load_cases([path])
+    assert case.losses == [] and case.spec.checks == ["forward", "intermediates"]
 
 
-def test_missing_loss_in_a_variant_points_at_the_variant(tmp_path):
+def test_a_training_case_without_loss_names_what_is_missing(tmp_path):
     no_loss = GOOD.replace("loss: {type: mean_squared_error, reduction: mean}\n", "")
-    text = load_error(tmp_path, no_loss + "variants:\n  - name: first\n    samples: 2\n").render()
-    assert "case.yaml:11: loss: required field is missing" in text  # the variant's `- name:` line
+    text = load_error(tmp_path, no_loss + "checks: [forward, training]\noptimizer: {type: sgd, learning_rate: 0.1, momentum: 0.0}\n"
+                                          "training: {steps: 1, batch_size: 4}\n").render()
+    assert "a training case needs a `loss`" in text
+
+
+def test_a_missing_field_points_at_the_mapping_it_belongs_in(tmp_path):
+    """A missing field has no line of its own: the line of its variant (or the case's first)."""
+    no_model = GOOD.replace("model:\n  sequential:\n    - {type: Dense, units: 1}\n", "")
+    text = load_error(tmp_path, no_model + "variants:\n  - name: first\n    samples: 2\n").render()
+    assert "case.yaml:9: model: required field is missing" in text  # the variant's `- name:` line
+    text = load_error(tmp_path, GOOD.replace("reduction: mean", "from_logits: false")).render()
+    assert "loss.reduction: required field is missing" in text and "hint: write `reduction: mean`" in text
 
 
 def test_a_loss_without_any_target_hints_at_declaring_one(tmp_path):

@@ -132,3 +132,30 @@ def test_frameworks_on_an_undeclared_minus_one():
         per_row = F.softmax_cross_entropy(z, labels.astype(np.int32), reduce="no").array
         log_p = z[0] - np.log(np.exp(z[0]).sum())
         np.testing.assert_allclose(per_row, [-log_p[2], 0.0], rtol=1e-12)  # row 1 dropped, no error
+
+
+# --- a case without a loss (cases/forward_only.yaml) ---------------------------------------------
+
+FORWARD_ONLY = {case.id: case for case in load_cases_from_file(
+    Path(__file__).parent.parent / "cases" / "forward_only.yaml")}
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_forward_only_case_without_loss(framework):
+    """Forward values and stated outputs compare; gradients are not applicable, with the reason,
+    neither failed nor passed."""
+    require(framework)
+    runner = CaseRunner(FORWARD_ONLY["forward_only.known_prediction"])
+    for check in ("forward", "intermediates", "known_values"):
+        result = runner.check(framework, check)
+        assert result.verdict == PASS, result.message
+        assert "loss" not in {tensor.tensor for tensor in result.tensors}
+    gradients = runner.check(framework, "gradients")
+    assert gradients.verdict == "skipped" and gradients.reason.startswith("not applicable: the case states no loss")
+    assert runner.pairwise("numpy", framework, "gradients") is None
+
+
+def test_forward_only_case_defaults_to_the_checks_that_need_no_loss():
+    case = FORWARD_ONLY["forward_only.default_checks"]
+    assert case.losses == [] and case.dataset.targets == {}
+    assert case.spec.checks == ["forward", "intermediates"]

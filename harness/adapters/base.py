@@ -438,8 +438,12 @@ class FrameworkBackend(Backend):
             tensors = self.forward(case, built, inputs)
             return self.total_loss(case, losses, tensors, targets), tensors
 
-        loss, tensors, input_grads, parameter_grads = self.differentiate(
-            compute, [inputs[name] for name in float_inputs], [b.native for _, b in bindings])
+        if not losses:  # a forward-only case: nothing to differentiate (runner.without_loss)
+            tensors = self.forward(case, built, inputs)
+            loss, input_grads, parameter_grads = None, [None] * len(float_inputs), [None] * len(bindings)
+        else:
+            loss, tensors, input_grads, parameter_grads = self.differentiate(
+                compute, [inputs[name] for name in float_inputs], [b.native for _, b in bindings])
         parameter_gradients = add_parts(
             (f"{layer}/{binding.parameter}",
              np.zeros(case.graph.parameter_shapes[f"{layer}/{binding.parameter}"], dtype=case.dtype)
@@ -449,7 +453,8 @@ class FrameworkBackend(Backend):
             framework=self.name, dtype=case.spec.dtype,
             outputs={name: self.to_numpy(tensors[name]) for name in case.graph.outputs},
             intermediates={node.name: self.to_numpy(tensors[node.name]) for node in case.graph.nodes},
-            loss=np.asarray(self.to_numpy(loss)),
+            # Without a loss, a 0 that no check compares (runner.tensor_pairs leaves it out).
+            loss=np.asarray(self.to_numpy(loss)) if loss is not None else np.zeros((), dtype=case.dtype),
             parameter_gradients=parameter_gradients,
             input_gradients={name: (np.zeros_like(case.dataset.inputs[name]) if g is None
                                     else self.to_numpy(g))

@@ -26,6 +26,8 @@ FrameworkName = Literal["numpy", "keras", "chainer", "torch"]
 CHECKS = ("forward", "intermediates", "gradients", "training", "metrics", "known_values")
 CheckName = Literal["forward", "intermediates", "gradients", "training", "metrics", "known_values"]
 DEFAULT_CHECKS = ("forward", "intermediates", "gradients")
+LOSS_CHECKS = ("gradients", "training")
+"""Checks that compare what the loss drives: not applicable to a case without one."""
 FloatDtype = Literal["float32", "float64"]
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -230,10 +232,14 @@ class CaseSpec(Spec):
     targets: dict[Annotated[str, Field(pattern=IDENTIFIER)], TensorSpec] = Field(default_factory=dict)
     model: ModelSpec
     weights: WeightsSpec = Field(default_factory=WeightsSpec)
-    loss: Union[LossField, list[LossField]]  # type: ignore[valid-type]
+    loss: Union[LossField, list[LossField], None] = Field(  # type: ignore[valid-type]
+        default=None,
+        description="the loss (or losses) and its target; may be left out of a case that checks only "
+                    "forward values: gradients and training are then not applicable")
     checks: list[CheckName] = Field(
         default_factory=lambda: list(DEFAULT_CHECKS),
-        description="default: forward, intermediates, gradients (and metrics, where the case lists metrics)")
+        description="default: forward, intermediates, gradients (and metrics, where the case lists metrics); "
+                    "without a loss: forward, intermediates")
     metrics: list[MetricField] = Field(  # type: ignore[valid-type]
         default_factory=list, description="metrics besides the loss, compared by the `metrics` check")
     ports: list[PortField] = Field(  # type: ignore[valid-type]
@@ -258,6 +264,18 @@ class CaseSpec(Spec):
         return self
 
     @model_validator(mode="after")
+    def _loss_for_what_needs_one(self):
+        # A forward-only case may leave the loss out (issue 27): its default checks are then the
+        # ones that need no loss; gradients it lists explicitly are reported not applicable.
+        if self.loss is not None:
+            return self
+        if self.optimizer is not None or self.training is not None:
+            raise ValueError("a training case needs a `loss`: the optimizer follows its gradients")
+        if "checks" not in self.model_fields_set:
+            self.checks = [check for check in self.checks if check not in LOSS_CHECKS]
+        return self
+
+    @model_validator(mode="after")
     def _metrics_checked(self):
         if self.metrics and "metrics" not in self.checks:
             if "checks" in self.model_fields_set:
@@ -269,6 +287,8 @@ class CaseSpec(Spec):
 
     @property
     def losses(self) -> list[Any]:
+        if self.loss is None:
+            return []
         return self.loss if isinstance(self.loss, list) else [self.loss]
 
 

@@ -127,7 +127,7 @@ def _optional_arguments(function: Callable[..., Any], case: Case, dtype: str) ->
 
 def _losses(case: Case, dtype: str) -> Any:
     losses = [resolve_for_reference(loss)[0].model_dump() for loss in case.losses]
-    return losses if isinstance(case.spec.loss, list) else losses[0]
+    return losses if isinstance(case.spec.loss, list) else (losses[0] if losses else None)
 
 
 def _training(case: Case, dtype: str) -> dict[str, Any]:

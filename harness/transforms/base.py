@@ -85,7 +85,8 @@ class Edit:
         shapes = {name: tuple(self.weights[name].shape) for name in graph.parameter_shapes}
         graph = replace(graph, nodes=nodes, layers=dict(self.layers), parameter_shapes=shapes)
         spec = original.spec.model_copy(update={
-            "loss": list(self.losses) if isinstance(original.spec.loss, list) else self.losses[0],
+            "loss": list(self.losses) if isinstance(original.spec.loss, list) else
+                    (self.losses[0] if self.losses else None),
             "optimizer": self.optimizer})
         return replace(original, loaded=replace(original.loaded, spec=spec), graph=graph,
                        weights=dict(self.weights))
