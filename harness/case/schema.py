@@ -169,6 +169,9 @@ class PortSpec(Spec):
         default=None, description="what the port computes in (sets its tolerances); default: the case's dtype")
     tolerance: ToleranceOverrides | None = Field(
         default=None, description="this port's own tolerances, with reasons; default: those of its dtype")
+    timeout: float = Field(default=60.0, gt=0, allow_inf_nan=False,
+                           description="seconds each step may take: a command's build and its run; a Python "
+                                       "port's import and each call (in its worker process)")
 
 
 class PythonPort(PortSpec):
@@ -187,7 +190,6 @@ class CommandPort(PortSpec):
     build: list[str] | None = Field(
         default=None, description="run once before the command (same placeholders), e.g. a compiler call; "
                                   "a program not found on PATH skips the port with that reason")
-    timeout: float = Field(default=60.0, gt=0, description="seconds the command (and the build) may take")
 
 
 PORT_KINDS = {"python": "python_port", "command": "command_port"}
