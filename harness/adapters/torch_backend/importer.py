@@ -29,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from harness.bounded_reading import check_archive, ratio_limit
 from harness.errors import CaseError
 from harness.importing import ImportedModel, ImportProblem
 
@@ -37,6 +38,10 @@ nn = torch.nn
 
 def read_torch_module(file: Path, class_name: str, state_dict: Path, shapes: list[tuple[int, ...]]) -> ImportedModel:
     module = instantiate(file, class_name)
+    try:
+        check_archive(state_dict, ratio_limit(state_dict))  # before torch reads any record
+    except ValueError as exc:
+        raise CaseError(f"refused: {exc}", file=str(state_dict), field="--weights") from None
     try:
         state = torch.load(state_dict, map_location="cpu", weights_only=True)
         module.load_state_dict(state, strict=True)
