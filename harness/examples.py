@@ -78,6 +78,9 @@ ACTIVATION_EXAMPLES: list[dict[str, Any]] = [
     {"name": "swish"},
     {"name": "silu"},
     {"name": "swish", "beta": 1.5},
+    {"name": "log_softmax"},
+    {"name": "log_softmax", "axis": 1},
+    {"name": "hard_swish"},
 ]
 
 

@@ -63,6 +63,12 @@ def _clipped_relu_layer():
             ("clipped at max_value", lambda act, z: (z > act.threshold) & (z >= act.max_value))]
 
 
+@branches("hard_swish")
+def _hard_swish():
+    return [("zero (x < -3)", lambda act, z: z < -3), ("quadratic piece", lambda act, z: (z >= -3) & (z <= 3)),
+            ("identity (x > 3)", lambda act, z: z > 3)]
+
+
 @branches("sigmoid", "tanh")
 def _saturating():
     # tanh' < 0.07 and sigmoid' < 0.05 beyond |x| = 2 and 3: "saturating"; |x| < 0.5: "linear".

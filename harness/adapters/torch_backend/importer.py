@@ -307,6 +307,20 @@ def activation(name: str) -> Callable:  # torch/nn/modules/activation.py
     return lambda m, reasons: {"type": "Activation", "activation": name}
 
 
+def along(name: str) -> Callable:  # torch/nn/modules/activation.py: Softmax, LogSoftmax
+    def translate(m, reasons) -> dict:
+        if m.dim is None:
+            reasons.append("dim=None: torch picks the axis from the input's rank (a legacy rule); "
+                           "give the module its dim")
+            return {"type": "Activation", "activation": name}
+        return {"type": "Activation", "activation": {"name": name, "axis": int(m.dim)}}
+    return translate
+
+
+def gelu(m: nn.GELU, reasons) -> dict:
+    return {"type": "Activation", "activation": {"name": "gelu", "approximate": m.approximate}}
+
+
 def relu6(m: nn.ReLU6, reasons) -> dict:  # torch/nn/modules/activation.py: Hardtanh(0, 6)
     return {"type": "ReLU", "max_value": 6.0}
 
@@ -361,7 +375,8 @@ TRANSLATORS: dict[type, Callable[[Any, list[str]], dict]] = {
     nn.BatchNorm1d: batch_norm, nn.BatchNorm2d: batch_norm, nn.LayerNorm: layer_norm,
     nn.Embedding: embedding, nn.Flatten: flatten, nn.Dropout: dropout,
     nn.ReLU: activation("relu"), nn.ReLU6: relu6, nn.Hardtanh: hardtanh, nn.Threshold: threshold,
-    nn.LeakyReLU: leaky_relu, nn.Tanh: activation("tanh"), nn.Sigmoid: activation("sigmoid"),
+    nn.LeakyReLU: leaky_relu, nn.Hardswish: activation("hard_swish"), nn.GELU: gelu,
+    nn.Softmax: along("softmax"), nn.LogSoftmax: along("log_softmax"), nn.Tanh: activation("tanh"), nn.Sigmoid: activation("sigmoid"),
     nn.MaxPool1d: pooling("Max"), nn.MaxPool2d: pooling("Max"),
     nn.AvgPool1d: pooling("Average"), nn.AvgPool2d: pooling("Average"),
 }

@@ -1,5 +1,5 @@
-"""Clipped and thresholded ReLUs imported from torch (ReLU6, Hardtanh, Threshold, LeakyReLU
-modules) and from Keras (keras.layers.ReLU(6.0), as keras.applications' MobileNets write it):
+"""Activation modules imported: clipped and thresholded ReLUs from torch (ReLU6, Hardtanh,
+Threshold, LeakyReLU modules), Hardswish, GELU and LogSoftmax, and from Keras (keras.layers.ReLU(6.0), as keras.applications' MobileNets write it):
 each becomes the case's ReLU / LeakyReLU layer, and the framework's own model is the
 independent check of the generated case's reference."""
 
@@ -23,35 +23,58 @@ TORCH_MLP = textwrap.dedent("""
             super().__init__(nn.Linear(4, 8), nn.ReLU6(), nn.Linear(8, 8), nn.Hardtanh(0.0, 1.5),
                              nn.Linear(8, 8), nn.Threshold(0.25, 0.0), nn.Linear(8, 8),
                              nn.LeakyReLU(0.125), nn.Linear(8, 2))
+
+    class Heads(nn.Sequential):
+        def __init__(self):
+            super().__init__(nn.Linear(4, 8), nn.Hardswish(), nn.Linear(8, 8), nn.GELU(approximate="tanh"),
+                             nn.Linear(8, 3), nn.LogSoftmax(dim=1))
 """)
+
+
+def import_torch(tmp_path, name: str, scale: float):
+    """The module class `name` of TORCH_MLP, saved with scaled weights and imported; the case
+    and the module."""
+    import torch
+
+    (tmp_path / "mlp.py").write_text(TORCH_MLP)
+    namespace: dict = {}
+    exec(compile(TORCH_MLP, str(tmp_path / "mlp.py"), "exec"), namespace)
+    torch.manual_seed(3)
+    net = namespace[name]()
+    with torch.no_grad():
+        for module in net:
+            if isinstance(module, torch.nn.Linear):
+                module.weight.mul_(scale)  # pre-activations beyond the kinks: each piece is used
+    torch.save(net.state_dict(), tmp_path / "mlp.pt")
+    out = tmp_path / f"{name.lower()}_case.yaml"
+    assert main(["import", f"{tmp_path / 'mlp.py'}:{name}", "--weights", str(tmp_path / "mlp.pt"),
+                 "--input-shape", "4", "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    (inputs,) = case.dataset.inputs.values()
+    with torch.no_grad():
+        expected = net(torch.from_numpy(inputs)).numpy()
+    (reference,) = run_reference(case, train=False).outputs.values()
+    np.testing.assert_allclose(reference, expected, rtol=RTOL, atol=ATOL)
+    return case
+
+
+def test_import_torch_hardswish_gelu_log_softmax(tmp_path):
+    backend_or_skip("torch")
+    # Scaled less than the ReLUs: far into GELU's negative tail 1 + tanh(z) cancels, and the
+    # reference and the frameworks would then compare rounding noise, not the formula.
+    case = import_torch(tmp_path, "Heads", scale=1.5)
+    activations = [spec.activation.describe() for spec in case.graph.layers.values()
+                   if type(spec).type_name() == "Activation"]
+    assert activations == ["hard_swish", "gelu(approximate=tanh)", "log_softmax(axis=1)"]
+    passes_everywhere(case)
 
 
 def test_import_torch_clipped_relus(tmp_path):
     backend_or_skip("torch")
-    import torch
-
-    (tmp_path / "clipped.py").write_text(TORCH_MLP)
-    namespace: dict = {}
-    exec(compile(TORCH_MLP, str(tmp_path / "clipped.py"), "exec"), namespace)
-    torch.manual_seed(3)
-    net = namespace["Clipped"]()
-    with torch.no_grad():
-        for module in net:
-            if isinstance(module, torch.nn.Linear):
-                module.weight.mul_(4.0)  # pre-activations beyond 6 and 1.5: every piece is used
-    torch.save(net.state_dict(), tmp_path / "clipped.pt")
-    out = tmp_path / "clipped_case.yaml"
-    assert main(["import", f"{tmp_path / 'clipped.py'}:Clipped", "--weights", str(tmp_path / "clipped.pt"),
-                 "--input-shape", "4", "--out", str(out)]) == 0
-    (case,) = load_cases_from_file(out)
+    case = import_torch(tmp_path, "Clipped", scale=4.0)
     kinds = [(type(spec).type_name(), getattr(spec, "max_value", None), getattr(spec, "threshold", None))
              for spec in case.graph.layers.values() if type(spec).type_name() != "Dense"]
     assert kinds == [("ReLU", 6.0, 0.0), ("ReLU", 1.5, 0.0), ("ReLU", None, 0.25), ("LeakyReLU", None, None)]
-    with torch.no_grad():
-        (inputs,) = case.dataset.inputs.values()
-        expected = net(torch.from_numpy(inputs)).numpy()
-    (reference,) = run_reference(case, train=False).outputs.values()
-    np.testing.assert_allclose(reference, expected, rtol=RTOL, atol=ATOL)
     passes_everywhere(case)
 
 
