@@ -3,8 +3,8 @@
 A template returns the source that builds the layer the way this package's builder does (its
 native form), defines `layer` (called on the input variables) and `params` (native parameter
 name -> chainer Parameter, as the builder's WeightBindings name them), and loads each from `W`.
-`DRIVER` wraps it into the reproducer's `run_chainer` (harness/repro/); tests/test_discovery.py runs
-the templates (Dense, Conv2D, LayerNormalization) against the float64 reference.
+`DRIVER` wraps it into the reproducer's `run_chainer` (harness/repro/); tests/test_repro_templates.py
+renders every template and runs the Dense and Conv2D reproducers against the float64 reference.
 """
 
 from __future__ import annotations
