@@ -2,7 +2,7 @@
 
 They drive the unit tests (finite differences for the reference, conversion round trips and
 single-layer equivalence for every adapter) and `python -m harness support`, which runs them
-through every adapter to build the README's support table. Each registered layer type,
+through every adapter to build the support table (docs/support.md). Each registered layer type,
 activation, loss and optimizer must appear here: tests/test_coverage.py fails otherwise.
 
 A layer example is a config (without `type`), the input shapes (without batch), and optionally

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from harness.errors import CaseError
-from harness.importing import ImportedModel, ImportProblem
+from harness.imported_model import ImportedModel, ImportProblem
 
 nn = torch.nn
 
