@@ -28,7 +28,7 @@ import numpy as np
 from harness.adapters.chainer_backend._import import F, L, chainer
 from harness.bounded_reading import read_npz
 from harness.errors import CaseError
-from harness.importing import ImportedModel, ImportProblem
+from harness.imported_model import ImportedModel, ImportProblem
 from harness.layers import LAYERS
 
 

@@ -31,7 +31,7 @@ import numpy as np
 from harness.adapters.keras_backend._import import keras
 from harness.bounded_reading import check_archive, ratio_limit
 from harness.errors import CaseError
-from harness.importing import ImportedModel, ImportProblem
+from harness.imported_model import ImportedModel, ImportProblem
 from harness.layers import LAYERS
 
 CARRIES_NOTHING = {"name", "dtype", "build_config", "seed"}
