@@ -217,7 +217,10 @@ PROGRAMS = {
 @pytest.mark.parametrize("name", list(PROGRAMS))
 def test_a_broken_external_program_is_an_error_with_its_stderr(name):
     command, expected = PROGRAMS[name]
-    data = {**ONE_DENSE, "ports": [{"name": name, "command": command, "timeout": 1}]}
+    # 1 s for the one that must time out; the others import numpy, which alone took 1.2 s on a
+    # loaded 2-core machine: a 1 s limit made them time out instead of failing as they should.
+    timeout = 1 if name == "sleeps" else 30
+    data = {**ONE_DENSE, "ports": [{"name": name, "command": command, "timeout": timeout}]}
     case = cases_from_data(data, file=str(PORTS / "memory.yaml"))[0]
     report = run_case(case, ["numpy"])
     reason = report.outcomes[name].reason
