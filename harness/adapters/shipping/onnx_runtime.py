@@ -1,0 +1,108 @@
+"""ONNX Runtime: the torch adapter's model exported with torch.onnx.export, run on the CPU.
+
+The exporter is the one torch recommends and uses by default since 2.9: `dynamo=True`
+(torch.export's graph, translated by onnxscript; the TorchScript exporter is deprecated and
+warns). The opset is stated, not left to torch's default (`OPSET`). The exported module is a
+wrapper around the torch adapter's layers (`CaseGraph`): its forward runs the case's graph as the
+adapter's run loop does and returns every node's output, in graph order, named by the node, so
+ONNX Runtime returns the layer outputs beside the model's outputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import warnings
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import onnxruntime
+import torch
+
+from harness.adapters.base import Unsupported
+from harness.adapters.shipping import Artifact, ShippingBackend
+from harness.adapters.torch_backend import TorchBackend
+from harness.case import Case
+
+OPSET = 20
+"""torch 2.13's ONNX_DEFAULT_OPSET (torch/onnx/_constants.py), stated so that a torch upgrade
+does not change the checked artifact silently. ONNX Runtime 1.31 implements opsets up to 23."""
+PROVIDERS = ["CPUExecutionProvider"]
+
+
+class CaseGraph(torch.nn.Module):
+    """The case's model as one module to export: holds the adapter's layer modules (so their
+    weights become the graph's initializers) and runs the graph with the adapter's calls."""
+
+    def __init__(self, case: Case, adapter: TorchBackend, built: dict, container: torch.nn.Module) -> None:
+        super().__init__()
+        self.layers = container
+        self._case, self._adapter, self._built = case, adapter, built
+
+    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        tensors = self._adapter.forward(self._case, self._built, dict(zip(self._case.dataset.inputs, inputs)))
+        return tuple(tensors[node.name] for node in self._case.graph.nodes)
+
+
+class OnnxRuntimeBackend(ShippingBackend):
+    name: ClassVar[str] = "onnxruntime"
+    source = "torch"
+    suffix = ".onnx"
+    format = "onnx"
+
+    def version(self) -> str:
+        return f"onnxruntime {onnxruntime.__version__} (CPU), exported by torch {torch.__version__} at opset {OPSET}"
+
+    def export(self, case: Case, path: Path) -> Artifact:
+        adapter = TorchBackend()
+        built, model = adapter.build_native(case)
+        adapter.load_weights(case, built)
+        module = CaseGraph(case, adapter, built, model.container)
+        inputs = tuple(adapter.tensor(array, requires_grad=False) for array in case.dataset.inputs.values())
+        names = [node.name for node in case.graph.nodes]
+        try:
+            with torch.no_grad(), quiet():
+                torch.onnx.export(module, inputs, str(path), dynamo=True, opset_version=OPSET, verbose=False,
+                                  input_names=list(case.dataset.inputs), output_names=names,
+                                  external_data=False)
+        except Exception as exc:  # the exporter's refusal is a finding about shipping this model
+            raise Unsupported(f"torch.onnx.export (dynamo, opset {OPSET}) cannot export this model: "
+                              f"{type(exc).__name__}: {first_lines(exc)}") from None
+        return Artifact(path=path, outputs=names,
+                        detail=f"torch.onnx.export(dynamo=True, opset_version={OPSET}) of the torch adapter's "
+                               f"modules (torch {torch.__version__}), run by onnxruntime {onnxruntime.__version__} "
+                               "CPUExecutionProvider")
+
+    def execute(self, artifact: Artifact, case: Case) -> dict[str, np.ndarray]:
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3  # warnings about unused initializers are not our output
+        session = onnxruntime.InferenceSession(str(artifact.path), options, providers=PROVIDERS)
+        feeds = {}
+        for graph_input in session.get_inputs():
+            array = case.dataset.inputs[graph_input.name]
+            # torch's embedding indices are int64 (the torch adapter's `tensor`), so is the graph's input
+            feeds[graph_input.name] = array.astype(np.int64) if array.dtype.kind in "iu" else array
+        names = [output.name for output in session.get_outputs()]
+        return dict(zip(names, session.run(names, feeds)))
+
+
+def first_lines(exc: BaseException, count: int = 3) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return " ".join(lines[:count]) or type(exc).__name__
+
+
+@contextlib.contextmanager
+def quiet():
+    """The dynamo exporter prints its progress (`[torch.onnx] ...`) and logs torchvision's
+    absence; neither is the harness's output."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
