@@ -262,7 +262,10 @@ class CaseRunner:
             override = getattr(overridden, check, None) or getattr(overridden, TOLERANCE_OF.get(check, check), None)
             if override is not None:
                 return Tolerance(override.rtol, override.atol, override.reason)
-        return DEFAULT_TOLERANCES[dtype][TOLERANCE_OF.get(check, check)]
+        # A backend with tolerances of its own (a shipped runtime: its kernels are not the
+        # framework's) states them per dtype; the others share the defaults.
+        own = getattr(self.backend(backend), "tolerances", None) if backend and port is None else None
+        return (own or DEFAULT_TOLERANCES)[dtype][TOLERANCE_OF.get(check, check)]
 
     def pairwise_tolerance(self, check: str, first: str | None = None, second: str | None = None) -> Tolerance:
         """Twice the tolerance against the reference: two frameworks each within it of the

@@ -21,8 +21,15 @@ from harness.optimizers import OptimizerField
 from harness.spec import Spec, by_key
 
 FRAMEWORKS = ("numpy", "keras", "chainer", "torch")
-FrameworkName = Literal["numpy", "keras", "chainer", "torch"]
-"""The built-in backends. A case's backends are these plus its `ports` (Case.backend_names)."""
+"""The default columns: the reference and the three frameworks. A case's backends are the
+chosen ones plus its `ports` (Case.backend_names)."""
+RUNTIMES = ("onnxruntime", "litert")
+"""The shipped runtimes (harness/adapters/shipping/): columns on request (`--frameworks`), not by
+default, because exporting a case costs seconds where a framework's run costs milliseconds
+(docs/shipping.md has the measured times)."""
+BACKENDS = FRAMEWORKS + RUNTIMES
+"""Every built-in backend name (harness/adapters/__init__.py's BACKEND_CLASSES has one class each)."""
+FrameworkName = Literal[BACKENDS]
 CHECKS = ("forward", "intermediates", "gradients", "training", "metrics", "known_values")
 CheckName = Literal["forward", "intermediates", "gradients", "training", "metrics", "known_values"]
 DEFAULT_CHECKS = ("forward", "intermediates", "gradients")

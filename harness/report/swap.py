@@ -26,7 +26,7 @@ MARKER = ".harness-report"
 """Written into every report directory: it is what makes a directory safe to replace."""
 LEFTOVER_AGE_S = 60
 """Writing a report takes well under a second: a staging directory this old is a dead run's."""
-OWNED = {MARKER, "index.html", "results.json", "junit.xml", "cases"}
+OWNED = {MARKER, "index.html", "results.json", "junit.xml", "cases", "artifacts"}
 """What a report directory holds (an older report without the marker holds only these)."""
 
 

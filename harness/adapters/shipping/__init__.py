@@ -99,6 +99,11 @@ class ShippingBackend(Backend):
             self._artifacts[id(case)] = (case, cached)
         return cached
 
+    def exported(self, case: Case) -> Path | None:
+        """The file this process exported for `case`, if it did (never exports)."""
+        held, artifact = self._artifacts.get(id(case), (None, None))
+        return artifact.path if held is case and artifact.path.exists() else None
+
     def write_artifact(self, case: Case, path: Path) -> Path:
         """Copy the checked artifact of `case` to `path` (a directory gets `<case id><suffix>`)."""
         artifact = self.artifact(case)

@@ -30,6 +30,10 @@ OPSET = 20
 """torch 2.13's ONNX_DEFAULT_OPSET (torch/onnx/_constants.py), stated so that a torch upgrade
 does not change the checked artifact silently. ONNX Runtime 1.31 implements opsets up to 23."""
 PROVIDERS = ["CPUExecutionProvider"]
+OUTPUT_PREFIX = "layer:"
+"""Graph outputs are named `layer:<node>`: the exporter names its inner values after the torch
+ops (`linear`, `tanh`), and renaming an output to a node called `linear` would define that
+name twice (ONNX Runtime refuses the model: "Duplicate definition of name")."""
 
 
 class CaseGraph(torch.nn.Module):
@@ -65,7 +69,8 @@ class OnnxRuntimeBackend(ShippingBackend):
         try:
             with torch.no_grad(), quiet():
                 torch.onnx.export(module, inputs, str(path), dynamo=True, opset_version=OPSET, verbose=False,
-                                  input_names=list(case.dataset.inputs), output_names=names,
+                                  input_names=list(case.dataset.inputs),
+                                  output_names=[OUTPUT_PREFIX + name for name in names],
                                   external_data=False)
         except Exception as exc:  # the exporter's refusal is a finding about shipping this model
             raise Unsupported(f"torch.onnx.export (dynamo, opset {OPSET}) cannot export this model: "
@@ -85,7 +90,7 @@ class OnnxRuntimeBackend(ShippingBackend):
             # torch's embedding indices are int64 (the torch adapter's `tensor`), so is the graph's input
             feeds[graph_input.name] = array.astype(np.int64) if array.dtype.kind in "iu" else array
         names = [output.name for output in session.get_outputs()]
-        return dict(zip(names, session.run(names, feeds)))
+        return {name.removeprefix(OUTPUT_PREFIX): array for name, array in zip(names, session.run(names, feeds))}
 
 
 def first_lines(exc: BaseException, count: int = 3) -> str:
