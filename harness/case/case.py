@@ -17,7 +17,7 @@ import numpy as np
 from harness.case.data import generate
 from harness.case.graph import Graph, build_graph
 from harness.case.loader import LoadedCase, load_case_data, load_case_file
-from harness.case.schema import BACKENDS, FRAMEWORKS, CaseSpec, TensorSpec
+from harness.case.schema import BACKENDS, FRAMEWORKS, RUNTIME_SOURCES, CaseSpec, TensorSpec
 from harness.errors import CaseError, CaseErrors
 from harness.initializers import parameter_rng
 from harness.ports import Port
@@ -133,12 +133,19 @@ class Case:
         return replace(self, ports=[*self.ports, *ports])
 
     def expected_difference(self, framework: str, check: str):
-        """The case's documented difference for this framework and check, if any."""
+        """The case's documented difference for this framework and check, if any. A shipped
+        runtime without an entry of its own inherits its source framework's (the exported model
+        is that framework's model, its defaults included), with the reason saying so."""
         for expectation in self.spec.expected_differences:
             if framework in expectation.frameworks and (
                     expectation.checks is None or check in expectation.checks):
                 return expectation
-        return None
+        source = RUNTIME_SOURCES.get(framework)
+        inherited = self.expected_difference(source, check) if source else None
+        if inherited is None:
+            return None
+        return inherited.model_copy(update={"reason": f"exported from {source}, documented for {source}: "
+                                                      f"{inherited.reason}"})
 
 
 def load_cases(paths: str | Path | list[str | Path]) -> list[Case]:

@@ -27,7 +27,10 @@ Exports are cached per case within a process: the backend exports each case once
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -67,6 +70,9 @@ class ShippingBackend(Backend):
     """The artifact's file suffix (`.onnx`, `.tflite`)."""
     format: ClassVar[str]
     """The export format's name for `python -m harness export --format` (`onnx`, `tflite`)."""
+    tolerances: ClassVar[dict[str, dict[str, Any]]]
+    """dtype -> check -> Tolerance against the reference, each runtime's own (CaseRunner.tolerance
+    uses them where the case states none)."""
 
     def __init__(self) -> None:
         self._artifacts: dict[int, tuple[Case, Artifact]] = {}
@@ -134,6 +140,24 @@ class ShippingBackend(Backend):
         if missing and len(missing) == len(case.graph.nodes):
             result.unavailable["intermediates"] = f"{self.name} exposes no layer outputs of this model"
         return result
+
+
+@contextlib.contextmanager
+def native_stderr(lines: list[str]):
+    """Collect what C++ code writes to file descriptor 2 (TF's MLIR converter prints its
+    errors and op locations there, not into the exception) into `lines`, instead of the
+    console: a refusal's reason then carries it, and the run's output stays the harness's."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            lines.extend(sink.read().decode("utf-8", "replace").splitlines())
 
 
 def safe_name(case_id: str) -> str:

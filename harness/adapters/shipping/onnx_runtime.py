@@ -25,11 +25,14 @@ from harness.adapters.base import Unsupported
 from harness.adapters.shipping import Artifact, ShippingBackend
 from harness.adapters.torch_backend import TorchBackend
 from harness.case import Case
+from harness.compare import DEFAULT_TOLERANCES
 
 OPSET = 20
 """torch 2.13's ONNX_DEFAULT_OPSET (torch/onnx/_constants.py), stated so that a torch upgrade
 does not change the checked artifact silently. ONNX Runtime 1.31 implements opsets up to 23."""
 PROVIDERS = ["CPUExecutionProvider"]
+NOT_IMPLEMENTED = onnxruntime.capi.onnxruntime_pybind11_state.NotImplemented
+RUNTIME_EXCEPTION = onnxruntime.capi.onnxruntime_pybind11_state.RuntimeException
 OUTPUT_PREFIX = "layer:"
 """Graph outputs are named `layer:<node>`: the exporter names its inner values after the torch
 ops (`linear`, `tanh`), and renaming an output to a node called `linear` would define that
@@ -55,6 +58,12 @@ class OnnxRuntimeBackend(ShippingBackend):
     source = "torch"
     suffix = ".onnx"
     format = "onnx"
+    # ONNX Runtime's CPU kernels (MLAS GEMM/convolution, its vectorised tanh/sigmoid/exp) are
+    # not torch's, but round like them: over every shipped float32 case the worst passing
+    # forward tensor used 0.04 of the float32 default and the worst layer output 0.06
+    # (2026-12-07, docs/shipping.md), so the defaults hold with a margin of over 10; float64
+    # kernels run in float64 (where they exist) and keep the float64 defaults.
+    tolerances = DEFAULT_TOLERANCES
 
     def version(self) -> str:
         return f"onnxruntime {onnxruntime.__version__} (CPU), exported by torch {torch.__version__} at opset {OPSET}"
@@ -82,15 +91,32 @@ class OnnxRuntimeBackend(ShippingBackend):
 
     def execute(self, artifact: Artifact, case: Case) -> dict[str, np.ndarray]:
         options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3  # warnings about unused initializers are not our output
-        session = onnxruntime.InferenceSession(str(artifact.path), options, providers=PROVIDERS)
+        options.log_severity_level = 4  # its kernel errors come back in the exception; no console noise
+        try:
+            session = onnxruntime.InferenceSession(str(artifact.path), options, providers=PROVIDERS)
+        except NOT_IMPLEMENTED as exc:  # no kernel for an operator at this dtype (Erf in float64)
+            raise refused(exc) from None
         feeds = {}
         for graph_input in session.get_inputs():
             array = case.dataset.inputs[graph_input.name]
             # torch's embedding indices are int64 (the torch adapter's `tensor`), so is the graph's input
             feeds[graph_input.name] = array.astype(np.int64) if array.dtype.kind in "iu" else array
         names = [output.name for output in session.get_outputs()]
-        return {name.removeprefix(OUTPUT_PREFIX): array for name, array in zip(names, session.run(names, feeds))}
+        try:
+            arrays = session.run(names, feeds)
+        except RUNTIME_EXCEPTION as exc:
+            if "does not support" not in str(exc):  # only a kernel's stated limitation is a refusal
+                raise
+            raise refused(exc) from None
+        return {name.removeprefix(OUTPUT_PREFIX): array for name, array in zip(names, arrays)}
+
+
+def refused(exc: BaseException) -> Unsupported:
+    """ONNX Runtime has no kernel for the exported model (an operator at a dtype its CPU provider
+    does not implement, ONNX allowing it): a finding about shipping this model, with the
+    runtime's words."""
+    return Unsupported(f"ONNX Runtime {onnxruntime.__version__} (CPU) cannot run the exported model: "
+                       f"{first_lines(exc)}")
 
 
 def first_lines(exc: BaseException, count: int = 3) -> str:
