@@ -134,3 +134,62 @@ def test_missing_runtime_is_skipped_with_its_reason(runtime, monkeypatch):
         assert result.verdict == SKIPPED and "not installed" in result.reason
     finally:
         get_backend.cache_clear()
+
+
+def test_a_layer_named_like_an_exported_op_runs_in_onnxruntime():
+    """Regression: the dynamo exporter names its inner values after torch ops (`linear`); an
+    output renamed to a layer called `linear` defined the name twice and ONNX Runtime refused
+    the model ("Duplicate definition of name (linear)"). Outputs are now `layer:<node>`."""
+    runtime_or_skip("onnxruntime")
+    case = cases_from_data({
+        "name": "op_named_layers", "samples": 4, "inputs": {"x": {"shape": [3], "data": {"normal": {}}}},
+        "targets": {"t": {"shape": [2], "data": {"normal": {}}}},
+        "model": {"sequential": [{"type": "Dense", "name": "linear", "units": 4, "activation": "tanh"},
+                                 {"type": "Dense", "name": "tanh", "units": 2}]},
+        "loss": {"type": "mean_squared_error", "reduction": "mean"}})[0]
+    result = CaseRunner(case, diagnose=False).check("onnxruntime", "intermediates")
+    assert result.verdict == PASS, result.message
+    assert [t.tensor for t in result.tensors] == ["linear", "tanh"]
+
+
+def test_a_runtime_inherits_its_source_frameworks_documented_difference():
+    """defaults_leaky_relu documents torch's and keras' default slopes; the exported models
+    carry those defaults, so onnxruntime inherits torch's entry and litert keras' (which the
+    `function` variant does not have: Keras' leaky_relu function defaults to the reference's)."""
+    cases = {case.id: case for case in load_cases_from_file(CASES / "defaults_leaky_relu.yaml")}
+    layer, function = cases["defaults_leaky_relu.layer"], cases["defaults_leaky_relu.function"]
+    inherited = layer.expected_difference("onnxruntime", "forward")
+    assert inherited is not None and inherited.reason.startswith("exported from torch")
+    assert layer.expected_difference("litert", "intermediates").reason.startswith("exported from keras")
+    assert function.expected_difference("litert", "forward") is None
+    assert function.expected_difference("keras", "forward") is None
+
+
+def test_an_inherited_difference_that_does_not_show_is_a_pass():
+    """The inherited entry is the framework's (checked on the framework's column); a runtime
+    that agrees with the reference passes rather than calling the case's entry stale."""
+    from harness.compare import Tolerance
+    from harness.runner import CheckResult
+
+    case = next(c for c in load_cases_from_file(CASES / "defaults_leaky_relu.yaml") if c.id.endswith(".layer"))
+    runner = CaseRunner(case, diagnose=False)
+    agreeing = compare("output:output", "output", np.ones(2, np.float32), np.ones(2), Tolerance(1e-4, 1e-5, ""),
+                       expected_dtype="float32")
+    for framework, verdict in (("onnxruntime", PASS), ("torch", "fail")):
+        result = CheckResult(case=case.id, framework=framework, check="forward", against="reference",
+                             verdict="error", tensors=[agreeing])
+        runner._judge(result)
+        assert result.verdict == verdict, (framework, result.message)
+
+
+def test_litert_falls_back_to_tf_lite_without_ai_edge_litert(monkeypatch):
+    runtime_or_skip("litert")
+    import importlib
+
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    monkeypatch.delitem(sys.modules, "harness.adapters.shipping.litert")
+    module = importlib.import_module("harness.adapters.shipping.litert")
+    import tensorflow as tf
+
+    assert module.Interpreter is tf.lite.Interpreter
+    assert "ai-edge-litert is not installed" in module.LiteRTBackend().version()
