@@ -29,7 +29,7 @@ REPRESENTATIVE = {
     # must transpose for TFLite, which computes NHWC); an LSTM (a loop the exporters unroll or
     # turn into a While); an embedding (integer input).
     "seed000_dense_tanh.yaml": "seed000_dense_tanh.uniform_batch",
-    "conv000_small_cnn.yaml": "conv000_small_cnn.channels_first",
+    "conv001_same_padding.yaml": "conv001_same_padding.channels_first",
     "seed004_lstm.yaml": "seed004_lstm",
     "embedding_classifier.yaml": "embedding_classifier",
 }
