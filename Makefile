@@ -10,7 +10,7 @@ export SETUPTOOLS_USE_DISTUTILS := stdlib
 
 # The suite in parallel (pytest-xdist): one worker per core, at most 4 (each imports the four
 # frameworks, about 8 s and 1 GB); --dist loadfile keeps a case file's matrix in one worker, so
-# each case runs once. On two cores, 2026-12-04: 104-127 s for 3,369 items (README, Running).
+# each case runs once. On two cores, 2026-12-04: 104-127 s for 3,369 items (docs/performance.md).
 PYTEST_PARALLEL ?= -n auto --maxprocesses 4 --dist loadfile
 
 test: setup

@@ -5,8 +5,8 @@
     python -m harness show CASE_FILE [--mapping [--frameworks keras,chainer,torch]] [--weights FILE]
     python -m harness export CASE_FILE --format keras|torch|chainer|npz|onnx|tflite --out DIR_OR_FILE
     python -m harness import MODEL [--weights FILE --input-shape 2,5,4] --out cases/NAME.yaml
-    python -m harness support [--write README.md]
-    python -m harness defaults [--json] [--write README.md]
+    python -m harness support [--write docs/support.md]
+    python -m harness defaults [--json] [--write docs/defaults.md]
     python -m harness schema [--check]
     python -m harness transforms
     python -m harness strength [CASES...] [--json]
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                           "NAME=FILE.py:FUNCTION[,weights_as=keras|torch|chainer][,dtype=float64], "
                           "'NAME=command:PROGRAM ARGS' ({inputs} {weights} {outputs} are .npz paths), "
                           "or a YAML mapping as in a case file's `ports`; repeatable; paths relative "
-                          "to the working directory (see README, Check your own port)")
+                          "to the working directory (see docs/ports.md)")
 
     show = commands.add_parser("show", help="print a model summary of each case in a file")
     show.add_argument("cases", nargs="+")
@@ -101,13 +101,15 @@ def main(argv: list[str] | None = None) -> int:
                           help="on a layer the harness cannot express, write the case up to the layer before it")
 
     support = commands.add_parser("support", help="print the support table (built by running every adapter)")
-    support.add_argument("--write", metavar="README", default=None, help="replace the table in this file")
+    support.add_argument("--write", metavar="FILE", default=None,
+                         help="replace the table in this file (docs/support.md)")
 
     defaults = commands.add_parser(
         "defaults", help="print every framework's defaults for the audited hyper-parameters (read from the frameworks)")
     defaults.add_argument("--frameworks", default=None, help="comma-separated subset of keras,chainer,torch")
     defaults.add_argument("--json", action="store_true", help="print the JSON form (as in results.json)")
-    defaults.add_argument("--write", metavar="README", default=None, help="replace the table in this file")
+    defaults.add_argument("--write", metavar="FILE", default=None,
+                          help="replace the table in this file (docs/defaults.md)")
 
     schema = commands.add_parser("schema", help="write the JSON Schema of case files")
     schema.add_argument("--check", action="store_true", help="fail if the committed schema is stale")
@@ -365,8 +367,7 @@ def distribution_from(options):
 
 
 def add_discovery_commands(commands) -> None:
-    generate = commands.add_parser("generate", help="write N random valid case files (see README, "
-                                                    "Finding differences nobody listed)")
+    generate = commands.add_parser("generate", help="write N random valid case files (see docs/discovery.md)")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--count", type=int, default=10)
     generate.add_argument("--out", default="generated", help="directory for the case files")

@@ -274,7 +274,7 @@ def test_the_shipped_ports_pass(file):
 
 
 def test_the_shortest_path_of_the_readme(tmp_path, capsys):
-    """README, Check your own port: one --port against a shipped case; the port returns only the
+    """README and docs/ports.md, Check your own port: one --port against a shipped case; the port returns only the
     output, so it passes forward and the article's known value, and says what it did not return."""
     status = main(["run", str(CASES / "seed000_dense_tanh.yaml"), "--frameworks", "numpy", "--out", str(tmp_path),
                    "--port", f"mine={CASES / 'ports' / 'dense_tanh.py'}:predict"])

@@ -244,7 +244,7 @@ class CaseSpec(Spec):
     expected_differences: list[ExpectedDifference] = Field(default_factory=list)
     expect: KnownValues | None = None
     optimizer: OptimizerField | None = Field(  # type: ignore[valid-type]
-        default=None, description="training cases: the optimizer and its hyper-parameters (see README, Training checks)")
+        default=None, description="training cases: the optimizer and its hyper-parameters (see docs/layouts-and-semantics.md, Training checks)")
     training: TrainingSpec | None = Field(default=None, description="training cases: steps and batch size")
 
     @model_validator(mode="after")

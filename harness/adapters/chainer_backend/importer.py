@@ -25,7 +25,7 @@ import numpy as np
 
 from harness.adapters.chainer_backend._import import F, L, chainer
 from harness.errors import CaseError
-from harness.importing import ImportedModel, ImportProblem
+from harness.imported_model import ImportedModel, ImportProblem
 from harness.layers import LAYERS
 
 

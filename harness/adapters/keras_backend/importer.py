@@ -30,7 +30,7 @@ import numpy as np
 
 from harness.adapters.keras_backend._import import keras
 from harness.errors import CaseError
-from harness.importing import ImportedModel, ImportProblem
+from harness.imported_model import ImportedModel, ImportProblem
 from harness.layers import LAYERS
 
 CARRIES_NOTHING = {"name", "dtype", "build_config", "seed"}

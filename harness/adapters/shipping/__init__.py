@@ -160,6 +160,11 @@ def native_stderr(lines: list[str]):
             lines.extend(sink.read().decode("utf-8", "replace").splitlines())
 
 
+def first_lines(exc: BaseException, count: int = 3) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return " ".join(lines[:count]) or type(exc).__name__
+
+
 def safe_name(case_id: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in case_id)
 

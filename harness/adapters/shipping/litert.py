@@ -23,8 +23,7 @@ import numpy as np
 from harness.adapters.base import Unsupported
 from harness.adapters.keras_backend import KerasBackend
 from harness.adapters.keras_backend._import import keras, tf
-from harness.adapters.shipping import Artifact, ShippingBackend, native_stderr
-from harness.adapters.shipping.onnx_runtime import first_lines
+from harness.adapters.shipping import Artifact, ShippingBackend, first_lines, native_stderr
 from harness.case import Case
 from harness.compare import DEFAULT_TOLERANCES
 

@@ -22,7 +22,7 @@ import onnxruntime
 import torch
 
 from harness.adapters.base import Unsupported
-from harness.adapters.shipping import Artifact, ShippingBackend
+from harness.adapters.shipping import Artifact, ShippingBackend, first_lines
 from harness.adapters.torch_backend import TorchBackend
 from harness.case import Case
 from harness.compare import DEFAULT_TOLERANCES
@@ -117,11 +117,6 @@ def refused(exc: BaseException) -> Unsupported:
     runtime's words."""
     return Unsupported(f"ONNX Runtime {onnxruntime.__version__} (CPU) cannot run the exported model: "
                        f"{first_lines(exc)}")
-
-
-def first_lines(exc: BaseException, count: int = 3) -> str:
-    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    return " ".join(lines[:count]) or type(exc).__name__
 
 
 @contextlib.contextmanager
