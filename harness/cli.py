@@ -3,7 +3,7 @@
     python -m harness run [CASES...] [--frameworks numpy,keras,chainer,torch] [--out reports/]
                           [--port NAME=FILE.py:FUNCTION ...] [--no-strength | --strength-budget S]
     python -m harness show CASE_FILE [--mapping [--frameworks keras,chainer,torch]] [--weights FILE]
-    python -m harness export CASE_FILE --format keras|torch|chainer|npz --out DIR_OR_FILE
+    python -m harness export CASE_FILE --format keras|torch|chainer|npz|onnx|tflite --out DIR_OR_FILE
     python -m harness import MODEL [--weights FILE --input-shape 2,5,4] --out cases/NAME.yaml
     python -m harness support [--write docs/support.md]
     python -m harness defaults [--json] [--write docs/defaults.md]
@@ -27,6 +27,8 @@ from pathlib import Path
 
 from harness.errors import CaseError
 
+ARTIFACT_FORMATS = {"onnx": "onnxruntime", "tflite": "litert"}
+"""`export --format` -> the shipped runtime whose check runs that file (harness/adapters/shipping/)."""
 SCHEMA_PATH = Path(__file__).parent / "case" / "case.schema.json"
 
 
@@ -37,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run cases in every framework and write the report")
     run.add_argument("cases", nargs="*", default=["cases"], help="case files or directories (default: cases/)")
     run.add_argument("--frameworks", default=None,
-                     help="comma-separated subset of numpy,keras,chainer,torch (default: all)")
+                     help="comma-separated backends: numpy,keras,chainer,torch (the default) and the shipped "
+                          "runtimes onnxruntime,litert (docs/shipping.md)")
     run.add_argument("--out", default="reports",
                      help="report directory (index.html, cases/, results.json, junit.xml); "
                           "replaced as a whole, so it must be new or an earlier report")
@@ -70,12 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     show.add_argument("--format", default="auto", choices=("auto", "keras", "torch", "chainer", "npz"),
                       help="with --weights: the checkpoint's format (default: from the file name)")
 
-    export = commands.add_parser("export", help="write each case's weights as a framework's own checkpoint file")
+    export = commands.add_parser("export", help="write each case's weights as a framework's own checkpoint file, "
+                                                "or its model as the .onnx/.tflite file the shipped runtime checks")
     export.add_argument("cases", nargs="+")
     export.add_argument("--format", "--framework", dest="format", required=True,
-                        choices=("keras", "torch", "chainer", "npz"),
+                        choices=("keras", "torch", "chainer", "npz", *ARTIFACT_FORMATS),
                         help="keras: .weights.h5 (model.load_weights); torch: state_dict .pt (load_state_dict); "
-                             "chainer: .npz (serializers.load_npz); npz: canonical <layer>/<parameter> arrays")
+                             "chainer: .npz (serializers.load_npz); npz: canonical <layer>/<parameter> arrays; "
+                             "onnx: the model as onnxruntime runs it; tflite: the model as litert runs it "
+                             "(docs/shipping.md)")
     export.add_argument("--out", required=True,
                         help="a directory (one <case id><suffix> per case) or, for one case, a file name")
     export.add_argument("-k", dest="select", default=None, help="only cases whose id contains this text")
@@ -204,10 +210,36 @@ def command_export(options) -> int:
     if len(cases) > 1 and out.suffix and not out.is_dir():
         raise CaseError(f"{len(cases)} cases, one file name", field="--out",
                         expected="a directory (one file per case), or -k to choose one case", found=options.out)
+    if options.format in ARTIFACT_FORMATS:
+        return export_artifacts(cases, options.format, out)
     for case in cases:
         path = write_checkpoint(case, options.format, export_path(case, options.format, out))
         print(f"{case.id}: {path}")
     return 0
+
+
+def export_artifacts(cases: list, format: str, out: Path) -> int:
+    """Each case's model exported as its shipped runtime's check exports it (the same file).
+    A case the exporter refuses (or in training mode) is reported with the reason; the others
+    are still written."""
+    from harness.adapters import get_backend
+    from harness.adapters.base import Unsupported
+
+    backend = get_backend(ARTIFACT_FORMATS[format])
+    reason = backend.unavailable_reason()
+    if reason:
+        raise CaseError(f"cannot export {format}: {reason.splitlines()[0]}", field="--format", found=format,
+                        hint="install the shipping extra: `python tools/install.py`")
+    refused = 0
+    for case in cases:
+        try:
+            path = backend.write_artifact(case, out)
+        except Unsupported as exc:
+            refused += 1
+            print(f"{case.id}: not exported: {exc}", file=sys.stderr)
+            continue
+        print(f"{case.id}: {path}")
+    return 1 if refused else 0
 
 
 def command_import(options) -> int:

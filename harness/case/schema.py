@@ -21,8 +21,19 @@ from harness.optimizers import OptimizerField
 from harness.spec import Spec, by_key
 
 FRAMEWORKS = ("numpy", "keras", "chainer", "torch")
-FrameworkName = Literal["numpy", "keras", "chainer", "torch"]
-"""The built-in backends. A case's backends are these plus its `ports` (Case.backend_names)."""
+"""The default columns: the reference and the three frameworks. A case's backends are the
+chosen ones plus its `ports` (Case.backend_names)."""
+RUNTIME_SOURCES = {"onnxruntime": "torch", "litert": "keras"}
+"""Each shipped runtime -> the framework adapter whose model it exports: the runtime runs that
+framework's model, so the case's documented differences of that framework are its own too
+(Case.expected_difference)."""
+RUNTIMES = tuple(RUNTIME_SOURCES)
+"""The shipped runtimes (harness/adapters/shipping/): columns on request (`--frameworks`), not by
+default, because exporting a case costs seconds where a framework's run costs milliseconds
+(docs/shipping.md has the measured times)."""
+BACKENDS = FRAMEWORKS + RUNTIMES
+"""Every built-in backend name (harness/adapters/__init__.py's BACKEND_CLASSES has one class each)."""
+FrameworkName = Literal[BACKENDS]
 CHECKS = ("forward", "intermediates", "gradients", "training", "metrics", "known_values")
 CheckName = Literal["forward", "intermediates", "gradients", "training", "metrics", "known_values"]
 DEFAULT_CHECKS = ("forward", "intermediates", "gradients")
@@ -113,7 +124,8 @@ class ExpectedDifference(Spec):
     If the framework agrees after all, the check fails: the documentation is out of date."""
 
     frameworks: list[str] = Field(
-        min_length=1, description="numpy, keras, chainer, torch, or the name of one of the case's ports")
+        min_length=1, description="numpy, keras, chainer, torch, onnxruntime, litert, or the name of one of the "
+                                  "case's ports (onnxruntime and litert also inherit torch's and keras' entries)")
     checks: list[CheckName] | None = Field(default=None, description="default: every check")
     reason: str = Field(min_length=1)
 

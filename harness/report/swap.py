@@ -35,7 +35,7 @@ from harness.errors import CaseError
 
 MARKER = ".harness-report"
 """Written into every report directory: it is what makes a directory safe to replace."""
-OWNED = {MARKER, "index.html", "results.json", "junit.xml", "cases"}
+OWNED = {MARKER, "index.html", "results.json", "junit.xml", "cases", "artifacts"}
 """What a report directory holds (an older report without the marker holds only these)."""
 LOCK_WAIT_S = 120.0
 """How long a run waits for another run writing the same report directory: writing one takes
