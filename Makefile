@@ -6,11 +6,11 @@ PY := $(VENV)/bin/python
 # chainer reads numpy.distutils at import, which needs the stdlib distutils.
 export SETUPTOOLS_USE_DISTUTILS := stdlib
 
-.PHONY: test report setup clean
+.PHONY: test report report-shipping setup clean
 
 # The suite in parallel (pytest-xdist): one worker per core, at most 4 (each imports the four
 # frameworks, about 8 s and 1 GB); --dist loadfile keeps a case file's matrix in one worker, so
-# each case runs once. On two cores, 2026-12-04: 104-127 s for 3,369 items (README, Running).
+# each case runs once. On two cores, 2026-12-04: 104-127 s for 3,369 items (docs/performance.md).
 PYTEST_PARALLEL ?= -n auto --maxprocesses 4 --dist loadfile
 
 test: setup
@@ -18,6 +18,11 @@ test: setup
 
 report: setup
 	$(PY) -m harness run cases/ --out reports/
+
+# Every case on the frameworks and on what ships (ONNX Runtime, LiteRT; docs/shipping.md):
+# about ten times `make report`'s time, the exports being seconds each.
+report-shipping: setup
+	$(PY) -m harness run cases/ --frameworks numpy,keras,chainer,torch,onnxruntime,litert --out reports/
 
 setup:
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -272,6 +272,49 @@ class Silu(_Swish):
     name: Literal["silu"]
 
 
+@ACTIVATIONS.register
+class LogSoftmax(ActivationSpec):
+    """f(x)_i = x_i - log(sum_j exp(x_j)) along `axis` (default the last, as in Keras).
+
+    Computed as shifted - log(sum(exp(shifted))) with the maximum subtracted first, so that large
+    logits do not overflow; torch's log_softmax and Keras' do the same. chainer's F.log_softmax
+    defaults to axis 1 and torch's `dim=None` picks one from the rank, so the adapters always
+    pass it. Backward: dx = dy - softmax(x) * sum(dy, axis).
+    """
+
+    name: Literal["log_softmax"]
+    axis: int = Field(default=-1, description="default -1 (Keras); always passed to the frameworks")
+
+    def check_rank(self, rank):
+        if not -rank <= self.axis < rank:
+            raise ValueError(f"log_softmax axis {self.axis} is out of range for a tensor of rank {rank} "
+                             f"(with the batch axis): use {axis_range(rank)}, or -1 for the last")
+
+    def forward(self, x):
+        shifted = x - x.max(axis=self.axis, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=self.axis, keepdims=True))
+
+    def backward(self, x, y, dy):
+        return dy - np.exp(y) * dy.sum(axis=self.axis, keepdims=True)
+
+
+@ACTIVATIONS.register
+class HardSwish(ActivationSpec):
+    """f(x) = x * relu6(x + 3) / 6 (MobileNetV3's h-swish; Keras calls it hard_silu too).
+
+    Backward: 0 for x < -3, (2x + 3) / 6 on [-3, 3], 1 above 3; at the kinks torch's
+    hardswish_backward uses the same closed intervals (aten/src/ATen/native/cpu/Activation.cpp).
+    """
+
+    name: Literal["hard_swish"]
+
+    def forward(self, x):
+        return x * np.clip(x + 3.0, 0.0, 6.0) / 6.0
+
+    def backward(self, x, y, dy):
+        return dy * np.where(x < -3.0, 0.0, np.where(x > 3.0, 1.0, (2.0 * x + 3.0) / 6.0))
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """The logistic function 1 / (1 + exp(-x)), accurate to about 2e-16 relative everywhere.
 
@@ -307,3 +350,4 @@ ActivationField = Annotated[
         Literal[tuple(ACTIVATIONS)], _ACTIVATION_UNION]),  # type: ignore[valid-type]
 ]
 """The type of an `activation:` field: a name, or a mapping with `name` and parameters."""
+

@@ -14,6 +14,11 @@ Formats, and what reads and writes them (the framework's side lives in its adapt
 * `auto` (the default): by the file name (`.keras`, `.h5` -> keras; `.pt`, `.pth` -> torch);
   an `.npz` whose names are all canonical parameter names is `npz`, any other `chainer`.
 
+Every file is read as untrusted data (harness/bounded_reading.py): no pickle is loaded, an
+archive that would inflate past what the model can need is refused unread, and a tensor is
+read only where its declared shape is the one the model expects. A file that cannot be read
+(damaged, not the format) is a CaseError naming the file and, where known, the tensor.
+
 A framework's file is converted with the one mapping the adapters load weights through
 (harness/native_weights.py: the case built in that framework, its `WeightBinding`s and their
 transforms), so LSTM/GRU gate orders, torch's second recurrent bias, convolution layouts and
@@ -24,12 +29,13 @@ found), naming the file and the case field.
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from harness import bounded_reading
+from harness.bounded_reading import npz_names
 from harness.case import Case
 from harness.errors import CaseError
 from harness.native_weights import (FRAMEWORKS, NativeLayout, TensorProblem, WeightsMismatch, build_native,
@@ -107,19 +113,20 @@ def resolve_format(path: Path, format: str, case: Case) -> str:
         if name.endswith(suffix):
             return found
     if name.endswith(".npz"):
-        names = set(read_npz(path))
+        try:
+            names = set(npz_names(path))
+        except ValueError as exc:
+            raise CaseError(f"cannot read {path}: {exc}", **case_place(case, "weights.file")) from None
         return "npz" if names and names <= set(case.graph.parameter_shapes) else "chainer"
     raise CaseError(f"cannot tell the format of {path.name} from its name", **case_place(case, "weights.format"),
                     expected="format: keras, torch, chainer or npz "
                     "(or a file ending .keras, .weights.h5, .h5, .pt, .pth, .npz)", found=path.name)
 
 
-def read_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {key: np.array(npz[key]) for key in npz.files}
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"numpy.load cannot read it as an npz file: {exc}") from None
+def read_npz(path: Path, expected: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """A canonical npz: pickles refused, each array read only where its shape is the model's
+    (harness/bounded_reading.py)."""
+    return bounded_reading.read_npz(path, expected, limit=bounded_reading.model_limit(expected))
 
 
 def read_checkpoint(case: Case, path: str | Path, format: str = "auto", *, field: str = "weights.file") -> Checkpoint:
@@ -133,8 +140,10 @@ def read_checkpoint(case: Case, path: str | Path, format: str = "auto", *, field
         raise CaseError(f"unknown checkpoint format {format!r}", **where, expected=", ".join(FORMATS))
     parameters = {name: tuple(shape) for name, shape in case.graph.parameter_shapes.items()}
     try:
+        # Before any reader: an archive that would inflate past what this model can need.
+        bounded_reading.check_archive(path, bounded_reading.model_limit(parameters))
         if format == "npz":
-            return Checkpoint(path, format, read_npz(path), case_parameters=parameters)
+            return Checkpoint(path, format, read_npz(path, parameters), case_parameters=parameters)
         backend, built, model = build_native(case, format)
         with backend.session(case):
             layout = layout_of(case, backend, built, model)

@@ -3,10 +3,10 @@
     python -m harness run [CASES...] [--frameworks numpy,keras,chainer,torch] [--out reports/]
                           [--port NAME=FILE.py:FUNCTION ...] [--no-strength | --strength-budget S]
     python -m harness show CASE_FILE [--mapping [--frameworks keras,chainer,torch]] [--weights FILE]
-    python -m harness export CASE_FILE --format keras|torch|chainer|npz --out DIR_OR_FILE
+    python -m harness export CASE_FILE --format keras|torch|chainer|npz|onnx|tflite --out DIR_OR_FILE
     python -m harness import MODEL [--weights FILE --input-shape 2,5,4] --out cases/NAME.yaml
-    python -m harness support [--write README.md]
-    python -m harness defaults [--json] [--write README.md]
+    python -m harness support [--write docs/support.md]
+    python -m harness defaults [--json] [--write docs/defaults.md]
     python -m harness schema [--check]
     python -m harness transforms
     python -m harness strength [CASES...] [--json]
@@ -27,6 +27,8 @@ from pathlib import Path
 
 from harness.errors import CaseError
 
+ARTIFACT_FORMATS = {"onnx": "onnxruntime", "tflite": "litert"}
+"""`export --format` -> the shipped runtime whose check runs that file (harness/adapters/shipping/)."""
 SCHEMA_PATH = Path(__file__).parent / "case" / "case.schema.json"
 
 
@@ -37,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run cases in every framework and write the report")
     run.add_argument("cases", nargs="*", default=["cases"], help="case files or directories (default: cases/)")
     run.add_argument("--frameworks", default=None,
-                     help="comma-separated subset of numpy,keras,chainer,torch (default: all)")
+                     help="comma-separated backends: numpy,keras,chainer,torch (the default) and the shipped "
+                          "runtimes onnxruntime,litert (docs/shipping.md)")
     run.add_argument("--out", default="reports",
                      help="report directory (index.html, cases/, results.json, junit.xml); "
                           "replaced as a whole, so it must be new or an earlier report")
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                           "NAME=FILE.py:FUNCTION[,weights_as=keras|torch|chainer][,dtype=float64], "
                           "'NAME=command:PROGRAM ARGS' ({inputs} {weights} {outputs} are .npz paths), "
                           "or a YAML mapping as in a case file's `ports`; repeatable; paths relative "
-                          "to the working directory (see README, Check your own port)")
+                          "to the working directory (see docs/ports.md)")
 
     show = commands.add_parser("show", help="print a model summary of each case in a file")
     show.add_argument("cases", nargs="+")
@@ -70,12 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     show.add_argument("--format", default="auto", choices=("auto", "keras", "torch", "chainer", "npz"),
                       help="with --weights: the checkpoint's format (default: from the file name)")
 
-    export = commands.add_parser("export", help="write each case's weights as a framework's own checkpoint file")
+    export = commands.add_parser("export", help="write each case's weights as a framework's own checkpoint file, "
+                                                "or its model as the .onnx/.tflite file the shipped runtime checks")
     export.add_argument("cases", nargs="+")
     export.add_argument("--format", "--framework", dest="format", required=True,
-                        choices=("keras", "torch", "chainer", "npz"),
+                        choices=("keras", "torch", "chainer", "npz", *ARTIFACT_FORMATS),
                         help="keras: .weights.h5 (model.load_weights); torch: state_dict .pt (load_state_dict); "
-                             "chainer: .npz (serializers.load_npz); npz: canonical <layer>/<parameter> arrays")
+                             "chainer: .npz (serializers.load_npz); npz: canonical <layer>/<parameter> arrays; "
+                             "onnx: the model as onnxruntime runs it; tflite: the model as litert runs it "
+                             "(docs/shipping.md)")
     export.add_argument("--out", required=True,
                         help="a directory (one <case id><suffix> per case) or, for one case, a file name")
     export.add_argument("-k", dest="select", default=None, help="only cases whose id contains this text")
@@ -95,13 +101,15 @@ def main(argv: list[str] | None = None) -> int:
                           help="on a layer the harness cannot express, write the case up to the layer before it")
 
     support = commands.add_parser("support", help="print the support table (built by running every adapter)")
-    support.add_argument("--write", metavar="README", default=None, help="replace the table in this file")
+    support.add_argument("--write", metavar="FILE", default=None,
+                         help="replace the table in this file (docs/support.md)")
 
     defaults = commands.add_parser(
         "defaults", help="print every framework's defaults for the audited hyper-parameters (read from the frameworks)")
     defaults.add_argument("--frameworks", default=None, help="comma-separated subset of keras,chainer,torch")
     defaults.add_argument("--json", action="store_true", help="print the JSON form (as in results.json)")
-    defaults.add_argument("--write", metavar="README", default=None, help="replace the table in this file")
+    defaults.add_argument("--write", metavar="FILE", default=None,
+                          help="replace the table in this file (docs/defaults.md)")
 
     schema = commands.add_parser("schema", help="write the JSON Schema of case files")
     schema.add_argument("--check", action="store_true", help="fail if the committed schema is stale")
@@ -202,10 +210,36 @@ def command_export(options) -> int:
     if len(cases) > 1 and out.suffix and not out.is_dir():
         raise CaseError(f"{len(cases)} cases, one file name", field="--out",
                         expected="a directory (one file per case), or -k to choose one case", found=options.out)
+    if options.format in ARTIFACT_FORMATS:
+        return export_artifacts(cases, options.format, out)
     for case in cases:
         path = write_checkpoint(case, options.format, export_path(case, options.format, out))
         print(f"{case.id}: {path}")
     return 0
+
+
+def export_artifacts(cases: list, format: str, out: Path) -> int:
+    """Each case's model exported as its shipped runtime's check exports it (the same file).
+    A case the exporter refuses (or in training mode) is reported with the reason; the others
+    are still written."""
+    from harness.adapters import get_backend
+    from harness.adapters.base import Unsupported
+
+    backend = get_backend(ARTIFACT_FORMATS[format])
+    reason = backend.unavailable_reason()
+    if reason:
+        raise CaseError(f"cannot export {format}: {reason.splitlines()[0]}", field="--format", found=format,
+                        hint="install the shipping extra: `python tools/install.py`")
+    refused = 0
+    for case in cases:
+        try:
+            path = backend.write_artifact(case, out)
+        except Unsupported as exc:
+            refused += 1
+            print(f"{case.id}: not exported: {exc}", file=sys.stderr)
+            continue
+        print(f"{case.id}: {path}")
+    return 1 if refused else 0
 
 
 def command_import(options) -> int:
@@ -333,8 +367,7 @@ def distribution_from(options):
 
 
 def add_discovery_commands(commands) -> None:
-    generate = commands.add_parser("generate", help="write N random valid case files (see README, "
-                                                    "Finding differences nobody listed)")
+    generate = commands.add_parser("generate", help="write N random valid case files (see docs/discovery.md)")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--count", type=int, default=10)
     generate.add_argument("--out", default="generated", help="directory for the case files")

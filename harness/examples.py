@@ -2,7 +2,7 @@
 
 They drive the unit tests (finite differences for the reference, conversion round trips and
 single-layer equivalence for every adapter) and `python -m harness support`, which runs them
-through every adapter to build the README's support table. Each registered layer type,
+through every adapter to build the support table (docs/support.md). Each registered layer type,
 activation, loss and optimizer must appear here: tests/test_coverage.py fails otherwise.
 
 A layer example is a config (without `type`), the input shapes (without batch), and optionally
@@ -51,6 +51,11 @@ class LayerExample:
         return [rng.normal(size=(self.batch, *shape)) for shape in self.input_shapes]
 
 
+def _wide_inputs(rng: np.random.Generator, shapes: list[tuple[int, ...]], batch: int) -> list[np.ndarray]:
+    """N(0, 4^2): values beyond ReLU6's clip as well as below zero."""
+    return [4.0 * rng.normal(size=(batch, *shape)) for shape in shapes]
+
+
 ACTIVATION_EXAMPLES: list[dict[str, Any]] = [
     {"name": "linear"},
     {"name": "relu"},
@@ -73,6 +78,9 @@ ACTIVATION_EXAMPLES: list[dict[str, Any]] = [
     {"name": "swish"},
     {"name": "silu"},
     {"name": "swish", "beta": 1.5},
+    {"name": "log_softmax"},
+    {"name": "log_softmax", "axis": 1},
+    {"name": "hard_swish"},
 ]
 
 
@@ -243,6 +251,15 @@ LAYER_EXAMPLES: list[LayerExample] = [
     # (tensorflow/python/ops/gen_nn_ops.py, LeakyRelu), which would put Keras 1e-8 off; a float32-exact slope keeps the comparison exact.
     LayerExample("LeakyReLU", {"negative_slope": 0.25}, [(2, 4)]),
     LayerExample("LeakyReLU", {"negative_slope": 0.01}, [(5,)]),
+    # ReLU's settings, each reaching a different torch module / chainer function or a composite;
+    # slopes and bounds exact in float32 so that TF's float32 attributes cannot blur float64 runs.
+    LayerExample("ReLU", {}, [(5,)]),
+    LayerExample("ReLU", {"max_value": 6.0}, [(2, 4)], make_inputs=_wide_inputs),
+    LayerExample("ReLU", {"max_value": 0.5}, [(5,)]),
+    LayerExample("ReLU", {"negative_slope": 0.25}, [(5,)]),
+    LayerExample("ReLU", {"threshold": 0.5}, [(5,)]),
+    LayerExample("ReLU", {"max_value": 1.5, "negative_slope": 0.125, "threshold": 0.25}, [(2, 4)],
+                 make_inputs=_wide_inputs),
     LayerExample("Flatten", {}, [(2, 3)]),
     LayerExample("Flatten", {}, [(2, 3, 2)]),
     LayerExample("Add", {}, [(4,), (4,)]),

@@ -26,42 +26,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from harness.errors import CaseError
-
-
-@dataclass(frozen=True)
-class ImportProblem:
-    layer: str
-    type: str
-    reason: str
-
-    def render(self) -> str:
-        return f"{self.layer} ({self.type}): {self.reason}"
-
-
-@dataclass
-class ImportedModel:
-    """A framework's model in the case's terms (what the framework's importer returns)."""
-
-    framework: str
-    dtype: str
-    inputs: dict[str, tuple[tuple[int, ...], str]]
-    """Input name -> (shape without the batch axis, dtype)."""
-    layers: list[dict[str, Any]]
-    """Case layer specs in order: graph form (each with `inputs`) or sequential (none has)."""
-    outputs: list[str]
-    problems: list[ImportProblem]
-    write_weights: Callable[[Path], Path]
-    """Writes the model's weights in the framework's own format into a directory, returns the
-    file; called only when there is no problem (or `partial`)."""
-    predict: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
-    """The framework's own model on the case's inputs -> each output (names as `outputs`)."""
-    weights_format: str = ""
-    graph: bool = False
+from harness.imported_model import ImportedModel, ImportProblem
 
 
 @dataclass

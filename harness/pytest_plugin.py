@@ -39,7 +39,7 @@ from typing import Any
 
 import pytest
 
-from harness.case.schema import FRAMEWORKS
+from harness.case.schema import BACKENDS, FRAMEWORKS
 from harness.errors import CaseError
 from harness.runner import EXPECTED, FAIL, PASS, SKIPPED, CaseReport, CaseRunner, CheckResult
 
@@ -57,7 +57,8 @@ WORKER_ENVIRONMENT = pytest.StashKey[dict[str, Any]]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness", "cross-framework equivalence cases")
     group.addoption("--frameworks", default=None,
-                    help="comma-separated frameworks to run the case matrix on (default: all)")
+                    help="comma-separated backends to run the case matrix on (default: numpy,keras,chainer,torch; "
+                         "the shipped runtimes onnxruntime,litert on request)")
     group.addoption("--harness-report", default="reports",
                     help="directory for results.json and the HTML report of the case matrix, or 'none'")
     group.addoption("--port", dest="harness_ports", action="append", default=None, metavar="PORT",
@@ -77,7 +78,7 @@ def pytest_configure(config: pytest.Config) -> None:
             refuse_foreign(target)  # say so now, not after the whole matrix has run
         except CaseError as exc:
             raise pytest.UsageError(f"--harness-report: {exc.render()}") from None
-    for framework in FRAMEWORKS:
+    for framework in BACKENDS:
         config.addinivalue_line("markers", f"{framework}: a case-matrix item run on {framework}")
     config.addinivalue_line("markers", "port: a case-matrix item run on a port (your own implementation)")
     if target is not None and not hasattr(config, "workerinput"):
@@ -113,9 +114,9 @@ def selected_frameworks(config: pytest.Config) -> list[str]:
     if not option:
         return list(FRAMEWORKS)
     chosen = [name.strip() for name in option.split(",") if name.strip()]
-    unknown = [name for name in chosen if name not in FRAMEWORKS]
+    unknown = [name for name in chosen if name not in BACKENDS]
     if unknown:
-        raise pytest.UsageError(f"--frameworks: unknown {unknown}; known: {', '.join(FRAMEWORKS)}")
+        raise pytest.UsageError(f"--frameworks: unknown {unknown}; known: {', '.join(BACKENDS)}")
     return chosen
 
 

@@ -16,7 +16,7 @@ from typing import Any, Callable
 from harness.adapters import get_backend
 from harness.case import Case
 from harness.case.case import expand_paths, load_cases_from_file
-from harness.case.schema import FRAMEWORKS
+from harness.case.schema import BACKENDS, FRAMEWORKS, RUNTIMES
 from harness.defaults.background import DefaultsPrefetch
 from harness.environment import describe_environment
 from harness.errors import CaseError
@@ -84,10 +84,10 @@ def run_session(paths: list[str | Path], *, frameworks: list[str] | None, out_di
     harness/transforms/strength.py) for results.json and the report, for the cases where that
     fits `strength_budget` (seconds; None: STRENGTH_BUDGET_S; inf: every case)."""
     frameworks = list(frameworks or FRAMEWORKS)
-    unknown = [f for f in frameworks if f not in FRAMEWORKS]
+    unknown = [f for f in frameworks if f not in BACKENDS]
     if unknown:
         raise CaseError(f"unknown framework {unknown[0]!r}", field="--frameworks",
-                        expected=", ".join(FRAMEWORKS), found=unknown[0])
+                        expected=", ".join(BACKENDS), found=unknown[0])
     refuse_foreign(Path(out_dir))  # before the run, not after it
     started = time.perf_counter()
     defaults = DefaultsPrefetch(frameworks)  # a first run reads the table beside the cases
@@ -127,7 +127,7 @@ def _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, 
     clock.lap("strength")
     results = build_results(reports, environment=describe_environment(), command=command,
                             frameworks=frameworks, seconds=seconds, load_errors=load_errors, defaults=table)
-    index_path = write_site(out_dir, reports, results)
+    index_path = write_site(out_dir, reports, results, artifacts=shipped_artifacts(reports))
     clock.lap("report")
     clock.timings["total"] = time.perf_counter() - started
     return Session(reports=reports, results=results, results_path=out_dir / "results.json",
@@ -195,3 +195,16 @@ def _cell(report: CaseReport, framework: str) -> str:
     # `fail(intermediates)`: the worst verdict and the checks that have it
     named = f"{worst}({','.join(check.check for check in checks if check.verdict == worst)})"
     return f"pass,{named}" if worst == "skipped" else named
+
+
+def shipped_artifacts(reports: list[CaseReport]) -> dict[str, Path]:
+    """`artifacts/<case id><suffix>` -> the exported model each shipped runtime ran, kept beside
+    the report so that a user ships exactly the file that was checked."""
+    artifacts = {}
+    for report in reports:
+        for name, outcome in report.outcomes.items():
+            if name in RUNTIMES and outcome.result is not None:
+                path = get_backend(name).exported(report.case)
+                if path is not None:
+                    artifacts[f"artifacts/{path.name}"] = path
+    return artifacts

@@ -2,8 +2,8 @@
 natively, as a composite of its primitives, or not at all, found by building every example in
 harness/examples.py in every installed framework (not typed in by hand).
 
-`--write README.md` replaces the table between the README's support-table markers; a test
-keeps the README in step with the adapters.
+`--write docs/support.md` replaces the table between that page's support-table markers; a test
+keeps the page in step with the adapters.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from harness.adapters import get_backend
 from harness.adapters.base import FrameworkBackend, Unsupported
 from harness.examples import (LAYER_EXAMPLES, LOSS_EXAMPLES, OPTIMIZER_EXAMPLES, single_layer_case,
                               single_loss_case, training_case)
-from harness.readme_section import read_section, replace_section
+from harness.docs_section import read_section, replace_section
 
 FRAMEWORKS = ("keras", "chainer", "torch")
 START, END = "<!-- support-table:start -->", "<!-- support-table:end -->"
@@ -113,9 +113,9 @@ def render_markdown() -> str:
 
 
 def write_into(path: Path, table: str) -> bool:
-    """Replace the table between the README's markers; True if the file changed."""
+    """Replace the table between the page's markers; True if the file changed."""
     return replace_section(path, START, END, table)
 
 
-def readme_table(path: Path) -> str:
+def table_in(path: Path) -> str:
     return read_section(path, START, END)

@@ -1,5 +1,5 @@
 """Campaigns: many generated cases run on local worker processes or a Dask cluster, each result
-written as it completes, findings grouped and shrunk (README: Finding differences nobody
+written as it completes, findings grouped and shrunk (docs/discovery.md: Finding differences nobody
 listed). Apart from tests/test_discovery.py (generator, shrinker, reproducers) so that the two
 files, each about half a minute of worker processes and subprocesses, run side by side under
 `pytest -n auto --dist loadfile`."""

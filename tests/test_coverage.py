@@ -2,7 +2,7 @@
 
 Every layer type, activation and loss has examples (which drive the finite-difference tests,
 the round trips and the single-layer equivalence tests), every optimizer has examples (which
-drive each adapter's optimizer against the reference), and the README's support table is what
+drive each adapter's optimizer against the reference), and docs/support.md's table is what
 running the adapters gives today.
 """
 
@@ -17,8 +17,9 @@ from harness.losses import LOSSES
 from harness.optimizers import OPTIMIZERS
 from tests.conftest import FRAMEWORK_BACKENDS, backend_or_skip
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-CASES = README.parent / "cases"
+ROOT = Path(__file__).resolve().parent.parent
+SUPPORT_PAGE = ROOT / "docs" / "support.md"
+CASES = ROOT / "cases"
 GRAPH_CONSTRUCTS = {"Reuse"}  # not a layer: tested in test_graph.py
 
 
@@ -51,10 +52,10 @@ def test_every_optimizer_has_examples():
     assert set(OPTIMIZERS) - {example["type"] for example in OPTIMIZER_EXAMPLES} == set()
 
 
-def test_readme_support_table_is_current():
-    from harness.support import readme_table, render_markdown
+def test_docs_support_table_is_current():
+    from harness.support import render_markdown, table_in
 
     for framework in FRAMEWORK_BACKENDS:
         backend_or_skip(framework)
-    assert readme_table(README) == render_markdown().strip(), \
-        "README's support table is stale: run `python -m harness support --write README.md`"
+    assert table_in(SUPPORT_PAGE) == render_markdown().strip(), \
+        "docs/support.md is stale: run `python -m harness support --write docs/support.md`"

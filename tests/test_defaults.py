@@ -29,8 +29,9 @@ from harness.optimizers import OPTIMIZERS
 from harness.reference import run_reference
 from tests.conftest import FRAMEWORK_BACKENDS, backend_or_skip
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-CASES = README.parent / "cases"
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULTS_PAGE = ROOT / "docs" / "defaults.md"
+CASES = ROOT / "cases"
 
 
 def leaky_case(negative_slope, *, layer: bool = False) -> dict:
@@ -446,13 +447,13 @@ def test_a_framework_without_the_function_is_skipped_with_the_reason():
 
 # --- outputs ---------------------------------------------------------------------------------
 
-def test_readme_defaults_table_is_current(table):
-    from harness.defaults.table import readme_table, render_markdown
+def test_docs_defaults_table_is_current(table):
+    from harness.defaults.table import render_markdown, table_in
 
     for framework in FRAMEWORK_BACKENDS:
         backend_or_skip(framework)
-    assert readme_table(README) == render_markdown(table).strip(), \
-        "README's defaults table is stale: run `python -m harness defaults --write README.md`"
+    assert table_in(DEFAULTS_PAGE) == render_markdown(table).strip(), \
+        "docs/defaults.md is stale: run `python -m harness defaults --write docs/defaults.md`"
 
 
 def test_results_and_report_carry_the_table(tmp_path):

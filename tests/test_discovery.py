@@ -1,4 +1,4 @@
-"""The case generator, the shrinker and reproducers (README: Finding differences nobody listed);
+"""The case generator, the shrinker and reproducers (docs/discovery.md);
 campaigns are in tests/test_campaign.py."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def test_rejected_attempts_carry_their_reason():
 
 
 def test_every_registered_kind_is_covered_in_a_few_hundred_cases():
-    """The README states the 1,000-case figure; a smaller count already reaches every kind
+    """docs/discovery.md states the 1,000-case figure; a smaller count already reaches every kind
     because each case is built around the next kind in a seeded order."""
     present = collections.Counter()
     for item in generate(0, len(LAYERS) * 4):

@@ -258,7 +258,8 @@ def test_an_interrupted_write_leaves_the_previous_report(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         replace_directory(out, write_half)
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
-    assert [p.name for p in tmp_path.iterdir()] == ["site"]  # no staging directory left
+    # No staging directory left; the lock file stays (removing it would race another run's flock).
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".site.lock", "site"]
 
 
 def test_an_error_while_rendering_touches_nothing(tmp_path, monkeypatch):

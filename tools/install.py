@@ -8,8 +8,10 @@ works is ordered:
 1. setuptools (with `pkg_resources`), wheel and numpy<2 into the environment itself;
 2. torch (the CPU wheel on disk), tensorflow-cpu and keras, all pinned by the constraints file;
 3. chainer with `--no-build-isolation`, so its build sees step 1's setuptools;
-4. the harness itself (editable) with its test dependencies (Playwright among them) and
-   dask.distributed (the `campaign` extra: `python -m harness campaign` on a cluster);
+4. the harness itself (editable) with its test dependencies (Playwright among them),
+   dask.distributed (the `campaign` extra: `python -m harness campaign` on a cluster) and the
+   shipped runtimes (the `shipping` extra: onnxruntime with onnx and onnxscript, ai-edge-litert;
+   they install beside numpy 1.26 and the pinned torch and TensorFlow);
 5. `pip check`, so a broken combination fails here and not in the middle of a test run.
 
 Outside the Python environment, the report's browser test needs a Chromium. When none is on
@@ -49,7 +51,8 @@ STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("build tools chainer's setup.py needs", ("setuptools", "wheel", "numpy")),
     ("torch, tensorflow-cpu, keras", ("torch", "tensorflow-cpu", "keras", "ml-dtypes")),
     ("chainer (source build against the setuptools above)", ("--no-build-isolation", "chainer")),
-    ("the harness, its test tools and dask.distributed for campaigns", ("-e", f"{ROOT}[test,campaign]")),
+    ("the harness, its test tools, dask.distributed for campaigns and the shipped runtimes "
+     "(onnxruntime, ai-edge-litert)", ("-e", f"{ROOT}[test,campaign,shipping]")),
 )
 
 

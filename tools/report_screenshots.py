@@ -1,4 +1,4 @@
-"""Regenerate the README's screenshots of the report: docs/report-index.png, docs/report-case.png.
+"""Regenerate the screenshots of the report (README.md, docs/running.md): docs/report-index.png, docs/report-case.png.
 
     python tools/report_screenshots.py [--keep DIR]
 

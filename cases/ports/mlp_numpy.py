@@ -1,5 +1,5 @@
 """A hand-written NumPy MLP, with its own backward pass and SGD loop: the kind of port this
-harness checks (see cases/port_mlp_training.yaml, and README, Check your own port).
+harness checks (see cases/port_mlp_training.yaml, and docs/ports.md).
 
     x -> Dense(8), leaky_relu with slope 0.2 -> Dense(1) -> y,  loss: mean squared error
 

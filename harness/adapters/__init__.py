@@ -18,9 +18,16 @@ BACKEND_CLASSES = {
     "keras": "harness.adapters.keras_backend:KerasBackend",
     "chainer": "harness.adapters.chainer_backend:ChainerBackend",
     "torch": "harness.adapters.torch_backend:TorchBackend",
+    "onnxruntime": "harness.adapters.shipping.onnx_runtime:OnnxRuntimeBackend",
+    "litert": "harness.adapters.shipping.litert:LiteRTBackend",
 }
-FRAMEWORK_PACKAGES = {"keras": "keras (with tensorflow)", "chainer": "chainer", "torch": "torch"}
-FRAMEWORK_MODULES = {"keras": ("keras", "tensorflow"), "chainer": ("chainer",), "torch": ("torch",)}
+"""One entry per name of harness.case.schema.BACKENDS (tests/test_shipping_backends.py keeps them equal)."""
+FRAMEWORK_PACKAGES = {"keras": "keras (with tensorflow)", "chainer": "chainer", "torch": "torch",
+                      "onnxruntime": "onnxruntime (with torch, onnx and onnxscript, which export to ONNX)",
+                      "litert": "tensorflow (its TFLite converter) with keras; ai-edge-litert runs the result"}
+FRAMEWORK_MODULES = {"keras": ("keras", "tensorflow"), "chainer": ("chainer",), "torch": ("torch",),
+                     "onnxruntime": ("onnxruntime", "torch", "onnx", "onnxscript", "onnx_ir"),
+                     "litert": ("keras", "tensorflow")}
 """A ModuleNotFoundError for one of these means the framework is absent, not broken."""
 
 

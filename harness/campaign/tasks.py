@@ -14,7 +14,7 @@ import time
 import traceback
 from typing import Any
 
-FRAMEWORKS = ("numpy", "keras", "chainer", "torch")
+from harness.case.schema import FRAMEWORKS  # the default columns
 
 SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                  "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",

@@ -17,7 +17,7 @@ import numpy as np
 from harness.case.data import generate
 from harness.case.graph import Graph, build_graph
 from harness.case.loader import LoadedCase, load_case_data, load_case_file
-from harness.case.schema import FRAMEWORKS, CaseSpec, TensorSpec
+from harness.case.schema import BACKENDS, FRAMEWORKS, RUNTIME_SOURCES, CaseSpec, TensorSpec
 from harness.errors import CaseError, CaseErrors
 from harness.initializers import parameter_rng
 from harness.ports import Port
@@ -122,23 +122,30 @@ class Case:
         a port of the case is refused."""
         if not ports:
             return self
-        taken = {*FRAMEWORKS, *self.port_names()}
+        taken = {*BACKENDS, *self.port_names()}
         for port in ports:
             if port.name in taken:
                 raise CaseError(f"port name {port.name!r} is taken in case {self.id}", file=str(self.file),
                                 field="--port", expected="a name that is neither a framework "
-                                f"({', '.join(FRAMEWORKS)}) nor one of the case's ports ({', '.join(self.port_names()) or 'none'})",
+                                f"({', '.join(BACKENDS)}) nor one of the case's ports ({', '.join(self.port_names()) or 'none'})",
                                 found=port.name)
             taken.add(port.name)
         return replace(self, ports=[*self.ports, *ports])
 
     def expected_difference(self, framework: str, check: str):
-        """The case's documented difference for this framework and check, if any."""
+        """The case's documented difference for this framework and check, if any. A shipped
+        runtime without an entry of its own inherits its source framework's (the exported model
+        is that framework's model, its defaults included), with the reason saying so."""
         for expectation in self.spec.expected_differences:
             if framework in expectation.frameworks and (
                     expectation.checks is None or check in expectation.checks):
                 return expectation
-        return None
+        source = RUNTIME_SOURCES.get(framework)
+        inherited = self.expected_difference(source, check) if source else None
+        if inherited is None:
+            return None
+        return inherited.model_copy(update={"reason": f"exported from {source}, documented for {source}: "
+                                                      f"{inherited.reason}"})
 
 
 def load_cases(paths: str | Path | list[str | Path]) -> list[Case]:
@@ -199,11 +206,11 @@ def resolve(loaded: LoadedCase) -> Case:
 
 def declared_ports(loaded: LoadedCase) -> list[Port]:
     """The case file's ports, their paths relative to its directory; names must be new."""
-    ports, taken = [], set(FRAMEWORKS)
+    ports, taken = [], set(BACKENDS)
     for index, spec in enumerate(loaded.spec.ports):
         if spec.name in taken:
             raise loaded.error(f"port name {spec.name!r} is already taken", ("ports", index, "name"),
-                               expected="a name that is neither a framework (" + ", ".join(FRAMEWORKS)
+                               expected="a name that is neither a framework (" + ", ".join(BACKENDS)
                                + ") nor another port's", found=spec.name)
         taken.add(spec.name)
         ports.append(Port(spec=spec, directory=Path(loaded.file).resolve().parent))
@@ -211,7 +218,7 @@ def declared_ports(loaded: LoadedCase) -> list[Port]:
 
 
 def check_expected_differences(case: Case) -> None:
-    known = case.backend_names()
+    known = case.backend_names(BACKENDS)
     for index, expectation in enumerate(case.spec.expected_differences):
         for position, name in enumerate(expectation.frameworks):
             if name not in known:

@@ -204,7 +204,7 @@ def _hint(error: dict[str, Any]) -> str | None:
         names = tuple(part for part in error["loc"] if isinstance(part, str) and not _is_union_tag(part))
         return MISSING_HINTS.get(names)
     if error["type"] == "extra_forbidden":
-        return "see harness/case/case.schema.json or the README for the fields each section takes"
+        return "see harness/case/case.schema.json or docs/case-format.md for the fields each section takes"
     wrong_kind = error["type"].endswith("_type") or error["type"] == "literal_error"
     if "explicit" in error["loc"] and wrong_kind and not _quoted_number(error.get("input")):
         # A Defaultable field given neither a value nor a framework_default mapping.

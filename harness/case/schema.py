@@ -21,8 +21,19 @@ from harness.optimizers import OptimizerField
 from harness.spec import Spec, by_key
 
 FRAMEWORKS = ("numpy", "keras", "chainer", "torch")
-FrameworkName = Literal["numpy", "keras", "chainer", "torch"]
-"""The built-in backends. A case's backends are these plus its `ports` (Case.backend_names)."""
+"""The default columns: the reference and the three frameworks. A case's backends are the
+chosen ones plus its `ports` (Case.backend_names)."""
+RUNTIME_SOURCES = {"onnxruntime": "torch", "litert": "keras"}
+"""Each shipped runtime -> the framework adapter whose model it exports: the runtime runs that
+framework's model, so the case's documented differences of that framework are its own too
+(Case.expected_difference)."""
+RUNTIMES = tuple(RUNTIME_SOURCES)
+"""The shipped runtimes (harness/adapters/shipping/): columns on request (`--frameworks`), not by
+default, because exporting a case costs seconds where a framework's run costs milliseconds
+(docs/shipping.md has the measured times)."""
+BACKENDS = FRAMEWORKS + RUNTIMES
+"""Every built-in backend name (harness/adapters/__init__.py's BACKEND_CLASSES has one class each)."""
+FrameworkName = Literal[BACKENDS]
 CHECKS = ("forward", "intermediates", "gradients", "training", "metrics", "known_values")
 CheckName = Literal["forward", "intermediates", "gradients", "training", "metrics", "known_values"]
 DEFAULT_CHECKS = ("forward", "intermediates", "gradients")
@@ -115,7 +126,8 @@ class ExpectedDifference(Spec):
     If the framework agrees after all, the check fails: the documentation is out of date."""
 
     frameworks: list[str] = Field(
-        min_length=1, description="numpy, keras, chainer, torch, or the name of one of the case's ports")
+        min_length=1, description="numpy, keras, chainer, torch, onnxruntime, litert, or the name of one of the "
+                                  "case's ports (onnxruntime and litert also inherit torch's and keras' entries)")
     checks: list[CheckName] | None = Field(default=None, description="default: every check")
     reason: str = Field(min_length=1)
 
@@ -181,6 +193,9 @@ class PortSpec(Spec):
         default=None, description="what the port computes in (sets its tolerances); default: the case's dtype")
     tolerance: ToleranceOverrides | None = Field(
         default=None, description="this port's own tolerances, with reasons; default: those of its dtype")
+    timeout: float = Field(default=60.0, gt=0, allow_inf_nan=False,
+                           description="seconds each step may take: a command's build and its run; a Python "
+                                       "port's import and each call (in its worker process)")
 
 
 class PythonPort(PortSpec):
@@ -199,7 +214,6 @@ class CommandPort(PortSpec):
     build: list[str] | None = Field(
         default=None, description="run once before the command (same placeholders), e.g. a compiler call; "
                                   "a program not found on PATH skips the port with that reason")
-    timeout: float = Field(default=60.0, gt=0, description="seconds the command (and the build) may take")
 
 
 PORT_KINDS = {"python": "python_port", "command": "command_port"}
@@ -248,7 +262,7 @@ class CaseSpec(Spec):
     expected_differences: list[ExpectedDifference] = Field(default_factory=list)
     expect: KnownValues | None = None
     optimizer: OptimizerField | None = Field(  # type: ignore[valid-type]
-        default=None, description="training cases: the optimizer and its hyper-parameters (see README, Training checks)")
+        default=None, description="training cases: the optimizer and its hyper-parameters (see docs/layouts-and-semantics.md, Training checks)")
     training: TrainingSpec | None = Field(default=None, description="training cases: steps and batch size")
 
     @model_validator(mode="after")

@@ -41,7 +41,7 @@ __all__ = ["CONCEPTS", "Concept", "DefaultContext", "DefaultUnavailable", "Defau
 
 def defaults_table(*args, **kwargs):
     """The table of every audited default in the backends given (a DefaultsTable: `.to_json()`
-    is results.json's `defaults`, `.to_markdown()` the README's); see
+    is results.json's `defaults`, `.to_markdown()` docs/defaults.md's); see
     harness.defaults.table.defaults_table. Imported lazily: its probes import harness.activations,
     which imports this package."""
     from harness.defaults.table import defaults_table as build

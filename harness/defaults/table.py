@@ -5,7 +5,7 @@ marks each row: `agrees`, or differs in `value` (the effective values, in the ha
 are not all equal) and/or `meaning` (the probes found different formulas behind the name: eps
 inside vs outside the square root, momentum as the share kept vs the share taken).
 
-Three forms: `to_markdown()` (the command and the README), `to_json()` (results.json's
+Three forms: `to_markdown()` (the command and docs/defaults.md), `to_json()` (results.json's
 `defaults`) and `display_rows(json)` (the rows the report's "Framework defaults" section
 shows). A framework that is not installed is a column of "not installed" (one that fails to
 import: "unavailable", its reason in the report's tooltips); a reader that fails shows its error
@@ -28,7 +28,7 @@ from harness.defaults.catalogue import CONCEPTS, Concept
 from harness.defaults.probes import show
 from harness.defaults.reading import DefaultContext, Reading
 from harness.defaults.resolve import readings
-from harness.readme_section import read_section, replace_section
+from harness.docs_section import read_section, replace_section
 
 FRAMEWORKS = ("keras", "chainer", "torch")
 
@@ -206,11 +206,11 @@ def display_rows(table: dict[str, Any]) -> list[DisplayRow]:
 
 
 def write_into(path: Path, table_markdown: str) -> bool:
-    """Replace the table between the README's markers; True if the file changed."""
+    """Replace the table between the page's markers; True if the file changed."""
     return replace_section(path, START, END, table_markdown)
 
 
-def readme_table(path: Path) -> str:
+def table_in(path: Path) -> str:
     return read_section(path, START, END)
 
 

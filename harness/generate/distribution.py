@@ -1,7 +1,7 @@
 """What the case generator draws, and how often: the distribution, stated and tunable.
 
 `python -m harness generate` and `campaign` take these as options (`--kinds`, `--depth`,
-`--graph`, `--training`, ...); `Distribution.describe()` prints them, and the README states the
+`--graph`, `--training`, ...); `Distribution.describe()` prints them, and docs/discovery.md states the
 defaults. Every registered layer kind, activation, loss and optimizer is in the distribution
 unless a subset is named.
 """

@@ -5,8 +5,9 @@ the same `Backend.run(case) -> RunResult` interface as the frameworks, so the ru
 pairwise comparisons, results.json, JUnit, the pytest matrix and the report treat it as one more
 column. Two kinds:
 
-* `python: FILE.py:FUNCTION` (python_port.py): the function is called in this process with the
-  inputs and the weights;
+* `python: FILE.py:FUNCTION` (python_port.py): the function is called with the inputs and the
+  weights in a worker process of the harness's (worker.py, worker_process.py), so that a crash,
+  an exit or a hang is that port's `error` and the run goes on;
 * `command: [...]` (command_port.py): an external program reads the inputs and weights from .npz
   files and writes its outputs to one.
 

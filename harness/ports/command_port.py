@@ -9,10 +9,11 @@ For each run the harness makes a fresh temporary directory, writes
 * `targets.npz`: one array per target;
 
 runs `build` (if given) and then `command` in the directory of the case file (or, for `--port`,
-the working directory), each with the port's `timeout`, and reads `outputs.npz` back (keys in
-harness/ports/returns.py). In both command lines `{inputs}`, `{weights}`, `{targets}`,
-`{outputs}` are those files' paths, `{workdir}` the temporary directory and `{python}` the Python
-running the harness.
+the working directory), each with the port's `timeout` and in a process group of its own that is
+killed whole when the step ends or times out (no child it started survives it), and reads
+`outputs.npz` back (keys in harness/ports/returns.py). In both command lines `{inputs}`,
+`{weights}`, `{targets}`, `{outputs}` are those files' paths, `{workdir}` the temporary directory
+and `{python}` the Python running the harness.
 
 A build or command whose program is not installed (not on PATH) skips the port with that reason,
 as a framework that is not installed is skipped. A non-zero exit, a timeout, or a missing or
@@ -37,6 +38,7 @@ from harness.case import Case
 from harness.ports import Port
 from harness.ports.layouts import layout_for
 from harness.ports.returns import build_result, flat_to_rich, port_error
+from harness.ports.worker_process import kill_group
 
 STDERR_LINES = 40
 """The end of a failing program's stderr kept in the message (the whole of it is seldom needed)."""
@@ -91,11 +93,11 @@ class CommandPortBackend(Backend):
                              expected="{inputs}, {weights}, {targets}, {outputs}, {workdir}, {python} "
                                       "(double the braces for a literal one: {{ }})", found=line) from None
         try:
-            completed = subprocess.run(argv, cwd=self.port.directory, capture_output=True, text=True,
-                                       timeout=self.port.spec.timeout)
+            completed = run_in_own_group(argv, self.port.directory, self.port.spec.timeout)
         except subprocess.TimeoutExpired as exc:
             raise port_error(self.port, case, f"its {role} did not finish in {self.port.spec.timeout:g} s "
-                             "(the port's `timeout`)", details=_tail(exc.stderr, "stderr")) from None
+                             "(the port's `timeout`); it and every process it started were killed",
+                             details=_tail(exc.stderr, "stderr")) from None
         except OSError as exc:
             raise port_error(self.port, case, f"its {role} could not be started: {exc.strerror}",
                              expected=f"a program {argv[0]!r} relative to {self.port.directory}",
@@ -115,6 +117,31 @@ class CommandPortBackend(Backend):
         except (OSError, ValueError, zipfile.BadZipFile) as exc:
             raise port_error(self.port, case, f"its outputs file cannot be read as .npz: {exc}",
                              expected="a NumPy .npz archive (numpy.savez)") from None
+
+
+def run_in_own_group(argv: list[str], directory: Path, timeout: float) -> subprocess.CompletedProcess:
+    """Run a program in a process group of its own and kill the whole group when it exits or is
+    past `timeout`: a child or grandchild it started (`sleep 1000 &` in a script) does not
+    outlive its step. Its output goes to files, not pipes, so that a background child holding
+    them open cannot keep the step waiting after the program itself has exited."""
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(argv, cwd=directory, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                                   start_new_session=True)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(process)
+            process.wait()
+            raise subprocess.TimeoutExpired(argv, timeout, output=_read(stdout), stderr=_read(stderr)) from None
+        finally:
+            kill_group(process)  # what it left running in the background (or all of it, on Ctrl-C)
+            process.wait()
+        return subprocess.CompletedProcess(argv, process.returncode, _read(stdout), _read(stderr))
+
+
+def _read(file: Any) -> str:
+    file.seek(0)
+    return file.read().decode(errors="replace")
 
 
 def _cast_all(arrays: dict[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:

@@ -1,4 +1,4 @@
-"""A port written as a Python function, run in this process.
+"""A port written as a Python function, run in a worker process of its own.
 
 The calling convention:
 
@@ -17,16 +17,16 @@ The calling convention:
 It returns the outputs, or a dict with more (harness/ports/returns.py). Every argument is a
 fresh copy: a port that changes its arguments in place changes nothing of the case.
 
-The file is imported under a name of its own (its directory first on sys.path while it
-imports, so it can import modules beside it), once per process and file version.
+The file is imported in a worker process (worker.py), once per run and file version, under a
+name of its own (its directory first on sys.path while it imports, so it can import modules
+beside it); arguments and return values travel pickled between the harness and its worker. Each
+import and each call has the port's `timeout` (default 60 s). A port that crashes, exits or
+runs past its timeout is its `error` with how its worker ended and the end of its stderr, and
+the next case gets a fresh worker; what it prints appears on the harness's stderr.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import inspect
-import sys
-import traceback
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
@@ -38,13 +38,14 @@ from harness.defaults import resolve_for_reference
 from harness.ports import Port, PortError
 from harness.ports.layouts import layout_for
 from harness.ports.returns import build_result, port_error
+from harness.ports.worker_process import WorkerFailed, worker_for
 
 OPTIONAL_ARGUMENTS = ("targets", "loss", "mode", "metrics", "training")
-_MODULES: dict[tuple[str, float], Any] = {}
 
 
 class PythonPortBackend(Backend):
-    """`function(inputs, weights, **optional)` from `FILE.py:FUNCTION`."""
+    """`function(inputs, weights, **optional)` from `FILE.py:FUNCTION`, called in the port
+    file's worker process (worker_process.py)."""
 
     name: ClassVar[str] = "port"
 
@@ -56,70 +57,67 @@ class PythonPortBackend(Backend):
         return self.port.source
 
     def run(self, case: Case) -> RunResult:
-        function = self.function(case)
+        parameters = self.parameters(case)
         dtype = self.port.spec.dtype or case.spec.dtype
         layout = layout_for(self.port.spec.weights_as)
         weights = layout.to_port(case, {name: value.astype(dtype) for name, value in case.weights.items()})
-        arguments = _optional_arguments(function, case, dtype)
-        try:
-            returned = function(_cast_all(case.dataset.inputs, dtype), weights, **arguments)
-        except Exception as exc:
-            raise port_error(self.port, case, f"the function raised {type(exc).__name__}: {exc}",
-                             details=_user_traceback(exc, self.path)) from None
-        return build_result(self.port, case, returned, layout, self.port.spec.dtype)
+        arguments = _optional_arguments(parameters, case, dtype)
+        reply = self._request(case, "call", args=(_cast_all(case.dataset.inputs, dtype), weights), kwargs=arguments)
+        if reply["status"] == "raised":
+            raise port_error(self.port, case, f"the function raised {reply['message']}",
+                             details=reply["details"]) from None
+        if reply["status"] == "unsendable":
+            raise port_error(self.port, case, f"what it returned cannot be sent back from its worker process "
+                             f"({reply['message']})", expected="arrays, lists, tuples and dicts of them "
+                             "(harness/ports/returns.py)") from None
+        return build_result(self.port, case, reply["value"], layout, self.port.spec.dtype)
 
     @property
     def path(self) -> Path:
         file, _ = self.port.spec.python.rsplit(":", 1)
         return (self.port.directory / file).resolve()
 
-    def function(self, case: Case) -> Callable[..., Any]:
+    def parameters(self, case: Case) -> dict[str, str]:
+        """The function's parameters (name -> inspect kind name), imported in the worker."""
         file, name = self.port.spec.python.rsplit(":", 1)
         path = self.path
         if not path.is_file():
             raise port_error(self.port, case, f"there is no file {path}",
                              expected=f"{file}, relative to {self.port.directory} (the {self._base()})")
-        module = _import(path, self.port, case)
-        function = getattr(module, name, None)
-        if not callable(function):
-            found = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
-                           and getattr(v, "__module__", None) == module.__name__)
+        reply = self._request(case, "load")
+        if reply["status"] == "import_failed":
+            raise port_error(self.port, case, f"importing {path.name} failed: {reply['message']}",
+                             details=reply["details"])
+        if reply["status"] == "no_function":
             raise port_error(self.port, case, f"{file} has no function {name!r}",
-                             expected=f"def {name}(inputs, weights, ...)", found=found or "no functions")
-        positional = [p for p in inspect.signature(function).parameters.values()
-                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
-        if len(positional) < 2 and not any(p.kind == p.VAR_POSITIONAL for p in positional):
+                             expected=f"def {name}(inputs, weights, ...)", found=reply["found"] or "no functions")
+        if reply["status"] != "ok":
+            raise port_error(self.port, case, f"{name} has no signature to read: {reply['message']}",
+                             expected=f"def {name}(inputs, weights, ...)")
+        kinds = reply["parameters"]
+        positional = [k for k in kinds.values() if k in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD", "VAR_POSITIONAL")]
+        if len(positional) < 2 and "VAR_POSITIONAL" not in positional:
             raise port_error(self.port, case, f"{name} takes {len(positional)} positional arguments",
-                             expected=f"def {name}(inputs, weights, ...)",
-                             found=f"{name}{inspect.signature(function)}")
-        return function
+                             expected=f"def {name}(inputs, weights, ...)", found=f"{name}{reply['signature']}")
+        return kinds
+
+    def _request(self, case: Case, op: str, **message: Any) -> dict[str, Any]:
+        """One request to the file's worker, with the port's timeout; its death is this port's error."""
+        _, function = self.port.spec.python.rsplit(":", 1)
+        what = "importing and reading" if op == "load" else "calling"
+        try:
+            return worker_for(self.path).request({"op": op, "path": str(self.path), "function": function, **message},
+                                                 self.port.spec.timeout)
+        except WorkerFailed as exc:
+            raise port_error(self.port, case, f"{what} {function} failed: {exc}",
+                             hint="the case's other backends still ran; the next case starts a fresh worker") from None
 
     def _base(self) -> str:
         return "case file's directory" if self.port.origin == "case file" else "working directory"
 
 
-def _import(path: Path, port: Port, case: Case) -> Any:
-    key = (str(path), path.stat().st_mtime)
-    if key in _MODULES:
-        return _MODULES[key]
-    module_name = f"harness_port_{abs(hash(key)):x}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        raise port_error(port, case, f"importing {path.name} failed: {type(exc).__name__}: {exc}",
-                         details=_user_traceback(exc, path)) from None
-    finally:
-        sys.path.remove(str(path.parent))
-    _MODULES[key] = module
-    return module
-
-
-def _optional_arguments(function: Callable[..., Any], case: Case, dtype: str) -> dict[str, Any]:
-    parameters = inspect.signature(function).parameters
-    takes_all = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
+def _optional_arguments(parameters: dict[str, str], case: Case, dtype: str) -> dict[str, Any]:
+    takes_all = "VAR_KEYWORD" in parameters.values()
     wanted = [name for name in OPTIONAL_ARGUMENTS if takes_all or name in parameters]
     return {name: ARGUMENTS[name](case, dtype) for name in wanted
             if name != "training" or case.spec.training is not None}
@@ -150,15 +148,6 @@ ARGUMENTS: dict[str, Callable[[Case, str], Any]] = {
 def _cast_all(arrays: dict[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:
     return {name: array.astype(dtype) if array.dtype.kind == "f" else array.copy()
             for name, array in arrays.items()}
-
-
-def _user_traceback(exc: BaseException, path: Path) -> str:
-    """The traceback from the port's own file on (the harness's frames are not the user's)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    # No frame of the file (a SyntaxError): the exception says where.
-    start = next((i for i, frame in enumerate(frames) if Path(frame.filename).resolve() == path), len(frames))
-    lines = traceback.format_list(frames[start:]) + traceback.format_exception_only(type(exc), exc)
-    return "".join(lines).rstrip()
 
 
 __all__ = ["PythonPortBackend", "PortError"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +86,11 @@ REPORTS_README = Path(__file__).resolve().parent / "templates" / "reports-README
 """Written into every report, so the repository's tracked reports/README.md survives each swap."""
 
 
-def write_site(out_dir: Path, reports: list[CaseReport], results: dict[str, Any]) -> Path:
-    """Write the whole report into `out_dir` (replacing it at once); return the index path."""
+def write_site(out_dir: Path, reports: list[CaseReport], results: dict[str, Any],
+               artifacts: dict[str, Path] | None = None) -> Path:
+    """Write the whole report into `out_dir` (replacing it at once); return the index path.
+    `artifacts`: relative path -> file to copy beside the pages (the exported models the shipped
+    runtimes ran, under `artifacts/`)."""
     pages = render_site(reports, results)
     files = {**pages, "README.md": REPORTS_README.read_text(encoding="utf-8"),
              "results.json": results_json(results),
@@ -97,6 +101,10 @@ def write_site(out_dir: Path, reports: list[CaseReport], results: dict[str, Any]
             path = staging / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
+        for relative, source in (artifacts or {}).items():
+            path = staging / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, path)
 
     replace_directory(out_dir, write)
     return Path(out_dir) / "index.html"

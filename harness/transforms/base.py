@@ -11,7 +11,7 @@ specs, weights, losses and optimizer) and `Edit.case()` is the transformed case,
 
 Three uses (see the package's __init__): diagnosis hints (which variant makes the reference
 match a failing backend), case strength (which variants the case's own checks would notice),
-and the README's catalogue (`python -m harness transforms`).
+and the catalogue (`python -m harness transforms`, docs/diagnosis.md).
 """
 
 from __future__ import annotations

@@ -49,6 +49,26 @@ def _hard_sigmoid():
             ("clipped at 1", lambda act, z: inner(act, z) >= 1)]
 
 
+@branches("relu_layer")
+def _relu_layer():
+    # The ReLU layer without max_value (harness/layers/activation_layers.py, ReLUPieces).
+    return [("at or below the threshold", lambda act, z: z <= act.threshold),
+            ("above the threshold", lambda act, z: z > act.threshold)]
+
+
+@branches("clipped_relu_layer")
+def _clipped_relu_layer():
+    return [("at or below the threshold", lambda act, z: z <= act.threshold),
+            ("linear piece", lambda act, z: (z > act.threshold) & (z < act.max_value)),
+            ("clipped at max_value", lambda act, z: (z > act.threshold) & (z >= act.max_value))]
+
+
+@branches("hard_swish")
+def _hard_swish():
+    return [("zero (x < -3)", lambda act, z: z < -3), ("quadratic piece", lambda act, z: (z >= -3) & (z <= 3)),
+            ("identity (x > 3)", lambda act, z: z > 3)]
+
+
 @branches("sigmoid", "tanh")
 def _saturating():
     # tanh' < 0.07 and sigmoid' < 0.05 beyond |x| = 2 and 3: "saturating"; |x| < 0.5: "linear".

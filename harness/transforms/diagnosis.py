@@ -34,7 +34,7 @@ MAX_PAIRS = 300
 case's other variants would otherwise be thousands of reference runs)."""
 TIME_BUDGET_S = 20.0
 """Seconds one failed check may spend searching (the shipped cases' searches take well under
-this: see README, Diagnosis hints)."""
+this: see docs/diagnosis.md, Diagnosis hints)."""
 
 
 @dataclass

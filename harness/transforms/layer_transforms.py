@@ -248,3 +248,18 @@ def batch_norm_variance(site, edit, context):
     def apply(edit: Edit, layer=site.layer) -> None:
         edit.update_layer(layer, moving_variance=other)
     yield f"the {other} batch variance", apply, _inference_blind(edit)
+
+
+@transform("ReLU.setting_dropped", family="default value", kind=SITE_LAYER, tags="ReLU",
+           description="one of ReLU's settings (max_value, negative_slope, threshold) left at its "
+                       "default, as a port that writes ReLU6 as a plain ReLU does",
+           phrase="{choice}")
+def relu_setting_dropped(site, edit, context):
+    layer = edit.layers[site.layer]
+    dropped = {"max_value": None, "negative_slope": 0.0, "threshold": 0.0}
+    for field, default in dropped.items():
+        if getattr(layer, field) == default:
+            continue
+        def apply(edit: Edit, layer=site.layer, field=field, default=default) -> None:
+            edit.update_layer(layer, **{field: default})
+        yield f"{field} is left at its default ({default})", apply

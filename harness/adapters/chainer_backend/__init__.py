@@ -64,7 +64,7 @@ class ChainerBackend(FrameworkBackend):
         native.save_checkpoint(model, tensors, path)
 
     def read_checkpoint(self, path, model):
-        return native.read_checkpoint(path)
+        return native.read_checkpoint(path, model)
 
     def differentiate(self, compute, inputs, parameters):
         for variable in [*inputs, *parameters]:

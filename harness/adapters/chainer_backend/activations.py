@@ -87,3 +87,16 @@ def swish(spec):
     def call(x):
         return F.swish(x, np.full(x.shape[1:], spec.beta, dtype=x.dtype))
     return call, "native", f"F.swish(beta={spec.beta})"
+
+
+@builders.register("log_softmax")
+def log_softmax(spec):
+    # chainer's default axis is 1 (chainer/functions/activation/log_softmax.py): always passed.
+    return (lambda x: F.log_softmax(x, axis=spec.axis % x.ndim)), "native", f"F.log_softmax(axis={spec.axis})"
+
+
+@builders.register("hard_swish")
+def hard_swish(spec):
+    # chainer has no hard swish: x * clipped_relu(x + 3, 6) / 6.
+    return (lambda x: x * F.clipped_relu(x + 3.0, z=6.0) / 6.0), "composite", \
+        "x * F.clipped_relu(x + 3, 6) / 6: chainer has no hard swish"

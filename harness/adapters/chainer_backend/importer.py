@@ -1,8 +1,10 @@
 """A chainer model (`module.py:ClassName` of a chainer.Sequential, plus its save_npz file) in the
 case's terms, for `python -m harness import`.
 
-The class is imported from the file and built with no arguments, the npz loaded into it with
-`serializers.load_npz(strict=True)`. A chainer.Sequential is walked layer by layer: its forward
+The class is imported from the file and built with no arguments, the npz read by the harness
+(harness/bounded_reading.py: pickles refused, the archive's size bounded) and handed to
+chainer's `NpzDeserializer(strict=True)` as arrays: chainer's own `load_npz` opens the file with
+`numpy.load(allow_pickle=True)`, so a pickle in it would run. A chainer.Sequential is walked layer by layer: its forward
 is its layers in order (chainer/sequential.py `Sequential.forward`), links and plain functions
 alike. Its links are a ChainList's children, named `0`, `1`, ... in save_npz's file; the case's
 layers for them get those names, so the file's names are the case's model's own. A Chain with a
@@ -24,16 +26,30 @@ from typing import Any, Callable
 import numpy as np
 
 from harness.adapters.chainer_backend._import import F, L, chainer
+from harness.bounded_reading import read_npz
 from harness.errors import CaseError
-from harness.importing import ImportedModel, ImportProblem
+from harness.imported_model import ImportedModel, ImportProblem
 from harness.layers import LAYERS
+
+
+class ArchiveArrays(dict):
+    """The npz's arrays as NpzDeserializer looks them up, with numpy.load's message for a
+    missing name."""
+
+    def __missing__(self, key):
+        raise KeyError(f"{key} is not a file in the archive")
 
 
 def read_chainer_model(file: Path, class_name: str, weights: Path, shapes: list[tuple[int, ...]]) -> ImportedModel:
     chain = instantiate(file, class_name)
     try:
-        chainer.serializers.load_npz(str(weights), chain, strict=True)
-    except Exception as exc:  # missing keys, shapes, not an npz
+        arrays = read_npz(weights)
+    except ValueError as exc:
+        raise CaseError(f"cannot read the npz: {exc}", file=str(weights), field="--weights") from None
+    try:
+        # Not serializers.load_npz: it opens the file with numpy.load(allow_pickle=True).
+        chainer.serializers.NpzDeserializer(ArchiveArrays(arrays), strict=True).load(chain)
+    except Exception as exc:  # missing keys, shapes
         raise CaseError(f"the npz does not load into {class_name}(): {' '.join(str(exc).split())}",
                         file=str(weights), field="--weights") from None
     dtypes = {str(parameter.dtype) for parameter in chain.params()}

@@ -9,12 +9,13 @@ composite layers included) is a child under the layer's name.
 
 from __future__ import annotations
 
-import zipfile
+from pathlib import Path
 
 import numpy as np
 
 from harness.adapters.base import BuiltLayer, CheckpointContents, NativeModel, Unsupported
 from harness.adapters.chainer_backend._import import chainer
+from harness.bounded_reading import model_limit, read_npz
 
 
 def native_model(built: dict[str, BuiltLayer]) -> NativeModel:
@@ -48,10 +49,14 @@ def save_checkpoint(model: NativeModel, tensors: dict[str, np.ndarray], path: st
         np.savez_compressed(file, **tensors)
 
 
-def read_checkpoint(path: str) -> CheckpointContents:
-    """The arrays of an npz file, as serializers.load_npz reads them (numpy.load, no pickles)."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return CheckpointContents({key: np.array(npz[key]) for key in npz.files})
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"numpy.load cannot read it as an npz file: {exc}") from None
+def read_checkpoint(path: str, model: NativeModel) -> CheckpointContents:
+    """The arrays of an npz file, by save_npz's names. Not chainer's load_npz, which unpickles
+    (numpy.load(allow_pickle=True)): harness/bounded_reading.py, pickles refused, each array read
+    only where its declared shape is the model's."""
+    expected = expected_shapes(model)
+    return CheckpointContents(read_npz(Path(path), expected, limit=model_limit(expected)))
+
+
+def expected_shapes(model: NativeModel) -> dict[str, tuple[int, ...]]:
+    """Each named tensor's shape (a persistent scalar such as BatchNormalization's N is ())."""
+    return {key: tuple(np.shape(getattr(value, "array", value))) for key, value in model.tensors.items()}

@@ -3,8 +3,8 @@
 A template returns the source that builds the layer the way this package's builder does (its
 native form), defines `layer` (called on the input variables) and `params` (native parameter
 name -> chainer Parameter, as the builder's WeightBindings name them), and loads each from `W`.
-`DRIVER` wraps it into the reproducer's `run_chainer` (harness/repro/); tests/test_discovery.py runs
-the templates (Dense, Conv2D, LayerNormalization) against the float64 reference.
+`DRIVER` wraps it into the reproducer's `run_chainer` (harness/repro/); tests/test_repro_templates.py
+renders every template and runs the Dense and Conv2D reproducers against the float64 reference.
 """
 
 from __future__ import annotations
@@ -16,6 +16,11 @@ TEMPLATES = registry()
 
 DRIVER = '''
 def run_{framework}(inputs, W, upstream):
+    try:  # chainer 7.8.1's import needs the stdlib distutils, not setuptools' shim of it
+        import _distutils_hack
+        _distutils_hack.remove_shim()
+    except (ImportError, AttributeError):
+        pass
     import chainer
     import chainer.functions as F
     import chainer.links as L
@@ -24,6 +29,7 @@ def run_{framework}(inputs, W, upstream):
 {build}
     for name, parameter in params.items():
         parameter.array[...] = W[name]
+        parameter.cleargrad()  # a chainer Parameter's grad starts as NaN, and backward adds to it
     xs = [chainer.Variable(a) for a in inputs]
     with chainer.using_config("train", {training}), chainer.using_config("enable_backprop", True):
         y = layer(*xs)
@@ -52,11 +58,14 @@ def activation(spec, x: str) -> str:
 
 @TEMPLATES.register("Dense")
 def dense(spec, input_shapes, dtype, training) -> str:
+    # Built outside the f-string: an f-string nesting ''' parses only from Python 3.12 (PEP 701),
+    # and the project runs on 3.11 (tests/test_imports.py compiles every module).
+    bias_cast = "\nlinear.b.array = linear.b.array.astype(dtype)" if spec.use_bias else ""
+    bias_param = ', "Linear.b": linear.b' if spec.use_bias else ""
     return f'''
 linear = L.Linear({input_shapes[0][-1]}, {spec.units}, nobias={not spec.use_bias})
-linear.W.array = linear.W.array.astype(dtype){'''
-linear.b.array = linear.b.array.astype(dtype)''' if spec.use_bias else ''}
-params = {{"Linear.W": linear.W{', "Linear.b": linear.b' if spec.use_bias else ''}}}
+linear.W.array = linear.W.array.astype(dtype){bias_cast}
+params = {{"Linear.W": linear.W{bias_param}}}
 layer = lambda x: {activation(spec.activation, "linear(x, n_batch_axes=x.ndim - 1)")}
 '''
 

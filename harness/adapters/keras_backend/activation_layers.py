@@ -13,3 +13,14 @@ def leaky_relu(spec, ctx) -> BuiltLayer:
     layer = keras.layers.LeakyReLU(negative_slope=spec.negative_slope, dtype=ctx.dtype, name=ctx.layer_name)
     return BuiltLayer(call=layer, detail=f"keras.layers.LeakyReLU(negative_slope={spec.negative_slope})",
                       module=layer)
+
+
+@builders.register("ReLU")
+def relu(spec, ctx) -> BuiltLayer:
+    # keras.layers.ReLU is the layer the case describes (its formula is the reference's); every
+    # argument is passed, so no Keras default stands in for the case's value.
+    layer = keras.layers.ReLU(max_value=spec.max_value, negative_slope=spec.negative_slope,
+                              threshold=spec.threshold, dtype=ctx.dtype, name=ctx.layer_name)
+    return BuiltLayer(call=layer, module=layer,
+                      detail=f"keras.layers.ReLU(max_value={spec.max_value}, "
+                             f"negative_slope={spec.negative_slope}, threshold={spec.threshold})")

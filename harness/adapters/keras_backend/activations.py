@@ -91,3 +91,15 @@ def swish(spec):
         return A.silu, "native", "keras.activations.silu"
     return (lambda x: x * A.sigmoid(spec.beta * x)), "composite", \
         f"x * sigmoid({spec.beta} x): Keras' silu has no beta"
+
+
+@builders.register("log_softmax")
+def log_softmax(spec):
+    return (lambda x: A.log_softmax(x, axis=spec.axis)), "native", \
+        f"keras.activations.log_softmax(axis={spec.axis})"
+
+
+@builders.register("hard_swish")
+def hard_swish(spec):
+    # keras/src/activations/activations.py: hard_silu(x) = x * hard_sigmoid(x), relu6(x + 3) / 6.
+    return A.hard_silu, "native", "keras.activations.hard_silu"

@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from harness.adapters.keras_backend._import import keras
+from harness.bounded_reading import check_archive, ratio_limit
 from harness.errors import CaseError
-from harness.importing import ImportedModel, ImportProblem
+from harness.imported_model import ImportedModel, ImportProblem
 from harness.layers import LAYERS
 
 CARRIES_NOTHING = {"name", "dtype", "build_config", "seed"}
@@ -42,6 +43,10 @@ SETTINGS = {
 
 
 def read_keras_model(path: Path) -> ImportedModel:
+    try:
+        check_archive(path, ratio_limit(path))  # before Keras inflates any member
+    except ValueError as exc:
+        raise CaseError(f"refused: {exc}", file=str(path)) from None
     try:
         model = keras.saving.load_model(str(path), safe_mode=True, compile=False)
     except Exception as exc:  # Keras raises ValueError, TypeError, OSError alike for a bad file

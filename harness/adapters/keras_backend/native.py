@@ -28,6 +28,7 @@ import numpy as np
 
 from harness.adapters.base import BuiltLayer, CheckpointContents, NativeModel
 from harness.adapters.keras_backend._import import keras
+from harness.bounded_reading import Budget, model_limit, read_member, stand_in
 
 ARCHIVE_WEIGHTS = "model.weights.h5"
 """The weights file inside a `.keras` archive (keras/src/saving/saving_lib.py `_VARS_FNAME_H5`)."""
@@ -78,42 +79,88 @@ def file_layout(model: NativeModel) -> tuple[dict[str, str], dict[str, str]]:
     return {path: keys[int(array.flat[0]) - 1] for path, array in arrays.items()}, names
 
 
-def h5_contents(file) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Every dataset of an HDF5 file by path, and every group's recorded layer name."""
+def h5_contents(file, expected: dict[str, tuple[int, ...]] | None = None,
+                limit: int | None = None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Every dataset of an HDF5 file by path, and every group's recorded layer name. With
+    `expected` (path -> the model's shape), a dataset is read only where its declared shape is
+    that one, and one the model does not name while all read stay within `limit`
+    (harness/bounded_reading.py Budget): h5py gives the shape without the data, so a small file
+    declaring a huge dataset allocates nothing (it gets a stand-in of its declared shape for the
+    mismatch table).
+    A damaged file is a ValueError naming the dataset, whatever h5py raised."""
     arrays: dict[str, np.ndarray] = {}
     names: dict[str, str] = {}
+    budget = None if expected is None else Budget(limit)
 
     def visit(path, item):
         if isinstance(item, h5py.Dataset):
-            arrays[path] = np.array(item[()])
+            arrays[path] = _dataset(path, item, expected, budget)
         elif "name" in item.attrs:
             names[path] = str(item.attrs["name"])
 
-    file.visititems(visit)
+    try:
+        file.visititems(visit)
+    except ValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001  h5py raises OSError, KeyError, RuntimeError, TypeError for damage
+        raise ValueError(f"h5py cannot read the file's structure ({type(exc).__name__}: {exc}): a damaged "
+                         "or not a Keras weights file") from None
     return arrays, names
 
 
-def open_weights(path: str) -> h5py.File:
-    """The weights HDF5 of a `.weights.h5` file or of a `.keras` archive."""
+def _dataset(path: str, item, expected: dict[str, tuple[int, ...]] | None, budget: Budget | None) -> np.ndarray:
+    try:
+        shape, dtype = item.shape, item.dtype
+    except Exception as exc:  # noqa: BLE001  a damaged dataspace or datatype message
+        raise ValueError(f"tensor {path!r}: h5py cannot read its shape or dtype ({type(exc).__name__}: {exc})") from None
+    if shape is None or dtype.kind not in "fiub":
+        raise ValueError(f"tensor {path!r} holds {'no data space' if shape is None else dtype}, not numbers: "
+                         "not a Keras weights file")
+    if budget is not None and not budget.allows(path, tuple(shape), dtype, expected):
+        return stand_in(tuple(shape), dtype)
+    try:
+        return np.array(item[()])
+    except Exception as exc:  # noqa: BLE001  damaged data or filter pipeline
+        raise ValueError(f"tensor {path!r} cannot be read ({type(exc).__name__}: {exc}): a damaged file") from None
+
+
+def open_weights(path: str, limit: int) -> h5py.File:
+    """The weights HDF5 of a `.weights.h5` file or of a `.keras` archive (read in memory, at
+    most `limit` bytes: a deflate bomb stops there)."""
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             if ARCHIVE_WEIGHTS not in archive.namelist():
                 raise ValueError(f"the archive has no {ARCHIVE_WEIGHTS} (it holds {archive.namelist()}): "
                                  "not a Keras 3 .keras file")
-            return h5py.File(io.BytesIO(archive.read(ARCHIVE_WEIGHTS)), "r")
+            data = read_member(archive, ARCHIVE_WEIGHTS, limit)
+        try:
+            return h5py.File(io.BytesIO(data), "r")
+        except OSError as exc:
+            raise ValueError(f"h5py cannot read its {ARCHIVE_WEIGHTS} as an HDF5 file: {exc}") from None
     try:
         return h5py.File(path, "r")
     except OSError as exc:
         raise ValueError(f"h5py cannot read it as an HDF5 file: {exc}") from None
 
 
+def _is_legacy(file) -> bool:
+    try:
+        return "layer_names" in file.attrs or "model_weights" in file
+    except Exception as exc:  # noqa: BLE001  a damaged root group
+        raise ValueError(f"h5py cannot read the file's root group ({type(exc).__name__}: {exc}): a damaged "
+                         "or not a Keras weights file") from None
+
+
 def read_checkpoint(path: str, model: NativeModel) -> CheckpointContents:
-    with open_weights(path) as file:
-        if "layer_names" in file.attrs or "model_weights" in file:
+    layout, our_names = file_layout(model)
+    shapes = {key: tuple(variable.shape) for key, variable in model.tensors.items()}
+    expected = {file_path: shapes[key] for file_path, key in layout.items()}
+    limit = model_limit(shapes)
+    with open_weights(path, limit) as file:
+        if _is_legacy(file):
             raise ValueError("a Keras 2 (legacy HDF5) weights file; load the model in Keras 3 and save it "
                              "again with model.save_weights('NAME.weights.h5') or model.save('NAME.keras')")
-        arrays, file_names = h5_contents(file)
-    layout, our_names = file_layout(model)
+        arrays, file_names = h5_contents(file, expected, limit)
     contents = CheckpointContents({})
     for file_path, array in arrays.items():
         key = layout.get(file_path, file_path)

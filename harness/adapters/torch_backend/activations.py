@@ -85,3 +85,13 @@ def swish(spec):
         return F.silu, "native", "F.silu"
     return (lambda x: x * torch.sigmoid(spec.beta * x)), "composite", \
         f"x * sigmoid({spec.beta} x): F.silu has no beta"
+
+
+@builders.register("log_softmax")
+def log_softmax(spec):
+    return (lambda x: torch.log_softmax(x, dim=spec.axis)), "native", f"torch.log_softmax(dim={spec.axis})"
+
+
+@builders.register("hard_swish")
+def hard_swish(spec):
+    return F.hardswish, "native", "torch.nn.functional.hardswish"

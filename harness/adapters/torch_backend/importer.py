@@ -29,14 +29,19 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from harness.bounded_reading import check_archive, ratio_limit
 from harness.errors import CaseError
-from harness.importing import ImportedModel, ImportProblem
+from harness.imported_model import ImportedModel, ImportProblem
 
 nn = torch.nn
 
 
 def read_torch_module(file: Path, class_name: str, state_dict: Path, shapes: list[tuple[int, ...]]) -> ImportedModel:
     module = instantiate(file, class_name)
+    try:
+        check_archive(state_dict, ratio_limit(state_dict))  # before torch reads any record
+    except ValueError as exc:
+        raise CaseError(f"refused: {exc}", file=str(state_dict), field="--weights") from None
     try:
         state = torch.load(state_dict, map_location="cpu", weights_only=True)
         module.load_state_dict(state, strict=True)
@@ -307,6 +312,42 @@ def activation(name: str) -> Callable:  # torch/nn/modules/activation.py
     return lambda m, reasons: {"type": "Activation", "activation": name}
 
 
+def along(name: str) -> Callable:  # torch/nn/modules/activation.py: Softmax, LogSoftmax
+    def translate(m, reasons) -> dict:
+        if m.dim is None:
+            reasons.append("dim=None: torch picks the axis from the input's rank (a legacy rule); "
+                           "give the module its dim")
+            return {"type": "Activation", "activation": name}
+        return {"type": "Activation", "activation": {"name": name, "axis": int(m.dim)}}
+    return translate
+
+
+def gelu(m: nn.GELU, reasons) -> dict:
+    return {"type": "Activation", "activation": {"name": "gelu", "approximate": m.approximate}}
+
+
+def relu6(m: nn.ReLU6, reasons) -> dict:  # torch/nn/modules/activation.py: Hardtanh(0, 6)
+    return {"type": "ReLU", "max_value": 6.0}
+
+
+def hardtanh(m: nn.Hardtanh, reasons) -> dict:
+    if m.min_val != 0:
+        reasons.append(f"min_val={m.min_val}: the case's ReLU clips below at 0 (a Hardtanh with "
+                       "another lower bound has no layer here)")
+    return {"type": "ReLU", "max_value": float(m.max_val)}
+
+
+def threshold(m: nn.Threshold, reasons) -> dict:
+    if m.value != 0 or m.threshold < 0:
+        reasons.append(f"Threshold({m.threshold}, {m.value}): the case's ReLU maps x <= threshold "
+                       "to 0 and needs threshold >= 0")
+    return {"type": "ReLU", "threshold": float(m.threshold)}
+
+
+def leaky_relu(m: nn.LeakyReLU, reasons) -> dict:
+    return {"type": "LeakyReLU", "negative_slope": float(m.negative_slope)}
+
+
 def flatten(m: nn.Flatten, reasons) -> dict:  # torch/nn/modules/flatten.py
     if (m.start_dim, m.end_dim) != (1, -1):
         reasons.append(f"start_dim={m.start_dim}, end_dim={m.end_dim}: the case flattens every axis but the batch")
@@ -338,7 +379,9 @@ TRANSLATORS: dict[type, Callable[[Any, list[str]], dict]] = {
     nn.Linear: linear, nn.Conv1d: conv, nn.Conv2d: conv,
     nn.BatchNorm1d: batch_norm, nn.BatchNorm2d: batch_norm, nn.LayerNorm: layer_norm,
     nn.Embedding: embedding, nn.Flatten: flatten, nn.Dropout: dropout,
-    nn.ReLU: activation("relu"), nn.Tanh: activation("tanh"), nn.Sigmoid: activation("sigmoid"),
+    nn.ReLU: activation("relu"), nn.ReLU6: relu6, nn.Hardtanh: hardtanh, nn.Threshold: threshold,
+    nn.LeakyReLU: leaky_relu, nn.Hardswish: activation("hard_swish"), nn.GELU: gelu,
+    nn.Softmax: along("softmax"), nn.LogSoftmax: along("log_softmax"), nn.Tanh: activation("tanh"), nn.Sigmoid: activation("sigmoid"),
     nn.MaxPool1d: pooling("Max"), nn.MaxPool2d: pooling("Max"),
     nn.AvgPool1d: pooling("Average"), nn.AvgPool2d: pooling("Average"),
 }

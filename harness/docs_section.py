@@ -1,8 +1,9 @@
 """Generated sections of a Markdown file, between two HTML comment markers.
 
-The README holds tables the harness builds by running the frameworks (the support table, the
-defaults table); `python -m harness support --write` and `defaults --write` replace them, and
-tests compare them with a fresh build so they cannot go stale.
+docs/ holds tables the harness builds by running the frameworks (docs/support.md, the support
+table; docs/defaults.md, the defaults table); `python -m harness support --write docs/support.md`
+and `defaults --write docs/defaults.md` replace them, and tests compare them with a fresh build
+so they cannot go stale.
 """
 
 from __future__ import annotations
