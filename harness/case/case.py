@@ -277,7 +277,7 @@ def _tensor(loaded: LoadedCase, section: str, name: str, tensor: TensorSpec, sam
     try:
         array = generate(tensor.data, name=name, samples=samples, shape=shape, seed=seed, scope=scope)
     except ValueError as exc:
-        raise loaded.error(str(exc), (*path, "data")) from None
+        raise loaded.error(str(exc), (*path, "data"), hint=getattr(exc, "hint", None)) from None
     if array.ndim == 0 or array.shape[0] != samples:
         raise loaded.error(f"{section[:-1]} {name!r} has {array.shape[0] if array.ndim else 'no'} samples",
                            (*path, "data"), expected=f"{samples} (the batch size)", found=list(array.shape))
