@@ -126,6 +126,10 @@ class CaseFile(pytest.File):
         ports = command_line_ports(self.config)
         cases = [case.with_ports(ports) for case in load_cases_from_file(self.path)]
         require = os.environ.get("HARNESS_REQUIRE_FRAMEWORKS", "") not in ("", "0")
+        runners = self.config.stash[RUNNERS]
+        for case in cases:
+            if case.id in runners and runners[case.id].case.loaded.file != case.loaded.file:
+                raise duplicate_case(case, runners[case.id].case)
         for case in cases:
             runner = CaseRunner(case, require_frameworks=require)
             self.config.stash[RUNNERS][case.id] = runner
@@ -138,7 +142,12 @@ class CaseFile(pytest.File):
         # A case file that does not load is the user's to fix: the message, not a traceback.
         if isinstance(excinfo.value, CaseError):
             return excinfo.value.render()
-        return super().repr_failure(excinfo, style=style)
+        return super().repr_failure(excinfo)  # a Collector's repr_failure takes no style
+
+
+def duplicate_case(case: Any, first: Any) -> CaseError:
+    return CaseError(f"case {case.id!r} is also defined in {first.loaded.file}", file=str(case.loaded.file),
+                     field="name", hint="give every case its own `name` (each case has one report page)")
 
 
 class CheckFailed(Exception):

@@ -24,9 +24,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Union
 
 import numpy as np
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, field_validator
 
 from harness.case.expression import evaluate
+from harness.literals import literal_shape
 from harness.initializers import parameter_rng
 from harness.spec import Shape, Spec, by_key
 
@@ -128,10 +129,21 @@ class Covering(DataSource):
 
 
 class Values(DataSource):
-    values: Any = Field(description="nested lists, batch axis first")
+    values: Any = Field(description="nested lists of numbers, batch axis first")
+
+    @field_validator("values")
+    @classmethod
+    def _rectangular_numbers(cls, values: Any) -> Any:
+        literal_shape(values)
+        return values
 
     def generate(self, samples, shape, rng, scope):
         return np.asarray(self.values)
+
+    def is_integer(self) -> bool:
+        """Every number written without a point (1, not 1.0): an index or a float? Only the
+        tensor's `dtype` can say."""
+        return np.asarray(self.values).dtype.kind in "iu"
 
     def needs_shape(self) -> bool:
         return False

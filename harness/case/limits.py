@@ -44,8 +44,12 @@ class Limit:
 MAX_ELEMENTS = Limit("max_elements", "HARNESS_MAX_ELEMENTS", 20_000_000,
                      "the number of elements of one case's data and parameters together "
                      "(and of any one array an expression makes)")
-MAX_FILE_BYTES = Limit("max_file_bytes", "HARNESS_MAX_CASE_BYTES", 4 * 1024 * 1024,
+MAX_FILE_BYTES = Limit("max_file_bytes", "HARNESS_MAX_CASE_BYTES", 128 * 1024,
                        "the size of a case file in bytes")
+"""ruamel.yaml's round-trip parser (kept for the line of every key) reads about 25-40 KB a second
+on a loaded two-core machine (a 240 KB `values` list took 22 s there): 128 KiB bound a parse to
+about 10 s. The largest shipped case is 12 KB;
+weights of real models belong in a file beside the case (`weights: {file: NAME.npz}`)."""
 MAX_NESTING = Limit("max_nesting", "HARNESS_MAX_NESTING", 64, "the nesting depth of a case file")
 MAX_YAML_NODES = Limit("max_yaml_nodes", "HARNESS_MAX_YAML_NODES", 1_000_000,
                        "the number of values (scalars, lists, mappings) in a case file")

@@ -16,8 +16,11 @@ from typing import Any, Iterator
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import Composer, ComposerError, MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import AliasEvent
 
+from harness.case.limits import MAX_FILE_BYTES, MAX_NESTING, MAX_YAML_NODES
 from harness.case.schema import CaseSpec, VariantSpec
 from harness.errors import CaseError, CaseErrors
 
@@ -45,12 +48,9 @@ class LoadedCase:
 def load_case_file(path: str | Path) -> list[LoadedCase]:
     """All cases in one file (one, or one per variant). Raises CaseError on any problem."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CaseError(f"cannot read the case file: {exc.strerror}", file=str(path),
-                        hint="check the path; case files live in cases/*.yaml") from None
+    text = read_text(path)
     root = parse_yaml(text, path)
+    check_tree(root, path)
     if not isinstance(root, CommentedMap):
         raise CaseError("a case file must be a YAML mapping", file=str(path), line=1,
                         expected="keys such as name, inputs, model, loss", found=type(root).__name__)
@@ -93,16 +93,113 @@ def commented(value: Any, lines: Iterator[int] | None = None, line: int | None =
     return value
 
 
+def read_text(path: Path) -> str:
+    """The file's text, refused past MAX_FILE_BYTES before it is read, and as UTF-8 only."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES.value():
+            raise CaseError(f"the case file is {size:,} bytes long", file=str(path),
+                            hint=MAX_FILE_BYTES.hint() + "; large weights belong in a file beside "
+                                 "the case (weights: {file: NAME.npz})")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CaseError(f"cannot read the case file: {exc.strerror}", file=str(path),
+                        hint="check the path; case files live in cases/*.yaml") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise CaseError(f"the case file is not UTF-8 text (byte {data[exc.start]:#04x} at offset "
+                        f"{exc.start})", file=str(path), line=line,
+                        hint="save the file as UTF-8") from None
+
+
+class _AliasRefused(ComposerError):
+    pass
+
+
+class _NoAliasComposer(Composer):
+    """ruamel's composer, refusing an alias where it meets one (see `check_tree` for why)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.parser.check_event(AliasEvent):
+            raise _AliasRefused(None, None, "YAML aliases (*name, <<: *name) are not accepted in a case "
+                                "file; write the repeated part out, or share keys with `variants:`",
+                                self.parser.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
 def parse_yaml(text: str, path: Path) -> Any:
     yaml = YAML(typ="rt")
+    yaml.Composer = _NoAliasComposer
+    yaml.max_depth = MAX_NESTING.value()  # refused as the parser reaches it, before any recursion
     try:
         return yaml.load(text)
+    except RecursionError:
+        raise CaseError("the YAML is nested too deeply to parse", file=str(path),
+                        hint=MAX_NESTING.hint()) from None
+    except _AliasRefused as exc:
+        raise CaseError(exc.problem, file=str(path), line=exc.problem_mark.line + 1) from None
+    except MaxDepthExceededError as exc:
+        raise CaseError(f"the case file is nested more than {MAX_NESTING.value()} levels deep",
+                        file=str(path), line=exc.problem_mark.line + 1 if exc.problem_mark else None,
+                        hint=MAX_NESTING.hint()) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or str(exc).splitlines()[0]
         raise CaseError(f"invalid YAML: {problem}", file=str(path), line=line,
                         hint="see the YAML at that line (indentation, duplicate keys, quotes)") from None
+
+
+def check_tree(root: Any, path: Path) -> None:
+    """Refuse anchors and aliases, and bound the nesting depth and the number of values, before
+    anything walks the tree recursively or copies it.
+
+    An alias is a reference to a node defined earlier: ruamel keeps it shared, and `to_plain`
+    and pydantic would expand it, so nine levels of nine aliases in 500 bytes expand to 9^9
+    values (the issue-26 alias bomb; a recursive alias never ends). No shipped case uses
+    anchors, so a container reached twice is refused outright rather than budgeted. The walk is
+    iterative, so depth is counted rather than run into Python's recursion limit."""
+    max_depth, max_nodes = MAX_NESTING.value(), MAX_YAML_NODES.value()
+    seen: set[int] = set()
+    stack: list[tuple[Any, int, Any, Any]] = [(root, 1, None, None)]
+    nodes = 0
+    while stack:
+        node, depth, parent, key = stack.pop()
+        nodes += 1
+        if nodes > max_nodes:
+            raise CaseError(f"the case file holds more than {max_nodes:,} values", file=str(path),
+                            hint=MAX_YAML_NODES.hint())
+        if not isinstance(node, (dict, list)):
+            continue
+        if id(node) in seen:
+            raise CaseError("YAML anchors and aliases (&name, *name, <<: *name) are not accepted in "
+                            "a case file", file=str(path), line=_line_in(parent, key),
+                            hint="write the repeated part out, or use `variants:` to share keys")
+        seen.add(id(node))
+        if depth > max_depth:
+            raise CaseError(f"the case file is nested more than {max_depth} levels deep", file=str(path),
+                            line=_line_in(parent, key), hint=MAX_NESTING.hint())
+        if isinstance(node, dict):
+            if getattr(node, "merge", None):
+                raise CaseError("YAML merge keys (<<: *name) are not accepted in a case file",
+                                file=str(path), line=_line_in(parent, key),
+                                hint="write the repeated part out, or use `variants:` to share keys")
+            stack.extend((item, depth + 1, node, item_key) for item_key, item in node.items())
+        else:
+            stack.extend((item, depth + 1, node, index) for index, item in enumerate(node))
+
+
+def _line_in(parent: Any, key: Any) -> int | None:
+    try:
+        if isinstance(parent, CommentedMap):
+            return parent.lc.key(key)[0] + 1
+        if isinstance(parent, CommentedSeq):
+            return parent.lc.item(key)[0] + 1
+    except (KeyError, IndexError, TypeError, AttributeError):
+        pass
+    return None
 
 
 def load_variants(root: CommentedMap, path: Path, text: str) -> list[LoadedCase]:
