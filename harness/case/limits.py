@@ -22,6 +22,7 @@ class Limit:
     environment: str
     default: int
     what: str
+    flag: str | None = None
 
     def value(self) -> int:
         text = os.environ.get(self.environment, "").strip()
@@ -37,15 +38,15 @@ class Limit:
         return value
 
     def hint(self) -> str:
-        return (f"{self.what} is limited to {self.value():,} (set {self.environment}=N to raise it "
-                f"for a big real model; see docs/security.md)")
+        how = f"{self.flag} N or {self.environment}=N" if self.flag else f"{self.environment}=N"
+        return f"{self.what} is limited to {self.value():,} (raise it with {how}; see docs/security.md)"
 
 
 MAX_ELEMENTS = Limit("max_elements", "HARNESS_MAX_ELEMENTS", 20_000_000,
                      "the number of elements of one case's data and parameters together "
-                     "(and of any one array an expression makes)")
+                     "(and of any one array an expression makes)", "--max-elements")
 MAX_FILE_BYTES = Limit("max_file_bytes", "HARNESS_MAX_CASE_BYTES", 128 * 1024,
-                       "the size of a case file in bytes")
+                       "the size of a case file in bytes", "--max-case-bytes")
 """ruamel.yaml's round-trip parser (kept for the line of every key) reads about 25-40 KB a second
 on a loaded two-core machine (a 240 KB `values` list took 22 s there): 128 KiB bound a parse to
 about 10 s. The largest shipped case is 12 KB;
