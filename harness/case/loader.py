@@ -19,6 +19,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.composer import Composer, ComposerError, MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.reader import ReaderError
 
 from harness.case.limits import MAX_FILE_BYTES, MAX_NESTING, MAX_YAML_NODES
 from harness.case.schema import CaseSpec, VariantSpec
@@ -140,6 +141,10 @@ def parse_yaml(text: str, path: Path) -> Any:
                         hint=MAX_NESTING.hint()) from None
     except _AliasRefused as exc:
         raise CaseError(exc.problem, file=str(path), line=exc.problem_mark.line + 1) from None
+    except ReaderError as exc:  # a control character: not a MarkedYAMLError, it has a position
+        line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else None
+        raise CaseError(f"invalid YAML: character {exc.character!r} is not allowed in YAML text",
+                        file=str(path), line=line, hint="remove the control character") from None
     except MaxDepthExceededError as exc:
         raise CaseError(f"the case file is nested more than {MAX_NESTING.value()} levels deep",
                         file=str(path), line=exc.problem_mark.line + 1 if exc.problem_mark else None,
