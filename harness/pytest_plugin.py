@@ -195,6 +195,8 @@ class CaseItem(pytest.Item):
             self.user_properties.append(("max_abs_error", f"{worst.max_abs_error:.3g}"))
             self.user_properties.append(("max_rel_error", f"{result.max_rel_error:.3g}"))
         if result.verdict == PASS:
+            if result.message:  # "NaN agrees: ...": shown in junit.xml, not a plain pass
+                self.user_properties.append(("note", result.message))
             return
         if result.verdict == SKIPPED:
             pytest.skip(result.reason.splitlines()[0] if result.reason else "skipped")

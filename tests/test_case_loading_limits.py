@@ -64,9 +64,17 @@ BROKEN: dict[str, tuple[bytes, str, str | None]] = {
                         .encode(), "elements", "weights"),
     "infinite_tolerance.yaml": ((GOOD.format(name="tol") + "tolerance: {rtol: .inf, atol: 0.0}\n").encode(),
                                 "finite", "tolerance"),
-    "infinite_learning_rate.yaml": ((GOOD.format(name="lr") + "training:\n  optimizer: {type: sgd, "
-                                     "learning_rate: .inf}\n  steps: 1\n  batch_size: 4\n").encode(),
-                                    "finite", "training"),
+    "infinite_learning_rate.yaml": ((GOOD.format(name="lr") + "optimizer: {type: sgd, learning_rate: .inf}\n"
+                                     "training: {steps: 1, batch_size: 4}\n").encode(),
+                                    "finite", "optimizer"),
+    "nan_input_values.yaml": (GOOD.format(name="nan_in").replace(
+        "x: {shape: [2], data: {uniform: {low: 0.0, high: 1.0}}}", "x: {data: {values: [[.nan, 1.0]]}}")
+        .replace("samples: 4\n", "").encode(), "not finite", "inputs.x.data"),
+    "nan_expression.yaml": (GOOD.format(name="nan_expr").replace(
+        "t: {shape: [1], data: {uniform: {low: 0.0, high: 1.0}}}", "t: {data: {expression: \"log(x[:, :1] - 2.0)\"}}")
+        .encode(), "not finite", "targets.t.data"),
+    "nan_weights.yaml": ((GOOD.format(name="nan_w") + "weights:\n  parameters:\n    dense/kernel: {values: "
+                          "[[.nan], [1.0]]}\n").encode(), "not finite", "weights.parameters.dense/kernel"),
 }
 
 
@@ -159,3 +167,53 @@ def test_pytest_over_good_and_broken_files_runs_the_good_items(tmp_path):
     summary = output.strip().splitlines()[-1]
     broken = len(BROKEN) - 1 + 1  # every broken kind but the deep file, and the duplicate name
     assert f"{broken} failed" in summary and "passed" in summary, summary
+
+
+def nonfinite_case(values: str) -> list:
+    from harness.case.case import cases_from_data
+
+    text = GOOD.format(name="nan_case").replace("x: {shape: [2], data: {uniform: {low: 0.0, high: 1.0}}}",
+                                                f"x: {{data: {{values: {values}}}}}").replace("samples: 4\n", "")
+    text = text.replace("t: {shape: [1], data: {uniform: {low: 0.0, high: 1.0}}}",
+                        "t: {shape: [1], data: {uniform: {low: 0.0, high: 1.0}}}\nsamples: 2")
+    from ruamel.yaml import YAML
+
+    data = YAML(typ="safe", pure=True).load(text)
+    data["nonfinite"] = "tests that NaN inputs propagate as NaN in every framework"
+    return cases_from_data(data)
+
+
+def test_nan_agreement_is_reported_as_such_never_a_plain_pass():
+    from harness.runner import CaseRunner
+
+    (case,) = nonfinite_case("[[.nan, 1.0], [0.5, 0.25]]")
+    result = CaseRunner(case).check("numpy", "forward")
+    assert result.verdict == "pass" and result.message.startswith("NaN agrees"), result.message
+    assert "tests that NaN inputs propagate" in result.message
+
+
+def test_a_reference_that_is_nan_everywhere_is_an_error_of_the_case():
+    from harness.runner import CaseRunner
+
+    (case,) = nonfinite_case("[[.nan, 1.0], [.nan, 0.25]]")
+    result = CaseRunner(case).check("numpy", "forward")
+    assert result.verdict == "error" and "NaN or inf everywhere" in result.message, result.message
+
+
+def test_whole_number_values_become_floats_unless_a_layer_takes_indices(tmp_path):
+    path = tmp_path / "ints.yaml"
+    path.write_text(GOOD.format(name="ints").replace(
+        "x: {shape: [2], data: {uniform: {low: 0.0, high: 1.0}}}", "x: {data: {values: [[1, 2], [3, 4]]}}")
+        .replace("samples: 4\n", ""))
+    (case,) = load_cases_from_file(path)
+    assert case.dataset.inputs["x"].dtype == "float32" and case.dataset.inputs["x"].tolist() == [[1, 2], [3, 4]]
+    embedding = load_cases_from_file(ROOT / "cases" / "discovered_keras_sparse_embedding_updates.yaml")
+    assert all(case.dataset.inputs["x"].dtype == "int64" for case in embedding)
+
+
+def test_whole_number_target_values_must_say_what_they_are(tmp_path):
+    path = tmp_path / "int_targets.yaml"
+    path.write_text(GOOD.format(name="ints").replace(
+        "t: {shape: [1], data: {uniform: {low: 0.0, high: 1.0}}}", "t: {data: {values: [[1], [0], [1], [0]]}}"))
+    with pytest.raises(CaseError, match="class indices or values"):
+        load_cases_from_file(path)

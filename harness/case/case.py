@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from harness.case.data import generate
+from harness.case.data import Values, generate
 from harness.case.graph import Graph, build_graph
 from harness.case.limits import MAX_ELEMENTS
 from harness.case.loader import LoadedCase, load_case_data, load_case_file
@@ -199,6 +199,7 @@ def resolve(loaded: LoadedCase) -> Case:
     input_shapes = {name: array.shape[1:] for name, array in dataset.inputs.items()}
     with _section(loaded, "model"):
         graph = build_graph(loaded, input_shapes)
+    settle_whole_number_values(loaded, graph, dataset)
     check_sizes(loaded, graph, dataset.samples)
     with _section(loaded, "weights"):
         weights, descriptions = build_weights(loaded, graph)
@@ -210,6 +211,8 @@ def resolve(loaded: LoadedCase) -> Case:
         from harness.checkpoints import weights_from_case_file
 
         case.weights, case.initializer_descriptions = weights_from_case_file(case)
+        for name, array in case.weights.items():
+            check_finite(loaded, array, ("weights", "file"), f"parameter {name!r} of the weights file")
     check_losses(case)
     check_training(case)
     check_metrics(case)
@@ -238,6 +241,42 @@ def check_sizes(loaded: LoadedCase, graph: Graph, samples: int) -> None:
     _check_elements(loaded, parameters, ("weights",), "the model's parameters")
     activations = samples * sum(math.prod(shape) for shape in graph.shapes.values())
     _check_elements(loaded, activations, ("model",), f"the layers' outputs for {samples} samples")
+
+
+def settle_whole_number_values(loaded: LoadedCase, graph: Graph, dataset: Dataset) -> None:
+    """`values: [[1, 2]]` with no `dtype`: NumPy makes int64, which is right for an Embedding's
+    indices and wrong for a Dense layer's input (issue 27: it ran as int64). An input becomes
+    floats in the case's dtype unless a layer it feeds takes integers (Layer.input_data); a
+    target cannot be told apart (class indices or values?), so the case must say."""
+    spec = loaded.spec
+    for name, tensor in spec.inputs.items():
+        if tensor.dtype is None and isinstance(tensor.data, Values) and dataset.inputs[name].dtype.kind in "iu":
+            consumers = [node for node in graph.nodes if name in node.inputs]
+            if not any(node.spec.input_data() is not None for node in consumers):
+                dataset.inputs[name] = dataset.inputs[name].astype(spec.dtype)
+    for name, tensor in spec.targets.items():
+        if tensor.dtype is None and isinstance(tensor.data, Values) and dataset.targets[name].dtype.kind in "iu":
+            raise loaded.error(f"target {name!r} is written in whole numbers only: class indices or "
+                               "values?", ("targets", name, "data"),
+                               hint="declare `dtype: int64` for class indices, or write the values "
+                                    "with a point (1.0) for floats")
+
+
+def check_finite(loaded: LoadedCase, values: Any, path: tuple[Any, ...], what: str) -> None:
+    """NaN and inf in data or weights are refused unless the case says it tests them
+    (`nonfinite: REASON`): NaN compares equal to NaN, so a model whose weights are all NaN would
+    agree with itself on every backend and pass every check."""
+    array = np.asarray(values)
+    if loaded.spec.nonfinite is not None or array.dtype.kind != "f":
+        return
+    finite = np.isfinite(array)
+    if not finite.all():
+        count = int(array.size - np.count_nonzero(finite))
+        first = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise loaded.error(f"{what} is not finite: {count} of {array.size} values are NaN or inf "
+                           f"(the first at index {first})", path,
+                           hint="a case that tests non-finite values says why with `nonfinite: REASON` "
+                                "(its NaN agreement is then reported as such); otherwise fix the data")
 
 
 def _check_elements(loaded: LoadedCase, count: int, path: tuple[Any, ...], what: str) -> None:
@@ -348,6 +387,7 @@ def _tensor(loaded: LoadedCase, section: str, name: str, tensor: TensorSpec, sam
     if shape is not None and array.shape[1:] != shape:
         raise loaded.error(f"{section[:-1]} {name!r} has shape {list(array.shape[1:])} per sample",
                            (*path, "shape"), expected=list(shape), found=list(array.shape[1:]))
+    check_finite(loaded, array, (*path, "data"), f"{section[:-1]} {name!r}")
     dtype = tensor.dtype or ("int64" if array.dtype.kind in "iu" else loaded.spec.dtype)
     array = array.astype(dtype)
     scope[name] = array.astype(np.float64) if array.dtype.kind == "f" else array
@@ -373,6 +413,7 @@ def build_weights(loaded: LoadedCase, graph: Graph) -> tuple[dict[str, np.ndarra
                 parameter, initializer, shape, parameter_rng(spec.seed, name))
         except ValueError as exc:
             raise loaded.error(f"{name}: {exc}", ("weights", "parameters", name)) from None
+        check_finite(loaded, values, ("weights", "parameters", name), f"parameter {name!r}")
         weights[name] = np.asarray(values, dtype=np.float64).astype(loaded.spec.dtype)
     return weights, descriptions
 

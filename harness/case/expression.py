@@ -248,7 +248,8 @@ def evaluate(expression: str, scope: dict[str, np.ndarray],
         raise ExpressionRefused(f"cannot parse {expression!r}: nested too deeply", hint=None) from None
     walker = _Walker(expression, scope, rng)
     try:
-        result = walker.value(tree.body)
+        with np.errstate(all="ignore"):  # restored on exit; a NaN result is the case's check (check_finite)
+            result = walker.value(tree.body)
     except ExpressionRefused:
         raise
     except RecursionError:
