@@ -217,3 +217,14 @@ def test_whole_number_target_values_must_say_what_they_are(tmp_path):
         "t: {shape: [1], data: {uniform: {low: 0.0, high: 1.0}}}", "t: {data: {values: [[1], [0], [1], [0]]}}"))
     with pytest.raises(CaseError, match="class indices or values"):
         load_cases_from_file(path)
+
+
+def test_the_security_page_lists_every_limit_with_its_default_and_variable():
+    from harness.case.limits import LIMITS
+
+    page = (ROOT / "docs" / "security.md").read_text()
+    for limit in LIMITS:
+        row = next(line for line in page.splitlines() if line.startswith(f"| {limit.what} |"))
+        assert f"| {limit.default:,} |" in row and f"`{limit.environment}=N`" in row, limit.name
+        if limit.flag:
+            assert f"`{limit.flag} N`" in row

@@ -43,8 +43,9 @@ class Limit:
 
 
 MAX_ELEMENTS = Limit("max_elements", "HARNESS_MAX_ELEMENTS", 20_000_000,
-                     "the number of elements of one case's data and parameters together "
-                     "(and of any one array an expression makes)", "--max-elements")
+                     "the elements of a case's generated data, of its parameters, of its layers' outputs "
+                     "for the batch (each counted before it is made) and of any one array an "
+                     "expression makes", "--max-elements")
 MAX_FILE_BYTES = Limit("max_file_bytes", "HARNESS_MAX_CASE_BYTES", 128 * 1024,
                        "the size of a case file in bytes", "--max-case-bytes")
 """ruamel.yaml's round-trip parser (kept for the line of every key) reads about 25-40 KB a second
