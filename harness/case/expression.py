@@ -134,7 +134,7 @@ def _matmul(args, kwargs) -> int:
 class Function:
     call: Callable[..., Any]
     size: Callable[..., int | None]
-    family: str
+    """Elements the call will make (or work it will do), from its arguments, before it runs."""
 
 
 ELEMENTWISE_NAMES = (
@@ -153,25 +153,22 @@ SHAPE_NAMES = (
 
 
 def _function_table() -> dict[str, Function]:
-    table = {name: Function(getattr(np, name), _broadcast, "elementwise") for name in ELEMENTWISE_NAMES}
-    table.update({name: Function(getattr(np, name), _inputs, "reduce, reshape, join")
-                  for name in SHAPE_NAMES})
-    made = "create (sized from the arguments)"
+    table = {name: Function(getattr(np, name), _broadcast) for name in ELEMENTWISE_NAMES}
+    table.update({name: Function(getattr(np, name), _inputs) for name in SHAPE_NAMES})
     table.update({
-        "zeros": Function(np.zeros, _shape_argument(0), made),
-        "ones": Function(np.ones, _shape_argument(0), made),
-        "full": Function(np.full, _shape_argument(0), made),
-        "eye": Function(np.eye, _eye, made),
-        "identity": Function(np.identity, _eye, made),
-        "arange": Function(np.arange, _arange, made),
-        "linspace": Function(np.linspace, _linspace, made),
-        "tile": Function(np.tile, _tile, made),
-        "repeat": Function(np.repeat, _repeat, made),
-        "broadcast_to": Function(lambda x, shape: np.array(np.broadcast_to(x, shape)),
-                                 _shape_argument(1), made),
-        "outer": Function(np.outer, _outer, made),
-        "matmul": Function(np.matmul, _matmul, "matrix product (sized m*k*n)"),
-        "dot": Function(np.dot, _matmul, "matrix product (sized m*k*n)"),
+        "zeros": Function(np.zeros, _shape_argument(0)),
+        "ones": Function(np.ones, _shape_argument(0)),
+        "full": Function(np.full, _shape_argument(0)),
+        "eye": Function(np.eye, _eye),
+        "identity": Function(np.identity, _eye),
+        "arange": Function(np.arange, _arange),
+        "linspace": Function(np.linspace, _linspace),
+        "tile": Function(np.tile, _tile),
+        "repeat": Function(np.repeat, _repeat),
+        "broadcast_to": Function(lambda x, shape: np.array(np.broadcast_to(x, shape)), _shape_argument(1)),
+        "outer": Function(np.outer, _outer),
+        "matmul": Function(np.matmul, _matmul),
+        "dot": Function(np.dot, _matmul),
     })
     return table
 
