@@ -53,8 +53,11 @@ on a loaded two-core machine (a 240 KB `values` list took 22 s there): 128 KiB b
 about 10 s. The largest shipped case is 12 KB;
 weights of real models belong in a file beside the case (`weights: {file: NAME.npz}`)."""
 MAX_NESTING = Limit("max_nesting", "HARNESS_MAX_NESTING", 64, "the nesting depth of a case file")
-MAX_YAML_NODES = Limit("max_yaml_nodes", "HARNESS_MAX_YAML_NODES", 1_000_000,
-                       "the number of values (scalars, lists, mappings) in a case file")
+MAX_YAML_NODES = Limit("max_yaml_nodes", "HARNESS_MAX_YAML_NODES", 200_000,
+                       "the number of values (scalars, lists, mappings) in a case file, its aliases "
+                       "(*name) expanded")
+"""A case file of MAX_FILE_BYTES holds at most about 65,000 values written out; the rest of the
+budget is for aliases, whose expansion it bounds (the alias bomb: 9^9)."""
 MAX_EXPRESSION_SECONDS = Limit("max_expression_seconds", "HARNESS_MAX_EXPRESSION_SECONDS", 10,
                                "the wall-clock time of one `expression` in seconds")
 MAX_EXPRESSION_CHARS = Limit("max_expression_chars", "HARNESS_MAX_EXPRESSION_CHARS", 2000,
