@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
@@ -122,8 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     strength.add_argument("--json", action="store_true", help="print the JSON form")
 
     add_discovery_commands(commands)
+    for command in (run, show, export, strength):
+        add_limit_options(command)
 
     options = parser.parse_args(argv)
+    apply_limit_options(options)
     try:
         commands_by_name = {"run": command_run, "show": command_show, "export": command_export,
                             "import": command_import, "support": command_support,
@@ -135,6 +139,28 @@ def main(argv: list[str] | None = None) -> int:
     except CaseError as exc:
         print(exc.render(), file=sys.stderr)
         return 2
+
+
+def add_limit_options(command: argparse.ArgumentParser) -> None:
+    """The loading limits a big real model may need raised (harness/case/limits.py)."""
+    from harness.case.limits import MAX_ELEMENTS, MAX_FILE_BYTES
+
+    command.add_argument("--max-elements", type=int, default=None, metavar="N",
+                         help=f"elements a case's data and parameters may hold (default {MAX_ELEMENTS.default:,}; "
+                              f"or {MAX_ELEMENTS.environment}; see docs/security.md)")
+    command.add_argument("--max-case-bytes", type=int, default=None, metavar="N",
+                         help=f"bytes a case file may hold (default {MAX_FILE_BYTES.default:,}; or "
+                              f"{MAX_FILE_BYTES.environment})")
+
+
+def apply_limit_options(options: argparse.Namespace) -> None:
+    """A flag sets its environment variable, so the limit also reaches every subprocess."""
+    from harness.case.limits import MAX_ELEMENTS, MAX_FILE_BYTES
+
+    for limit, value in ((MAX_ELEMENTS, getattr(options, "max_elements", None)),
+                         (MAX_FILE_BYTES, getattr(options, "max_case_bytes", None))):
+        if value is not None:
+            os.environ[limit.environment] = str(value)
 
 
 def command_run(options) -> int:

@@ -338,6 +338,10 @@ def compare(tensor: str, kind: str, actual: Any, expected: Any, tolerance: Toler
     result.worst_expected = float(expected[worst])
     result.passed = result.mismatched == 0
     result.extra["tolerance_ratio"] = figures.max_ratio
+    if expected.dtype.kind == "f":
+        nonfinite = int(expected.size - np.count_nonzero(np.isfinite(expected)))
+        if nonfinite:  # agreement there is NaN matching NaN: the verdict says so (runner._judge)
+            result.extra["nonfinite_expected"] = nonfinite
     return result
 
 

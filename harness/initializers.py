@@ -16,8 +16,9 @@ import math
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 import numpy as np
-from pydantic import BeforeValidator, Discriminator, Field, Tag
+from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator
 
+from harness.literals import literal_shape
 from harness.spec import Registry, Shape, Spec, by_key
 
 INITIALIZERS = Registry("initializer", "initializer")
@@ -212,6 +213,12 @@ class ExplicitValues(Spec):
     """Values written out in the case file, in the canonical layout."""
 
     values: Any = Field(description="nested lists in the parameter's canonical shape")
+
+    @field_validator("values")
+    @classmethod
+    def _rectangular_numbers(cls, values: Any) -> Any:
+        literal_shape(values)
+        return values
 
     def generate(self, shape, rng):
         array = np.asarray(self.values, dtype=np.float64)

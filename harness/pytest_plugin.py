@@ -125,7 +125,18 @@ class CaseFile(pytest.File):
         from harness.case import load_cases_from_file
 
         ports = command_line_ports(self.config)
-        cases = [case.with_ports(ports) for case in load_cases_from_file(self.path)]
+        runners = self.config.stash[RUNNERS]
+        try:
+            cases = [case.with_ports(ports) for case in load_cases_from_file(self.path)]
+            for case in cases:
+                if case.id in runners and runners[case.id].case.loaded.file != case.loaded.file:
+                    raise duplicate_case(case, runners[case.id].case)
+        except CaseError as exc:
+            # One failing item, not a collection error: pytest stops the whole session at a
+            # collection error ("Interrupted: 1 error during collection"), and one bad file must
+            # not stop the others.
+            yield LoadFailure.from_parent(self, name="load", error=exc)
+            return
         require = os.environ.get("HARNESS_REQUIRE_FRAMEWORKS", "") not in ("", "0")
         for case in cases:
             runner = CaseRunner(case, require_frameworks=require)
@@ -139,7 +150,29 @@ class CaseFile(pytest.File):
         # A case file that does not load is the user's to fix: the message, not a traceback.
         if isinstance(excinfo.value, CaseError):
             return excinfo.value.render()
-        return super().repr_failure(excinfo, style=style)
+        return super().repr_failure(excinfo)  # a Collector's repr_failure takes no style
+
+
+class LoadFailure(pytest.Item):
+    """A case file that does not load: one failing item whose message is the CaseError."""
+
+    def __init__(self, *, error: CaseError, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.error = error
+
+    def runtest(self) -> None:
+        raise self.error
+
+    def repr_failure(self, excinfo, style=None):
+        return self.error.render()
+
+    def reportinfo(self):
+        return self.path, None, f"{self.path.name}: does not load"
+
+
+def duplicate_case(case: Any, first: Any) -> CaseError:
+    return CaseError(f"case {case.id!r} is also defined in {first.loaded.file}", file=str(case.loaded.file),
+                     field="name", hint="give every case its own `name` (each case has one report page)")
 
 
 class CheckFailed(Exception):
@@ -163,6 +196,8 @@ class CaseItem(pytest.Item):
             self.user_properties.append(("max_abs_error", f"{worst.max_abs_error:.3g}"))
             self.user_properties.append(("max_rel_error", f"{result.max_rel_error:.3g}"))
         if result.verdict == PASS:
+            if result.message:  # "NaN agrees: ...": shown in junit.xml, not a plain pass
+                self.user_properties.append(("note", result.message))
             return
         if result.verdict == SKIPPED:
             pytest.skip(result.reason.splitlines()[0] if result.reason else "skipped")

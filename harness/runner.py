@@ -297,6 +297,15 @@ class CaseRunner:
         if not result.tensors:
             result.verdict, result.message = ERROR, "nothing was compared (no tensors for this check)"
             return
+        # A model output NaN everywhere leaves nothing to compare (a loss over one NaN sample is
+        # NaN too, and a case that feeds NaN on purpose still compares its finite outputs).
+        empty = [t for t in result.tensors
+                 if t.kind == "output" and t.total and t.extra.get("nonfinite_expected") == t.total]
+        if empty and result.against == "reference":
+            result.verdict = ERROR
+            result.message = (f"the reference's {empty[0].tensor} is NaN or inf everywhere: an error of the "
+                              "case (nothing is compared; check the data, weights and hyper-parameters)")
+            return
         expectation = self.case.expected_difference(result.framework, result.check)
         if expectation is not None and not failed and result.framework not in expectation.frameworks:
             # Inherited from the runtime's source framework (Case.expected_difference): a runtime
@@ -304,7 +313,7 @@ class CaseRunner:
             expectation = None
         if expectation is None:
             result.verdict = FAIL if failed else PASS
-            result.message = _failure_message(result, failed) if failed else ""
+            result.message = _failure_message(result, failed) if failed else _nan_agreement(self.case, result)
         elif failed:
             result.verdict, result.reason = EXPECTED, expectation.reason
             result.message = _failure_message(result, failed)
@@ -313,6 +322,17 @@ class CaseRunner:
             result.reason = expectation.reason
             result.message = ("documented as expected to differ (" + expectation.reason + "), but it "
                               "agrees within tolerance: the case's expected_differences entry is out of date")
+
+
+def _nan_agreement(case: Case, result: CheckResult) -> str:
+    """A pass that holds NaN or inf against the same says so: NaN matching NaN is agreement on
+    nothing computable, never a plain pass."""
+    tensors = [t for t in result.tensors if t.extra.get("nonfinite_expected")]
+    if not tensors:
+        return ""
+    listed = ", ".join(f"{t.tensor} ({t.extra['nonfinite_expected']} of {t.total})" for t in tensors[:3])
+    why = f"; the case allows it: {case.spec.nonfinite}" if case.spec.nonfinite else ""
+    return f"NaN agrees: non-finite reference values matched in {listed}{why}"
 
 
 def _failure_message(result: CheckResult, failed: list[TensorComparison]) -> str:

@@ -65,10 +65,17 @@ in the report that it was not measured and how to measure it (`python -m harness
 
 def load_all(paths: list[str | Path], select: str | None = None,
              ports: list[Port] | None = None) -> tuple[list[Case], list[str]]:
-    cases, errors = [], []
+    cases, errors, seen = [], [], {}
     for path in expand_paths(paths):
         try:
-            cases.extend(case.with_ports(ports or []) for case in load_cases_from_file(path))
+            loaded = load_cases_from_file(path)
+            for case in loaded:
+                if case.id in seen:
+                    raise CaseError(f"case {case.id!r} is also defined in {seen[case.id]}", file=str(path),
+                                    field="name", hint="give every case its own `name` (each case has "
+                                                       "one report page); this file's cases were not run")
+            seen.update((case.id, str(path)) for case in loaded)
+            cases.extend(case.with_ports(ports or []) for case in loaded)
         except CaseError as exc:
             errors.append(exc.render())
     if select:

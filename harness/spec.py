@@ -19,7 +19,11 @@ Shape = tuple[int, ...]
 class Spec(BaseModel):
     """A validated piece of a case file."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", validate_default=True)
+    model_config = ConfigDict(strict=True, extra="forbid", validate_default=True, allow_inf_nan=False)
+    """allow_inf_nan=False: `.inf` and `.nan` are refused in every number a case file writes
+    (bounds, tolerances, learning rates, expected values). `high: .inf` made NumPy raise an
+    OverflowError, `rtol: .inf` passed a port that returns a constant, `learning_rate: .inf` made
+    every framework agree on NaN. Literal `values` are checked by harness/literals.py instead."""
 
 
 SpecT = TypeVar("SpecT", bound=type[Spec])

@@ -7,15 +7,18 @@ each framework computes, not how the inputs were rounded.
 
 from __future__ import annotations
 
+import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from harness.case.data import generate
+from harness.case.data import Values, generate
 from harness.case.graph import Graph, build_graph
+from harness.case.limits import MAX_ELEMENTS
 from harness.case.loader import LoadedCase, load_case_data, load_case_file
 from harness.case.schema import BACKENDS, FRAMEWORKS, RUNTIME_SOURCES, CaseSpec, TensorSpec
 from harness.errors import CaseError, CaseErrors
@@ -175,7 +178,21 @@ def expand_paths(paths: str | Path | list[str | Path]) -> list[Path]:
 
 
 def load_cases_from_file(path: str | Path) -> list[Case]:
-    return [resolve(loaded) for loaded in load_case_file(path)]
+    """The file's cases; a CaseError naming the file for any problem, whatever raised it (the
+    resolving steps name their section too), so one bad file never ends a run."""
+    try:
+        return [resolve(loaded) for loaded in load_case_file(path)]
+    except CaseError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- the last resort; see the docstring
+        raise _unexpected(exc, str(path), None) from None
+
+
+def _unexpected(exc: BaseException, file: str, field: str | None) -> CaseError:
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return CaseError(f"the case could not be loaded: {type(exc).__name__}: {text}", file=file, field=field,
+                     hint="check this part of the case; if it looks valid, this is a harness bug "
+                          "(please report it with the file)")
 
 
 def cases_from_data(data: dict[str, Any], file: str = "<memory>") -> list[Case]:
@@ -184,10 +201,15 @@ def cases_from_data(data: dict[str, Any], file: str = "<memory>") -> list[Case]:
 
 
 def resolve(loaded: LoadedCase) -> Case:
-    dataset = build_dataset(loaded)
+    with _section(loaded, "inputs/targets"):
+        dataset = build_dataset(loaded)
     input_shapes = {name: array.shape[1:] for name, array in dataset.inputs.items()}
-    graph = build_graph(loaded, input_shapes)
-    weights, descriptions = build_weights(loaded, graph)
+    with _section(loaded, "model"):
+        graph = build_graph(loaded, input_shapes)
+    settle_whole_number_values(loaded, graph, dataset)
+    check_sizes(loaded, graph, dataset.samples)
+    with _section(loaded, "weights"):
+        weights, descriptions = build_weights(loaded, graph)
     case = Case(loaded=loaded, graph=graph, dataset=dataset, weights=weights,
                 initializer_descriptions=descriptions, ports=declared_ports(loaded))
     if loaded.spec.weights.file is not None:
@@ -196,12 +218,77 @@ def resolve(loaded: LoadedCase) -> Case:
         from harness.checkpoints import weights_from_case_file
 
         case.weights, case.initializer_descriptions = weights_from_case_file(case)
+        for name, array in case.weights.items():
+            check_finite(loaded, array, ("weights", "file"), f"parameter {name!r} of the weights file")
     check_losses(case)
     check_training(case)
     check_metrics(case)
     check_expected_differences(case)
     check_known_values(case)
     return case
+
+
+@contextmanager
+def _section(loaded: LoadedCase, field: str) -> Iterator[None]:
+    """An exception other than CaseError while building `field` becomes a CaseError there."""
+    try:
+        yield
+    except CaseError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- bad input must not end the run with a traceback
+        raise _unexpected(exc, str(loaded.file), field) from None
+
+
+def check_sizes(loaded: LoadedCase, graph: Graph, samples: int) -> None:
+    """Parameters and every layer's output for the batch, counted before anything is made.
+
+    The data was counted as it was made (build_dataset); a Dense of 10^6 units over 10^6
+    inputs is 10^12 parameters, refused here instead of a MemoryError traceback."""
+    parameters = sum(math.prod(shape) for shape in graph.parameter_shapes.values())
+    _check_elements(loaded, parameters, ("weights",), "the model's parameters")
+    activations = samples * sum(math.prod(shape) for shape in graph.shapes.values())
+    _check_elements(loaded, activations, ("model",), f"the layers' outputs for {samples} samples")
+
+
+def settle_whole_number_values(loaded: LoadedCase, graph: Graph, dataset: Dataset) -> None:
+    """`values: [[1, 2]]` with no `dtype`: NumPy makes int64, which is right for an Embedding's
+    indices and wrong for a Dense layer's input (issue 27: it ran as int64). An input becomes
+    floats in the case's dtype unless a layer it feeds takes integers (Layer.input_data); a
+    target cannot be told apart (class indices or values?), so the case must say."""
+    spec = loaded.spec
+    for name, tensor in spec.inputs.items():
+        if tensor.dtype is None and isinstance(tensor.data, Values) and dataset.inputs[name].dtype.kind in "iu":
+            consumers = [node for node in graph.nodes if name in node.inputs]
+            if not any(node.spec.input_data() is not None for node in consumers):
+                dataset.inputs[name] = dataset.inputs[name].astype(spec.dtype)
+    for name, tensor in spec.targets.items():
+        if tensor.dtype is None and isinstance(tensor.data, Values) and dataset.targets[name].dtype.kind in "iu":
+            raise loaded.error(f"target {name!r} is written in whole numbers only: class indices or "
+                               "values?", ("targets", name, "data"),
+                               hint="declare `dtype: int64` for class indices, or write the values "
+                                    "with a point (1.0) for floats")
+
+
+def check_finite(loaded: LoadedCase, values: Any, path: tuple[Any, ...], what: str) -> None:
+    """NaN and inf in data or weights are refused unless the case says it tests them
+    (`nonfinite: REASON`): NaN compares equal to NaN, so a model whose weights are all NaN would
+    agree with itself on every backend and pass every check."""
+    array = np.asarray(values)
+    if loaded.spec.nonfinite is not None or array.dtype.kind != "f":
+        return
+    finite = np.isfinite(array)
+    if not finite.all():
+        count = int(array.size - np.count_nonzero(finite))
+        first = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise loaded.error(f"{what} is not finite: {count} of {array.size} values are NaN or inf "
+                           f"(the first at index {first})", path,
+                           hint="a case that tests non-finite values says why with `nonfinite: REASON` "
+                                "(its NaN agreement is then reported as such); otherwise fix the data")
+
+
+def _check_elements(loaded: LoadedCase, count: int, path: tuple[Any, ...], what: str) -> None:
+    if count > MAX_ELEMENTS.value():
+        raise loaded.error(f"{what} would hold {count:,} elements", path, hint=MAX_ELEMENTS.hint())
 
 
 def declared_ports(loaded: LoadedCase) -> list[Port]:
@@ -257,6 +344,8 @@ def build_dataset(loaded: LoadedCase) -> Dataset:
     if samples is None:
         raise loaded.error("cannot tell the batch size", ("samples",),
                            hint="set `samples:` or give some tensor literal `values`")
+    _check_elements(loaded, _generated_elements(spec, samples), ("samples",),
+                    f"the generated inputs and targets for {samples:,} samples")
     scope: dict[str, np.ndarray] = {}
     inputs = {name: _tensor(loaded, "inputs", name, tensor, samples, scope)
               for name, tensor in spec.inputs.items()}
@@ -269,8 +358,22 @@ def _samples_from_values(spec: CaseSpec) -> int | None:
     for tensor in [*spec.inputs.values(), *spec.targets.values()]:
         values = getattr(tensor.data, "values", None)
         if values is not None:
-            return len(np.asarray(values))
+            return len(values)
     return None
+
+
+def _generated_elements(spec: CaseSpec, samples: int) -> int:
+    """What the seeded generators will make, from the shapes alone (literal values were counted
+    as YAML values; an expression limits its own arrays)."""
+    total = 0
+    for tensor in [*spec.inputs.values(), *spec.targets.values()]:
+        one_hot = getattr(tensor.data, "one_hot", None)
+        if one_hot is not None:
+            total += one_hot.classes ** 2  # the identity its rows are taken from
+        shape = tensor.shape if tensor.shape is not None else ([one_hot.classes] if one_hot else None)
+        if shape is not None and tensor.data.needs_shape():
+            total += samples * math.prod(shape)
+    return total
 
 
 def _tensor(loaded: LoadedCase, section: str, name: str, tensor: TensorSpec, samples: int,
@@ -284,13 +387,14 @@ def _tensor(loaded: LoadedCase, section: str, name: str, tensor: TensorSpec, sam
     try:
         array = generate(tensor.data, name=name, samples=samples, shape=shape, seed=seed, scope=scope)
     except ValueError as exc:
-        raise loaded.error(str(exc), (*path, "data")) from None
+        raise loaded.error(str(exc), (*path, "data"), hint=getattr(exc, "hint", None)) from None
     if array.ndim == 0 or array.shape[0] != samples:
         raise loaded.error(f"{section[:-1]} {name!r} has {array.shape[0] if array.ndim else 'no'} samples",
                            (*path, "data"), expected=f"{samples} (the batch size)", found=list(array.shape))
     if shape is not None and array.shape[1:] != shape:
         raise loaded.error(f"{section[:-1]} {name!r} has shape {list(array.shape[1:])} per sample",
                            (*path, "shape"), expected=list(shape), found=list(array.shape[1:]))
+    check_finite(loaded, array, (*path, "data"), f"{section[:-1]} {name!r}")
     dtype = tensor.dtype or ("int64" if array.dtype.kind in "iu" else loaded.spec.dtype)
     array = array.astype(dtype)
     scope[name] = array.astype(np.float64) if array.dtype.kind == "f" else array
@@ -316,6 +420,7 @@ def build_weights(loaded: LoadedCase, graph: Graph) -> tuple[dict[str, np.ndarra
                 parameter, initializer, shape, parameter_rng(spec.seed, name))
         except ValueError as exc:
             raise loaded.error(f"{name}: {exc}", ("weights", "parameters", name)) from None
+        check_finite(loaded, values, ("weights", "parameters", name), f"parameter {name!r}")
         weights[name] = np.asarray(values, dtype=np.float64).astype(loaded.spec.dtype)
     return weights, descriptions
 

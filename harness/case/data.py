@@ -11,8 +11,9 @@ A tensor's `data` is exactly one of:
     {covering: {low: 0.05, high: 4.0}}     branch-covering values (see Covering)
 
 Generators draw from a generator seeded by the case's data seed and the tensor's name, so each
-tensor is reproducible on its own. Expressions are evaluated by asteval (a sandboxed evaluator
-of Python expressions with NumPy's functions): no file, import or attribute beyond arrays. An
+tensor is reproducible on its own. An expression is array arithmetic and nothing else: an
+allow-list of NumPy functions, array methods and attributes, evaluated by harness/case/expression.py
+with limits on size and time (no file, network, import or process state; docs/security.md). An
 expression may also draw from that same seeded generator with `uniform(low, high, shape)` and
 `normal(mean, std, shape)`, e.g. to put a published value first and seeded draws after it:
 `concatenate([[[0.80247033]], uniform(0.0, 1.0, (4, 1))])`.
@@ -23,9 +24,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Union
 
 import numpy as np
-from asteval import Interpreter
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, field_validator
 
+from harness.case.expression import evaluate
+from harness.literals import literal_shape
 from harness.initializers import parameter_rng
 from harness.spec import Shape, Spec, by_key
 
@@ -127,10 +129,21 @@ class Covering(DataSource):
 
 
 class Values(DataSource):
-    values: Any = Field(description="nested lists, batch axis first")
+    values: Any = Field(description="nested lists of numbers, batch axis first")
+
+    @field_validator("values")
+    @classmethod
+    def _rectangular_numbers(cls, values: Any) -> Any:
+        literal_shape(values)
+        return values
 
     def generate(self, samples, shape, rng, scope):
         return np.asarray(self.values)
+
+    def is_integer(self) -> bool:
+        """Every number written without a point (1, not 1.0): an index or a float? Only the
+        tensor's `dtype` can say."""
+        return np.asarray(self.values).dtype.kind in "iu"
 
     def needs_shape(self) -> bool:
         return False
@@ -140,7 +153,7 @@ class Expression(DataSource):
     expression: str = Field(description="NumPy expression over input names, e.g. \"exp(x)\"")
 
     def generate(self, samples, shape, rng, scope):
-        return evaluate(self.expression, {**scope, **seeded_functions(rng)})
+        return evaluate(self.expression, scope, rng)
 
     def needs_shape(self) -> bool:
         return False
@@ -162,24 +175,6 @@ DataField = Annotated[
                              "integers, one_hot, values, expression, covering",
     ),
 ]
-
-
-def seeded_functions(rng: np.random.Generator) -> dict[str, Any]:
-    """Random draws an expression may use, from the tensor's own seeded generator."""
-    return {"uniform": lambda low, high, shape: rng.uniform(low, high, size=shape),
-            "normal": lambda mean, std, shape: rng.normal(mean, std, size=shape)}
-
-
-def evaluate(expression: str, scope: dict[str, np.ndarray]) -> np.ndarray:
-    """Evaluate a case's expression; raise ValueError with asteval's message on failure."""
-    interpreter = Interpreter(minimal=True, use_numpy=True)
-    interpreter.symtable.pop("open", None)  # read access to files has no place in a case
-    interpreter.symtable.update(scope)
-    result = interpreter.eval(expression, show_errors=False, raise_errors=False)
-    if interpreter.error:
-        message = "; ".join(": ".join(error.get_error()) for error in interpreter.error)
-        raise ValueError(f"cannot evaluate {expression!r}: {message}")
-    return np.asarray(result)
 
 
 def generate(source: DataSource, *, name: str, samples: int, shape: Shape | None, seed: int,

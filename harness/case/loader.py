@@ -16,8 +16,11 @@ from typing import Any, Iterator
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.reader import ReaderError
 
+from harness.case.limits import MAX_FILE_BYTES, MAX_NESTING, MAX_YAML_NODES
 from harness.case.schema import CaseSpec, VariantSpec
 from harness.errors import CaseError, CaseErrors
 
@@ -45,12 +48,9 @@ class LoadedCase:
 def load_case_file(path: str | Path) -> list[LoadedCase]:
     """All cases in one file (one, or one per variant). Raises CaseError on any problem."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CaseError(f"cannot read the case file: {exc.strerror}", file=str(path),
-                        hint="check the path; case files live in cases/*.yaml") from None
+    text = read_text(path)
     root = parse_yaml(text, path)
+    check_tree(root, path)
     if not isinstance(root, CommentedMap):
         raise CaseError("a case file must be a YAML mapping", file=str(path), line=1,
                         expected="keys such as name, inputs, model, loss", found=type(root).__name__)
@@ -93,16 +93,90 @@ def commented(value: Any, lines: Iterator[int] | None = None, line: int | None =
     return value
 
 
+def read_text(path: Path) -> str:
+    """The file's text, refused past MAX_FILE_BYTES before it is read, and as UTF-8 only."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES.value():
+            raise CaseError(f"the case file is {size:,} bytes long", file=str(path),
+                            hint=MAX_FILE_BYTES.hint() + "; large weights belong in a file beside "
+                                 "the case (weights: {file: NAME.npz})")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CaseError(f"cannot read the case file: {exc.strerror}", file=str(path),
+                        hint="check the path; case files live in cases/*.yaml") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise CaseError(f"the case file is not UTF-8 text (byte {data[exc.start]:#04x} at offset "
+                        f"{exc.start})", file=str(path), line=line,
+                        hint="save the file as UTF-8") from None
+
+
 def parse_yaml(text: str, path: Path) -> Any:
     yaml = YAML(typ="rt")
+    yaml.max_depth = MAX_NESTING.value()  # refused as the parser reaches it, before any recursion
     try:
         return yaml.load(text)
+    except RecursionError:
+        raise CaseError("the YAML is nested too deeply to parse", file=str(path),
+                        hint=MAX_NESTING.hint()) from None
+    except ReaderError as exc:  # a control character: not a MarkedYAMLError, it has a position
+        line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else None
+        raise CaseError(f"invalid YAML: character {exc.character!r} is not allowed in YAML text",
+                        file=str(path), line=line, hint="remove the control character") from None
+    except MaxDepthExceededError as exc:
+        raise CaseError(f"the case file is nested more than {MAX_NESTING.value()} levels deep",
+                        file=str(path), line=exc.problem_mark.line + 1 if exc.problem_mark else None,
+                        hint=MAX_NESTING.hint()) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or str(exc).splitlines()[0]
         raise CaseError(f"invalid YAML: {problem}", file=str(path), line=line,
                         hint="see the YAML at that line (indentation, duplicate keys, quotes)") from None
+
+
+def check_tree(root: Any, path: Path) -> None:
+    """Bound the number of values the tree holds once its aliases are expanded, and its depth,
+    before anything walks it recursively or copies it.
+
+    An alias (`*name`) is a reference to a node defined earlier: ruamel keeps it shared, and
+    `to_plain` and pydantic expand it, so nine levels of nine aliases in 550 bytes become 9^9
+    values (the issue-26 alias bomb) and a recursive alias never ends. Aliases have honest uses
+    (one tolerance mapping for several checks, as tests/report_cases do), so they are counted as
+    expanded, not refused: this walk visits every expanded value and stops at the budget, and
+    it is iterative, so a recursive alias stops at the depth limit instead of Python's."""
+    max_depth, max_values = MAX_NESTING.value(), MAX_YAML_NODES.value()
+    stack: list[tuple[Any, int, Any, Any]] = [(root, 1, None, None)]
+    values = 0
+    while stack:
+        node, depth, parent, key = stack.pop()
+        values += 1
+        if values > max_values:
+            raise CaseError(f"the case file holds more than {max_values:,} values once its aliases "
+                            "(*name) are expanded", file=str(path), line=_line_in(parent, key),
+                            hint=MAX_YAML_NODES.hint())
+        if depth > max_depth:
+            raise CaseError(f"the case file is nested more than {max_depth} levels deep (with its "
+                            "aliases expanded)", file=str(path), line=_line_in(parent, key),
+                            hint=MAX_NESTING.hint())
+        if isinstance(node, dict):
+            stack.extend((item, depth + 1, node, item_key) for item_key, item in node.items())
+        elif isinstance(node, list):
+            stack.extend((item, depth + 1, node, index) for index, item in enumerate(node))
+
+
+def _line_in(parent: Any, key: Any) -> int | None:
+    try:
+        if isinstance(parent, CommentedMap):
+            return parent.lc.key(key)[0] + 1
+        if isinstance(parent, CommentedSeq):
+            return parent.lc.item(key)[0] + 1
+    except (KeyError, IndexError, TypeError, AttributeError):
+        pass
+    return None
 
 
 def load_variants(root: CommentedMap, path: Path, text: str) -> list[LoadedCase]:

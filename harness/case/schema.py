@@ -264,6 +264,11 @@ class CaseSpec(Spec):
     optimizer: OptimizerField | None = Field(  # type: ignore[valid-type]
         default=None, description="training cases: the optimizer and its hyper-parameters (see docs/layouts-and-semantics.md, Training checks)")
     training: TrainingSpec | None = Field(default=None, description="training cases: steps and batch size")
+    nonfinite: str | None = Field(
+        default=None, min_length=1,
+        description="why this case feeds NaN or inf on purpose (literal values, expressions, weights); "
+                    "without it they are refused. Agreement on non-finite values is reported as "
+                    "'NaN agrees', never as a plain pass")
 
     @model_validator(mode="after")
     def _training_complete(self):
