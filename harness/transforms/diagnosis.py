@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from harness.compare import Tolerance
 from harness.transforms.base import Context, Variant, applicable_variants
-from harness.transforms.evaluation import FORWARD_CHECKS, all_pass, check_comparisons, run_transformed
+from harness.transforms.evaluation import FORWARD_CHECKS, all_pass, check_comparisons, run_transformed_readings
 
 MAX_PAIRS = 300
 """Pairs of variants tried after no single one matched (an LSTM's 23 gate orders times a
@@ -45,14 +45,21 @@ class Hint:
     tried: int
     """Variants and pairs whose transformed reference was compared."""
     seconds: float
+    through_layout: bool = False
+    """The backend's gradients and trained values match only read back through the variants'
+    layout: the case's weights are bound the wrong way inside the backend (its adapter, a
+    port), not handed to it already re-laid out."""
 
     def text(self) -> str:
         return (f"{self.framework} matches the reference if "
-                + " and ".join(variant.describe() for variant in self.variants))
+                + " and ".join(variant.describe() for variant in self.variants)
+                + (" (its gradients and trained values read back through the same layout, as an adapter "
+                   "or port that binds the weights this way reports them)" if self.through_layout else ""))
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text(), "transforms": [v.to_dict() for v in self.variants],
-                "tried": self.tried, "seconds": round(self.seconds, 4)}
+                "tried": self.tried, "seconds": round(self.seconds, 4),
+                "reading": "through the layout" if self.through_layout else "as run"}
 
 
 @dataclass
@@ -102,12 +109,13 @@ class Diagnoser:
             if time.perf_counter() - started > self.budget_s:
                 log.exhausted = True
                 break
-            transformed = self._run(candidate, train, backward=check not in FORWARD_CHECKS)
+            readings = self._run(candidate, train, backward=check not in FORWARD_CHECKS)
             log.tried += 1
-            if transformed is not None and all_pass(
-                    check_comparisons(self.case, check, actual, transformed, tolerance)):
-                log.seconds = time.perf_counter() - started
-                return Hint(framework, check, list(candidate), log.tried, log.seconds)
+            for reading, transformed in enumerate(readings):
+                if all_pass(check_comparisons(self.case, check, actual, transformed, tolerance)):
+                    log.seconds = time.perf_counter() - started
+                    return Hint(framework, check, list(candidate), log.tried, log.seconds,
+                                through_layout=reading > 0)
         log.seconds = time.perf_counter() - started
         return None
 
@@ -128,18 +136,19 @@ class Diagnoser:
             count += 1
             yield (a, b)
 
-    def _run(self, variants: tuple[Variant, ...], train: bool, backward: bool = True) -> Any:
-        """The transformed reference (only its forward pass where `backward` is False, unless the
-        whole run is there already), cached for the case's other checks and backends."""
+    def _run(self, variants: tuple[Variant, ...], train: bool, backward: bool = True) -> list[Any]:
+        """The transformed reference's readings (run_transformed_readings; only its forward pass
+        where `backward` is False, unless the whole run is there already), cached for the case's
+        other checks and backends; none where the reference cannot compute the meaning."""
         names = tuple(v.key for v in variants)
         key = (names, train, backward)
         if not backward and (names, train, True) in self._runs:
             key = (names, train, True)
         if key not in self._runs:
             try:
-                self._runs[key] = run_transformed(self.case, variants, train=train, backward=backward)
+                self._runs[key] = run_transformed_readings(self.case, variants, train=train, backward=backward)
             except Exception:  # a meaning the reference cannot compute matches nothing
-                self._runs[key] = None
+                self._runs[key] = []
         return self._runs[key]
 
 

@@ -40,6 +40,8 @@ def gate_order(site: Site, edit: Edit, context) -> Iterator:
             for parameter in ("kernel", "recurrent_kernel", "bias"):
                 name = f"{layer}/{parameter}"
                 edit.weights[name] = _gate_blocks(edit.weights[name], count, order)
+                edit.add_layout(name, lambda a, count=count, back=tuple(np.argsort(order)):
+                                _gate_blocks(a, count, back))
         yield "[" + ", ".join(gates[k] for k in order) + "] (canonical [" + ", ".join(gates) + "])", apply
 
 
@@ -59,6 +61,7 @@ def gru_update_gate(site: Site, edit: Edit, context) -> Iterator:
             value = edit.weights[name].copy()
             value[..., :units] *= -1
             edit.weights[name] = value
+            edit.add_layout(name, lambda a, units=units: np.concatenate([-a[..., :units], a[..., units:]], axis=-1))
     yield "1 - z (h' = (1 - z) h + z candidate)", apply
 
 
@@ -94,11 +97,13 @@ def kernel_transposed(site: Site, edit: Edit, context) -> Iterator:
     if site.tag == "Dense" and kernel.shape[0] == kernel.shape[1]:
         def apply(edit: Edit, name=name) -> None:
             edit.weights[name] = edit.weights[name].T.copy()
+            edit.add_layout(name, lambda a: a.T.copy())
         yield "transposed", apply, (f"the kernel of layer {site.layer} is symmetric" if
                                     np.array_equal(kernel, kernel.T) else "")
     elif site.tag == "Conv2D" and kernel.shape[0] == kernel.shape[1] and kernel.shape[0] > 1:
         def apply(edit: Edit, name=name) -> None:
             edit.weights[name] = np.swapaxes(edit.weights[name], 0, 1).copy()
+            edit.add_layout(name, lambda a: np.swapaxes(a, 0, 1).copy())
         yield "transposed (height and width swapped)", apply
 
 
@@ -113,6 +118,7 @@ def flipped_kernel(site: Site, edit: Edit, context) -> Iterator:
         return
     def apply(edit: Edit, name=name, axes=spatial) -> None:
         edit.weights[name] = np.flip(edit.weights[name], axis=axes).copy()
+        edit.add_layout(name, lambda a, axes=axes: np.flip(a, axis=axes).copy())
     yield "flipped (a true convolution)", apply
 
 
