@@ -30,7 +30,8 @@ def check_records(check: CheckResult) -> list[dict[str, Any]]:
     """Flatten one check into a record per tensor (one record without a tensor if none)."""
     common = {"case": check.case, "framework": check.framework, "check": check.check,
               "against": check.against, "verdict": check.verdict, "reason": check.reason,
-              "message": check.message, "hint": check.hint}
+              "message": check.message, "hint": check.hint,
+              "search": check.search}
     if not check.tensors:
         return [{**common, "tensor": None}]
     records = []

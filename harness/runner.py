@@ -56,6 +56,10 @@ class CheckResult:
     hint: dict[str, Any] | None = None
     """A failed check only: the catalogue's transform(s) under which the reference matches this
     framework on every tensor of the check (harness/transforms/diagnosis.py); None if none does."""
+    search: dict[str, Any] | None = None
+    """A failed check the search found no hint for: how many transforms and combinations it tried
+    in how long, and its nearest miss (`SearchLog.to_dict`); None where a hint was found or no
+    search ran."""
 
     @property
     def worst(self) -> TensorComparison | None:
@@ -223,6 +227,9 @@ class CaseRunner:
         if hint is not None:
             result.hint = hint.to_dict()
             result.message += "\nhint: " + hint.text()
+        else:  # say what was searched: a user sees the search ran, how far, and what came closest
+            result.search = self._diagnoser.last.to_dict()
+            result.message += "\nsearched: " + self._diagnoser.last.summary()
 
     def pairwise(self, first: str, second: str, check: str) -> CheckResult | None:
         """One framework against another, both having run; None if either did not."""

@@ -269,3 +269,25 @@ def relu_setting_dropped(site, edit, context):
         def apply(edit: Edit, layer=site.layer, field=field, default=default) -> None:
             edit.update_layer(layer, **{field: default})
         yield f"{field} is left at its default ({default})", apply
+
+
+@transform("LSTM.forget_bias", family="bias", kind=SITE_LAYER, tags="LSTM",
+           description="the forget gate's bias block added twice (torch keeps two biases: a port that "
+                       "puts the forget bias, or Keras' unit_forget_bias 1, in both) or left out",
+           phrase="the forget gate's bias is {choice}")
+def lstm_forget_bias(site: Site, edit: Edit, context) -> Iterator:
+    name = f"{site.layer}/bias"
+    bias = edit.weights.get(name)
+    if bias is None:
+        return
+    spec = edit.layers[site.layer]
+    block = spec.gates.index("f")  # the canonical gate order, as the layer states it
+    forget = slice(block * spec.units, (block + 1) * spec.units)
+    blind = (f"the forget bias of layer {site.layer} is all zeros, so adding it twice or leaving it out "
+             "changes nothing" if not np.any(bias[..., forget]) else "")
+    for choice, factor in (("added twice", 2.0), ("dropped", 0.0)):
+        def apply(edit: Edit, name=name, factor=factor, forget=forget) -> None:
+            value = edit.weights[name].copy()
+            value[..., forget] *= factor
+            edit.weights[name] = value
+        yield choice, apply, blind
