@@ -118,6 +118,10 @@ def _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, 
             f"{framework}:{_cell(report, framework)}" for framework in report.outcomes))
         for hint in dict.fromkeys(c.hint["text"] for c in report.checks if c.hint):
             echo(f"{'':<{width}}  hint: {hint}")
+        for check in report.checks:  # a failure without a hint: what the search tried
+            if check.search:
+                echo(f"{'':<{width}}  {check.framework} {check.check} searched: "
+                     + check.search["text"].removeprefix("no transform of the catalogue matches: "))
     clock.split_cases(reports)
     seconds = time.perf_counter() - started
     table = defaults.result(backends)
