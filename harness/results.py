@@ -23,7 +23,9 @@ from harness.compare import _finite
 from harness.metrics import differing_predictions
 from harness.runner import VERDICTS, CaseReport, CheckResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: the verdict `not-returned` (a check a port returns no tensors for; counted apart from
+`skipped`), and `search` on failed checks without a hint (harness/transforms/diagnosis.py)."""
 
 
 def check_records(check: CheckResult) -> list[dict[str, Any]]:

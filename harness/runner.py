@@ -7,11 +7,14 @@ meant too (the names stay for compatibility: `CheckResult.framework`, `Framework
 
 Nothing here stops a run: a framework that is not installed, cannot express the case, or raises,
 becomes a `skipped` or `error` verdict for that framework, with the reason, and the others go on.
-A check whose tensors a backend does not produce (a port that returns no gradients, a framework
-without one of the case's metrics: `RunResult.unavailable`) is `skipped` with the reason.
+A check whose tensors a framework does not produce (one of the case's metrics:
+`RunResult.unavailable`) is `skipped` with the reason; a check a port returns no tensors for
+(no gradients: `RunResult.not_returned`) is `not-returned`, counted apart: the port passes what
+it returns, and nothing is hidden under "skipped".
 
 Verdicts: `pass`; `fail`; `expected-difference` (the case documents why this framework differs,
-and it does); `skipped` (with the reason); `error` (an exception, with its traceback).
+and it does); `skipped` (with the reason); `error` (an exception, with its traceback);
+`not-returned` (a port returns nothing for this check).
 A documented difference that does not show up is a `fail`: the case's explanation is stale.
 """
 
@@ -34,7 +37,8 @@ from harness.ports import PortError, port_backend
 from harness.reference import run_reference
 
 PASS, FAIL, EXPECTED, SKIPPED, ERROR = "pass", "fail", "expected-difference", "skipped", "error"
-VERDICTS = (PASS, FAIL, EXPECTED, SKIPPED, ERROR)
+NOT_RETURNED = "not-returned"
+VERDICTS = (PASS, FAIL, EXPECTED, SKIPPED, ERROR, NOT_RETURNED)
 COMPARED_CHECKS = ("forward", "intermediates", "gradients", "training", "metrics")
 EXACT = Tolerance(0.0, 0.0, "counts of right predictions compare exactly")
 TOLERANCE_OF = {"metrics": "forward"}
@@ -236,7 +240,7 @@ class CaseRunner:
         a, b = self.outcome(first).result, self.outcome(second).result
         if a is None or b is None or check not in COMPARED_CHECKS:
             return None
-        if check in a.unavailable or check in b.unavailable:
+        if any(check in r.unavailable or check in r.not_returned or check in r.check_errors for r in (a, b)):
             return None
         if check == "training" and not (_trained(a) and _trained(b)):
             return None
@@ -503,14 +507,17 @@ KNOWN_VALUE_PARTS = {"gradients": "gradients", "steps": "training", "metrics": "
 
 
 def unavailable_problem(case: Case, check: str, result: RunResult) -> tuple[str, str] | None:
-    """(skipped, reason) where the backend produces no tensors for this check (or, for
-    known_values, for a part of `expect` it states)."""
-    if check in result.unavailable:
-        return SKIPPED, result.unavailable[check]
-    if check == "known_values" and case.spec.expect is not None:
-        for part, needed in KNOWN_VALUE_PARTS.items():
-            if getattr(case.spec.expect, part) and needed in result.unavailable:
-                return SKIPPED, f"the stated values include {part}: {result.unavailable[needed]}"
+    """(verdict, reason) where the backend produces no tensors for this check (or, for
+    known_values, for a part of `expect` it states): skipped for a framework, not-returned for a
+    port; error where what a port returned cannot be judged (its dtype)."""
+    for missing, verdict in ((result.check_errors, ERROR), (result.not_returned, NOT_RETURNED),
+                             (result.unavailable, SKIPPED)):
+        if check in missing:
+            return verdict, missing[check]
+        if check == "known_values" and case.spec.expect is not None:
+            for part, needed in KNOWN_VALUE_PARTS.items():
+                if getattr(case.spec.expect, part) and needed in missing:
+                    return verdict, f"the stated values include {part}: {missing[needed]}"
     return None
 
 
