@@ -60,6 +60,9 @@ class CheckResult:
     hint: dict[str, Any] | None = None
     """A failed check only: the catalogue's transform(s) under which the reference matches this
     framework on every tensor of the check (harness/transforms/diagnosis.py); None if none does."""
+    backward_divergence: dict[str, Any] | None = None
+    """A failed gradients check: the first layer from the output side whose backward diverges
+    while its forward agrees (harness/backward.py): its layer, node and the sentence."""
     search: dict[str, Any] | None = None
     """A failed check the search found no hint for: how many transforms and combinations it tried
     in how long, and its nearest miss (`SearchLog.to_dict`); None where a hint was found or no
@@ -205,10 +208,27 @@ class CaseRunner:
             base.tensors = list(comparisons(self.case, check, outcome.result, reference,
                                             self.tolerance(check, framework)))
         self._judge(base)
+        if base.verdict in (FAIL, EXPECTED) and check == "gradients":
+            self._locate_backward(base, outcome.result, reference, framework)
         if base.verdict in (FAIL, EXPECTED) and self.diagnose and check in COMPARED_CHECKS:
             self._add_hint(base, outcome.result, reference)
         base.seconds = time.perf_counter() - started
         return base
+
+    def _locate_backward(self, result: CheckResult, actual: RunResult, reference: RunResult,
+                         framework: str) -> None:
+        """A failed gradients check: the first layer from the output side whose backward
+        diverges while its forward agrees (harness/backward.py). A help: never a failure."""
+        from harness.backward import first_divergent_backward
+
+        try:
+            found = first_divergent_backward(self.case, actual, reference, self.tolerance("gradients", framework),
+                                             self.tolerance("intermediates", framework))
+        except Exception:
+            return
+        if found is not None:
+            result.backward_divergence = {"layer": found.layer, "node": found.node, "text": found.text()}
+            result.message += "\nbackward: " + found.text()
 
     def _add_hint(self, result: CheckResult, actual: RunResult, reference: RunResult) -> None:
         """Search the transform catalogue; a hint only where a transform matches every tensor.
@@ -231,6 +251,8 @@ class CaseRunner:
         if hint is not None:
             result.hint = hint.to_dict()
             result.message += "\nhint: " + hint.text()
+            if self.case.port(result.framework) is not None and hint.port_side():
+                result.message += "\n  in your port: " + hint.port_side()
         else:  # say what was searched: a user sees the search ran, how far, and what came closest
             result.search = self._diagnoser.last.to_dict()
             result.message += "\nsearched: " + self._diagnoser.last.summary()
@@ -392,6 +414,10 @@ def tensor_pairs(case: Case, check: str, actual: RunResult, expected: RunResult)
         for name in case.float_inputs():
             yield TensorPair(f"grad:input:{name}", "input_gradient", actual.input_gradients.get(name),
                              expected.input_gradients.get(name))
+        for node in case.graph.nodes:  # where a port returns them (`output:<layer>`), as intermediates
+            if node.name in actual.output_gradients and node.name in expected.output_gradients:
+                yield TensorPair(f"grad:output:{node.name}", "output_gradient", actual.output_gradients[node.name],
+                                 expected.output_gradients[node.name])
     elif check == "training":
         yield from training_pairs(case, actual, expected)
     elif check == "metrics":

@@ -351,7 +351,7 @@ def test_a_keras_list_of_the_wrong_length_is_an_error():
     case, name = with_port(cases_from_data(ONE_DENSE)[0], "k=broken_ports.py:keras_list_too_long,weights_as=keras")
     reason = run_case(case, ["numpy"]).outcomes[name].reason
     assert "its gradients are not keyed like its weights" in reason
-    assert "gradients: a list of 3 arrays; expected 2 (model.get_weights() order: dense/kernel, dense/bias)" in reason
+    assert "gradients: a list of 3 arrays; expected 2 (model.get_weights() order: [0] dense/kernel, [1] dense/bias)" in reason
 
 
 def test_a_layout_whose_framework_is_missing_skips_the_port(monkeypatch):

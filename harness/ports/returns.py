@@ -146,6 +146,7 @@ def _dtypes(port: Port, result: RunResult) -> None:
         "forward": {"loss": result.loss, **{f"state:{n}": a for n, a in result.state.items()}},
         "intermediates": dict(result.intermediates),
         "gradients": {**{f"grad:{n}": a for n, a in result.parameter_gradients.items()},
+                      **{f"grad:output:{n}": a for n, a in result.output_gradients.items()},
                       **{f"grad:input:{n}": a for n, a in result.input_gradients.items()}},
         "training": {} if result.training is None else {
             **{f"loss@step{k}": a for k, a in enumerate(result.training.losses, start=1)},
@@ -265,7 +266,14 @@ def _gradients(port: Port, case: Case, rich: dict[str, Any], layout: WeightsLayo
         return
     if isinstance(returned, dict):
         inputs.update({key.split(":", 1)[1]: value for key, value in returned.items() if key.startswith("input:")})
-        returned = {key: value for key, value in returned.items() if not key.startswith("input:")}
+        outputs = {key.split(":", 1)[1]: value for key, value in returned.items() if key.startswith("output:")}
+        returned = {key: value for key, value in returned.items() if not key.startswith(("input:", "output:"))}
+        nodes = [node.name for node in case.graph.nodes]
+        unknown_nodes = [name for name in outputs if name not in nodes]
+        if unknown_nodes:
+            raise port_error(port, case, f"`gradients` names unknown layers {unknown_nodes} (output:<layer>)",
+                             expected="layer (node) names: " + ", ".join(nodes), found=sorted(outputs))
+        result.output_gradients = {name: _array(value, result.dtype) for name, value in outputs.items()}
     parameters, problems = layout.from_port(case, returned if returned is not None else {}, "gradients")
     unknown = [name for name in inputs if name not in case.float_inputs()]
     problems += [f"gradients: unknown input {name!r} (float inputs: {', '.join(case.float_inputs())})"

@@ -115,6 +115,9 @@ class Variant:
     blind_spot: str = ""
     """Where the generator can tell that the case cannot see this variant (a bias of zeros):
     the reason strength reports for it."""
+    port_side: str = ""
+    """The same fact from a port author's side, where it reads otherwise (`block 2 (the c
+    weights) is used as the f gate`): said beside a port's hint."""
 
     @property
     def key(self) -> str:

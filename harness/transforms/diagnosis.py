@@ -75,7 +75,13 @@ class Hint:
         return {"text": self.text(), "transforms": [v.to_dict() for v in self.variants],
                 "tried": self.tried, "seconds": round(self.seconds, 4),
                 "reading": "through the layout" if self.through_layout else "as run",
-                "alternatives": [[v.to_dict() for v in alternative] for alternative in self.alternatives]}
+                "alternatives": [[v.to_dict() for v in alternative] for alternative in self.alternatives],
+                "port_side": self.port_side()}
+
+    def port_side(self) -> str:
+        """The hint from a port author's side, where a variant says it otherwise: `in layer lstm,
+        block 2 (the c weights) is used as the f gate`."""
+        return "; ".join(f"in layer {v.site.layer}, {v.port_side}" for v in self.variants if v.port_side)
 
 
 @dataclass

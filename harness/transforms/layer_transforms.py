@@ -42,7 +42,10 @@ def gate_order(site: Site, edit: Edit, context) -> Iterator:
                 edit.weights[name] = _gate_blocks(edit.weights[name], count, order)
                 edit.add_layout(name, lambda a, count=count, back=tuple(np.argsort(order)):
                                 _gate_blocks(a, count, back))
-        yield "[" + ", ".join(gates[k] for k in order) + "] (canonical [" + ", ".join(gates) + "])", apply
+        # Block k of the edited weights, read as gate k, is the port's block order[k].
+        port_side = "; ".join(f"block {order[k]} (the {gates[order[k]]} weights) is used as the {gates[k]} gate"
+                              for k in range(len(gates)) if order[k] != k)
+        yield "[" + ", ".join(gates[k] for k in order) + "] (canonical [" + ", ".join(gates) + "])", apply, "", port_side
 
 
 @transform("GRU.update_gate", family="formula", kind=SITE_LAYER, tags="GRU",
