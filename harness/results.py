@@ -33,7 +33,8 @@ def check_records(check: CheckResult) -> list[dict[str, Any]]:
     common = {"case": check.case, "framework": check.framework, "check": check.check,
               "against": check.against, "verdict": check.verdict, "reason": check.reason,
               "message": check.message, "hint": check.hint,
-              "search": check.search, "backward_divergence": check.backward_divergence}
+              "search": check.search, "backward_divergence": check.backward_divergence,
+              "gate_table": check.gate_table}
     if not check.tensors:
         return [{**common, "tensor": None}]
     records = []

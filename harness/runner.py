@@ -63,6 +63,9 @@ class CheckResult:
     backward_divergence: dict[str, Any] | None = None
     """A failed gradients check: the first layer from the output side whose backward diverges
     while its forward agrees (harness/backward.py): its layer, node and the sentence."""
+    gate_table: list[str] | None = None
+    """A failed gradients or training check of a recurrent layer: per parameter, each gate
+    block's largest |difference| over the allowed (harness/gate_table.py)."""
     search: dict[str, Any] | None = None
     """A failed check the search found no hint for: how many transforms and combinations it tried
     in how long, and its nearest miss (`SearchLog.to_dict`); None where a hint was found or no
@@ -210,10 +213,27 @@ class CaseRunner:
         self._judge(base)
         if base.verdict in (FAIL, EXPECTED) and check == "gradients":
             self._locate_backward(base, outcome.result, reference, framework)
+        if base.verdict in (FAIL, EXPECTED) and check in ("gradients", "training"):
+            self._add_gate_table(base, outcome.result, reference, framework)
         if base.verdict in (FAIL, EXPECTED) and self.diagnose and check in COMPARED_CHECKS:
             self._add_hint(base, outcome.result, reference)
         base.seconds = time.perf_counter() - started
         return base
+
+    def _add_gate_table(self, result: CheckResult, actual: RunResult, reference: RunResult,
+                        framework: str) -> None:
+        """Recurrent parameters out of tolerance: how far each gate block is (harness/gate_table.py)."""
+        from harness.gate_table import gate_rows
+
+        try:
+            rows = gate_rows(self.case, tensor_pairs(self.case, result.check, actual, reference),
+                             self.tolerance(result.check, framework))
+        except Exception:  # a view, never a failure
+            return
+        if rows:
+            result.gate_table = rows
+            result.message += ("\nper gate (largest |difference| over the allowed; out: beyond tolerance):\n  "
+                               + "\n  ".join(rows))
 
     def _locate_backward(self, result: CheckResult, actual: RunResult, reference: RunResult,
                          framework: str) -> None:
