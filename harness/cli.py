@@ -191,6 +191,24 @@ def command_run(options) -> int:
     return 1 if summary["fail"] or summary["error"] or session.results["load_errors"] else 0
 
 
+def print_port_weights(case) -> None:
+    """Each `weights_as: keras` port of the case: the get_weights() list it receives, by index and
+    shape (the list has no names; Keras builds the model, so only where a case has such a port)."""
+    from harness.ports.layouts import KerasLayout
+
+    for port in case.ports:
+        if port.spec.weights_as != "keras":
+            continue
+        try:
+            lines = KerasLayout().listing(case)
+        except Exception as exc:  # Keras missing or unable to build: say so, show the rest
+            print(f"port {port.name} (weights_as keras): cannot list its weights: {exc}")
+            continue
+        print(f"port {port.name} receives model.get_weights() (weights_as keras):")
+        for line in lines:
+            print("  " + line)
+
+
 def command_show(options) -> int:
     from harness.case import load_cases
     from harness.summary import render_summary
@@ -221,6 +239,7 @@ def command_show(options) -> int:
             print(render_mapping(case, frameworks))
         else:
             print(render_summary(case))
+            print_port_weights(case)
         print()
     return 0
 

@@ -41,7 +41,7 @@ import pytest
 
 from harness.case.schema import BACKENDS, FRAMEWORKS
 from harness.errors import CaseError
-from harness.runner import EXPECTED, FAIL, PASS, SKIPPED, CaseReport, CaseRunner, CheckResult
+from harness.runner import EXPECTED, FAIL, NOT_RETURNED, PASS, SKIPPED, CaseReport, CaseRunner, CheckResult
 
 RUNNERS = pytest.StashKey[dict[str, CaseRunner]]()
 RESULTS = pytest.StashKey[list[CheckResult]]()
@@ -201,6 +201,8 @@ class CaseItem(pytest.Item):
             return
         if result.verdict == SKIPPED:
             pytest.skip(result.reason.splitlines()[0] if result.reason else "skipped")
+        if result.verdict == NOT_RETURNED:  # nothing compared: never a pass
+            pytest.skip("not returned: " + (result.reason.splitlines()[0] if result.reason else ""))
         if result.verdict == EXPECTED:
             pytest.xfail(f"expected difference: {result.reason}")
         raise CheckFailed(result)

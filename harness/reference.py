@@ -90,6 +90,8 @@ def run_reference(case: Case, dtype: str = "float64", *, framework: str = "refer
                          for layer, spec in graph.layers.items()},
         seconds=time.perf_counter() - started,
     )
+    if backward:
+        result.output_gradients = {node.name: upstream[node.name] for node in graph.nodes if node.name in upstream}
     result.metrics = reference_metrics(case, result.outputs)
     if train and backward and case.spec.training is not None:
         result.training = train_reference(case, dtype)

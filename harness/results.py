@@ -23,14 +23,18 @@ from harness.compare import _finite
 from harness.metrics import differing_predictions
 from harness.runner import VERDICTS, CaseReport, CheckResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: the verdict `not-returned` (a check a port returns no tensors for; counted apart from
+`skipped`), and `search` on failed checks without a hint (harness/transforms/diagnosis.py)."""
 
 
 def check_records(check: CheckResult) -> list[dict[str, Any]]:
     """Flatten one check into a record per tensor (one record without a tensor if none)."""
     common = {"case": check.case, "framework": check.framework, "check": check.check,
               "against": check.against, "verdict": check.verdict, "reason": check.reason,
-              "message": check.message, "hint": check.hint}
+              "message": check.message, "hint": check.hint,
+              "search": check.search, "backward_divergence": check.backward_divergence,
+              "gate_table": check.gate_table}
     if not check.tensors:
         return [{**common, "tensor": None}]
     records = []

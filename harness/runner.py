@@ -7,11 +7,14 @@ meant too (the names stay for compatibility: `CheckResult.framework`, `Framework
 
 Nothing here stops a run: a framework that is not installed, cannot express the case, or raises,
 becomes a `skipped` or `error` verdict for that framework, with the reason, and the others go on.
-A check whose tensors a backend does not produce (a port that returns no gradients, a framework
-without one of the case's metrics: `RunResult.unavailable`) is `skipped` with the reason.
+A check whose tensors a framework does not produce (one of the case's metrics:
+`RunResult.unavailable`) is `skipped` with the reason; a check a port returns no tensors for
+(no gradients: `RunResult.not_returned`) is `not-returned`, counted apart: the port passes what
+it returns, and nothing is hidden under "skipped".
 
 Verdicts: `pass`; `fail`; `expected-difference` (the case documents why this framework differs,
-and it does); `skipped` (with the reason); `error` (an exception, with its traceback).
+and it does); `skipped` (with the reason); `error` (an exception, with its traceback);
+`not-returned` (a port returns nothing for this check).
 A documented difference that does not show up is a `fail`: the case's explanation is stale.
 """
 
@@ -35,7 +38,8 @@ from harness.ports import PortError, port_backend
 from harness.reference import run_reference
 
 PASS, FAIL, EXPECTED, SKIPPED, ERROR = "pass", "fail", "expected-difference", "skipped", "error"
-VERDICTS = (PASS, FAIL, EXPECTED, SKIPPED, ERROR)
+NOT_RETURNED = "not-returned"
+VERDICTS = (PASS, FAIL, EXPECTED, SKIPPED, ERROR, NOT_RETURNED)
 COMPARED_CHECKS = ("forward", "intermediates", "gradients", "training", "metrics")
 EXACT = Tolerance(0.0, 0.0, "counts of right predictions compare exactly")
 TOLERANCE_OF = {"metrics": "forward"}
@@ -57,6 +61,16 @@ class CheckResult:
     hint: dict[str, Any] | None = None
     """A failed check only: the catalogue's transform(s) under which the reference matches this
     framework on every tensor of the check (harness/transforms/diagnosis.py); None if none does."""
+    backward_divergence: dict[str, Any] | None = None
+    """A failed gradients check: the first layer from the output side whose backward diverges
+    while its forward agrees (harness/backward.py): its layer, node and the sentence."""
+    gate_table: list[str] | None = None
+    """A failed gradients or training check of a recurrent layer: per parameter, each gate
+    block's largest |difference| over the allowed (harness/gate_table.py)."""
+    search: dict[str, Any] | None = None
+    """A failed check the search found no hint for: how many transforms and combinations it tried
+    in how long, and its nearest miss (`SearchLog.to_dict`); None where a hint was found or no
+    search ran."""
 
     @property
     def worst(self) -> TensorComparison | None:
@@ -203,10 +217,44 @@ class CaseRunner:
             base.tensors = list(comparisons(self.case, check, outcome.result, reference,
                                             self.tolerance(check, framework)))
         self._judge(base)
+        if base.verdict in (FAIL, EXPECTED) and check == "gradients":
+            self._locate_backward(base, outcome.result, reference, framework)
+        if base.verdict in (FAIL, EXPECTED) and check in ("gradients", "training"):
+            self._add_gate_table(base, outcome.result, reference, framework)
         if base.verdict in (FAIL, EXPECTED) and self.diagnose and check in COMPARED_CHECKS:
             self._add_hint(base, outcome.result, reference)
         base.seconds = time.perf_counter() - started
         return base
+
+    def _add_gate_table(self, result: CheckResult, actual: RunResult, reference: RunResult,
+                        framework: str) -> None:
+        """Recurrent parameters out of tolerance: how far each gate block is (harness/gate_table.py)."""
+        from harness.gate_table import gate_rows
+
+        try:
+            rows = gate_rows(self.case, tensor_pairs(self.case, result.check, actual, reference),
+                             self.tolerance(result.check, framework))
+        except Exception:  # a view, never a failure
+            return
+        if rows:
+            result.gate_table = rows
+            result.message += ("\nper gate (largest |difference| over the allowed; out: beyond tolerance):\n  "
+                               + "\n  ".join(rows))
+
+    def _locate_backward(self, result: CheckResult, actual: RunResult, reference: RunResult,
+                         framework: str) -> None:
+        """A failed gradients check: the first layer from the output side whose backward
+        diverges while its forward agrees (harness/backward.py). A help: never a failure."""
+        from harness.backward import first_divergent_backward
+
+        try:
+            found = first_divergent_backward(self.case, actual, reference, self.tolerance("gradients", framework),
+                                             self.tolerance("intermediates", framework))
+        except Exception:
+            return
+        if found is not None:
+            result.backward_divergence = {"layer": found.layer, "node": found.node, "text": found.text()}
+            result.message += "\nbackward: " + found.text()
 
     def _add_hint(self, result: CheckResult, actual: RunResult, reference: RunResult) -> None:
         """Search the transform catalogue; a hint only where a transform matches every tensor.
@@ -229,13 +277,18 @@ class CaseRunner:
         if hint is not None:
             result.hint = hint.to_dict()
             result.message += "\nhint: " + hint.text()
+            if self.case.port(result.framework) is not None and hint.port_side():
+                result.message += "\n  in your port: " + hint.port_side()
+        else:  # say what was searched: a user sees the search ran, how far, and what came closest
+            result.search = self._diagnoser.last.to_dict()
+            result.message += "\nsearched: " + self._diagnoser.last.summary()
 
     def pairwise(self, first: str, second: str, check: str) -> CheckResult | None:
         """One framework against another, both having run; None if either did not."""
         a, b = self.outcome(first).result, self.outcome(second).result
         if a is None or b is None or check not in COMPARED_CHECKS or without_loss(self.case, check):
             return None
-        if check in a.unavailable or check in b.unavailable:
+        if any(check in r.unavailable or check in r.not_returned or check in r.check_errors for r in (a, b)):
             return None
         if check == "training" and not (_trained(a) and _trained(b)):
             return None
@@ -415,6 +468,10 @@ def tensor_pairs(case: Case, check: str, actual: RunResult, expected: RunResult)
         for name in case.float_inputs():
             yield TensorPair(f"grad:input:{name}", "input_gradient", actual.input_gradients.get(name),
                              expected.input_gradients.get(name))
+        for node in case.graph.nodes:  # where a port returns them (`output:<layer>`), as intermediates
+            if node.name in actual.output_gradients and node.name in expected.output_gradients:
+                yield TensorPair(f"grad:output:{node.name}", "output_gradient", actual.output_gradients[node.name],
+                                 expected.output_gradients[node.name])
     elif check == "training":
         yield from training_pairs(case, actual, expected)
     elif check == "metrics":
@@ -543,14 +600,17 @@ def without_loss(case: Case, check: str) -> str | None:
 
 
 def unavailable_problem(case: Case, check: str, result: RunResult) -> tuple[str, str] | None:
-    """(skipped, reason) where the backend produces no tensors for this check (or, for
-    known_values, for a part of `expect` it states)."""
-    if check in result.unavailable:
-        return SKIPPED, result.unavailable[check]
-    if check == "known_values" and case.spec.expect is not None:
-        for part, needed in KNOWN_VALUE_PARTS.items():
-            if getattr(case.spec.expect, part) and needed in result.unavailable:
-                return SKIPPED, f"the stated values include {part}: {result.unavailable[needed]}"
+    """(verdict, reason) where the backend produces no tensors for this check (or, for
+    known_values, for a part of `expect` it states): skipped for a framework, not-returned for a
+    port; error where what a port returned cannot be judged (its dtype)."""
+    for missing, verdict in ((result.check_errors, ERROR), (result.not_returned, NOT_RETURNED),
+                             (result.unavailable, SKIPPED)):
+        if check in missing:
+            return verdict, missing[check]
+        if check == "known_values" and case.spec.expect is not None:
+            for part, needed in KNOWN_VALUE_PARTS.items():
+                if getattr(case.spec.expect, part) and needed in missing:
+                    return verdict, f"the stated values include {part}: {missing[needed]}"
     return None
 
 

@@ -125,6 +125,10 @@ def _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, 
             f"{framework}:{_cell(report, framework)}" for framework in report.outcomes))
         for hint in dict.fromkeys(c.hint["text"] for c in report.checks if c.hint):
             echo(f"{'':<{width}}  hint: {hint}")
+        for check in report.checks:  # a failure without a hint: what the search tried
+            if check.search:
+                echo(f"{'':<{width}}  {check.framework} {check.check} searched: "
+                     + check.search["text"].removeprefix("no transform of the catalogue matches: "))
     clock.split_cases(reports)
     seconds = time.perf_counter() - started
     table = defaults.result(backends)
@@ -191,14 +195,18 @@ def backends(names: list[str]) -> dict[str, Any]:
 
 def _cell(report: CaseReport, framework: str) -> str:
     from harness.report.matrix import SEVERITY
+    from harness.runner import PASS as PASS_VERDICT
 
     checks = [check for check in report.checks if check.framework == framework]
     if not checks:
         return "-"
     worst = max((check.verdict for check in checks), key=SEVERITY.__getitem__)
+    if worst == PASS_VERDICT and any(check.verdict != worst for check in checks):
+        # a port that passes what it returns: `pass(not-returned:intermediates,gradients)`
+        return "pass(not-returned:" + ",".join(check.check for check in checks if check.verdict != worst) + ")"
     if all(check.verdict == worst for check in checks):
         return worst
-    # e.g. `pass,skipped(gradients)`: a port that passes what it returns and has no gradients;
+    # e.g. `pass(not-returned:gradients)`: a port that passes what it returns and has no gradients;
     # `fail(intermediates)`: the worst verdict and the checks that have it
     named = f"{worst}({','.join(check.check for check in checks if check.verdict == worst)})"
     return f"pass,{named}" if worst == "skipped" else named

@@ -23,7 +23,7 @@ import pytest
 from harness.case import cases_from_data, load_cases_from_file
 from harness.cli import main
 from harness.ports.command_line import parse_ports
-from harness.runner import ERROR, FAIL, PASS, SKIPPED, CaseRunner, run_case
+from harness.runner import ERROR, FAIL, NOT_RETURNED, PASS, SKIPPED, CaseRunner, run_case
 from tests.conftest import backend_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,7 +192,7 @@ def test_a_declared_dtype_the_outputs_do_not_have_is_an_error():
 def test_a_port_receives_only_the_optional_arguments_it_names():
     case, name = with_port(cases_from_data(ONE_DENSE)[0], "extras=broken_ports.py:extras")
     verdicts = {r.check: r.verdict for r in run_case(case, ["numpy"]).checks if r.framework == name}
-    assert verdicts == {"forward": PASS, "intermediates": SKIPPED}  # it returns no layer outputs
+    assert verdicts == {"forward": PASS, "intermediates": NOT_RETURNED}  # it returns no layer outputs
 
 
 PROGRAMS = {
@@ -254,7 +254,7 @@ def test_an_external_program_that_is_not_installed_is_skipped_with_the_reason():
 # --- the shipped ports pass ---------------------------------------------------------------------
 
 SHIPPED = {
-    "port_lstm_numpy.yaml": {"lstm_numpy": {"gradients"}},  # it returns no gradients: skipped
+    "port_lstm_numpy.yaml": {"lstm_numpy": {"gradients"}},  # it returns no gradients: not-returned
     "port_mlp_training.yaml": {"mlp_numpy": set()},
     "port_external_programs.yaml": {"c_port": set(), "script_port": set()},
 }
@@ -271,8 +271,8 @@ def test_the_shipped_ports_pass(file):
     for name, skipped in SHIPPED[file].items():
         for check in runner.checks():
             result = runner.check(name, check)
-            assert result.verdict == (SKIPPED if check in skipped else PASS), (name, check, result.message)
-            if result.verdict == SKIPPED:
+            assert result.verdict == (NOT_RETURNED if check in skipped else PASS), (name, check, result.message)
+            if result.verdict == NOT_RETURNED:
                 assert f"port {name} returns no {check}" in result.reason
 
 
@@ -284,7 +284,7 @@ def test_the_shortest_path_of_the_readme(tmp_path, capsys):
     assert status == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["seed000_dense_tanh.single_point", "numpy:pass",
-                                "mine:pass,skipped(intermediates,gradients)"]
+                                "mine:pass(not-returned:intermediates,gradients)"]
     records = json.loads((tmp_path / "results.json").read_text())["records"]
     assert any(r["framework"] == "mine" and r["check"] == "known_values" and r["verdict"] == PASS for r in records)
 
@@ -354,7 +354,7 @@ def test_a_keras_list_of_the_wrong_length_is_an_error():
     case, name = with_port(cases_from_data(ONE_DENSE)[0], "k=broken_ports.py:keras_list_too_long,weights_as=keras")
     reason = run_case(case, ["numpy"]).outcomes[name].reason
     assert "its gradients are not keyed like its weights" in reason
-    assert "gradients: a list of 3 arrays; expected 2 (model.get_weights() order: dense/kernel, dense/bias)" in reason
+    assert "gradients: a list of 3 arrays; expected 2 (model.get_weights() order: [0] dense/kernel, [1] dense/bias)" in reason
 
 
 def test_a_layout_whose_framework_is_missing_skips_the_port(monkeypatch):
@@ -388,7 +388,7 @@ def test_an_external_program_reads_a_framework_layout_from_the_weights_file(fram
     case = cases_from_data(data, file=str(PORTS / "memory.yaml"))[0]
     report = run_case(case, ["numpy"])
     assert {r.check: r.verdict for r in report.checks if r.framework == "npz"} == \
-        {"forward": PASS, "intermediates": SKIPPED}, report.outcomes["npz"].reason
+        {"forward": PASS, "intermediates": NOT_RETURNED}, report.outcomes["npz"].reason
 
 
 def test_outputs_in_another_dtype_than_the_cases_are_refused_with_what_to_do():

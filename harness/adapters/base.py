@@ -225,8 +225,19 @@ class RunResult:
     """The case's metrics (harness/metrics.py) on the single pass, by label: the share of right
     predictions for accuracies, the mean error otherwise."""
     unavailable: dict[str, str] = field(default_factory=dict)
-    """Check -> why this backend has no tensors for it (a port that returns no gradients, a
-    framework without a metric): the check is skipped with that reason, never passed."""
+    """Check -> why this backend has no tensors for it (a framework without a metric): the check
+    is skipped with that reason, never passed."""
+    not_returned: dict[str, str] = field(default_factory=dict)
+    """Check -> why a port has no tensors for it: it returns less (no gradients, no layer
+    outputs). The check is `not-returned`, never passed, and counted apart from `skipped`: the
+    port passes what it returns ("forward only"), and nothing of it was left out by the harness."""
+    output_gradients: dict[str, np.ndarray] = field(default_factory=dict)
+    """Node -> d loss / d its output, where the backend gives them (the reference does; a port
+    may return them as `gradients: {"output:<layer>": ...}`): the gradients check compares them
+    and the backward localisation (harness/backward.py) reads them."""
+    check_errors: dict[str, str] = field(default_factory=dict)
+    """Check -> why what a port returned for it cannot be judged (float64 gradients from a
+    float32 port): the check is an `error` with that reason and the fix."""
 
     @property
     def training_seconds(self) -> float:

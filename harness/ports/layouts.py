@@ -182,7 +182,8 @@ class KerasLayout(NativeWeightsLayout):
                 return native.by_position(named), []
             except CaseError:
                 return {}, [f"{what}: a list of {len(named)} arrays; expected {len(keys)} (model.get_weights() "
-                            f"order: {', '.join(keys)}) or {len(trainable_keys)} (the trainable ones)"]
+                            f"order: {', '.join(f'[{i}] {key}' for i, key in enumerate(keys))}) or "
+                            f"{len(trainable_keys)} (the trainable ones)"]
         if isinstance(named, dict):  # a command port's `arr_<i>`, or variable paths
             return {keys[int(key[4:])] if key.startswith("arr_") and key[4:].isdigit() and int(key[4:]) < len(keys)
                     else key: value for key, value in named.items()}, []
@@ -190,6 +191,19 @@ class KerasLayout(NativeWeightsLayout):
 
     def describe(self):
         return "keras: the list model.get_weights() returns, in its order"
+
+    def bindings(self, case, layer):
+        """By the index a port's author unpacks from get_weights() (`weights[3]`), with the
+        Keras variable path beside it: the list has no names."""
+        index = {key: position for position, key in enumerate(self.native(case).keys())}
+        return [{**binding, "native_name": f"weights[{index[binding['native_name']]}]",
+                 "transform": f"{binding['native_name']}; {binding['transform']}"}
+                for binding in super().bindings(case, layer)]
+
+    def listing(self, case: Case) -> list[str]:
+        """`weights[0]  lstm/kernel  (40, 512)  -> lstm/kernel`: what a port receives, in order."""
+        return [f"weights[{position}]  {tensor.key}  {tuple(tensor.shape)}  -> {tensor.parameter or '-'}"
+                for position, tensor in enumerate(self.native(case).tensors)]
 
 
 class TorchLayout(NativeWeightsLayout):

@@ -133,7 +133,35 @@ def build_result(port: Port, case: Case, returned: Any, layout: WeightsLayout, d
     _training(port, case, rich, layout, result)
     _metrics(port, case, rich, result)
     _state(port, case, rich, layout, result)
+    _dtypes(port, result)
     return result
+
+
+def _dtypes(port: Port, result: RunResult) -> None:
+    """Every float tensor a port returns must be in the dtype it computes in, as its outputs are
+    (build_result): a float64 gradient from a float32 port would be judged by float32's
+    tolerances it did not earn, or fail on its dtype with no value compared. Each check with one
+    is an `error` that names the tensors and the fix; the others are judged."""
+    found: dict[str, dict[str, Any]] = {
+        "forward": {"loss": result.loss, **{f"state:{n}": a for n, a in result.state.items()}},
+        "intermediates": dict(result.intermediates),
+        "gradients": {**{f"grad:{n}": a for n, a in result.parameter_gradients.items()},
+                      **{f"grad:output:{n}": a for n, a in result.output_gradients.items()},
+                      **{f"grad:input:{n}": a for n, a in result.input_gradients.items()}},
+        "training": {} if result.training is None else {
+            **{f"loss@step{k}": a for k, a in enumerate(result.training.losses, start=1)},
+            **{f"{n}@step{k}": a for k, step in enumerate(result.training.parameters, start=1) for n, a in step.items()}},
+    }
+    for check, arrays in found.items():
+        wrong = [f"{name} is {array.dtype}" for name, array in arrays.items()
+                 if isinstance(array, np.ndarray) and array.dtype.kind == "f" and str(array.dtype) != result.dtype]
+        if wrong:
+            result.check_errors[check] = (
+                f"port {port.name} returned {check} tensors in another dtype than it computes in ({result.dtype}): "
+                + ", ".join(wrong[:4]) + (f" and {len(wrong) - 4} more" if len(wrong) > 4 else "")
+                + f"\n  hint: cast them (`array.astype(np.{result.dtype})`): NumPy computes in float64 where a "
+                  f"{result.dtype} array meets a float64 one (an np.float64 scalar, an array made without a dtype, "
+                  "np.matrix arithmetic); or declare the port's `dtype` if it computes in float64 throughout")
 
 
 def _rich(port: Port, case: Case, returned: Any) -> dict[str, Any]:
@@ -189,7 +217,7 @@ def _outputs(port: Port, case: Case, value: Any) -> dict[str, np.ndarray]:
 def _array(value: Any, dtype: str | None = None) -> np.ndarray:
     """An array as the port returned it; Python numbers and lists in the port's dtype."""
     if isinstance(value, np.ndarray):
-        return value.copy()
+        return np.array(value)  # a copy, and a plain array (np.matrix keeps its 2-D rules otherwise)
     if hasattr(value, "__array__") and not isinstance(value, (list, tuple, float, int)):
         return np.array(value)
     return np.asarray(value, dtype=dtype)
@@ -198,7 +226,7 @@ def _array(value: Any, dtype: str | None = None) -> np.ndarray:
 def _intermediates(port: Port, case: Case, rich: dict[str, Any], result: RunResult) -> None:
     returned = rich.get("intermediates")
     if not returned:
-        result.unavailable["intermediates"] = (
+        result.not_returned["intermediates"] = (
             f"port {port.name} returns no layer outputs (return {{'outputs': ..., 'intermediates': "
             "{'<layer>': array}} to compare them and find the first divergent layer)")
         return
@@ -232,13 +260,20 @@ def _gradients(port: Port, case: Case, rich: dict[str, Any], layout: WeightsLayo
     returned = rich.get("gradients")
     inputs = dict(rich.get("input_gradients") or {})
     if returned is None and not inputs:
-        result.unavailable["gradients"] = (
+        result.not_returned["gradients"] = (
             f"port {port.name} returns no gradients (return {{'outputs': ..., 'gradients': ...}} keyed "
             "like its weights, with 'input:<name>' for the inputs, to compare them)")
         return
     if isinstance(returned, dict):
         inputs.update({key.split(":", 1)[1]: value for key, value in returned.items() if key.startswith("input:")})
-        returned = {key: value for key, value in returned.items() if not key.startswith("input:")}
+        outputs = {key.split(":", 1)[1]: value for key, value in returned.items() if key.startswith("output:")}
+        returned = {key: value for key, value in returned.items() if not key.startswith(("input:", "output:"))}
+        nodes = [node.name for node in case.graph.nodes]
+        unknown_nodes = [name for name in outputs if name not in nodes]
+        if unknown_nodes:
+            raise port_error(port, case, f"`gradients` names unknown layers {unknown_nodes} (output:<layer>)",
+                             expected="layer (node) names: " + ", ".join(nodes), found=sorted(outputs))
+        result.output_gradients = {name: _array(value, result.dtype) for name, value in outputs.items()}
     parameters, problems = layout.from_port(case, returned if returned is not None else {}, "gradients")
     unknown = [name for name in inputs if name not in case.float_inputs()]
     problems += [f"gradients: unknown input {name!r} (float inputs: {', '.join(case.float_inputs())})"
@@ -256,7 +291,7 @@ def _training(port: Port, case: Case, rich: dict[str, Any], layout: WeightsLayou
         return
     steps = rich.get("training")
     if steps is None:
-        result.unavailable["training"] = (
+        result.not_returned["training"] = (
             f"port {port.name} returns no training steps (return {{'outputs': ..., 'training': "
             "[{'loss': ..., 'parameters': ...}, ...]}, one entry per step, to compare them)")
         return

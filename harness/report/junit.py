@@ -3,7 +3,7 @@
 The pytest run has its own (`pytest --junitxml`); this one is written by `python -m harness
 run` and beside every report. One `testcase` per case x framework x check, named like the
 pytest items (`classname` the case, `name` `framework::check`). Verdicts map as in pytest:
-fail -> failure, error -> error, skipped -> skipped, expected-difference -> skipped with
+fail -> failure, error -> error, skipped and not-returned -> skipped, expected-difference -> skipped with
 type `expected-difference` (pytest's xfail is a skip in JUnit XML too).
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from harness.runner import ERROR, EXPECTED, FAIL, SKIPPED, CaseReport, CheckResult
+from harness.runner import ERROR, EXPECTED, FAIL, NOT_RETURNED, SKIPPED, CaseReport, CheckResult
 
 # XML 1.0 forbids most control characters; a traceback may carry some.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -24,7 +24,7 @@ def junit_xml(reports: list[CaseReport], *, seconds: float, name: str = "harness
     suite = ET.Element("testsuite", name=name, tests=str(len(checks)),
                        failures=str(sum(c.verdict == FAIL for c in checks)),
                        errors=str(sum(c.verdict == ERROR for c in checks)),
-                       skipped=str(sum(c.verdict in (SKIPPED, EXPECTED) for c in checks)),
+                       skipped=str(sum(c.verdict in (SKIPPED, EXPECTED, NOT_RETURNED) for c in checks)),
                        time=f"{seconds:.3f}")
     for check in checks:
         suite.append(_testcase(check, files.get(check.case, "")))
@@ -56,6 +56,8 @@ def _testcase(check: CheckResult, file: str) -> ET.Element:
         ET.SubElement(case, "error", message=_text(first_line)).text = _text(check.reason or check.message)
     elif check.verdict == SKIPPED:
         ET.SubElement(case, "skipped", message=_text(first_line))
+    elif check.verdict == NOT_RETURNED:  # JUnit has no other word for "not compared"
+        ET.SubElement(case, "skipped", type="not-returned", message=_text(first_line))
     elif check.verdict == EXPECTED:
         ET.SubElement(case, "skipped", type="expected-difference",
                       message=_text(f"expected difference: {check.reason}")).text = _text(check.message)

@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from harness.compare import TensorComparison
-from harness.runner import ERROR, EXPECTED, FAIL, PASS, SKIPPED, CaseReport, CheckResult
+from harness.runner import ERROR, EXPECTED, FAIL, NOT_RETURNED, PASS, SKIPPED, CaseReport, CheckResult
 
 # The cell shows the most serious verdict among its checks.
-SEVERITY = {ERROR: 4, FAIL: 3, EXPECTED: 2, SKIPPED: 1, PASS: 0}
+# A check a port returns nothing for weighs less than a pass: the cell is the verdict of what it
+# returns, with "forward only" beside it (`Cell.compared_only`).
+SEVERITY = {ERROR: 4, FAIL: 3, EXPECTED: 2, SKIPPED: 1, PASS: 0, NOT_RETURNED: -1}
 NOT_RUN = "not-run"
 """A cell none of whose checks ran (pytest -k selected others)."""
-VERDICT_ORDER = (FAIL, ERROR, EXPECTED, SKIPPED, PASS)
+VERDICT_ORDER = (FAIL, ERROR, EXPECTED, SKIPPED, PASS, NOT_RETURNED)
 """The order verdicts are listed in: what needs attention first."""
 
 
@@ -42,6 +44,15 @@ class Cell:
         return most_severe(check.verdict for check in self.checks)
 
     @property
+    def compared_only(self) -> str:
+        """`forward only` where a port returned nothing for some checks: the checks it was
+        judged on; empty where it returned something for every check."""
+        if not any(check.verdict == NOT_RETURNED for check in self.checks):
+            return ""
+        judged = [check.check for check in self.checks if check.verdict != NOT_RETURNED]
+        return (", ".join(judged) if judged else "nothing") + " only"
+
+    @property
     def link(self) -> str:
         return f"{case_page(self.case)}#{self.framework}"
 
@@ -60,7 +71,7 @@ class Cell:
 
     @property
     def failing(self) -> list[CheckResult]:
-        return [c for c in self.checks if c.verdict != PASS]
+        return [c for c in self.checks if c.verdict not in (PASS, NOT_RETURNED)]
 
     @property
     def note(self) -> str:

@@ -67,6 +67,18 @@ class Edit:
         self.gradient_views: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
         """Parameter -> how a gradient in the edited shape reads in the case's canonical shape
         (GRU's bias when reset_after flips), so that gradients stay comparable."""
+        self.layouts: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
+        """Parameter -> the inverse of the layout edits made to it (a transpose, a gate
+        permutation, a flip, a sign: orthogonal maps, so each is also its own gradient's
+        adjoint). A backend whose adapter (or a user's port) binds the weights this way reads its
+        gradients and trained values back through the same wrong binding: through this inverse,
+        `harness.transforms.evaluation.through_layout` shows the reference as it reports them."""
+
+    def add_layout(self, name: str, inverse: Callable[[np.ndarray], np.ndarray]) -> None:
+        """Record that parameter `name` was just re-laid out; `inverse` undoes this edit alone
+        (edits compose: the last one is undone first)."""
+        before = self.layouts.get(name)
+        self.layouts[name] = inverse if before is None else (lambda a, before=before: before(inverse(a)))
 
     def update_layer(self, layer: str, **fields: Any) -> None:
         self.layers[layer] = self.layers[layer].model_copy(update=fields)
@@ -104,6 +116,9 @@ class Variant:
     blind_spot: str = ""
     """Where the generator can tell that the case cannot see this variant (a bias of zeros):
     the reason strength reports for it."""
+    port_side: str = ""
+    """The same fact from a port author's side, where it reads otherwise (`block 2 (the c
+    weights) is used as the f gate`): said beside a port's hint."""
 
     @property
     def key(self) -> str:

@@ -24,7 +24,40 @@ def run_transformed(case: Any, variants: tuple[Variant, ...], *, train: bool, ba
     """The float64 reference of the case under the variants (without `backward`: its forward
     pass alone, run_reference's). Overflow and invalid values are quiet here: a transformed
     meaning may well produce NaN (a log of a logit), and then simply matches nothing."""
+    return _run_edit(transformed_edit(case, list(variants)), train=train, backward=backward)
+
+
+def run_transformed_readings(case: Any, variants: tuple[Variant, ...], *, train: bool,
+                             backward: bool = True) -> list[Any]:
+    """The transformed reference as each kind of backend reports it: as run (the backend was
+    given the edited weights, and reports gradients and trained values of what it was given),
+    and, where a variant re-laid out a parameter, read back through that layout (the adapter or
+    port binds the case's weights the wrong way and maps its gradients back the same way)."""
     edit = transformed_edit(case, list(variants))
+    result = _run_edit(edit, train=train, backward=backward)
+    return [result] if not edit.layouts or not backward else [result, through_layout(result, edit.layouts)]
+
+
+def through_layout(result: Any, layouts: dict[str, Any]) -> Any:
+    """A copy of `result` whose parameter gradients and trained parameters are read back through
+    `layouts` (parameter -> inverse layout). Exact for gradients (an orthogonal layout is its own
+    adjoint's inverse) and for training with an element-wise optimizer (every optimizer here:
+    a permutation, transpose, flip or sign commutes with its update)."""
+    import copy
+
+    seen = copy.copy(result)
+    seen.parameter_gradients = {name: layouts[name](value) if name in layouts else value
+                                for name, value in result.parameter_gradients.items()}
+    training = getattr(result, "training", None)
+    if training is not None and getattr(training, "parameters", None):
+        training = copy.copy(training)
+        training.parameters = [{name: layouts[name](value) if name in layouts else value
+                                for name, value in step.items()} for step in result.training.parameters]
+        seen.training = training
+    return seen
+
+
+def _run_edit(edit: Any, *, train: bool, backward: bool) -> Any:
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = run_reference(edit.case(), train=train, backward=backward)

@@ -40,7 +40,12 @@ def gate_order(site: Site, edit: Edit, context) -> Iterator:
             for parameter in ("kernel", "recurrent_kernel", "bias"):
                 name = f"{layer}/{parameter}"
                 edit.weights[name] = _gate_blocks(edit.weights[name], count, order)
-        yield "[" + ", ".join(gates[k] for k in order) + "] (canonical [" + ", ".join(gates) + "])", apply
+                edit.add_layout(name, lambda a, count=count, back=tuple(np.argsort(order)):
+                                _gate_blocks(a, count, back))
+        # Block k of the edited weights, read as gate k, is the port's block order[k].
+        port_side = "; ".join(f"block {order[k]} (the {gates[order[k]]} weights) is used as the {gates[k]} gate"
+                              for k in range(len(gates)) if order[k] != k)
+        yield "[" + ", ".join(gates[k] for k in order) + "] (canonical [" + ", ".join(gates) + "])", apply, "", port_side
 
 
 @transform("GRU.update_gate", family="formula", kind=SITE_LAYER, tags="GRU",
@@ -59,6 +64,7 @@ def gru_update_gate(site: Site, edit: Edit, context) -> Iterator:
             value = edit.weights[name].copy()
             value[..., :units] *= -1
             edit.weights[name] = value
+            edit.add_layout(name, lambda a, units=units: np.concatenate([-a[..., :units], a[..., units:]], axis=-1))
     yield "1 - z (h' = (1 - z) h + z candidate)", apply
 
 
@@ -94,11 +100,13 @@ def kernel_transposed(site: Site, edit: Edit, context) -> Iterator:
     if site.tag == "Dense" and kernel.shape[0] == kernel.shape[1]:
         def apply(edit: Edit, name=name) -> None:
             edit.weights[name] = edit.weights[name].T.copy()
+            edit.add_layout(name, lambda a: a.T.copy())
         yield "transposed", apply, (f"the kernel of layer {site.layer} is symmetric" if
                                     np.array_equal(kernel, kernel.T) else "")
     elif site.tag == "Conv2D" and kernel.shape[0] == kernel.shape[1] and kernel.shape[0] > 1:
         def apply(edit: Edit, name=name) -> None:
             edit.weights[name] = np.swapaxes(edit.weights[name], 0, 1).copy()
+            edit.add_layout(name, lambda a: np.swapaxes(a, 0, 1).copy())
         yield "transposed (height and width swapped)", apply
 
 
@@ -113,6 +121,7 @@ def flipped_kernel(site: Site, edit: Edit, context) -> Iterator:
         return
     def apply(edit: Edit, name=name, axes=spatial) -> None:
         edit.weights[name] = np.flip(edit.weights[name], axis=axes).copy()
+        edit.add_layout(name, lambda a, axes=axes: np.flip(a, axis=axes).copy())
     yield "flipped (a true convolution)", apply
 
 
@@ -263,3 +272,25 @@ def relu_setting_dropped(site, edit, context):
         def apply(edit: Edit, layer=site.layer, field=field, default=default) -> None:
             edit.update_layer(layer, **{field: default})
         yield f"{field} is left at its default ({default})", apply
+
+
+@transform("LSTM.forget_bias", family="bias", kind=SITE_LAYER, tags="LSTM",
+           description="the forget gate's bias block added twice (torch keeps two biases: a port that "
+                       "puts the forget bias, or Keras' unit_forget_bias 1, in both) or left out",
+           phrase="the forget gate's bias is {choice}")
+def lstm_forget_bias(site: Site, edit: Edit, context) -> Iterator:
+    name = f"{site.layer}/bias"
+    bias = edit.weights.get(name)
+    if bias is None:
+        return
+    spec = edit.layers[site.layer]
+    block = spec.gates.index("f")  # the canonical gate order, as the layer states it
+    forget = slice(block * spec.units, (block + 1) * spec.units)
+    blind = (f"the forget bias of layer {site.layer} is all zeros, so adding it twice or leaving it out "
+             "changes nothing" if not np.any(bias[..., forget]) else "")
+    for choice, factor in (("added twice", 2.0), ("dropped", 0.0)):
+        def apply(edit: Edit, name=name, factor=factor, forget=forget) -> None:
+            value = edit.weights[name].copy()
+            value[..., forget] *= factor
+            edit.weights[name] = value
+        yield choice, apply, blind
