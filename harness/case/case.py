@@ -132,11 +132,11 @@ class Case:
             taken.add(port.name)
         return replace(self, ports=[*self.ports, *ports])
 
-    def expected_difference(self, framework: str, check: str):
-        """The case's documented difference for this framework and check, if any."""
+    def expected_difference(self, framework: str, check: str, paths: dict[str, str] | None = None):
+        """The case's documented difference for this framework and check, if any; an entry with
+        `when` only where `paths` (the run's execution paths, name -> path) meet it."""
         for expectation in self.spec.expected_differences:
-            if framework in expectation.frameworks and (
-                    expectation.checks is None or check in expectation.checks):
+            if expectation.applies(framework, check, paths):
                 return expectation
         return None
 
@@ -218,6 +218,14 @@ def check_expected_differences(case: Case) -> None:
                 raise case.loaded.error(f"unknown framework or port {name!r}",
                                         ("expected_differences", index, "frameworks", position),
                                         expected="one of " + ", ".join(known), found=name)
+        for name in (expectation.when.execution_paths if expectation.when else {}):
+            # A setting's name has a dot (`tensorflow.onednn`); any other name is a layer's.
+            if "." not in name and name not in case.graph.layers:
+                raise case.loaded.error(f"unknown layer {name!r} in the condition",
+                                        ("expected_differences", index, "when", "execution_paths", name),
+                                        expected="a layer of the case (" + ", ".join(case.graph.layers)
+                                        + ") or a setting such as tensorflow.onednn", found=name,
+                                        hint="the names are those of results.json's execution_paths")
 
 
 def check_metrics(case: Case) -> None:
