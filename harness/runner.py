@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 import numpy as np
 
 from harness.adapters import get_backend
-from harness.adapters.base import Backend, RunResult, Unsupported
+from harness.adapters.base import Backend, ExecutionPath, RunResult, Unsupported
 from harness.case import Case
 from harness.compare import DEFAULT_TOLERANCES, TensorComparison, Tolerance, compare
 from harness.metrics import differing_predictions
@@ -81,6 +81,15 @@ class CheckResult:
         """For training: the first step with a loss or parameter out of tolerance."""
         return next((t.step for t in self.tensors if not t.passed and t.step is not None), None)
 
+
+
+def recorded_paths(backend: Backend, case: Case) -> list[ExecutionPath]:
+    """The backend's execution paths for the case; where they cannot be read, that is recorded
+    (a `when` then matches nothing), and the run's results stand."""
+    try:
+        return backend.execution_paths(case)
+    except Exception as exc:
+        return [ExecutionPath("execution_paths", "unknown", f"could not be read: {type(exc).__name__}: {exc}")]
 
 
 def _nan_low(value: float) -> float:
@@ -159,6 +168,7 @@ class CaseRunner:
                                     reason=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}",
                                     seconds=time.perf_counter() - started)
         result.seconds = time.perf_counter() - started
+        result.execution_paths = recorded_paths(backend, self.case)
         return FrameworkOutcome(framework, result=result, seconds=result.seconds)
 
     def execution_paths(self, framework: str) -> dict[str, str]:

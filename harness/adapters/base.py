@@ -246,7 +246,8 @@ class RunResult:
     """Check -> why this backend has no tensors for it (a port that returns no gradients, a
     framework without a metric): the check is skipped with that reason, never passed."""
     execution_paths: list[ExecutionPath] = field(default_factory=list)
-    """The machine-dependent decisions this run took (`Backend.execution_paths`)."""
+    """The machine-dependent decisions this run took (`Backend.execution_paths`, filled in by
+    the runner for every backend alike)."""
 
     @property
     def training_seconds(self) -> float:
@@ -448,7 +449,6 @@ class FrameworkBackend(Backend):
             self.add_metrics(case, result)
             if case.spec.training is not None:
                 result.training = self.train(case, built, losses)
-            result.execution_paths = self.execution_paths(case)
             return result
 
     def run_built(self, case: Case, built: dict[str, BuiltLayer], losses, implementations) -> RunResult:
