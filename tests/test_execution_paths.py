@@ -92,3 +92,23 @@ def test_paths_reach_results_json_the_environment_and_the_case_page(tmp_path, mo
     assert "execution paths (numpy)" in index and "tanh native (stand-in) (every case)" in index
     page = (out / "cases" / "report_demo.exact_float32.html").read_text()
     assert "Execution paths on this machine: tanh native (stand-in); NumPy threads: 1" in page
+
+
+def test_the_keras_channels_first_bias_reproducer_shows_the_bug_on_this_machine():
+    """The framework fact behind cases/discovered_keras_channels_first_bias.yaml, through its
+    one-file reproducer, against NumPy: ops.add puts a (1, 3, 1, 1) bias 0, 1, 2 along the last
+    axis of a (1, 3, 2, 3) zero tensor (off by 2 where NumPy broadcasts it along axis 1); a grouped
+    channels_first Conv2D with a zero kernel and bias 1..4 is off by 3 when 4 wide (bias[k] at
+    width k instead of on channel k), and exact when 5 wide. When Keras fixes it, this fails:
+    then the case's expectation and this test go."""
+    import runpy
+    from pathlib import Path
+
+    from tests.conftest import backend_or_skip
+
+    backend_or_skip("keras")
+    path = Path(__file__).resolve().parents[1] / "cases" / "reproducers" / "keras_channels_first_bias.py"
+    reproducer = runpy.run_path(str(path))  # not as __main__: its functions only
+    assert reproducer["broadcast_add"]() == 2.0
+    assert reproducer["grouped_conv2d"](4) == 3.0
+    assert reproducer["grouped_conv2d"](5) == 0.0
