@@ -379,6 +379,9 @@ def add_distribution_options(command) -> None:
     group.add_argument("--training-mode", type=float, default=None,
                        help="share of cases in mode: training (default 0.2)")
     group.add_argument("--float64", type=float, default=None, help="share of float64 cases (default 0.2)")
+    group.add_argument("--coincidences", type=float, default=None,
+                       help="share of draws with two axes of the same length on purpose (default 0.25; "
+                            "0 draws what earlier versions drew)")
     group.add_argument("--describe", action="store_true", help="print the distribution and exit")
 
 
@@ -402,7 +405,8 @@ def distribution_from(options):
         except ValueError as exc:
             raise CaseError(str(exc), field="--depth") from None
     for option, field in (("graph", "graph_probability"), ("training", "training_probability"),
-                          ("training_mode", "training_mode_probability"), ("float64", "float64_probability")):
+                          ("training_mode", "training_mode_probability"), ("float64", "float64_probability"),
+                          ("coincidences", "coincidence_probability")):
         value = getattr(options, option)
         if value is not None:
             if not 0 <= value <= 1:

@@ -25,7 +25,10 @@ from harness.runner import VERDICTS, CaseReport, CheckResult
 
 SCHEMA_VERSION = 2
 """2: the verdict `not-returned` (a check a port returns no tensors for; counted apart from
-`skipped`), and `search` on failed checks without a hint (harness/transforms/diagnosis.py)."""
+`skipped`), `search` on failed checks without a hint (harness/transforms/diagnosis.py),
+`cases[i].frameworks.<name>.execution_paths` (the machine-dependent decisions each run took:
+harness/adapters/base.py `ExecutionPath`; docs/environment.md) and the environment's
+`execution_paths` (every one the run took, by framework, with its cases)."""
 
 
 def check_records(check: CheckResult) -> list[dict[str, Any]]:
@@ -108,6 +111,8 @@ def case_summary(report: CaseReport) -> dict[str, Any]:
                 "seconds": outcome.seconds,
                 "implementations": {layer: asdict(impl) for layer, impl in
                                     (outcome.result.implementations.items() if outcome.result else [])},
+                "execution_paths": [path.to_dict() for path in
+                                    (outcome.result.execution_paths if outcome.result else [])],
             }
             for name, outcome in report.outcomes.items()
         },
@@ -163,7 +168,7 @@ def build_results(reports: list[CaseReport], *, environment: dict[str, Any], com
         "frameworks": frameworks,
         "ports": run_ports(reports),
         "seconds": seconds,
-        "environment": environment,
+        "environment": {**environment, "execution_paths": run_execution_paths(reports)},
         "summary": summarise(checks),
         "load_errors": load_errors,
         "defaults": defaults,
@@ -172,6 +177,20 @@ def build_results(reports: list[CaseReport], *, environment: dict[str, Any], com
         "records": [record for report in reports for check in [*report.checks, *report.pairwise]
                     for record in check_records(check)],
     }
+
+
+def run_execution_paths(reports: list[CaseReport]) -> dict[str, list[dict[str, Any]]]:
+    """Framework -> each distinct execution path description of the run, with the cases that
+    took it (the report's environment section: "keras: Conv2D channels_first native (oneDNN)")."""
+    seen: dict[str, dict[str, list[str]]] = {}
+    for report in reports:
+        for name, outcome in report.outcomes.items():
+            for path in (outcome.result.execution_paths if outcome.result else []):
+                cases = seen.setdefault(name, {}).setdefault(path.description, [])
+                if report.case.id not in cases:
+                    cases.append(report.case.id)
+    return {name: [{"description": description, "cases": cases} for description, cases in paths.items()]
+            for name, paths in seen.items()}
 
 
 def _strength_totals(reports: list[CaseReport]) -> dict[str, Any] | None:

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 import numpy as np
 
 from harness.adapters import get_backend
-from harness.adapters.base import Backend, RunResult, Unsupported
+from harness.adapters.base import Backend, ExecutionPath, RunResult, Unsupported
 from harness.case import Case
 from harness.case.schema import LOSS_CHECKS
 from harness.compare import DEFAULT_TOLERANCES, TensorComparison, Tolerance, compare
@@ -96,6 +96,15 @@ class CheckResult:
         """For training: the first step with a loss or parameter out of tolerance."""
         return next((t.step for t in self.tensors if not t.passed and t.step is not None), None)
 
+
+
+def recorded_paths(backend: Backend, case: Case) -> list[ExecutionPath]:
+    """The backend's execution paths for the case; where they cannot be read, that is recorded
+    (a `when` then matches nothing), and the run's results stand."""
+    try:
+        return backend.execution_paths(case)
+    except Exception as exc:
+        return [ExecutionPath("execution_paths", "unknown", f"could not be read: {type(exc).__name__}: {exc}")]
 
 
 def _nan_low(value: float) -> float:
@@ -174,7 +183,13 @@ class CaseRunner:
                                     reason=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}",
                                     seconds=time.perf_counter() - started)
         result.seconds = time.perf_counter() - started
+        result.execution_paths = recorded_paths(backend, self.case)
         return FrameworkOutcome(framework, result=result, seconds=result.seconds)
+
+    def execution_paths(self, framework: str) -> dict[str, str]:
+        """Name -> path of the machine-dependent decisions the framework's run took."""
+        result = self.outcome(framework).result
+        return {path.name: path.path for path in result.execution_paths} if result is not None else {}
 
     def checks(self) -> list[str]:
         return list(self.case.spec.checks)
@@ -359,7 +374,8 @@ class CaseRunner:
             result.message = (f"the reference's {empty[0].tensor} is NaN or inf everywhere: an error of the "
                               "case (nothing is compared; check the data, weights and hyper-parameters)")
             return
-        expectation = self.case.expected_difference(result.framework, result.check)
+        expectation = self.case.expected_difference(result.framework, result.check,
+                                                     self.execution_paths(result.framework))
         if expectation is not None and not failed and result.framework not in expectation.frameworks:
             # Inherited from the runtime's source framework (Case.expected_difference): a runtime
             # that agrees with the reference passes; the entry is the framework's, checked there.

@@ -216,3 +216,20 @@ def test_two_faults_are_named_as_a_pair():
         assert check.hint is not None, check.message
         named = {(t["transform"], t["layer"]) for t in check.hint["transforms"]}
         assert named == {("leaky_relu.negative_slope", "hidden"), ("bias.dropped_or_doubled", "out")}
+
+
+def test_keras_channels_first_bias_is_named_by_its_transform():
+    """The shipped finding, in Keras itself (not injected): its grouped variant runs natively on
+    every CPU, and the hint names the bias added along the width (bias.other_axis)."""
+    from pathlib import Path
+
+    from harness.case import load_cases_from_file
+    from tests.conftest import backend_or_skip
+
+    backend_or_skip("keras")
+    path = Path(__file__).resolve().parents[1] / "cases" / "discovered_keras_channels_first_bias.yaml"
+    (case,) = [c for c in load_cases_from_file(path) if c.id.endswith(".conv2d_grouped")]
+    check = CaseRunner(case).check("keras", "forward")
+    assert check.verdict == "expected-difference", check.message
+    (named,) = check.hint["transforms"]
+    assert (named["transform"], named["layer"]) == ("bias.other_axis", "conv"), check.hint["text"]

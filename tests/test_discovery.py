@@ -166,3 +166,34 @@ def test_a_reproducer_runs_alone_and_tells_an_adapter_fault_from_an_upstream_one
     for part in (torch_part, keras_part):
         difference = float(part.split("output vs float64 reference: max |difference| ")[1].split()[0])
         assert difference < 1e-5, part
+
+
+def _coincidences(items) -> dict[str, int]:
+    """Per kind of coincidence, the number of generated cases that have it."""
+    from harness.layers.base import LAYERS
+
+    found = {"width = an input axis": 0, "equal input axes": 0, "samples = features": 0}
+    for item in items:
+        data = item.data
+        (x,) = data["inputs"].values()
+        shape = x["shape"]
+        found["equal input axes"] += len(shape) > 1 and len(set(shape)) < len(shape)
+        found["samples = features"] += data["samples"] == shape[-1]
+        nodes = data["model"].get("sequential") or data["model"]["nodes"]
+        first = nodes[0]
+        width = next((first[f] for f in ("units", "filters", "output_dim") if f in first), None)
+        found["width = an input axis"] += first["type"] in LAYERS and width is not None and width in shape
+    return found
+
+
+def test_shape_coincidences_are_drawn_at_the_stated_probability_and_off_at_zero():
+    """With coincidences on, a width equal to an input axis, equal input axes and samples equal
+    to the features are all far more frequent than by chance; at 0 the draws are those of the
+    generator before coincidences existed (no random number is spent on them)."""
+    from harness.generate import Distribution
+
+    on = [g for g in generate(5, 300, Distribution(coincidence_probability=0.5)) if not g.rejected]
+    off = [g for g in generate(5, 300, Distribution(coincidence_probability=0.0)) if not g.rejected]
+    with_on, with_off = _coincidences(on), _coincidences(off)
+    for kind in with_on:
+        assert with_on[kind] > 1.3 * with_off[kind] + 5, (kind, with_on, with_off)

@@ -305,3 +305,33 @@ def test_max_pooling_ties_are_counted_by_hand():
     (entry,) = branch_coverage(case, run_reference(case))
     assert entry.shares == {"one maximum": 0.5, "tied maximum": 0.5}
     assert entry.missed and "50% have a tied maximum" in entry.missed[0]
+
+
+def test_bias_along_another_axis_is_keras_channels_first_bias_by_hand():
+    """Conv2D channels_first, 3 filters, output (3, 2, 3): the variant adds bias[k] at width k,
+    as Keras 3.15.1's ops.add does (cases/discovered_keras_channels_first_bias.yaml); a layer
+    whose axes all differ from its filters has no such variant."""
+    layer = {"type": "Conv2D", "name": "c", "filters": 3, "kernel_size": 1, "data_format": "channels_first"}
+    case = build([layer], shape=[2, 2, 3], out_shape=[3, 2, 3])
+    chosen = variant(case, "bias.other_axis")
+    assert chosen.choice == "along axis 3 (3 cells) instead of the channels"
+    kernel, bias, x = case.weights["c/kernel"][0, 0], case.weights["c/bias"], case.dataset.inputs["x"]
+    expected = np.einsum("nchw,co->nohw", x, kernel) + bias.reshape(1, 1, 1, 3)
+    result = run_reference(transformed_case(case, [chosen]))
+    np.testing.assert_allclose(result.outputs["c"], expected, rtol=1e-12)
+    other = build([{**layer, "filters": 4}], shape=[2, 2, 3], out_shape=[4, 2, 3])
+    assert not [v for v in applicable_variants(other, Context()) if v.transform.name == "bias.other_axis"]
+
+
+def test_bias_along_another_axis_backward_matches_finite_differences():
+    case = build([{"type": "Conv1D", "name": "c", "filters": 3, "kernel_size": 2, "padding": "same",
+                   "data_format": "channels_first", "activation": "tanh"}], shape=[2, 3], out_shape=[3, 3])
+    moved = transformed_case(case, [variant(case, "bias.other_axis")])
+    analytic = run_reference(moved)
+    x = moved.dataset.inputs["x"]
+    positions, numeric = numeric_gradient(lambda: float(run_reference(moved, train=False).loss), x)
+    np.testing.assert_allclose(analytic.input_gradients["x"].reshape(-1)[positions], numeric, rtol=1e-6, atol=1e-9)
+    bias = moved.weights["c/bias"]
+    positions, numeric = numeric_gradient(lambda: float(run_reference(moved, train=False).loss), bias)
+    np.testing.assert_allclose(analytic.parameter_gradients["c/bias"].reshape(-1)[positions], numeric,
+                               rtol=1e-6, atol=1e-9)

@@ -203,6 +203,24 @@ class TrainingTrace:
     seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class ExecutionPath:
+    """One decision of an adapter, or of the framework under it, that depends on the machine,
+    as this run took it: the same case may compute differently on the next machine, so the
+    report and results.json say which way it went, and an `expected_differences` entry may be
+    conditional on it (`when: {execution_paths: {<name>: <path>}}`)."""
+
+    name: str
+    """What was decided: a layer's name (`conv`) or a setting (`tensorflow.onednn`)."""
+    path: str
+    """The way taken, one short word a case can name: `native`, `transposes`, `on`, `off`, ..."""
+    description: str
+    """For people: "Conv2D channels_first native (oneDNN)"."""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "path": self.path, "description": self.description}
+
+
 @dataclass
 class RunResult:
     framework: str
@@ -238,6 +256,9 @@ class RunResult:
     check_errors: dict[str, str] = field(default_factory=dict)
     """Check -> why what a port returned for it cannot be judged (float64 gradients from a
     float32 port): the check is an `error` with that reason and the fix."""
+    execution_paths: list[ExecutionPath] = field(default_factory=list)
+    """The machine-dependent decisions this run took (`Backend.execution_paths`, filled in by
+    the runner for every backend alike)."""
 
     @property
     def training_seconds(self) -> float:
@@ -256,6 +277,14 @@ class Backend:
 
     def version(self) -> str:
         return ""
+
+    def execution_paths(self, case: Case) -> list[ExecutionPath]:
+        """Every decision this backend takes for `case` that depends on the machine (a kernel
+        the CPU build refuses, a compiler, a library's switch, thread counts). One place per
+        backend, so that the builders and the report cannot disagree: a builder that decides
+        reads the same function this returns from. None by default (the NumPy reference and
+        ports compute the same everywhere, as far as the harness decides anything)."""
+        return []
 
     def run(self, case: Case) -> RunResult:
         raise NotImplementedError

@@ -135,16 +135,16 @@ class Case:
             taken.add(port.name)
         return replace(self, ports=[*self.ports, *ports])
 
-    def expected_difference(self, framework: str, check: str):
-        """The case's documented difference for this framework and check, if any. A shipped
+    def expected_difference(self, framework: str, check: str, paths: dict[str, str] | None = None):
+        """The case's documented difference for this framework and check, if any; an entry with
+        `when` only where `paths` (the run's execution paths, name -> path) meet it. A shipped
         runtime without an entry of its own inherits its source framework's (the exported model
         is that framework's model, its defaults included), with the reason saying so."""
         for expectation in self.spec.expected_differences:
-            if framework in expectation.frameworks and (
-                    expectation.checks is None or check in expectation.checks):
+            if expectation.applies(framework, check, paths):
                 return expectation
         source = RUNTIME_SOURCES.get(framework)
-        inherited = self.expected_difference(source, check) if source else None
+        inherited = self.expected_difference(source, check, paths) if source else None
         if inherited is None:
             return None
         return inherited.model_copy(update={"reason": f"exported from {source}, documented for {source}: "
@@ -312,6 +312,14 @@ def check_expected_differences(case: Case) -> None:
                 raise case.loaded.error(f"unknown framework or port {name!r}",
                                         ("expected_differences", index, "frameworks", position),
                                         expected="one of " + ", ".join(known), found=name)
+        for name in (expectation.when.execution_paths if expectation.when else {}):
+            # A setting's name has a dot (`tensorflow.onednn`); any other name is a layer's.
+            if "." not in name and name not in case.graph.layers:
+                raise case.loaded.error(f"unknown layer {name!r} in the condition",
+                                        ("expected_differences", index, "when", "execution_paths", name),
+                                        expected="a layer of the case (" + ", ".join(case.graph.layers)
+                                        + ") or a setting such as tensorflow.onednn", found=name,
+                                        hint="the names are those of results.json's execution_paths")
 
 
 def check_metrics(case: Case) -> None:

@@ -120,16 +120,38 @@ class ToleranceOverrides(Spec):
         default=None, description="error metrics (accuracies compare counts exactly); default: the forward tolerance")
 
 
+class ExpectedWhen(Spec):
+    """The machine-dependent path under which a difference shows (docs/environment.md): each
+    name (a layer of the case, or a setting such as `tensorflow.onednn`) -> the path the
+    framework's run must have recorded for it (`native`, `transposes`, `on`, `off`, ...).
+    Elsewhere the framework must agree with the reference, as every undocumented one must."""
+
+    execution_paths: dict[str, str] = Field(
+        min_length=1, description="name -> path, all of which the run must have taken (results.json, "
+                                  "cases[i].frameworks.<name>.execution_paths)")
+
+
 class ExpectedDifference(Spec):
     """A documented, known difference: reported as `expected-difference` with the reason.
 
-    If the framework agrees after all, the check fails: the documentation is out of date."""
+    If the framework agrees after all, the check fails: the documentation is out of date. With
+    `when`, the difference is expected only on the execution paths named there."""
 
     frameworks: list[str] = Field(
         min_length=1, description="numpy, keras, chainer, torch, onnxruntime, litert, or the name of one of the "
                                   "case's ports (onnxruntime and litert also inherit torch's and keras' entries)")
     checks: list[CheckName] | None = Field(default=None, description="default: every check")
     reason: str = Field(min_length=1)
+    when: ExpectedWhen | None = Field(default=None, description="default: on every machine")
+
+    def applies(self, framework: str, check: str, paths: dict[str, str] | None = None) -> bool:
+        """Whether this entry expects `framework` to differ on `check`, given the paths its run
+        took (name -> path); a `when` is never met without them."""
+        if framework not in self.frameworks or (self.checks is not None and check not in self.checks):
+            return False
+        if self.when is None:
+            return True
+        return paths is not None and all(paths.get(name) == path for name, path in self.when.execution_paths.items())
 
 
 class KnownStep(Spec):

@@ -60,6 +60,7 @@ def draw_case(seed: int, attempt: int, distribution: Distribution, focus: str) -
     dtype = "float64" if rng.random() < distribution.float64_probability else "float32"
     low, high = distribution.samples
     samples = int(rng.integers(low, high + 1))
+    samples = coinciding_samples(samples, model, distribution, rng)
     loss = draw_loss(rng, distribution)
     head = _head_activation(loss)
     if head is not None:
@@ -91,6 +92,17 @@ def draw_case(seed: int, attempt: int, distribution: Distribution, focus: str) -
         data["training"] = {"steps": steps, "batch_size": int(divisors[int(rng.integers(len(divisors)))])}
         data["checks"].append("training")
     return data
+
+
+def coinciding_samples(samples: int, model, distribution: Distribution, rng: np.random.Generator) -> int:
+    """With the coincidence probability, as many samples as the input's last axis (batch =
+    features), where the samples' range allows it."""
+    probability = distribution.coincidence_probability
+    if probability <= 0 or rng.random() >= probability:
+        return samples
+    low, high = distribution.samples
+    features = model.inputs[0].shape[-1] if model.inputs[0].shape else 0
+    return features if low <= features <= high else samples
 
 
 def _loss_spec(loss: dict[str, Any]):

@@ -39,6 +39,14 @@ class Distribution:
     """Largest number of elements per sample of any tensor in a model."""
     samples: tuple[int, int] = (2, 6)
     max_steps: int = 3
+    coincidence_probability: float = 0.25
+    """Share of draws that make two axes the same length on purpose: a layer's units, filters or
+    output_dim taken from one of its input's axis lengths (width = filters of a channels_first
+    convolution, time steps = units of a recurrent layer), an input with two equal axes, the
+    samples equal to the input's last axis (batch = features). A framework that confuses an axis
+    with another of the same length is invisible otherwise (Keras 3.15.1's ops.add on
+    TensorFlow adds a channels_first bias along the last axis when its length is the number of
+    channels: cases/discovered_keras_channels_first_bias.yaml). 0 draws what earlier versions drew."""
 
     def describe(self) -> str:
         lines = []

@@ -104,7 +104,8 @@ class ModelDrawer:
         self.rng = rng
         kinds = distribution.kinds or tuple(sorted(LAYERS))
         self.kinds = [k for k in kinds if k in LAYERS]
-        self.context = DrawContext(max_units=distribution.max_units, activations=distribution.activations)
+        self.context = DrawContext(max_units=distribution.max_units, activations=distribution.activations,
+                                   coincidence_probability=distribution.coincidence_probability)
         self.counter: dict[str, int] = {}
 
     # --- names ---------------------------------------------------------------------------------
@@ -140,12 +141,22 @@ class ModelDrawer:
         for _ in range(40):
             rank = int(self.rng.integers(1, 4))
             shape = tuple(int(self.rng.integers(1, self.distribution.max_size + 1)) for _ in range(rank))
+            shape = self.coincide(shape)
             if focus == REUSE or LAYERS[focus].arity is None:
                 return Tensor("x", shape)
             fitted = fit_layer(focus, [shape], self.context, self.rng, limit, tries=3)
             if fitted is not None:
                 return Tensor("x", shape, integer=reads_indices(focus))
         raise Rejected(f"no input shape of rank 1 to 3 fits {focus}")
+
+    def coincide(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """With the distribution's coincidence probability, the last axis made as long as another
+        one (a sequence whose steps equal its features, an image as wide as it has channels)."""
+        probability = self.distribution.coincidence_probability
+        if len(shape) < 2 or probability <= 0 or self.rng.random() >= probability:
+            return shape
+        other = int(self.rng.integers(len(shape) - 1))
+        return (*shape[:-1], shape[other])
 
     def add_any(self, model: DrawnModel, keep_fitting: str | None = None) -> bool:
         """One more layer of any single-input kind (and, in the graph form, sometimes a merge or

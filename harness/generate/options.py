@@ -51,6 +51,9 @@ class DrawContext:
     omit_probability: float = 0.5
     activations: tuple[str, ...] | None = None
     """Activation names to draw from (None: every registered one)."""
+    coincidence_probability: float = 0.0
+    """Share of widths drawn equal to one of the input's axis lengths (Distribution's
+    `coincidence_probability`); at 0 no random number is spent on it."""
 
     @property
     def rank(self) -> int:
@@ -225,7 +228,17 @@ def rule(*names: str):
 
 @rule("units", "filters", "output_dim")
 def _width(info, context, rng):
+    lengths = coinciding_lengths(context)
+    if lengths and context.coincidence_probability > 0 and rng.random() < context.coincidence_probability:
+        return int(_choice(rng, lengths))
     return int(rng.integers(1, context.max_units + 1))
+
+
+def coinciding_lengths(context: DrawContext) -> list[int]:
+    """The input's axis lengths a width may copy (more than 1, so that the two axes can be
+    told apart at all; at most max_units, to keep models small)."""
+    shape = context.input_shapes[0] if context.input_shapes else ()
+    return sorted({n for n in shape if 1 < n <= context.max_units})
 
 
 @rule("input_dim")

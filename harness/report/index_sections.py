@@ -69,11 +69,19 @@ def environment(view: IndexView) -> Section:
     rows += [(name, value) for name, value in env["threads"].items()]
     rows += [(name, value) for name, value in env.get("numerics", {}).items()]
     rows += [(f"${name}", value) for name, value in env["settings"].items()]
+    rows += [(f"execution paths ({framework})", "; ".join(_path_text(path, len(results["cases"])) for path in paths))
+             for framework, paths in env.get("execution_paths", {}).items()]
     dtypes = Counter(case["dtype"] for case in results["cases"])
     rows.append(("case dtypes", ", ".join(f"{dtype} ({count} case{'s' * (count != 1)})"
                                           for dtype, count in sorted(dtypes.items()))))
     return Section("environment", "Environment", "sections/environment.html.j2",
                    data={"rows": rows, "command": results["command"], "seconds": results["seconds"]})
+
+
+def _path_text(path: dict[str, Any], total: int) -> str:
+    """"Conv2D channels_first native (oneDNN) (2 cases)"; settings every case shares say so."""
+    count = len(path["cases"])
+    return f"{path['description']} ({'every case' if count == total else f'{count} case' + 's' * (count != 1)})"
 
 
 @index_section(order=40)

@@ -294,3 +294,52 @@ def lstm_forget_bias(site: Site, edit: Edit, context) -> Iterator:
             value[..., forget] *= factor
             edit.weights[name] = value
         yield choice, apply, blind
+
+
+def _bias_along(axis: int) -> type:
+    """ConvReference with the per-channel bias added along `axis` of the laid-out output (batch
+    axis included) instead of the channels: what Keras 3.15.1 on TensorFlow computes for a
+    channels_first convolution whose last axis is as long as its filters
+    (cases/discovered_keras_channels_first_bias.yaml)."""
+    from harness.layers.conv import ConvReference
+
+    class ConvBiasAlongAxis(ConvReference):
+        def forward(self, x):
+            bias = self.params["bias"]
+            self.params = {**self.params, "bias": np.zeros_like(bias)}
+            try:
+                super().forward(x)
+            finally:
+                self.params = {**self.params, "bias": bias}
+            shape = [1] * self.z.ndim
+            shape[axis] = bias.shape[0]
+            self.z = self.z + bias.reshape(shape)
+            self.y = self.spec.activation.forward(self.z)
+            return self.y
+
+        def backward(self, dy):
+            dx = super().backward(dy)
+            dz = self.spec.activation.backward(self.z, self.y, dy)
+            self.grads["bias"] = dz.sum(axis=tuple(a for a in range(dz.ndim) if a != axis))
+            return dx
+    return ConvBiasAlongAxis
+
+
+@transform("bias.other_axis", family="bias", kind=SITE_LAYER, tags=("Conv1D", "Conv2D"),
+           description="the per-channel bias added along another axis of the output that has as many "
+                       "cells as there are channels",
+           phrase="the bias is added {choice}")
+def bias_other_axis(site: Site, edit: Edit, context) -> Iterator:
+    spec = edit.layers[site.layer]
+    if not spec.use_bias or f"{site.layer}/bias" not in edit.weights:
+        return
+    output = spec.output_shape(edit.original.graph.layer_input_shapes[site.layer])  # no batch axis
+    channel = 0 if spec.data_format == "channels_first" else len(output) - 1
+    blind = (f"the bias of layer {site.layer} is the same on every channel, so where it is added "
+             "cannot show" if np.ptp(edit.weights[f"{site.layer}/bias"]) == 0 else "")
+    for index, length in enumerate(output):
+        if index == channel or length != spec.filters or length < 2:
+            continue
+        def apply(edit: Edit, layer=site.layer, axis=index + 1) -> None:
+            edit.layers[layer] = variant_spec(edit.layers[layer], f"bias_axis{axis}", reference=_bias_along(axis))
+        yield f"along axis {index + 1} ({length} cells) instead of the channels", apply, blind

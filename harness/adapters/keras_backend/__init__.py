@@ -17,7 +17,7 @@ from harness.adapters.base import FrameworkBackend
 from harness.adapters.keras_backend._import import keras, tf
 from harness.adapters.keras_backend import (  # noqa: F401,E402  (registration side effects)
     activation_layers, activations, conv, core, defaults, embedding, losses, merge, metrics, native,
-    normalization, optimizers, pooling, recurrent, regularization, reshaping)
+    normalization, optimizers, paths, pooling, recurrent, regularization, reshaping)
 from harness.adapters.keras_backend.registry import (ACTIVATION_BUILDERS, DEFAULT_READERS, LAYER_BUILDERS,
     LOSS_BUILDERS, METRIC_BUILDERS, OPTIMIZER_BUILDERS)
 
@@ -33,6 +33,9 @@ class KerasBackend(FrameworkBackend):
 
     def version(self) -> str:
         return f"keras {keras.__version__}, tensorflow {tf.__version__}"
+
+    def execution_paths(self, case):
+        return paths.execution_paths(case)
 
     def tensor(self, array: np.ndarray, *, requires_grad: bool):
         return tf.constant(array)

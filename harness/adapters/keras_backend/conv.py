@@ -26,7 +26,7 @@ import re
 
 import numpy as np
 
-from harness.adapters.base import BuiltLayer, WeightBinding
+from harness.adapters.base import BuiltLayer, ExecutionPath, WeightBinding
 from harness.adapters.keras_backend._import import keras, tf
 from harness.adapters.keras_backend.registry import LAYER_BUILDERS as builders
 from harness.adapters.layout import AS_IS
@@ -53,6 +53,27 @@ def channels_first_failure(rank: int, grouped: bool, dtype: str) -> str | None:
     return None
 
 
+def onednn_enabled() -> bool:
+    """Whether TF's oneDNN custom operations are on (TF_ENABLE_ONEDNN_OPTS, or the build's
+    default for this CPU): tensorflow/python/util/_pywrap_util_port.pyi `IsMklEnabled`."""
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def channels_first_route(name: str, spec, dtype: str) -> ExecutionPath:
+    """How this channels_first convolution runs here: `native` (Keras' own NCHW call: through
+    XLA for grouped ones, keras/src/backend/tensorflow/nn.py `conv`; else TF's NCHW kernel, which
+    the CPU has only with oneDNN) or `transposes` (where TF refuses NCHW)."""
+    grouped = spec.groups > 1
+    failure = channels_first_failure(spec.rank, grouped, dtype)
+    label = f"{spec.type} channels_first" + (" grouped" if grouped else "")
+    if failure:
+        return ExecutionPath(name, "transposes", f"{label} between transposes ({failure})")
+    how = "XLA" if grouped else ("oneDNN" if onednn_enabled() else "TensorFlow's NCHW kernel")
+    return ExecutionPath(name, "native", f"{label} native ({how})")
+
+
 def tf_reason(message: str) -> str:
     """The sentence of TF's error that says what is unsupported, without Keras' wrapping
     ("Exception encountered when calling ...", terminal colours, the op's node name)."""
@@ -68,10 +89,10 @@ def conv(spec, ctx) -> BuiltLayer:
     activation, kind, activation_detail = ctx.activation(spec.activation)
     reasons = []
     if spec.data_format == "channels_first":
-        failure = channels_first_failure(spec.rank, spec.groups > 1, ctx.dtype)
-        if failure:
+        route = channels_first_route(ctx.layer_name, spec, ctx.dtype)
+        if route.path == "transposes":
             reasons.append(f"between ops.transpose to channels_last and back: data_format='channels_first' "
-                           f"fails on this TensorFlow ({failure})")
+                           f"fails on this TensorFlow ({channels_first_failure(spec.rank, spec.groups > 1, ctx.dtype)})")
     strided_dilation = max(spec.stride) > 1 and max(spec.dilation) > 1
     if strided_dilation:
         reasons.append("with stride 1 on the input padded by ops.pad for the real stride, output sliced "

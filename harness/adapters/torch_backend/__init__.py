@@ -33,6 +33,11 @@ class TorchBackend(FrameworkBackend):
     def version(self) -> str:
         return torch.__version__
 
+    def execution_paths(self, case):
+        from harness.adapters.torch_backend.paths import execution_paths
+
+        return execution_paths(case)
+
     def session(self, case):
         # Modules start in train mode in torch; the builders set the mode the case asks for.
         return contextlib.nullcontext()
