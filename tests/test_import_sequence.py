@@ -1,0 +1,93 @@
+"""`python -m harness import` of sequence models written the way keras.io writes them (issue 23).
+
+The models are built with Keras' own Functional API and saved as `.keras`; the independent check
+is the saved model computing on the case's inputs (the import compares it) and every backend
+passing against the NumPy reference (`passes_everywhere`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.case import load_cases_from_file
+from harness.cli import main
+from harness.reference import run_reference
+from tests.conftest import backend_or_skip
+from tests.test_import_export import ATOL, RTOL, passes_everywhere
+
+
+def keras_text_classifier(path, *, training=None):
+    """keras.io's text classifier shape, Functional: Embedding -> LSTM -> Dropout -> Dense.
+    `training=True` is a call argument the user gives (Dropout active at inference)."""
+    from harness.adapters.keras_backend._import import keras
+
+    keras.utils.set_random_seed(5)
+    layers = keras.layers
+    tokens = keras.Input((7,), dtype="int32", name="tokens")
+    x = layers.Embedding(20, 6, name="embedding")(tokens)
+    x = layers.LSTM(5, name="lstm")(x)
+    x = layers.Dropout(0.5, name="dropout")(x, training=training) if training is not None \
+        else layers.Dropout(0.5, name="dropout")(x)
+    out = layers.Dense(1, activation="sigmoid", name="score")(x)
+    model = keras.Model(tokens, out)
+    model.save(path)
+    return model
+
+
+def test_functional_text_classifier_with_lstm_and_dropout_imports(tmp_path):
+    """Keras records `training: false` (and `mask: None`) in every Dropout/LSTM call of a
+    Functional config; at those inference defaults they are not the user's arguments."""
+    backend_or_skip("keras")
+    model = keras_text_classifier(tmp_path / "text.keras")
+    out = tmp_path / "cases" / "text.yaml"
+    assert main(["import", str(tmp_path / "text.keras"), "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    assert [type(node.spec).__name__ for node in case.graph.nodes] == ["Embedding", "LSTM", "Dropout", "Dense"]
+    expected = np.asarray(model(case.dataset.inputs["tokens"], training=False))
+    np.testing.assert_allclose(run_reference(case, train=False).outputs["score"], expected, rtol=RTOL, atol=ATOL)
+    passes_everywhere(case)
+
+
+def test_a_call_argument_the_user_gave_is_still_refused(tmp_path, capsys):
+    backend_or_skip("keras")
+    keras_text_classifier(tmp_path / "text.keras", training=True)
+    out = tmp_path / "text.yaml"
+    assert main(["import", str(tmp_path / "text.keras"), "--out", str(out)]) != 0
+    assert "dropout (Dropout): called with keyword arguments ['training']" in capsys.readouterr().out
+    assert not out.exists()
+
+
+def keras_ticket_model(path):
+    """keras.io's multi-input, multi-output ticket model (fixed lengths: variable-length inputs
+    are another matter), outputs as a dict; one key differs from its layer's name."""
+    from harness.adapters.keras_backend._import import keras
+
+    keras.utils.set_random_seed(9)
+    layers = keras.layers
+    title = keras.Input((5,), dtype="int32", name="title")
+    body = keras.Input((8,), dtype="int32", name="body")
+    tags = keras.Input((4,), name="tags")
+    title_features = layers.LSTM(6, name="title_lstm")(layers.Embedding(30, 4, name="title_embedding")(title))
+    body_features = layers.LSTM(3, name="body_lstm")(layers.Embedding(30, 4, name="body_embedding")(body))
+    x = layers.Concatenate(name="joined")([title_features, body_features, tags])
+    priority = layers.Dense(1, name="priority")(x)
+    department = layers.Dense(3, name="department_logits")(x)
+    model = keras.Model(inputs=[title, body, tags], outputs={"priority": priority, "department": department})
+    model.save(path)
+    return model
+
+
+def test_functional_model_with_dict_outputs_imports(tmp_path):
+    backend_or_skip("keras")
+    model = keras_ticket_model(tmp_path / "ticket.keras")
+    out = tmp_path / "ticket.yaml"
+    assert main(["import", str(tmp_path / "ticket.keras"), "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    assert case.graph.outputs == ["priority", "department_logits"]  # the dict's order, the layers' nodes
+    inputs = case.dataset.inputs
+    expected = model([inputs["title"], inputs["body"], inputs["tags"]], training=False)
+    reference = run_reference(case, train=False).outputs
+    for key, node in [("priority", "priority"), ("department", "department_logits")]:
+        np.testing.assert_allclose(reference[node], np.asarray(expected[key]), rtol=RTOL, atol=ATOL)
+    passes_everywhere(case)
