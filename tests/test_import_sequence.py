@@ -91,3 +91,44 @@ def test_functional_model_with_dict_outputs_imports(tmp_path):
     for key, node in [("priority", "priority"), ("department", "department_logits")]:
         np.testing.assert_allclose(reference[node], np.asarray(expected[key]), rtol=RTOL, atol=ATOL)
     passes_everywhere(case)
+
+
+def test_an_output_name_that_is_not_an_identifier_gets_a_case_name_from_it(tmp_path):
+    backend_or_skip("keras")
+    keras_text_classifier(tmp_path / "text.keras")
+    out = tmp_path / "cases" / "lstm-text.yaml"
+    assert main(["import", str(tmp_path / "text.keras"), "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    assert case.spec.name == "lstm_text"
+    assert sorted(path.name for path in out.parent.iterdir()) == ["lstm-text.weights.h5", "lstm-text.yaml"]
+
+
+def test_a_case_refused_on_loading_leaves_no_file_behind(tmp_path, monkeypatch, capsys):
+    """Written to a staging folder and loaded back there first: a refusal at that point (here
+    forced) leaves neither the case nor its weights, nor the staging folder."""
+    import harness.case
+    from harness.errors import CaseError
+
+    backend_or_skip("keras")
+    keras_text_classifier(tmp_path / "text.keras")
+    out = tmp_path / "cases" / "text.yaml"
+
+    def refuse(path):
+        assert path.exists() and path.with_name("text.weights.h5").exists()  # both were written
+        raise CaseError("refused for the test", file=str(path))
+
+    monkeypatch.setattr(harness.case, "load_cases_from_file", refuse)
+    assert main(["import", str(tmp_path / "text.keras"), "--out", str(out)]) != 0
+    captured = capsys.readouterr()
+    assert "refused for the test" in captured.err + captured.out
+    assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("stem, name", [("lstm-text", "lstm_text"), ("2nd model", "case_2nd_model"),
+                                        ("plain", "plain")])
+def test_case_name(stem, name):
+    from pathlib import Path
+
+    from harness.importing import case_name
+
+    assert case_name(Path(f"cases/{stem}.yaml")) == name
