@@ -7,6 +7,8 @@ passing against the NumPy reference (`passes_everywhere`).
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -132,3 +134,99 @@ def test_case_name(stem, name):
     from harness.importing import case_name
 
     assert case_name(Path(f"cases/{stem}.yaml")) == name
+
+
+TORCH_TEXT = textwrap.dedent('''
+    import torch
+    from torch import nn
+
+
+    class LSTMText(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(20, 6)
+            self.lstm = nn.LSTM(6, 5, batch_first=True)
+            self.head = nn.Linear(5, 2)
+
+        def forward(self, tokens):
+            out, _ = self.lstm(self.embedding(tokens))
+            return self.head(out[:, -1])
+
+
+    class GRUText(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = nn.GRU(3, 4, batch_first=True)
+            self.head = nn.Linear(4, 2)
+
+        def forward(self, x):
+            out, _ = self.gru(x)
+            return self.head(torch.tanh(out[:, -1, :]))
+
+
+    class Sequence(nn.Module):  # every step's output, read as it is
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(3, 4, batch_first=True)
+
+        def forward(self, x):
+            out, _ = self.lstm(x)
+            return out
+
+
+    class States(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(3, 4, batch_first=True, bidirectional=True)
+
+        def forward(self, x):
+            out, (h, c) = self.lstm(x)
+            return h[-1]
+''')
+
+
+def torch_module(tmp_path, name: str):
+    import torch
+
+    (tmp_path / "text.py").write_text(TORCH_TEXT)
+    namespace: dict = {}
+    exec(compile(TORCH_TEXT, str(tmp_path / "text.py"), "exec"), namespace)
+    torch.manual_seed(3)
+    module = namespace[name]().eval()
+    torch.save(module.state_dict(), tmp_path / f"{name}.pt")
+    return module
+
+
+@pytest.mark.parametrize("name, shape, recurrent", [("LSTMText", "7", "LSTM"), ("GRUText", "7,3", "GRU"),
+                                                    ("Sequence", "6,3", "LSTM")])
+def test_torch_recurrent_text_model_imports(tmp_path, name, shape, recurrent):
+    """nn.LSTM/GRU (batch_first, one layer; torch's own random biases, bias_hh included, which
+    the case's mapping folds) and the indexing after them: `out, _ = ...`, `out[:, -1]`."""
+    backend_or_skip("torch")
+    import torch
+
+    module = torch_module(tmp_path, name)
+    out = tmp_path / f"{name}.yaml"
+    assert main(["import", f"{tmp_path / 'text.py'}:{name}", "--weights", str(tmp_path / f"{name}.pt"),
+                 "--input-shape", shape, "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    (layer,) = [node.spec for node in case.graph.nodes if type(node.spec).__name__ == recurrent]
+    assert layer.return_sequences == (name == "Sequence")  # `out[:, -1]` is the last step
+    (inputs,) = case.dataset.inputs.values()
+    with torch.no_grad():
+        expected = module(torch.from_numpy(np.ascontiguousarray(inputs))).numpy()
+    (output,) = case.graph.outputs
+    np.testing.assert_allclose(run_reference(case, train=False).outputs[output], expected, rtol=RTOL, atol=ATOL)
+    passes_everywhere(case)
+
+
+def test_torch_recurrent_options_the_case_cannot_express_are_listed(tmp_path, capsys):
+    backend_or_skip("torch")
+    torch_module(tmp_path, "States")
+    out = tmp_path / "states.yaml"
+    assert main(["import", f"{tmp_path / 'text.py'}:States", "--weights", str(tmp_path / "States.pt"),
+                 "--input-shape", "6,3", "--out", str(out)]) != 0
+    printed = capsys.readouterr().out
+    assert "lstm (LSTM): bidirectional=True" in printed
+    assert "uses the final states" in printed
+    assert not out.exists()
