@@ -15,7 +15,9 @@ translates key by key:
 Sequential models become the `sequential` form; Functional ones the graph form, read from the
 model's config (`inbound_nodes` with `keras_history` [layer, node index, tensor index], as
 keras/src/models/functional.py `functional_from_config` reads them): a layer applied again is a
-`Reuse` node. The weights are written with Keras' own `model.save_weights`, which the case's
+`Reuse` node; call arguments Keras records by itself at inference defaults (`training: false`,
+`mask: None`) are not the user's (`RECORDED_DEFAULTS`), other call arguments are problems; dict
+outputs name their output layers' nodes, in the dict's order. The weights are written with Keras' own `model.save_weights`, which the case's
 model reads back (harness/adapters/keras_backend/native.py) with the layer names and order the
 case keeps.
 """

@@ -7,7 +7,8 @@ walked child by child (nested nn.Sequential children too, named `features.0` as 
 state_dict): its forward is exactly the children in order (torch/nn/modules/container.py
 `Sequential.forward`). Another module's forward is traced with torch.fx into the graph form
 (`trace`): submodule calls, the functions and methods of `FX_FUNCTIONS`, a submodule called
-again as a Reuse node; a forward torch.fx cannot trace (data-dependent control flow) or a call
+again as a Reuse node, the indexing after an nn.LSTM/GRU call read onto its layer
+(`recurrent_getitem`); a forward torch.fx cannot trace (data-dependent control flow) or a call
 it has no translation for is refused with the reason.
 
 Each child module translates into a case layer by `TRANSLATORS` (one function per module class,
