@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -204,12 +205,20 @@ def import_model(model: str, out: Path, *, state_dict: str | None = None, input_
     if problems:
         truncate(imported, problems)
     out.parent.mkdir(parents=True, exist_ok=True)
-    weights = imported.write_weights(out.parent / out.stem)
-    data = with_targets(case_data(imported, out.stem, weights.name, samples), output_shapes(imported))
-    schema = os.path.relpath(Path(__file__).parent / "case" / "case.schema.json", out.parent.resolve())
-    if problems:
-        weights = cut_weights(data, weights, imported.weights_format, out)
-    out.write_text(f"# yaml-language-server: $schema={schema}\n" + dump_yaml(data))
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".import-") as staging:
+        # Everything is written and loaded back here first, under the final names, and moved
+        # beside `out` only once the case loads: a refused case leaves no file behind.
+        staged = Path(staging) / out.name
+        weights = imported.write_weights(staged.parent / out.stem)
+        data = with_targets(case_data(imported, case_name(out), weights.name, samples), output_shapes(imported))
+        schema = os.path.relpath(Path(__file__).parent / "case" / "case.schema.json", out.parent.resolve())
+        if problems:
+            weights = cut_weights(data, weights, imported.weights_format, staged)
+        staged.write_text(f"# yaml-language-server: $schema={schema}\n" + dump_yaml(data))
+        (case,) = load_cases_from_file(staged)
+        for file in Path(staging).iterdir():
+            os.replace(file, out.parent / file.name)
+    weights = out.parent / weights.name
     (case,) = load_cases_from_file(out)
     reference = run_reference(case, train=False).outputs
     if partial and problems:
@@ -222,6 +231,13 @@ def import_model(model: str, out: Path, *, state_dict: str | None = None, input_
     ok = all(np.allclose(np.asarray(predicted[output], np.float64), reference[output],
                          rtol=tolerance.rtol, atol=tolerance.atol) for output in predicted)
     return ImportResult(out, weights, problems, differences, (tolerance.rtol, tolerance.atol), ok)
+
+
+def case_name(out: Path) -> str:
+    """The case's name from the file's: a case name is an identifier (`lstm-text.yaml` ->
+    `lstm_text`; one that starts with a digit gets `case_` before it)."""
+    name = re.sub(r"\W", "_", out.stem, flags=re.ASCII) or "case"
+    return f"case_{name}" if name[0].isdigit() else name
 
 
 def output_shapes(imported: ImportedModel) -> dict[str, tuple[int, ...]]:

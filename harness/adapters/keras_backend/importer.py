@@ -15,7 +15,9 @@ translates key by key:
 Sequential models become the `sequential` form; Functional ones the graph form, read from the
 model's config (`inbound_nodes` with `keras_history` [layer, node index, tensor index], as
 keras/src/models/functional.py `functional_from_config` reads them): a layer applied again is a
-`Reuse` node. The weights are written with Keras' own `model.save_weights`, which the case's
+`Reuse` node; call arguments Keras records by itself at inference defaults (`training: false`,
+`mask: None`) are not the user's (`RECORDED_DEFAULTS`), other call arguments are problems; dict
+outputs name their output layers' nodes, in the dict's order. The weights are written with Keras' own `model.save_weights`, which the case's
 model reads back (harness/adapters/keras_backend/native.py) with the layer names and order the
 case keeps.
 """
@@ -36,6 +38,11 @@ from harness.layers import LAYERS
 
 CARRIES_NOTHING = {"name", "dtype", "build_config", "seed"}
 """`seed`: Dropout's mask generator seed; the harness's Dropout states its own mask rule."""
+RECORDED_DEFAULTS = {"training": (False, None), "mask": (None,), "initial_state": (None,)}
+"""Call arguments Keras itself records on every call of a layer that takes them (a Functional
+model's config writes `training: false` for each Dropout and RNN call and `mask: None` for each
+layer that takes a mask): at these values they are the inference call the harness compares, not
+a choice of the user's. Any other value (`training=True`, a mask tensor) is still a problem."""
 SETTINGS = {
     # The harness's spec requires what Keras leaves implicit: Keras' own behaviour, stated.
     "BatchNormalization": {"moving_variance": "biased"},  # keras/src/layers/normalization/batch_normalization.py: ops.moments (biased)
@@ -66,9 +73,10 @@ def read_keras_model(path: Path) -> ImportedModel:
     if isinstance(model, keras.Sequential):
         layers = [translate(layer, dtype, problems) for layer in model.layers
                   if not isinstance(layer, keras.layers.InputLayer)]
-        outputs, graph = [layers[-1]["name"]], False
+        outputs, graph, keys = [layers[-1]["name"]], False, []
     else:
         layers, outputs = functional_nodes(model.get_config(), by_name, dtype, problems)
+        keys = list(declared_outputs(model.get_config()))
         graph = True
 
     def write_weights(stem: Path) -> Path:
@@ -79,7 +87,10 @@ def read_keras_model(path: Path) -> ImportedModel:
     def predict(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         result = model([arrays[name] for name in inputs] if len(inputs) > 1 else arrays[next(iter(inputs))],
                        training=False)
-        results = result if isinstance(result, (list, tuple)) else [result]
+        if isinstance(result, dict):  # dict outputs: by the config's keys, whatever order Keras keeps
+            results = [result[key] for key in keys]
+        else:
+            results = result if isinstance(result, (list, tuple)) else [result]
         return {output: np.asarray(value) for output, value in zip(outputs, results)}
 
     return ImportedModel("keras", dtype, inputs, layers, outputs, problems, write_weights, predict,
@@ -167,8 +178,8 @@ def functional_nodes(config: dict, by_name: dict, dtype: str,
         for index, node in enumerate(entry["inbound_nodes"]):
             histories = []
             _histories(node.get("args", []), histories)
-            given = sorted(key for key, value in node.get("kwargs", {}).items() if value is not None)
-            if given:  # Keras records `mask: None` for layers that take a mask; only a given one counts
+            given = sorted(key for key, value in node.get("kwargs", {}).items() if not recorded_default(key, value))
+            if given:
                 problems.append(ImportProblem(entry["name"], entry["class_name"],
                                               f"called with keyword arguments {given}"))
             applications.append((entry["name"], index, histories))
@@ -202,10 +213,26 @@ def functional_nodes(config: dict, by_name: dict, dtype: str,
             break
         else:
             raise CaseError("the model's config has a cycle or reads a layer that is not in it")
-    declared = config["output_layers"]
-    declared = [declared] if declared and isinstance(declared[0], str) else declared  # one output: not nested
-    outputs = [node_names[(layer, node)] for layer, node, _ in declared]
+    outputs = [node_names[(layer, node)] for layer, node, _ in declared_outputs(config).values()]
     return nodes, outputs
+
+
+def declared_outputs(config: dict) -> dict[Any, list]:
+    """The config's `output_layers` as {key: [layer, node, tensor]}: a dict's own keys where the
+    model was built with `outputs={name: tensor}` (keras.io's multi-input example; the model
+    then returns a dict by these keys), else the positions 0, 1, ... (a list, or one output, which
+    Keras does not nest)."""
+    declared = config["output_layers"]
+    if isinstance(declared, dict):
+        return dict(declared)
+    declared = [declared] if declared and isinstance(declared[0], str) else declared
+    return dict(enumerate(declared))
+
+
+def recorded_default(key: str, value: Any) -> bool:
+    """A call argument Keras records by itself, at its inference default (RECORDED_DEFAULTS);
+    any other argument at None is an argument not given."""
+    return value is None or any(value is default for default in RECORDED_DEFAULTS.get(key, ()))
 
 
 def _histories(value: Any, found: list) -> None:

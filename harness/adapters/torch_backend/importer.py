@@ -7,7 +7,8 @@ walked child by child (nested nn.Sequential children too, named `features.0` as 
 state_dict): its forward is exactly the children in order (torch/nn/modules/container.py
 `Sequential.forward`). Another module's forward is traced with torch.fx into the graph form
 (`trace`): submodule calls, the functions and methods of `FX_FUNCTIONS`, a submodule called
-again as a Reuse node; a forward torch.fx cannot trace (data-dependent control flow) or a call
+again as a Reuse node, the indexing after an nn.LSTM/GRU call read onto its layer
+(`recurrent_getitem`); a forward torch.fx cannot trace (data-dependent control flow) or a call
 it has no translation for is refused with the reason.
 
 Each child module translates into a case layer by `TRANSLATORS` (one function per module class,
@@ -118,6 +119,8 @@ def trace(module: nn.Module, class_name: str, layers: list, problems: list) -> t
     names: dict[Any, str] = {}
     taken = {path for path, _ in module.named_modules()}
     inputs, outputs, called = [], [], set()
+    tuples: dict[Any, dict] = {}  # an nn.LSTM/GRU call (its (output, state) tuple) -> its case layer
+    sequences: dict[Any, dict] = {}  # that tuple's [0]: the sequence, still the same case layer
 
     def unique(name: str) -> str:
         candidate, count = name, 1
@@ -150,6 +153,10 @@ def trace(module: nn.Module, class_name: str, layers: list, problems: list) -> t
             problems.extend(ImportProblem(node.target, type(child).__name__, reason) for reason in reasons)
             names[node] = node.target
             layers.append({"name": node.target, **spec, "inputs": sources})
+            if isinstance(child, RECURRENT):
+                tuples[node] = layers[-1]
+        elif node.op == "call_function" and node.target is operator.getitem:
+            recurrent_getitem(node, names, tuples, sequences, problems)
         elif node.op in ("call_function", "call_method"):
             label = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", str(node.target))
             translator = FX_FUNCTIONS.get(node.target)
@@ -172,6 +179,42 @@ def trace(module: nn.Module, class_name: str, layers: list, problems: list) -> t
             problems.append(ImportProblem(str(node.target), node.op, "a tensor attribute used directly in forward; "
                                           "the case's layers own their parameters"))
     return inputs, outputs
+
+
+LAST_STEP = [(slice(None), -1), (slice(None), -1, slice(None)), (slice(None), -1, Ellipsis)]
+"""`out[:, -1]` and its spellings on a batch_first sequence: the last step."""
+
+
+def recurrent_getitem(node, names: dict, tuples: dict, sequences: dict, problems: list) -> None:
+    """The indexing that follows an nn.LSTM/GRU call in a torch text model, mapped onto the
+    case's recurrent layer instead of becoming a layer of its own:
+
+    * `out, _ = self.lstm(x)`: torch.fx records `getitem(lstm, 0)` (the sequence, which is the
+      case layer's output with return_sequences) and `getitem(lstm, 1)` (the final states); an
+      unused one is dropped, a used one is a problem (the case's layer returns its output only);
+    * `out[:, -1]` on that sequence, its only use: the last step, which is the case layer with
+      return_sequences false (the same value: a forward recurrence's last output). Another
+      index, or a sequence also used whole, is a problem.
+    """
+    source, index = node.args[0], node.args[1]
+    label = f"getitem {index!r}"
+    if source in tuples and index == 0:
+        names[node], sequences[node] = names[source], tuples[source]
+    elif source in tuples and not node.users:
+        return  # `out, _ = ...`: the states, unused
+    elif source in tuples:
+        problems.append(ImportProblem(names.get(source, "?"), label, "uses the final states; the case's "
+                                      "recurrent layer returns its output only"))
+    elif source in sequences and index in LAST_STEP and len(source.users) == 1:
+        sequences[source]["return_sequences"] = False
+        names[node] = names[source]
+    elif source in sequences and index in LAST_STEP:
+        problems.append(ImportProblem(names.get(source, "?"), label, "the last step of a sequence that is also "
+                                      "used whole; the case's layer outputs one or the other"))
+    else:
+        problems.append(ImportProblem(node.name, label, "the importer translates only the indexing after an "
+                                      "nn.LSTM/GRU call (`out, _ = lstm(x)`, `out[:, -1]`)"))
+    names.setdefault(node, names.get(source, "?"))
 
 
 def _tensor_arguments(node) -> list:
@@ -354,6 +397,28 @@ def flatten(m: nn.Flatten, reasons) -> dict:  # torch/nn/modules/flatten.py
     return {"type": "Flatten", "data_format": "channels_last"}  # the array as it is: no permutation
 
 
+def recurrent(kind: str) -> Callable:  # torch/nn/modules/rnn.py: LSTM, GRU
+    """One forward layer, batch_first, with biases: the case's layer with every step's output
+    (`return_sequences`; `out[:, -1]` after it turns that off, see `recurrent_getitem`). The
+    weights stay the state_dict's: the case's torch mapping reorders nn.LSTM's [i, f, g, o] and
+    nn.GRU's [r, z, n] rows and folds bias_hh_l0 into the case's bias (harness/native_weights.py).
+    nn.GRU computes the reset-after form only."""
+    def translate(m, reasons) -> dict:
+        if not m.batch_first:
+            reasons.append("batch_first=False: time-major input; the case's sequences are (batch, time, features)")
+        if m.num_layers != 1:
+            reasons.append(f"num_layers={m.num_layers}: stacked layers in one module; write one module per layer")
+        if m.bidirectional:
+            reasons.append("bidirectional=True: the harness has no bidirectional layer yet")
+        if getattr(m, "proj_size", 0):
+            reasons.append(f"proj_size={m.proj_size}: a projected LSTM")
+        if not m.bias:
+            reasons.append("bias=False: the case's recurrent layers have a bias")
+        spec = {"type": kind, "units": m.hidden_size, "return_sequences": True}
+        return {**spec, "reset_after": True} if kind == "GRU" else spec
+    return translate
+
+
 def dropout(m: nn.Dropout, reasons) -> dict:  # torch/nn/modules/dropout.py
     return {"type": "Dropout", "rate": m.p}
 
@@ -375,7 +440,9 @@ def pooling(kind: str) -> Callable:  # torch/nn/modules/pooling.py
     return translate
 
 
+RECURRENT = (nn.LSTM, nn.GRU)
 TRANSLATORS: dict[type, Callable[[Any, list[str]], dict]] = {
+    nn.LSTM: recurrent("LSTM"), nn.GRU: recurrent("GRU"),
     nn.Linear: linear, nn.Conv1d: conv, nn.Conv2d: conv,
     nn.BatchNorm1d: batch_norm, nn.BatchNorm2d: batch_norm, nn.LayerNorm: layer_norm,
     nn.Embedding: embedding, nn.Flatten: flatten, nn.Dropout: dropout,

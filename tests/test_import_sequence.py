@@ -1,0 +1,232 @@
+"""`python -m harness import` of sequence models written the way keras.io writes them (issue 23).
+
+The models are built with Keras' own Functional API and saved as `.keras`; the independent check
+is the saved model computing on the case's inputs (the import compares it) and every backend
+passing against the NumPy reference (`passes_everywhere`).
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from harness.case import load_cases_from_file
+from harness.cli import main
+from harness.reference import run_reference
+from tests.conftest import backend_or_skip
+from tests.test_import_export import ATOL, RTOL, passes_everywhere
+
+
+def keras_text_classifier(path, *, training=None):
+    """keras.io's text classifier shape, Functional: Embedding -> LSTM -> Dropout -> Dense.
+    `training=True` is a call argument the user gives (Dropout active at inference)."""
+    from harness.adapters.keras_backend._import import keras
+
+    keras.utils.set_random_seed(5)
+    layers = keras.layers
+    tokens = keras.Input((7,), dtype="int32", name="tokens")
+    x = layers.Embedding(20, 6, name="embedding")(tokens)
+    x = layers.LSTM(5, name="lstm")(x)
+    x = layers.Dropout(0.5, name="dropout")(x, training=training) if training is not None \
+        else layers.Dropout(0.5, name="dropout")(x)
+    out = layers.Dense(1, activation="sigmoid", name="score")(x)
+    model = keras.Model(tokens, out)
+    model.save(path)
+    return model
+
+
+def test_functional_text_classifier_with_lstm_and_dropout_imports(tmp_path):
+    """Keras records `training: false` (and `mask: None`) in every Dropout/LSTM call of a
+    Functional config; at those inference defaults they are not the user's arguments."""
+    backend_or_skip("keras")
+    model = keras_text_classifier(tmp_path / "text.keras")
+    out = tmp_path / "cases" / "text.yaml"
+    assert main(["import", str(tmp_path / "text.keras"), "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    assert [type(node.spec).__name__ for node in case.graph.nodes] == ["Embedding", "LSTM", "Dropout", "Dense"]
+    expected = np.asarray(model(case.dataset.inputs["tokens"], training=False))
+    np.testing.assert_allclose(run_reference(case, train=False).outputs["score"], expected, rtol=RTOL, atol=ATOL)
+    passes_everywhere(case)
+
+
+def test_a_call_argument_the_user_gave_is_still_refused(tmp_path, capsys):
+    backend_or_skip("keras")
+    keras_text_classifier(tmp_path / "text.keras", training=True)
+    out = tmp_path / "text.yaml"
+    assert main(["import", str(tmp_path / "text.keras"), "--out", str(out)]) != 0
+    assert "dropout (Dropout): called with keyword arguments ['training']" in capsys.readouterr().out
+    assert not out.exists()
+
+
+def keras_ticket_model(path):
+    """keras.io's multi-input, multi-output ticket model (fixed lengths: variable-length inputs
+    are another matter), outputs as a dict; one key differs from its layer's name."""
+    from harness.adapters.keras_backend._import import keras
+
+    keras.utils.set_random_seed(9)
+    layers = keras.layers
+    title = keras.Input((5,), dtype="int32", name="title")
+    body = keras.Input((8,), dtype="int32", name="body")
+    tags = keras.Input((4,), name="tags")
+    title_features = layers.LSTM(6, name="title_lstm")(layers.Embedding(30, 4, name="title_embedding")(title))
+    body_features = layers.LSTM(3, name="body_lstm")(layers.Embedding(30, 4, name="body_embedding")(body))
+    x = layers.Concatenate(name="joined")([title_features, body_features, tags])
+    priority = layers.Dense(1, name="priority")(x)
+    department = layers.Dense(3, name="department_logits")(x)
+    model = keras.Model(inputs=[title, body, tags], outputs={"priority": priority, "department": department})
+    model.save(path)
+    return model
+
+
+def test_functional_model_with_dict_outputs_imports(tmp_path):
+    backend_or_skip("keras")
+    model = keras_ticket_model(tmp_path / "ticket.keras")
+    out = tmp_path / "ticket.yaml"
+    assert main(["import", str(tmp_path / "ticket.keras"), "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    assert case.graph.outputs == ["priority", "department_logits"]  # the dict's order, the layers' nodes
+    inputs = case.dataset.inputs
+    expected = model([inputs["title"], inputs["body"], inputs["tags"]], training=False)
+    reference = run_reference(case, train=False).outputs
+    for key, node in [("priority", "priority"), ("department", "department_logits")]:
+        np.testing.assert_allclose(reference[node], np.asarray(expected[key]), rtol=RTOL, atol=ATOL)
+    passes_everywhere(case)
+
+
+def test_an_output_name_that_is_not_an_identifier_gets_a_case_name_from_it(tmp_path):
+    backend_or_skip("keras")
+    keras_text_classifier(tmp_path / "text.keras")
+    out = tmp_path / "cases" / "lstm-text.yaml"
+    assert main(["import", str(tmp_path / "text.keras"), "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    assert case.spec.name == "lstm_text"
+    assert sorted(path.name for path in out.parent.iterdir()) == ["lstm-text.weights.h5", "lstm-text.yaml"]
+
+
+def test_a_case_refused_on_loading_leaves_no_file_behind(tmp_path, monkeypatch, capsys):
+    """Written to a staging folder and loaded back there first: a refusal at that point (here
+    forced) leaves neither the case nor its weights, nor the staging folder."""
+    import harness.case
+    from harness.errors import CaseError
+
+    backend_or_skip("keras")
+    keras_text_classifier(tmp_path / "text.keras")
+    out = tmp_path / "cases" / "text.yaml"
+
+    def refuse(path):
+        assert path.exists() and path.with_name("text.weights.h5").exists()  # both were written
+        raise CaseError("refused for the test", file=str(path))
+
+    monkeypatch.setattr(harness.case, "load_cases_from_file", refuse)
+    assert main(["import", str(tmp_path / "text.keras"), "--out", str(out)]) != 0
+    captured = capsys.readouterr()
+    assert "refused for the test" in captured.err + captured.out
+    assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("stem, name", [("lstm-text", "lstm_text"), ("2nd model", "case_2nd_model"),
+                                        ("plain", "plain")])
+def test_case_name(stem, name):
+    from pathlib import Path
+
+    from harness.importing import case_name
+
+    assert case_name(Path(f"cases/{stem}.yaml")) == name
+
+
+TORCH_TEXT = textwrap.dedent('''
+    import torch
+    from torch import nn
+
+
+    class LSTMText(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(20, 6)
+            self.lstm = nn.LSTM(6, 5, batch_first=True)
+            self.head = nn.Linear(5, 2)
+
+        def forward(self, tokens):
+            out, _ = self.lstm(self.embedding(tokens))
+            return self.head(out[:, -1])
+
+
+    class GRUText(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = nn.GRU(3, 4, batch_first=True)
+            self.head = nn.Linear(4, 2)
+
+        def forward(self, x):
+            out, _ = self.gru(x)
+            return self.head(torch.tanh(out[:, -1, :]))
+
+
+    class Sequence(nn.Module):  # every step's output, read as it is
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(3, 4, batch_first=True)
+
+        def forward(self, x):
+            out, _ = self.lstm(x)
+            return out
+
+
+    class States(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(3, 4, batch_first=True, bidirectional=True)
+
+        def forward(self, x):
+            out, (h, c) = self.lstm(x)
+            return h[-1]
+''')
+
+
+def torch_module(tmp_path, name: str):
+    import torch
+
+    (tmp_path / "text.py").write_text(TORCH_TEXT)
+    namespace: dict = {}
+    exec(compile(TORCH_TEXT, str(tmp_path / "text.py"), "exec"), namespace)
+    torch.manual_seed(3)
+    module = namespace[name]().eval()
+    torch.save(module.state_dict(), tmp_path / f"{name}.pt")
+    return module
+
+
+@pytest.mark.parametrize("name, shape, recurrent", [("LSTMText", "7", "LSTM"), ("GRUText", "7,3", "GRU"),
+                                                    ("Sequence", "6,3", "LSTM")])
+def test_torch_recurrent_text_model_imports(tmp_path, name, shape, recurrent):
+    """nn.LSTM/GRU (batch_first, one layer; torch's own random biases, bias_hh included, which
+    the case's mapping folds) and the indexing after them: `out, _ = ...`, `out[:, -1]`."""
+    backend_or_skip("torch")
+    import torch
+
+    module = torch_module(tmp_path, name)
+    out = tmp_path / f"{name}.yaml"
+    assert main(["import", f"{tmp_path / 'text.py'}:{name}", "--weights", str(tmp_path / f"{name}.pt"),
+                 "--input-shape", shape, "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    (layer,) = [node.spec for node in case.graph.nodes if type(node.spec).__name__ == recurrent]
+    assert layer.return_sequences == (name == "Sequence")  # `out[:, -1]` is the last step
+    (inputs,) = case.dataset.inputs.values()
+    with torch.no_grad():
+        expected = module(torch.from_numpy(np.ascontiguousarray(inputs))).numpy()
+    (output,) = case.graph.outputs
+    np.testing.assert_allclose(run_reference(case, train=False).outputs[output], expected, rtol=RTOL, atol=ATOL)
+    passes_everywhere(case)
+
+
+def test_torch_recurrent_options_the_case_cannot_express_are_listed(tmp_path, capsys):
+    backend_or_skip("torch")
+    torch_module(tmp_path, "States")
+    out = tmp_path / "states.yaml"
+    assert main(["import", f"{tmp_path / 'text.py'}:States", "--weights", str(tmp_path / "States.pt"),
+                 "--input-shape", "6,3", "--out", str(out)]) != 0
+    printed = capsys.readouterr().out
+    assert "lstm (LSTM): bidirectional=True" in printed
+    assert "uses the final states" in printed
+    assert not out.exists()
