@@ -227,7 +227,9 @@ def validation_errors(exc: ValidationError, nodes: tuple[Any, ...], path: Path,
     for error in exc.errors(include_url=False):
         loc = (*prefix, *error["loc"])
         field, line = locate(nodes, loc)
-        if line is None and error["type"] == "missing":
+        if line is None and (error["type"] == "missing" or not field):
+            # A missing field, or a rule over several fields (a model validator: "a training case
+            # needs both `optimizer` and `training`"): the line of the mapping it belongs to.
             line = _enclosing_line(nodes, loc)
         found = error.get("input")
         if isinstance(found, dict | list) or error["type"] == "missing":
@@ -252,8 +254,8 @@ def _enclosing_line(nodes: tuple[Any, ...], loc: tuple[Any, ...]) -> int | None:
 
 
 MISSING_HINTS = {
-    ("loss",): "every case states a loss, even one that checks only `forward` (its value is compared "
-               "there, its gradients by `gradients`): e.g. `loss: {type: mean_squared_error, reduction: mean}` "
+    ("loss",): "a case with gradients or training checks states a loss (a forward-only case may leave it "
+               "out): e.g. `loss: {type: mean_squared_error, reduction: mean}` "
                "with a target shaped like the output, `targets: {t: {shape: [...], data: {normal: {}}}}`",
     ("loss", "reduction"): "write `reduction: mean` (average of the per-sample losses) or `reduction: sum`: "
                            "it scales every gradient by the batch size, so it is never left to a default",
