@@ -172,6 +172,14 @@ def _convolution_examples() -> list[LayerExample]:
                                   "use_bias": False}, (8, 2)),
         *_both_layouts("Conv1D", {"filters": 4, "kernel_size": 2, "groups": 2, "strides": 3, "padding": "same"},
                        (8, 4)),
+        # explicit padding: torch's symmetric int (the 7x7 stem at stride 2, padding 3), per axis,
+        # asymmetric [[before, after], ...] (native in torch and chainer only where symmetric).
+        *_both_layouts("Conv2D", {"filters": 2, "kernel_size": 7, "strides": 2, "padding": 3}, (9, 8, 2)),
+        *_both_layouts("Conv2D", {"filters": 2, "kernel_size": 3, "strides": 2, "padding": [[0, 1], [1, 2]]},
+                       (6, 5, 2)),
+        LayerExample("Conv2D", {"filters": 2, "kernel_size": [3, 2], "padding": [1, 0], "dilation_rate": [1, 2],
+                                "data_format": "channels_first"}, [(2, 4, 5)]),
+        *_both_layouts("Conv1D", {"filters": 2, "kernel_size": 3, "padding": [[2, 0]]}, (5, 2)),
     ]
 
 
@@ -190,7 +198,36 @@ def _pooling_examples() -> list[LayerExample]:
                                        "data_format": "channels_last"}, [(6, 5, 2)]),
             *_both_layouts(f"{kind}1D", {"pool_size": 2, "padding": "valid"}, (7, 2)),
             *_both_layouts(f"{kind}1D", {"pool_size": 4, "strides": 3, "padding": "same"}, (8, 2)),
+            # torch's MaxPool2d(3, 2, padding=1) (ResNet's stem) and ceil_mode (SqueezeNet's):
+            # ceil adds one cell after 8 (4 windows, not 3) and none after 7; asymmetric and
+            # beyond-half-window padding; last, window 3, stride 3, padding 1 on 5: ceil would
+            # give 3 windows, but the third would start in the padding (torch's correction): 2.
+            *_both_layouts(f"{kind}2D", {"pool_size": 3, "strides": 2, "padding": 1}, (7, 8, 2)),
+            *_both_layouts(f"{kind}2D", {"pool_size": 3, "strides": 2, "padding": "valid", "ceil_mode": True},
+                           (7, 8, 2)),
+            LayerExample(f"{kind}2D", {"pool_size": 3, "strides": 2, "padding": 1, "ceil_mode": True,
+                                       "data_format": "channels_first"}, [(2, 6, 5)]),
+            LayerExample(f"{kind}2D", {"pool_size": [3, 2], "strides": 2, "padding": [[2, 0], [0, 1]],
+                                       "data_format": "channels_last"}, [(5, 5, 2)]),
+            *_both_layouts(f"{kind}1D", {"pool_size": 3, "strides": 2, "padding": [[0, 1]], "ceil_mode": True},
+                           (6, 2)),
+            LayerExample(f"{kind}1D", {"pool_size": 3, "strides": 3, "padding": 1, "ceil_mode": True,
+                                       "data_format": "channels_first"}, [(2, 5)]),
+            # 2 of 3 cells padding: more than torch's pooling takes (half the window).
+            LayerExample(f"{kind}2D", {"pool_size": 3, "strides": 2, "padding": 2, "data_format": "channels_first"},
+                         [(2, 4, 5)]),
         ]
+    # count_include_pad: torch's default divisor (the window clipped to the padded input).
+    examples += [
+        *_both_layouts("AveragePooling2D", {"pool_size": 3, "strides": 2, "padding": 1, "count_include_pad": True},
+                       (7, 6, 2)),
+        LayerExample("AveragePooling2D", {"pool_size": 3, "strides": 2, "padding": 1, "ceil_mode": True,
+                                          "count_include_pad": True, "data_format": "channels_first"}, [(2, 6, 5)]),
+        LayerExample("AveragePooling2D", {"pool_size": 2, "padding": "same", "count_include_pad": True,
+                                          "data_format": "channels_last"}, [(5, 5, 2)]),
+        LayerExample("AveragePooling1D", {"pool_size": 3, "strides": 2, "padding": [[2, 1]], "count_include_pad": True,
+                                          "data_format": "channels_first"}, [(2, 6)]),
+    ]
     for kind in ("GlobalAveragePooling", "GlobalMaxPooling"):
         examples += [
             *_both_layouts(f"{kind}1D", {}, (5, 3)),
@@ -293,6 +330,10 @@ LAYER_EXAMPLES: list[LayerExample] = [
     LayerExample("ZeroPadding2D", {"padding": [1, 2]}, [(2, 3, 1)]),
     LayerExample("ZeroPadding2D", {"padding": [[0, 1], [2, 0]], "data_format": "channels_first"},
                  [(2, 3, 3)]),
+    LayerExample("Cropping1D", {"cropping": 1}, [(5, 2)]),
+    LayerExample("Cropping1D", {"cropping": [2, 0]}, [(4, 3)]),
+    LayerExample("Cropping2D", {"cropping": 1}, [(4, 4, 2)]),
+    LayerExample("Cropping2D", {"cropping": [[0, 1], [2, 1]], "data_format": "channels_first"}, [(2, 4, 5)]),
     *_convolution_examples(),
     *_pooling_examples(),
     *RECURRENT_EXAMPLES,

@@ -293,12 +293,30 @@ def _prime_factors(n: int) -> list[int]:
 
 @rule("padding")
 def _padding(info, context, rng):
-    """Literal paddings ('valid'/'same') by the schema; ZeroPadding's sizes 0..2."""
-    if typing.get_origin(info.annotation) is Literal:
-        return NotImplemented
+    """Convolutions and poolings: 'valid'/'same' (the schema's Literal) most of the time,
+    explicit amounts (0..1 per side, or [before, after] per axis) otherwise; ZeroPadding's
+    sizes 0..2. A pooling's amounts must stay below its window: a draw that does not fit is
+    rejected by the spec and drawn again."""
+    members = typing.get_args(info.annotation) if typing.get_origin(info.annotation) in (Union, types.UnionType) \
+        else (info.annotation,)
+    literals = [m for m in members if typing.get_origin(m) is Literal]
+    if literals:
+        if rng.random() < 0.7:
+            return _choice(rng, list(typing.get_args(literals[0])))
+        if rng.random() < 0.5:
+            return int(rng.integers(0, 2))
+        return [[int(rng.integers(0, 2)), int(rng.integers(0, 2))] for _ in range(context.spatial_rank)]
     if rng.random() < 0.5:
         return int(rng.integers(0, 3))
     return [int(rng.integers(0, 3)) for _ in range(2)]
+
+
+@rule("cropping")
+def _cropping(info, context, rng):
+    """Cropping's sizes 0..1 per side (the generator's inputs are small)."""
+    if rng.random() < 0.5:
+        return int(rng.integers(0, 2))
+    return [int(rng.integers(0, 2)) for _ in range(2)]
 
 
 @rule("rate")

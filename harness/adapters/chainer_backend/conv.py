@@ -6,8 +6,8 @@ The harness keeps every tensor between layers in the case's own layout, so for a
 case each windowed layer moves the channel axis to position 1, runs, and moves it back.
 
 Padding: chainer's `pad` is symmetric and it has no 'same' mode. Where TF's 'same' rule gives
-two different sides (the odd cell goes at the end, harness/layers/windows.py) the input is padded
-explicitly with F.pad and the layer runs with pad 0. Convolutions keep chainer's default
+two different sides (the odd cell goes at the end, harness/layers/windows.py), or the case states
+asymmetric amounts, the input is padded explicitly with F.pad and the layer runs with pad 0. Convolutions keep chainer's default
 cover_all=False (floor output size, as Keras 'valid').
 """
 
@@ -27,8 +27,8 @@ class Layout(WindowLayout):
     """chainer's axis move (F.moveaxis) and explicit pad (F.pad)."""
 
     MOVE_STEP = "between F.moveaxis to channels_first and back: chainer has no channels_last layers"
-    PAD_STEP = ("after F.pad with the odd cell at the end and pad 0: TF's 'same' pads unevenly here, "
-                "chainer's pad is symmetric")
+    PAD_STEP = ("after F.pad and pad 0: the sides differ (TF's 'same' puts the odd cell at the end; "
+                "asymmetric or ceil_mode padding), chainer's pad is symmetric")
 
     def enter(self, x):
         if self.data_format == "channels_last":

@@ -16,6 +16,10 @@ Two settings the native layer cannot run here, found out by running it, not assu
   output is sliced [::s]. Keras decomposes its depthwise convolutions the same way
   (nn.py `_depthwise_conv_stride_dilation_decomposition`).
 
+* explicit padding amounts: Keras has only 'valid' and 'same' (keras.applications writes
+  ZeroPadding2D before a 'valid' convolution), so the input is padded with ops.pad and the layer
+  runs 'valid'.
+
 The activation is applied after the layout is restored, so a softmax acts on the case's axis.
 """
 
@@ -76,9 +80,13 @@ def conv(spec, ctx) -> BuiltLayer:
     if strided_dilation:
         reasons.append("with stride 1 on the input padded by ops.pad for the real stride, output sliced "
                        "[::stride]: Keras refuses strides > 1 with dilation_rate > 1")
+    explicit = not isinstance(spec.padding, str)
+    if explicit:
+        reasons.append("after ops.pad with the case's amounts, padding='valid': Keras has only 'valid' and 'same'")
+    pad_first = strided_dilation or explicit
     data_format = "channels_last" if reasons else spec.data_format
     strides = (1,) * spec.rank if strided_dilation else spec.stride
-    padding = "valid" if strided_dilation else spec.padding
+    padding = "valid" if pad_first else spec.padding
     layer = layer_class(
         spec.filters, spec.kernel, strides=strides, padding=padding, data_format=data_format,
         dilation_rate=spec.dilation, groups=spec.groups, use_bias=spec.use_bias,
@@ -88,7 +96,7 @@ def conv(spec, ctx) -> BuiltLayer:
     # the output size, and the unpadded input can be shorter than the dilated kernel ("Computed
     # output size would be zero or negative"; found by a generated case).
     seen = tuple(n + before + after for n, (before, after) in zip(spatial, spec.paddings(spatial))) \
-        if strided_dilation else spatial
+        if pad_first else spatial
     layer.build((None, *win.join_channels(seen, channels, data_format)))
     bindings = [WeightBinding("kernel", layer.kernel, f"{layer_class.__name__}.kernel", AS_IS)]
     if spec.use_bias:
@@ -97,12 +105,12 @@ def conv(spec, ctx) -> BuiltLayer:
     if not reasons:
         return BuiltLayer(call=lambda x: activation(layer(x)), bindings=bindings, implementation=kind,
                           detail=f"keras.layers.{layer_class.__name__}{then}", module=layer)
-    call = composite_call(spec, layer, activation, spatial, strided_dilation)
+    call = composite_call(spec, layer, activation, spatial, pad_first, strided_dilation)
     return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=layer,
                       detail=f"keras.layers.{layer_class.__name__} " + "; ".join(reasons) + then)
 
 
-def composite_call(spec, layer, activation, spatial, strided_dilation: bool):
+def composite_call(spec, layer, activation, spatial, pad_first: bool, strided_dilation: bool):
     ops = keras.ops
     channels_first = spec.data_format == "channels_first"
     rank = spec.rank
@@ -112,7 +120,7 @@ def composite_call(spec, layer, activation, spatial, strided_dilation: bool):
     def call(x):
         if channels_first:
             x = ops.transpose(x, (0, *range(2, rank + 2), 1))
-        if strided_dilation:
+        if pad_first:
             x = ops.pad(x, pads)
         y = layer(x)
         if strided_dilation:

@@ -1,4 +1,4 @@
-"""Keras builders for Reshape, Permute, ZeroPadding1D and ZeroPadding2D (the canonical
+"""Keras builders for Reshape, Permute, ZeroPadding1D/2D and Cropping1D/2D (the canonical
 meanings: Keras' own layers with the case's settings)."""
 
 from __future__ import annotations
@@ -36,3 +36,17 @@ def zero_padding_2d(spec, ctx) -> BuiltLayer:
     layer = keras.layers.ZeroPadding2D(padding, data_format=spec.data_format, dtype=ctx.dtype,
                                        name=ctx.layer_name)
     return BuiltLayer(call=layer, detail=f"keras.layers.ZeroPadding2D({padding}, {spec.data_format})")
+
+
+@builders.register("Cropping1D")
+def cropping_1d(spec, ctx) -> BuiltLayer:
+    (cropping,) = spec.spatial_cropping()
+    layer = keras.layers.Cropping1D(cropping, dtype=ctx.dtype, name=ctx.layer_name)
+    return BuiltLayer(call=layer, detail=f"keras.layers.Cropping1D({cropping})")
+
+
+@builders.register("Cropping2D")
+def cropping_2d(spec, ctx) -> BuiltLayer:
+    cropping = tuple(spec.spatial_cropping())
+    layer = keras.layers.Cropping2D(cropping, data_format=spec.data_format, dtype=ctx.dtype, name=ctx.layer_name)
+    return BuiltLayer(call=layer, detail=f"keras.layers.Cropping2D({cropping}, {spec.data_format})")

@@ -7,7 +7,8 @@ position 1, runs, and moves it back: Flatten and Dense then see the same tensor 
 and every intermediate is comparable with the reference.
 
 Padding: torch's own `padding=p` is symmetric; TF's 'same' puts the odd cell at the end
-(harness/layers/windows.py). Where the two sides differ the input is padded explicitly with
+(harness/layers/windows.py), and a case may state asymmetric amounts. Where the two sides differ
+the input is padded explicitly with
 F.pad and the layer runs with padding 0 (torch's padding='same' raises for strides > 1:
 "padding='same' is not supported for strided convolutions", torch/nn/modules/conv.py).
 """
@@ -30,8 +31,10 @@ class Layout(WindowLayout):
     """torch's axis move (torch.movedim) and explicit pad (F.pad)."""
 
     MOVE_STEP = "between torch.movedim to channels_first and back: torch has no channels_last layers"
-    PAD_STEP = ("after F.pad with the odd cell at the end and padding 0: TF's 'same' pads unevenly "
-                "here, torch's padding is symmetric")
+    PAD_STEP = ("after F.pad and padding 0: the sides differ (TF's 'same' puts the odd cell at the end; "
+                "asymmetric or ceil_mode padding), torch's padding is symmetric")
+    FORCED_PAD_STEP = ("after F.pad and padding 0: more than half the window, which torch's pooling refuses "
+                       "(aten Pool.h)")
 
     def enter(self, x):
         if self.data_format == "channels_last":

@@ -250,20 +250,22 @@ def _option(value):
     return list(value) if isinstance(value, (tuple, list)) else value
 
 
-def _padding(module, reasons: list[str]) -> str:
+def _padding(module, reasons: list[str]):
+    """torch's padding as the case writes it: 'valid'/'same', or the explicit amount (an int,
+    or one per axis), which the case's convolutions and poolings take (both sides alike)."""
     padding = module.padding
     if padding in ("valid", "same"):
         return padding
-    pads = _pair(padding) * (len(_pair(module.kernel_size)) if len(_pair(padding)) == 1 else 1)
+    rank = len(_pair(module.kernel_size))
+    pads = _pair(padding) * (rank if len(_pair(padding)) == 1 else 1)
     if all(p == 0 for p in pads):
         return "valid"
-    # 'same' pads (k - 1) d / 2 on each side where that is whole and the stride 1: equal to it.
-    if all(s == 1 for s in _pair(module.stride)) and all(
+    # 'same' pads (k - 1) d / 2 on each side where that is whole and the stride 1: equal to it,
+    # and Keras runs 'same' natively.
+    if isinstance(module, nn.modules.conv._ConvNd) and all(s == 1 for s in _pair(module.stride)) and all(
             (k - 1) * d == 2 * p for k, d, p in zip(_pair(module.kernel_size), _pair(module.dilation) * len(pads), pads)):
         return "same"
-    reasons.append(f"padding={padding!r}: explicit padding; the case's layers pad 'valid' or 'same' "
-                   "(a ZeroPadding layer before it is not generated)")
-    return "valid"
+    return pads[0] if len(set(pads)) == 1 else list(pads)
 
 
 def linear(m: nn.Linear, reasons) -> dict:  # torch/nn/modules/linear.py
@@ -355,19 +357,32 @@ def dropout(m: nn.Dropout, reasons) -> dict:  # torch/nn/modules/dropout.py
 
 def pooling(kind: str) -> Callable:  # torch/nn/modules/pooling.py
     def translate(m, reasons) -> dict:
-        if any(p != 0 for p in _pair(m.padding)):
-            reasons.append(f"padding={m.padding!r}")
-        if m.ceil_mode:
-            reasons.append("ceil_mode=True")
         if getattr(m, "dilation", 1) not in (1, (1, 1)):
-            reasons.append(f"dilation={m.dilation!r}")
-        if kind == "Average" and not m.count_include_pad:
-            reasons.append("count_include_pad=False")
+            reasons.append(f"dilation={m.dilation!r}: the case's poolings are not dilated")
+        if getattr(m, "divisor_override", None) is not None:
+            reasons.append(f"divisor_override={m.divisor_override}: the case divides by the window's count")
+        if getattr(m, "return_indices", False):
+            reasons.append("return_indices=True: a second output the case has no layer for")
         rank = 1 if "1d" in type(m).__name__ else 2
-        return {"type": f"{kind}Pooling{rank}D", "pool_size": _option(m.kernel_size),
-                "strides": _option(m.stride if m.stride is not None else m.kernel_size), "padding": "valid",
-                "data_format": "channels_first"}
+        spec = {"type": f"{kind}Pooling{rank}D", "pool_size": _option(m.kernel_size),
+                "strides": _option(m.stride if m.stride is not None else m.kernel_size),
+                "padding": _padding(m, reasons), "data_format": "channels_first"}
+        if m.ceil_mode:
+            spec["ceil_mode"] = True
+        if kind == "Average":  # torch's default counts the padding; TF's (the case's) does not
+            spec["count_include_pad"] = bool(m.count_include_pad)
+        return spec
     return translate
+
+
+def zero_pad(m, reasons) -> dict:  # torch/nn/modules/padding.py: (left, right[, top, bottom])
+    pads = list(m.padding)
+    if any(p < 0 for p in pads):
+        reasons.append(f"padding={tuple(pads)}: negative padding crops; give it as a cropping")
+    if isinstance(m, nn.ZeroPad2d):
+        left, right, top, bottom = pads
+        return {"type": "ZeroPadding2D", "padding": [[top, bottom], [left, right]], "data_format": "channels_first"}
+    return {"type": "ZeroPadding1D", "padding": pads, "data_format": "channels_first"}
 
 
 TRANSLATORS: dict[type, Callable[[Any, list[str]], dict]] = {
@@ -379,4 +394,5 @@ TRANSLATORS: dict[type, Callable[[Any, list[str]], dict]] = {
     nn.Softmax: along("softmax"), nn.LogSoftmax: along("log_softmax"), nn.Tanh: activation("tanh"), nn.Sigmoid: activation("sigmoid"),
     nn.MaxPool1d: pooling("Max"), nn.MaxPool2d: pooling("Max"),
     nn.AvgPool1d: pooling("Average"), nn.AvgPool2d: pooling("Average"),
+    nn.ZeroPad1d: zero_pad, nn.ZeroPad2d: zero_pad,
 }
