@@ -180,6 +180,18 @@ def _convolution_examples() -> list[LayerExample]:
         LayerExample("Conv2D", {"filters": 2, "kernel_size": [3, 2], "padding": [1, 0], "dilation_rate": [1, 2],
                                 "data_format": "channels_first"}, [(2, 4, 5)]),
         *_both_layouts("Conv1D", {"filters": 2, "kernel_size": 3, "padding": [[2, 0]]}, (5, 2)),
+        # DepthwiseConv2D: MobileNet's 3x3 'same' stride 1 and 2 (pads (0, 1): asymmetric), a
+        # multiplier (output channel c * multiplier + m), dilation (chainer's link has none),
+        # explicit padding as torchvision's MobileNetV2 writes it (padding=1).
+        *_both_layouts("DepthwiseConv2D", {"kernel_size": 3, "padding": "same", **tanh}, (4, 5, 3)),
+        *_both_layouts("DepthwiseConv2D", {"kernel_size": 3, "strides": 2, "padding": "same"}, (6, 5, 2)),
+        *_both_layouts("DepthwiseConv2D", {"kernel_size": [2, 3], "depth_multiplier": 2, "use_bias": False},
+                       (4, 5, 3)),
+        *_both_layouts("DepthwiseConv2D", {"kernel_size": 2, "dilation_rate": 2, "depth_multiplier": 3,
+                                           "padding": "same"}, (5, 4, 2)),
+        *_both_layouts("DepthwiseConv2D", {"kernel_size": 3, "strides": 2, "padding": 1}, (7, 6, 2)),
+        LayerExample("DepthwiseConv2D", {"kernel_size": 3, "strides": 2, "dilation_rate": 2, "padding": [[0, 1], [2, 1]],
+                                         "data_format": "channels_first"}, [(2, 7, 6)]),
     ]
 
 

@@ -228,6 +228,11 @@ def _width(info, context, rng):
     return int(rng.integers(1, context.max_units + 1))
 
 
+@rule("depth_multiplier")
+def _depth_multiplier(info, context, rng):
+    return int(rng.integers(1, 4))
+
+
 @rule("input_dim")
 def _vocabulary(info, context, rng):
     return int(rng.integers(2, 9))

@@ -1,4 +1,5 @@
-"""chainer builders for Conv1D and Conv2D, and the layout steps chainer's windowed layers share.
+"""chainer builders for Conv1D, Conv2D and DepthwiseConv2D, and the layout steps chainer's
+windowed layers share.
 
 chainer's convolutions and poolings take only (batch, channels, *spatial)
 (chainer/links/connection/convolution_2d.py, convolution_nd.py; chainer/functions/pooling/).
@@ -16,7 +17,8 @@ from __future__ import annotations
 from harness.adapters.base import BuiltLayer, WeightBinding
 from harness.adapters.chainer_backend._import import F, L
 from harness.adapters.chainer_backend.registry import LAYER_BUILDERS as builders
-from harness.adapters.layout import AS_IS, conv_kernel_to_out_in_spatial
+from harness.adapters.layout import (AS_IS, DEPTHWISE_TO_MULTIPLIER_IN, conv_kernel_to_out_in_spatial,
+                                      depthwise_to_grouped)
 from harness.adapters.windowed import WindowLayout, describe
 from harness.layers import windows as win
 
@@ -54,5 +56,35 @@ def conv(spec, ctx) -> BuiltLayer:
     if spec.use_bias:
         bindings.append(WeightBinding("bias", link.b, f"{link_class.__name__}.b", AS_IS))
     implementation, detail = describe(f"chainer.links.{link_class.__name__}", layout, (kind, activation_detail))
+    return BuiltLayer(call=lambda x: activation(layout.leave(link(layout.enter(x)))), bindings=bindings,
+                      implementation=implementation, detail=detail, module=link)
+
+
+@builders.register("DepthwiseConv2D")
+def depthwise_conv(spec, ctx) -> BuiltLayer:
+    """L.DepthwiseConvolution2D, W (multiplier, in, kh, kw) (chainer/links/connection/
+    depthwise_convolution_2d.py `W_shape`; its function transposes W to (in, multiplier, ...)
+    and runs a grouped convolution, so output channel c * multiplier + m, as in Keras). It has no
+    dilation: a dilated one is L.Convolution2D(groups=in_channels, dilate), W (in * multiplier,
+    1, kh, kw)."""
+    _, channels = win.split_channels(ctx.input_shapes[0], spec.data_format)
+    layout = Layout.of(spec, ctx)
+    dilated = max(spec.dilation) > 1
+    if dilated:
+        link = L.Convolution2D(channels, channels * spec.depth_multiplier, spec.kernel, stride=spec.stride,
+                               pad=layout.native_pads, nobias=not spec.use_bias, dilate=spec.dilation, groups=channels)
+        transform, native = depthwise_to_grouped(spec.depth_multiplier), "L.Convolution2D"
+    else:
+        link = L.DepthwiseConvolution2D(channels, spec.depth_multiplier, spec.kernel, stride=spec.stride,
+                                        pad=layout.native_pads, nobias=not spec.use_bias)
+        transform, native = DEPTHWISE_TO_MULTIPLIER_IN, "L.DepthwiseConvolution2D"
+    activation, kind, activation_detail = ctx.activation(spec.activation)
+    bindings = [WeightBinding("kernel", link.W, f"{native}.W", transform)]
+    if spec.use_bias:
+        bindings.append(WeightBinding("bias", link.b, f"{native}.b", AS_IS))
+    implementation, detail = describe(f"chainer.links.{native[2:]}", layout, (kind, activation_detail))
+    if dilated:
+        implementation = "composite"
+        detail += "; L.Convolution2D(groups=in_channels, dilate): L.DepthwiseConvolution2D has no dilation"
     return BuiltLayer(call=lambda x: activation(layout.leave(link(layout.enter(x)))), bindings=bindings,
                       implementation=implementation, detail=detail, module=link)

@@ -1,4 +1,5 @@
-"""Keras builders for Conv1D and Conv2D. Keras' layout is the canonical one: kernels as is.
+"""Keras builders for Conv1D, Conv2D and DepthwiseConv2D. Keras' layout is the canonical one:
+kernels as is.
 
 Two settings the native layer cannot run here, found out by running it, not assumed:
 
@@ -130,3 +131,56 @@ def composite_call(spec, layer, activation, spatial, pad_first: bool, strided_di
         return activation(y)
 
     return call
+
+
+@functools.cache
+def depthwise_channels_first_failure(dtype: str) -> str | None:
+    """None if keras' channels_first DepthwiseConv2D runs in this TensorFlow, else TF's message."""
+    layer = keras.layers.DepthwiseConv2D(1, data_format="channels_first", dtype=dtype)
+    try:
+        layer(np.zeros((1, 1, 2, 2), dtype=dtype))
+    except tf.errors.UnimplementedError as exc:
+        return tf_reason(str(exc))
+    return None
+
+
+@builders.register("DepthwiseConv2D")
+def depthwise_conv(spec, ctx) -> BuiltLayer:
+    """keras.layers.DepthwiseConv2D, kernel (kh, kw, in, multiplier): the canonical layout. The
+    same three compositions as Conv2D where the native layer cannot run the case (module
+    docstring); Keras refuses strides > 1 with dilation_rate > 1 here too
+    (keras/src/layers/convolutional/base_depthwise_conv.py)."""
+    activation, kind, activation_detail = ctx.activation(spec.activation)
+    reasons = []
+    if spec.data_format == "channels_first":
+        failure = depthwise_channels_first_failure(ctx.dtype)
+        if failure:
+            reasons.append(f"between ops.transpose to channels_last and back: data_format='channels_first' "
+                           f"fails on this TensorFlow ({failure})")
+    strided_dilation = max(spec.stride) > 1 and max(spec.dilation) > 1
+    if strided_dilation:
+        reasons.append("with stride 1 on the input padded by ops.pad for the real stride, output sliced "
+                       "[::stride]: Keras refuses strides > 1 with dilation_rate > 1")
+    explicit = not isinstance(spec.padding, str)
+    if explicit:
+        reasons.append("after ops.pad with the case's amounts, padding='valid': Keras has only 'valid' and 'same'")
+    pad_first = strided_dilation or explicit
+    data_format = "channels_last" if reasons else spec.data_format
+    layer = keras.layers.DepthwiseConv2D(
+        spec.kernel, strides=(1, 1) if strided_dilation else spec.stride, padding="valid" if pad_first else spec.padding,
+        depth_multiplier=spec.depth_multiplier, data_format=data_format, dilation_rate=spec.dilation,
+        use_bias=spec.use_bias, dtype=ctx.dtype, name=ctx.layer_name)
+    spatial, channels = win.split_channels(ctx.input_shapes[0], spec.data_format)
+    seen = tuple(n + before + after for n, (before, after) in zip(spatial, spec.paddings(spatial))) \
+        if pad_first else spatial
+    layer.build((None, *win.join_channels(seen, channels, data_format)))
+    bindings = [WeightBinding("kernel", layer.kernel, "DepthwiseConv2D.kernel", AS_IS)]
+    if spec.use_bias:
+        bindings.append(WeightBinding("bias", layer.bias, "DepthwiseConv2D.bias", AS_IS))
+    then = f", then {activation_detail}" if kind == "composite" else ""
+    if not reasons:
+        return BuiltLayer(call=lambda x: activation(layer(x)), bindings=bindings, implementation=kind,
+                          detail=f"keras.layers.DepthwiseConv2D{then}", module=layer)
+    call = composite_call(spec, layer, activation, spatial, pad_first, strided_dilation)
+    return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=layer,
+                      detail="keras.layers.DepthwiseConv2D " + "; ".join(reasons) + then)

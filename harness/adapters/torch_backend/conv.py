@@ -1,4 +1,5 @@
-"""torch builders for Conv1D and Conv2D, and the layout steps torch's windowed layers share.
+"""torch builders for Conv1D, Conv2D and DepthwiseConv2D, and the layout steps torch's
+windowed layers share.
 
 torch's convolutions and poolings take only (batch, channels, *spatial)
 (torch/nn/modules/conv.py, pooling.py). The harness keeps every tensor between layers in the
@@ -19,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from harness.adapters.base import BuiltLayer, WeightBinding
-from harness.adapters.layout import AS_IS, conv_kernel_to_out_in_spatial
+from harness.adapters.layout import AS_IS, conv_kernel_to_out_in_spatial, depthwise_to_grouped
 from harness.adapters.torch_backend.registry import LAYER_BUILDERS as builders
 from harness.adapters.windowed import WindowLayout, describe
 from harness.layers import windows as win
@@ -62,5 +63,24 @@ def conv(spec, ctx) -> BuiltLayer:
     if spec.use_bias:
         bindings.append(WeightBinding("bias", module.bias, f"{type(module).__name__}.bias", AS_IS))
     implementation, detail = describe(f"torch.nn.{type(module).__name__}", layout, (kind, activation_detail))
+    return BuiltLayer(call=lambda x: activation(layout.leave(module(layout.enter(x)))), bindings=bindings,
+                      implementation=implementation, detail=detail, module=module)
+
+
+@builders.register("DepthwiseConv2D")
+def depthwise_conv(spec, ctx) -> BuiltLayer:
+    """nn.Conv2d(groups=in_channels, out_channels=in * depth_multiplier): torch's depthwise
+    convolution (torch/nn/modules/conv.py: "groups == in_channels and out_channels == K *
+    in_channels ... also known as a depthwise convolution"); weight (in * multiplier, 1, kh, kw)."""
+    _, channels = win.split_channels(ctx.input_shapes[0], spec.data_format)
+    layout = Layout.of(spec, ctx)
+    module = torch.nn.Conv2d(
+        channels, channels * spec.depth_multiplier, spec.kernel, stride=spec.stride, padding=layout.native_pads,
+        dilation=spec.dilation, groups=channels, bias=spec.use_bias, dtype=getattr(torch, ctx.dtype))
+    activation, kind, activation_detail = ctx.activation(spec.activation)
+    bindings = [WeightBinding("kernel", module.weight, "Conv2d.weight", depthwise_to_grouped(spec.depth_multiplier))]
+    if spec.use_bias:
+        bindings.append(WeightBinding("bias", module.bias, "Conv2d.bias", AS_IS))
+    implementation, detail = describe("torch.nn.Conv2d(groups=in_channels)", layout, (kind, activation_detail))
     return BuiltLayer(call=lambda x: activation(layout.leave(module(layout.enter(x)))), bindings=bindings,
                       implementation=implementation, detail=detail, module=module)

@@ -276,9 +276,23 @@ def conv(m, reasons) -> dict:  # torch/nn/modules/conv.py
     if m.padding_mode != "zeros":
         reasons.append(f"padding_mode={m.padding_mode!r}; the case pads with zeros")
     rank = 1 if isinstance(m, nn.Conv1d) else 2
+    if rank == 2 and m.groups == m.in_channels > 1 and m.out_channels % m.in_channels == 0:
+        return depthwise(m, reasons)
     return {"type": f"Conv{rank}D", "filters": m.out_channels, "kernel_size": _option(m.kernel_size),
             "strides": _option(m.stride), "padding": _padding(m, reasons), "dilation_rate": _option(m.dilation),
             "groups": m.groups, "use_bias": m.bias is not None, "data_format": "channels_first"}
+
+
+def depthwise(m: nn.Conv2d, reasons) -> dict:
+    """Conv2d(groups=in_channels, out=in * K): torch's depthwise convolution ("also known as a
+    depthwise convolution", torch/nn/modules/conv.py), MobileNet's. The case's DepthwiseConv2D,
+    whose kernel (kh, kw, in, K) the state_dict's weight (in * K, 1, kh, kw) becomes: output
+    channel c * K + m in both. (As a grouped Conv2D it would run too, but Keras compiles grouped
+    convolutions with XLA on CPU, and the case would not say what the model is.)"""
+    return {"type": "DepthwiseConv2D", "kernel_size": _option(m.kernel_size),
+            "depth_multiplier": m.out_channels // m.in_channels, "strides": _option(m.stride),
+            "padding": _padding(m, reasons), "dilation_rate": _option(m.dilation),
+            "use_bias": m.bias is not None, "data_format": "channels_first"}
 
 
 def batch_norm(m, reasons) -> dict:  # torch/nn/modules/batchnorm.py
