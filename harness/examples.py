@@ -229,6 +229,15 @@ def _pooling_examples() -> list[LayerExample]:
             LayerExample(f"{kind}2D", {"pool_size": 3, "strides": 2, "padding": 2, "data_format": "channels_first"},
                          [(2, 4, 5)]),
         ]
+    # Adaptive: 7 -> 3 gives overlapping windows [0, 3), [2, 5), [4, 7); 5 -> 2 gives [0, 3),
+    # [2, 5); 4 -> 4 single cells; 6 -> 4 unequal [0, 2), [1, 3), [3, 5), [4, 6); output 1 is global.
+    for kind in ("AdaptiveAveragePooling", "AdaptiveMaxPooling"):
+        examples += [
+            *_both_layouts(f"{kind}2D", {"output_size": [3, 2]}, (7, 5, 2)),
+            LayerExample(f"{kind}2D", {"output_size": 1, "data_format": "channels_first"}, [(2, 3, 4)]),
+            LayerExample(f"{kind}2D", {"output_size": 4, "data_format": "channels_last"}, [(4, 6, 2)]),
+            *_both_layouts(f"{kind}1D", {"output_size": 4}, (6, 2)),
+        ]
     # count_include_pad: torch's default divisor (the window clipped to the padded input).
     examples += [
         *_both_layouts("AveragePooling2D", {"pool_size": 3, "strides": 2, "padding": 1, "count_include_pad": True},

@@ -208,7 +208,7 @@ def _is_framework_default(member: Any) -> bool:
 
 # --- rules keyed by field name ------------------------------------------------------------------
 
-PER_AXIS = frozenset({"kernel_size", "pool_size", "strides", "dilation_rate"})
+PER_AXIS = frozenset({"kernel_size", "pool_size", "strides", "dilation_rate", "output_size"})
 """Fields that hold one entry per spatial axis when they are a list."""
 
 Rule = Callable[[FieldInfo, DrawContext, np.random.Generator], Any]

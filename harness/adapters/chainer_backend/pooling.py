@@ -94,3 +94,36 @@ def global_max_pooling(spec, ctx) -> BuiltLayer:
     return BuiltLayer(call=call, implementation="composite",
                       detail="F.sum(x * winners / count): F.max gives each tied maximum the whole gradient, "
                              "TF and torch split it")
+
+
+@builders.register("AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveMaxPooling1D",
+                   "AdaptiveMaxPooling2D")
+def adaptive_pooling(spec, ctx) -> BuiltLayer:
+    """chainer has no adaptive pooling: each output cell's window (the reference's rule,
+    harness/layers/adaptive.py) is sliced and reduced, and the cells stacked. The maximum is a
+    sum weighted by a one-hot mask of the window's first maximum (a constant), so that its
+    gradient goes to that cell alone, as torch's; F.max would give every tied cell all of it."""
+    spatial, _ = win.split_channels(ctx.input_shapes[0], spec.data_format)
+    cells = list(spec.windows_of(spatial))
+    axes = tuple(range(1, 1 + spec.rank))
+    average = spec.type.startswith("AdaptiveAverage")
+
+    def reduce(window):
+        if average:
+            return F.mean(window, axis=axes)
+        flat = F.reshape(window, (window.shape[0], -1, window.shape[-1]))
+        first = flat.array.argmax(axis=1)
+        mask = (np.arange(flat.shape[1])[None, :, None] == first[:, None, :]).astype(flat.dtype)
+        return F.sum(flat * mask, axis=1)
+
+    def call(x):
+        if spec.data_format == "channels_first":
+            x = F.moveaxis(x, 1, -1)
+        every = slice(None)
+        y = F.stack([reduce(x[(every, *cut, every)]) for _, cut in cells], axis=1)
+        y = F.reshape(y, (y.shape[0], *spec.out, y.shape[-1]))
+        return F.moveaxis(y, -1, 1) if spec.data_format == "channels_first" else y
+
+    return BuiltLayer(call=call, implementation="composite",
+                      detail="each output cell's window sliced and reduced (F.mean, or F.sum with a one-hot mask of "
+                             "the first maximum), F.stack: chainer has no adaptive pooling")

@@ -80,3 +80,43 @@ def global_pooling(spec, ctx) -> BuiltLayer:
                                              dtype=ctx.dtype, name=ctx.layer_name)
     return BuiltLayer(call=layer, module=layer,
                       detail=f"keras.layers.{spec.type}(data_format='{spec.data_format}', keepdims={spec.keepdims})")
+
+
+ADAPTIVE_LAYERS = {name: getattr(keras.layers, name) for name in (
+    "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D")}
+
+
+@builders.register(*ADAPTIVE_LAYERS)
+def adaptive_pooling(spec, ctx) -> BuiltLayer:
+    """Keras 3's adaptive average pooling: torch's window rule (keras/src/backend/tensorflow/nn.py
+    `_compute_static_gather_indices`). Its adaptive max pooling's gradient is NaN for some
+    shapes on this TensorFlow (found by running it: output 1 from a 4x4 input, float64), so the
+    maximum is composed as chainer's is: each window sliced, its first maximum picked by a
+    one-hot mask (ops.argmax, a constant under ops.stop_gradient), the cells stacked."""
+    if spec.type.startswith("AdaptiveAverage"):
+        layer = ADAPTIVE_LAYERS[spec.type](spec.out, data_format=spec.data_format, dtype=ctx.dtype,
+                                           name=ctx.layer_name)
+        return BuiltLayer(call=layer, module=layer,
+                          detail=f"keras.layers.{spec.type}({list(spec.out)}, data_format='{spec.data_format}')")
+    ops = keras.ops
+    spatial, _ = win.split_channels(ctx.input_shapes[0], spec.data_format)
+    cells = list(spec.windows_of(spatial))
+    rank = spec.rank
+
+    def first_maximum(window):
+        flat = ops.reshape(window, (ops.shape(window)[0], -1, ops.shape(window)[-1]))
+        mask = ops.stop_gradient(ops.one_hot(ops.argmax(flat, axis=1), flat.shape[1], axis=1, dtype=flat.dtype))
+        return ops.sum(flat * mask, axis=1)
+
+    def call(x):
+        if spec.data_format == "channels_first":
+            x = ops.transpose(x, (0, *range(2, rank + 2), 1))
+        every = slice(None)
+        y = ops.stack([first_maximum(x[(every, *cut, every)]) for _, cut in cells], axis=1)
+        y = ops.reshape(y, (-1, *spec.out, ops.shape(y)[-1]))
+        return ops.transpose(y, (0, rank + 1, *range(1, rank + 1))) if spec.data_format == "channels_first" else y
+
+    return BuiltLayer(call=call, implementation="composite",
+                      detail="each output cell's window sliced, its first maximum picked by a one-hot mask, "
+                             "ops.stack: keras.layers.AdaptiveMaxPooling's gradient is NaN for some shapes "
+                             "(output 1 from 4x4)")

@@ -389,6 +389,32 @@ def pooling(kind: str) -> Callable:  # torch/nn/modules/pooling.py
     return translate
 
 
+def adaptive(kind: str) -> Callable:  # torch/nn/modules/pooling.py: AdaptiveAvgPool*, AdaptiveMaxPool*
+    def translate(m, reasons) -> dict:
+        rank = 1 if "1d" in type(m).__name__ else 2
+        if getattr(m, "return_indices", False):
+            reasons.append("return_indices=True: a second output the case has no layer for")
+        return _adaptive_spec(kind, rank, m.output_size, reasons)
+    return translate
+
+
+def _adaptive_spec(kind: str, rank: int, output_size, reasons) -> dict:
+    if any(size is None for size in _pair(output_size)):
+        reasons.append(f"output_size={output_size!r}: None (keep the input's size) has no case field; "
+                       "give every size")
+    return {"type": f"Adaptive{kind}Pooling{rank}D", "output_size": _option(output_size),
+            "data_format": "channels_first"}
+
+
+def _fx_adaptive(kind: str, rank: int) -> Callable:  # F.adaptive_avg_pool2d(x, output_size) and alike
+    def translate(node, reasons) -> dict:
+        size = node.args[1] if len(node.args) > 1 else node.kwargs.get("output_size")
+        if node.kwargs.get("return_indices") or (len(node.args) > 2 and node.args[2]):
+            reasons.append("return_indices=True: a second output the case has no layer for")
+        return _adaptive_spec(kind, rank, size, reasons)
+    return translate
+
+
 def zero_pad(m, reasons) -> dict:  # torch/nn/modules/padding.py: (left, right[, top, bottom])
     pads = list(m.padding)
     if any(p < 0 for p in pads):
@@ -409,4 +435,13 @@ TRANSLATORS: dict[type, Callable[[Any, list[str]], dict]] = {
     nn.MaxPool1d: pooling("Max"), nn.MaxPool2d: pooling("Max"),
     nn.AvgPool1d: pooling("Average"), nn.AvgPool2d: pooling("Average"),
     nn.ZeroPad1d: zero_pad, nn.ZeroPad2d: zero_pad,
+    nn.AdaptiveAvgPool1d: adaptive("Average"), nn.AdaptiveAvgPool2d: adaptive("Average"),
+    nn.AdaptiveMaxPool1d: adaptive("Max"), nn.AdaptiveMaxPool2d: adaptive("Max"),
 }
+
+FX_FUNCTIONS.update({
+    torch.nn.functional.adaptive_avg_pool1d: _fx_adaptive("Average", 1),
+    torch.nn.functional.adaptive_avg_pool2d: _fx_adaptive("Average", 2),
+    torch.nn.functional.adaptive_max_pool1d: _fx_adaptive("Max", 1),
+    torch.nn.functional.adaptive_max_pool2d: _fx_adaptive("Max", 2),
+})

@@ -81,3 +81,18 @@ def global_pooling(reduce, name: str):
 
 builders.register("GlobalAveragePooling1D", "GlobalAveragePooling2D")(global_pooling(torch.mean, "mean"))
 builders.register("GlobalMaxPooling1D", "GlobalMaxPooling2D")(global_pooling(torch.amax, "amax"))
+
+
+ADAPTIVE = {"AdaptiveAveragePooling1D": torch.nn.AdaptiveAvgPool1d, "AdaptiveAveragePooling2D": torch.nn.AdaptiveAvgPool2d,
+            "AdaptiveMaxPooling1D": torch.nn.AdaptiveMaxPool1d, "AdaptiveMaxPooling2D": torch.nn.AdaptiveMaxPool2d}
+
+
+@builders.register(*ADAPTIVE)
+def adaptive_pooling(spec, ctx) -> BuiltLayer:
+    """torch's own adaptive poolings, whose window rule the reference states
+    (aten/src/ATen/native/AdaptivePooling.h `start_index`, `end_index`)."""
+    layout = Layout(spec.data_format, ((0, 0),) * spec.rank)
+    module = ADAPTIVE[spec.type](spec.out)
+    implementation, detail = describe(f"torch.nn.{type(module).__name__}({list(spec.out)})", layout)
+    return BuiltLayer(call=lambda x: layout.leave(module(layout.enter(x))), implementation=implementation,
+                      detail=detail, module=module)
