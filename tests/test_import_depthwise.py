@@ -1,7 +1,8 @@
 """Depthwise convolutions imported: torch's Conv2d(groups=in_channels, out=in * K) (MobileNetV2's
-blocks, with stride 2 and padding=1) and keras.layers.DepthwiseConv2D become the case's
-DepthwiseConv2D; a grouped Conv2d with fewer groups stays a grouped Conv2D. The framework's own
-model checks the generated case's reference, then every backend runs the case."""
+blocks, with stride 2 and padding=1) and keras.layers.DepthwiseConv2D (after a Rescaling) become
+the case's DepthwiseConv2D (and Rescaling); a grouped Conv2d with fewer groups stays a grouped
+Conv2D. The framework's own model checks the generated case's reference, then every backend
+runs the case."""
 
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ def test_import_keras_depthwise(tmp_path):
     keras.utils.set_random_seed(9)
     layers = keras.layers
     x = keras.Input((9, 8, 3), name="x")
-    padded = layers.ZeroPadding2D(((0, 1), (0, 1)), name="pad")(x)
+    scaled = layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess")(x)
+    padded = layers.ZeroPadding2D(((0, 1), (0, 1)), name="pad")(scaled)
     depthwise = layers.DepthwiseConv2D(3, strides=2, depth_multiplier=2, name="dw")(padded)
     relu = layers.ReLU(6.0, name="relu6")(depthwise)
     model = keras.Model(x, layers.Dense(2, name="out")(layers.GlobalAveragePooling2D(name="gap")(relu)))
@@ -69,6 +71,7 @@ def test_import_keras_depthwise(tmp_path):
     assert main(["import", str(tmp_path / "dw.keras"), "--out", str(out)]) == 0
     (case,) = load_cases_from_file(out)
     assert case.graph.layers["dw"].depth_multiplier == 2
+    assert case.graph.layers["preprocess"].offset == -1.0
     expected = model.predict(case.dataset.inputs["x"], verbose=0)
     (reference,) = run_reference(case, train=False).outputs.values()
     np.testing.assert_allclose(reference, expected, rtol=RTOL, atol=ATOL)
