@@ -192,6 +192,11 @@ def _convolution_examples() -> list[LayerExample]:
         *_both_layouts("DepthwiseConv2D", {"kernel_size": 3, "strides": 2, "padding": 1}, (7, 6, 2)),
         LayerExample("DepthwiseConv2D", {"kernel_size": 3, "strides": 2, "dilation_rate": 2, "padding": [[0, 1], [2, 1]],
                                          "data_format": "channels_first"}, [(2, 7, 6)]),
+        *_both_layouts("SeparableConv2D", {"filters": 3, "kernel_size": 3, "padding": "same", **tanh}, (4, 5, 2)),
+        *_both_layouts("SeparableConv2D", {"filters": 2, "kernel_size": 3, "strides": 2, "depth_multiplier": 2,
+                                           "padding": 1, "use_bias": False}, (6, 5, 2)),
+        LayerExample("SeparableConv2D", {"filters": 2, "kernel_size": 2, "dilation_rate": 2, "padding": "same",
+                                         "data_format": "channels_last"}, [(5, 4, 3)]),
     ]
 
 

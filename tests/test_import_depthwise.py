@@ -1,8 +1,8 @@
 """Depthwise convolutions imported: torch's Conv2d(groups=in_channels, out=in * K) (MobileNetV2's
-blocks, with stride 2 and padding=1) and keras.layers.DepthwiseConv2D (after a Rescaling) become
-the case's DepthwiseConv2D (and Rescaling); a grouped Conv2d with fewer groups stays a grouped
-Conv2D. The framework's own model checks the generated case's reference, then every backend
-runs the case."""
+blocks, with stride 2 and padding=1) and keras.layers.DepthwiseConv2D (after a Rescaling, before
+a SeparableConv2D) become the case's layers of those names; a grouped Conv2d with fewer groups
+stays a grouped Conv2D. The framework's own model checks the generated case's reference, then
+every backend runs the case."""
 
 from __future__ import annotations
 
@@ -65,12 +65,14 @@ def test_import_keras_depthwise(tmp_path):
     padded = layers.ZeroPadding2D(((0, 1), (0, 1)), name="pad")(scaled)
     depthwise = layers.DepthwiseConv2D(3, strides=2, depth_multiplier=2, name="dw")(padded)
     relu = layers.ReLU(6.0, name="relu6")(depthwise)
+    relu = layers.SeparableConv2D(3, 3, padding="same", depth_multiplier=2, name="separable")(relu)
     model = keras.Model(x, layers.Dense(2, name="out")(layers.GlobalAveragePooling2D(name="gap")(relu)))
     model.save(tmp_path / "dw.keras")
     out = tmp_path / "dw.yaml"
     assert main(["import", str(tmp_path / "dw.keras"), "--out", str(out)]) == 0
     (case,) = load_cases_from_file(out)
     assert case.graph.layers["dw"].depth_multiplier == 2
+    assert case.graph.layers["separable"].filters == 3
     assert case.graph.layers["preprocess"].offset == -1.0
     expected = model.predict(case.dataset.inputs["x"], verbose=0)
     (reference,) = run_reference(case, train=False).outputs.values()

@@ -1,4 +1,4 @@
-"""DepthwiseConv2D: one small convolution per input channel (MobileNet's building block).
+"""DepthwiseConv2D and SeparableConv2D: one small convolution per input channel (MobileNet's block).
 
 Every input channel c is convolved with its own `depth_multiplier` kernels; output channel
 c * depth_multiplier + m is channel c's m-th (the order of TF, torch's groups=in_channels and
@@ -102,3 +102,67 @@ class DepthwiseConv2D(WindowedSpec):
 
     def default_initializers(self):
         return {"kernel": "glorot_uniform", "bias": "zeros"}
+
+
+class SeparableReference(ReferenceLayer):
+    """The depthwise convolution (no bias, linear), then the 1x1 pointwise one with the bias and
+    the activation; backward runs the two in reverse."""
+
+    def forward(self, x):
+        spec = self.spec
+        self.depthwise = DepthwiseReference(spec.depthwise_part(), {"kernel": self.params["depthwise_kernel"]},
+                                            training=self.training)
+        pointwise = {"kernel": self.params["pointwise_kernel"]}
+        if spec.use_bias:
+            pointwise["bias"] = self.params["bias"]
+        self.pointwise = ConvReference(spec.pointwise_part(), pointwise, training=self.training)
+        return self.pointwise.forward(self.depthwise.forward(x))
+
+    def backward(self, dy):
+        (dh,) = self.pointwise.backward(dy)
+        dx = self.depthwise.backward(dh)
+        self.grads = {"depthwise_kernel": self.depthwise.grads["kernel"],
+                      "pointwise_kernel": self.pointwise.grads["kernel"]}
+        if self.spec.use_bias:
+            self.grads["bias"] = self.pointwise.grads["bias"]
+        return dx
+
+
+@LAYERS.register
+class SeparableConv2D(DepthwiseConv2D):
+    """y = activation(pointwise_conv(depthwise_conv(pad(x))) + bias): a DepthwiseConv2D (no bias)
+    then a 1x1 Conv2D with `filters` outputs; strides, padding and dilation act in the depthwise
+    step (keras/src/layers/convolutional/base_separable_conv.py).
+
+    Canonical layout (Keras'): `depthwise_kernel` (kh, kw, in, depth_multiplier),
+    `pointwise_kernel` (1, 1, in * depth_multiplier, filters), `bias` (filters,).
+    """
+
+    type: Literal["SeparableConv2D"]  # type: ignore[assignment]
+    filters: int = Field(gt=0)
+
+    reference = SeparableReference
+
+    def depthwise_part(self) -> DepthwiseConv2D:
+        return DepthwiseConv2D(type="DepthwiseConv2D", kernel_size=self.kernel_size,
+                               depth_multiplier=self.depth_multiplier, strides=self.strides, padding=self.padding,
+                               dilation_rate=self.dilation_rate, use_bias=False, data_format=self.data_format)
+
+    def pointwise_part(self) -> Conv2D:
+        return Conv2D(type="Conv2D", filters=self.filters, kernel_size=1, activation=self.activation,
+                      use_bias=self.use_bias, data_format=self.data_format)
+
+    def output_shape(self, input_shapes):
+        middle = self.depthwise_part().output_shape(input_shapes)
+        return self.pointwise_part().output_shape([middle])
+
+    def parameter_shapes(self, input_shapes):
+        _, channels = self.split_input(input_shapes)
+        shapes = {"depthwise_kernel": (*self.kernel, channels, self.depth_multiplier),
+                  "pointwise_kernel": (1, 1, channels * self.depth_multiplier, self.filters)}
+        if self.use_bias:
+            shapes["bias"] = (self.filters,)
+        return shapes
+
+    def default_initializers(self):
+        return {"depthwise_kernel": "glorot_uniform", "pointwise_kernel": "glorot_uniform", "bias": "zeros"}

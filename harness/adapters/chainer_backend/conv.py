@@ -15,7 +15,7 @@ cover_all=False (floor output size, as Keras 'valid').
 from __future__ import annotations
 
 from harness.adapters.base import BuiltLayer, WeightBinding
-from harness.adapters.chainer_backend._import import F, L
+from harness.adapters.chainer_backend._import import F, L, chainer
 from harness.adapters.chainer_backend.registry import LAYER_BUILDERS as builders
 from harness.adapters.layout import (AS_IS, DEPTHWISE_TO_MULTIPLIER_IN, conv_kernel_to_out_in_spatial,
                                       depthwise_to_grouped)
@@ -88,3 +88,34 @@ def depthwise_conv(spec, ctx) -> BuiltLayer:
         detail += "; L.Convolution2D(groups=in_channels, dilate): L.DepthwiseConvolution2D has no dilation"
     return BuiltLayer(call=lambda x: activation(layout.leave(link(layout.enter(x)))), bindings=bindings,
                       implementation=implementation, detail=detail, module=link)
+
+
+@builders.register("SeparableConv2D")
+def separable_conv(spec, ctx) -> BuiltLayer:
+    """chainer has no separable convolution link: the depthwise link (as DepthwiseConv2D's
+    builder makes it, without bias), then a 1x1 L.Convolution2D, held in one Chain
+    (`<layer>/depthwise/W`, `<layer>/pointwise/W`, `<layer>/pointwise/b`)."""
+    _, channels = win.split_channels(ctx.input_shapes[0], spec.data_format)
+    depthwise_built = depthwise_conv(spec.depthwise_part(), ctx)
+    pointwise = L.Convolution2D(channels * spec.depth_multiplier, spec.filters, 1, nobias=not spec.use_bias)
+    chain = chainer.Chain()
+    with chain.init_scope():
+        chain.depthwise = depthwise_built.module
+        chain.pointwise = pointwise
+    activation, kind, activation_detail = ctx.activation(spec.activation)
+    (depthwise_binding,) = depthwise_built.bindings
+    bindings = [WeightBinding("depthwise_kernel", depthwise_binding.native, f"depthwise.{depthwise_binding.native_name}",
+                              depthwise_binding.transform),
+                WeightBinding("pointwise_kernel", pointwise.W, "pointwise.W", conv_kernel_to_out_in_spatial(2))]
+    if spec.use_bias:
+        bindings.append(WeightBinding("bias", pointwise.b, "pointwise.b", AS_IS))
+    layout = Layout(spec.data_format, ((0, 0), (0, 0)))
+
+    def call(x):
+        middle = depthwise_built.call(x)  # in the case's layout
+        return activation(layout.leave(pointwise(layout.enter(middle))))
+
+    then = f", then {activation_detail}" if kind == "composite" else ""
+    return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=chain,
+                      detail=f"{depthwise_built.detail}, then a 1x1 chainer.links.Convolution2D{then}: chainer has "
+                             "no separable convolution link")

@@ -1,5 +1,5 @@
-"""Keras builders for Conv1D, Conv2D and DepthwiseConv2D. Keras' layout is the canonical one:
-kernels as is.
+"""Keras builders for Conv1D, Conv2D, DepthwiseConv2D and SeparableConv2D. Keras' layout is the
+canonical one: kernels as is.
 
 Two settings the native layer cannot run here, found out by running it, not assumed:
 
@@ -134,9 +134,11 @@ def composite_call(spec, layer, activation, spatial, pad_first: bool, strided_di
 
 
 @functools.cache
-def depthwise_channels_first_failure(dtype: str) -> str | None:
-    """None if keras' channels_first DepthwiseConv2D runs in this TensorFlow, else TF's message."""
-    layer = keras.layers.DepthwiseConv2D(1, data_format="channels_first", dtype=dtype)
+def depthwise_channels_first_failure(kind: str, dtype: str) -> str | None:
+    """None if keras' channels_first DepthwiseConv2D / SeparableConv2D runs in this TensorFlow,
+    else TF's message."""
+    layer = (keras.layers.DepthwiseConv2D(1, data_format="channels_first", dtype=dtype) if kind == "DepthwiseConv2D"
+             else keras.layers.SeparableConv2D(1, 1, data_format="channels_first", dtype=dtype))
     try:
         layer(np.zeros((1, 1, 2, 2), dtype=dtype))
     except tf.errors.UnimplementedError as exc:
@@ -144,16 +146,17 @@ def depthwise_channels_first_failure(dtype: str) -> str | None:
     return None
 
 
-@builders.register("DepthwiseConv2D")
+@builders.register("DepthwiseConv2D", "SeparableConv2D")
 def depthwise_conv(spec, ctx) -> BuiltLayer:
-    """keras.layers.DepthwiseConv2D, kernel (kh, kw, in, multiplier): the canonical layout. The
-    same three compositions as Conv2D where the native layer cannot run the case (module
-    docstring); Keras refuses strides > 1 with dilation_rate > 1 here too
-    (keras/src/layers/convolutional/base_depthwise_conv.py)."""
+    """keras.layers.DepthwiseConv2D, kernel (kh, kw, in, multiplier), and SeparableConv2D
+    (depthwise_kernel, pointwise_kernel (1, 1, in * multiplier, filters), bias): the canonical
+    layouts. The same three compositions as Conv2D where the native layer cannot run the case
+    (module docstring); Keras refuses strides > 1 with dilation_rate > 1 here too
+    (keras/src/layers/convolutional/base_depthwise_conv.py, base_separable_conv.py)."""
     activation, kind, activation_detail = ctx.activation(spec.activation)
     reasons = []
     if spec.data_format == "channels_first":
-        failure = depthwise_channels_first_failure(ctx.dtype)
+        failure = depthwise_channels_first_failure(spec.type, ctx.dtype)
         if failure:
             reasons.append(f"between ops.transpose to channels_last and back: data_format='channels_first' "
                            f"fails on this TensorFlow ({failure})")
@@ -166,21 +169,27 @@ def depthwise_conv(spec, ctx) -> BuiltLayer:
         reasons.append("after ops.pad with the case's amounts, padding='valid': Keras has only 'valid' and 'same'")
     pad_first = strided_dilation or explicit
     data_format = "channels_last" if reasons else spec.data_format
-    layer = keras.layers.DepthwiseConv2D(
-        spec.kernel, strides=(1, 1) if strided_dilation else spec.stride, padding="valid" if pad_first else spec.padding,
-        depth_multiplier=spec.depth_multiplier, data_format=data_format, dilation_rate=spec.dilation,
-        use_bias=spec.use_bias, dtype=ctx.dtype, name=ctx.layer_name)
+    options = dict(strides=(1, 1) if strided_dilation else spec.stride, padding="valid" if pad_first else spec.padding,
+                   depth_multiplier=spec.depth_multiplier, data_format=data_format, dilation_rate=spec.dilation,
+                   use_bias=spec.use_bias, dtype=ctx.dtype, name=ctx.layer_name)
+    separable = spec.type == "SeparableConv2D"
+    layer = (keras.layers.SeparableConv2D(spec.filters, spec.kernel, **options) if separable
+             else keras.layers.DepthwiseConv2D(spec.kernel, **options))
     spatial, channels = win.split_channels(ctx.input_shapes[0], spec.data_format)
     seen = tuple(n + before + after for n, (before, after) in zip(spatial, spec.paddings(spatial))) \
         if pad_first else spatial
     layer.build((None, *win.join_channels(seen, channels, data_format)))
-    bindings = [WeightBinding("kernel", layer.kernel, "DepthwiseConv2D.kernel", AS_IS)]
+    if separable:
+        bindings = [WeightBinding("depthwise_kernel", layer.depthwise_kernel, "SeparableConv2D.depthwise_kernel", AS_IS),
+                    WeightBinding("pointwise_kernel", layer.pointwise_kernel, "SeparableConv2D.pointwise_kernel", AS_IS)]
+    else:
+        bindings = [WeightBinding("kernel", layer.kernel, "DepthwiseConv2D.kernel", AS_IS)]
     if spec.use_bias:
-        bindings.append(WeightBinding("bias", layer.bias, "DepthwiseConv2D.bias", AS_IS))
+        bindings.append(WeightBinding("bias", layer.bias, f"{spec.type}.bias", AS_IS))
     then = f", then {activation_detail}" if kind == "composite" else ""
     if not reasons:
         return BuiltLayer(call=lambda x: activation(layer(x)), bindings=bindings, implementation=kind,
-                          detail=f"keras.layers.DepthwiseConv2D{then}", module=layer)
+                          detail=f"keras.layers.{spec.type}{then}", module=layer)
     call = composite_call(spec, layer, activation, spatial, pad_first, strided_dilation)
     return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=layer,
-                      detail="keras.layers.DepthwiseConv2D " + "; ".join(reasons) + then)
+                      detail=f"keras.layers.{spec.type} " + "; ".join(reasons) + then)

@@ -84,3 +84,29 @@ def depthwise_conv(spec, ctx) -> BuiltLayer:
     implementation, detail = describe("torch.nn.Conv2d(groups=in_channels)", layout, (kind, activation_detail))
     return BuiltLayer(call=lambda x: activation(layout.leave(module(layout.enter(x)))), bindings=bindings,
                       implementation=implementation, detail=detail, module=module)
+
+
+@builders.register("SeparableConv2D")
+def separable_conv(spec, ctx) -> BuiltLayer:
+    """torch has no separable convolution: nn.Conv2d(groups=in_channels) without bias, then a
+    1x1 nn.Conv2d (held as an nn.Sequential: state_dict keys `<layer>.0.weight`, `<layer>.1.*`)."""
+    _, channels = win.split_channels(ctx.input_shapes[0], spec.data_format)
+    layout = Layout.of(spec, ctx)
+    dtype = getattr(torch, ctx.dtype)
+    middle = channels * spec.depth_multiplier
+    depthwise = torch.nn.Conv2d(channels, middle, spec.kernel, stride=spec.stride, padding=layout.native_pads,
+                                dilation=spec.dilation, groups=channels, bias=False, dtype=dtype)
+    pointwise = torch.nn.Conv2d(middle, spec.filters, 1, bias=spec.use_bias, dtype=dtype)
+    module = torch.nn.Sequential(depthwise, pointwise)
+    activation, kind, activation_detail = ctx.activation(spec.activation)
+    bindings = [WeightBinding("depthwise_kernel", depthwise.weight, "Sequential[0].weight",
+                              depthwise_to_grouped(spec.depth_multiplier)),
+                WeightBinding("pointwise_kernel", pointwise.weight, "Sequential[1].weight",
+                              conv_kernel_to_out_in_spatial(2))]
+    if spec.use_bias:
+        bindings.append(WeightBinding("bias", pointwise.bias, "Sequential[1].bias", AS_IS))
+    _, detail = describe("torch.nn.Conv2d(groups=in_channels) then a 1x1 torch.nn.Conv2d", layout,
+                         (kind, activation_detail))
+    return BuiltLayer(call=lambda x: activation(layout.leave(module(layout.enter(x)))), bindings=bindings,
+                      implementation="composite", detail=detail + ": torch has no separable convolution",
+                      module=module)
