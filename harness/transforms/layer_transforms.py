@@ -185,14 +185,17 @@ def same_odd_cell(site: Site, edit: Edit, context) -> Iterator:
     if all(before == after for before, after in spec.paddings(tuple(spatial))):
         return  # every axis padded evenly: nothing to move
     def apply(edit: Edit, layer=site.layer) -> None:
-        edit.layers[layer] = variant_spec(edit.layers[layer], "same_start", paddings=_same_odd_cell_at_start)
+        # explicit_paddings too: an average pooling's count_include_pad divisor reads it.
+        edit.layers[layer] = variant_spec(edit.layers[layer], "same_start", paddings=_same_odd_cell_at_start,
+                                          explicit_paddings=_same_odd_cell_at_start)
     yield "the odd cell at the start", apply
 
 
 WINDOWED = ("Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D")
 
 
-@transform("padding.explicit_side", family="padding", kind=SITE_LAYER, tags=WINDOWED,
+@transform("padding.explicit_side", family="padding", kind=SITE_LAYER,
+           tags=(*WINDOWED, "DepthwiseConv2D", "SeparableConv2D"),
            description="explicit asymmetric padding applied on the other side of each axis",
            phrase="the padding goes {choice}")
 def explicit_padding_side(site: Site, edit: Edit, context) -> Iterator:
