@@ -359,6 +359,8 @@ LAYER_EXAMPLES: list[LayerExample] = [
     # Rescaling as keras.applications and image pipelines write it (1/256 float32-exact; 1/127.5 - 1).
     LayerExample("Rescaling", {"scale": 0.00390625}, [(3, 2)]),
     LayerExample("Rescaling", {"scale": 1 / 127.5, "offset": -1.0}, [(2, 3, 2)]),
+    LayerExample("ZeroPadding2D", {"padding": [[1, 0], [0, 2]], "value": -1.5}, [(2, 3, 2)]),
+    LayerExample("ZeroPadding1D", {"padding": [0, 1], "value": 0.5, "data_format": "channels_first"}, [(2, 3)]),
     LayerExample("Cropping1D", {"cropping": 1}, [(5, 2)]),
     LayerExample("Cropping1D", {"cropping": [2, 0]}, [(4, 3)]),
     LayerExample("Cropping2D", {"cropping": 1}, [(4, 4, 2)]),

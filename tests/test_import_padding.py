@@ -1,6 +1,6 @@
 """Explicit padding imported: torchvision's stem (Conv2d(7, stride 2, padding=3),
 MaxPool2d(3, 2, padding=1)), SqueezeNet's MaxPool2d(ceil_mode=True), torch's default average
-divisor (count_include_pad) and nn.ZeroPad2d from torch; ZeroPadding2D + 'valid' and
+divisor (count_include_pad), nn.ZeroPad2d and nn.ConstantPad2d from torch; ZeroPadding2D + 'valid' and
 Cropping2D as keras.applications writes them from Keras. The framework's own model is the
 independent check of the generated case's reference, then every backend runs the case."""
 
@@ -23,8 +23,8 @@ TORCH_CNN = textwrap.dedent("""
         def __init__(self):
             super().__init__(nn.Conv2d(3, 4, 7, stride=2, padding=3), nn.ReLU(), nn.MaxPool2d(3, 2, padding=1),
                              nn.Conv2d(4, 4, 3, stride=2, padding=(1, 0)), nn.ZeroPad2d((1, 0, 0, 1)),
-                             nn.MaxPool2d(3, 2, ceil_mode=True), nn.AvgPool2d(3, 1, padding=1),
-                             nn.Flatten(), nn.Linear(4 * 2 * 1, 3))
+                             nn.MaxPool2d(3, 2, ceil_mode=True), nn.ConstantPad2d(1, 0.25),
+                             nn.AvgPool2d(3, 1, padding=1), nn.Flatten(), nn.Linear(4 * 4 * 3, 3))
 """)
 
 
@@ -46,7 +46,7 @@ def test_import_torch_explicit_padding_and_ceil_mode(tmp_path):
     assert layers["0"].padding == 3 and layers["2"].padding == 1
     assert layers["3"].padding == [1, 0]
     assert layers["4"].padding == [[0, 1], [1, 0]]
-    assert layers["5"].ceil_mode and layers["6"].count_include_pad
+    assert layers["5"].ceil_mode and layers["6"].value == 0.25 and layers["7"].count_include_pad
     (inputs,) = case.dataset.inputs.values()
     with torch.no_grad():
         expected = net(torch.from_numpy(inputs)).numpy()

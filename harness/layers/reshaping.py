@@ -94,7 +94,7 @@ class ZeroPaddingReference(ReferenceLayer):
 
     def forward(self, x):
         self.widths = self.spec.pad_widths()
-        return np.pad(x, self.widths)
+        return np.pad(x, self.widths, constant_values=self.spec.value)
 
     def backward(self, dy):
         cut = tuple(slice(before, dy.shape[axis] - after)
@@ -105,6 +105,8 @@ class ZeroPaddingReference(ReferenceLayer):
 class _ZeroPadding(LayerSpec):
     data_format: DataFormat = Field(
         default="channels_last", description="where the channels are; Keras' default is channels_last")
+    value: float = Field(default=0.0, description="what the padding holds (torch's ConstantPad value); Keras' "
+                                                  "ZeroPadding: 0")
 
     reference = ZeroPaddingReference
 

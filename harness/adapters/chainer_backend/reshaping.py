@@ -25,8 +25,8 @@ def permute(spec, ctx) -> BuiltLayer:
 def zero_padding(spec, ctx) -> BuiltLayer:
     """F.pad takes numpy.pad's pad_width: (before, after) per axis, first axis first."""
     widths = spec.pad_widths()
-    return BuiltLayer(call=lambda x: F.pad(x, widths, "constant"),
-                      detail=f"F.pad(x, {widths}, 'constant')")
+    return BuiltLayer(call=lambda x: F.pad(x, widths, "constant", constant_values=spec.value),
+                      detail=f"F.pad(x, {widths}, 'constant', constant_values={spec.value})")
 
 
 @builders.register("Cropping1D", "Cropping2D")

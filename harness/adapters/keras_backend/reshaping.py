@@ -22,8 +22,18 @@ def permute(spec, ctx) -> BuiltLayer:
     return BuiltLayer(call=layer, detail=f"keras.layers.Permute({dims})")
 
 
+def constant_padding(spec, ctx) -> BuiltLayer:
+    """A non-zero value: keras' ZeroPadding layers pad with zeros only, so ops.pad."""
+    widths = [list(pair) for pair in spec.pad_widths()]
+    return BuiltLayer(call=lambda x: keras.ops.pad(x, widths, constant_values=spec.value), implementation="composite",
+                      detail=f"ops.pad(x, {widths}, constant_values={spec.value}): keras.layers.{spec.type} "
+                             "pads with zeros only")
+
+
 @builders.register("ZeroPadding1D")
 def zero_padding_1d(spec, ctx) -> BuiltLayer:
+    if spec.value != 0:
+        return constant_padding(spec, ctx)
     (padding,) = spec.spatial_padding()
     layer = keras.layers.ZeroPadding1D(padding, data_format=spec.data_format, dtype=ctx.dtype,
                                        name=ctx.layer_name)
@@ -32,6 +42,8 @@ def zero_padding_1d(spec, ctx) -> BuiltLayer:
 
 @builders.register("ZeroPadding2D")
 def zero_padding_2d(spec, ctx) -> BuiltLayer:
+    if spec.value != 0:
+        return constant_padding(spec, ctx)
     padding = tuple(spec.spatial_padding())
     layer = keras.layers.ZeroPadding2D(padding, data_format=spec.data_format, dtype=ctx.dtype,
                                        name=ctx.layer_name)

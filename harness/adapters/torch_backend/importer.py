@@ -416,13 +416,16 @@ def _fx_adaptive(kind: str, rank: int) -> Callable:  # F.adaptive_avg_pool2d(x, 
 
 
 def zero_pad(m, reasons) -> dict:  # torch/nn/modules/padding.py: (left, right[, top, bottom])
+    """ZeroPad1d/2d and ConstantPad1d/2d (whose value the case's `value` keeps)."""
     pads = list(m.padding)
     if any(p < 0 for p in pads):
         reasons.append(f"padding={tuple(pads)}: negative padding crops; give it as a cropping")
-    if isinstance(m, nn.ZeroPad2d):
+    value = {"value": float(m.value)} if getattr(m, "value", 0) else {}
+    if len(pads) == 4:
         left, right, top, bottom = pads
-        return {"type": "ZeroPadding2D", "padding": [[top, bottom], [left, right]], "data_format": "channels_first"}
-    return {"type": "ZeroPadding1D", "padding": pads, "data_format": "channels_first"}
+        return {"type": "ZeroPadding2D", "padding": [[top, bottom], [left, right]], "data_format": "channels_first",
+                **value}
+    return {"type": "ZeroPadding1D", "padding": pads, "data_format": "channels_first", **value}
 
 
 TRANSLATORS: dict[type, Callable[[Any, list[str]], dict]] = {
@@ -434,7 +437,7 @@ TRANSLATORS: dict[type, Callable[[Any, list[str]], dict]] = {
     nn.Softmax: along("softmax"), nn.LogSoftmax: along("log_softmax"), nn.Tanh: activation("tanh"), nn.Sigmoid: activation("sigmoid"),
     nn.MaxPool1d: pooling("Max"), nn.MaxPool2d: pooling("Max"),
     nn.AvgPool1d: pooling("Average"), nn.AvgPool2d: pooling("Average"),
-    nn.ZeroPad1d: zero_pad, nn.ZeroPad2d: zero_pad,
+    nn.ZeroPad1d: zero_pad, nn.ZeroPad2d: zero_pad, nn.ConstantPad1d: zero_pad, nn.ConstantPad2d: zero_pad,
     nn.AdaptiveAvgPool1d: adaptive("Average"), nn.AdaptiveAvgPool2d: adaptive("Average"),
     nn.AdaptiveMaxPool1d: adaptive("Max"), nn.AdaptiveMaxPool2d: adaptive("Max"),
 }

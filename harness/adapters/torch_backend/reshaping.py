@@ -34,7 +34,7 @@ def torch_pad_order(widths: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
 @builders.register("ZeroPadding1D", "ZeroPadding2D")
 def zero_padding(spec, ctx) -> BuiltLayer:
     pad = torch_pad_order(spec.pad_widths())
-    return BuiltLayer(call=lambda x: F.pad(x, pad), detail=f"F.pad(x, {pad}) (constant 0)")
+    return BuiltLayer(call=lambda x: F.pad(x, pad, value=spec.value), detail=f"F.pad(x, {pad}, value={spec.value})")
 
 
 @builders.register("Cropping1D", "Cropping2D")
