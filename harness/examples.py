@@ -172,6 +172,31 @@ def _convolution_examples() -> list[LayerExample]:
                                   "use_bias": False}, (8, 2)),
         *_both_layouts("Conv1D", {"filters": 4, "kernel_size": 2, "groups": 2, "strides": 3, "padding": "same"},
                        (8, 4)),
+        # explicit padding: torch's symmetric int (the 7x7 stem at stride 2, padding 3), per axis,
+        # asymmetric [[before, after], ...] (native in torch and chainer only where symmetric).
+        *_both_layouts("Conv2D", {"filters": 2, "kernel_size": 7, "strides": 2, "padding": 3}, (9, 8, 2)),
+        *_both_layouts("Conv2D", {"filters": 2, "kernel_size": 3, "strides": 2, "padding": [[0, 1], [1, 2]]},
+                       (6, 5, 2)),
+        LayerExample("Conv2D", {"filters": 2, "kernel_size": [3, 2], "padding": [1, 0], "dilation_rate": [1, 2],
+                                "data_format": "channels_first"}, [(2, 4, 5)]),
+        *_both_layouts("Conv1D", {"filters": 2, "kernel_size": 3, "padding": [[2, 0]]}, (5, 2)),
+        # DepthwiseConv2D: MobileNet's 3x3 'same' stride 1 and 2 (pads (0, 1): asymmetric), a
+        # multiplier (output channel c * multiplier + m), dilation (chainer's link has none),
+        # explicit padding as torchvision's MobileNetV2 writes it (padding=1).
+        *_both_layouts("DepthwiseConv2D", {"kernel_size": 3, "padding": "same", **tanh}, (4, 5, 3)),
+        *_both_layouts("DepthwiseConv2D", {"kernel_size": 3, "strides": 2, "padding": "same"}, (6, 5, 2)),
+        *_both_layouts("DepthwiseConv2D", {"kernel_size": [2, 3], "depth_multiplier": 2, "use_bias": False},
+                       (4, 5, 3)),
+        *_both_layouts("DepthwiseConv2D", {"kernel_size": 2, "dilation_rate": 2, "depth_multiplier": 3,
+                                           "padding": "same"}, (5, 4, 2)),
+        *_both_layouts("DepthwiseConv2D", {"kernel_size": 3, "strides": 2, "padding": 1}, (7, 6, 2)),
+        LayerExample("DepthwiseConv2D", {"kernel_size": 3, "strides": 2, "dilation_rate": 2, "padding": [[0, 1], [2, 1]],
+                                         "data_format": "channels_first"}, [(2, 7, 6)]),
+        *_both_layouts("SeparableConv2D", {"filters": 3, "kernel_size": 3, "padding": "same", **tanh}, (4, 5, 2)),
+        *_both_layouts("SeparableConv2D", {"filters": 2, "kernel_size": 3, "strides": 2, "depth_multiplier": 2,
+                                           "padding": 1, "use_bias": False}, (6, 5, 2)),
+        LayerExample("SeparableConv2D", {"filters": 2, "kernel_size": 2, "dilation_rate": 2, "padding": "same",
+                                         "data_format": "channels_last"}, [(5, 4, 3)]),
     ]
 
 
@@ -190,7 +215,45 @@ def _pooling_examples() -> list[LayerExample]:
                                        "data_format": "channels_last"}, [(6, 5, 2)]),
             *_both_layouts(f"{kind}1D", {"pool_size": 2, "padding": "valid"}, (7, 2)),
             *_both_layouts(f"{kind}1D", {"pool_size": 4, "strides": 3, "padding": "same"}, (8, 2)),
+            # torch's MaxPool2d(3, 2, padding=1) (ResNet's stem) and ceil_mode (SqueezeNet's):
+            # ceil adds one cell after 8 (4 windows, not 3) and none after 7; asymmetric and
+            # beyond-half-window padding; last, window 3, stride 3, padding 1 on 5: ceil would
+            # give 3 windows, but the third would start in the padding (torch's correction): 2.
+            *_both_layouts(f"{kind}2D", {"pool_size": 3, "strides": 2, "padding": 1}, (7, 8, 2)),
+            *_both_layouts(f"{kind}2D", {"pool_size": 3, "strides": 2, "padding": "valid", "ceil_mode": True},
+                           (7, 8, 2)),
+            LayerExample(f"{kind}2D", {"pool_size": 3, "strides": 2, "padding": 1, "ceil_mode": True,
+                                       "data_format": "channels_first"}, [(2, 6, 5)]),
+            LayerExample(f"{kind}2D", {"pool_size": [3, 2], "strides": 2, "padding": [[2, 0], [0, 1]],
+                                       "data_format": "channels_last"}, [(5, 5, 2)]),
+            *_both_layouts(f"{kind}1D", {"pool_size": 3, "strides": 2, "padding": [[0, 1]], "ceil_mode": True},
+                           (6, 2)),
+            LayerExample(f"{kind}1D", {"pool_size": 3, "strides": 3, "padding": 1, "ceil_mode": True,
+                                       "data_format": "channels_first"}, [(2, 5)]),
+            # 2 of 3 cells padding: more than torch's pooling takes (half the window).
+            LayerExample(f"{kind}2D", {"pool_size": 3, "strides": 2, "padding": 2, "data_format": "channels_first"},
+                         [(2, 4, 5)]),
         ]
+    # Adaptive: 7 -> 3 gives overlapping windows [0, 3), [2, 5), [4, 7); 5 -> 2 gives [0, 3),
+    # [2, 5); 4 -> 4 single cells; 6 -> 4 unequal [0, 2), [1, 3), [3, 5), [4, 6); output 1 is global.
+    for kind in ("AdaptiveAveragePooling", "AdaptiveMaxPooling"):
+        examples += [
+            *_both_layouts(f"{kind}2D", {"output_size": [3, 2]}, (7, 5, 2)),
+            LayerExample(f"{kind}2D", {"output_size": 1, "data_format": "channels_first"}, [(2, 3, 4)]),
+            LayerExample(f"{kind}2D", {"output_size": 4, "data_format": "channels_last"}, [(4, 6, 2)]),
+            *_both_layouts(f"{kind}1D", {"output_size": 4}, (6, 2)),
+        ]
+    # count_include_pad: torch's default divisor (the window clipped to the padded input).
+    examples += [
+        *_both_layouts("AveragePooling2D", {"pool_size": 3, "strides": 2, "padding": 1, "count_include_pad": True},
+                       (7, 6, 2)),
+        LayerExample("AveragePooling2D", {"pool_size": 3, "strides": 2, "padding": 1, "ceil_mode": True,
+                                          "count_include_pad": True, "data_format": "channels_first"}, [(2, 6, 5)]),
+        LayerExample("AveragePooling2D", {"pool_size": 2, "padding": "same", "count_include_pad": True,
+                                          "data_format": "channels_last"}, [(5, 5, 2)]),
+        LayerExample("AveragePooling1D", {"pool_size": 3, "strides": 2, "padding": [[2, 1]], "count_include_pad": True,
+                                          "data_format": "channels_first"}, [(2, 6)]),
+    ]
     for kind in ("GlobalAveragePooling", "GlobalMaxPooling"):
         examples += [
             *_both_layouts(f"{kind}1D", {}, (5, 3)),
@@ -293,6 +356,15 @@ LAYER_EXAMPLES: list[LayerExample] = [
     LayerExample("ZeroPadding2D", {"padding": [1, 2]}, [(2, 3, 1)]),
     LayerExample("ZeroPadding2D", {"padding": [[0, 1], [2, 0]], "data_format": "channels_first"},
                  [(2, 3, 3)]),
+    # Rescaling as keras.applications and image pipelines write it (1/256 float32-exact; 1/127.5 - 1).
+    LayerExample("Rescaling", {"scale": 0.00390625}, [(3, 2)]),
+    LayerExample("Rescaling", {"scale": 1 / 127.5, "offset": -1.0}, [(2, 3, 2)]),
+    LayerExample("ZeroPadding2D", {"padding": [[1, 0], [0, 2]], "value": -1.5}, [(2, 3, 2)]),
+    LayerExample("ZeroPadding1D", {"padding": [0, 1], "value": 0.5, "data_format": "channels_first"}, [(2, 3)]),
+    LayerExample("Cropping1D", {"cropping": 1}, [(5, 2)]),
+    LayerExample("Cropping1D", {"cropping": [2, 0]}, [(4, 3)]),
+    LayerExample("Cropping2D", {"cropping": 1}, [(4, 4, 2)]),
+    LayerExample("Cropping2D", {"cropping": [[0, 1], [2, 1]], "data_format": "channels_first"}, [(2, 4, 5)]),
     *_convolution_examples(),
     *_pooling_examples(),
     *RECURRENT_EXAMPLES,

@@ -79,6 +79,30 @@ def test_same_padding_odd_cell_at_start_equals_explicit_padding_then_valid():
     assert not np.allclose(plain.outputs["conv"], moved.outputs["conv"])
 
 
+def test_explicit_padding_side_equals_the_swapped_case():
+    conv = {"type": "Conv2D", "name": "conv", "filters": 2, "kernel_size": 3, "strides": 2,
+            "padding": [[0, 1], [2, 1]], "data_format": "channels_last"}
+    case = build([conv], shape=[6, 5, 2], out_shape=[3, 3, 2])
+    moved = run_reference(transformed_case(case, [variant(case, "padding.explicit_side")]))
+    swapped = build([{**conv, "padding": [[1, 0], [1, 2]]}], shape=[6, 5, 2], out_shape=[3, 3, 2])
+    swapped.weights = case.weights
+    expected = run_reference(swapped)
+    np.testing.assert_allclose(moved.outputs["conv"], expected.outputs["conv"], rtol=1e-12)
+    np.testing.assert_allclose(moved.input_gradients["x"], expected.input_gradients["x"], rtol=1e-12)
+    assert not np.allclose(run_reference(case).outputs["conv"], moved.outputs["conv"])
+
+
+def test_count_include_pad_variant_divides_border_windows_by_the_whole_window():
+    pool = {"type": "AveragePooling1D", "name": "pool", "pool_size": 3, "strides": 3, "padding": 1,
+            "data_format": "channels_last"}
+    case = build([pool], shape=[7, 1], out_shape=[3, 1])
+    moved = run_reference(transformed_case(case, [variant(case, "AveragePooling.count_include_pad")]))
+    plain = run_reference(case)
+    # Windows [pad, x0, x1], [x2, x3, x4], [x5, x6, pad]: the border ones are divided by 3, not 2.
+    np.testing.assert_allclose(moved.outputs["pool"], plain.outputs["pool"] * np.array([2 / 3, 1, 2 / 3])[:, None],
+                               rtol=1e-12)
+
+
 def test_flatten_other_channel_order_equals_permute_then_flatten():
     layers = [{"type": "Flatten", "name": "flat"}, {"type": "Dense", "name": "d", "units": 2}]
     case = build(layers, shape=[2, 3, 4], out_shape=[2])

@@ -73,3 +73,23 @@ def flatten_rows_channels_last_to_first(spatial: tuple[int, ...], channels: int)
     """
     last_order = np.arange(int(np.prod(spatial)) * channels).reshape(*spatial, channels)
     return np.moveaxis(last_order, -1, 0).reshape(-1)
+
+
+def depthwise_to_grouped(multiplier: int) -> Transform:
+    """Keras' depthwise (kh, kw, in, multiplier) <-> torch's Conv2d(groups=in) weight
+    (in * multiplier, 1, kh, kw): output channel c * multiplier + m is input channel c's m-th
+    kernel (torch/nn/modules/conv.py: output channel o belongs to group o // (out / groups))."""
+    def to_native(a):
+        kh, kw, channels, _ = a.shape
+        return np.ascontiguousarray(np.transpose(a, (2, 3, 0, 1)).reshape(channels * multiplier, 1, kh, kw))
+
+    def from_native(a):
+        out, _, kh, kw = a.shape
+        return np.ascontiguousarray(np.transpose(a.reshape(out // multiplier, multiplier, kh, kw), (2, 3, 0, 1)))
+
+    return Transform("(kh, kw, in, multiplier) -> (in * multiplier, 1, kh, kw): transposed, then the "
+                     "channel and multiplier axes merged (c * multiplier + m)", to_native, from_native)
+
+
+DEPTHWISE_TO_MULTIPLIER_IN = transpose(3, 2, 0, 1, description=(
+    "transposed: (kh, kw, in, multiplier) -> (multiplier, in, kh, kw) (chainer's DepthwiseConvolution2D.W)"))

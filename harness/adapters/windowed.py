@@ -23,20 +23,28 @@ class WindowLayout:
     data_format: str
     pads: tuple[tuple[int, int], ...]
     pad_value: float = 0.0
+    explicit: bool = False
+    """Pad with `enter` even where the pads are symmetric: the native layer cannot take them
+    (torch's pooling allows at most half the window)."""
 
     MOVE_STEP: ClassVar[str]
     """The reason for the axis moves, in the framework's terms (for `steps`)."""
     PAD_STEP: ClassVar[str]
     """The reason for the explicit pad, in the framework's terms (for `steps`)."""
+    FORCED_PAD_STEP: ClassVar[str] = ""
+    """The reason where the sides are equal but `explicit` (the native layer cannot take them)."""
 
     @classmethod
-    def of(cls, spec, ctx, pad_value: float = 0.0) -> "WindowLayout":
+    def of(cls, spec, ctx, pad_value: float = 0.0, pads=None, explicit: bool = False) -> "WindowLayout":
+        """The layout of `spec` on its input; `pads` (default: all of spec.paddings) are those
+        the native layer or `enter` applies."""
         spatial, _ = win.split_channels(ctx.input_shapes[0], spec.data_format)
-        return cls(spec.data_format, spec.paddings(spatial), pad_value)
+        return cls(spec.data_format, spec.paddings(spatial) if pads is None else pads, pad_value, explicit)
 
     @property
     def symmetric(self) -> bool:
-        return all(before == after for before, after in self.pads)
+        """Whether the native layer's own (symmetric) padding does the padding."""
+        return not self.explicit and all(before == after for before, after in self.pads)
 
     @property
     def native_pads(self) -> tuple[int, ...]:
@@ -57,7 +65,8 @@ class WindowLayout:
         if self.data_format == "channels_last":
             reasons.append(self.MOVE_STEP)
         if not self.symmetric:
-            reasons.append(self.PAD_STEP)
+            even = all(before == after for before, after in self.pads)
+            reasons.append(self.FORCED_PAD_STEP if even and self.FORCED_PAD_STEP else self.PAD_STEP)
         return reasons
 
 

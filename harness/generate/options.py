@@ -211,7 +211,7 @@ def _is_framework_default(member: Any) -> bool:
 
 # --- rules keyed by field name ------------------------------------------------------------------
 
-PER_AXIS = frozenset({"kernel_size", "pool_size", "strides", "dilation_rate"})
+PER_AXIS = frozenset({"kernel_size", "pool_size", "strides", "dilation_rate", "output_size"})
 """Fields that hold one entry per spatial axis when they are a list."""
 
 Rule = Callable[[FieldInfo, DrawContext, np.random.Generator], Any]
@@ -239,6 +239,11 @@ def coinciding_lengths(context: DrawContext) -> list[int]:
     told apart at all; at most max_units, to keep models small)."""
     shape = context.input_shapes[0] if context.input_shapes else ()
     return sorted({n for n in shape if 1 < n <= context.max_units})
+
+
+@rule("depth_multiplier")
+def _depth_multiplier(info, context, rng):
+    return int(rng.integers(1, 4))
 
 
 @rule("input_dim")
@@ -306,12 +311,30 @@ def _prime_factors(n: int) -> list[int]:
 
 @rule("padding")
 def _padding(info, context, rng):
-    """Literal paddings ('valid'/'same') by the schema; ZeroPadding's sizes 0..2."""
-    if typing.get_origin(info.annotation) is Literal:
-        return NotImplemented
+    """Convolutions and poolings: 'valid'/'same' (the schema's Literal) most of the time,
+    explicit amounts (0..1 per side, or [before, after] per axis) otherwise; ZeroPadding's
+    sizes 0..2. A pooling's amounts must stay below its window: a draw that does not fit is
+    rejected by the spec and drawn again."""
+    members = typing.get_args(info.annotation) if typing.get_origin(info.annotation) in (Union, types.UnionType) \
+        else (info.annotation,)
+    literals = [m for m in members if typing.get_origin(m) is Literal]
+    if literals:
+        if rng.random() < 0.7:
+            return _choice(rng, list(typing.get_args(literals[0])))
+        if rng.random() < 0.5:
+            return int(rng.integers(0, 2))
+        return [[int(rng.integers(0, 2)), int(rng.integers(0, 2))] for _ in range(context.spatial_rank)]
     if rng.random() < 0.5:
         return int(rng.integers(0, 3))
     return [int(rng.integers(0, 3)) for _ in range(2)]
+
+
+@rule("cropping")
+def _cropping(info, context, rng):
+    """Cropping's sizes 0..1 per side (the generator's inputs are small)."""
+    if rng.random() < 0.5:
+        return int(rng.integers(0, 2))
+    return [int(rng.integers(0, 2)) for _ in range(2)]
 
 
 @rule("rate")

@@ -26,6 +26,12 @@ DATA_FORMAT_DESCRIPTION = (
     "*spatial), torch's and chainer's only layout. Required: the frameworks disagree on the default")
 
 
+PADDING_DESCRIPTION = (
+    "valid (no padding), same (TF's rule: the odd cell at the end), or explicit amounts: one integer for "
+    "every side (torch's padding=p, chainer's pad=p), or per spatial axis an integer or [before, after] "
+    "(asymmetric, as Keras models write ZeroPadding2D before a 'valid' layer)")
+
+
 def as_tuple(value: int | list[int], rank: int) -> tuple[int, ...]:
     return (value,) * rank if isinstance(value, int) else tuple(value)
 
@@ -58,6 +64,7 @@ class ConvSpec(WindowedSpec):
     (filters,). Output channel o belongs to group o // (filters / groups) and sees input channels
     [g * in/groups, (g + 1) * in/groups) of that group, as in TF, torch and chainer.
 
+    Explicit `padding` pads (before, after) zeros per spatial axis, then slides as 'valid'.
     `padding: same` follows TF: out = ceil(n / s) and the odd padding cell goes at the END, also
     for even kernels and strides > 1 (torch's padding='same' refuses strides > 1, and symmetric
     padding k // 2 shifts the windows by one cell). The activation is applied in the layer's own
@@ -72,7 +79,7 @@ class ConvSpec(WindowedSpec):
     filters: int = Field(gt=0)
     kernel_size: Sizes
     strides: Sizes = 1
-    padding: win.Padding = Field(default="valid", description="valid (no padding) or same (TF's rule)")
+    padding: win.Padding | win.ExplicitPadding = Field(default="valid", description=PADDING_DESCRIPTION)
     dilation_rate: Sizes = 1
     groups: int = Field(default=1, gt=0, description="input channels and filters are split into this many groups")
     activation: ActivationField = Field(default_factory=lambda: Linear(name="linear"))
@@ -83,6 +90,8 @@ class ConvSpec(WindowedSpec):
     @model_validator(mode="after")
     def _consistent(self):
         self._check_sizes(kernel_size=self.kernel_size, strides=self.strides, dilation_rate=self.dilation_rate)
+        if not isinstance(self.padding, str):
+            win.explicit_amounts(self.padding, self.rank)  # raises ValueError, reported at `padding`
         if self.filters % self.groups:
             raise ValueError(f"filters ({self.filters}) must be divisible by groups ({self.groups})")
         return self
@@ -107,10 +116,10 @@ class ConvSpec(WindowedSpec):
         spatial, channels = self.split_input(input_shapes)
         if channels % self.groups:
             raise ValueError(f"{channels} input channels are not divisible by groups={self.groups}")
-        out = win.output_sizes(spatial, self.kernel, self.stride, self.dilation, self.padding)
+        out = win.output_sizes(spatial, self.kernel, self.stride, self.dilation, self.paddings(spatial))
         if min(out) < 1:
             raise ValueError(f"kernel {list(self.kernel)} with dilation {list(self.dilation)} is larger "
-                             f"than the input {list(spatial)} under padding 'valid'")
+                             f"than the input {list(spatial)} with padding {self.padding!r}")
         return win.join_channels(out, self.filters, self.data_format)
 
     def parameter_shapes(self, input_shapes):
@@ -138,7 +147,7 @@ class ConvReference(ReferenceLayer):
         self.pads = spec.paddings(spatial)
         padded = win.pad(x, self.pads)
         self.padded_shape = padded.shape
-        self.out = win.output_sizes(spatial, spec.kernel, spec.stride, spec.dilation, spec.padding)
+        self.out = win.output_sizes(spatial, spec.kernel, spec.stride, spec.dilation, self.pads)
         cells = win.windows(padded, spec.kernel, spec.stride, spec.dilation, self.out)
         # (batch, *out, *kernel, groups, in/groups) -> (groups, positions, kernel cells * in/groups)
         grouped = np.moveaxis(cells.reshape(*cells.shape[:-1], spec.groups, channels // spec.groups), -2, 0)

@@ -1,4 +1,4 @@
-"""Core layers: Dense, Activation, Flatten."""
+"""Core layers: Dense, Activation, Flatten, Reuse, Rescaling."""
 
 from __future__ import annotations
 
@@ -134,3 +134,25 @@ class Reuse(LayerSpec):
 
     type: Literal["Reuse"]
     layer: str = Field(description="name of the node whose layer (and weights) to apply again")
+
+
+class RescalingReference(ReferenceLayer):
+    def forward(self, x):
+        return x * self.spec.scale + self.spec.offset
+
+    def backward(self, dy):
+        return (dy * self.spec.scale,)
+
+
+@LAYERS.register
+class Rescaling(LayerSpec):
+    """y = x * scale + offset, elementwise; no parameters (keras.layers.Rescaling, which
+    keras.applications' EfficientNets and the Keras image tutorials put first: 1/255, or
+    1/127.5 with offset -1). A per-channel scale (Keras takes a list) is not supported here."""
+
+    type: Literal["Rescaling"]
+    scale: float = Field(description="the factor, e.g. 0.00390625 for 1/256 (a float32-exact value keeps "
+                                     "float64 runs exact: Keras casts it to the layer's dtype)")
+    offset: float = Field(default=0.0, description="added after scaling")
+
+    reference = RescalingReference

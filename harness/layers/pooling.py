@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 
 from harness.layers import windows as win
 from harness.layers.base import LAYERS, ReferenceLayer
-from harness.layers.conv import Sizes, WindowedSpec, as_tuple
+from harness.layers.conv import PADDING_DESCRIPTION, Sizes, WindowedSpec, as_tuple
 
 
 class PoolingSpec(WindowedSpec):
@@ -25,16 +25,31 @@ class PoolingSpec(WindowedSpec):
     chainer's max_pooling defaults to cover_all=True, which rounds the output size up (3x3 from
     2x2 windows on 5x5, where Keras 'valid' and torch give 2x2), and 'same' average pooling
     divides differently per framework (see AveragePooling2D). `data_format`: as Conv2D.
+
+    Explicit padding (torch's MaxPool2d(padding=1), chainer's pad) must be smaller than the
+    window on each side, so that every window holds a real cell (torch allows at most half the
+    window). `ceil_mode` rounds the output size up by torch's rule (windows.ceil_mode_extra): the
+    cells it adds after the padding are padding too (-inf for max), never counted by an average.
+    chainer's cover_all rounds up without torch's last-window correction; Keras has no such option.
     """
 
     pool_size: Sizes
     strides: Sizes | None = Field(default=None, description="default: pool_size (in every framework)")
-    padding: win.Padding = Field(description="valid (no padding) or same (TF's rule, the odd cell at the end)")
+    padding: win.Padding | win.ExplicitPadding = Field(description=PADDING_DESCRIPTION)
+    ceil_mode: bool = Field(default=False, description="round the output size up (torch's ceil_mode); "
+                                                       "not with padding 'same'")
 
     @model_validator(mode="after")
     def _consistent(self):
         self._check_sizes(pool_size=self.pool_size,
                           **({"strides": self.strides} if self.strides is not None else {}))
+        if self.ceil_mode and self.padding == "same":
+            raise ValueError("ceil_mode needs padding 'valid' or explicit amounts: 'same' already covers every cell")
+        if not isinstance(self.padding, str):
+            amounts = win.explicit_amounts(self.padding, self.rank)
+            if any(max(pair) >= k for pair, k in zip(amounts, self.window)):
+                raise ValueError(f"padding {self.padding} is not smaller than pool_size {list(self.window)} on "
+                                 "every side: a window of padding alone has no value")
         return self
 
     @property
@@ -49,15 +64,28 @@ class PoolingSpec(WindowedSpec):
     def dilation(self) -> tuple[int, ...]:
         return (1,) * self.rank
 
-    def paddings(self, spatial: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    def explicit_paddings(self, spatial: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+        """(before, after) per axis by the `padding` field alone, without ceil_mode's cells."""
         return win.padding_amounts(spatial, self.window, self.stride, self.dilation, self.padding)
+
+    def ceil_cells(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
+        """Per axis, the cells ceil_mode adds after the padding (0 without ceil_mode)."""
+        if not self.ceil_mode:
+            return (0,) * self.rank
+        return tuple(win.ceil_mode_extra(n, k, s, pads) for n, k, s, pads
+                     in zip(spatial, self.window, self.stride, self.explicit_paddings(spatial)))
+
+    def paddings(self, spatial: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+        """Everything the input is padded with: the explicit amounts and ceil_mode's cells."""
+        return tuple((before, after + extra) for (before, after), extra
+                     in zip(self.explicit_paddings(spatial), self.ceil_cells(spatial)))
 
     def output_shape(self, input_shapes):
         spatial, channels = self.split_input(input_shapes)
-        out = win.output_sizes(spatial, self.window, self.stride, self.dilation, self.padding)
+        out = win.output_sizes(spatial, self.window, self.stride, self.dilation, self.paddings(spatial))
         if min(out) < 1:
             raise ValueError(f"pool_size {list(self.window)} is larger than the input {list(spatial)} "
-                             "under padding 'valid'")
+                             f"with padding {self.padding!r}")
         return win.join_channels(out, channels, self.data_format)
 
 
@@ -75,7 +103,7 @@ class PoolingReference(ReferenceLayer):
         self.pads = spec.paddings(self.spatial)
         padded = win.pad(x, self.pads, self.pad_value)
         self.padded_shape, self.dtype = padded.shape, padded.dtype
-        self.out = win.output_sizes(self.spatial, spec.window, spec.stride, spec.dilation, spec.padding)
+        self.out = win.output_sizes(self.spatial, spec.window, spec.stride, spec.dilation, self.pads)
         return padded, list(win.offset_cells(spec.window, spec.stride, spec.dilation, self.out))
 
     def input_gradient(self, gradient_at_offset):
@@ -113,13 +141,8 @@ class AveragePoolingReference(PoolingReference):
     def forward(self, x):
         padded, offsets = self.padded_offsets(x)
         total = sum(padded[cells] for cells in offsets)
-        self.counts = self._real_cells(padded.dtype, offsets)
+        self.counts = self.spec.divisors(self.spatial, padded.dtype)
         return win.from_channels_last(total / self.counts, self.spec.data_format)
-
-    def _real_cells(self, dtype, offsets) -> np.ndarray:
-        """(1, *out, 1): how many cells of each window lie inside the unpadded input."""
-        mask = win.pad(np.ones((1, *self.spatial, 1), dtype=dtype), self.pads, 0.0)
-        return sum(mask[cells] for cells in offsets)
 
     def backward(self, dy):
         share = win.to_channels_last(dy, self.spec.data_format) / self.counts
@@ -133,13 +156,31 @@ class MaxPoolingSpec(PoolingSpec):
 
 
 class AveragePoolingSpec(PoolingSpec):
-    """y = the mean of each window. With padding 'same' the divisor counts only the cells inside
-    the input, never the padding (TF's tf.nn.avg_pool, which Keras calls: a corner 3x3 window of
-    a 4x4 input is the mean of its 4 real cells). torch's AvgPool counts padding unless
-    count_include_pad=False; chainer's average_pooling_2d always counts it (divides by kh * kw).
+    """y = the sum of each window divided by its count. By default the count is the cells
+    inside the input, never the padding (TF's tf.nn.avg_pool, which Keras calls: a corner 3x3
+    window of a 4x4 input under 'same' is the mean of its 4 real cells). With
+    `count_include_pad` the explicit or 'same' padding counts too, but not ceil_mode's cells
+    (torch's AvgPool2d, whose default it is: the window clipped to the padded input,
+    aten/src/ATen/native/cpu/AvgPoolKernel.cpp `divide_factor`). chainer's average_pooling_2d
+    always counts the padding (divides by kh * kw); average_pooling_nd(pad_value=None) does not.
     """
 
+    count_include_pad: bool = Field(default=False, description="the padding counts in each window's divisor "
+                                                               "(torch's default; TF's and this field's: not)")
+
     reference = AveragePoolingReference
+
+    def divisors(self, spatial: tuple[int, ...], dtype=np.float64) -> np.ndarray:
+        """(1, *out, 1): each window's count, the cells of a mask it meets: 1 inside the input
+        (and in the explicit padding with count_include_pad), 0 in the rest of the padding."""
+        ones = np.ones((1, *spatial, 1), dtype=dtype)
+        if self.count_include_pad:
+            inside, rest = win.pad(ones, self.explicit_paddings(spatial), 1.0), [(0, c) for c in self.ceil_cells(spatial)]
+        else:
+            inside, rest = ones, self.paddings(spatial)
+        mask = win.pad(inside, rest, 0.0)
+        out = win.output_sizes(spatial, self.window, self.stride, self.dilation, self.paddings(spatial))
+        return sum(mask[cells] for cells in win.offset_cells(self.window, self.stride, self.dilation, out))
 
 
 @LAYERS.register

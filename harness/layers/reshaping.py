@@ -1,4 +1,4 @@
-"""Reshaping layers: Reshape, Permute, ZeroPadding1D, ZeroPadding2D. No parameters.
+"""Reshaping layers: Reshape, Permute, ZeroPadding1D/2D, Cropping1D/2D. No parameters.
 
 Shapes and axes are those of the canonical layout (Keras': channels_last unless a layer's
 `data_format` says otherwise); a reshape reads and writes elements in C order of that layout.
@@ -94,7 +94,7 @@ class ZeroPaddingReference(ReferenceLayer):
 
     def forward(self, x):
         self.widths = self.spec.pad_widths()
-        return np.pad(x, self.widths)
+        return np.pad(x, self.widths, constant_values=self.spec.value)
 
     def backward(self, dy):
         cut = tuple(slice(before, dy.shape[axis] - after)
@@ -105,6 +105,8 @@ class ZeroPaddingReference(ReferenceLayer):
 class _ZeroPadding(LayerSpec):
     data_format: DataFormat = Field(
         default="channels_last", description="where the channels are; Keras' default is channels_last")
+    value: float = Field(default=0.0, description="what the padding holds (torch's ConstantPad value); Keras' "
+                                                  "ZeroPadding: 0")
 
     reference = ZeroPaddingReference
 
@@ -163,3 +165,81 @@ class ZeroPadding2D(_ZeroPadding):
         if len(self.padding) != 2:
             raise ValueError(f"padding needs two entries (rows, columns), got {self.padding}")
         return [pair(entry, "each padding entry") for entry in self.padding]
+
+
+# --- cropping --------------------------------------------------------------------------------
+
+class CroppingReference(ReferenceLayer):
+    """Cells cut off before and after the spatial axes; backward puts zeros back in their place."""
+
+    def forward(self, x):
+        self.widths = self.spec.crop_widths()
+        return x[tuple(slice(before, x.shape[axis] - after) for axis, (before, after) in enumerate(self.widths))]
+
+    def backward(self, dy):
+        return (np.pad(dy, self.widths),)
+
+
+class _Cropping(LayerSpec):
+    reference = CroppingReference
+
+    @model_validator(mode="after")
+    def _valid_cropping(self):
+        self.spatial_cropping()  # raises ValueError, reported at this layer's `cropping`
+        return self
+
+    def spatial_cropping(self) -> list[tuple[int, int]]:
+        raise NotImplementedError
+
+    def crop_widths(self) -> tuple[tuple[int, int], ...]:
+        """(before, after) for every axis of the input, batch first."""
+        spatial = self.spatial_cropping()
+        if getattr(self, "data_format", "channels_last") == "channels_last":
+            return ((0, 0), *spatial, (0, 0))
+        return ((0, 0), (0, 0), *spatial)
+
+    def output_shape(self, input_shapes):
+        (shape,) = input_shapes
+        widths = self.crop_widths()
+        if len(shape) + 1 != len(widths):
+            raise ValueError(f"{self.type} takes inputs of rank {len(widths) - 1} without the batch "
+                             f"axis, got shape {list(shape)}")
+        out = tuple(size - before - after for size, (before, after) in zip(shape, widths[1:]))
+        if min(out) < 1:
+            raise ValueError(f"cropping {self.cropping} leaves nothing of the input {list(shape)}")
+        return out
+
+
+@LAYERS.register
+class Cropping1D(_Cropping):
+    """y = x without `cropping` steps at the start and the end of the steps axis.
+
+    Input (steps, features), as Keras' Cropping1D (which has no data_format)."""
+
+    type: Literal["Cropping1D"]
+    cropping: int | list[int] = Field(default=1, description="an int, or [before, after]")
+
+    def spatial_cropping(self):
+        return [pair(self.cropping, "cropping")]
+
+
+@LAYERS.register
+class Cropping2D(_Cropping):
+    """y = x without rows at the top and bottom and columns at the left and right.
+
+    `cropping` as Keras: an int (every side), [rows, columns] (symmetric), or
+    [[top, bottom], [left, right]]. Input (rows, cols, channels) for channels_last,
+    (channels, rows, cols) for channels_first."""
+
+    type: Literal["Cropping2D"]
+    cropping: int | list[int] | list[list[int]] = Field(
+        default=0, description="an int, [rows, columns], or [[top, bottom], [left, right]]")
+    data_format: DataFormat = Field(
+        default="channels_last", description="where the channels are; Keras' default is channels_last")
+
+    def spatial_cropping(self):
+        if isinstance(self.cropping, int):
+            return [pair(self.cropping, "cropping")] * 2
+        if len(self.cropping) != 2:
+            raise ValueError(f"cropping needs two entries (rows, columns), got {self.cropping}")
+        return [pair(entry, "each cropping entry") for entry in self.cropping]

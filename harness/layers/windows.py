@@ -4,7 +4,9 @@ The reference computes every windowed layer in channels_last order, x (batch, *s
 channels), the canonical (Keras') layout; a channels_first layer moves the channel axis there
 and back (`to_channels_last`, `from_channels_last`).
 
-* `padding_amounts`: the (before, after) zeros (or -inf) each spatial axis gets, TF's rule.
+* `padding_amounts`: the (before, after) zeros (or -inf) each spatial axis gets: TF's rule for
+  'same', or the case's explicit amounts (torch's int/tuple padding, chainer's pad, asymmetric
+  [[before, after], ...] as a ZeroPadding in front of a 'valid' Keras layer).
 * `windows`: a read-only strided view (batch, *out, *kernel, channels) of the padded input
   (numpy's as_strided); reshaped to a matrix (one copy) it is im2col, and one matrix product
   then does a convolution.
@@ -19,12 +21,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Iterator, Literal
+from typing import Iterator, Literal, Union
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 Padding = Literal["valid", "same"]
+ExplicitPadding = Union[int, list[Union[int, list[int]]]]
+"""Explicit amounts: one int for every side, or per spatial axis an int (both sides) or
+[before, after]."""
 DataFormat = Literal["channels_last", "channels_first"]
 
 
@@ -41,18 +46,50 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tupl
     return total // 2, total - total // 2
 
 
+def explicit_amounts(padding: ExplicitPadding, rank: int) -> tuple[tuple[int, int], ...]:
+    """(before, after) per axis from an explicit padding; ValueError where it does not fit."""
+    if isinstance(padding, int):
+        padding = [padding] * rank
+    if len(padding) != rank:
+        raise ValueError(f"padding has {len(padding)} entries; it needs one integer or one entry per spatial "
+                         f"axis ({rank}), each an integer or [before, after]")
+    amounts = []
+    for entry in padding:
+        pair = (entry, entry) if isinstance(entry, int) else tuple(entry)
+        if len(pair) != 2 or min(pair) < 0:
+            raise ValueError(f"each padding entry must be a non-negative integer or [before, after], got {entry}")
+        amounts.append(pair)
+    return tuple(amounts)
+
+
 def padding_amounts(spatial: tuple[int, ...], kernel: tuple[int, ...], strides: tuple[int, ...],
-                    dilation: tuple[int, ...], padding: Padding) -> tuple[tuple[int, int], ...]:
+                    dilation: tuple[int, ...], padding: Padding | ExplicitPadding) -> tuple[tuple[int, int], ...]:
     if padding == "valid":
         return tuple((0, 0) for _ in spatial)
-    return tuple(same_padding(n, k, s, d) for n, k, s, d in zip(spatial, kernel, strides, dilation))
-
-
-def output_sizes(spatial, kernel, strides, dilation, padding: Padding) -> tuple[int, ...]:
-    """'valid': floor((n - k_eff) / s) + 1 (can be < 1: the caller rejects it); 'same': ceil(n / s)."""
     if padding == "same":
-        return tuple(-(-n // s) for n, s in zip(spatial, strides))
-    return tuple((n - ((k - 1) * d + 1)) // s + 1 for n, k, s, d in zip(spatial, kernel, strides, dilation))
+        return tuple(same_padding(n, k, s, d) for n, k, s, d in zip(spatial, kernel, strides, dilation))
+    return explicit_amounts(padding, len(spatial))
+
+
+def output_sizes(spatial, kernel, strides, dilation, pads) -> tuple[int, ...]:
+    """floor((n + before + after - k_eff) / s) + 1 with k_eff = (k - 1) d + 1 (can be < 1: the
+    caller rejects it). With TF's 'same' amounts this is ceil(n / s)."""
+    return tuple((n + before + after - ((k - 1) * d + 1)) // s + 1
+                 for n, k, s, d, (before, after) in zip(spatial, kernel, strides, dilation, pads))
+
+
+def ceil_mode_extra(size: int, kernel: int, stride: int, pads: tuple[int, int]) -> int:
+    """Cells added after the padding so that the output size rounds up (torch's ceil_mode):
+    out = ceil((n + before + after - k) / s) + 1, less one where the last window would start
+    beyond the input and its leading padding ((out - 1) s >= n + before:
+    aten/src/ATen/native/Pool.h `pooling_output_shape_pad_lr`, in the wheel's
+    torch/include)."""
+    before, after = pads
+    total = size + before + after
+    out = -(-(total - kernel) // stride) + 1
+    if (out - 1) * stride >= size + before:
+        out -= 1
+    return max((out - 1) * stride + kernel - total, 0)
 
 
 def windows(padded: np.ndarray, kernel, strides, dilation, out) -> np.ndarray:

@@ -194,8 +194,50 @@ def same_odd_cell(site: Site, edit: Edit, context) -> Iterator:
     if all(before == after for before, after in spec.paddings(tuple(spatial))):
         return  # every axis padded evenly: nothing to move
     def apply(edit: Edit, layer=site.layer) -> None:
-        edit.layers[layer] = variant_spec(edit.layers[layer], "same_start", paddings=_same_odd_cell_at_start)
+        # explicit_paddings too: an average pooling's count_include_pad divisor reads it.
+        edit.layers[layer] = variant_spec(edit.layers[layer], "same_start", paddings=_same_odd_cell_at_start,
+                                          explicit_paddings=_same_odd_cell_at_start)
     yield "the odd cell at the start", apply
+
+
+WINDOWED = ("Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D")
+
+
+@transform("padding.explicit_side", family="padding", kind=SITE_LAYER,
+           tags=(*WINDOWED, "DepthwiseConv2D", "SeparableConv2D"),
+           description="explicit asymmetric padding applied on the other side of each axis",
+           phrase="the padding goes {choice}")
+def explicit_padding_side(site: Site, edit: Edit, context) -> Iterator:
+    """A port that reads [[top, bottom], [left, right]] as [[bottom, top], ...] (or as torch's
+    F.pad order, last axis first, which swaps the sides of a square case the same way)."""
+    spec = edit.layers[site.layer]
+    padding = getattr(spec, "padding", "valid")
+    if isinstance(padding, str):
+        return
+    amounts = win.explicit_amounts(padding, spec.rank)
+    if all(before == after for before, after in amounts):
+        return
+    def apply(edit: Edit, layer=site.layer) -> None:
+        edit.update_layer(layer, padding=[[after, before] for before, after in amounts])
+    yield "on the other side ([after, before])", apply
+
+
+@transform("AveragePooling.count_include_pad", family="padding", kind=SITE_LAYER,
+           tags=("AveragePooling1D", "AveragePooling2D"),
+           description="the padding counted in (or left out of) each window's divisor",
+           phrase="the average's divisor {choice}")
+def count_include_pad(site: Site, edit: Edit, context) -> Iterator:
+    """torch's AvgPool2d counts the padding by default, TF (Keras) never: a port that keeps
+    torch's default divides the border windows by the whole window."""
+    spec = edit.layers[site.layer]
+    shapes = edit.original.graph.layer_input_shapes[site.layer][0]
+    spatial = shapes[:-1] if spec.data_format == "channels_last" else shapes[1:]
+    if not any(before or after for before, after in spec.explicit_paddings(tuple(spatial))):
+        return  # nothing padded: both divisors are the window
+    flipped = not spec.count_include_pad
+    def apply(edit: Edit, layer=site.layer) -> None:
+        edit.update_layer(layer, count_include_pad=flipped)
+    yield ("counts the padding (torch's default)" if flipped else "counts only the real cells (TF's rule)"), apply
 
 
 def _default_values(site: Site, edit: Edit, context, key: str, field: str) -> Iterator:

@@ -1,4 +1,4 @@
-"""chainer builders for Dense, Activation and Flatten."""
+"""chainer builders for Dense, Activation, Flatten and Rescaling."""
 
 from __future__ import annotations
 
@@ -42,3 +42,10 @@ def flatten(spec, ctx) -> BuiltLayer:
                       implementation="composite",
                       detail="F.moveaxis(x, 1, -1), then F.reshape(x, (batch, -1)): chainer flattens as "
                              "laid out, Keras' channels_first Flatten moves the channels last first")
+
+
+@builders.register("Rescaling")
+def rescaling(spec, ctx) -> BuiltLayer:
+    """chainer has no rescaling link: Variable arithmetic."""
+    return BuiltLayer(call=lambda x: x * spec.scale + spec.offset, implementation="composite",
+                      detail=f"x * {spec.scale} + {spec.offset}: chainer has no rescaling link")

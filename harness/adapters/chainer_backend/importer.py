@@ -131,21 +131,31 @@ def linear(link, shape, reasons) -> list[dict]:  # chainer/links/connection/line
     return [*flatten, {"type": "Dense", "units": link.out_size, "use_bias": link.b is not None}]
 
 
-def convolution(link, shape, reasons) -> list[dict]:  # chainer/links/connection/convolution_2d.py
-    kernel, stride, pad, dilate = (link.ksize, link.stride, link.pad, link.dilate)
-    pads = list(pad) if isinstance(pad, (tuple, list)) else [pad, pad]
-    ks = list(kernel) if isinstance(kernel, (tuple, list)) else [kernel, kernel]
-    ds = list(dilate) if isinstance(dilate, (tuple, list)) else [dilate, dilate]
-    ss = list(stride) if isinstance(stride, (tuple, list)) else [stride, stride]
+def _pair(value) -> list[int]:
+    return list(value) if isinstance(value, (tuple, list)) else [value, value]
+
+
+def _padding(pads: list[int], kernel: list[int], stride: list[int], dilate: list[int]):
+    """chainer's symmetric pad as the case writes it: 'valid', 'same' where equal to it (stride 1,
+    pad (k - 1) d / 2: Keras then runs natively), else the explicit amount per axis."""
     if all(p == 0 for p in pads):
-        padding = "valid"
-    elif all(s == 1 for s in ss) and all((k - 1) * d == 2 * p for k, d, p in zip(ks, ds, pads)):
-        padding = "same"
-    else:
-        reasons.append(f"pad={pad!r}: explicit padding; the case's layers pad 'valid' or 'same'")
-        padding = "valid"
-    return [{"type": "Conv2D", "filters": link.out_channels, "kernel_size": ks, "strides": ss, "padding": padding,
-             "dilation_rate": ds, "groups": link.groups, "use_bias": link.b is not None,
+        return "valid"
+    if all(s == 1 for s in stride) and all((k - 1) * d == 2 * p for k, d, p in zip(kernel, dilate, pads)):
+        return "same"
+    return pads[0] if len(set(pads)) == 1 else pads
+
+
+def convolution(link, shape, reasons) -> list[dict]:  # chainer/links/connection/convolution_2d.py
+    ks, ss, pads, ds = (_pair(link.ksize), _pair(link.stride), _pair(link.pad), _pair(link.dilate))
+    return [{"type": "Conv2D", "filters": link.out_channels, "kernel_size": ks, "strides": ss,
+             "padding": _padding(pads, ks, ss, ds), "dilation_rate": ds, "groups": link.groups,
+             "use_bias": link.b is not None, "data_format": "channels_first"}]
+
+
+def depthwise_convolution(link, shape, reasons) -> list[dict]:  # chainer/links/connection/depthwise_convolution_2d.py
+    ks, ss, pads = _pair(link.ksize), _pair(link.stride), _pair(link.pad)
+    return [{"type": "DepthwiseConv2D", "kernel_size": ks, "depth_multiplier": link.channel_multiplier,
+             "strides": ss, "padding": _padding(pads, ks, ss, [1, 1]), "use_bias": link.b is not None,
              "data_format": "channels_first"}]
 
 
@@ -164,6 +174,6 @@ def activation(name: str) -> Callable:
     return lambda function, shape, reasons: [{"type": "Activation", "activation": name}]
 
 
-LINKS = {L.Linear: linear, L.Convolution2D: convolution, L.BatchNormalization: batch_normalization,
-         L.EmbedID: embed_id}
+LINKS = {L.Linear: linear, L.Convolution2D: convolution, L.DepthwiseConvolution2D: depthwise_convolution,
+         L.BatchNormalization: batch_normalization, L.EmbedID: embed_id}
 FUNCTIONS = {F.relu: activation("relu"), F.tanh: activation("tanh"), F.sigmoid: activation("sigmoid")}

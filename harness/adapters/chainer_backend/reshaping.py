@@ -1,4 +1,4 @@
-"""chainer builders for Reshape, Permute, ZeroPadding1D and ZeroPadding2D, on tensors in the
+"""chainer builders for Reshape, Permute, ZeroPadding1D/2D and Cropping1D/2D, on tensors in the
 canonical layout (the same axes as Keras)."""
 
 from __future__ import annotations
@@ -25,5 +25,12 @@ def permute(spec, ctx) -> BuiltLayer:
 def zero_padding(spec, ctx) -> BuiltLayer:
     """F.pad takes numpy.pad's pad_width: (before, after) per axis, first axis first."""
     widths = spec.pad_widths()
-    return BuiltLayer(call=lambda x: F.pad(x, widths, "constant"),
-                      detail=f"F.pad(x, {widths}, 'constant')")
+    return BuiltLayer(call=lambda x: F.pad(x, widths, "constant", constant_values=spec.value),
+                      detail=f"F.pad(x, {widths}, 'constant', constant_values={spec.value})")
+
+
+@builders.register("Cropping1D", "Cropping2D")
+def cropping(spec, ctx) -> BuiltLayer:
+    """Variable indexing (F.get_item; chainer has no cropping link); its backward scatters into zeros."""
+    cut = tuple(slice(before, -after if after else None) for before, after in spec.crop_widths())
+    return BuiltLayer(call=lambda x: x[cut], detail=f"F.get_item(x, {cut})")

@@ -1,4 +1,5 @@
-"""Keras builders for Conv1D and Conv2D. Keras' layout is the canonical one: kernels as is.
+"""Keras builders for Conv1D, Conv2D, DepthwiseConv2D and SeparableConv2D. Keras' layout is the
+canonical one: kernels as is.
 
 Two settings the native layer cannot run here, found out by running it, not assumed:
 
@@ -15,6 +16,10 @@ Two settings the native layer cannot run here, found out by running it, not assu
   stride 1 on the input padded by TF's 'same' rule for stride s (padding 'valid' then), and the
   output is sliced [::s]. Keras decomposes its depthwise convolutions the same way
   (nn.py `_depthwise_conv_stride_dilation_decomposition`).
+
+* explicit padding amounts: Keras has only 'valid' and 'same' (keras.applications writes
+  ZeroPadding2D before a 'valid' convolution), so the input is padded with ops.pad and the layer
+  runs 'valid'.
 
 The activation is applied after the layout is restored, so a softmax acts on the case's axis.
 """
@@ -97,9 +102,13 @@ def conv(spec, ctx) -> BuiltLayer:
     if strided_dilation:
         reasons.append("with stride 1 on the input padded by ops.pad for the real stride, output sliced "
                        "[::stride]: Keras refuses strides > 1 with dilation_rate > 1")
+    explicit = not isinstance(spec.padding, str)
+    if explicit:
+        reasons.append("after ops.pad with the case's amounts, padding='valid': Keras has only 'valid' and 'same'")
+    pad_first = strided_dilation or explicit
     data_format = "channels_last" if reasons else spec.data_format
     strides = (1,) * spec.rank if strided_dilation else spec.stride
-    padding = "valid" if strided_dilation else spec.padding
+    padding = "valid" if pad_first else spec.padding
     layer = layer_class(
         spec.filters, spec.kernel, strides=strides, padding=padding, data_format=data_format,
         dilation_rate=spec.dilation, groups=spec.groups, use_bias=spec.use_bias,
@@ -109,7 +118,7 @@ def conv(spec, ctx) -> BuiltLayer:
     # the output size, and the unpadded input can be shorter than the dilated kernel ("Computed
     # output size would be zero or negative"; found by a generated case).
     seen = tuple(n + before + after for n, (before, after) in zip(spatial, spec.paddings(spatial))) \
-        if strided_dilation else spatial
+        if pad_first else spatial
     layer.build((None, *win.join_channels(seen, channels, data_format)))
     bindings = [WeightBinding("kernel", layer.kernel, f"{layer_class.__name__}.kernel", AS_IS)]
     if spec.use_bias:
@@ -118,12 +127,12 @@ def conv(spec, ctx) -> BuiltLayer:
     if not reasons:
         return BuiltLayer(call=lambda x: activation(layer(x)), bindings=bindings, implementation=kind,
                           detail=f"keras.layers.{layer_class.__name__}{then}", module=layer)
-    call = composite_call(spec, layer, activation, spatial, strided_dilation)
+    call = composite_call(spec, layer, activation, spatial, pad_first, strided_dilation)
     return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=layer,
                       detail=f"keras.layers.{layer_class.__name__} " + "; ".join(reasons) + then)
 
 
-def composite_call(spec, layer, activation, spatial, strided_dilation: bool):
+def composite_call(spec, layer, activation, spatial, pad_first: bool, strided_dilation: bool):
     ops = keras.ops
     channels_first = spec.data_format == "channels_first"
     rank = spec.rank
@@ -133,7 +142,7 @@ def composite_call(spec, layer, activation, spatial, strided_dilation: bool):
     def call(x):
         if channels_first:
             x = ops.transpose(x, (0, *range(2, rank + 2), 1))
-        if strided_dilation:
+        if pad_first:
             x = ops.pad(x, pads)
         y = layer(x)
         if strided_dilation:
@@ -143,3 +152,65 @@ def composite_call(spec, layer, activation, spatial, strided_dilation: bool):
         return activation(y)
 
     return call
+
+
+@functools.cache
+def depthwise_channels_first_failure(kind: str, dtype: str) -> str | None:
+    """None if keras' channels_first DepthwiseConv2D / SeparableConv2D runs in this TensorFlow,
+    else TF's message."""
+    layer = (keras.layers.DepthwiseConv2D(1, data_format="channels_first", dtype=dtype) if kind == "DepthwiseConv2D"
+             else keras.layers.SeparableConv2D(1, 1, data_format="channels_first", dtype=dtype))
+    try:
+        layer(np.zeros((1, 1, 2, 2), dtype=dtype))
+    except tf.errors.UnimplementedError as exc:
+        return tf_reason(str(exc))
+    return None
+
+
+@builders.register("DepthwiseConv2D", "SeparableConv2D")
+def depthwise_conv(spec, ctx) -> BuiltLayer:
+    """keras.layers.DepthwiseConv2D, kernel (kh, kw, in, multiplier), and SeparableConv2D
+    (depthwise_kernel, pointwise_kernel (1, 1, in * multiplier, filters), bias): the canonical
+    layouts. The same three compositions as Conv2D where the native layer cannot run the case
+    (module docstring); Keras refuses strides > 1 with dilation_rate > 1 here too
+    (keras/src/layers/convolutional/base_depthwise_conv.py, base_separable_conv.py)."""
+    activation, kind, activation_detail = ctx.activation(spec.activation)
+    reasons = []
+    if spec.data_format == "channels_first":
+        failure = depthwise_channels_first_failure(spec.type, ctx.dtype)
+        if failure:
+            reasons.append(f"between ops.transpose to channels_last and back: data_format='channels_first' "
+                           f"fails on this TensorFlow ({failure})")
+    strided_dilation = max(spec.stride) > 1 and max(spec.dilation) > 1
+    if strided_dilation:
+        reasons.append("with stride 1 on the input padded by ops.pad for the real stride, output sliced "
+                       "[::stride]: Keras refuses strides > 1 with dilation_rate > 1")
+    explicit = not isinstance(spec.padding, str)
+    if explicit:
+        reasons.append("after ops.pad with the case's amounts, padding='valid': Keras has only 'valid' and 'same'")
+    pad_first = strided_dilation or explicit
+    data_format = "channels_last" if reasons else spec.data_format
+    options = dict(strides=(1, 1) if strided_dilation else spec.stride, padding="valid" if pad_first else spec.padding,
+                   depth_multiplier=spec.depth_multiplier, data_format=data_format, dilation_rate=spec.dilation,
+                   use_bias=spec.use_bias, dtype=ctx.dtype, name=ctx.layer_name)
+    separable = spec.type == "SeparableConv2D"
+    layer = (keras.layers.SeparableConv2D(spec.filters, spec.kernel, **options) if separable
+             else keras.layers.DepthwiseConv2D(spec.kernel, **options))
+    spatial, channels = win.split_channels(ctx.input_shapes[0], spec.data_format)
+    seen = tuple(n + before + after for n, (before, after) in zip(spatial, spec.paddings(spatial))) \
+        if pad_first else spatial
+    layer.build((None, *win.join_channels(seen, channels, data_format)))
+    if separable:
+        bindings = [WeightBinding("depthwise_kernel", layer.depthwise_kernel, "SeparableConv2D.depthwise_kernel", AS_IS),
+                    WeightBinding("pointwise_kernel", layer.pointwise_kernel, "SeparableConv2D.pointwise_kernel", AS_IS)]
+    else:
+        bindings = [WeightBinding("kernel", layer.kernel, "DepthwiseConv2D.kernel", AS_IS)]
+    if spec.use_bias:
+        bindings.append(WeightBinding("bias", layer.bias, f"{spec.type}.bias", AS_IS))
+    then = f", then {activation_detail}" if kind == "composite" else ""
+    if not reasons:
+        return BuiltLayer(call=lambda x: activation(layer(x)), bindings=bindings, implementation=kind,
+                          detail=f"keras.layers.{spec.type}{then}", module=layer)
+    call = composite_call(spec, layer, activation, spatial, pad_first, strided_dilation)
+    return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=layer,
+                      detail=f"keras.layers.{spec.type} " + "; ".join(reasons) + then)

@@ -1,4 +1,4 @@
-"""Keras builders for Dense, Activation and Flatten."""
+"""Keras builders for Dense, Activation, Flatten and Rescaling."""
 
 from __future__ import annotations
 
@@ -40,3 +40,9 @@ def flatten(spec, ctx) -> BuiltLayer:
     # data_format is passed even for the default: left out, Keras reads image_data_format().
     layer = keras.layers.Flatten(data_format=spec.data_format, dtype=ctx.dtype, name=ctx.layer_name)
     return BuiltLayer(call=layer, detail=f"keras.layers.Flatten(data_format='{spec.data_format}')")
+
+
+@builders.register("Rescaling")
+def rescaling(spec, ctx) -> BuiltLayer:
+    layer = keras.layers.Rescaling(spec.scale, offset=spec.offset, dtype=ctx.dtype, name=ctx.layer_name)
+    return BuiltLayer(call=layer, detail=f"keras.layers.Rescaling({spec.scale}, offset={spec.offset})")

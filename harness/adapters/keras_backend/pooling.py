@@ -4,13 +4,21 @@ data_format is always passed: left out, Keras reads keras.config.image_data_form
 For channels_first Keras transposes to channels_last itself, because TF's pooling kernels
 take only NHWC (keras/src/backend/tensorflow/nn.py `max_pool`, `average_pool`); average
 pooling with 'same' divides by the real cells only (tf.nn.avg_pool).
+
+Keras has neither explicit padding, nor ceil_mode, nor count_include_pad. Where the case asks
+for one of them the input is padded with ops.pad (-inf for max; the explicit amounts and
+ceil_mode's cells, AveragePoolingSpec.divisors) and pooled 'valid'; an average (sum / k over
+the whole window) is then multiplied by k / count, each window's count by the case's rule.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from harness.adapters.base import BuiltLayer
 from harness.adapters.keras_backend._import import keras
 from harness.adapters.keras_backend.registry import LAYER_BUILDERS as builders
+from harness.layers import windows as win
 
 POOLING_LAYERS = {name: getattr(keras.layers, name) for name in (
     "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D")}
@@ -21,11 +29,49 @@ GLOBAL_POOLING_LAYERS = {name: getattr(keras.layers, name) for name in (
 @builders.register(*POOLING_LAYERS)
 def pooling(spec, ctx) -> BuiltLayer:
     layer_class = POOLING_LAYERS[spec.type]
-    layer = layer_class(pool_size=spec.window, strides=spec.stride, padding=spec.padding,
+    if keras_can_pad(spec, ctx):
+        layer = layer_class(pool_size=spec.window, strides=spec.stride, padding=spec.padding,
+                            data_format=spec.data_format, dtype=ctx.dtype, name=ctx.layer_name)
+        return BuiltLayer(call=layer, module=layer,
+                          detail=f"keras.layers.{spec.type}(pool_size={list(spec.window)}, strides="
+                                 f"{list(spec.stride)}, padding='{spec.padding}', data_format='{spec.data_format}')")
+    return padded_pooling(spec, ctx, layer_class)
+
+
+def keras_can_pad(spec, ctx) -> bool:
+    """Whether Keras' own 'valid'/'same' is the case's padding (no explicit amounts, no
+    ceil_mode, and no padding counted in an average)."""
+    if not isinstance(spec.padding, str) or spec.ceil_mode:
+        return False
+    spatial, _ = win.split_channels(ctx.input_shapes[0], spec.data_format)
+    padded = any(before or after for before, after in spec.paddings(spatial))
+    return not (getattr(spec, "count_include_pad", False) and padded)
+
+
+def padded_pooling(spec, ctx, layer_class) -> BuiltLayer:
+    ops = keras.ops
+    spatial, _ = win.split_channels(ctx.input_shapes[0], spec.data_format)
+    amounts = [list(pair) for pair in spec.paddings(spatial)]
+    widths = [[0, 0], *amounts, [0, 0]] if spec.data_format == "channels_last" else [[0, 0], [0, 0], *amounts]
+    average = spec.type.startswith("Average")
+    value = 0.0 if average else -np.inf
+    layer = layer_class(pool_size=spec.window, strides=spec.stride, padding="valid",
                         data_format=spec.data_format, dtype=ctx.dtype, name=ctx.layer_name)
-    return BuiltLayer(call=layer, module=layer,
-                      detail=f"keras.layers.{spec.type}(pool_size={list(spec.window)}, strides="
-                             f"{list(spec.stride)}, padding='{spec.padding}', data_format='{spec.data_format}')")
+    scale = None
+    if average:
+        scale = (win.window_count(spec.window) / spec.divisors(spatial)).astype(ctx.dtype)  # (1, *out, 1)
+        if spec.data_format == "channels_first":
+            scale = np.moveaxis(scale, -1, 1)
+
+    def call(x):
+        y = layer(ops.pad(x, widths, constant_values=value))
+        return y * scale if average else y
+
+    then = " times k / count (each window's count by the case's count_include_pad)" if average else ""
+    return BuiltLayer(call=call, module=layer, implementation="composite",
+                      detail=f"keras.layers.{spec.type}(padding='valid') after ops.pad with "
+                             f"{'zeros' if average else '-inf'}{then}: Keras has no explicit padding, "
+                             "ceil_mode or count_include_pad")
 
 
 @builders.register(*GLOBAL_POOLING_LAYERS)
@@ -34,3 +80,43 @@ def global_pooling(spec, ctx) -> BuiltLayer:
                                              dtype=ctx.dtype, name=ctx.layer_name)
     return BuiltLayer(call=layer, module=layer,
                       detail=f"keras.layers.{spec.type}(data_format='{spec.data_format}', keepdims={spec.keepdims})")
+
+
+ADAPTIVE_LAYERS = {name: getattr(keras.layers, name) for name in (
+    "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D")}
+
+
+@builders.register(*ADAPTIVE_LAYERS)
+def adaptive_pooling(spec, ctx) -> BuiltLayer:
+    """Keras 3's adaptive average pooling: torch's window rule (keras/src/backend/tensorflow/nn.py
+    `_compute_static_gather_indices`). Its adaptive max pooling's gradient is NaN for some
+    shapes on this TensorFlow (found by running it: output 1 from a 4x4 input, float64), so the
+    maximum is composed as chainer's is: each window sliced, its first maximum picked by a
+    one-hot mask (ops.argmax, a constant under ops.stop_gradient), the cells stacked."""
+    if spec.type.startswith("AdaptiveAverage"):
+        layer = ADAPTIVE_LAYERS[spec.type](spec.out, data_format=spec.data_format, dtype=ctx.dtype,
+                                           name=ctx.layer_name)
+        return BuiltLayer(call=layer, module=layer,
+                          detail=f"keras.layers.{spec.type}({list(spec.out)}, data_format='{spec.data_format}')")
+    ops = keras.ops
+    spatial, _ = win.split_channels(ctx.input_shapes[0], spec.data_format)
+    cells = list(spec.windows_of(spatial))
+    rank = spec.rank
+
+    def first_maximum(window):
+        flat = ops.reshape(window, (ops.shape(window)[0], -1, ops.shape(window)[-1]))
+        mask = ops.stop_gradient(ops.one_hot(ops.argmax(flat, axis=1), flat.shape[1], axis=1, dtype=flat.dtype))
+        return ops.sum(flat * mask, axis=1)
+
+    def call(x):
+        if spec.data_format == "channels_first":
+            x = ops.transpose(x, (0, *range(2, rank + 2), 1))
+        every = slice(None)
+        y = ops.stack([first_maximum(x[(every, *cut, every)]) for _, cut in cells], axis=1)
+        y = ops.reshape(y, (-1, *spec.out, ops.shape(y)[-1]))
+        return ops.transpose(y, (0, rank + 1, *range(1, rank + 1))) if spec.data_format == "channels_first" else y
+
+    return BuiltLayer(call=call, implementation="composite",
+                      detail="each output cell's window sliced, its first maximum picked by a one-hot mask, "
+                             "ops.stack: keras.layers.AdaptiveMaxPooling's gradient is NaN for some shapes "
+                             "(output 1 from 4x4)")

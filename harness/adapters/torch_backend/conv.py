@@ -1,4 +1,5 @@
-"""torch builders for Conv1D and Conv2D, and the layout steps torch's windowed layers share.
+"""torch builders for Conv1D, Conv2D and DepthwiseConv2D, and the layout steps torch's
+windowed layers share.
 
 torch's convolutions and poolings take only (batch, channels, *spatial)
 (torch/nn/modules/conv.py, pooling.py). The harness keeps every tensor between layers in the
@@ -7,7 +8,8 @@ position 1, runs, and moves it back: Flatten and Dense then see the same tensor 
 and every intermediate is comparable with the reference.
 
 Padding: torch's own `padding=p` is symmetric; TF's 'same' puts the odd cell at the end
-(harness/layers/windows.py). Where the two sides differ the input is padded explicitly with
+(harness/layers/windows.py), and a case may state asymmetric amounts. Where the two sides differ
+the input is padded explicitly with
 F.pad and the layer runs with padding 0 (torch's padding='same' raises for strides > 1:
 "padding='same' is not supported for strided convolutions", torch/nn/modules/conv.py).
 """
@@ -18,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from harness.adapters.base import BuiltLayer, WeightBinding
-from harness.adapters.layout import AS_IS, conv_kernel_to_out_in_spatial
+from harness.adapters.layout import AS_IS, conv_kernel_to_out_in_spatial, depthwise_to_grouped
 from harness.adapters.torch_backend.registry import LAYER_BUILDERS as builders
 from harness.adapters.windowed import WindowLayout, describe
 from harness.layers import windows as win
@@ -30,8 +32,10 @@ class Layout(WindowLayout):
     """torch's axis move (torch.movedim) and explicit pad (F.pad)."""
 
     MOVE_STEP = "between torch.movedim to channels_first and back: torch has no channels_last layers"
-    PAD_STEP = ("after F.pad with the odd cell at the end and padding 0: TF's 'same' pads unevenly "
-                "here, torch's padding is symmetric")
+    PAD_STEP = ("after F.pad and padding 0: the sides differ (TF's 'same' puts the odd cell at the end; "
+                "asymmetric or ceil_mode padding), torch's padding is symmetric")
+    FORCED_PAD_STEP = ("after F.pad and padding 0: more than half the window, which torch's pooling refuses "
+                       "(aten Pool.h)")
 
     def enter(self, x):
         if self.data_format == "channels_last":
@@ -61,3 +65,48 @@ def conv(spec, ctx) -> BuiltLayer:
     implementation, detail = describe(f"torch.nn.{type(module).__name__}", layout, (kind, activation_detail))
     return BuiltLayer(call=lambda x: activation(layout.leave(module(layout.enter(x)))), bindings=bindings,
                       implementation=implementation, detail=detail, module=module)
+
+
+@builders.register("DepthwiseConv2D")
+def depthwise_conv(spec, ctx) -> BuiltLayer:
+    """nn.Conv2d(groups=in_channels, out_channels=in * depth_multiplier): torch's depthwise
+    convolution (torch/nn/modules/conv.py: "groups == in_channels and out_channels == K *
+    in_channels ... also known as a depthwise convolution"); weight (in * multiplier, 1, kh, kw)."""
+    _, channels = win.split_channels(ctx.input_shapes[0], spec.data_format)
+    layout = Layout.of(spec, ctx)
+    module = torch.nn.Conv2d(
+        channels, channels * spec.depth_multiplier, spec.kernel, stride=spec.stride, padding=layout.native_pads,
+        dilation=spec.dilation, groups=channels, bias=spec.use_bias, dtype=getattr(torch, ctx.dtype))
+    activation, kind, activation_detail = ctx.activation(spec.activation)
+    bindings = [WeightBinding("kernel", module.weight, "Conv2d.weight", depthwise_to_grouped(spec.depth_multiplier))]
+    if spec.use_bias:
+        bindings.append(WeightBinding("bias", module.bias, "Conv2d.bias", AS_IS))
+    implementation, detail = describe("torch.nn.Conv2d(groups=in_channels)", layout, (kind, activation_detail))
+    return BuiltLayer(call=lambda x: activation(layout.leave(module(layout.enter(x)))), bindings=bindings,
+                      implementation=implementation, detail=detail, module=module)
+
+
+@builders.register("SeparableConv2D")
+def separable_conv(spec, ctx) -> BuiltLayer:
+    """torch has no separable convolution: nn.Conv2d(groups=in_channels) without bias, then a
+    1x1 nn.Conv2d (held as an nn.Sequential: state_dict keys `<layer>.0.weight`, `<layer>.1.*`)."""
+    _, channels = win.split_channels(ctx.input_shapes[0], spec.data_format)
+    layout = Layout.of(spec, ctx)
+    dtype = getattr(torch, ctx.dtype)
+    middle = channels * spec.depth_multiplier
+    depthwise = torch.nn.Conv2d(channels, middle, spec.kernel, stride=spec.stride, padding=layout.native_pads,
+                                dilation=spec.dilation, groups=channels, bias=False, dtype=dtype)
+    pointwise = torch.nn.Conv2d(middle, spec.filters, 1, bias=spec.use_bias, dtype=dtype)
+    module = torch.nn.Sequential(depthwise, pointwise)
+    activation, kind, activation_detail = ctx.activation(spec.activation)
+    bindings = [WeightBinding("depthwise_kernel", depthwise.weight, "Sequential[0].weight",
+                              depthwise_to_grouped(spec.depth_multiplier)),
+                WeightBinding("pointwise_kernel", pointwise.weight, "Sequential[1].weight",
+                              conv_kernel_to_out_in_spatial(2))]
+    if spec.use_bias:
+        bindings.append(WeightBinding("bias", pointwise.bias, "Sequential[1].bias", AS_IS))
+    _, detail = describe("torch.nn.Conv2d(groups=in_channels) then a 1x1 torch.nn.Conv2d", layout,
+                         (kind, activation_detail))
+    return BuiltLayer(call=lambda x: activation(layout.leave(module(layout.enter(x)))), bindings=bindings,
+                      implementation="composite", detail=detail + ": torch has no separable convolution",
+                      module=module)

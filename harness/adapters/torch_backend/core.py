@@ -1,4 +1,4 @@
-"""torch builders for Dense, Activation and Flatten."""
+"""torch builders for Dense, Activation, Flatten and Rescaling."""
 
 from __future__ import annotations
 
@@ -43,3 +43,10 @@ def flatten(spec, ctx) -> BuiltLayer:
                       implementation="composite",
                       detail="torch.movedim(x, 1, -1), then torch.flatten(start_dim=1): torch flattens "
                              "as laid out, Keras' channels_first Flatten moves the channels last first")
+
+
+@builders.register("Rescaling")
+def rescaling(spec, ctx) -> BuiltLayer:
+    """torch has no rescaling module (torchvision's transforms act outside the model): tensor arithmetic."""
+    return BuiltLayer(call=lambda x: x * spec.scale + spec.offset, implementation="composite",
+                      detail=f"x * {spec.scale} + {spec.offset}: torch has no rescaling module")

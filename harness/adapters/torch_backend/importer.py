@@ -298,20 +298,22 @@ def _option(value):
     return list(value) if isinstance(value, (tuple, list)) else value
 
 
-def _padding(module, reasons: list[str]) -> str:
+def _padding(module, reasons: list[str]):
+    """torch's padding as the case writes it: 'valid'/'same', or the explicit amount (an int,
+    or one per axis), which the case's convolutions and poolings take (both sides alike)."""
     padding = module.padding
     if padding in ("valid", "same"):
         return padding
-    pads = _pair(padding) * (len(_pair(module.kernel_size)) if len(_pair(padding)) == 1 else 1)
+    rank = len(_pair(module.kernel_size))
+    pads = _pair(padding) * (rank if len(_pair(padding)) == 1 else 1)
     if all(p == 0 for p in pads):
         return "valid"
-    # 'same' pads (k - 1) d / 2 on each side where that is whole and the stride 1: equal to it.
-    if all(s == 1 for s in _pair(module.stride)) and all(
+    # 'same' pads (k - 1) d / 2 on each side where that is whole and the stride 1: equal to it,
+    # and Keras runs 'same' natively.
+    if isinstance(module, nn.modules.conv._ConvNd) and all(s == 1 for s in _pair(module.stride)) and all(
             (k - 1) * d == 2 * p for k, d, p in zip(_pair(module.kernel_size), _pair(module.dilation) * len(pads), pads)):
         return "same"
-    reasons.append(f"padding={padding!r}: explicit padding; the case's layers pad 'valid' or 'same' "
-                   "(a ZeroPadding layer before it is not generated)")
-    return "valid"
+    return pads[0] if len(set(pads)) == 1 else list(pads)
 
 
 def linear(m: nn.Linear, reasons) -> dict:  # torch/nn/modules/linear.py
@@ -322,9 +324,23 @@ def conv(m, reasons) -> dict:  # torch/nn/modules/conv.py
     if m.padding_mode != "zeros":
         reasons.append(f"padding_mode={m.padding_mode!r}; the case pads with zeros")
     rank = 1 if isinstance(m, nn.Conv1d) else 2
+    if rank == 2 and m.groups == m.in_channels > 1 and m.out_channels % m.in_channels == 0:
+        return depthwise(m, reasons)
     return {"type": f"Conv{rank}D", "filters": m.out_channels, "kernel_size": _option(m.kernel_size),
             "strides": _option(m.stride), "padding": _padding(m, reasons), "dilation_rate": _option(m.dilation),
             "groups": m.groups, "use_bias": m.bias is not None, "data_format": "channels_first"}
+
+
+def depthwise(m: nn.Conv2d, reasons) -> dict:
+    """Conv2d(groups=in_channels, out=in * K): torch's depthwise convolution ("also known as a
+    depthwise convolution", torch/nn/modules/conv.py), MobileNet's. The case's DepthwiseConv2D,
+    whose kernel (kh, kw, in, K) the state_dict's weight (in * K, 1, kh, kw) becomes: output
+    channel c * K + m in both. (As a grouped Conv2D it would run too, but Keras compiles grouped
+    convolutions with XLA on CPU, and the case would not say what the model is.)"""
+    return {"type": "DepthwiseConv2D", "kernel_size": _option(m.kernel_size),
+            "depth_multiplier": m.out_channels // m.in_channels, "strides": _option(m.stride),
+            "padding": _padding(m, reasons), "dilation_rate": _option(m.dilation),
+            "use_bias": m.bias is not None, "data_format": "channels_first"}
 
 
 def batch_norm(m, reasons) -> dict:  # torch/nn/modules/batchnorm.py
@@ -425,19 +441,62 @@ def dropout(m: nn.Dropout, reasons) -> dict:  # torch/nn/modules/dropout.py
 
 def pooling(kind: str) -> Callable:  # torch/nn/modules/pooling.py
     def translate(m, reasons) -> dict:
-        if any(p != 0 for p in _pair(m.padding)):
-            reasons.append(f"padding={m.padding!r}")
-        if m.ceil_mode:
-            reasons.append("ceil_mode=True")
         if getattr(m, "dilation", 1) not in (1, (1, 1)):
-            reasons.append(f"dilation={m.dilation!r}")
-        if kind == "Average" and not m.count_include_pad:
-            reasons.append("count_include_pad=False")
+            reasons.append(f"dilation={m.dilation!r}: the case's poolings are not dilated")
+        if getattr(m, "divisor_override", None) is not None:
+            reasons.append(f"divisor_override={m.divisor_override}: the case divides by the window's count")
+        if getattr(m, "return_indices", False):
+            reasons.append("return_indices=True: a second output the case has no layer for")
         rank = 1 if "1d" in type(m).__name__ else 2
-        return {"type": f"{kind}Pooling{rank}D", "pool_size": _option(m.kernel_size),
-                "strides": _option(m.stride if m.stride is not None else m.kernel_size), "padding": "valid",
-                "data_format": "channels_first"}
+        spec = {"type": f"{kind}Pooling{rank}D", "pool_size": _option(m.kernel_size),
+                "strides": _option(m.stride if m.stride is not None else m.kernel_size),
+                "padding": _padding(m, reasons), "data_format": "channels_first"}
+        if m.ceil_mode:
+            spec["ceil_mode"] = True
+        if kind == "Average":  # torch's default counts the padding; TF's (the case's) does not
+            spec["count_include_pad"] = bool(m.count_include_pad)
+        return spec
     return translate
+
+
+def adaptive(kind: str) -> Callable:  # torch/nn/modules/pooling.py: AdaptiveAvgPool*, AdaptiveMaxPool*
+    def translate(m, reasons) -> dict:
+        rank = 1 if "1d" in type(m).__name__ else 2
+        if getattr(m, "return_indices", False):
+            reasons.append("return_indices=True: a second output the case has no layer for")
+        return _adaptive_spec(kind, rank, m.output_size, reasons)
+    return translate
+
+
+def _adaptive_spec(kind: str, rank: int, output_size, reasons) -> dict:
+    if any(size is None for size in _pair(output_size)):
+        reasons.append(f"output_size={output_size!r}: None (keep the input's size) has no case field; "
+                       "give every size")
+    return {"type": f"Adaptive{kind}Pooling{rank}D", "output_size": _option(output_size),
+            "data_format": "channels_first"}
+
+
+def _fx_adaptive(kind: str, rank: int) -> Callable:  # F.adaptive_avg_pool2d(x, output_size) and alike
+    def translate(node, reasons) -> dict:
+        size = node.args[1] if len(node.args) > 1 else node.kwargs.get("output_size")
+        if node.kwargs.get("return_indices") or (len(node.args) > 2 and node.args[2]):
+            reasons.append("return_indices=True: a second output the case has no layer for")
+        return _adaptive_spec(kind, rank, size, reasons)
+    return translate
+
+
+def zero_pad(m, reasons) -> dict:  # torch/nn/modules/padding.py: (left, right[, top, bottom])
+    """ZeroPad1d/2d and ConstantPad1d/2d (whose value the case's `value` keeps)."""
+    pads = list(m.padding)
+    if any(p < 0 for p in pads):
+        reasons.append(f"padding={tuple(pads)}: negative padding crops; give it as a cropping")
+    value = {"value": float(m.value)} if getattr(m, "value", 0) else {}
+    if len(pads) == 4:
+        left, right, top, bottom = pads
+        return {"type": "ZeroPadding2D", "padding": [[top, bottom], [left, right]], "data_format": "channels_first",
+                **value}
+    return {"type": "ZeroPadding1D", "padding": pads, "data_format": "channels_first", **value}
+
 
 
 RECURRENT = (nn.LSTM, nn.GRU)
@@ -451,4 +510,14 @@ TRANSLATORS: dict[type, Callable[[Any, list[str]], dict]] = {
     nn.Softmax: along("softmax"), nn.LogSoftmax: along("log_softmax"), nn.Tanh: activation("tanh"), nn.Sigmoid: activation("sigmoid"),
     nn.MaxPool1d: pooling("Max"), nn.MaxPool2d: pooling("Max"),
     nn.AvgPool1d: pooling("Average"), nn.AvgPool2d: pooling("Average"),
+    nn.ZeroPad1d: zero_pad, nn.ZeroPad2d: zero_pad, nn.ConstantPad1d: zero_pad, nn.ConstantPad2d: zero_pad,
+    nn.AdaptiveAvgPool1d: adaptive("Average"), nn.AdaptiveAvgPool2d: adaptive("Average"),
+    nn.AdaptiveMaxPool1d: adaptive("Max"), nn.AdaptiveMaxPool2d: adaptive("Max"),
 }
+
+FX_FUNCTIONS.update({
+    torch.nn.functional.adaptive_avg_pool1d: _fx_adaptive("Average", 1),
+    torch.nn.functional.adaptive_avg_pool2d: _fx_adaptive("Average", 2),
+    torch.nn.functional.adaptive_max_pool1d: _fx_adaptive("Max", 1),
+    torch.nn.functional.adaptive_max_pool2d: _fx_adaptive("Max", 2),
+})

@@ -1,4 +1,4 @@
-"""torch builders for Reshape, Permute, ZeroPadding1D and ZeroPadding2D.
+"""torch builders for Reshape, Permute, ZeroPadding1D/2D and Cropping1D/2D.
 
 Tensors arrive in the canonical layout (channels_last unless the layer's data_format says
 otherwise), so these act on the same axes as Keras; only the padding order differs:
@@ -34,4 +34,15 @@ def torch_pad_order(widths: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
 @builders.register("ZeroPadding1D", "ZeroPadding2D")
 def zero_padding(spec, ctx) -> BuiltLayer:
     pad = torch_pad_order(spec.pad_widths())
-    return BuiltLayer(call=lambda x: F.pad(x, pad), detail=f"F.pad(x, {pad}) (constant 0)")
+    return BuiltLayer(call=lambda x: F.pad(x, pad, value=spec.value), detail=f"F.pad(x, {pad}, value={spec.value})")
+
+
+@builders.register("Cropping1D", "Cropping2D")
+def cropping(spec, ctx) -> BuiltLayer:
+    """Tensor slicing (torch has no cropping layer); its backward scatters into zeros."""
+    cut = tuple(slice(before, -after if after else None) for before, after in spec.crop_widths())
+    return BuiltLayer(call=lambda x: x[cut], detail=f"x[{', '.join(_slice_text(c) for c in cut)}]")
+
+
+def _slice_text(cut: slice) -> str:
+    return f"{cut.start or ''}:{cut.stop if cut.stop is not None else ''}"

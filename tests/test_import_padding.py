@@ -1,0 +1,93 @@
+"""Explicit padding imported: torchvision's stem (Conv2d(7, stride 2, padding=3),
+MaxPool2d(3, 2, padding=1)), SqueezeNet's MaxPool2d(ceil_mode=True), torch's default average
+divisor (count_include_pad), nn.ZeroPad2d and nn.ConstantPad2d from torch; ZeroPadding2D + 'valid' and
+Cropping2D as keras.applications writes them from Keras. The framework's own model is the
+independent check of the generated case's reference, then every backend runs the case."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+
+from harness.case import load_cases_from_file
+from harness.cli import main
+from harness.reference import run_reference
+from tests.conftest import backend_or_skip
+from tests.test_import_export import ATOL, RTOL, passes_everywhere
+
+TORCH_CNN = textwrap.dedent("""
+    import torch.nn as nn
+
+    class Stem(nn.Sequential):
+        def __init__(self):
+            super().__init__(nn.Conv2d(3, 4, 7, stride=2, padding=3), nn.ReLU(), nn.MaxPool2d(3, 2, padding=1),
+                             nn.Conv2d(4, 4, 3, stride=2, padding=(1, 0)), nn.ZeroPad2d((1, 0, 0, 1)),
+                             nn.MaxPool2d(3, 2, ceil_mode=True), nn.ConstantPad2d(1, 0.25),
+                             nn.AvgPool2d(3, 1, padding=1), nn.Flatten(), nn.Linear(4 * 4 * 3, 3))
+""")
+
+
+def test_import_torch_explicit_padding_and_ceil_mode(tmp_path):
+    backend_or_skip("torch")
+    import torch
+
+    (tmp_path / "cnn.py").write_text(TORCH_CNN)
+    namespace: dict = {}
+    exec(compile(TORCH_CNN, str(tmp_path / "cnn.py"), "exec"), namespace)
+    torch.manual_seed(4)
+    net = namespace["Stem"]()
+    torch.save(net.state_dict(), tmp_path / "cnn.pt")
+    out = tmp_path / "stem.yaml"
+    assert main(["import", f"{tmp_path / 'cnn.py'}:Stem", "--weights", str(tmp_path / "cnn.pt"),
+                 "--input-shape", "3,22,21", "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    layers = {name: spec for name, spec in case.graph.layers.items()}
+    assert layers["0"].padding == 3 and layers["2"].padding == 1
+    assert layers["3"].padding == [1, 0]
+    assert layers["4"].padding == [[0, 1], [1, 0]]
+    assert layers["5"].ceil_mode and layers["6"].value == 0.25 and layers["7"].count_include_pad
+    (inputs,) = case.dataset.inputs.values()
+    with torch.no_grad():
+        expected = net(torch.from_numpy(inputs)).numpy()
+    (reference,) = run_reference(case, train=False).outputs.values()
+    np.testing.assert_allclose(reference, expected, rtol=RTOL, atol=ATOL)
+    passes_everywhere(case)
+
+
+def test_import_torch_refuses_dilated_pooling_with_its_reason(tmp_path, capsys):
+    backend_or_skip("torch")
+    import torch
+
+    source = "import torch.nn as nn\nclass P(nn.Sequential):\n    def __init__(self):\n" \
+             "        super().__init__(nn.MaxPool2d(2, dilation=2), nn.Flatten())\n"
+    (tmp_path / "p.py").write_text(source)
+    namespace: dict = {}
+    exec(compile(source, str(tmp_path / "p.py"), "exec"), namespace)
+    torch.save(namespace["P"]().state_dict(), tmp_path / "p.pt")
+    assert main(["import", f"{tmp_path / 'p.py'}:P", "--weights", str(tmp_path / "p.pt"),
+                 "--input-shape", "1,6,6", "--out", str(tmp_path / "p.yaml")]) == 1
+    assert "dilation=2: the case's poolings are not dilated" in capsys.readouterr().out
+
+
+def test_import_keras_zero_padding_valid_and_cropping(tmp_path):
+    backend_or_skip("keras")
+    from harness.adapters.keras_backend._import import keras
+
+    keras.utils.set_random_seed(6)
+    layers = keras.layers
+    x = keras.Input((9, 8, 2), name="x")
+    padded = layers.ZeroPadding2D(((0, 1), (0, 1)), name="pad")(x)  # keras.applications' stride-2 blocks
+    conv = layers.Conv2D(3, 3, strides=2, padding="valid", activation="relu", name="conv")(padded)
+    cropped = layers.Cropping2D(((1, 0), (0, 1)), name="crop")(conv)
+    pooled = layers.MaxPooling2D(2, padding="same", name="pool")(cropped)
+    model = keras.Model(x, layers.Dense(2, name="out")(layers.Flatten(name="flat")(pooled)))
+    model.save(tmp_path / "pad.keras")
+    out = tmp_path / "pad.yaml"
+    assert main(["import", str(tmp_path / "pad.keras"), "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    assert case.graph.layers["crop"].spatial_cropping() == [(1, 0), (0, 1)]
+    expected = model.predict(case.dataset.inputs["x"], verbose=0)
+    (reference,) = run_reference(case, train=False).outputs.values()
+    np.testing.assert_allclose(reference, expected, rtol=RTOL, atol=ATOL)
+    passes_everywhere(case)
