@@ -45,3 +45,6 @@ class ImportedModel:
     """The framework's own model on the case's inputs -> each output (names as `outputs`)."""
     weights_format: str = ""
     graph: bool = False
+    write_cut_weights: Callable[[Path, list[str]], Path | None] | None = None
+    """`--partial` on a graph, where the format binds tensors by position: writes the weights of
+    the sub-model ending at the given outputs (None: the generic cut through the mapping)."""

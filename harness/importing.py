@@ -46,7 +46,7 @@ class ImportResult:
     ok: bool = False
 
     def summary(self) -> str:
-        lines = [f"{len(self.problems)} layer option(s)/type(s) the harness cannot express:"] if self.problems else []
+        lines = problem_summary(self.problems) if self.problems else []
         lines += ["  " + problem.render() for problem in self.problems]
         if self.case_file is None:
             lines.append("no case written (use --partial to write the case up to the first problem)")
@@ -176,8 +176,15 @@ def cut_weights(data: dict[str, Any], full: Path, format: str, out: Path) -> Pat
 
 
 def truncate(imported: ImportedModel, problems: list[ImportProblem]) -> None:
-    """`--partial`: keep the layers before the first one with a problem (sequential models)."""
+    """`--partial`: keep what can be checked. A sequential model keeps the layers before the
+    first one with a problem. A graph keeps every node that neither has a problem nor reads
+    (through its inputs, or as a Reuse of its layer) one that is dropped; the kept nodes that
+    nothing kept reads become the outputs, beside the model's own outputs that survive, and the
+    model inputs no kept node reads are left out."""
     bad = {problem.layer for problem in problems}
+    if imported.graph:
+        _truncate_graph(imported, bad)
+        return
     keep = []
     for layer in imported.layers:
         if layer.get("name") in bad:
@@ -185,11 +192,40 @@ def truncate(imported: ImportedModel, problems: list[ImportProblem]) -> None:
         keep.append(layer)
     if not keep:
         raise CaseError("--partial: the first layer already has a problem; nothing to write", field="--partial")
-    if imported.graph:
-        raise CaseError("--partial works on sequential models only: a graph has no single point to stop at",
-                        field="--partial")
     imported.layers = keep
     imported.outputs = [keep[-1]["name"]]
+
+
+def _truncate_graph(imported: ImportedModel, bad: set[str]) -> None:
+    dropped: set[str] = set()
+    for node in imported.layers:  # the importers list nodes in the order they run
+        reads = set(node.get("inputs", [])) | ({node["layer"]} if node.get("type") == "Reuse" else set())
+        if node["name"] in bad or reads & dropped:
+            dropped.add(node["name"])
+    keep = [node for node in imported.layers if node["name"] not in dropped]
+    if not keep:
+        raise CaseError("--partial: every node reads one with a problem; nothing to write", field="--partial")
+    read = {name for node in keep for name in node.get("inputs", [])}
+    outputs = [name for name in imported.outputs if name not in dropped]
+    outputs += [node["name"] for node in keep if node["name"] not in read and node["name"] not in outputs]
+    imported.layers, imported.outputs = keep, outputs
+    imported.inputs = {name: spec for name, spec in imported.inputs.items() if name in read}
+
+
+def problem_summary(problems: list[ImportProblem]) -> list[str]:
+    """The problems grouped by layer type, most first, then every line: a model with 52 refused
+    layers reads as "DepthwiseConv2D x 17 (...)" before the details."""
+    by_type: dict[str, list[ImportProblem]] = {}
+    for problem in problems:
+        by_type.setdefault(problem.type, []).append(problem)
+    layers = len({problem.layer for problem in problems})
+    lines = [f"{len(problems)} problem(s) in {layers} layer(s) the harness cannot express; by type:"]
+    for kind, group in sorted(by_type.items(), key=lambda item: (-len(item[1]), item[0])):
+        reasons = sorted({problem.reason for problem in group})
+        shown = "; ".join(reasons[:2]) + (f"; and {len(reasons) - 2} other reason(s)" if len(reasons) > 2 else "")
+        lines.append(f"  {kind} x {len(group)}: {shown}")
+    lines.append("each:")
+    return lines
 
 
 def import_model(model: str, out: Path, *, state_dict: str | None = None, input_shapes: list[str] | None = None,
@@ -209,10 +245,12 @@ def import_model(model: str, out: Path, *, state_dict: str | None = None, input_
         # Everything is written and loaded back here first, under the final names, and moved
         # beside `out` only once the case loads: a refused case leaves no file behind.
         staged = Path(staging) / out.name
-        weights = imported.write_weights(staged.parent / out.stem)
+        cut = (imported.write_cut_weights(staged.parent / out.stem, imported.outputs)
+               if problems and imported.graph and imported.write_cut_weights else None)
+        weights = cut or imported.write_weights(staged.parent / out.stem)
         data = with_targets(case_data(imported, case_name(out), weights.name, samples), output_shapes(imported))
         schema = os.path.relpath(Path(__file__).parent / "case" / "case.schema.json", out.parent.resolve())
-        if problems:
+        if problems and cut is None:
             weights = cut_weights(data, weights, imported.weights_format, staged)
         staged.write_text(f"# yaml-language-server: $schema={schema}\n" + dump_yaml(data))
         (case,) = load_cases_from_file(staged)

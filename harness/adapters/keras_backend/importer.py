@@ -84,6 +84,18 @@ def read_keras_model(path: Path) -> ImportedModel:
         model.save_weights(str(file))
         return file
 
+    def write_cut_weights(stem: Path, outputs: list[str]) -> Path | None:
+        """`--partial` on a graph: the weights of the sub-model that ends at the kept outputs.
+        A .weights.h5 keys layers by their place in the model, not by name, so the full model's
+        file would bind the cut model's layers to the wrong tensors; the sub-model's file holds
+        exactly the kept layers in their order. None where an output is not a layer's own."""
+        if not all(name in by_name for name in outputs):
+            return None
+        sub = keras.Model(model.inputs, [by_name[name].output for name in outputs])
+        file = stem.with_name(stem.name + ".weights.h5")
+        sub.save_weights(str(file))
+        return file
+
     def predict(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         result = model([arrays[name] for name in inputs] if len(inputs) > 1 else arrays[next(iter(inputs))],
                        training=False)
@@ -94,7 +106,7 @@ def read_keras_model(path: Path) -> ImportedModel:
         return {output: np.asarray(value) for output, value in zip(outputs, results)}
 
     return ImportedModel("keras", dtype, inputs, layers, outputs, problems, write_weights, predict,
-                         weights_format="keras", graph=graph)
+                         weights_format="keras", graph=graph, write_cut_weights=write_cut_weights)
 
 
 def input_names(model) -> list[str]:
