@@ -301,6 +301,12 @@ RECURRENT_EXAMPLES: list[LayerExample] = [
     LayerExample("SimpleRNN", {"units": 4}, [(4, 3)]),
     LayerExample("SimpleRNN", {"units": 3, "activation": "relu", "return_sequences": True}, [(3, 2)]),
     LayerExample("SimpleRNN", {"units": 3, "activation": "sigmoid"}, [(3, 2)]),
+    # go_backwards: on the last state, and on every state (returned in the reversed order).
+    LayerExample("LSTM", {"units": 4, "go_backwards": True}, [(4, 3)]),
+    LayerExample("LSTM", {"units": 3, "go_backwards": True, "return_sequences": True}, [(3, 2)]),
+    LayerExample("GRU", {"units": 3, "reset_after": True, "go_backwards": True, "return_sequences": True}, [(3, 2)]),
+    LayerExample("GRU", {"units": 3, "reset_after": False, "go_backwards": True}, [(4, 2)]),
+    LayerExample("SimpleRNN", {"units": 3, "go_backwards": True, "return_sequences": True}, [(3, 2)]),
 ]
 """Recurrent layers in every formulation and with activations that the native torch and chainer
 cells cannot take (their adapters build those from primitives)."""

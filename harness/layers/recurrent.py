@@ -34,6 +34,9 @@ class RecurrentSpec(LayerSpec):
         description="the candidate's (and LSTM's cell output's) activation; tanh in every framework")
     return_sequences: bool = Field(
         default=False, description="output every step's hidden state (batch, time, units), not only the last")
+    go_backwards: bool = Field(
+        default=False, description="process the sequence from its last step to its first; with "
+                                   "return_sequences the output stays in that reversed order (Keras')")
 
     gates: ClassVar[tuple[str, ...]] = ("h",)
     """The gate blocks of kernel, recurrent_kernel and bias, in the canonical (Keras) order."""
@@ -65,7 +68,21 @@ class RecurrentSpec(LayerSpec):
 
 class RecurrentReference(ReferenceLayer):
     """Shared by the three references. They work time-major, (time, batch, ...), so that each
-    step's slice is one contiguous block for the matrix products."""
+    step's slice is one contiguous block for the matrix products.
+
+    `go_backwards` reverses the input's time axis before the recurrence and nothing after it:
+    keras/src/layers/rnn/rnn.py documents it as "process the input sequence backwards and
+    return the reversed sequence" (the TensorFlow backend's rnn(), keras/src/backend/
+    tensorflow/rnn.py, reverses the inputs and stacks the outputs in the order it computed
+    them), so output step 0 is the state after reading the input's last step. Each subclass
+    writes the recurrence in `recur` / `recur_backward`."""
+
+    def forward(self, x):
+        return self.recur(x[:, ::-1] if self.spec.go_backwards else x)
+
+    def backward(self, dy):
+        (dx,) = self.recur_backward(dy)
+        return (dx[:, ::-1] if self.spec.go_backwards else dx,)
 
     def output(self, hidden: list[np.ndarray]) -> np.ndarray:
         return np.stack(hidden, axis=1) if self.spec.return_sequences else hidden[-1]
@@ -96,7 +113,7 @@ class RecurrentReference(ReferenceLayer):
 # --- LSTM ---------------------------------------------------------------------------------------
 
 class LSTMReference(RecurrentReference):
-    def forward(self, x):
+    def recur(self, x):
         u = self.spec.units
         R = self.params["recurrent_kernel"]
         act, gate = self.spec.activation, self.spec.recurrent_activation
@@ -117,7 +134,7 @@ class LSTMReference(RecurrentReference):
             hidden.append(h)
         return self.output(hidden)
 
-    def backward(self, dy):
+    def recur_backward(self, dy):
         u = self.spec.units
         R = self.params["recurrent_kernel"]
         act, gate = self.spec.activation, self.spec.recurrent_activation
@@ -185,7 +202,7 @@ class LSTM(RecurrentSpec):
 # --- GRU ----------------------------------------------------------------------------------------
 
 class GRUReference(RecurrentReference):
-    def forward(self, x):
+    def recur(self, x):
         u = self.spec.units
         R, bias = self.params["recurrent_kernel"], self.params["bias"]
         act, gate = self.spec.activation, self.spec.recurrent_activation
@@ -214,7 +231,7 @@ class GRUReference(RecurrentReference):
             hidden.append(h)
         return self.output(hidden)
 
-    def backward(self, dy):
+    def recur_backward(self, dy):
         u = self.spec.units
         R = self.params["recurrent_kernel"]
         act, gate = self.spec.activation, self.spec.recurrent_activation
@@ -291,7 +308,7 @@ class GRU(RecurrentSpec):
 # --- SimpleRNN ----------------------------------------------------------------------------------
 
 class SimpleRNNReference(RecurrentReference):
-    def forward(self, x):
+    def recur(self, x):
         R, act = self.params["recurrent_kernel"], self.spec.activation
         xz = self.project_input(x, self.params["bias"])
         h = np.zeros((x.shape[0], self.spec.units), dtype=xz.dtype)
@@ -304,7 +321,7 @@ class SimpleRNNReference(RecurrentReference):
             hidden.append(h)
         return self.output(hidden)
 
-    def backward(self, dy):
+    def recur_backward(self, dy):
         R, act = self.params["recurrent_kernel"], self.spec.activation
         steps = len(self.steps)
         dh_out = self.upstream(dy, steps)

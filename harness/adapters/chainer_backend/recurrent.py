@@ -32,6 +32,7 @@ outputs stacked back.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import numpy as np
@@ -78,7 +79,27 @@ def remove_bias(link, name: str):
     return chainer.Variable(np.zeros(shape, dtype=dtype), requires_grad=False)
 
 
+def reversible(builder: Callable) -> Callable:
+    """Wrap a recurrent builder so that `go_backwards` reverses the input's time axis (F.flip)
+    before the layer and nothing after it: Keras' go_backwards returns the outputs in the order
+    it computed them, the reversed one (harness/layers/recurrent.py), and the native module has
+    no such option, so the layer is then composite."""
+    @functools.wraps(builder)
+    def build(spec, ctx) -> BuiltLayer:
+        built = builder(spec, ctx)
+        if not spec.go_backwards:
+            return built
+        forward_in_time = built.call
+        built.call = lambda x: forward_in_time(F.flip(x, 1))
+        built.implementation = "composite"
+        built.detail = (f"F.flip over time into {built.detail}; the output is not flipped back "
+                        f"(Keras' go_backwards)")
+        return built
+    return build
+
+
 @builders.register("LSTM")
+@reversible
 def lstm(spec, ctx) -> BuiltLayer:
     features, u = ctx.input_shapes[0][-1], spec.units
     link = L.StatelessLSTM(features, u)
@@ -122,6 +143,7 @@ def lstm(spec, ctx) -> BuiltLayer:
 
 
 @builders.register("GRU")
+@reversible
 def gru(spec, ctx) -> BuiltLayer:
     return gru_reset_after(spec, ctx) if spec.reset_after else gru_reset_before(spec, ctx)
 
@@ -214,6 +236,7 @@ NSTEP_RNN = {"tanh": L.NStepRNNTanh, "relu": L.NStepRNNReLU}
 
 
 @builders.register("SimpleRNN")
+@reversible
 def simple_rnn(spec, ctx) -> BuiltLayer:
     features, u = ctx.input_shapes[0][-1], spec.units
     link_class = NSTEP_RNN.get(spec.activation.name, L.NStepRNNTanh)

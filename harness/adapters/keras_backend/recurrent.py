@@ -48,6 +48,8 @@ def activations(spec, ctx) -> tuple[dict, str, str]:
 
 
 def build_recurrent(spec, ctx, layer_class, **settings) -> BuiltLayer:
+    if spec.go_backwards:  # Keras' own meaning is the canonical one (harness/layers/recurrent.py)
+        settings["go_backwards"] = True
     kwargs, kind, described = activations(spec, ctx)
     layer = built(layer_class(spec.units, return_sequences=spec.return_sequences, dtype=ctx.dtype,
                               name=ctx.layer_name, **kwargs, **settings), ctx)

@@ -20,6 +20,7 @@ layout, and the mapping, stay those of the native module; the layer is then mark
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import torch
@@ -109,7 +110,27 @@ def last_or_all(output: torch.Tensor, return_sequences: bool) -> torch.Tensor:
 
 
 
+def reversible(builder: Callable) -> Callable:
+    """Wrap a recurrent builder so that `go_backwards` reverses the input's time axis (torch.flip)
+    before the layer and nothing after it: Keras' go_backwards returns the outputs in the order
+    it computed them, the reversed one (harness/layers/recurrent.py), and the native module has
+    no such option, so the layer is then composite."""
+    @functools.wraps(builder)
+    def build(spec, ctx) -> BuiltLayer:
+        built = builder(spec, ctx)
+        if not spec.go_backwards:
+            return built
+        forward_in_time = built.call
+        built.call = lambda x: forward_in_time(torch.flip(x, dims=(1,)))
+        built.implementation = "composite"
+        built.detail = (f"torch.flip over time into {built.detail}; the output is not flipped back "
+                        f"(Keras' go_backwards)")
+        return built
+    return build
+
+
 @builders.register("LSTM")
+@reversible
 def lstm(spec, ctx) -> BuiltLayer:
     features, u = ctx.input_shapes[0][-1], spec.units
     module = torch.nn.LSTM(features, u, batch_first=True, dtype=getattr(torch, ctx.dtype))
@@ -137,6 +158,7 @@ def lstm(spec, ctx) -> BuiltLayer:
 
 
 @builders.register("GRU")
+@reversible
 def gru(spec, ctx) -> BuiltLayer:
     features, u = ctx.input_shapes[0][-1], spec.units
     module = torch.nn.GRU(features, u, batch_first=True, dtype=getattr(torch, ctx.dtype))
@@ -182,6 +204,7 @@ NATIVE_RNN = {"tanh": "tanh", "relu": "relu"}
 
 
 @builders.register("SimpleRNN")
+@reversible
 def simple_rnn(spec, ctx) -> BuiltLayer:
     features, u = ctx.input_shapes[0][-1], spec.units
     nonlinearity = NATIVE_RNN.get(spec.activation.name, "tanh")
