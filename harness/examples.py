@@ -307,6 +307,17 @@ RECURRENT_EXAMPLES: list[LayerExample] = [
     LayerExample("GRU", {"units": 3, "reset_after": True, "go_backwards": True, "return_sequences": True}, [(3, 2)]),
     LayerExample("GRU", {"units": 3, "reset_after": False, "go_backwards": True}, [(4, 2)]),
     LayerExample("SimpleRNN", {"units": 3, "go_backwards": True, "return_sequences": True}, [(3, 2)]),
+    # Bidirectional: every merge mode, on the last state and on every state (the backward half
+    # flipped back to forward time), standard and composite cells.
+    LayerExample("Bidirectional", {"layer": {"type": "LSTM", "units": 3}}, [(3, 2)]),
+    LayerExample("Bidirectional", {"layer": {"type": "LSTM", "units": 3, "return_sequences": True},
+                                   "merge_mode": "sum"}, [(3, 2)]),
+    LayerExample("Bidirectional", {"layer": {"type": "GRU", "units": 3, "reset_after": True,
+                                             "return_sequences": True}}, [(3, 2)]),
+    LayerExample("Bidirectional", {"layer": {"type": "GRU", "units": 2, "reset_after": False},
+                                   "merge_mode": "mul"}, [(3, 2)]),
+    LayerExample("Bidirectional", {"layer": {"type": "SimpleRNN", "units": 3, "activation": "relu",
+                                             "return_sequences": True}, "merge_mode": "ave"}, [(3, 2)]),
 ]
 """Recurrent layers in every formulation and with activations that the native torch and chainer
 cells cannot take (their adapters build those from primitives)."""

@@ -419,7 +419,9 @@ def build_weights(loaded: LoadedCase, graph: Graph) -> tuple[dict[str, np.ndarra
     weights, descriptions = {}, {}
     for name, shape in graph.parameter_shapes.items():
         layer, parameter = name.split("/", 1)
-        initializer = spec.parameters.get(name) or spec.defaults.get(parameter)
+        # A wrapper's parameter (Bidirectional's forward/kernel) takes the default of its last part.
+        initializer = (spec.parameters.get(name) or spec.defaults.get(parameter)
+                       or spec.defaults.get(parameter.rsplit("/", 1)[-1]))
         if initializer is None:
             default = graph.layers[layer].default_initializers().get(parameter, "zeros")
             initializer = _named_initializer(default)

@@ -37,6 +37,7 @@ from typing import Callable
 
 import numpy as np
 
+from harness.adapters import bidirectional as bi
 from harness.adapters.base import BuiltLayer, HeldTensor, WeightBinding
 from harness.adapters.chainer_backend._import import F, L, chainer
 from harness.adapters.chainer_backend.registry import LAYER_BUILDERS as builders
@@ -264,3 +265,21 @@ def simple_rnn(spec, ctx) -> BuiltLayer:
         bindings=bindings, implementation="composite", module=link, held=held,
         detail=f"Elman cell from F.linear and {described} on chainer.links.{name}'s parameters: "
                f"NStepRNN takes only tanh or relu; {removed}")
+
+
+@builders.register("Bidirectional")
+def bidirectional(spec, ctx) -> BuiltLayer:
+    """Two links, each as the wrapped kind's builder makes it (the backward one with
+    go_backwards negated: F.flip in front), in a Chain `forward_layer`/`backward_layer`, and Keras' merge.
+    (L.NStepBiLSTM computes the concat form too, but with eight biases per direction and the
+    gate order of n_step_lstm; the two single-direction links keep one layout.)"""
+    parts = bi.build_directions(builders, spec, ctx)
+    chain = chainer.Chain()
+    with chain.init_scope():
+        chain.forward_layer = parts[0].module
+        chain.backward_layer = parts[1].module
+    bindings, held = bi.combined(parts, "/")
+    implementation, detail = bi.describe(spec, parts, "chainer.Chain", "chainer has no Bidirectional wrapper")
+    return BuiltLayer(call=bi.merged(spec, parts[0].call, parts[1].call, lambda y: F.flip(y, 1),
+                                     lambda a, b: F.concat([a, b], axis=-1)),
+                      bindings=bindings, held=held, implementation=implementation, detail=detail, module=chain)

@@ -9,6 +9,8 @@ computation on every machine (SimpleRNN has no cuDNN path).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from harness.adapters.base import BuiltLayer, WeightBinding
 from harness.adapters.gates import GateLayout, gate_transform
 from harness.adapters.keras_backend._import import keras
@@ -47,28 +49,49 @@ def activations(spec, ctx) -> tuple[dict, str, str]:
     return kwargs, "composite" if "composite" in kinds else "native", ", ".join(details)
 
 
-def build_recurrent(spec, ctx, layer_class, **settings) -> BuiltLayer:
+def unbuilt(spec, ctx, name: str | None = None):
+    """The Keras layer for a recurrent spec, not yet built, with its implementation kind and
+    description (Bidirectional wraps it before it is built)."""
+    layer_class, settings = KERAS_LAYERS[spec.type]
+    settings = settings(spec)
     if spec.go_backwards:  # Keras' own meaning is the canonical one (harness/layers/recurrent.py)
         settings["go_backwards"] = True
     kwargs, kind, described = activations(spec, ctx)
-    layer = built(layer_class(spec.units, return_sequences=spec.return_sequences, dtype=ctx.dtype,
-                              name=ctx.layer_name, **kwargs, **settings), ctx)
+    layer = layer_class(spec.units, return_sequences=spec.return_sequences, dtype=ctx.dtype,
+                        name=name or ctx.layer_name, **kwargs, **settings)
     options = "".join(f"{k}={v}, " for k, v in settings.items())
+    return layer, kind, f"keras.layers.{layer_class.__name__}({options}{described})"
+
+
+KERAS_LAYERS = {
+    # LSTM and GRU get use_cudnn=False: see the module's docstring.
+    "LSTM": (keras.layers.LSTM, lambda spec: {"unit_forget_bias": spec.unit_forget_bias, "use_cudnn": False}),
+    "GRU": (keras.layers.GRU, lambda spec: {"reset_after": spec.reset_after, "use_cudnn": False}),
+    "SimpleRNN": (keras.layers.SimpleRNN, lambda spec: {}),
+}
+
+
+@builders.register(*KERAS_LAYERS)
+def recurrent(spec, ctx) -> BuiltLayer:
+    layer, kind, detail = unbuilt(spec, ctx)
+    layer = built(layer, ctx)
     return BuiltLayer(call=layer, bindings=bind(spec, ctx, layer), implementation=kind, module=layer,
-                      detail=f"keras.layers.{layer_class.__name__}({options}{described})")
+                      detail=detail)
 
 
-@builders.register("LSTM")
-def lstm(spec, ctx) -> BuiltLayer:
-    return build_recurrent(spec, ctx, keras.layers.LSTM, unit_forget_bias=spec.unit_forget_bias,
-                           use_cudnn=False)
-
-
-@builders.register("GRU")
-def gru(spec, ctx) -> BuiltLayer:
-    return build_recurrent(spec, ctx, keras.layers.GRU, reset_after=spec.reset_after, use_cudnn=False)
-
-
-@builders.register("SimpleRNN")
-def simple_rnn(spec, ctx) -> BuiltLayer:
-    return build_recurrent(spec, ctx, keras.layers.SimpleRNN)
+@builders.register("Bidirectional")
+def bidirectional(spec, ctx) -> BuiltLayer:
+    """keras.layers.Bidirectional itself, the canonical one: its forward_layer and
+    backward_layer (the wrapped config with go_backwards negated) hold forward/... and
+    backward/... as they are."""
+    inner, kind, detail = unbuilt(spec.layer, ctx, name=f"{ctx.layer_name}_layer")
+    layer = built(keras.layers.Bidirectional(inner, merge_mode=spec.merge_mode, dtype=ctx.dtype,
+                                             name=ctx.layer_name), ctx)
+    bindings = []
+    for direction in ("forward", "backward"):
+        part = getattr(layer, f"{direction}_layer")
+        bindings += [replace(b, parameter=f"{direction}/{b.parameter}",
+                             native_name=f"Bidirectional.{direction}_layer.{b.native_name.split('.', 1)[1]}")
+                     for b in bind(spec.layer, ctx, part)]
+    return BuiltLayer(call=layer, bindings=bindings, implementation=kind, module=layer,
+                      detail=f"keras.layers.Bidirectional({detail}, merge_mode={spec.merge_mode!r})")

@@ -26,6 +26,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from harness.adapters import bidirectional as bi
 from harness.adapters.base import BuiltLayer, HeldTensor, WeightBinding
 from harness.adapters.gates import GateLayout, gate_transform
 from harness.adapters.torch_backend.registry import LAYER_BUILDERS as builders
@@ -226,3 +227,27 @@ def simple_rnn(spec, ctx) -> BuiltLayer:
     return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=module, held=held,
                       detail=f"Elman cell from F.linear and {described} on torch.nn.RNN's parameters: "
                              f"nn.RNN takes only tanh or relu; {FROZEN}")
+
+
+@builders.register("Bidirectional")
+def bidirectional(spec, ctx) -> BuiltLayer:
+    """Two modules, each as the wrapped kind's builder makes it (the backward one with
+    go_backwards negated: torch.flip in front), in an nn.ModuleDict `forward_layer`/`backward_layer`, and
+    Keras' merge. nn.LSTM(bidirectional=True) computes the concat form natively; see
+    native_bidirectional."""
+    native = native_bidirectional(spec, ctx)
+    if native is not None:
+        return native
+    parts = bi.build_directions(builders, spec, ctx)
+    container = torch.nn.ModuleDict({bi.CHILDREN[d]: part.module for d, part in zip(bi.DIRECTIONS, parts)})
+    bindings, held = bi.combined(parts, ".")
+    implementation, detail = bi.describe(spec, parts, "nn.ModuleDict", "torch's bidirectional modules "
+                                         "concatenate only")
+    return BuiltLayer(call=bi.merged(spec, parts[0].call, parts[1].call, lambda y: torch.flip(y, dims=(1,)),
+                                     lambda a, b: torch.cat([a, b], dim=-1)),
+                      bindings=bindings, held=held, implementation=implementation, detail=detail,
+                      module=container)
+
+
+def native_bidirectional(spec, ctx) -> BuiltLayer | None:
+    return None
