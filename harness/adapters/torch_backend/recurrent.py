@@ -21,6 +21,7 @@ layout, and the mapping, stay those of the native module; the layer is then mark
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from typing import Callable
 
 import torch
@@ -49,32 +50,34 @@ def freeze_at_zero(parameter: torch.nn.Parameter) -> None:
     parameter.requires_grad_(False)
 
 
-def bind(spec, ctx, module, layout: GateLayout, *, two_biases: bool) -> list[WeightBinding]:
+def bind(spec, ctx, module, layout: GateLayout, *, two_biases: bool, suffix: str = "") -> list[WeightBinding]:
     """kernel -> weight_ih_l0, recurrent_kernel -> weight_hh_l0, bias -> bias_ih_l0 (and, for a
-    canonical bias (2, 3u), its second row -> bias_hh_l0)."""
+    canonical bias (2, 3u), its second row -> bias_hh_l0). `suffix` `_reverse` names the
+    reverse direction's tensors of a bidirectional module."""
     features, u = ctx.input_shapes[0][-1], spec.units
     width = len(spec.gates) * u
     kind = type(module).__name__
+
+    def tensor(name):
+        return getattr(module, name + suffix), f"{kind}.{name}{suffix}"
+
     bindings = [
-        WeightBinding("kernel", module.weight_ih_l0, f"{kind}.weight_ih_l0",
-                      gate_transform(layout, u, (features, width))),
-        WeightBinding("recurrent_kernel", module.weight_hh_l0, f"{kind}.weight_hh_l0",
-                      gate_transform(layout, u, (u, width))),
+        WeightBinding("kernel", *tensor("weight_ih_l0"), gate_transform(layout, u, (features, width))),
+        WeightBinding("recurrent_kernel", *tensor("weight_hh_l0"), gate_transform(layout, u, (u, width))),
     ]
     if two_biases:
         bindings += [
-            WeightBinding("bias", module.bias_ih_l0, f"{kind}.bias_ih_l0",
+            WeightBinding("bias", *tensor("bias_ih_l0"),
                           gate_transform(layout, u, (2, width), row=0, intro="the input bias")),
-            WeightBinding("bias", module.bias_hh_l0, f"{kind}.bias_hh_l0",
+            WeightBinding("bias", *tensor("bias_hh_l0"),
                           gate_transform(layout, u, (2, width), row=1, intro="the recurrent bias")),
         ]
     else:
-        bindings.append(WeightBinding("bias", module.bias_ih_l0, f"{kind}.bias_ih_l0",
-                                      gate_transform(layout, u, (width,))))
+        bindings.append(WeightBinding("bias", *tensor("bias_ih_l0"), gate_transform(layout, u, (width,))))
     return bindings
 
 
-def held_second_bias(spec, ctx, module, layout: GateLayout, *, folds: bool) -> list[HeldTensor]:
+def held_second_bias(spec, ctx, module, layout: GateLayout, *, folds: bool, suffix: str = "") -> list[HeldTensor]:
     """bias_hh_l0 where Keras has one bias: frozen at zero in the harness's model. The native
     cell adds it to bias_ih_l0 before every gate, so a checkpoint's value (a torch model
     trains both) folds into the canonical bias through the same gate layout; where the case's
@@ -82,13 +85,14 @@ def held_second_bias(spec, ctx, module, layout: GateLayout, *, folds: bool) -> l
     u = spec.units
     width = len(spec.gates) * u
     kind = type(module).__name__
+    name = "bias_hh_l0" + suffix
     if not folds:
-        return [HeldTensor("bias_hh_l0", module.bias_hh_l0, "unused by the reset-before cell (nn.GRU's "
+        return [HeldTensor(name, getattr(module, name), "unused by the reset-before cell (nn.GRU's "
                            "recurrent bias sits inside r * (...), which Keras' reset-before GRU does not "
                            "have): must be zero")]
-    fold = WeightBinding("bias", module.bias_hh_l0, f"{kind}.bias_hh_l0",
-                         gate_transform(layout, u, (width,), intro="added to bias_ih_l0 (torch adds both)"))
-    return [HeldTensor("bias_hh_l0", module.bias_hh_l0, "frozen at zero in the harness: Keras has one bias",
+    fold = WeightBinding("bias", getattr(module, name), f"{kind}.{name}",
+                         gate_transform(layout, u, (width,), intro=f"added to bias_ih_l0{suffix} (torch adds both)"))
+    return [HeldTensor(name, getattr(module, name), "frozen at zero in the harness: Keras has one bias",
                        fold=fold)]
 
 
@@ -250,4 +254,46 @@ def bidirectional(spec, ctx) -> BuiltLayer:
 
 
 def native_bidirectional(spec, ctx) -> BuiltLayer | None:
-    return None
+    """nn.LSTM / nn.GRU / nn.RNN(bidirectional=True) where it computes Keras' wrapper: merge_mode
+    concat, a forward wrapped layer, and a cell the module computes natively. Its reverse
+    direction has its own tensors (weight_ih_l0_reverse, ...; torch/nn/modules/rnn.py), and its
+    output's second half at step t is the reverse direction's state after reading steps T-1 .. t:
+    already aligned to forward time, which is Keras' flipped backward output. The last state is
+    h_n's two directions (h_n[0] forward, after step T-1; h_n[1] reverse, after step 0),
+    concatenated, as Keras' backward layer's last output is its state after step 0."""
+    inner = spec.layer
+    native = NATIVE_BIDIRECTIONAL.get(inner.type)
+    if spec.merge_mode != "concat" or inner.go_backwards or native is None or not native[1](inner):
+        return None
+    module_class, _, layout, two_biases = native
+    features, u = ctx.input_shapes[0][-1], inner.units
+    options = {"nonlinearity": inner.activation.name} if inner.type == "SimpleRNN" else {}
+    module = module_class(features, u, batch_first=True, bidirectional=True, dtype=getattr(torch, ctx.dtype),
+                          **options)
+    bindings, held = [], []
+    for direction, suffix in (("forward", ""), ("backward", "_reverse")):
+        if not two_biases:
+            freeze_at_zero(getattr(module, "bias_hh_l0" + suffix))
+            held += held_second_bias(inner, ctx, module, layout, folds=True, suffix=suffix)
+        bindings += [replace(b, parameter=f"{direction}/{b.parameter}")
+                     for b in bind(inner, ctx, module, layout, two_biases=two_biases, suffix=suffix)]
+
+    def call(x):
+        output, state = module(x)
+        if inner.return_sequences:
+            return output
+        h_n = state[0] if isinstance(state, tuple) else state  # nn.LSTM: (h_n, c_n)
+        return torch.cat([h_n[0], h_n[1]], dim=-1)
+
+    frozen = "" if two_biases else "; bias_hh_l0 and bias_hh_l0_reverse frozen at zero: Keras has one bias"
+    return BuiltLayer(call=call, bindings=bindings, held=held, module=module,
+                      detail=f"torch.nn.{module_class.__name__}(bidirectional=True, batch_first=True{''.join(f', {k}={v!r}' for k, v in options.items())}): "
+                             f"output halves [forward, reverse], the reverse already in forward time{frozen}")
+
+
+NATIVE_BIDIRECTIONAL = {
+    # wrapped kind: (module, does it compute this cell natively, gate layout, two biases)
+    "LSTM": (torch.nn.LSTM, lambda spec: spec.standard_cell, LSTM_ROWS, False),
+    "GRU": (torch.nn.GRU, lambda spec: spec.reset_after and spec.standard_cell, GRU_ROWS, True),
+    "SimpleRNN": (torch.nn.RNN, lambda spec: spec.activation.name in NATIVE_RNN, SINGLE, False),
+}
