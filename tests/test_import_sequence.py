@@ -230,3 +230,49 @@ def test_torch_recurrent_options_the_case_cannot_express_are_listed(tmp_path, ca
     assert "lstm (LSTM): bidirectional=True" in printed
     assert "uses the final states" in printed
     assert not out.exists()
+
+
+def keras_bidirectional_classifier(path):
+    """keras.io's Bidirectional LSTM IMDB classifier in small: Embedding -> Bidirectional
+    LSTM (sequences) -> Bidirectional LSTM -> Dense, plus a GRU with merge_mode sum."""
+    from harness.adapters.keras_backend._import import keras
+
+    keras.utils.set_random_seed(3)
+    layers = keras.layers
+    tokens = keras.Input((6,), dtype="int32", name="tokens")
+    x = layers.Embedding(20, 4, name="embedding")(tokens)
+    x = layers.Bidirectional(layers.LSTM(5, return_sequences=True), name="bi_sequences")(x)
+    x = layers.Bidirectional(layers.GRU(3, return_sequences=True), merge_mode="sum", name="bi_gru")(x)
+    x = layers.Bidirectional(layers.LSTM(4), name="bi_last")(x)
+    out = layers.Dense(1, activation="sigmoid", name="score")(x)
+    model = keras.Model(tokens, out)
+    model.save(path)
+    return model
+
+
+def test_keras_bidirectional_imports_and_passes(tmp_path):
+    """The wrapped layer comes from forward_layer; the saved model's output is the check."""
+    backend_or_skip("keras")
+    model = keras_bidirectional_classifier(tmp_path / "bi.keras")
+    out = tmp_path / "cases" / "bi.yaml"
+    assert main(["import", str(tmp_path / "bi.keras"), "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    kinds = {name: spec for name, spec in case.graph.layers.items()}
+    assert kinds["bi_gru"].merge_mode == "sum" and kinds["bi_gru"].layer.type == "GRU"
+    assert kinds["bi_last"].layer.go_backwards is False
+    expected = np.asarray(model(case.dataset.inputs["tokens"], training=False))
+    np.testing.assert_allclose(run_reference(case, train=False).outputs["score"], expected, rtol=RTOL, atol=ATOL)
+    passes_everywhere(case)
+
+
+def test_keras_bidirectional_without_merge_is_refused(tmp_path, capsys):
+    from harness.adapters.keras_backend._import import keras
+
+    backend_or_skip("keras")
+    tokens = keras.Input((4, 3), name="x")
+    forward, backward = keras.layers.Bidirectional(keras.layers.LSTM(2), merge_mode=None, name="bi")(tokens)
+    keras.Model(tokens, keras.layers.Add(name="add")([forward, backward])).save(tmp_path / "two.keras")
+    out = tmp_path / "two.yaml"
+    assert main(["import", str(tmp_path / "two.keras"), "--out", str(out)]) != 0
+    assert "merge_mode None returns two outputs" in capsys.readouterr().out
+    assert not out.exists()

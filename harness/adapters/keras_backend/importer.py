@@ -125,14 +125,17 @@ def _input_dtype(dtype: str) -> str:
     return dtype if dtype in ("float32", "float64", "int32", "int64") else "float32"
 
 
-def translate(layer, dtype: str, problems: list[ImportProblem]) -> dict[str, Any]:
-    """The layer's config as the harness's layer spec; problems for what it cannot express."""
+def translate(layer, dtype: str, problems: list[ImportProblem], ignored: frozenset = frozenset()) -> dict[str, Any]:
+    """The layer's config as the harness's layer spec; problems for what it cannot express.
+    `ignored`: keys a wrapper sets on the layers it wraps, with no effect on a case."""
     kind = type(layer).__name__
     spec_class = LAYERS.get(kind)
     if spec_class is None or kind == "Reuse":
         problems.append(ImportProblem(layer.name, kind, "the harness has no layer of this type"
                                       + ("" if type(layer).__module__.startswith("keras") else " (a custom layer)")))
         return {"name": layer.name, "type": kind}
+    if kind in WRAPPERS:
+        return WRAPPERS[kind](layer, dtype, problems)
     config = layer.get_config()
     fields = spec_class.model_fields
     defaults = {name: parameter.default for name, parameter in inspect.signature(type(layer).__init__).parameters.items()}
@@ -145,7 +148,7 @@ def translate(layer, dtype: str, problems: list[ImportProblem]) -> dict[str, Any
             if policy not in (None, dtype):
                 problems.append(ImportProblem(layer.name, kind, f"dtype policy {policy!r} where the model's "
                                                                 f"weights are {dtype}"))
-        elif key in CARRIES_NOTHING or key.endswith("_initializer"):
+        elif key in CARRIES_NOTHING or key in ignored or key.endswith("_initializer"):
             continue
         elif key == "trainable":
             if value is not True:
@@ -162,6 +165,39 @@ def translate(layer, dtype: str, problems: list[ImportProblem]) -> dict[str, Any
             problems.append(ImportProblem(layer.name, kind, f"option {key}={value!r} differs from Keras' "
                                                             f"default and the harness's {kind} has no such field"))
     return spec
+
+
+def translate_bidirectional(layer, dtype: str, problems: list[ImportProblem]) -> dict[str, Any]:
+    """keras.layers.Bidirectional: its `layer` config is a serialized Keras layer, so the wrapped
+    layer is translated from `forward_layer` itself. Its `backward_layer` must be the wrapped
+    layer with go_backwards negated (what Keras builds when none is given; the harness's
+    Bidirectional builds only that one); merge_mode None (two outputs) cannot be one case layer."""
+    # Bidirectional sets zero_output_for_mask=True on both layers (force_zero_output_for_mask in
+    # keras/src/layers/rnn/bidirectional.py): it acts on masked steps only, and a case has no mask.
+    forward = translate(layer.forward_layer, dtype, problems, MASK_ONLY)
+    backward = translate(layer.backward_layer, dtype, problems, MASK_ONLY)
+
+    def settings(spec):
+        return {k: v for k, v in spec.items() if k not in ("name", "go_backwards")}
+
+    if settings(forward) != settings(backward) or \
+            bool(forward.get("go_backwards")) == bool(backward.get("go_backwards")):
+        problems.append(ImportProblem(layer.name, "Bidirectional", "its backward_layer is not the wrapped layer "
+                                                                   "with go_backwards negated"))
+    if layer.merge_mode is None:
+        problems.append(ImportProblem(layer.name, "Bidirectional", "merge_mode None returns two outputs; a "
+                                                                   "case's layer has one"))
+    if not layer.trainable:
+        problems.append(ImportProblem(layer.name, "Bidirectional", "trainable: false; the case trains every "
+                                                                   "parameter but moving statistics"))
+    forward.pop("name", None)
+    return {"name": layer.name, "type": "Bidirectional", "layer": forward, "merge_mode": layer.merge_mode}
+
+
+MASK_ONLY = frozenset({"zero_output_for_mask"})
+WRAPPERS = {"Bidirectional": translate_bidirectional}
+"""Layers whose config holds another layer's serialized config: translated from the layer
+objects they wrap."""
 
 
 def _plain(value: Any) -> Any:
