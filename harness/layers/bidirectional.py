@@ -14,6 +14,7 @@ from typing import Annotated, Literal, Union
 import numpy as np
 from pydantic import Field, field_validator
 
+from harness.activations import ActivationSpec
 from harness.layers.base import LAYERS, LayerSpec, ReferenceLayer
 from harness.layers.recurrent import GRU, LSTM, SimpleRNN
 
@@ -97,6 +98,24 @@ class Bidirectional(LayerSpec):
                              "write the two directions as two layers (one with go_backwards: true) in the "
                              "graph form and read both")
         return value
+
+    @field_validator("layer")
+    @classmethod
+    def cell_activations_fit(cls, layer):
+        """The wrapped layer's activations act on (batch, units) per step; the graph checks a
+        layer's own activation fields only, so the wrapper checks its layer's (a softmax axis 2
+        is a case error here, not a crash in a framework)."""
+        for name in type(layer).model_fields:
+            value = getattr(layer, name)
+            if isinstance(value, ActivationSpec):
+                value.check_rank(layer.activation_rank(()))
+        return layer
+
+    @property
+    def gates(self) -> tuple[str, ...]:
+        """The wrapped kind's gate blocks: each direction's parameters are laid out as its own
+        (harness/gate_table.py splits `forward/kernel` by them)."""
+        return self.layer.gates
 
     def directions(self) -> tuple[LayerSpec, LayerSpec]:
         """The forward layer and the backward one (go_backwards negated, as Keras builds it)."""
