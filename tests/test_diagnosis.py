@@ -104,8 +104,23 @@ def pad_at_start(data):
                                            "padding": [[1, 0], [1, 0]], "data_format": "channels_last"})
 
 
+def swap_bidirectional_blocks(weights):
+    """A port that reads both directions of a Bidirectional LSTM with i and f swapped."""
+    for direction in ("forward", "backward"):
+        for name in ("kernel", "recurrent_kernel", "bias"):
+            value = weights[f"bi/{direction}/{name}"]
+            u = value.shape[-1] // 4
+            i, f = value[..., :u].copy(), value[..., u:2 * u].copy()
+            value[..., :u], value[..., u:2 * u] = f, i
+
+
+BIDIRECTIONAL = [{"type": "Bidirectional", "name": "bi", "layer": {"type": "LSTM", "units": 3}},
+                 {"type": "Dense", "name": "out", "units": 2}]
+
 # (id, case data, fault, expected transform, expected layer)
 FAULTS = [
+    ("Bidirectional gate order", base(BIDIRECTIONAL, shape=[4, 3], targets=[2]),
+     edit_weights(swap_bidirectional_blocks), "recurrent.gate_order", "bi"),
     ("gate order", base(LSTM, shape=[4, 3], targets=[2]), edit_weights(swap_lstm_blocks),
      "recurrent.gate_order", "lstm"),
     ("GRU z vs 1 - z", base(GRU, shape=[4, 3], targets=[2]), edit_weights(negate_gru_z), "GRU.update_gate", "gru"),

@@ -17,7 +17,16 @@ import numpy as np
 from harness.layers import windows as win
 from harness.transforms.base import SITE_LAYER, Edit, Site, transform, variant_spec
 
-RECURRENT = ("LSTM", "GRU")
+RECURRENT = ("LSTM", "GRU", "Bidirectional")
+GATED_PARAMETERS = ("kernel", "recurrent_kernel", "bias")
+
+
+def gated_parameters(spec) -> tuple[str, ...]:
+    """The parameters whose last axis holds the gate blocks: a recurrent layer's own, or each
+    direction's of a Bidirectional wrapper (`forward/kernel`, ...; one direction's port may
+    be wrong alone, but a port usually writes one loader for both, so both are edited)."""
+    prefixes = [f"{d}/" for d in ("forward", "backward")] if spec.type == "Bidirectional" else [""]
+    return tuple(prefix + name for prefix in prefixes for name in GATED_PARAMETERS)
 
 
 def _gate_blocks(array: np.ndarray, gates: int, order: tuple[int, ...]) -> np.ndarray:
@@ -36,8 +45,9 @@ def gate_order(site: Site, edit: Edit, context) -> Iterator:
     for order in itertools.permutations(range(len(gates))):
         if order == tuple(range(len(gates))):
             continue
-        def apply(edit: Edit, order=order, layer=site.layer, count=len(gates)) -> None:
-            for parameter in ("kernel", "recurrent_kernel", "bias"):
+        def apply(edit: Edit, order=order, layer=site.layer, count=len(gates),
+                  parameters=gated_parameters(spec)) -> None:
+            for parameter in parameters:
                 name = f"{layer}/{parameter}"
                 edit.weights[name] = _gate_blocks(edit.weights[name], count, order)
                 edit.add_layout(name, lambda a, count=count, back=tuple(np.argsort(order)):
