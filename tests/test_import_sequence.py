@@ -174,6 +174,27 @@ TORCH_TEXT = textwrap.dedent('''
             return out
 
 
+    class BiSequence(nn.Module):  # bidirectional, every step's output into a Linear per step
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(3, 4, batch_first=True, bidirectional=True)
+            self.head = nn.Linear(8, 2)
+
+        def forward(self, x):
+            out, _ = self.lstm(x)
+            return self.head(out)
+
+
+    class BiLast(nn.Module):  # the common idiom whose reverse half is not a final state
+        def __init__(self):
+            super().__init__()
+            self.gru = nn.GRU(3, 4, batch_first=True, bidirectional=True)
+
+        def forward(self, x):
+            out, _ = self.gru(x)
+            return out[:, -1]
+
+
     class States(nn.Module):
         def __init__(self):
             super().__init__()
@@ -227,7 +248,6 @@ def test_torch_recurrent_options_the_case_cannot_express_are_listed(tmp_path, ca
     assert main(["import", f"{tmp_path / 'text.py'}:States", "--weights", str(tmp_path / "States.pt"),
                  "--input-shape", "6,3", "--out", str(out)]) != 0
     printed = capsys.readouterr().out
-    assert "lstm (LSTM): bidirectional=True" in printed
     assert "uses the final states" in printed
     assert not out.exists()
 
@@ -275,4 +295,35 @@ def test_keras_bidirectional_without_merge_is_refused(tmp_path, capsys):
     out = tmp_path / "two.yaml"
     assert main(["import", str(tmp_path / "two.keras"), "--out", str(out)]) != 0
     assert "merge_mode None returns two outputs" in capsys.readouterr().out
+    assert not out.exists()
+
+
+def test_torch_bidirectional_module_imports_as_bidirectional_concat(tmp_path):
+    """nn.LSTM(bidirectional=True): torch's own random weights (both directions, bias_hh
+    folded) through the case's Bidirectional; the module's output is the check."""
+    backend_or_skip("torch")
+    import torch
+
+    module = torch_module(tmp_path, "BiSequence")
+    out = tmp_path / "bi.yaml"
+    assert main(["import", f"{tmp_path / 'text.py'}:BiSequence", "--weights", str(tmp_path / "BiSequence.pt"),
+                 "--input-shape", "5,3", "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    (layer,) = [node.spec for node in case.graph.nodes if type(node.spec).__name__ == "Bidirectional"]
+    assert layer.merge_mode == "concat" and layer.layer.return_sequences
+    (inputs,) = case.dataset.inputs.values()
+    with torch.no_grad():
+        expected = module(torch.from_numpy(np.ascontiguousarray(inputs))).numpy()
+    (output,) = case.graph.outputs
+    np.testing.assert_allclose(run_reference(case, train=False).outputs[output], expected, rtol=RTOL, atol=ATOL)
+    passes_everywhere(case)
+
+
+def test_torch_last_step_of_a_bidirectional_output_is_refused(tmp_path, capsys):
+    backend_or_skip("torch")
+    torch_module(tmp_path, "BiLast")
+    out = tmp_path / "bilast.yaml"
+    assert main(["import", f"{tmp_path / 'text.py'}:BiLast", "--weights", str(tmp_path / "BiLast.pt"),
+                 "--input-shape", "5,3", "--out", str(out)]) != 0
+    assert "the last step of a bidirectional output" in capsys.readouterr().out
     assert not out.exists()

@@ -194,7 +194,9 @@ def recurrent_getitem(node, names: dict, tuples: dict, sequences: dict, problems
       unused one is dropped, a used one is a problem (the case's layer returns its output only);
     * `out[:, -1]` on that sequence, its only use: the last step, which is the case layer with
       return_sequences false (the same value: a forward recurrence's last output). Another
-      index, or a sequence also used whole, is a problem.
+      index, or a sequence also used whole, is a problem; so is `out[:, -1]` of a
+      bidirectional module (`bidirectional=True` is the case's Bidirectional concat), whose
+      reverse half at the last step is not the reverse direction's final state.
     """
     source, index = node.args[0], node.args[1]
     label = f"getitem {index!r}"
@@ -205,6 +207,11 @@ def recurrent_getitem(node, names: dict, tuples: dict, sequences: dict, problems
     elif source in tuples:
         problems.append(ImportProblem(names.get(source, "?"), label, "uses the final states; the case's "
                                       "recurrent layer returns its output only"))
+    elif source in sequences and index in LAST_STEP and sequences[source]["type"] == "Bidirectional":
+        problems.append(ImportProblem(names.get(source, "?"), label, "the last step of a bidirectional output: "
+                                      "its reverse half there has read only that step (Keras' Bidirectional "
+                                      "without return_sequences takes the reverse direction's state after "
+                                      "step 0, h_n[1]); the case has no slice layer for it"))
     elif source in sequences and index in LAST_STEP and len(source.users) == 1:
         sequences[source]["return_sequences"] = False
         names[node] = names[source]
@@ -424,14 +431,17 @@ def recurrent(kind: str) -> Callable:  # torch/nn/modules/rnn.py: LSTM, GRU
             reasons.append("batch_first=False: time-major input; the case's sequences are (batch, time, features)")
         if m.num_layers != 1:
             reasons.append(f"num_layers={m.num_layers}: stacked layers in one module; write one module per layer")
-        if m.bidirectional:
-            reasons.append("bidirectional=True: the harness has no bidirectional layer yet")
         if getattr(m, "proj_size", 0):
             reasons.append(f"proj_size={m.proj_size}: a projected LSTM")
         if not m.bias:
             reasons.append("bias=False: the case's recurrent layers have a bias")
         spec = {"type": kind, "units": m.hidden_size, "return_sequences": True}
-        return {**spec, "reset_after": True} if kind == "GRU" else spec
+        spec = {**spec, "reset_after": True} if kind == "GRU" else spec
+        if m.bidirectional:
+            # The output [forward, reverse], the reverse half in forward time: Keras'
+            # Bidirectional concat with return_sequences (harness/layers/bidirectional.py).
+            return {"type": "Bidirectional", "layer": spec, "merge_mode": "concat"}
+        return spec
     return translate
 
 

@@ -274,7 +274,8 @@ def native_bidirectional(spec, ctx) -> BuiltLayer | None:
     for direction, suffix in (("forward", ""), ("backward", "_reverse")):
         if not two_biases:
             freeze_at_zero(getattr(module, "bias_hh_l0" + suffix))
-            held += held_second_bias(inner, ctx, module, layout, folds=True, suffix=suffix)
+            held += [replace(h, fold=replace(h.fold, parameter=f"{direction}/{h.fold.parameter}"))
+                     for h in held_second_bias(inner, ctx, module, layout, folds=True, suffix=suffix)]
         bindings += [replace(b, parameter=f"{direction}/{b.parameter}")
                      for b in bind(inner, ctx, module, layout, two_biases=two_biases, suffix=suffix)]
 
