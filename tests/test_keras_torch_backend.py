@@ -93,3 +93,39 @@ def test_a_missing_torch_is_a_skip_with_its_reason(monkeypatch):
     result = runner.check("keras-torch", "forward")
     assert result.verdict == SKIPPED
     assert "harness_test_no_such_module" in result.reason and "not installed" in result.reason
+
+
+@pytest.mark.parametrize("file, case_id", [
+    # a pickled Case cannot cross to the worker (FrameworkDefault[...] is a generic pydantic
+    # class): the defaults cases errored until the worker loaded the case from its file
+    ("defaults_gelu.yaml", "defaults_gelu.exact_model"),
+    # the average-pooling builder multiplied by a NumPy array with `*`, which a torch tensor
+    # that requires grad refuses
+    ("pool001_explicit_padding.yaml", "pool001_explicit_padding.squeezenet_ceil"),
+])
+def test_fixed_harness_bugs(file, case_id):
+    keras_torch_or_skip()
+    runner = CaseRunner(case_named(file, case_id), diagnose=False)
+    for check in ("forward", "gradients"):
+        result = runner.check("keras-torch", check)
+        assert result.verdict == PASS, f"{check}: {result.message or result.reason}"
+
+
+def test_a_layer_keras_torch_refuses_is_a_skip_with_kerass_words():
+    keras_torch_or_skip()
+    runner = CaseRunner(case_named("layernorm_sequence.yaml", "layernorm_sequence.steps_training_mode"),
+                        diagnose=False)
+    result = runner.check("keras-torch", "forward")
+    assert result.verdict == SKIPPED
+    assert "Keras' torch backend cannot run this model" in result.reason and "normalized_shape" in result.reason
+
+
+def test_float64_is_judged_with_float32_tolerances_and_says_why():
+    """Keras demotes float64 to float32 on torch (keras/src/backend/common/dtypes.py)."""
+    keras_torch_or_skip()
+    runner = CaseRunner(case_named("seed005_sgd_trace.yaml", "seed005_sgd_trace.float64"), diagnose=False)
+    tolerance = runner.tolerance("forward", "keras-torch")
+    assert (tolerance.rtol, tolerance.atol) == (1e-4, 1e-5)
+    assert "BIT64_TO_BIT32_DTYPE" in tolerance.reason
+    assert runner.check("keras-torch", "forward").verdict == PASS
+    assert runner.execution_paths("keras-torch")["keras.float64"] == "float32"

@@ -144,8 +144,9 @@ class ExpectedDifference(Spec):
     `when`, the difference is expected only on the execution paths named there."""
 
     frameworks: list[str] = Field(
-        min_length=1, description="numpy, keras, chainer, torch, onnxruntime, litert, or the name of one of the "
-                                  "case's ports (onnxruntime and litert also inherit torch's and keras' entries)")
+        min_length=1, description="numpy, keras, chainer, torch, onnxruntime, litert, keras-torch, or the name of one "
+                                  "of the case's ports (onnxruntime and litert also inherit torch's and keras' "
+                                  "entries; keras-torch inherits none)")
     checks: list[CheckName] | None = Field(default=None, description="default: every check")
     reason: str = Field(min_length=1)
     when: ExpectedWhen | None = Field(default=None, description="default: on every machine")
