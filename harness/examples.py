@@ -340,6 +340,13 @@ LAYER_EXAMPLES: list[LayerExample] = [
     LayerExample("LayerNormalization", {"epsilon": 1e-3, "center": False}, [(4,)]),
     LayerExample("LayerNormalization", {"epsilon": 1e-3, "scale": False}, [(2, 4)]),
     LayerExample("LayerNormalization", {"epsilon": 1e-3, "center": False, "scale": False}, [(4,)]),
+    # Self-attention over (length, d_model): torch's native function where heads * key_dim == d_model,
+    # its composite elsewhere; causal masks the upper triangle of every head.
+    LayerExample("MultiHeadAttention", {"num_heads": 2, "key_dim": 2}, [(3, 4)], batch=2),
+    LayerExample("MultiHeadAttention", {"num_heads": 2, "key_dim": 3, "causal": True}, [(4, 6)], batch=2),
+    LayerExample("MultiHeadAttention", {"num_heads": 3, "key_dim": 2}, [(3, 4)], batch=2),
+    LayerExample("MultiHeadAttention", {"num_heads": 1, "key_dim": 3, "causal": True, "use_bias": False},
+                 [(4, 3)], batch=2),
     LayerExample("Embedding", {"input_dim": 5, "output_dim": 3}, [(4,)], make_inputs=_indices(5), batch=4),
     LayerExample("Embedding", {"input_dim": 3, "output_dim": 2}, [(2, 3)], make_inputs=_indices(3)),
     LayerExample("Dropout", {"rate": 0.5}, [(4,)]),
