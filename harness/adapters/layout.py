@@ -134,3 +134,26 @@ def attention_output_to_out_in(heads: int) -> Transform:
 
     return Transform("(heads, head_dim, d_model) -> (d_model, heads * head_dim): heads merged, then "
                      "transposed to (out, in)", to_native, from_native)
+
+
+def attention_packed_in_proj(kernels: tuple[np.ndarray, np.ndarray, np.ndarray],
+                             biases: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                             ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Keras' query/key/value kernels (d_model, heads, head_dim) (and biases (heads, head_dim))
+    -> the default nn.MultiheadAttention's packed in_proj_weight (3 * E, d_model) and
+    in_proj_bias (3 * E,): rows 0:E the query's, E:2E the key's, 2E:3E the value's
+    (torch/nn/functional.py, `_in_projection_packed` splits them in that order)."""
+    heads = kernels[0].shape[1]
+    weight = np.concatenate([attention_projection_to_out_in(heads).to_native(k) for k in kernels])
+    bias = None if biases is None else np.concatenate([np.reshape(b, -1) for b in biases])
+    return weight, bias
+
+
+def attention_unpack_in_proj(weight: np.ndarray, bias: np.ndarray | None, heads: int
+                             ) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+    """The inverse of `attention_packed_in_proj`: three kernels (d_model, heads, head_dim) and,
+    given a bias, three biases (heads, head_dim)."""
+    transform = attention_projection_to_out_in(heads)
+    kernels = [transform.from_native(part) for part in np.split(weight, 3)]
+    biases = None if bias is None else [part.reshape(heads, -1) for part in np.split(bias, 3)]
+    return kernels, biases
