@@ -80,3 +80,58 @@ def test_keras_float64_scale_is_rounded_to_float32_without_the_adapters_fix():
     rounded = dict(p, query_kernel=p["query_kernel"] * factor, query_bias=p["query_bias"] * factor)
     with_rounded_scale = spec.reference(spec, rounded).forward(x)
     np.testing.assert_allclose(got, with_rounded_scale, rtol=1e-12, atol=1e-14)
+
+
+def _keras_encoder(path, causal: bool):
+    """keras.io's "text classification with Transformer" block without dropout: post-norm."""
+    import keras
+
+    rng = np.random.default_rng(3)
+    x = keras.Input((5, 8), name="x")
+    attention = keras.layers.MultiHeadAttention(2, 4, name="mha")(x, x, use_causal_mask=causal)
+    norm1 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm1")(keras.layers.Add(name="add1")([x, attention]))
+    ff = keras.layers.Dense(8, name="ff2")(keras.layers.Dense(16, activation="relu", name="ff1")(norm1))
+    out = keras.layers.LayerNormalization(epsilon=1e-6, name="norm2")(keras.layers.Add(name="add2")([norm1, ff]))
+    model = keras.Model(x, out)
+    model.set_weights([0.3 * rng.normal(size=w.shape) for w in model.get_weights()])  # non-zero biases too
+    model.save(path)
+    return model
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_import_keras_transformer_block_with_multi_head_attention(tmp_path, causal):
+    """A Functional model calling MultiHeadAttention(x, x[, use_causal_mask=True]) imports as the
+    case's self-attention layer (value_dim and attention_axes that Keras filled in itself are
+    not problems), its reference matches Keras' own predictions, and every backend passes."""
+    from harness.case import load_cases_from_file
+    from harness.cli import main
+    from harness.reference import run_reference
+    from tests.conftest import backend_or_skip
+    from tests.test_import_export import ATOL, RTOL, passes_everywhere
+
+    backend_or_skip("keras")
+    model = _keras_encoder(tmp_path / "model.keras", causal)
+    out = tmp_path / "cases" / "encoder.yaml"
+    assert main(["import", str(tmp_path / "model.keras"), "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    mha = case.graph.layers["mha"]
+    assert (mha.type, mha.num_heads, mha.key_dim, mha.causal) == ("MultiHeadAttention", 2, 4, causal)
+    expected = np.asarray(model(case.dataset.inputs["x"], training=False))
+    reference = run_reference(case, train=False).outputs
+    (output,) = reference.values()
+    np.testing.assert_allclose(output, expected, rtol=RTOL, atol=ATOL)
+    passes_everywhere(case)
+
+
+def test_import_keras_cross_attention_is_refused(tmp_path, capsys):
+    from harness.cli import main
+    from tests.conftest import backend_or_skip
+
+    backend_or_skip("keras")
+    import keras
+
+    q, v = keras.Input((3, 4), name="q"), keras.Input((5, 4), name="v")
+    keras.Model([q, v], keras.layers.MultiHeadAttention(1, 2, name="cross")(q, v)).save(tmp_path / "cross.keras")
+    assert main(["import", str(tmp_path / "cross.keras"), "--out", str(tmp_path / "cross.yaml")]) != 0
+    assert "separate query, value or key" in capsys.readouterr().out
+    assert not (tmp_path / "cross.yaml").exists()
