@@ -345,6 +345,7 @@ LAYER_EXAMPLES: list[LayerExample] = [
     LayerExample("MultiHeadAttention", {"num_heads": 2, "key_dim": 2}, [(3, 4)], batch=2),
     LayerExample("MultiHeadAttention", {"num_heads": 2, "key_dim": 3, "causal": True}, [(4, 6)], batch=2),
     LayerExample("MultiHeadAttention", {"num_heads": 3, "key_dim": 2}, [(3, 4)], batch=2),
+    LayerExample("MultiHeadAttention", {"num_heads": 2, "key_dim": 2, "value_dim": 3}, [(3, 4)], batch=2),
     LayerExample("MultiHeadAttention", {"num_heads": 1, "key_dim": 3, "causal": True, "use_bias": False},
                  [(4, 3)], batch=2),
     LayerExample("Embedding", {"input_dim": 5, "output_dim": 3}, [(4,)], make_inputs=_indices(5), batch=4),

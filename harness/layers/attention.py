@@ -6,9 +6,10 @@ multi_head_attention.py: `build` makes four EinsumDense sublayers through
 "abcd,cde->abe"; the query is multiplied by `1 / sqrt(key_dim)` (`_inverse_sqrt_key_dim`)
 before the dot product with the key):
 
-* `query_kernel`, `key_kernel`, `value_kernel`: (d_model, num_heads, key_dim)
-* `query_bias`, `key_bias`, `value_bias`: (num_heads, key_dim)
-* `output_kernel`: (num_heads, key_dim, d_model), `output_bias`: (d_model,)
+* `query_kernel`, `key_kernel`: (d_model, num_heads, key_dim); `value_kernel`: (d_model,
+  num_heads, value_dim) (value_dim = key_dim unless set)
+* `query_bias`, `key_bias`: (num_heads, key_dim); `value_bias`: (num_heads, value_dim)
+* `output_kernel`: (num_heads, value_dim, d_model), `output_bias`: (d_model,)
 
 torch's nn.MultiheadAttention packs the three input kernels as the rows of one
 in_proj_weight (3 * d_model, d_model), each (out, in); chainer has no attention link. The
@@ -89,6 +90,7 @@ class MultiHeadAttention(LayerSpec):
         A = softmax(Q K^T / sqrt(key_dim))                  over key positions, causal: s <= l only
         y = sum_n (A V)_n Wo_n + bo                         (length, d_model)
 
+    V and the output kernel have value_dim per head (Keras' value_dim; key_dim when left out).
     Dropout is 0 (a random mask cannot be compared). The output has the input's d_model, as in
     Keras' default `output_shape`. num_heads * key_dim need not equal d_model (Keras allows
     it; torch's nn.MultiheadAttention does not, so the torch adapter is composite there).
@@ -97,6 +99,8 @@ class MultiHeadAttention(LayerSpec):
     type: Literal["MultiHeadAttention"]
     num_heads: int = Field(gt=0, description="number of attention heads")
     key_dim: int = Field(gt=0, description="size of each head's query, key and value projections")
+    value_dim: int | None = Field(default=None, gt=0, description="size of each head's value projection; "
+                                                                  "default key_dim (Keras' value_dim)")
     use_bias: bool = Field(default=True, description="biases on the four projections (Keras' use_bias, "
                                                      "torch's bias)")
     causal: bool = Field(default=False, description="causal masking: position l attends to positions <= l "
@@ -115,13 +119,18 @@ class MultiHeadAttention(LayerSpec):
         d_model = shape[-1]
         shapes = {}
         for name in PROJECTIONS:
-            shapes[f"{name}_kernel"] = (d_model, self.num_heads, self.key_dim)
+            size = self.head_value_dim if name == "value" else self.key_dim
+            shapes[f"{name}_kernel"] = (d_model, self.num_heads, size)
             if self.use_bias:
-                shapes[f"{name}_bias"] = (self.num_heads, self.key_dim)
-        shapes["output_kernel"] = (self.num_heads, self.key_dim, d_model)
+                shapes[f"{name}_bias"] = (self.num_heads, size)
+        shapes["output_kernel"] = (self.num_heads, self.head_value_dim, d_model)
         if self.use_bias:
             shapes["output_bias"] = (d_model,)
         return shapes
+
+    @property
+    def head_value_dim(self) -> int:
+        return self.key_dim if self.value_dim is None else self.value_dim
 
     def default_initializers(self):
         initializers = {f"{name}_kernel": "glorot_uniform" for name in (*PROJECTIONS, "output")}

@@ -11,7 +11,8 @@ import numpy as np
 from harness.adapters.base import BuiltLayer, WeightBinding
 from harness.adapters.chainer_backend._import import F, L, chainer
 from harness.adapters.chainer_backend.registry import LAYER_BUILDERS as builders
-from harness.adapters.layout import AS_IS, attention_bias_flat, attention_output_to_out_in, attention_projection_to_out_in
+from harness.adapters.layout import (AS_IS, attention_bias_flat, attention_output_to_out_in,
+                                     attention_projection_to_out_in)
 
 PROJECTIONS = ("query", "key", "value")
 
@@ -19,13 +20,13 @@ PROJECTIONS = ("query", "key", "value")
 @builders.register("MultiHeadAttention")
 def multi_head_attention(spec, ctx) -> BuiltLayer:
     length, d_model = ctx.input_shapes[0]
-    heads, head_dim = spec.num_heads, spec.key_dim
-    inner = heads * head_dim
+    heads, head_dim, value_dim = spec.num_heads, spec.key_dim, spec.head_value_dim
     chain = chainer.Chain()
     with chain.init_scope():
         for name in PROJECTIONS:
-            setattr(chain, name, L.Linear(d_model, inner, nobias=not spec.use_bias))
-        chain.output = L.Linear(inner, d_model, nobias=not spec.use_bias)
+            size = heads * (value_dim if name == "value" else head_dim)
+            setattr(chain, name, L.Linear(d_model, size, nobias=not spec.use_bias))
+        chain.output = L.Linear(heads * value_dim, d_model, nobias=not spec.use_bias)
     bindings = []
     for name in PROJECTIONS:
         link = getattr(chain, name)
@@ -39,14 +40,14 @@ def multi_head_attention(spec, ctx) -> BuiltLayer:
 
     def call(x):
         batch = x.shape[0]
-        q, k, v = (F.reshape(getattr(chain, name)(x, n_batch_axes=2), (batch, length, heads, head_dim))
+        q, k, v = (F.reshape(getattr(chain, name)(x, n_batch_axes=2), (batch, length, heads, -1))
                    for name in PROJECTIONS)
         scores = F.einsum("bsnh,blnh->bnls", k, q) * (1.0 / math.sqrt(head_dim))
         if spec.causal:
             blocked = np.full(scores.shape, -np.inf, dtype=scores.dtype)
             scores = F.where(np.broadcast_to(allowed, scores.shape), scores, blocked)
         o = F.einsum("bnls,bsnh->blnh", F.softmax(scores, axis=-1), v)
-        return chain.output(F.reshape(o, (batch, length, inner)), n_batch_axes=2)
+        return chain.output(F.reshape(o, (batch, length, heads * value_dim)), n_batch_axes=2)
 
     return BuiltLayer(call=call, bindings=bindings, module=chain, implementation="composite",
                       detail="L.Linear projections (n_batch_axes=2), F.einsum, F.softmax"

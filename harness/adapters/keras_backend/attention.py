@@ -30,7 +30,8 @@ SUBLAYERS = {"query": "_query_dense", "key": "_key_dense", "value": "_value_dens
 
 @builders.register("MultiHeadAttention")
 def multi_head_attention(spec, ctx) -> BuiltLayer:
-    layer = keras.layers.MultiHeadAttention(num_heads=spec.num_heads, key_dim=spec.key_dim, dropout=0.0,
+    layer = keras.layers.MultiHeadAttention(num_heads=spec.num_heads, key_dim=spec.key_dim, value_dim=spec.value_dim,
+                                            dropout=0.0,
                                             use_bias=spec.use_bias, dtype=ctx.dtype, name=ctx.layer_name)
     shape = (None, *ctx.input_shapes[0])
     layer.build(shape, shape)
@@ -45,5 +46,6 @@ def multi_head_attention(spec, ctx) -> BuiltLayer:
         if spec.use_bias:
             bindings.append(WeightBinding(f"{name}_bias", dense.bias, f"MultiHeadAttention.{attribute}.bias", AS_IS))
     return BuiltLayer(call=lambda x: layer(x, x, use_causal_mask=spec.causal), bindings=bindings, module=layer,
-                      detail=f"keras.layers.MultiHeadAttention(num_heads={spec.num_heads}, key_dim={spec.key_dim}), "
+                      detail=f"keras.layers.MultiHeadAttention(num_heads={spec.num_heads}, key_dim={spec.key_dim}, "
+                             f"value_dim={spec.value_dim}), "
                              f"called (x, x, use_causal_mask={spec.causal}){note}")

@@ -10,8 +10,8 @@ default nn.MultiheadAttention, whose rows 0:E, E:2E, 2E:3E are the same three ma
 query/key/value biases are three tensors concatenated into in_proj_bias at each call.
 docs/layouts-and-semantics.md (Attention) gives the packed layout for porting by hand.
 
-Otherwise (Keras allows any key_dim) torch's function refuses (it splits embed_dim into
-heads), and the layer is composite: the same projections, torch.einsum and torch.softmax.
+Otherwise (Keras allows any key_dim and value_dim) torch's function refuses (it splits
+embed_dim into heads, values included), and the layer is composite: the same projections, torch.einsum and torch.softmax.
 """
 
 from __future__ import annotations
@@ -26,21 +26,20 @@ from harness.adapters.layout import (AS_IS, attention_bias_flat, attention_outpu
                                      attention_projection_to_out_in)
 from harness.adapters.torch_backend.registry import LAYER_BUILDERS as builders
 
-PROJECTIONS = ("query", "key", "value")
 NATIVE_NAMES = {"query": "q_proj", "key": "k_proj", "value": "v_proj"}
 
 
 class UnpackedAttention(torch.nn.Module):
     """nn.MultiheadAttention's parameters in its unpacked form, the biases split per projection."""
 
-    def __init__(self, d_model: int, heads: int, head_dim: int, bias: bool, dtype) -> None:
+    def __init__(self, d_model: int, heads: int, head_dim: int, value_dim: int, bias: bool, dtype) -> None:
         super().__init__()
-        inner = heads * head_dim
         for short in NATIVE_NAMES.values():
+            inner = heads * (value_dim if short == "v_proj" else head_dim)
             self.register_parameter(f"{short}_weight", torch.nn.Parameter(torch.zeros(inner, d_model, dtype=dtype)))
             if bias:
                 self.register_parameter(f"{short}_bias", torch.nn.Parameter(torch.zeros(inner, dtype=dtype)))
-        self.out_proj = torch.nn.Linear(inner, d_model, bias=bias, dtype=dtype)
+        self.out_proj = torch.nn.Linear(heads * value_dim, d_model, bias=bias, dtype=dtype)
 
 
 def causal_bool_mask(length: int, device) -> torch.Tensor:
@@ -50,9 +49,9 @@ def causal_bool_mask(length: int, device) -> torch.Tensor:
 
 @builders.register("MultiHeadAttention")
 def multi_head_attention(spec, ctx) -> BuiltLayer:
-    length, d_model = ctx.input_shapes[0]
-    heads, head_dim = spec.num_heads, spec.key_dim
-    module = UnpackedAttention(d_model, heads, head_dim, spec.use_bias, getattr(torch, ctx.dtype))
+    _, d_model = ctx.input_shapes[0]
+    heads, head_dim, value_dim = spec.num_heads, spec.key_dim, spec.head_value_dim
+    module = UnpackedAttention(d_model, heads, head_dim, value_dim, spec.use_bias, getattr(torch, ctx.dtype))
     bindings = []
     for name, short in NATIVE_NAMES.items():
         bindings.append(WeightBinding(f"{name}_kernel", getattr(module, f"{short}_weight"),
@@ -70,7 +69,7 @@ def multi_head_attention(spec, ctx) -> BuiltLayer:
             return [None] * 3
         return [getattr(module, f"{short}_bias") for short in NATIVE_NAMES.values()]
 
-    if heads * head_dim == d_model:
+    if heads * head_dim == d_model and value_dim == head_dim:
         def call(x):
             seq_first = x.transpose(0, 1)  # batch_first=True is a transpose around this function
             mask = causal_bool_mask(x.shape[1], x.device) if spec.causal else None
@@ -91,13 +90,14 @@ def multi_head_attention(spec, ctx) -> BuiltLayer:
         projected = []
         for short, bias in zip(NATIVE_NAMES.values(), biases()):
             z = F.linear(x, getattr(module, f"{short}_weight"), bias)
-            projected.append(z.reshape(*x.shape[:2], heads, head_dim))
+            projected.append(z.reshape(*x.shape[:2], heads, -1))
         q, k, v = projected
         scores = torch.einsum("bsnh,blnh->bnls", k, q) / math.sqrt(head_dim)
         if spec.causal:
             scores = scores.masked_fill(causal_bool_mask(x.shape[1], x.device), float("-inf"))
         o = torch.einsum("bnls,bsnh->blnh", torch.softmax(scores, dim=-1), v)
-        return module.out_proj(o.reshape(*x.shape[:2], heads * head_dim))
+        return module.out_proj(o.reshape(*x.shape[:2], heads * value_dim))
     return BuiltLayer(call=composite, bindings=bindings, module=module, implementation="composite",
-                      detail=f"F.linear projections, torch.einsum, torch.softmax: num_heads * key_dim = "
-                             f"{heads * head_dim} != d_model = {d_model}, which nn.MultiheadAttention requires")
+                      detail=f"F.linear projections, torch.einsum, torch.softmax: nn.MultiheadAttention needs "
+                             f"num_heads * key_dim = d_model and value_dim = key_dim (here {heads} * {head_dim}, "
+                             f"d_model {d_model}, value_dim {value_dim})")
