@@ -6,7 +6,7 @@ module below, and register one builder per adapter under harness/adapters/.
 
 # Imported for their registration side effects.
 from harness.layers import (  # noqa: F401
-    activation_layers, adaptive, conv, core, depthwise, embedding, merge, normalization, pooling, recurrent,
+    activation_layers, adaptive, attention, conv, core, depthwise, embedding, merge, normalization, pooling, recurrent,
     regularization, reshaping)
 from harness.layers.base import LAYERS, LayerSpec, ReferenceLayer
 
