@@ -181,7 +181,7 @@ def _coincidences(items) -> dict[str, int]:
         found["samples = features"] += data["samples"] == shape[-1]
         nodes = data["model"].get("sequential") or data["model"]["nodes"]
         first = nodes[0]
-        width = next((first[f] for f in ("units", "filters", "output_dim") if f in first), None)
+        width = next((first[f] for f in ("units", "filters", "output_dim", "key_dim") if f in first), None)
         found["width = an input axis"] += first["type"] in LAYERS and width is not None and width in shape
     return found
 

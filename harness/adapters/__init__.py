@@ -20,14 +20,16 @@ BACKEND_CLASSES = {
     "torch": "harness.adapters.torch_backend:TorchBackend",
     "onnxruntime": "harness.adapters.shipping.onnx_runtime:OnnxRuntimeBackend",
     "litert": "harness.adapters.shipping.litert:LiteRTBackend",
+    "keras-torch": "harness.adapters.keras_other:KerasTorchBackend",
 }
 """One entry per name of harness.case.schema.BACKENDS (tests/test_shipping_backends.py keeps them equal)."""
 FRAMEWORK_PACKAGES = {"keras": "keras (with tensorflow)", "chainer": "chainer", "torch": "torch",
                       "onnxruntime": "onnxruntime (with torch, onnx and onnxscript, which export to ONNX)",
-                      "litert": "tensorflow (its TFLite converter) with keras; ai-edge-litert runs the result"}
+                      "litert": "tensorflow (its TFLite converter) with keras; ai-edge-litert runs the result",
+                      "keras-torch": "torch (Keras' torch backend, in a worker process)"}
 FRAMEWORK_MODULES = {"keras": ("keras", "tensorflow"), "chainer": ("chainer",), "torch": ("torch",),
                      "onnxruntime": ("onnxruntime", "torch", "onnx", "onnxscript", "onnx_ir"),
-                     "litert": ("keras", "tensorflow")}
+                     "litert": ("keras", "tensorflow"), "keras-torch": ("keras", "torch")}
 """A ModuleNotFoundError for one of these means the framework is absent, not broken."""
 
 

@@ -93,3 +93,67 @@ def depthwise_to_grouped(multiplier: int) -> Transform:
 
 DEPTHWISE_TO_MULTIPLIER_IN = transpose(3, 2, 0, 1, description=(
     "transposed: (kh, kw, in, multiplier) -> (multiplier, in, kh, kw) (chainer's DepthwiseConvolution2D.W)"))
+
+
+def attention_projection_to_out_in(heads: int) -> Transform:
+    """Keras' MultiHeadAttention query/key/value kernel (d_model, heads, head_dim) <-> an (out, in)
+    weight (heads * head_dim, d_model): torch's q_proj_weight/k_proj_weight/v_proj_weight, or
+    rows [0:E], [E:2E], [2E:3E] of nn.MultiheadAttention's packed in_proj_weight. Row
+    n * head_dim + h is head n's unit h: torch splits a projection into heads with
+    `view(..., num_heads, head_dim)` (torch/nn/functional.py, `multi_head_attention_forward`)."""
+    def to_native(a):
+        d_model, _, head_dim = a.shape
+        return np.ascontiguousarray(a.reshape(d_model, heads * head_dim).T)
+
+    def from_native(a):
+        out, d_model = a.shape
+        return np.ascontiguousarray(a.T.reshape(d_model, heads, out // heads))
+
+    return Transform("(d_model, heads, head_dim) -> (heads * head_dim, d_model): heads merged "
+                     "(n * head_dim + h), then transposed to (out, in)", to_native, from_native)
+
+
+def attention_bias_flat(heads: int) -> Transform:
+    """Keras' per-head projection bias (heads, head_dim) <-> torch's (heads * head_dim,) part of
+    in_proj_bias (same n * head_dim + h order as the kernels)."""
+    return Transform("(heads, head_dim) -> (heads * head_dim,): heads merged",
+                     lambda a: np.ascontiguousarray(a.reshape(-1)),
+                     lambda a: np.ascontiguousarray(a.reshape(heads, -1)))
+
+
+def attention_output_to_out_in(heads: int) -> Transform:
+    """Keras' output kernel (heads, head_dim, d_model) <-> torch's out_proj.weight
+    (d_model, heads * head_dim): the concatenated heads (n * head_dim + h) are its input axis."""
+    def to_native(a):
+        _, head_dim, d_model = a.shape
+        return np.ascontiguousarray(a.reshape(heads * head_dim, d_model).T)
+
+    def from_native(a):
+        d_model, inner = a.shape
+        return np.ascontiguousarray(a.T.reshape(heads, inner // heads, d_model))
+
+    return Transform("(heads, head_dim, d_model) -> (d_model, heads * head_dim): heads merged, then "
+                     "transposed to (out, in)", to_native, from_native)
+
+
+def attention_packed_in_proj(kernels: tuple[np.ndarray, np.ndarray, np.ndarray],
+                             biases: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                             ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Keras' query/key/value kernels (d_model, heads, head_dim) (and biases (heads, head_dim))
+    -> the default nn.MultiheadAttention's packed in_proj_weight (3 * E, d_model) and
+    in_proj_bias (3 * E,): rows 0:E the query's, E:2E the key's, 2E:3E the value's
+    (torch/nn/functional.py, `_in_projection_packed` splits them in that order)."""
+    heads = kernels[0].shape[1]
+    weight = np.concatenate([attention_projection_to_out_in(heads).to_native(k) for k in kernels])
+    bias = None if biases is None else np.concatenate([np.reshape(b, -1) for b in biases])
+    return weight, bias
+
+
+def attention_unpack_in_proj(weight: np.ndarray, bias: np.ndarray | None, heads: int
+                             ) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+    """The inverse of `attention_packed_in_proj`: three kernels (d_model, heads, head_dim) and,
+    given a bias, three biases (heads, head_dim)."""
+    transform = attention_projection_to_out_in(heads)
+    kernels = [transform.from_native(part) for part in np.split(weight, 3)]
+    biases = None if bias is None else [part.reshape(heads, -1) for part in np.split(bias, 3)]
+    return kernels, biases

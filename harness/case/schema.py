@@ -31,7 +31,13 @@ RUNTIMES = tuple(RUNTIME_SOURCES)
 """The shipped runtimes (harness/adapters/shipping/): columns on request (`--frameworks`), not by
 default, because exporting a case costs seconds where a framework's run costs milliseconds
 (docs/shipping.md has the measured times)."""
-BACKENDS = FRAMEWORKS + RUNTIMES
+KERAS_OTHER_BACKENDS = ("keras-torch",)
+"""The Keras adapter's model on Keras' other backends, each in a worker process started with
+KERAS_BACKEND set (harness/adapters/keras_other/): columns on request, like the runtimes (a
+worker's start and the per-case pickling cost time; docs/shipping.md has the measured times).
+Unlike a runtime, it inherits none of `keras`'s documented differences: another engine runs the
+same layers."""
+BACKENDS = FRAMEWORKS + RUNTIMES + KERAS_OTHER_BACKENDS
 """Every built-in backend name (harness/adapters/__init__.py's BACKEND_CLASSES has one class each)."""
 FrameworkName = Literal[BACKENDS]
 CHECKS = ("forward", "intermediates", "gradients", "training", "metrics", "known_values")
@@ -138,8 +144,9 @@ class ExpectedDifference(Spec):
     `when`, the difference is expected only on the execution paths named there."""
 
     frameworks: list[str] = Field(
-        min_length=1, description="numpy, keras, chainer, torch, onnxruntime, litert, or the name of one of the "
-                                  "case's ports (onnxruntime and litert also inherit torch's and keras' entries)")
+        min_length=1, description="numpy, keras, chainer, torch, onnxruntime, litert, keras-torch, or the name of one "
+                                  "of the case's ports (onnxruntime and litert also inherit torch's and keras' "
+                                  "entries; keras-torch inherits none)")
     checks: list[CheckName] | None = Field(default=None, description="default: every check")
     reason: str = Field(min_length=1)
     when: ExpectedWhen | None = Field(default=None, description="default: on every machine")

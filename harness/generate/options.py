@@ -226,8 +226,10 @@ def rule(*names: str):
     return register
 
 
-@rule("units", "filters", "output_dim")
+@rule("units", "filters", "output_dim", "key_dim")
 def _width(info, context, rng):
+    """A layer's width; MultiHeadAttention's key_dim is one (per head): a key_dim equal to d_model
+    or to the length is where a transposed or unsplit projection kernel still has the right shape."""
     lengths = coinciding_lengths(context)
     if lengths and context.coincidence_probability > 0 and rng.random() < context.coincidence_probability:
         return int(_choice(rng, lengths))

@@ -44,8 +44,10 @@ class WorkerFailed(Exception):
 class PortWorker:
     """One worker process for one port file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, environment: dict[str, str] | None = None) -> None:
         self.path = path
+        self.environment = dict(environment or {})
+        """Variables set for the worker on top of this process's (Keras' other backends: KERAS_BACKEND)."""
         self.version = path.stat().st_mtime
         self.process: subprocess.Popen | None = None
         self.lock = threading.Lock()
@@ -86,7 +88,8 @@ class PortWorker:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", BOOTSTRAP, str(requests_read), str(replies_write), json.dumps(path)],
                 stdin=subprocess.DEVNULL, stdout=self.stderr, stderr=self.stderr,
-                pass_fds=(requests_read, replies_write), start_new_session=True)
+                pass_fds=(requests_read, replies_write), start_new_session=True,
+                env={**os.environ, **self.environment} if self.environment else None)
         finally:
             os.close(requests_read)
             os.close(replies_write)

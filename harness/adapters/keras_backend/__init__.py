@@ -16,7 +16,7 @@ import numpy as np
 from harness.adapters.base import FrameworkBackend
 from harness.adapters.keras_backend._import import keras, tf
 from harness.adapters.keras_backend import (  # noqa: F401,E402  (registration side effects)
-    activation_layers, activations, conv, core, defaults, embedding, losses, merge, metrics, native,
+    activation_layers, activations, attention, conv, core, defaults, embedding, losses, merge, metrics, native,
     normalization, optimizers, paths, pooling, recurrent, regularization, reshaping)
 from harness.adapters.keras_backend.registry import (ACTIVATION_BUILDERS, DEFAULT_READERS, LAYER_BUILDERS,
     LOSS_BUILDERS, METRIC_BUILDERS, OPTIMIZER_BUILDERS)

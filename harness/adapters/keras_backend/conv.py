@@ -32,7 +32,7 @@ import re
 import numpy as np
 
 from harness.adapters.base import BuiltLayer, ExecutionPath, WeightBinding
-from harness.adapters.keras_backend._import import keras, tf
+from harness.adapters.keras_backend._import import BACKEND, keras, tf
 from harness.adapters.keras_backend.registry import LAYER_BUILDERS as builders
 from harness.adapters.layout import AS_IS
 from harness.layers import windows as win
@@ -48,7 +48,10 @@ tf.get_logger().addFilter(lambda record: "triggered tf.function retracing" not i
 
 @functools.cache
 def channels_first_failure(rank: int, grouped: bool, dtype: str) -> str | None:
-    """None if keras' channels_first convolution runs in this TensorFlow, else TF's message."""
+    """None if keras' channels_first convolution runs in this TensorFlow, else TF's message
+    (None on Keras' other backends: their kernels take NCHW)."""
+    if BACKEND != "tensorflow":
+        return None
     groups = 2 if grouped else 1
     layer = CONV_LAYERS[rank](groups, 1, data_format="channels_first", groups=groups, dtype=dtype)
     try:
@@ -73,6 +76,8 @@ def channels_first_route(name: str, spec, dtype: str) -> ExecutionPath:
     grouped = spec.groups > 1
     failure = channels_first_failure(spec.rank, grouped, dtype)
     label = f"{spec.type} channels_first" + (" grouped" if grouped else "")
+    if BACKEND != "tensorflow":  # keras-torch: Keras' own NCHW call on that backend's kernel
+        return ExecutionPath(name, "native", f"{label} native (Keras' {BACKEND} backend)")
     if failure:
         return ExecutionPath(name, "transposes", f"{label} between transposes ({failure})")
     how = "XLA" if grouped else ("oneDNN" if onednn_enabled() else "TensorFlow's NCHW kernel")

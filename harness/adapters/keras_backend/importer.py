@@ -136,7 +136,7 @@ def translate(layer, dtype: str, problems: list[ImportProblem], ignored: frozens
         return {"name": layer.name, "type": kind}
     if kind in WRAPPERS:
         return WRAPPERS[kind](layer, dtype, problems)
-    config = layer.get_config()
+    config = IMPLIED_CONFIG.get(kind, lambda c: c)(layer.get_config())
     fields = spec_class.model_fields
     defaults = {name: parameter.default for name, parameter in inspect.signature(type(layer).__init__).parameters.items()}
     spec: dict[str, Any] = {"name": layer.name, "type": kind, **SETTINGS.get(kind, {})}
@@ -220,13 +220,18 @@ def functional_nodes(config: dict, by_name: dict, dtype: str,
     """Graph-form nodes in a topological order that follows the config's layer order."""
     inputs = {entry["name"] for entry in config["layers"] if entry["class_name"] == "InputLayer"}
     applications = []  # (layer name, node index, [(layer, node, tensor) it reads])
+    call_fields: dict[tuple[str, int], dict[str, Any]] = {}  # fields a call argument sets (CALL_TRANSLATORS)
     for entry in config["layers"]:
         if entry["class_name"] == "InputLayer":
             continue
         for index, node in enumerate(entry["inbound_nodes"]):
             histories = []
             _histories(node.get("args", []), histories)
-            given = sorted(key for key, value in node.get("kwargs", {}).items() if not recorded_default(key, value))
+            kwargs = dict(node.get("kwargs", {}))
+            if entry["class_name"] in CALL_TRANSLATORS:
+                histories, fields = CALL_TRANSLATORS[entry["class_name"]](entry["name"], histories, kwargs, problems)
+                call_fields[(entry["name"], index)] = fields
+            given = sorted(key for key, value in kwargs.items() if not recorded_default(key, value))
             if given:
                 problems.append(ImportProblem(entry["name"], entry["class_name"],
                                               f"called with keyword arguments {given}"))
@@ -246,7 +251,7 @@ def functional_nodes(config: dict, by_name: dict, dtype: str,
                                                   "one output"))
             sources = [node_names[(source, node)] for source, node, _ in histories]
             if layer not in specs:
-                specs[layer] = translate(by_name[layer], dtype, problems)
+                specs[layer] = {**translate(by_name[layer], dtype, problems), **call_fields.get((layer, index), {})}
                 nodes.append({**specs[layer], "inputs": sources})
                 node_names[(layer, index)] = layer
             else:
@@ -290,3 +295,40 @@ def _histories(value: Any, found: list) -> None:
     elif isinstance(value, (list, tuple)):
         for item in value:
             _histories(item, found)
+
+
+# --- layers whose config or call the case states differently ------------------------------------
+
+def _attention_config(config: dict) -> dict:
+    """keras.layers.MultiHeadAttention records what it filled in itself (keras/src/layers/attention/
+    multi_head_attention.py, `__init__` and `_build_attention`): `value_dim` = key_dim when not
+    given, `attention_axes` = (1,) for a (batch, length, features) input. At those values they
+    are the harness's self-attention; other values stay options the case cannot express."""
+    config = dict(config)
+    if config.get("value_dim") == config.get("key_dim"):
+        config.pop("value_dim")
+    if list(config.get("attention_axes") or []) == [1]:
+        config.pop("attention_axes")
+    return config
+
+
+def _attention_call(name: str, histories: list, kwargs: dict, problems: list[ImportProblem]) -> tuple[list, dict]:
+    """MultiHeadAttention is called (query, value[, key]): the harness's layer is self-attention,
+    so all must be one tensor; `use_causal_mask=True` is its `causal` field."""
+    fields = {}
+    if kwargs.pop("use_causal_mask", False):
+        fields["causal"] = True
+    for flag in ("return_attention_scores",):
+        if kwargs.get(flag) is False:
+            kwargs.pop(flag)
+    if len(set(histories)) > 1:
+        problems.append(ImportProblem(name, "MultiHeadAttention", "called with separate query, value or key "
+                                      "tensors; the harness's MultiHeadAttention is self-attention only"))
+    return histories[:1], fields
+
+
+IMPLIED_CONFIG = {"MultiHeadAttention": _attention_config}
+"""Layer class -> its config with the values the layer filled in itself removed."""
+CALL_TRANSLATORS = {"MultiHeadAttention": _attention_call}
+"""Layer class -> (layer name, tensors read, call kwargs (consumed in place), problems) ->
+(the tensors the case's node reads, fields the call sets)."""

@@ -7,7 +7,7 @@ up positions too, which differs from the canonical definition for outputs with m
 
 from __future__ import annotations
 
-from harness.adapters.keras_backend._import import keras, tf
+from harness.adapters.keras_backend._import import BACKEND, keras, tf
 
 from harness.adapters.keras_backend.registry import LOSS_BUILDERS as builders
 
@@ -33,6 +33,13 @@ CACHED_LOGITS = ("; the output passed through tf.identity: Keras would otherwise
                  "sigmoid/softmax cached on it (_keras_logits) and skip that activation")
 
 
+def without_cached_logits(y):
+    """`y`'s values without the `_keras_logits` cache. Only Keras' TensorFlow crossentropies
+    read the cache (keras/src/backend/torch/nn.py has no `_keras_logits`), so on the torch
+    backend `y` is passed as it is (the detail still names tf.identity only on TensorFlow)."""
+    return tf.identity(y) if BACKEND == "tensorflow" else y
+
+
 def with_feature_axis(loss):
     """Keras' elementwise losses average over the last axis. On an output of one scalar per
     sample (shape (batch,), e.g. Dense(1) then Reshape([])) that last axis is the batch: Keras
@@ -54,8 +61,8 @@ def keras_loss(cls, detail_extra: str = "", **fixed):
         loss = with_feature_axis(cls(reduction=None, dtype=dtype, **options, **fixed))
         detail = f"keras.losses.{cls.__name__}({', '.join(f'{k}={v}' for k, v in {**options, **fixed}.items())})"
         if options.get("from_logits"):
-            return (lambda y, t: reduce(loss(t, tf.identity(y)), spec.reduction)), "native", \
-                detail + detail_extra + CACHED_LOGITS
+            return (lambda y, t: reduce(loss(t, without_cached_logits(y)), spec.reduction)), "native", \
+                detail + detail_extra + (CACHED_LOGITS if BACKEND == "tensorflow" else "")
         return (lambda y, t: reduce(loss(t, y), spec.reduction)), "native", detail + detail_extra
     return build
 

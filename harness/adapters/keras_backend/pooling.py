@@ -65,7 +65,8 @@ def padded_pooling(spec, ctx, layer_class) -> BuiltLayer:
 
     def call(x):
         y = layer(ops.pad(x, widths, constant_values=value))
-        return y * scale if average else y
+        # ops.multiply, not `*`: a torch tensor times a NumPy array asks NumPy (keras-torch).
+        return ops.multiply(y, ops.convert_to_tensor(scale)) if average else y
 
     then = " times k / count (each window's count by the case's count_include_pad)" if average else ""
     return BuiltLayer(call=call, module=layer, implementation="composite",

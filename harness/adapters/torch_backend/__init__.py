@@ -15,7 +15,7 @@ import torch
 
 from harness.adapters.base import FrameworkBackend
 from harness.adapters.torch_backend import (  # noqa: F401  (registration side effects)
-    activation_layers, activations, conv, core, defaults, embedding, losses, merge, metrics, native,
+    activation_layers, activations, attention, conv, core, defaults, embedding, losses, merge, metrics, native,
     normalization, optimizers, pooling, recurrent, regularization, reshaping)
 from harness.adapters.torch_backend.registry import (ACTIVATION_BUILDERS, DEFAULT_READERS, LAYER_BUILDERS,
     LOSS_BUILDERS, METRIC_BUILDERS, OPTIMIZER_BUILDERS)
