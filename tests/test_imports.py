@@ -15,6 +15,7 @@ collects (about 10 s in every xdist worker), before any test asked for them.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -26,6 +27,13 @@ from harness.adapters import FRAMEWORK_MODULES, FRAMEWORK_PACKAGES
 PACKAGE = Path(__file__).resolve().parent.parent / "harness"
 SOURCES = sorted(PACKAGE.rglob("*.py"))
 NOT_IMPORTED = {"harness.__main__": "it runs the command line when imported (it is compiled above)"}
+IN_A_WORKER = {
+    # Keras picks its backend at its first import; this process has Keras on TensorFlow, so the
+    # modules of the keras-torch worker (harness/adapters/keras_other/) import in a process of
+    # their own, with the environment that worker gets.
+    "harness.adapters.keras_backend.on_torch": {"KERAS_BACKEND": "torch", "HARNESS_KERAS_BACKEND": "torch"},
+    "harness.adapters.keras_other.worker_side": {"KERAS_BACKEND": "torch", "HARNESS_KERAS_BACKEND": "torch"},
+}
 
 
 def module_name(path: Path) -> str:
@@ -58,6 +66,9 @@ def framework_of(module: str) -> str | None:
 def test_every_module_imports(module):
     if module in NOT_IMPORTED:
         pytest.skip(NOT_IMPORTED[module])
+    if module in IN_A_WORKER:
+        import_in_a_worker(module, IN_A_WORKER[module])
+        return
     framework = framework_of(module)
     try:
         importlib.import_module(module)
@@ -67,3 +78,15 @@ def test_every_module_imports(module):
         if framework and missing in FRAMEWORK_MODULES[framework] and not required:
             pytest.skip(f"{FRAMEWORK_PACKAGES[framework]} is not installed ({exc})")
         raise
+
+
+def import_in_a_worker(module: str, environment: dict[str, str]) -> None:
+    import subprocess
+
+    required = os.environ.get("HARNESS_REQUIRE_FRAMEWORKS", "") not in ("", "0")
+    if importlib.util.find_spec("torch") is None and not required:
+        pytest.skip("torch is not installed: Keras' torch backend cannot start")
+    completed = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=PACKAGE.parent,
+                               env={**os.environ, **environment, "PYTHONPATH": str(PACKAGE.parent)},
+                               capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
