@@ -93,3 +93,20 @@ def depthwise_to_grouped(multiplier: int) -> Transform:
 
 DEPTHWISE_TO_MULTIPLIER_IN = transpose(3, 2, 0, 1, description=(
     "transposed: (kh, kw, in, multiplier) -> (multiplier, in, kh, kw) (chainer's DepthwiseConvolution2D.W)"))
+
+
+def transposed_conv_kernel(rank: int) -> Transform:
+    """The canonical (Keras') transposed-convolution kernel (*kernel, out/groups, in) -> torch's
+    and chainer's (in, out/groups, *kernel).
+
+    keras/src/layers/convolutional/base_conv_transpose.py (`kernel_shape = self.kernel_size +
+    (self.filters, input_channel)`); torch/nn/modules/conv.py (`_ConvNd.__init__` with
+    transposed=True: weight (in_channels, out_channels // groups, *kernel_size));
+    chainer/links/connection/deconvolution_2d.py and deconvolution_nd.py (`W_shape =
+    (in_channels, out_channels / groups, *ksize)`). Input channel c's group is c // (in/groups)
+    in torch and chainer, and the canonical layout follows them (Keras has no groups).
+    """
+    spatial = ("kh", "kw") if rank == 2 else ("k",) * rank
+    before = ", ".join([*spatial, "out/groups", "in"])
+    after = ", ".join(["in", "out/groups", *spatial])
+    return transpose(rank + 1, rank, *range(rank), description=f"transposed: ({before}) -> ({after})")
