@@ -331,6 +331,24 @@ def conv(m, reasons) -> dict:  # torch/nn/modules/conv.py
             "groups": m.groups, "use_bias": m.bias is not None, "data_format": "channels_first"}
 
 
+def conv_transpose(m, reasons) -> dict:  # torch/nn/modules/conv.py ConvTranspose1d/2d
+    """The case's Conv1DTranspose/Conv2DTranspose with torch's explicit padding and
+    output_padding (both crop and extend the full output as torch does: harness/layers/
+    transpose.py). padding 0 is written 'valid' with the output_padding stated, the same window
+    (F + output_padding cells), which Keras then runs natively."""
+    if m.padding_mode != "zeros":
+        reasons.append(f"padding_mode={m.padding_mode!r}; the case pads with zeros")
+    rank = 1 if isinstance(m, nn.ConvTranspose1d) else 2
+    pads, extra = _pair(m.padding), _pair(m.output_padding)
+    padding = "valid" if not any(pads) else (pads[0] if len(set(pads)) == 1 else pads)
+    layer = {"type": f"Conv{rank}DTranspose", "filters": m.out_channels, "kernel_size": _option(m.kernel_size),
+             "strides": _option(m.stride), "padding": padding, "dilation_rate": _option(m.dilation),
+             "groups": m.groups, "use_bias": m.bias is not None, "data_format": "channels_first"}
+    if any(extra) or padding == "valid":
+        layer["output_padding"] = extra[0] if len(set(extra)) == 1 else extra
+    return layer
+
+
 def depthwise(m: nn.Conv2d, reasons) -> dict:
     """Conv2d(groups=in_channels, out=in * K): torch's depthwise convolution ("also known as a
     depthwise convolution", torch/nn/modules/conv.py), MobileNet's. The case's DepthwiseConv2D,
@@ -503,6 +521,7 @@ RECURRENT = (nn.LSTM, nn.GRU)
 TRANSLATORS: dict[type, Callable[[Any, list[str]], dict]] = {
     nn.LSTM: recurrent("LSTM"), nn.GRU: recurrent("GRU"),
     nn.Linear: linear, nn.Conv1d: conv, nn.Conv2d: conv,
+    nn.ConvTranspose1d: conv_transpose, nn.ConvTranspose2d: conv_transpose,
     nn.BatchNorm1d: batch_norm, nn.BatchNorm2d: batch_norm, nn.LayerNorm: layer_norm,
     nn.Embedding: embedding, nn.Flatten: flatten, nn.Dropout: dropout,
     nn.ReLU: activation("relu"), nn.ReLU6: relu6, nn.Hardtanh: hardtanh, nn.Threshold: threshold,
