@@ -52,7 +52,7 @@ def conv_kernel_to_out_in_spatial(rank: int) -> Transform:
     of output channel o is o // (out/groups) in all three, so no regrouping is needed.
     """
     axes = (rank + 1, rank, *range(rank))
-    spatial = ("kh", "kw") if rank == 2 else ("k",) * rank
+    spatial = {2: ("kh", "kw"), 3: ("kd", "kh", "kw")}.get(rank, ("k",) * rank)
     before = ", ".join([*spatial, "in/groups", "out"])
     after = ", ".join(["out", "in/groups", *spatial])
     return transpose(*axes, description=f"transposed: ({before}) -> ({after})")

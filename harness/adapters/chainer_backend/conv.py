@@ -22,7 +22,9 @@ from harness.adapters.layout import (AS_IS, DEPTHWISE_TO_MULTIPLIER_IN, conv_ker
 from harness.adapters.windowed import TransposePlan, WindowLayout, describe
 from harness.layers import windows as win
 
-CONV_LINKS = {1: L.Convolution1D, 2: L.Convolution2D}
+CONV_LINKS = {1: L.Convolution1D, 2: L.Convolution2D, 3: L.Convolution3D}
+"""chainer/links/connection/convolution_nd.py: Convolution1D and Convolution3D are
+ConvolutionND(1 or 3, ...) with the Convolution2D argument order; W (out, in/groups, *ksize)."""
 
 
 class Layout(WindowLayout):
@@ -43,9 +45,9 @@ class Layout(WindowLayout):
         return F.moveaxis(y, 1, -1) if self.data_format == "channels_last" else y
 
 
-@builders.register("Conv1D", "Conv2D")
+@builders.register("Conv1D", "Conv2D", "Conv3D")
 def conv(spec, ctx) -> BuiltLayer:
-    """L.Convolution1D/2D store W (out, in/groups, *kernel): the canonical kernel is transposed."""
+    """L.Convolution1D/2D/3D store W (out, in/groups, *kernel): the canonical kernel is transposed."""
     _, channels = win.split_channels(ctx.input_shapes[0], spec.data_format)
     layout = Layout.of(spec, ctx)
     link_class = CONV_LINKS[spec.rank]

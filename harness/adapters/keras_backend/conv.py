@@ -37,7 +37,7 @@ from harness.adapters.keras_backend.registry import LAYER_BUILDERS as builders
 from harness.adapters.layout import AS_IS
 from harness.layers import windows as win
 
-CONV_LAYERS = {1: keras.layers.Conv1D, 2: keras.layers.Conv2D}
+CONV_LAYERS = {1: keras.layers.Conv1D, 2: keras.layers.Conv2D, 3: keras.layers.Conv3D}
 
 # Keras runs grouped convolutions on CPU through a tf.function(jit_compile=True) that it defines
 # inside every call (nn.py `conv`, `_conv_xla`), so TF warns about retracing from the sixth call
@@ -88,7 +88,7 @@ def tf_reason(message: str) -> str:
     return (useful or lines or ["(no message)"])[0]
 
 
-@builders.register("Conv1D", "Conv2D")
+@builders.register("Conv1D", "Conv2D", "Conv3D")
 def conv(spec, ctx) -> BuiltLayer:
     layer_class = CONV_LAYERS[spec.rank]
     activation, kind, activation_detail = ctx.activation(spec.activation)

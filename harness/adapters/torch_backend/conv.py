@@ -25,7 +25,7 @@ from harness.adapters.torch_backend.registry import LAYER_BUILDERS as builders
 from harness.adapters.windowed import TransposePlan, WindowLayout, describe
 from harness.layers import windows as win
 
-CONV_MODULES = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d}
+CONV_MODULES = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}
 
 
 class Layout(WindowLayout):
@@ -49,9 +49,9 @@ class Layout(WindowLayout):
         return torch.movedim(y, 1, -1) if self.data_format == "channels_last" else y
 
 
-@builders.register("Conv1D", "Conv2D")
+@builders.register("Conv1D", "Conv2D", "Conv3D")
 def conv(spec, ctx) -> BuiltLayer:
-    """nn.Conv1d/Conv2d store weight (out, in/groups, *kernel): the canonical kernel is transposed."""
+    """nn.Conv1d/Conv2d/Conv3d store weight (out, in/groups, *kernel): the canonical kernel is transposed."""
     _, channels = win.split_channels(ctx.input_shapes[0], spec.data_format)
     layout = Layout.of(spec, ctx)
     module = CONV_MODULES[spec.rank](
