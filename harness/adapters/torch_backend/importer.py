@@ -323,7 +323,7 @@ def linear(m: nn.Linear, reasons) -> dict:  # torch/nn/modules/linear.py
 def conv(m, reasons) -> dict:  # torch/nn/modules/conv.py
     if m.padding_mode != "zeros":
         reasons.append(f"padding_mode={m.padding_mode!r}; the case pads with zeros")
-    rank = 1 if isinstance(m, nn.Conv1d) else 2
+    rank = {nn.Conv1d: 1, nn.Conv2d: 2, nn.Conv3d: 3}[type(m)]
     if rank == 2 and m.groups == m.in_channels > 1 and m.out_channels % m.in_channels == 0:
         return depthwise(m, reasons)
     return {"type": f"Conv{rank}D", "filters": m.out_channels, "kernel_size": _option(m.kernel_size),
@@ -465,7 +465,7 @@ def pooling(kind: str) -> Callable:  # torch/nn/modules/pooling.py
             reasons.append(f"divisor_override={m.divisor_override}: the case divides by the window's count")
         if getattr(m, "return_indices", False):
             reasons.append("return_indices=True: a second output the case has no layer for")
-        rank = 1 if "1d" in type(m).__name__ else 2
+        rank = int(type(m).__name__[-2])  # MaxPool1d ... AvgPool3d
         spec = {"type": f"{kind}Pooling{rank}D", "pool_size": _option(m.kernel_size),
                 "strides": _option(m.stride if m.stride is not None else m.kernel_size),
                 "padding": _padding(m, reasons), "data_format": "channels_first"}
@@ -520,7 +520,8 @@ def zero_pad(m, reasons) -> dict:  # torch/nn/modules/padding.py: (left, right[,
 RECURRENT = (nn.LSTM, nn.GRU)
 TRANSLATORS: dict[type, Callable[[Any, list[str]], dict]] = {
     nn.LSTM: recurrent("LSTM"), nn.GRU: recurrent("GRU"),
-    nn.Linear: linear, nn.Conv1d: conv, nn.Conv2d: conv,
+    nn.Linear: linear, nn.Conv1d: conv, nn.Conv2d: conv, nn.Conv3d: conv,
+    nn.MaxPool3d: pooling("Max"), nn.AvgPool3d: pooling("Average"),
     nn.ConvTranspose1d: conv_transpose, nn.ConvTranspose2d: conv_transpose,
     nn.BatchNorm1d: batch_norm, nn.BatchNorm2d: batch_norm, nn.LayerNorm: layer_norm,
     nn.Embedding: embedding, nn.Flatten: flatten, nn.Dropout: dropout,
