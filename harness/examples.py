@@ -225,6 +225,9 @@ def _convolution_examples() -> list[LayerExample]:
                                            "use_bias": False}, (3, 3, 4)),
         LayerExample("Conv2DTranspose", {"filters": 2, "kernel_size": [2, 3], "dilation_rate": 2, "padding": 1,
                                          "data_format": "channels_first"}, [(2, 3, 4)]),
+        # output_padding up to the dilation (torch's bound): chainer's outsize stops at the stride.
+        LayerExample("Conv2DTranspose", {"filters": 2, "kernel_size": 2, "dilation_rate": 2, "padding": 1,
+                                         "output_padding": 1, "data_format": "channels_first"}, [(2, 3, 3)]),
         *_both_layouts("Conv1DTranspose", {"filters": 3, "kernel_size": 4, "strides": 2, "padding": "same", **tanh},
                        (5, 2)),
         *_both_layouts("Conv1DTranspose", {"filters": 2, "kernel_size": 3, "strides": 3, "padding": 1,
