@@ -197,6 +197,43 @@ def _convolution_examples() -> list[LayerExample]:
                                            "padding": 1, "use_bias": False}, (6, 5, 2)),
         LayerExample("SeparableConv2D", {"filters": 2, "kernel_size": 2, "dilation_rate": 2, "padding": "same",
                                          "data_format": "channels_last"}, [(5, 4, 3)]),
+        # Conv3D: valid and 'same' with an odd cell on two axes, strides per axis, dilation and
+        # groups, explicit padding (a video model's stem).
+        *_both_layouts("Conv3D", {"filters": 3, "kernel_size": 2, **tanh}, (3, 4, 3, 2)),
+        # (Not width == filters channels_first: Keras' bias bug, cases/discovered_keras_channels_first_bias.yaml.)
+        *_both_layouts("Conv3D", {"filters": 3, "kernel_size": [3, 2, 3], "strides": [1, 2, 2], "padding": "same"},
+                       (3, 5, 4, 2)),
+        *_both_layouts("Conv3D", {"filters": 4, "kernel_size": 2, "dilation_rate": [1, 2, 1], "groups": 2},
+                       (3, 4, 3, 4)),
+        LayerExample("Conv3D", {"filters": 3, "kernel_size": [3, 3, 3], "strides": [1, 2, 2], "padding": [1, 1, 1],
+                                "data_format": "channels_first"}, [(2, 3, 5, 4)]),
+        # Conv2DTranspose / Conv1DTranspose: Keras 'valid' with k > s and k < s (the tail holds the
+        # bias only), 'same' with an even and an odd crop (the odd cell cropped at the end), Keras'
+        # output_padding, torch's explicit padding with output_padding (below and above the
+        # padding: cells past the full output), groups, dilation.
+        *_both_layouts("Conv2DTranspose", {"filters": 3, "kernel_size": 3, "strides": 2, **tanh}, (3, 4, 2)),
+        *_both_layouts("Conv2DTranspose", {"filters": 2, "kernel_size": [1, 2], "strides": [3, 2]}, (3, 2, 2)),
+        *_both_layouts("Conv2DTranspose", {"filters": 2, "kernel_size": [4, 3], "strides": [1, 2], "padding": "same"},
+                       (3, 4, 3)),
+        *_both_layouts("Conv2DTranspose", {"filters": 2, "kernel_size": 3, "strides": 2, "padding": "same",
+                                           "output_padding": [1, 0]}, (3, 3, 2)),
+        *_both_layouts("Conv2DTranspose", {"filters": 2, "kernel_size": 3, "strides": 2, "padding": 1,
+                                           "output_padding": 1}, (3, 4, 2)),
+        LayerExample("Conv2DTranspose", {"filters": 2, "kernel_size": 2, "strides": 3, "padding": [0, 1],
+                                         "output_padding": [2, 1], "data_format": "channels_first"}, [(2, 3, 3)]),
+        *_both_layouts("Conv2DTranspose", {"filters": 4, "kernel_size": 2, "strides": 2, "groups": 2,
+                                           "use_bias": False}, (3, 3, 4)),
+        LayerExample("Conv2DTranspose", {"filters": 2, "kernel_size": [2, 3], "dilation_rate": 2, "padding": 1,
+                                         "data_format": "channels_first"}, [(2, 3, 4)]),
+        # output_padding up to the dilation (torch's bound): chainer's outsize stops at the stride.
+        LayerExample("Conv2DTranspose", {"filters": 2, "kernel_size": 2, "dilation_rate": 2, "padding": 1,
+                                         "output_padding": 1, "data_format": "channels_first"}, [(2, 3, 3)]),
+        *_both_layouts("Conv1DTranspose", {"filters": 3, "kernel_size": 4, "strides": 2, "padding": "same", **tanh},
+                       (5, 2)),
+        *_both_layouts("Conv1DTranspose", {"filters": 2, "kernel_size": 3, "strides": 3, "padding": 1,
+                                           "output_padding": 2}, (4, 3)),
+        LayerExample("Conv1DTranspose", {"filters": 4, "kernel_size": 3, "groups": 2, "dilation_rate": 2,
+                                         "data_format": "channels_last"}, [(5, 2)]),
     ]
 
 
@@ -207,6 +244,10 @@ def _pooling_examples() -> list[LayerExample]:
     for kind in ("MaxPooling", "AveragePooling"):
         examples += [
             *_both_layouts(f"{kind}2D", {"pool_size": 2, "padding": "valid"}, (4, 5, 2)),
+            # 3-D: 'same' with (0, 1) on the odd axes, an explicit pad on the depth axis.
+            *_both_layouts(f"{kind}3D", {"pool_size": 2, "padding": "same"}, (3, 4, 5, 2)),
+            *_both_layouts(f"{kind}3D", {"pool_size": [2, 3, 2], "strides": [1, 2, 2], "padding": [1, 0, 0]},
+                           (3, 5, 4, 2)),
             *_both_layouts(f"{kind}2D", {"pool_size": 2, "padding": "same"}, (5, 5, 2)),
             *_both_layouts(f"{kind}2D", {"pool_size": 3, "strides": 1, "padding": "same"}, (4, 4, 2)),
             LayerExample(f"{kind}2D", {"pool_size": [2, 3], "strides": [1, 2], "padding": "valid",

@@ -50,7 +50,7 @@ def with_keras_channels_first_bias(case):
     (documented,) = {entry.reason: entry for c in load_cases_from_file(KERAS_BIAS_CASE)
                      for entry in c.spec.expected_differences}.values()
     layers = sorted({node.layer for node in case.graph.nodes
-                     if (spec := case.graph.layers[node.layer]).type in ("Conv1D", "Conv2D")
+                     if (spec := case.graph.layers[node.layer]).type in ("Conv1D", "Conv2D", "Conv3D")
                      and spec.data_format == "channels_first" and spec.use_bias
                      and case.graph.shapes[node.name][-1] == spec.filters})
     entries = [documented.model_copy(update={"when": documented.when.model_copy(

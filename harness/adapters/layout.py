@@ -52,7 +52,7 @@ def conv_kernel_to_out_in_spatial(rank: int) -> Transform:
     of output channel o is o // (out/groups) in all three, so no regrouping is needed.
     """
     axes = (rank + 1, rank, *range(rank))
-    spatial = ("kh", "kw") if rank == 2 else ("k",) * rank
+    spatial = {2: ("kh", "kw"), 3: ("kd", "kh", "kw")}.get(rank, ("k",) * rank)
     before = ", ".join([*spatial, "in/groups", "out"])
     after = ", ".join(["out", "in/groups", *spatial])
     return transpose(*axes, description=f"transposed: ({before}) -> ({after})")
@@ -157,3 +157,20 @@ def attention_unpack_in_proj(weight: np.ndarray, bias: np.ndarray | None, heads:
     kernels = [transform.from_native(part) for part in np.split(weight, 3)]
     biases = None if bias is None else [part.reshape(heads, -1) for part in np.split(bias, 3)]
     return kernels, biases
+
+
+def transposed_conv_kernel(rank: int) -> Transform:
+    """The canonical (Keras') transposed-convolution kernel (*kernel, out/groups, in) -> torch's
+    and chainer's (in, out/groups, *kernel).
+
+    keras/src/layers/convolutional/base_conv_transpose.py (`kernel_shape = self.kernel_size +
+    (self.filters, input_channel)`); torch/nn/modules/conv.py (`_ConvNd.__init__` with
+    transposed=True: weight (in_channels, out_channels // groups, *kernel_size));
+    chainer/links/connection/deconvolution_2d.py and deconvolution_nd.py (`W_shape =
+    (in_channels, out_channels / groups, *ksize)`). Input channel c's group is c // (in/groups)
+    in torch and chainer, and the canonical layout follows them (Keras has no groups).
+    """
+    spatial = ("kh", "kw") if rank == 2 else ("k",) * rank
+    before = ", ".join([*spatial, "out/groups", "in"])
+    after = ", ".join(["in", "out/groups", *spatial])
+    return transpose(rank + 1, rank, *range(rank), description=f"transposed: ({before}) -> ({after})")

@@ -79,3 +79,40 @@ def describe(native: str, layout: WindowLayout, activation: tuple[str, str] = ("
     if not steps:
         return kind, native + then
     return "composite", native + " " + "; ".join(steps) + then
+
+
+@dataclass(frozen=True)
+class TransposePlan:
+    """How torch's and chainer's transposed convolutions give a case's output window
+    (harness/layers/transpose.py `extent`): both crop `pads` cells from both ends of the full
+    output and may add `output_padding` cells at the end (torch's output_padding, chainer's
+    outsize), below max(stride, dilation) for torch and below the stride for chainer. Where the
+    window crops more at the end than at the start (TF's 'same' with an odd total), the layer
+    runs with the smaller crop and the output is sliced; `trim` cells per axis are cut from the end.
+    """
+
+    pads: tuple[int, ...]
+    output_padding: tuple[int, ...]
+    trim: tuple[int, ...]
+
+    @classmethod
+    def of(cls, spec, spatial: tuple[int, ...]) -> "TransposePlan":
+        pads, extra, trim = [], [], []
+        for (before, size), full in zip(spec.extents(spatial), spec.full_sizes(spatial)):
+            after = full - before - size  # negative: cells past the full output
+            pads.append(before)
+            extra.append(max(before - after, 0))
+            trim.append(max(after - before, 0))
+        return cls(tuple(pads), tuple(extra), tuple(trim))
+
+    @property
+    def sliced(self) -> bool:
+        return any(self.trim)
+
+    def window(self, rank: int) -> tuple[slice, ...]:
+        """The index of the case's window in the native (batch, channels, *spatial) output."""
+        return (slice(None), slice(None), *(slice(0, -t if t else None) for t in self.trim[:rank]))
+
+    def steps(self) -> list[str]:
+        return ["then sliced: the output window crops one cell more at the end (TF's 'same'), the native "
+                "padding crops both ends alike"] if self.sliced else []

@@ -138,8 +138,9 @@ class ModelDrawer:
     def input_for(self, focus: str) -> Tensor:
         """A model input of a shape the focus kind accepts (integer indices where it reads them)."""
         limit = self.distribution.max_elements
+        highest = self.highest_input_rank(focus)
         for _ in range(40):
-            rank = int(self.rng.integers(1, 4))
+            rank = int(self.rng.integers(1, highest + 1))
             shape = tuple(int(self.rng.integers(1, self.distribution.max_size + 1)) for _ in range(rank))
             shape = self.coincide(shape)
             if focus == REUSE or LAYERS[focus].arity is None:
@@ -147,7 +148,15 @@ class ModelDrawer:
             fitted = fit_layer(focus, [shape], self.context, self.rng, limit, tries=3)
             if fitted is not None:
                 return Tensor("x", shape, integer=reads_indices(focus))
-        raise Rejected(f"no input shape of rank 1 to 3 fits {focus}")
+        raise Rejected(f"no input shape of rank 1 to {highest} fits {focus}")
+
+    @staticmethod
+    def highest_input_rank(focus: str) -> int:
+        """3 (a sequence or an image, without the batch), or one more than a windowed layer's
+        spatial rank (Conv3D and the 3-D poolings take (depth, height, width, channels)); only
+        those foci draw rank 4, so every other focus draws its shapes as before."""
+        spatial = 0 if focus == REUSE else getattr(LAYERS[focus], "rank", 0)
+        return max(3, spatial + 1)
 
     def coincide(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """With the distribution's coincidence probability, the last axis made as long as another

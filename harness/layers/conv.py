@@ -1,4 +1,4 @@
-"""Convolution layers: Conv1D and Conv2D (cross-correlation, as in all three frameworks).
+"""Convolution layers: Conv1D, Conv2D and Conv3D (cross-correlation, as in all three frameworks).
 
 One reference serves both ranks: the input is moved to channels_last, padded by TF's rule
 (windows.py), cut into windows through a strided view (im2col with a single copy), and all
@@ -198,4 +198,12 @@ class Conv2D(ConvSpec):
     __doc__ = ConvSpec.__doc__.replace("(*kernel_size,", "(kh, kw,")
     type: Literal["Conv2D"]
     rank = 2
+    reference = ConvReference
+
+
+@LAYERS.register
+class Conv3D(ConvSpec):
+    __doc__ = ConvSpec.__doc__.replace("(*kernel_size,", "(kd, kh, kw,")
+    type: Literal["Conv3D"]
+    rank = 3
     reference = ConvReference

@@ -198,6 +198,13 @@ class MaxPooling2D(MaxPoolingSpec):
 
 
 @LAYERS.register
+class MaxPooling3D(MaxPoolingSpec):
+    __doc__ = MaxPoolingSpec.__doc__ + "\n" + PoolingSpec.__doc__
+    type: Literal["MaxPooling3D"]
+    rank = 3
+
+
+@LAYERS.register
 class AveragePooling1D(AveragePoolingSpec):
     __doc__ = AveragePoolingSpec.__doc__ + "\n" + PoolingSpec.__doc__
     type: Literal["AveragePooling1D"]
@@ -209,6 +216,13 @@ class AveragePooling2D(AveragePoolingSpec):
     __doc__ = AveragePoolingSpec.__doc__ + "\n" + PoolingSpec.__doc__
     type: Literal["AveragePooling2D"]
     rank = 2
+
+
+@LAYERS.register
+class AveragePooling3D(AveragePoolingSpec):
+    __doc__ = AveragePoolingSpec.__doc__ + "\n" + PoolingSpec.__doc__
+    type: Literal["AveragePooling3D"]
+    rank = 3
 
 
 # --- global pooling -------------------------------------------------------------------------

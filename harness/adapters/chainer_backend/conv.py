@@ -1,4 +1,4 @@
-"""chainer builders for Conv1D, Conv2D and DepthwiseConv2D, and the layout steps chainer's
+"""chainer builders for Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D and the transposed convolutions, and the layout steps chainer's
 windowed layers share.
 
 chainer's convolutions and poolings take only (batch, channels, *spatial)
@@ -14,15 +14,17 @@ cover_all=False (floor output size, as Keras 'valid').
 
 from __future__ import annotations
 
-from harness.adapters.base import BuiltLayer, WeightBinding
+from harness.adapters.base import BuiltLayer, Unsupported, WeightBinding
 from harness.adapters.chainer_backend._import import F, L, chainer
 from harness.adapters.chainer_backend.registry import LAYER_BUILDERS as builders
 from harness.adapters.layout import (AS_IS, DEPTHWISE_TO_MULTIPLIER_IN, conv_kernel_to_out_in_spatial,
-                                      depthwise_to_grouped)
-from harness.adapters.windowed import WindowLayout, describe
+                                      depthwise_to_grouped, transposed_conv_kernel)
+from harness.adapters.windowed import TransposePlan, WindowLayout, describe
 from harness.layers import windows as win
 
-CONV_LINKS = {1: L.Convolution1D, 2: L.Convolution2D}
+CONV_LINKS = {1: L.Convolution1D, 2: L.Convolution2D, 3: L.Convolution3D}
+"""chainer/links/connection/convolution_nd.py: Convolution1D and Convolution3D are
+ConvolutionND(1 or 3, ...) with the Convolution2D argument order; W (out, in/groups, *ksize)."""
 
 
 class Layout(WindowLayout):
@@ -43,9 +45,9 @@ class Layout(WindowLayout):
         return F.moveaxis(y, 1, -1) if self.data_format == "channels_last" else y
 
 
-@builders.register("Conv1D", "Conv2D")
+@builders.register("Conv1D", "Conv2D", "Conv3D")
 def conv(spec, ctx) -> BuiltLayer:
-    """L.Convolution1D/2D store W (out, in/groups, *kernel): the canonical kernel is transposed."""
+    """L.Convolution1D/2D/3D store W (out, in/groups, *kernel): the canonical kernel is transposed."""
     _, channels = win.split_channels(ctx.input_shapes[0], spec.data_format)
     layout = Layout.of(spec, ctx)
     link_class = CONV_LINKS[spec.rank]
@@ -119,3 +121,37 @@ def separable_conv(spec, ctx) -> BuiltLayer:
     return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=chain,
                       detail=f"{depthwise_built.detail}, then a 1x1 chainer.links.Convolution2D{then}: chainer has "
                              "no separable convolution link")
+
+
+TRANSPOSE_LINKS = {1: L.Deconvolution1D, 2: L.Deconvolution2D}
+
+
+@builders.register("Conv1DTranspose", "Conv2DTranspose")
+def conv_transpose(spec, ctx) -> BuiltLayer:
+    """L.Deconvolution1D/2D, W (in, out/groups, *kernel) (chainer/links/connection/
+    deconvolution_2d.py, deconvolution_nd.py `W_shape`): the canonical kernel (*kernel,
+    out/groups, in) is transposed. pad crops both ends; `outsize` may add up to stride - 1 cells
+    at the end (chainer/functions/connection/deconvolution_2d.py checks it against
+    get_conv_outsize with and without cover_all), chainer's output_padding."""
+    spatial, channels = win.split_channels(ctx.input_shapes[0], spec.data_format)
+    plan = TransposePlan.of(spec, spatial)
+    if any(extra >= s for extra, s in zip(plan.output_padding, spec.stride)):
+        raise Unsupported(f"output_padding {list(plan.output_padding)} reaches the stride {list(spec.stride)}: "
+                          "chainer's outsize adds at most stride - 1 cells (torch allows up to the dilation)")
+    layout = Layout(spec.data_format, tuple((0, 0) for _ in spatial))
+    outsize = tuple(full - 2 * pad + extra for full, pad, extra
+                    in zip(spec.full_sizes(spatial), plan.pads, plan.output_padding))
+    link_class = TRANSPOSE_LINKS[spec.rank]
+    link = link_class(channels, spec.filters, spec.kernel, stride=spec.stride, pad=plan.pads,
+                      nobias=not spec.use_bias, outsize=outsize, dilate=spec.dilation, groups=spec.groups)
+    activation, kind, activation_detail = ctx.activation(spec.activation)
+    name = link_class.__name__
+    bindings = [WeightBinding("kernel", link.W, f"{name}.W", transposed_conv_kernel(spec.rank))]
+    if spec.use_bias:
+        bindings.append(WeightBinding("bias", link.b, f"{name}.b", AS_IS))
+    implementation, detail = describe(f"chainer.links.{name}", layout, (kind, activation_detail))
+    if plan.sliced:
+        implementation, detail = "composite", f"{detail}, {plan.steps()[0]}"
+    window = plan.window(spec.rank)
+    return BuiltLayer(call=lambda x: activation(layout.leave(link(layout.enter(x))[window])), bindings=bindings,
+                      implementation=implementation, detail=detail, module=link)

@@ -33,7 +33,7 @@ from harness.adapters.windowed import describe
 from harness.layers import windows as win
 
 
-@builders.register("MaxPooling1D", "MaxPooling2D")
+@builders.register("MaxPooling1D", "MaxPooling2D", "MaxPooling3D")
 def max_pooling(spec, ctx) -> BuiltLayer:
     layout = Layout.of(spec, ctx, pad_value=-np.inf)
 
@@ -45,7 +45,7 @@ def max_pooling(spec, ctx) -> BuiltLayer:
                       detail=detail)
 
 
-@builders.register("AveragePooling1D", "AveragePooling2D")
+@builders.register("AveragePooling1D", "AveragePooling2D", "AveragePooling3D")
 def average_pooling(spec, ctx) -> BuiltLayer:
     layout = Layout.of(spec, ctx)
     pad_value = 0.0 if spec.count_include_pad else None

@@ -1,4 +1,4 @@
-"""Keras builders for Conv1D, Conv2D, DepthwiseConv2D and SeparableConv2D. Keras' layout is the
+"""Keras builders for Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D and Conv1DTranspose/Conv2DTranspose. Keras' layout is the
 canonical one: kernels as is.
 
 Two settings the native layer cannot run here, found out by running it, not assumed:
@@ -31,13 +31,13 @@ import re
 
 import numpy as np
 
-from harness.adapters.base import BuiltLayer, ExecutionPath, WeightBinding
+from harness.adapters.base import BuiltLayer, ExecutionPath, Unsupported, WeightBinding
 from harness.adapters.keras_backend._import import BACKEND, keras, tf
 from harness.adapters.keras_backend.registry import LAYER_BUILDERS as builders
 from harness.adapters.layout import AS_IS
 from harness.layers import windows as win
 
-CONV_LAYERS = {1: keras.layers.Conv1D, 2: keras.layers.Conv2D}
+CONV_LAYERS = {1: keras.layers.Conv1D, 2: keras.layers.Conv2D, 3: keras.layers.Conv3D}
 
 # Keras runs grouped convolutions on CPU through a tf.function(jit_compile=True) that it defines
 # inside every call (nn.py `conv`, `_conv_xla`), so TF warns about retracing from the sixth call
@@ -89,11 +89,11 @@ def tf_reason(message: str) -> str:
     ("Exception encountered when calling ...", terminal colours, the op's node name)."""
     message = re.sub(r"\x1b\[[0-9;]*m|\{\{[^}]*\}\}|\[Op:[^\]]*\]( name:[^\n]*)?", "", message)
     lines = [line.strip() for line in message.splitlines() if line.strip()]
-    useful = [line for line in lines if "currently" in line or "supports" in line]
+    useful = [line for line in lines if "currently" in line or "support" in line]
     return (useful or lines or ["(no message)"])[0]
 
 
-@builders.register("Conv1D", "Conv2D")
+@builders.register("Conv1D", "Conv2D", "Conv3D")
 def conv(spec, ctx) -> BuiltLayer:
     layer_class = CONV_LAYERS[spec.rank]
     activation, kind, activation_detail = ctx.activation(spec.activation)
@@ -219,3 +219,82 @@ def depthwise_conv(spec, ctx) -> BuiltLayer:
     call = composite_call(spec, layer, activation, spatial, pad_first, strided_dilation)
     return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=layer,
                       detail=f"keras.layers.{spec.type} " + "; ".join(reasons) + then)
+
+
+TRANSPOSE_LAYERS = {1: keras.layers.Conv1DTranspose, 2: keras.layers.Conv2DTranspose}
+
+
+@functools.cache
+def transpose_failure(rank: int, dtype: str, data_format: str, dilated: bool) -> str | None:
+    """None if keras' Conv*Transpose with this data_format (and dilation 2 if `dilated`) runs
+    in this TensorFlow, else TF's message (on CPU: "Conv2DCustomBackpropInputOp only supports
+    NHWC", "Current CPU implementations do not yet support dilation rates larger than 1")."""
+    layer = TRANSPOSE_LAYERS[rank](1, 1, data_format=data_format, dilation_rate=2 if dilated else 1, dtype=dtype)
+    try:
+        layer(np.zeros((1, 1, *(2,) * rank), dtype=dtype))
+    except (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError) as exc:
+        return tf_reason(str(exc))
+    return None
+
+
+@builders.register("Conv1DTranspose", "Conv2DTranspose")
+def conv_transpose(spec, ctx) -> BuiltLayer:
+    """keras.layers.Conv1DTranspose/Conv2DTranspose: kernel (*kernel, filters, in), the canonical
+    layout, as is. 'valid' and 'same' (with output_padding) are Keras' own. torch's explicit
+    padding p with output_padding op is Keras 'valid' with output_padding max(op - p, 0), the
+    output sliced [p : p + N]. Refused: groups (Keras' transposed convolutions have none) and
+    dilation where TF cannot run it (its CPU kernel has no dilated transposed convolution)."""
+    if spec.groups > 1:
+        raise Unsupported("Keras' Conv1DTranspose/Conv2DTranspose have no groups argument")
+    if max(spec.dilation) > 1:
+        failure = transpose_failure(spec.rank, ctx.dtype, "channels_last", True)
+        if failure:
+            raise Unsupported(f"dilation_rate > 1 fails in Keras' {spec.type} on this TensorFlow ({failure})")
+        if max(spec.stride) > 1:
+            raise Unsupported(f"Keras' {spec.type} refuses strides > 1 with dilation_rate > 1")
+    activation, kind, activation_detail = ctx.activation(spec.activation)
+    reasons = []
+    if spec.data_format == "channels_first":
+        failure = transpose_failure(spec.rank, ctx.dtype, "channels_first", False)
+        if failure:
+            reasons.append(f"between ops.transpose to channels_last and back: data_format='channels_first' "
+                           f"fails on this TensorFlow ({failure})")
+    spatial, channels = win.split_channels(ctx.input_shapes[0], spec.data_format)
+    explicit = not isinstance(spec.padding, str)
+    output_padding = spec.output_padding
+    if explicit:
+        output_padding = tuple(max((op or 0) - p, 0) for op, p in zip(spec.extra, spec.explicit_pads))
+        if any(op >= s for op, s in zip(output_padding, spec.stride)):
+            raise Unsupported(f"output_padding {list(spec.extra)} beyond padding {list(spec.explicit_pads)} reaches "
+                              f"the stride {list(spec.stride)}: Keras' output_padding must be below the stride")
+        reasons.append("with padding='valid' and output_padding max(output_padding - padding, 0), then sliced "
+                       "[padding : padding + size]: Keras has only 'valid' and 'same'")
+    data_format = "channels_last" if reasons else spec.data_format
+    layer_class = TRANSPOSE_LAYERS[spec.rank]
+    layer = layer_class(spec.filters, spec.kernel, strides=spec.stride, padding="valid" if explicit else spec.padding,
+                        output_padding=output_padding, data_format=data_format, dilation_rate=spec.dilation,
+                        use_bias=spec.use_bias, dtype=ctx.dtype, name=ctx.layer_name)
+    layer.build((None, *win.join_channels(spatial, channels, data_format)))
+    bindings = [WeightBinding("kernel", layer.kernel, f"{layer_class.__name__}.kernel", AS_IS)]
+    if spec.use_bias:
+        bindings.append(WeightBinding("bias", layer.bias, f"{layer_class.__name__}.bias", AS_IS))
+    then = f", then {activation_detail}" if kind == "composite" else ""
+    if not reasons:
+        return BuiltLayer(call=lambda x: activation(layer(x)), bindings=bindings, implementation=kind,
+                          detail=f"keras.layers.{layer_class.__name__}{then}", module=layer)
+    window = (slice(None), *(slice(before, before + size) for before, size in spec.extents(spatial)), slice(None)) \
+        if explicit else None
+    rank, channels_first = spec.rank, spec.data_format == "channels_first"
+
+    def call(x):
+        if channels_first:
+            x = keras.ops.transpose(x, (0, *range(2, rank + 2), 1))
+        y = layer(x)
+        if window is not None:
+            y = y[window]
+        if channels_first:
+            y = keras.ops.transpose(y, (0, rank + 1, *range(1, rank + 1)))
+        return activation(y)
+
+    return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=layer,
+                      detail=f"keras.layers.{layer_class.__name__} " + "; ".join(reasons) + then)

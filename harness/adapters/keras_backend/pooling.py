@@ -9,19 +9,29 @@ Keras has neither explicit padding, nor ceil_mode, nor count_include_pad. Where 
 for one of them the input is padded with ops.pad (-inf for max; the explicit amounts and
 ceil_mode's cells, AveragePoolingSpec.divisors) and pooled 'valid'; an average (sum / k over
 the whole window) is then multiplied by k / count, each window's count by the case's rule.
+
+3-D pooling: TF's CPU registers MaxPool3D/AvgPool3D for float32 (and bfloat16/half) only, found
+by running it ("Could not find device for node: {{node AvgPool3D}} = AvgPool3D[T=DT_DOUBLE...").
+Where the native layer fails for the case's dtype (`pooling_3d_failure`), the input is padded as
+above and pooled 'valid' in two steps, which is the same: a maximum (or a sum) over a box is
+the maximum (sum) over depth of the maxima (sums) over each (height, width) plane, so
+Max/AveragePooling2D over (h, w), then Max/AveragePooling1D over the depth.
 """
 
 from __future__ import annotations
 
+import functools
+import re
+
 import numpy as np
 
 from harness.adapters.base import BuiltLayer
-from harness.adapters.keras_backend._import import keras
+from harness.adapters.keras_backend._import import keras, tf
 from harness.adapters.keras_backend.registry import LAYER_BUILDERS as builders
 from harness.layers import windows as win
 
 POOLING_LAYERS = {name: getattr(keras.layers, name) for name in (
-    "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D")}
+    "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D")}
 GLOBAL_POOLING_LAYERS = {name: getattr(keras.layers, name) for name in (
     "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D")}
 
@@ -29,6 +39,8 @@ GLOBAL_POOLING_LAYERS = {name: getattr(keras.layers, name) for name in (
 @builders.register(*POOLING_LAYERS)
 def pooling(spec, ctx) -> BuiltLayer:
     layer_class = POOLING_LAYERS[spec.type]
+    if spec.rank == 3 and pooling_3d_failure(spec.type, ctx.dtype):
+        return padded_pooling(spec, ctx, layer_class, separable=True)
     if keras_can_pad(spec, ctx):
         layer = layer_class(pool_size=spec.window, strides=spec.stride, padding=spec.padding,
                             data_format=spec.data_format, dtype=ctx.dtype, name=ctx.layer_name)
@@ -48,15 +60,56 @@ def keras_can_pad(spec, ctx) -> bool:
     return not (getattr(spec, "count_include_pad", False) and padded)
 
 
-def padded_pooling(spec, ctx, layer_class) -> BuiltLayer:
+@functools.cache
+def pooling_3d_failure(kind: str, dtype: str) -> str | None:
+    """None if keras' 3-D pooling runs in this TensorFlow for `dtype`, else TF's message."""
+    try:
+        POOLING_LAYERS[kind](1, dtype=dtype, data_format="channels_last")(np.zeros((1, 1, 1, 1, 1), dtype=dtype))
+    except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as exc:
+        # MaxPool3D: "Value for attr 'T' of double is not in the list of allowed values: half,
+        # bfloat16, float"; AvgPool3D: "Could not find device for node: {{node AvgPool3D}} ...".
+        message = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+        lines = [line.strip() for line in message.splitlines()
+                 if "allowed values" in line or "Could not find device" in line]
+        return (lines or ["(no message)"])[0].split(" = ")[0]
+    return None
+
+
+def separable_pooling_3d(spec, ctx, kind: str, spatial: tuple[int, ...]):
+    """A 'valid' 3-D pooling of the padded input (spatial sizes `spatial`, channels_last) as a
+    2-D pooling over each (height, width) plane, then a 1-D pooling over the depth."""
+    ops = keras.ops
+    (_, depth_stride, *plane_stride), (depth_window, *plane_window) = (0, *spec.stride), spec.window
+    plane = getattr(keras.layers, f"{kind}Pooling2D")(pool_size=plane_window, strides=plane_stride, padding="valid",
+                                                      data_format="channels_last", dtype=ctx.dtype)
+    along_depth = getattr(keras.layers, f"{kind}Pooling1D")(pool_size=depth_window, strides=depth_stride,
+                                                            padding="valid", data_format="channels_last", dtype=ctx.dtype)
+    depth, height, width = spatial
+    out = [(n - k) // s + 1 for n, k, s in zip(spatial, spec.window, spec.stride)]
+
+    def call(x):
+        channels = x.shape[-1]
+        y = plane(ops.reshape(x, (-1, height, width, channels)))  # (batch * depth, h', w', c)
+        y = along_depth(ops.reshape(y, (-1, depth, out[1] * out[2] * channels)))
+        return ops.reshape(y, (-1, *out, channels))
+
+    return call
+
+
+def padded_pooling(spec, ctx, layer_class, separable: bool = False) -> BuiltLayer:
     ops = keras.ops
     spatial, _ = win.split_channels(ctx.input_shapes[0], spec.data_format)
     amounts = [list(pair) for pair in spec.paddings(spatial)]
     widths = [[0, 0], *amounts, [0, 0]] if spec.data_format == "channels_last" else [[0, 0], [0, 0], *amounts]
     average = spec.type.startswith("Average")
     value = 0.0 if average else -np.inf
-    layer = layer_class(pool_size=spec.window, strides=spec.stride, padding="valid",
-                        data_format=spec.data_format, dtype=ctx.dtype, name=ctx.layer_name)
+    if separable:
+        padded = tuple(n + before + after for n, (before, after) in zip(spatial, spec.paddings(spatial)))
+        layer = channels_last_call(separable_pooling_3d(spec, ctx, spec.type[:-len("Pooling3D")], padded),
+                                   spec.data_format)
+    else:
+        layer = layer_class(pool_size=spec.window, strides=spec.stride, padding="valid",
+                            data_format=spec.data_format, dtype=ctx.dtype, name=ctx.layer_name)
     scale = None
     if average:
         scale = (win.window_count(spec.window) / spec.divisors(spatial)).astype(ctx.dtype)  # (1, *out, 1)
@@ -69,6 +122,13 @@ def padded_pooling(spec, ctx, layer_class) -> BuiltLayer:
         return ops.multiply(y, ops.convert_to_tensor(scale)) if average else y
 
     then = " times k / count (each window's count by the case's count_include_pad)" if average else ""
+    if separable:
+        kind = spec.type[:-len("Pooling3D")]
+        return BuiltLayer(call=call, implementation="composite",
+                          detail=f"keras.layers.{kind}Pooling2D over each (height, width) plane, then "
+                                 f"{kind}Pooling1D over the depth, 'valid' after ops.pad with "
+                                 f"{'zeros' if average else '-inf'}{then}: TF's CPU has no {ctx.dtype} "
+                                 f"{spec.type} kernel ({pooling_3d_failure(spec.type, ctx.dtype)})")
     return BuiltLayer(call=call, module=layer, implementation="composite",
                       detail=f"keras.layers.{spec.type}(padding='valid') after ops.pad with "
                              f"{'zeros' if average else '-inf'}{then}: Keras has no explicit padding, "
@@ -121,3 +181,11 @@ def adaptive_pooling(spec, ctx) -> BuiltLayer:
                       detail="each output cell's window sliced, its first maximum picked by a one-hot mask, "
                              "ops.stack: keras.layers.AdaptiveMaxPooling's gradient is NaN for some shapes "
                              "(output 1 from 4x4)")
+
+
+def channels_last_call(call, data_format: str):
+    """`call` (on channels_last tensors) for a tensor in `data_format`."""
+    if data_format == "channels_last":
+        return call
+    ops = keras.ops
+    return lambda x: ops.transpose(call(ops.transpose(x, (0, 2, 3, 4, 1))), (0, 4, 1, 2, 3))

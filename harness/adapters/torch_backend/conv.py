@@ -1,4 +1,4 @@
-"""torch builders for Conv1D, Conv2D and DepthwiseConv2D, and the layout steps torch's
+"""torch builders for Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D and the transposed convolutions, and the layout steps torch's
 windowed layers share.
 
 torch's convolutions and poolings take only (batch, channels, *spatial)
@@ -20,12 +20,12 @@ import torch
 import torch.nn.functional as F
 
 from harness.adapters.base import BuiltLayer, WeightBinding
-from harness.adapters.layout import AS_IS, conv_kernel_to_out_in_spatial, depthwise_to_grouped
+from harness.adapters.layout import AS_IS, conv_kernel_to_out_in_spatial, depthwise_to_grouped, transposed_conv_kernel
 from harness.adapters.torch_backend.registry import LAYER_BUILDERS as builders
-from harness.adapters.windowed import WindowLayout, describe
+from harness.adapters.windowed import TransposePlan, WindowLayout, describe
 from harness.layers import windows as win
 
-CONV_MODULES = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d}
+CONV_MODULES = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}
 
 
 class Layout(WindowLayout):
@@ -49,9 +49,9 @@ class Layout(WindowLayout):
         return torch.movedim(y, 1, -1) if self.data_format == "channels_last" else y
 
 
-@builders.register("Conv1D", "Conv2D")
+@builders.register("Conv1D", "Conv2D", "Conv3D")
 def conv(spec, ctx) -> BuiltLayer:
-    """nn.Conv1d/Conv2d store weight (out, in/groups, *kernel): the canonical kernel is transposed."""
+    """nn.Conv1d/Conv2d/Conv3d store weight (out, in/groups, *kernel): the canonical kernel is transposed."""
     _, channels = win.split_channels(ctx.input_shapes[0], spec.data_format)
     layout = Layout.of(spec, ctx)
     module = CONV_MODULES[spec.rank](
@@ -110,3 +110,31 @@ def separable_conv(spec, ctx) -> BuiltLayer:
     return BuiltLayer(call=lambda x: activation(layout.leave(module(layout.enter(x)))), bindings=bindings,
                       implementation="composite", detail=detail + ": torch has no separable convolution",
                       module=module)
+
+
+TRANSPOSE_MODULES = {1: torch.nn.ConvTranspose1d, 2: torch.nn.ConvTranspose2d}
+
+
+@builders.register("Conv1DTranspose", "Conv2DTranspose")
+def conv_transpose(spec, ctx) -> BuiltLayer:
+    """nn.ConvTranspose1d/2d, weight (in, out/groups, *kernel) (torch/nn/modules/conv.py): the
+    canonical kernel (*kernel, out/groups, in) is transposed. Its padding and output_padding
+    give the case's window (TransposePlan); TF's odd 'same' crop is sliced off after."""
+    spatial, channels = win.split_channels(ctx.input_shapes[0], spec.data_format)
+    plan = TransposePlan.of(spec, spatial)
+    layout = Layout(spec.data_format, tuple((0, 0) for _ in spatial))
+    module = TRANSPOSE_MODULES[spec.rank](
+        channels, spec.filters, spec.kernel, stride=spec.stride, padding=plan.pads,
+        output_padding=plan.output_padding, groups=spec.groups, bias=spec.use_bias, dilation=spec.dilation,
+        dtype=getattr(torch, ctx.dtype))
+    activation, kind, activation_detail = ctx.activation(spec.activation)
+    name = type(module).__name__
+    bindings = [WeightBinding("kernel", module.weight, f"{name}.weight", transposed_conv_kernel(spec.rank))]
+    if spec.use_bias:
+        bindings.append(WeightBinding("bias", module.bias, f"{name}.bias", AS_IS))
+    implementation, detail = describe(f"torch.nn.{name}", layout, (kind, activation_detail))
+    if plan.sliced:
+        implementation, detail = "composite", f"{detail}, {plan.steps()[0]}"
+    window = plan.window(spec.rank)
+    return BuiltLayer(call=lambda x: activation(layout.leave(module(layout.enter(x))[window])), bindings=bindings,
+                      implementation=implementation, detail=detail, module=module)

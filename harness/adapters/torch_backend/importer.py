@@ -330,12 +330,30 @@ def linear(m: nn.Linear, reasons) -> dict:  # torch/nn/modules/linear.py
 def conv(m, reasons) -> dict:  # torch/nn/modules/conv.py
     if m.padding_mode != "zeros":
         reasons.append(f"padding_mode={m.padding_mode!r}; the case pads with zeros")
-    rank = 1 if isinstance(m, nn.Conv1d) else 2
+    rank = {nn.Conv1d: 1, nn.Conv2d: 2, nn.Conv3d: 3}[type(m)]
     if rank == 2 and m.groups == m.in_channels > 1 and m.out_channels % m.in_channels == 0:
         return depthwise(m, reasons)
     return {"type": f"Conv{rank}D", "filters": m.out_channels, "kernel_size": _option(m.kernel_size),
             "strides": _option(m.stride), "padding": _padding(m, reasons), "dilation_rate": _option(m.dilation),
             "groups": m.groups, "use_bias": m.bias is not None, "data_format": "channels_first"}
+
+
+def conv_transpose(m, reasons) -> dict:  # torch/nn/modules/conv.py ConvTranspose1d/2d
+    """The case's Conv1DTranspose/Conv2DTranspose with torch's explicit padding and
+    output_padding (both crop and extend the full output as torch does: harness/layers/
+    transpose.py). padding 0 is written 'valid' with the output_padding stated, the same window
+    (F + output_padding cells), which Keras then runs natively."""
+    if m.padding_mode != "zeros":
+        reasons.append(f"padding_mode={m.padding_mode!r}; the case pads with zeros")
+    rank = 1 if isinstance(m, nn.ConvTranspose1d) else 2
+    pads, extra = _pair(m.padding), _pair(m.output_padding)
+    padding = "valid" if not any(pads) else (pads[0] if len(set(pads)) == 1 else pads)
+    layer = {"type": f"Conv{rank}DTranspose", "filters": m.out_channels, "kernel_size": _option(m.kernel_size),
+             "strides": _option(m.stride), "padding": padding, "dilation_rate": _option(m.dilation),
+             "groups": m.groups, "use_bias": m.bias is not None, "data_format": "channels_first"}
+    if any(extra) or padding == "valid":
+        layer["output_padding"] = extra[0] if len(set(extra)) == 1 else extra
+    return layer
 
 
 def depthwise(m: nn.Conv2d, reasons) -> dict:
@@ -457,7 +475,7 @@ def pooling(kind: str) -> Callable:  # torch/nn/modules/pooling.py
             reasons.append(f"divisor_override={m.divisor_override}: the case divides by the window's count")
         if getattr(m, "return_indices", False):
             reasons.append("return_indices=True: a second output the case has no layer for")
-        rank = 1 if "1d" in type(m).__name__ else 2
+        rank = int(type(m).__name__[-2])  # MaxPool1d ... AvgPool3d
         spec = {"type": f"{kind}Pooling{rank}D", "pool_size": _option(m.kernel_size),
                 "strides": _option(m.stride if m.stride is not None else m.kernel_size),
                 "padding": _padding(m, reasons), "data_format": "channels_first"}
@@ -512,7 +530,9 @@ def zero_pad(m, reasons) -> dict:  # torch/nn/modules/padding.py: (left, right[,
 RECURRENT = (nn.LSTM, nn.GRU)
 TRANSLATORS: dict[type, Callable[[Any, list[str]], dict]] = {
     nn.LSTM: recurrent("LSTM"), nn.GRU: recurrent("GRU"),
-    nn.Linear: linear, nn.Conv1d: conv, nn.Conv2d: conv,
+    nn.Linear: linear, nn.Conv1d: conv, nn.Conv2d: conv, nn.Conv3d: conv,
+    nn.MaxPool3d: pooling("Max"), nn.AvgPool3d: pooling("Average"),
+    nn.ConvTranspose1d: conv_transpose, nn.ConvTranspose2d: conv_transpose,
     nn.BatchNorm1d: batch_norm, nn.BatchNorm2d: batch_norm, nn.LayerNorm: layer_norm,
     nn.Embedding: embedding, nn.Flatten: flatten, nn.Dropout: dropout,
     nn.ReLU: activation("relu"), nn.ReLU6: relu6, nn.Hardtanh: hardtanh, nn.Threshold: threshold,

@@ -26,8 +26,8 @@ from harness.adapters.torch_backend.registry import LAYER_BUILDERS as builders
 from harness.adapters.windowed import describe
 from harness.layers import windows as win
 
-MAX_POOL = {1: torch.nn.MaxPool1d, 2: torch.nn.MaxPool2d}
-AVERAGE_POOL = {1: torch.nn.AvgPool1d, 2: torch.nn.AvgPool2d}
+MAX_POOL = {1: torch.nn.MaxPool1d, 2: torch.nn.MaxPool2d, 3: torch.nn.MaxPool3d}
+AVERAGE_POOL = {1: torch.nn.AvgPool1d, 2: torch.nn.AvgPool2d, 3: torch.nn.AvgPool3d}
 
 
 def native_layout(spec, ctx, pad_value: float) -> tuple[Layout, bool]:
@@ -40,7 +40,7 @@ def native_layout(spec, ctx, pad_value: float) -> tuple[Layout, bool]:
     return Layout.of(spec, ctx, pad_value, explicit=True), False
 
 
-@builders.register("MaxPooling1D", "MaxPooling2D")
+@builders.register("MaxPooling1D", "MaxPooling2D", "MaxPooling3D")
 def max_pooling(spec, ctx) -> BuiltLayer:
     layout, ceil_mode = native_layout(spec, ctx, -float("inf"))
     module = MAX_POOL[spec.rank](spec.window, stride=spec.stride, padding=layout.native_pads, ceil_mode=ceil_mode)
@@ -50,7 +50,7 @@ def max_pooling(spec, ctx) -> BuiltLayer:
                       detail=detail, module=module)
 
 
-@builders.register("AveragePooling1D", "AveragePooling2D")
+@builders.register("AveragePooling1D", "AveragePooling2D", "AveragePooling3D")
 def average_pooling(spec, ctx) -> BuiltLayer:
     layout, ceil_mode = native_layout(spec, ctx, 0.0)
     if layout.symmetric:
