@@ -23,3 +23,9 @@ def squeezenet1_1():
 
 def vgg11():
     return models.vgg11(weights=None)
+
+
+def mobilenet_v2_float64():
+    """float64 parameters: tests/test_vision_models.py runs a model whose outputs vanish with
+    torchvision's initialisation with measured BatchNorm statistics in float64 (its docstring)."""
+    return models.mobilenet_v2(weights=None).double()

@@ -1,7 +1,8 @@
 """A torch module (`module.py:ClassName` plus its state_dict) in the case's terms, for
 `python -m harness import`.
 
-The class is imported from the file and built with no arguments, the state_dict loaded into it
+The class is imported from the file and built with no arguments (or a function of no arguments
+called: `torchvision.models.resnet18(weights=None)` in a wrapper), the state_dict loaded into it
 with `torch.load(weights_only=True)` and `load_state_dict(strict=True)`. An nn.Sequential is
 walked child by child (nested nn.Sequential children too, named `features.0` as in the
 state_dict): its forward is exactly the children in order (torch/nn/modules/container.py
