@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # chainer reads numpy.distutils at import, which needs the stdlib distutils.
 export SETUPTOOLS_USE_DISTUTILS := stdlib
 
-.PHONY: test report report-shipping setup clean
+.PHONY: test test-vision-models report report-shipping setup clean
 
 # The suite in parallel (pytest-xdist): one worker per core, at most 4 (each imports the four
 # frameworks, about 8 s and 1 GB); --dist loadfile keeps a case file's matrix in one worker, so
@@ -15,6 +15,12 @@ PYTEST_PARALLEL ?= -n auto --maxprocesses 4 --dist loadfile
 
 test: setup
 	$(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+
+# The opt-in named vision models (torchvision and keras.applications classics imported and run on
+# all four backends; minutes each, docs/vision-models.md). Installs torchvision first.
+test-vision-models: setup
+	$(PY) tools/install.py --vision-models
+	$(PY) -m pytest -m vision_models tests/test_vision_models.py -n 0 --durations=0 $(PYTEST_ARGS)
 
 report: setup
 	$(PY) -m harness run cases/ --out reports/

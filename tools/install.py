@@ -26,6 +26,15 @@ environment and does nothing when the stamp matches. Usage:
 
     python tools/install.py            # everything (what `make test` / `make report` run)
     python tools/install.py --force    # ignore the stamp and reinstall
+    python tools/install.py --vision-models   # also torchvision and pillow (the opt-in named
+                                              # models group, docs/vision-models.md)
+
+`--vision-models` installs torchvision with `--no-deps`: the only torchvision for torch 2.13 on
+the package index is a CUDA build, and with its dependencies pip could replace the CPU torch with
+a CUDA one (gigabytes). Its compiled extension does not load beside the CPU torch;
+harness/torchvision_compat.py imports its pure-Python models anyway. The step runs after the
+stamp check (it is not part of what the stamp covers) and does nothing when the pinned versions
+are there; then it imports torchvision.models that way as a check.
 """
 
 from __future__ import annotations
@@ -46,6 +55,8 @@ STAMP_INPUTS = (CONSTRAINTS, ROOT / "pyproject.toml", Path(__file__).resolve())
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 """The names tests/browser.py looks for (this script runs before the harness is importable)."""
 BROWSER_PACKAGES = ("chromium", "fonts-dejavu-core")
+VISION_PACKAGES = ("torchvision", "pillow")
+"""`--vision-models`: pinned in requirements/constraints.txt, installed with --no-deps."""
 
 STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("build tools chainer's setup.py needs", ("setuptools", "wheel", "numpy")),
@@ -91,9 +102,33 @@ def ensure_chromium() -> None:
             return
 
 
+def ensure_vision_models() -> None:
+    """torchvision (no dependencies: torch is already the pinned CPU build) and pillow, which
+    torchvision/__init__ imports; then a check that torchvision.models imports and builds."""
+    from importlib import metadata
+
+    wanted = {line.split("==")[0].strip().lower(): line.split("==")[1].strip()
+              for line in CONSTRAINTS.read_text().splitlines()
+              if "==" in line and not line.lstrip().startswith("#")}
+    installed = {}
+    for name in VISION_PACKAGES:
+        try:
+            installed[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            installed[name] = None
+    if any(installed[name] != wanted.get(name) for name in VISION_PACKAGES):
+        print("== torchvision and pillow for the named vision models (--no-deps)", flush=True)
+        pip("--no-deps", *VISION_PACKAGES)
+    check = ("from harness.torchvision_compat import torchvision_models; "
+             "print('torchvision.models:', len(torchvision_models().list_models()), 'models')")
+    subprocess.run([sys.executable, "-c", check], check=True, cwd=ROOT)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="reinstall even if up to date")
+    parser.add_argument("--vision-models", action="store_true",
+                        help="also install torchvision and pillow (the opt-in vision_models test group)")
     options = parser.parse_args()
     if sys.version_info[:2] != (3, 11):
         print(f"error: the pinned frameworks need Python 3.11, this is {sys.version.split()[0]}. "
@@ -101,6 +136,8 @@ def main() -> int:
         return 2
     ensure_chromium()  # outside the stamp: a system package, and a cheap check when present
     if not options.force and STAMP.exists() and STAMP.read_text() == stamp_text():
+        if options.vision_models:
+            ensure_vision_models()
         return 0
     # chainer's import reads numpy.distutils, which needs the stdlib distutils (see
     # harness/adapters/chainer_backend/_import.py); the same holds for pip check below.
@@ -110,6 +147,8 @@ def main() -> int:
         pip(*arguments)
     subprocess.run([sys.executable, "-m", "pip", "check"], check=True)
     STAMP.write_text(stamp_text())
+    if options.vision_models:
+        ensure_vision_models()
     print(f"== installed into {sys.prefix}")
     return 0
 

@@ -58,7 +58,9 @@ def read_keras_model(path: Path) -> ImportedModel:
         model = keras.saving.load_model(str(path), safe_mode=True, compile=False)
     except Exception as exc:  # Keras raises ValueError, TypeError, OSError alike for a bad file
         raise CaseError(f"keras.saving.load_model cannot load it: {exc}", file=str(path)) from None
-    dtypes = {variable.dtype for variable in model.weights}
+    # The floating variables only: a Dropout's seed generator state (uint32) is a weight too, and
+    # would make a float64 model's set of dtypes {float64, uint32}, imported as float32.
+    dtypes = {variable.dtype for variable in model.weights if "float" in str(variable.dtype)}
     dtype = dtypes.pop() if len(dtypes) == 1 else "float32"
     problems: list[ImportProblem] = []
     if dtype not in ("float32", "float64"):

@@ -1,7 +1,8 @@
 """A torch module (`module.py:ClassName` plus its state_dict) in the case's terms, for
 `python -m harness import`.
 
-The class is imported from the file and built with no arguments, the state_dict loaded into it
+The class is imported from the file and built with no arguments (or a function of no arguments
+called: `torchvision.models.resnet18(weights=None)` in a wrapper), the state_dict loaded into it
 with `torch.load(weights_only=True)` and `load_state_dict(strict=True)`. An nn.Sequential is
 walked child by child (nested nn.Sequential children too, named `features.0` as in the
 state_dict): its forward is exactly the children in order (torch/nn/modules/container.py
@@ -91,6 +92,8 @@ def instantiate(file: Path, class_name: str) -> nn.Module:
     sys.modules[spec.name] = source  # dataclasses and pickling look classes up by module name
     spec.loader.exec_module(source)
     cls = getattr(source, class_name, None)
+    if cls is not None and not isinstance(cls, type) and callable(cls):
+        return built_by_function(cls, class_name)
     if cls is None or not (isinstance(cls, type) and issubclass(cls, nn.Module)):
         raise CaseError(f"{file} has no nn.Module class {class_name!r}", field="MODEL",
                         expected="one of " + ", ".join(n for n, v in vars(source).items()
@@ -100,6 +103,21 @@ def instantiate(file: Path, class_name: str) -> nn.Module:
     except TypeError as exc:
         raise CaseError(f"{class_name}() cannot be built without arguments: {exc}", field="MODEL",
                         hint="give the class defaults for its arguments, or a subclass that passes them") from None
+
+
+def built_by_function(function: Callable, name: str) -> nn.Module:
+    """`module.py:resnet18_random` where that is a function of no arguments returning the module:
+    how a library builds its named models (`torchvision.models.resnet18(weights=None)`), so the
+    module file calls the library's own constructor instead of re-typing its arguments."""
+    try:
+        module = function()
+    except TypeError as exc:
+        raise CaseError(f"{name}() cannot be called without arguments: {exc}", field="MODEL",
+                        hint="wrap it in a function of no arguments") from None
+    if not isinstance(module, nn.Module):
+        raise CaseError(f"{name}() returned {type(module).__name__}, not an nn.Module", field="MODEL",
+                        expected="a function of no arguments returning an nn.Module")
+    return module
 
 
 def trace(module: nn.Module, class_name: str, layers: list, problems: list) -> tuple[list[str], list[str]]:
@@ -546,6 +564,9 @@ TRANSLATORS: dict[type, Callable[[Any, list[str]], dict]] = {
 }
 
 FX_FUNCTIONS.update({
+    # `out += identity` (torchvision's BasicBlock/Bottleneck): fx records operator.iadd, the same
+    # sum as `+` on the traced values (the in-place write is not observable in the graph).
+    operator.iadd: _fx_merge("Add"),
     torch.nn.functional.adaptive_avg_pool1d: _fx_adaptive("Average", 1),
     torch.nn.functional.adaptive_avg_pool2d: _fx_adaptive("Average", 2),
     torch.nn.functional.adaptive_max_pool1d: _fx_adaptive("Max", 1),
