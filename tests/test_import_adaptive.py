@@ -14,6 +14,7 @@ from harness.cli import main
 from harness.reference import run_reference
 from tests.conftest import backend_or_skip
 from tests.test_import_export import ATOL, RTOL, passes_everywhere
+from tests.torch_import import import_torch_source
 
 TORCH_NET = textwrap.dedent("""
     import torch
@@ -38,16 +39,7 @@ def test_import_torch_adaptive_pooling_classifier(tmp_path):
     backend_or_skip("torch")
     import torch
 
-    (tmp_path / "net.py").write_text(TORCH_NET)
-    namespace: dict = {}
-    exec(compile(TORCH_NET, str(tmp_path / "net.py"), "exec"), namespace)
-    torch.manual_seed(12)
-    net = namespace["Classifier"]()
-    torch.save(net.state_dict(), tmp_path / "net.pt")
-    out = tmp_path / "net.yaml"
-    assert main(["import", f"{tmp_path / 'net.py'}:Classifier", "--weights", str(tmp_path / "net.pt"),
-                 "--input-shape", "2,7,8", "--out", str(out)]) == 0
-    (case,) = load_cases_from_file(out)
+    case, net = import_torch_source(tmp_path, TORCH_NET, "Classifier", "2,7,8", seed=12)
     kinds = [type(spec).type_name() for spec in case.graph.layers.values()]
     assert "AdaptiveMaxPooling2D" in kinds and "AdaptiveAveragePooling2D" in kinds
     (inputs,) = case.dataset.inputs.values()

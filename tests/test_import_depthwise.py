@@ -15,6 +15,7 @@ from harness.cli import main
 from harness.reference import run_reference
 from tests.conftest import backend_or_skip
 from tests.test_import_export import ATOL, RTOL, passes_everywhere
+from tests.torch_import import import_torch_source
 
 TORCH_BLOCK = textwrap.dedent("""
     import torch.nn as nn
@@ -32,16 +33,7 @@ def test_import_torch_depthwise_block(tmp_path):
     backend_or_skip("torch")
     import torch
 
-    (tmp_path / "block.py").write_text(TORCH_BLOCK)
-    namespace: dict = {}
-    exec(compile(TORCH_BLOCK, str(tmp_path / "block.py"), "exec"), namespace)
-    torch.manual_seed(8)
-    net = namespace["Block"]()
-    torch.save(net.state_dict(), tmp_path / "block.pt")
-    out = tmp_path / "block.yaml"
-    assert main(["import", f"{tmp_path / 'block.py'}:Block", "--weights", str(tmp_path / "block.pt"),
-                 "--input-shape", "3,10,9", "--out", str(out)]) == 0
-    (case,) = load_cases_from_file(out)
+    case, net = import_torch_source(tmp_path, TORCH_BLOCK, "Block", "3,10,9", seed=8)
     kinds = {name: (type(spec).type_name(), getattr(spec, "depth_multiplier", None))
              for name, spec in case.graph.layers.items() if "Conv" in type(spec).type_name()}
     assert kinds == {"0": ("Conv2D", None), "2": ("DepthwiseConv2D", 1), "4": ("DepthwiseConv2D", 2),

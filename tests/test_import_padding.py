@@ -15,6 +15,7 @@ from harness.cli import main
 from harness.reference import run_reference
 from tests.conftest import backend_or_skip
 from tests.test_import_export import ATOL, RTOL, passes_everywhere
+from tests.torch_import import import_torch_source
 
 TORCH_CNN = textwrap.dedent("""
     import torch.nn as nn
@@ -32,16 +33,7 @@ def test_import_torch_explicit_padding_and_ceil_mode(tmp_path):
     backend_or_skip("torch")
     import torch
 
-    (tmp_path / "cnn.py").write_text(TORCH_CNN)
-    namespace: dict = {}
-    exec(compile(TORCH_CNN, str(tmp_path / "cnn.py"), "exec"), namespace)
-    torch.manual_seed(4)
-    net = namespace["Stem"]()
-    torch.save(net.state_dict(), tmp_path / "cnn.pt")
-    out = tmp_path / "stem.yaml"
-    assert main(["import", f"{tmp_path / 'cnn.py'}:Stem", "--weights", str(tmp_path / "cnn.pt"),
-                 "--input-shape", "3,22,21", "--out", str(out)]) == 0
-    (case,) = load_cases_from_file(out)
+    case, net = import_torch_source(tmp_path, TORCH_CNN, "Stem", "3,22,21", seed=4)
     layers = {name: spec for name, spec in case.graph.layers.items()}
     assert layers["0"].padding == 3 and layers["2"].padding == 1
     assert layers["3"].padding == [1, 0]
