@@ -57,7 +57,28 @@ class WindowedSpec(LayerSpec):
         return win.split_channels(tuple(shape), self.data_format)
 
 
-class ConvSpec(WindowedSpec):
+class KernelGeometry:
+    """`kernel`, `stride` and `dilation` as tuples per spatial axis, from the fields
+    `kernel_size`, `strides` and `dilation_rate` (an int or one per axis) that every convolution
+    spec (plain, depthwise, transposed) declares."""
+
+    def _per_axis(self, value: int | list[int]) -> tuple[int, ...]:
+        return as_tuple(value, self.rank)  # type: ignore[attr-defined]
+
+    @property
+    def kernel(self) -> tuple[int, ...]:
+        return self._per_axis(self.kernel_size)  # type: ignore[attr-defined]
+
+    @property
+    def stride(self) -> tuple[int, ...]:
+        return self._per_axis(self.strides)  # type: ignore[attr-defined]
+
+    @property
+    def dilation(self) -> tuple[int, ...]:
+        return self._per_axis(self.dilation_rate)  # type: ignore[attr-defined]
+
+
+class ConvSpec(KernelGeometry, WindowedSpec):
     """y = activation(cross_correlate(pad(x), kernel) + bias), per group of channels.
 
     Canonical layout (Keras'): `kernel` (*kernel_size, in_channels / groups, filters), `bias`
@@ -95,18 +116,6 @@ class ConvSpec(WindowedSpec):
         if self.filters % self.groups:
             raise ValueError(f"filters ({self.filters}) must be divisible by groups ({self.groups})")
         return self
-
-    @property
-    def kernel(self) -> tuple[int, ...]:
-        return as_tuple(self.kernel_size, self.rank)
-
-    @property
-    def stride(self) -> tuple[int, ...]:
-        return as_tuple(self.strides, self.rank)
-
-    @property
-    def dilation(self) -> tuple[int, ...]:
-        return as_tuple(self.dilation_rate, self.rank)
 
     def paddings(self, spatial: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
         """(before, after) per spatial axis for an input of these spatial sizes."""

@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 from harness.activations import ActivationField, Linear
 from harness.layers import windows as win
 from harness.layers.base import LAYERS, ReferenceLayer
-from harness.layers.conv import PADDING_DESCRIPTION, Conv2D, ConvReference, Sizes, WindowedSpec, as_tuple
+from harness.layers.conv import PADDING_DESCRIPTION, Conv2D, ConvReference, KernelGeometry, Sizes, WindowedSpec
 
 
 class DepthwiseReference(ReferenceLayer):
@@ -39,7 +39,7 @@ class DepthwiseReference(ReferenceLayer):
 
 
 @LAYERS.register
-class DepthwiseConv2D(WindowedSpec):
+class DepthwiseConv2D(KernelGeometry, WindowedSpec):
     """y = activation(depthwise_conv(pad(x), kernel) + bias).
 
     Canonical layout (Keras'): `kernel` (kh, kw, in_channels, depth_multiplier) (Keras 3 names
@@ -66,18 +66,6 @@ class DepthwiseConv2D(WindowedSpec):
         if not isinstance(self.padding, str):
             win.explicit_amounts(self.padding, self.rank)
         return self
-
-    @property
-    def kernel(self) -> tuple[int, ...]:
-        return as_tuple(self.kernel_size, self.rank)
-
-    @property
-    def stride(self) -> tuple[int, ...]:
-        return as_tuple(self.strides, self.rank)
-
-    @property
-    def dilation(self) -> tuple[int, ...]:
-        return as_tuple(self.dilation_rate, self.rank)
 
     def grouped(self, channels: int) -> Conv2D:
         """The same layer as a Conv2D with groups = channels (module docstring)."""

@@ -18,7 +18,7 @@ from pydantic import Field, model_validator
 from harness.activations import ActivationField, Linear
 from harness.layers import windows as win
 from harness.layers.base import LAYERS, ReferenceLayer
-from harness.layers.conv import Sizes, WindowedSpec, as_tuple
+from harness.layers.conv import KernelGeometry, Sizes, WindowedSpec, as_tuple
 
 NonNegative = Annotated[int, Field(ge=0)]
 
@@ -49,7 +49,7 @@ def extent(n: int, k: int, s: int, d: int, padding, output_padding: int | None) 
     return padding, full - 2 * padding + (output_padding or 0)
 
 
-class ConvTransposeSpec(WindowedSpec):
+class ConvTransposeSpec(KernelGeometry, WindowedSpec):
     """y = activation(crop(conv_transpose(x, kernel)) + bias), per group of channels.
 
     Canonical layout (Keras'): `kernel` (*kernel_size, filters / groups, in_channels)
@@ -95,18 +95,6 @@ class ConvTransposeSpec(WindowedSpec):
         if self.filters % self.groups:
             raise ValueError(f"filters ({self.filters}) must be divisible by groups ({self.groups})")
         return self
-
-    @property
-    def kernel(self) -> tuple[int, ...]:
-        return as_tuple(self.kernel_size, self.rank)
-
-    @property
-    def stride(self) -> tuple[int, ...]:
-        return as_tuple(self.strides, self.rank)
-
-    @property
-    def dilation(self) -> tuple[int, ...]:
-        return as_tuple(self.dilation_rate, self.rank)
 
     @property
     def extra(self) -> tuple[Optional[int], ...]:
