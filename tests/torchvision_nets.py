@@ -29,3 +29,9 @@ def mobilenet_v2_float64():
     """float64 parameters: tests/test_vision_models.py runs a model whose outputs vanish with
     torchvision's initialisation with measured BatchNorm statistics in float64 (its docstring)."""
     return models.mobilenet_v2(weights=None).double()
+
+
+def vgg11_float64():
+    """float64 parameters: in float32 a ReLU input of vgg11 lands within rounding of the kink
+    (tests/test_vision_models.py FLOAT64_AT_A_KINK)."""
+    return models.vgg11(weights=None).double()
