@@ -1,0 +1,227 @@
+"""Real vision models at real sizes: torchvision's resnet18 and mobilenet_v2 at 224x224, batch 2,
+one forward and backward pass, imported with `python -m harness import` and run by the harness on
+NumPy, Keras, chainer and torch, against the frameworks' own time for the same work.
+
+Per model:
+* import: `harness import` of the torchvision model (its own constructor, random weights, no
+  download) at 224x224; the written case is set to 2 samples.
+* direct, each after one warm-up call, the median of `--repeat`:
+  - `torch (torchvision)`: torchvision's own module, float32: forward, the case's loss (mean
+    squared error against the case's targets), gradients of every parameter and the input.
+    The yardstick of the targets below.
+  - per framework, `step`: the same forward and backward on the model the harness's adapter
+    built for the case (layers, weights loaded), timed around the framework's call alone
+    (`Backend.differentiate`), without building, loading, or reading tensors back to NumPy: the
+    framework's own time for the work the harness asks of it.
+  - `reference float64` and `numpy float32`: the harness's NumPy reference (`run_reference`,
+    forward and backward): the oracle and the `numpy` backend.
+* harness: `run_session` on the case with the four backends (no strength: it analyses the case,
+  not the frameworks; see benchmarks/scaling.py), split by Session.timings into frameworks
+  (build, load, run, read back), reference, comparisons, report, and the report's size.
+
+Targets (issue 22): the float64 reference within 3x of torch's float32 step; the harness's own
+overhead (comparisons + report) at most 50 % of frameworks + reference; the report's size bounded.
+
+Threads: one per framework and BLAS (as benchmarks/scaling.py: on cores other processes share,
+thread pools wait on each other), `--threads N` to change. Results go to
+benchmarks/vision_models.json; the table is printed for docs/vision-models.md.
+
+    .venv/bin/python benchmarks/vision_models.py                    # both models (minutes)
+    .venv/bin/python benchmarks/vision_models.py --only resnet18 --size 64   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _threads() -> int:
+    """--threads, read before NumPy and the frameworks are imported (their pools size at import)."""
+    for index, argument in enumerate(sys.argv):
+        if argument == "--threads" and index + 1 < len(sys.argv):
+            return int(sys.argv[index + 1])
+        if argument.startswith("--threads="):
+            return int(argument.split("=", 1)[1])
+    return 1
+
+
+THREADS = _threads()
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                 "TF_NUM_INTEROP_THREADS"):
+    os.environ[variable] = str(THREADS)
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+MODELS = ("resnet18", "mobilenet_v2")
+NETS = ROOT / "tests" / "torchvision_nets.py"
+BATCH = 2
+FRAMEWORKS = ("keras", "chainer", "torch")
+
+
+def median_time(call: Callable[[], object], repeat: int) -> float:
+    call()  # warm-up: first-call allocations, kernel selection, tf.function-free eager caches
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def import_case(name: str, size: int, scratch: Path) -> tuple[Path, object, float]:
+    """The torchvision model saved and imported at `size`; the case file, the net, the import's seconds."""
+    import torch
+    from ruamel.yaml import YAML
+
+    from harness.cli import main
+    from harness.torchvision_compat import torchvision_models
+
+    torch.manual_seed(0)
+    net = getattr(torchvision_models(), name)(weights=None).eval()
+    torch.save(net.state_dict(), scratch / f"{name}.pt")
+    out = scratch / "cases" / f"{name}.yaml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    if main(["import", f"{NETS}:{name}", "--weights", str(scratch / f"{name}.pt"),
+             "--input-shape", f"3,{size},{size}", "--out", str(out)]) != 0:
+        raise SystemExit(f"harness import refused {name}")
+    seconds = time.perf_counter() - started
+    yaml = YAML(typ="rt")
+    document = yaml.load(out.read_text())
+    document["samples"] = BATCH
+    with out.open("w") as handle:
+        yaml.dump(document, handle)
+    return out, net, seconds
+
+
+def torchvision_step(net, case) -> Callable[[], object]:
+    """torchvision's own module: forward, the case's mean squared error, every gradient."""
+    import torch
+
+    (inputs,) = case.dataset.inputs.values()
+    (targets,) = case.dataset.targets.values()
+    x = torch.from_numpy(inputs).requires_grad_(True)
+    t = torch.from_numpy(targets)
+    parameters = [p for p in net.parameters() if p.requires_grad]
+
+    def step():
+        loss = torch.nn.functional.mse_loss(net(x), t)
+        return torch.autograd.grad(loss, [x, *parameters])
+    return step
+
+
+def framework_step(name: str, case, repeat: int) -> float:
+    """The framework's forward and backward on the model its adapter built for the case (the
+    calls of Backend.run_built, without building, loading or reading back)."""
+    from harness.adapters import get_backend
+
+    backend = get_backend(name)
+    with backend.session(case):
+        built, _ = backend.build(case)
+        losses = []
+        for loss in case.losses:
+            resolved, _ = backend.resolve_defaults(loss)
+            losses.append((resolved, backend.build_loss(resolved, case.spec.dtype)[0]))
+        backend.load_weights(case, built)
+        float_inputs = case.float_inputs()
+        inputs = {n: backend.tensor(a, requires_grad=n in float_inputs) for n, a in case.dataset.inputs.items()}
+        targets = {n: backend.tensor(a, requires_grad=False) for n, a in case.dataset.targets.items()}
+        trainable = set(case.trainable_parameters())
+        parameters = [b.native for layer, layer_built in built.items() for b in layer_built.bindings
+                      if f"{layer}/{b.parameter}" in trainable]
+
+        def compute():
+            tensors = backend.forward(case, built, inputs)
+            return backend.total_loss(case, losses, tensors, targets), tensors
+
+        return median_time(lambda: backend.differentiate(compute, [inputs[n] for n in float_inputs], parameters),
+                           repeat)
+
+
+def harness_run(path: Path, scratch: Path) -> dict:
+    from harness.session import run_session
+
+    session = run_session([path], frameworks=["numpy", *FRAMEWORKS], out_dir=scratch / "report",
+                          command="vision-benchmark", strength=False)
+    timings = dict(session.timings)
+    timings["harness"] = (timings["total"] - timings["imports"] - timings["defaults"] - timings["strength"]
+                          - timings["diagnosis"])
+    timings["report_bytes"] = sum(p.stat().st_size for p in (scratch / "report").rglob("*") if p.is_file())
+    verdicts = [check.verdict for report in session.reports for check in report.checks]
+    timings["verdicts"] = {v: verdicts.count(v) for v in sorted(set(verdicts))}
+    return timings
+
+
+def measure(name: str, size: int, repeat: int, scratch: Path) -> dict:
+    import torch
+
+    from harness.case import load_cases_from_file
+    from harness.reference import run_reference
+
+    torch.set_num_threads(THREADS)
+    path, net, import_s = import_case(name, size, scratch)
+    (case,) = load_cases_from_file(path)
+    row = {"model": name, "size": size, "batch": BATCH, "layers": len(case.graph.nodes), "import_s": import_s}
+    row["torchvision_step_s"] = median_time(torchvision_step(net, case), repeat)
+    for framework in FRAMEWORKS:
+        row[f"{framework}_step_s"] = framework_step(framework, case, repeat)
+    row["reference_float64_s"] = median_time(lambda: run_reference(case, "float64", train=False), repeat)
+    row["numpy_float32_s"] = median_time(lambda: run_reference(case, "float32", framework="numpy", train=False),
+                                         repeat)
+    timings = harness_run(path, scratch)
+    row.update({f"harness_{key}": value for key, value in timings.items()})
+    row["reference_over_torch"] = row["reference_float64_s"] / row["torchvision_step_s"]
+    row["overhead"] = ((timings["comparisons"] + timings["report"])
+                       / (timings["frameworks"] + timings["reference"]))
+    return row
+
+
+def print_table(rows: list[dict]) -> None:
+    print("| model | torchvision step | keras step | chainer step | torch step | reference f64 | numpy f32 "
+          "| harness: frameworks / reference / comparisons / report | reference / torch | overhead | report |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['model']} {r['size']}x{r['size']} b{r['batch']} | {r['torchvision_step_s']:.2f} s "
+              f"| {r['keras_step_s']:.2f} s | {r['chainer_step_s']:.2f} s | {r['torch_step_s']:.2f} s "
+              f"| {r['reference_float64_s']:.2f} s | {r['numpy_float32_s']:.2f} s "
+              f"| {r['harness_frameworks']:.1f} / {r['harness_reference']:.1f} / {r['harness_comparisons']:.1f} / "
+              f"{r['harness_report']:.1f} s | {r['reference_over_torch']:.1f}x | {100 * r['overhead']:.0f} % "
+              f"| {r['harness_report_bytes'] / 1e6:.2f} MB |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=MODELS, action="append")
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="read before the imports (module docstring)")
+    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "vision_models.json")
+    arguments = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in arguments.only or MODELS:
+            rows.append(measure(name, arguments.size, arguments.repeat, Path(scratch) / name))
+            print(json.dumps(rows[-1], default=str), flush=True)
+    print_table(rows)
+    machine = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="minutes"),
+               "machine": platform.platform(), "processor": platform.processor() or platform.machine(),
+               "cpus": os.cpu_count(), "threads": THREADS, "python": platform.python_version()}
+    arguments.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=1, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()
