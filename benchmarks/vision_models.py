@@ -87,8 +87,8 @@ def import_case(name: str, size: int, scratch: Path) -> tuple[Path, object, floa
     import torch
     from ruamel.yaml import YAML
 
-    from harness.cli import main
-    from harness.torchvision_compat import torchvision_models
+    from harness.entry.cli import main
+    from harness.backends.torch.torchvision_compat import torchvision_models
 
     torch.manual_seed(0)
     net = getattr(torchvision_models(), name)(weights=None).eval()
@@ -127,7 +127,7 @@ def torchvision_step(net, case) -> Callable[[], object]:
 def framework_step(name: str, case, repeat: int) -> float:
     """The framework's forward and backward on the model its adapter built for the case (the
     calls of Backend.run_built, without building, loading or reading back)."""
-    from harness.adapters import get_backend
+    from harness.backends import get_backend
 
     backend = get_backend(name)
     with backend.session(case):
@@ -153,7 +153,7 @@ def framework_step(name: str, case, repeat: int) -> float:
 
 
 def harness_run(path: Path, scratch: Path) -> dict:
-    from harness.session import run_session
+    from harness.entry.session import run_session
 
     session = run_session([path], frameworks=["numpy", *FRAMEWORKS], out_dir=scratch / "report",
                           command="vision-benchmark", strength=False)
@@ -169,8 +169,8 @@ def harness_run(path: Path, scratch: Path) -> dict:
 def measure(name: str, size: int, repeat: int, scratch: Path) -> dict:
     import torch
 
-    from harness.case import load_cases_from_file
-    from harness.reference import run_reference
+    from harness.weights import load_cases_from_file
+    from harness.backends.numpy_reference import run_reference
 
     torch.set_num_threads(THREADS)
     path, net, import_s = import_case(name, size, scratch)
