@@ -27,6 +27,7 @@ about the translation; float64 checks it at float64's tolerances. The Keras mode
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import time
@@ -38,6 +39,7 @@ import pytest
 from harness.weights import load_cases_from_file
 from harness.entry.cli import main
 from harness.backends.numpy_reference import run_reference
+from harness.case.schema import Tolerance
 from tests.conftest import backend_or_skip
 from tests.test_import_export import passes_everywhere, with_keras_channels_first_bias
 
@@ -116,13 +118,46 @@ def measure_keras_statistics(keras, model, data) -> None:
         norm.momentum = momentum
 
 
-def run_everywhere(name: str, case, expected_scale: float, started: dict) -> None:
+FLOAT64_GRADIENT_ATOL = 1e-13
+"""float64's default gradient atol (harness/common/compare.py), measured on cases whose gradients
+are of order one."""
+
+
+def with_gradients_scaled_tolerance(case, reference):
+    """A float64 case whose reference gradients reach beyond 1 gets the default gradient atol per
+    unit of its largest reference gradient (the oracle's, not a framework's), rtol unchanged.
+    Why: atol is there for elements that cancel to near zero, and their rounding error scales
+    with the terms that cancelled, not with the result. Keras MobileNetV2 with measured
+    statistics has gradients up to 54.5; chainer's float64 gradient of block_6_depthwise/kernel
+    at [0, 2, 124, 0] is -1.0566684e-4 against the reference's -1.0566685e-4, off by 1.1e-11:
+    1.06 times the default's 1e-13 + 1e-7 * |g| (2026-12-07; torch 0.54 times), i.e. 2e-13 of the
+    tensor's scale, a float64 rounding (u = 1.1e-16) through 8 blocks' backward passes. With
+    atol 1e-13 * 54.5 it is within 0.7 of what is allowed; any difference of a translation is a
+    relative error of 1e-8 or more, which rtol 1e-7 keeps reporting."""
+    if case.spec.dtype != "float64":
+        return case
+    scale = max(float(np.abs(g).max()) for part in (reference.parameter_gradients, reference.input_gradients)
+                for g in part.values())
+    if scale <= 1.0:
+        return case
+    tolerance = Tolerance(rtol=1e-7, atol=FLOAT64_GRADIENT_ATOL * scale,
+                          reason=f"float64 gradients up to {scale:.3g}: the default atol per unit of the largest "
+                                 "reference gradient (tests/test_vision_models.py, with_gradients_scaled_tolerance)")
+    spec = case.spec.model_copy(update={"tolerance": case.spec.tolerance.model_copy(
+        update={"gradients": tolerance})})
+    return dataclasses.replace(case, loaded=dataclasses.replace(case.loaded, spec=spec))
+
+
+def run_everywhere(name: str, case, reference, expected_scale: float, started: dict) -> None:
     assert expected_scale > OUTPUT_SCALE, f"{name}'s outputs vanish (std {expected_scale:.2e})"
     begun = time.perf_counter()
     case, keras_bias_layers = with_keras_channels_first_bias(case)
+    case = with_gradients_scaled_tolerance(case, reference)
     passes_everywhere(case)
+    gradients = case.spec.tolerance.gradients
     record(name, layers=len(case.graph.nodes), output_std=float(expected_scale),
-           keras_bias_documented=len(keras_bias_layers), **started, run_s=time.perf_counter() - begun)
+           keras_bias_documented=len(keras_bias_layers), **started, run_s=time.perf_counter() - begun,
+           gradient_atol=gradients.atol if gradients else None)
 
 
 @pytest.mark.timeout(TIMEOUT)
@@ -160,9 +195,10 @@ def test_torchvision_model(name, tmp_path, monkeypatch):
     (inputs,) = case.dataset.inputs.values()
     with torch.no_grad():
         expected = net(torch.from_numpy(inputs)).numpy()
-    (reference,) = run_reference(case, train=False).outputs.values()
+    reference_run = run_reference(case, train=False)
+    (reference,) = reference_run.outputs.values()
     np.testing.assert_allclose(reference, expected, rtol=1e-4, atol=1e-5)  # float32's forward default
-    run_everywhere(name, case, float(expected.std()), {"import_s": import_s, "dtype": case.spec.dtype,
+    run_everywhere(name, case, reference_run, float(expected.std()), {"import_s": import_s, "dtype": case.spec.dtype,
                                                        "initial_output_std": scale})
 
 
@@ -217,6 +253,7 @@ def test_keras_application(name, tmp_path, monkeypatch):
     # (keras/src/trainers/data_adapters/array_slicing.py, "Normalize floats to floatx"), which
     # would run a float64 model on float32-rounded inputs.
     expected = np.asarray(model(inputs, training=False))
-    (reference,) = run_reference(case, train=False).outputs.values()
+    reference_run = run_reference(case, train=False)
+    (reference,) = reference_run.outputs.values()
     np.testing.assert_allclose(reference, expected, rtol=1e-4, atol=1e-5)
-    run_everywhere(name, case, float(expected.std()), {"import_s": import_s, "dtype": case.spec.dtype})
+    run_everywhere(name, case, reference_run, float(expected.std()), {"import_s": import_s, "dtype": case.spec.dtype})

@@ -8,7 +8,8 @@ chainer's `NpzDeserializer(strict=True)` as arrays: chainer's own `load_npz` ope
 is its layers in order (chainer/sequential.py `Sequential.forward`), links and plain functions
 alike. Its links are a ChainList's children, named `0`, `1`, ... in save_npz's file; the case's
 layers for them get those names, so the file's names are the case's model's own. A Chain with a
-hand-written forward is arbitrary Python: refused with that reason.
+hand-written forward (chainer's examples' way) is read off the graph chainer records as the
+forward runs (trace.py): a graph-form case whose layers with weights are named after their links.
 
 `L.Linear` flattens every axis but the batch axis before its product
 (chainer/functions/connection/linear.py, `n_batch_axes=1`), so a Linear on a rank > 2 input
@@ -26,6 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from harness.backends.chainer._import import F, L, chainer
+from harness.backends.chainer.trace import trace
 from harness.case.bounded_reading import read_npz
 from harness.common.errors import CaseError
 from harness.case.imported_model import ImportedModel, ImportProblem
@@ -59,15 +61,14 @@ def read_chainer_model(file: Path, class_name: str, weights: Path, shapes: list[
     if len(shapes) != 1:
         problems.append(ImportProblem(class_name, type(chain).__name__, f"{len(shapes)} input shapes; a "
                                                                        "chainer.Sequential reads one input"))
-    if not isinstance(chain, chainer.Sequential):
-        problems.append(ImportProblem(class_name, type(chain).__name__,
-                                      "not a chainer.Sequential: its forward is Python code this importer does not "
-                                      "trace; write the model as chainer.Sequential, or write the case by hand"))
+    graph = not isinstance(chain, chainer.Sequential)
+    if graph:  # a Chain with its own forward: read off the graph chainer records (trace.py)
+        layers, outputs = trace(chain, tuple(shapes[0]) if shapes else (), dtype, problems, LINKS)
     else:
         walk(chain, tuple(shapes[0]) if shapes else (), layers, problems)
+        outputs = [layers[-1]["name"]] if layers else []
     inputs = {"x": (tuple(shapes[0]) if shapes else (), "int32" if layers and layers[0]["type"] == "Embedding"
                     else dtype)}
-    outputs = [layers[-1]["name"]] if layers else []
 
     def write_weights(stem: Path) -> Path:
         path = stem.with_name(stem.name + ".npz")
@@ -79,7 +80,7 @@ def read_chainer_model(file: Path, class_name: str, weights: Path, shapes: list[
             return {outputs[0]: chain(arrays["x"]).array}
 
     return ImportedModel("chainer", dtype, inputs, layers, outputs, problems, write_weights, predict,
-                         weights_format="chainer")
+                         weights_format="chainer", graph=graph)
 
 
 def instantiate(file: Path, class_name: str):
