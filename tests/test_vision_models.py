@@ -257,3 +257,26 @@ def test_keras_application(name, tmp_path, monkeypatch):
     (reference,) = reference_run.outputs.values()
     np.testing.assert_allclose(reference, expected, rtol=1e-4, atol=1e-5)
     run_everywhere(name, case, reference_run, float(expected.std()), {"import_s": import_s, "dtype": case.spec.dtype})
+
+
+@pytest.mark.timeout(TIMEOUT)
+def test_chainer_cnn_chain(tmp_path):
+    """The named chainer model: tests/chainer_nets.py's AlexLike, a Chain with explicit pads written
+    as chainer's examples write models, imported by tracing its forward (also in the default suite,
+    tests/test_import_chainer_trace.py, which checks the translation layer by layer); here timed."""
+    backend_or_skip("chainer")
+    from harness.backends.chainer._import import chainer
+    from tests.test_import_chainer_trace import NETS as CHAINER_NETS, build_alex_like, import_chain
+
+    net = build_alex_like(chainer, SIZE)
+    begun = time.perf_counter()
+    status, out = import_chain(tmp_path, chainer, net, f"{CHAINER_NETS}:AlexLike", f"3,{SIZE},{SIZE}")
+    import_s = time.perf_counter() - begun
+    assert status == 0
+    (case,) = load_cases_from_file(out)
+    with chainer.using_config("train", False):
+        expected = net(case.dataset.inputs["x"]).array
+    reference_run = run_reference(case, train=False)
+    np.testing.assert_allclose(reference_run.outputs["fc6"], expected, rtol=1e-4, atol=1e-5)
+    run_everywhere("chainer AlexLike", case, reference_run, float(expected.std()),
+                   {"import_s": import_s, "dtype": case.spec.dtype})

@@ -425,6 +425,15 @@ LAYER_EXAMPLES: list[LayerExample] = [
     # Rescaling as keras.applications and image pipelines write it (1/256 float32-exact; 1/127.5 - 1).
     LayerExample("Rescaling", {"scale": 0.00390625}, [(3, 2)]),
     LayerExample("Rescaling", {"scale": 1 / 127.5, "offset": -1.0}, [(2, 3, 2)]),
+    # Normalization as keras.applications' ConvNeXt writes it (per channel, axis -1), channels_first
+    # (axis 1), a mean filling the last of two kept axes, a scalar, a zero variance (the 1e-7
+    # floor) and invert; values float32-exact (the layer's docstring: Keras rounds its lists).
+    LayerExample("Normalization", {"mean": [0.5, -1.25, 2.0], "variance": [0.25, 4.0, 1.5]}, [(2, 2, 3)]),
+    LayerExample("Normalization", {"axis": 1, "mean": [1.5, -0.5], "variance": [2.25, 0.0625]}, [(2, 3, 2)]),
+    LayerExample("Normalization", {"axis": [1, 2], "mean": [0.25, 0.75, -0.5], "variance": [1.0, 0.5, 3.0]},
+                 [(2, 3)]),
+    LayerExample("Normalization", {"mean": 0.5, "variance": 0.0}, [(3,)]),
+    LayerExample("Normalization", {"mean": [0.5, 2.0], "variance": [0.25, 9.0], "invert": True}, [(3, 2)]),
     LayerExample("ZeroPadding2D", {"padding": [[1, 0], [0, 2]], "value": -1.5}, [(2, 3, 2)]),
     LayerExample("ZeroPadding1D", {"padding": [0, 1], "value": 0.5, "data_format": "channels_first"}, [(2, 3)]),
     LayerExample("Cropping1D", {"cropping": 1}, [(5, 2)]),

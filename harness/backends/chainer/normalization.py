@@ -103,3 +103,14 @@ def layer_normalization(spec, ctx) -> BuiltLayer:
     return BuiltLayer(call=call, bindings=bindings, module=link, held=held,
                       detail=f"F.layer_normalization(eps={spec.epsilon}) on {moved}"
                              f"(batch * other axes, {units}) with L.LayerNormalization's gamma, beta")
+
+
+@builders.register("Normalization")
+def normalization(spec, ctx) -> BuiltLayer:
+    """chainer has no such link: Variable arithmetic with the reference's broadcast mean and
+    divisor max(sqrt(variance), 1e-7), computed in the case's dtype."""
+    mean, divisor = spec.statistics(len(ctx.input_shapes[0]) + 1, ctx.dtype)
+    call = (lambda x: x * divisor + mean) if spec.invert else (lambda x: (x - mean) / divisor)
+    return BuiltLayer(call=call, implementation="composite",
+                      detail=("mean + x * d" if spec.invert else "(x - mean) / d")
+                      + ", d = max(sqrt(variance), 1e-7): chainer has no normalization link with constants")

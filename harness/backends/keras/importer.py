@@ -139,6 +139,7 @@ def translate(layer, dtype: str, problems: list[ImportProblem], ignored: frozens
     if kind in WRAPPERS:
         return WRAPPERS[kind](layer, dtype, problems)
     config = IMPLIED_CONFIG.get(kind, lambda c: c)(layer.get_config())
+    problems.extend(ImportProblem(layer.name, kind, reason) for reason in REFUSED_CONFIG.get(kind, _none)(config))
     fields = spec_class.model_fields
     defaults = {name: parameter.default for name, parameter in inspect.signature(type(layer).__init__).parameters.items()}
     spec: dict[str, Any] = {"name": layer.name, "type": kind, **SETTINGS.get(kind, {})}
@@ -330,6 +331,24 @@ def _attention_call(name: str, histories: list, kwargs: dict, problems: list[Imp
 
 
 IMPLIED_CONFIG = {"MultiHeadAttention": _attention_config}
+
+
+def _none(config) -> list[str]:
+    return []
+
+
+def _adapted_normalization(config) -> list[str]:
+    """keras.layers.Normalization without mean and variance in its config holds them as variables
+    set by adapt() (or a weights file: keras.applications' EfficientNet), which the case's
+    Normalization, holding them as values, does not read."""
+    if config.get("mean") is None:
+        return ["mean and variance are variables (adapt(), keras.applications' EfficientNet), not values: the "
+                "case's Normalization takes them as mean= and variance= (as ConvNeXt and EfficientNetV2 pass them)"]
+    return []
+
+
+REFUSED_CONFIG = {"Normalization": _adapted_normalization}
+"""Layer kind -> the reasons its config cannot be a case layer, beyond the fields the spec lacks."""
 """Layer class -> its config with the values the layer filled in itself removed."""
 CALL_TRANSLATORS = {"MultiHeadAttention": _attention_call}
 """Layer class -> (layer name, tensors read, call kwargs (consumed in place), problems) ->

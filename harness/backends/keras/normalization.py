@@ -77,3 +77,16 @@ def layer_normalization(spec, ctx) -> BuiltLayer:
                                                   scale=spec.scale, dtype=ctx.dtype, name=ctx.layer_name), ctx)
     return BuiltLayer(call=layer, bindings=affine_bindings(layer, spec.scale, spec.center, "LayerNormalization"),
                       module=layer, detail=f"keras.layers.LayerNormalization(axis={axes}, epsilon={spec.epsilon})")
+
+
+@builders.register("Normalization")
+def normalization(spec, ctx) -> BuiltLayer:
+    """keras.layers.Normalization given mean and variance as the case writes them (numbers or
+    lists, as keras.applications' ConvNeXt passes them): its own broadcasting and its divisor
+    max(sqrt(variance), keras.config.epsilon()) (keras/src/layers/preprocessing/normalization.py).
+    Keras converts the lists to float32 tensors before casting them to a float64 layer's dtype:
+    the reference's docstring says what that means for float64 cases."""
+    layer = built(keras.layers.Normalization(axis=spec.axis, mean=spec.mean, variance=spec.variance,
+                                             invert=spec.invert, dtype=ctx.dtype, name=ctx.layer_name), ctx)
+    return BuiltLayer(call=layer, module=layer,
+                      detail=f"keras.layers.Normalization(axis={spec.axis}, invert={spec.invert})")

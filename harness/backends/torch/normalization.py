@@ -128,3 +128,15 @@ def layer_normalization(spec, ctx) -> BuiltLayer:
         moved = f", axes {list(axes)} moved to the end and back"
     return BuiltLayer(call=call, bindings=bindings, module=module,
                       detail=f"torch.nn.LayerNorm({list(shape)}, eps={spec.epsilon}){moved}")
+
+
+@builders.register("Normalization")
+def normalization(spec, ctx) -> BuiltLayer:
+    """torch has no such module (torchvision.transforms.Normalize acts on data outside the model,
+    and divides by the standard deviation it is given): tensor arithmetic with the reference's
+    broadcast mean and divisor max(sqrt(variance), 1e-7), computed in the case's dtype."""
+    mean, divisor = (torch.from_numpy(a) for a in spec.statistics(len(ctx.input_shapes[0]) + 1, ctx.dtype))
+    call = (lambda x: mean + x * divisor) if spec.invert else (lambda x: (x - mean) / divisor)
+    return BuiltLayer(call=call, implementation="composite",
+                      detail=("mean + x * d" if spec.invert else "(x - mean) / d")
+                      + ", d = max(sqrt(variance), 1e-7): torch has no normalization module with constants")

@@ -232,3 +232,83 @@ class LayerNormalization(LayerSpec):
 
     def default_initializers(self):
         return {"gamma": "ones", "beta": "zeros"}
+
+
+KERAS_EPSILON = 1e-7
+"""keras.config.epsilon()'s default: the least divisor keras.layers.Normalization uses."""
+
+
+class NormalizationReference(ReferenceLayer):
+    def forward(self, x):
+        self.mean, self.divisor = self.spec.statistics(x.ndim, x.dtype)
+        return self.mean + x * self.divisor if self.spec.invert else (x - self.mean) / self.divisor
+
+    def backward(self, dy):
+        return (dy * self.divisor if self.spec.invert else dy / self.divisor,)
+
+
+@LAYERS.register
+class Normalization(LayerSpec):
+    """y = (x - mean) / max(sqrt(variance), 1e-7), elementwise, with mean and variance broadcast
+    along the kept axes; `invert`: y = mean + x * max(sqrt(variance), 1e-7). No parameters: mean
+    and variance are constants of the layer, not trained.
+
+    keras.layers.Normalization given `mean` and `variance`, as keras.applications' ConvNeXt and
+    EfficientNetV2 put it first in their graphs (ImageNet's per-channel mean and variance, axis -1
+    or 1 by data format): keras/src/layers/preprocessing/normalization.py, `call` (the divisor is
+    `maximum(sqrt(variance), backend.epsilon())`, epsilon 1e-7) and `build` (a scalar mean
+    broadcasts everywhere; a mean of rank r fills the last r kept axes, right to left). torch's and
+    chainer's adapters compose it (torchvision.transforms.Normalize acts on data outside the model
+    and divides by the standard deviation as given). A Keras layer adapted to data (`adapt()`,
+    keras.applications' EfficientNet) holds them as variables instead: not this layer.
+
+    Keras converts the Python lists to tensors before casting them to the layer's dtype, so in
+    float64 runs it computes with float32-rounded values (ops.convert_to_tensor of a list of
+    floats makes float32): a float64 case uses float32-exact values, or documents the difference.
+    """
+
+    type: Literal["Normalization"]
+    axis: int | list[int] = Field(default=-1, description=(
+        "the axis or axes mean and variance run along (kept), counted with the batch axis (-1: last); "
+        "Keras' default -1"))
+    mean: float | list = Field(description="a number, or nested lists with the sizes of the last kept axes")
+    variance: float | list = Field(description="the same shape as mean, every value >= 0")
+    invert: bool = Field(default=False, description="y = mean + x * sqrt(variance) instead (Keras' invert)")
+
+    reference = NormalizationReference
+
+    @field_validator("axis")
+    @classmethod
+    def _some_axis(cls, axis):
+        if isinstance(axis, list) and not axis:
+            raise ValueError("name at least one axis (Keras' axis=None, one mean for all, is a scalar mean)")
+        return axis
+
+    def statistics(self, rank: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+        """mean and the divisor max(sqrt(variance), 1e-7), in `dtype`, shaped to broadcast
+        against an input of `rank` (with the batch axis) as Keras' `build` does."""
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        kept = sorted({positive_axis(a, rank, "Normalization") for a in axes})
+        if len(kept) != len(axes):
+            raise ValueError(f"Normalization axis {self.axis} names an axis twice")
+        mean, variance = np.asarray(self.mean, dtype=dtype), np.asarray(self.variance, dtype=dtype)
+        if mean.shape != variance.shape:
+            raise ValueError(f"Normalization mean has shape {mean.shape} and variance {variance.shape}; "
+                             "give both the same shape")
+        if mean.ndim > len(kept):
+            raise ValueError(f"Normalization mean has rank {mean.ndim}, more than the {len(kept)} kept axes")
+        if (variance < 0).any():
+            raise ValueError("Normalization variance has a negative value")
+        shape = [1] * rank
+        for axis, size in zip(kept[len(kept) - mean.ndim:], mean.shape):
+            shape[axis] = size
+        divisor = np.maximum(np.sqrt(variance), np.asarray(KERAS_EPSILON, dtype=dtype))
+        return mean.reshape(shape), divisor.reshape(shape)
+
+    def output_shape(self, input_shapes):
+        (shape,) = input_shapes
+        mean, _ = self.statistics(len(shape) + 1, np.float64)
+        if not all(m in (1, s) for m, s in zip(mean.shape[1:], shape)):
+            raise ValueError(f"Normalization mean of shape {np.shape(self.mean)} does not fit an input of "
+                             f"shape {tuple(shape)} along axis {self.axis}")
+        return shape
