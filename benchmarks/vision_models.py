@@ -90,6 +90,7 @@ def import_case(name: str, size: int, scratch: Path) -> tuple[Path, object, floa
     from harness.entry.cli import main
     from harness.backends.torch.torchvision_compat import torchvision_models
 
+    scratch.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     net = getattr(torchvision_models(), name)(weights=None).eval()
     torch.save(net.state_dict(), scratch / f"{name}.pt")
