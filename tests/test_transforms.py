@@ -103,6 +103,35 @@ def test_count_include_pad_variant_divides_border_windows_by_the_whole_window():
                                rtol=1e-12)
 
 
+def test_ceil_mode_variant_rounds_the_pooling_output_the_other_way():
+    """On 7 cells, window 2, stride 2: ceil_mode's 4 windows (the last holds x6 alone) against
+    floor's 3. A global pooling after it keeps the outputs' shape, so the variant applies, and it
+    computes what the case with ceil_mode off computes."""
+    pool = {"type": "MaxPooling1D", "name": "pool", "pool_size": 2, "strides": 2, "padding": "valid",
+            "ceil_mode": True, "data_format": "channels_last"}
+    layers = [pool, {"type": "GlobalAveragePooling1D", "name": "gap", "data_format": "channels_last"}, {"type": "Dense", "name": "d", "units": 2}]
+    case = build(layers, shape=[7, 2], out_shape=[2])
+    found = variant(case, "Pooling.ceil_mode", "down")
+    moved = run_reference(transformed_case(case, [found]))
+    floor = build([{**pool, "ceil_mode": False}, *layers[1:]], shape=[7, 2], out_shape=[2])
+    floor.weights = case.weights
+    expected = run_reference(floor)
+    assert moved.intermediates["pool"].shape[1] == 3 and run_reference(case).intermediates["pool"].shape[1] == 4
+    np.testing.assert_allclose(moved.outputs["d"], expected.outputs["d"], rtol=1e-12)
+    np.testing.assert_allclose(moved.input_gradients["x"], expected.input_gradients["x"], rtol=1e-12)
+    assert not np.allclose(run_reference(case).outputs["d"], moved.outputs["d"])
+
+
+def test_ceil_mode_variant_only_where_the_other_size_changes_no_parameter_or_output():
+    pool = {"type": "MaxPooling1D", "name": "pool", "pool_size": 2, "strides": 2, "padding": "valid",
+            "ceil_mode": True, "data_format": "channels_last"}
+    flattened = build([pool, {"type": "Flatten", "name": "flat"}, {"type": "Dense", "name": "d", "units": 2}],
+                      shape=[7, 2], out_shape=[2])  # Dense's kernel reads 4 * 2 features, floor gives 3 * 2
+    even = build([pool, {"type": "GlobalAveragePooling1D", "name": "gap", "data_format": "channels_last"}], shape=[8, 2], out_shape=[2])
+    for case in (flattened, even):  # even: 8 cells, both roundings give the same 4 windows
+        assert not [v for v in applicable_variants(case, Context(TABLE)) if v.transform.name == "Pooling.ceil_mode"]
+
+
 def test_flatten_other_channel_order_equals_permute_then_flatten():
     layers = [{"type": "Flatten", "name": "flat"}, {"type": "Dense", "name": "d", "units": 2}]
     case = build(layers, shape=[2, 3, 4], out_shape=[2])

@@ -250,6 +250,51 @@ def count_include_pad(site: Site, edit: Edit, context) -> Iterator:
     yield ("counts the padding (torch's default)" if flipped else "counts only the real cells (TF's rule)"), apply
 
 
+@transform("Pooling.ceil_mode", family="padding", kind=SITE_LAYER,
+           tags=("MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
+                 "AveragePooling3D"),
+           description="the pooling's output size rounded the other way (ceil_mode flipped)",
+           phrase="the pooling's output size rounds {choice}")
+def ceil_mode(site: Site, edit: Edit, context) -> Iterator:
+    """torch's MaxPool2d/AvgPool2d round the output size down unless ceil_mode=True (SqueezeNet's
+    pools set it), chainer's max pooling rounds up by default (cover_all=True), Keras always
+    down: a port that drops (or adds) ceil_mode computes one window more or less per axis where
+    the window does not fit evenly. Only where the other size changes nothing downstream that
+    holds parameters or is an output (a global or adaptive pooling, or convolutions, after it):
+    elsewhere the other rounding is a shape error, not a value a check could match."""
+    spec = edit.layers[site.layer]
+    if not hasattr(spec, "ceil_mode") or spec.padding == "same":
+        return
+    flipped = spec.model_copy(update={"ceil_mode": not spec.ceil_mode})
+    graph = edit.original.graph
+    inputs = graph.layer_input_shapes[site.layer]
+    if tuple(flipped.output_shape(inputs)) == tuple(spec.output_shape(inputs)):
+        return  # every window fits evenly: both roundings give the same windows
+    if not _shapes_downstream_kept(graph, site.layer, flipped):
+        return
+    def apply(edit: Edit, layer=site.layer, value=flipped.ceil_mode) -> None:
+        edit.update_layer(layer, ceil_mode=value)
+    yield ("up (ceil_mode, torch's ceil_mode=True, chainer's cover_all)" if flipped.ceil_mode
+           else "down (floor: Keras, torch's default)"), apply
+
+
+def _shapes_downstream_kept(graph, layer: str, replaced) -> bool:
+    """With `replaced` as the layer's spec, every parameter keeps its shape and every output too."""
+    shapes = dict(graph.inputs)
+    for node in graph.nodes:
+        spec = replaced if node.layer == layer else graph.layers[node.layer]
+        inputs = [shapes[name] for name in node.inputs]
+        try:
+            shapes[node.name] = tuple(spec.output_shape(inputs))
+            parameters = spec.parameter_shapes(inputs)
+        except (ValueError, AttributeError, NotImplementedError, TypeError):
+            return False
+        if any(tuple(graph.parameter_shapes.get(f"{node.layer}/{name}", shape)) != tuple(shape)
+               for name, shape in parameters.items()):
+            return False
+    return all(shapes[name] == tuple(graph.shapes[name]) for name in graph.outputs)
+
+
 def _default_values(site: Site, edit: Edit, context, key: str, field: str) -> Iterator:
     """One variant per framework default of `key` that differs from the case's value."""
     current = getattr(edit.layers[site.layer], field)
