@@ -37,6 +37,7 @@ from harness.backends.base import FrameworkBackend, Unsupported
 from harness.backends.framework_registry import FrameworkRegistry
 from harness.case.examples import (LAYER_EXAMPLES, LOSS_EXAMPLES, OPTIMIZER_EXAMPLES, single_layer_case,
                                    single_loss_case, training_case)
+from harness.case.schema import NATIVE_FRAMEWORKS as FRAMEWORKS
 from harness.common.docs_section import read_section, replace_section
 from harness.reference.activations import ACTIVATIONS
 from harness.reference.defaultable import FrameworkDefault
@@ -47,7 +48,6 @@ from harness.reference.spec import COLUMNS, Spec
 from harness.weights.checkpoints import EXPORT_SUFFIXES, canonical_weights, write_checkpoint
 from harness.weights.native_weights import WeightsMismatch
 
-FRAMEWORKS = ("keras", "chainer", "torch")
 START, END = "<!-- support-table:start -->", "<!-- support-table:end -->"
 SECTIONS = {"layer": LAYERS, "activation": ACTIVATIONS, "loss": LOSSES, "optimizer": OPTIMIZERS}
 """Row kind -> the registry of its spec classes (where its declared reasons live)."""

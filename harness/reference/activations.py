@@ -377,6 +377,7 @@ class HardSwish(ActivationSpec):
     """
 
     not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("keras", "importable"): "Keras 3 saves Activation('hard_swish') as 'hard_silu', a name the case does not know",
         ("chainer", "importable"): "the chainer importer translates no chainer function to it",
     }
 
