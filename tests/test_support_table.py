@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.output import support as support_table
 from harness.reference.activations import ACTIVATIONS
 from harness.reference.layers import LAYERS
 from harness.reference.losses import LOSSES
@@ -63,10 +64,8 @@ def test_a_reason_is_found_on_the_kind_and_falls_back_to_every_framework():
 
 @pytest.fixture(scope="module")
 def support():
-    from harness.output import support
-
-    support.support_matrix()  # measured once per process, shared with test_coverage's page test
-    return support
+    support_table.support_matrix()  # measured once per process, shared with test_coverage's page test
+    return support_table
 
 
 def framework_column(support, framework: str, column: str):
@@ -114,8 +113,7 @@ def test_the_table_measures_what_it_claims(support):
 
 def test_a_gap_without_reason_and_a_stale_reason_are_found(monkeypatch):
     """The checks themselves, on a made-up row (no framework needed)."""
-    from harness.output import support
-
+    support = support_table
     class Kind(Spec):
         not_covered = {("torch", "importable"): "torch has no such module",
                        ("keras", "reproducer"): "no reproducer template written for it yet"}
