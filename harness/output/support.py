@@ -260,8 +260,16 @@ def importable(entry: Row, framework: str, registry: FrameworkRegistry) -> None:
         cell.unknown = (f"not read: {framework}'s import translations are not registered with `produces=` "
                         "yet (issue 21 moves them into the family modules)")
         return
-    kind = ACTIVATION_KIND.format(name=entry.name) if entry.section == "activation" else entry.name
-    cell.add("yes" if kind in registry.importable_kinds() else "no")
+    produced = registry.importable_kinds()
+    if entry.section == "layer":
+        cell.add("yes" if entry.name in produced else "no")
+    elif ACTIVATION_KIND.format(name=entry.name) in produced:
+        cell.add("yes")
+    elif "Activation" in produced:
+        cell.unknown = (f"not read: {framework}'s translations that produce `Activation` do not say which "
+                        f"activation (`produces=(\"{ACTIVATION_KIND.format(name='relu')}\",)` would)")
+    else:
+        cell.add("no")
 
 
 def defaults_read(entry: Row, framework: str, registry: FrameworkRegistry) -> None:
