@@ -14,8 +14,10 @@ import numpy as np
 import torch
 
 from harness.backends.base import FrameworkBackend
+# Every family module registers its builders, import translations, reproducer templates and
+# defaults readers in REGISTRY when imported: all are imported here, so whenever the backend is.
 from harness.backends.torch import (  # noqa: F401  (registration side effects)
-    activation_layers, activations, attention, conv, core, defaults, embedding, losses, merge, metrics, native,
+    activation_layers, activations, attention, conv, core, embedding, losses, merge, metrics, native,
     normalization, optimizers, pooling, recurrent, regularization, reshaping)
 from harness.backends.torch.registry import (ACTIVATION_BUILDERS, DEFAULT_READERS, LAYER_BUILDERS,
     LOSS_BUILDERS, METRIC_BUILDERS, OPTIMIZER_BUILDERS)
