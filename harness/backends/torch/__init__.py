@@ -74,7 +74,7 @@ class TorchBackend(FrameworkBackend):
         native.save_checkpoint(model, tensors, path)
 
     def read_checkpoint(self, path, model):
-        return native.read_checkpoint(path)
+        return native.read_checkpoint(path, model)
 
     def differentiate(self, compute, inputs, parameters):
         loss, tensors = compute()

@@ -156,7 +156,8 @@ def conv_module(m, reasons) -> dict:  # torch/nn/modules/conv.py
         return depthwise_module(m, reasons)
     return {"type": f"Conv{rank}D", "filters": m.out_channels, "kernel_size": read.option(m.kernel_size),
             "strides": read.option(m.stride), "padding": read.padding(m, reasons),
-            "dilation_rate": read.option(m.dilation), "groups": m.groups, "use_bias": m.bias is not None, "data_format": "channels_first"}
+            "dilation_rate": read.option(m.dilation), "groups": m.groups, "use_bias": m.bias is not None,
+            "data_format": "channels_first"}
 
 
 REGISTRY.imports.register(nn.Conv1d, produces=("Conv1D",))(conv_module)

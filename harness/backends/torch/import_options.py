@@ -8,6 +8,10 @@ from torch import fx
 
 nn = torch.nn
 
+BLOCK_INPUT = "<input>"
+"""A module translated into a block of several case layers (a list of specs, nn.TransformerEncoderLayer's):
+in their `inputs`, the block's own input; the other names are the block's layers'."""
+
 
 def pair(value) -> list[int]:
     return list(value) if isinstance(value, (tuple, list)) else [value]

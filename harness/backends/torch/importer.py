@@ -34,7 +34,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from harness.backends.torch.import_options import tensor_arguments
+from harness.backends.torch.import_options import BLOCK_INPUT, tensor_arguments
 from harness.backends.torch.registry import REGISTRY
 from harness.case.bounded_reading import check_archive, ratio_limit
 from harness.common.errors import CaseError
@@ -144,6 +144,8 @@ def trace(module: nn.Module, class_name: str, layers: list, problems: list) -> t
     inputs, outputs, called = [], [], set()
     tuples: dict[Any, tuple] = {}  # a call returning a tuple (nn.LSTM's (output, states)) -> (case layer, about)
     sequences: dict[Any, tuple] = {}  # that tuple's [0]: the output, still the same case layer
+    blocks: set[str] = set()  # modules translated into several layers
+    order = AxisOrder(problems)
 
     def unique(name: str) -> str:
         candidate, count = name, 1
@@ -159,28 +161,49 @@ def trace(module: nn.Module, class_name: str, layers: list, problems: list) -> t
             inputs.append(names[node])
         elif node.op == "call_module":
             child = module.get_submodule(node.target)
-            if len(tensors) != len(node.args) or node.kwargs:
-                problems.append(ImportProblem(node.target, type(child).__name__, "called with other arguments "
-                                              "than tensors"))
-            sources = [names.get(argument, "?") for argument in tensors]
+            about = REGISTRY.imports.about.get(type(child), {})
+            reasons: list[str] = []
+            if "call" in about:  # a module called with more than its tensor (nn.MultiheadAttention)
+                arguments = about["call"](node, reasons)
+            else:
+                arguments = tensors
+                if len(tensors) != len(node.args) or node.kwargs:
+                    reasons.append("called with other arguments than tensors")
+            sources = [names.get(argument, "?") for argument in arguments]
             if node.target in called:
+                problems.extend(ImportProblem(node.target, type(child).__name__, reason) for reason in reasons)
                 names[node] = unique(f"{node.target}_again")
+                if node.target in blocks:
+                    problems.append(ImportProblem(node.target, type(child).__name__, "called again: it is several "
+                                                  "case layers, and a Reuse node repeats one layer"))
+                    continue
                 layers.append({"name": names[node], "type": "Reuse", "layer": node.target, "inputs": sources})
                 continue
             called.add(node.target)
             translator = module_translation(child)
-            reasons: list[str] = []
             spec = (translator(child, reasons) if translator is not None else {"type": type(child).__name__})
             if translator is None:
                 reasons.append("the importer has no translation for this module class")
             problems.extend(ImportProblem(node.target, type(child).__name__, reason) for reason in reasons)
-            names[node] = node.target
-            layers.append({"name": node.target, **spec, "inputs": sources})
-            about = REGISTRY.imports.about.get(type(child), {})
-            if "others_used" in about:
-                tuples[node] = (layers[-1], about)
+            if isinstance(spec, list):  # a block of several layers (nn.TransformerEncoderLayer)
+                block = expand_block(node.target, spec, sources)
+                taken.update(layer["name"] for layer in block)
+                layers.extend(block)
+                names[node] = block[-1]["name"]
+                blocks.add(node.target)
+            else:
+                names[node] = node.target
+                layers.append({"name": node.target, **spec, "inputs": sources})
+                if "others_used" in about:
+                    tuples[node] = (layers[-1], about)
+            order.follow(node, arguments, about["time_major"](child) if "time_major" in about else None,
+                         layers[-1] if not isinstance(spec, list) else None, node.target, type(child).__name__)
         elif node.op == "call_function" and node.target is operator.getitem:
             tuple_getitem(node, names, tuples, sequences, problems)
+            order.carry(node, node.args[0])
+        elif node.op in ("call_function", "call_method") and swaps_batch_and_time(node):
+            names[node] = names.get(node.args[0], "?")  # no layer: the case's tensors keep (batch, time, ...)
+            order.swap(node, node.args[0])
         elif node.op in ("call_function", "call_method"):
             label = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", str(node.target))
             translator = call_translation(node.target)
@@ -192,17 +215,105 @@ def trace(module: nn.Module, class_name: str, layers: list, problems: list) -> t
             problems.extend(ImportProblem(names[node], label, reason) for reason in reasons)
             sources = [names.get(argument, "?") for argument in tensor_arguments(node)]
             layers.append({"name": names[node], **spec, "inputs": sources})
+            order.follow(node, tensor_arguments(node), None, layers[-1], names[node], label)
         elif node.op == "output":
             result = node.args[0]
             for item in (result if isinstance(result, (tuple, list)) else [result]):
                 if isinstance(item, fx.Node) and item in names:
                     outputs.append(names[item])
+                    order.check_output(item, names[item])
                 else:
                     problems.append(ImportProblem(class_name, "output", f"returns {item!r}, not a tensor"))
         else:  # get_attr: a parameter or buffer used directly in forward
             problems.append(ImportProblem(str(node.target), node.op, "a tensor attribute used directly in forward; "
                                           "the case's layers own their parameters"))
     return inputs, outputs
+
+
+def expand_block(path: str, spec: list[dict], sources: list[str]) -> list[dict]:
+    """A module's block of layers (its translation returned a list) under the module's path:
+    `enc.self_attn`, `enc.norm1`, ... (its submodules' state_dict names), BLOCK_INPUT -> its input."""
+    source = sources[0] if sources else "?"
+    return [{**layer, "name": f"{path}.{layer['name']}",
+             "inputs": [source if name == BLOCK_INPUT else f"{path}.{name}" for name in layer["inputs"]]}
+            for layer in spec]
+
+
+SWAPS = {"transpose", "swapaxes", "swapdims", torch.transpose, torch.swapaxes, torch.swapdims}
+
+
+def swaps_batch_and_time(node) -> bool:
+    """`x.transpose(0, 1)` (and torch.transpose, swapaxes, swapdims) or `x.permute(1, 0, 2, ...)`:
+    the batch and time axes swapped, as a model around batch_first=False modules does."""
+    dims = [argument for argument in node.args[1:]]
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = list(dims[0])
+    if node.target in SWAPS:
+        return sorted(dims) == [0, 1] and not node.kwargs
+    if node.target in ("permute", torch.permute):
+        return len(dims) >= 2 and dims[:2] == [1, 0] and dims[2:] == list(range(2, len(dims))) and not node.kwargs
+    return False
+
+
+PER_POSITION = {"Dense", "Activation", "Dropout", "Add", "Multiply", "ReLU", "LeakyReLU", "Embedding",
+                "LayerNormalization"}
+"""Case layers that act on each (batch, time) position alike, so on a tensor with the two axes
+swapped too (LayerNormalization and Activation only along the last axis)."""
+
+
+def per_position(layer: dict) -> bool:
+    if layer["type"] not in PER_POSITION:
+        return False
+    axis = layer.get("axis", -1) if layer["type"] == "LayerNormalization" else (
+        layer["activation"].get("axis", -1) if isinstance(layer.get("activation"), dict) else -1)
+    return axis == -1
+
+
+class AxisOrder:
+    """Which traced tensors are time-major: (time, batch, ...) after a swap of the first two axes
+    (`swaps_batch_and_time`). The case's tensors are (batch, time, ...) throughout, so a swap is
+    no layer: a module registered with `time_major` (nn.MultiheadAttention or
+    nn.TransformerEncoderLayer with batch_first=False) translates as batch-first where its input
+    is time-major, position-wise layers pass either order through, and anything else on a
+    time-major tensor, a batch_first=False module on a batch-major one, or a time-major output,
+    is a problem."""
+
+    def __init__(self, problems: list) -> None:
+        self.problems, self.time_major = problems, set()
+
+    def swap(self, node, source) -> None:
+        if source not in self.time_major:
+            self.time_major.add(node)
+
+    def carry(self, node, source) -> None:
+        if source in self.time_major:
+            self.time_major.add(node)
+
+    def follow(self, node, arguments: list, wants: bool | None, layer: dict | None, name: str, label: str) -> None:
+        """`wants`: the module's own order (True: time-major), None where it has none."""
+        found = [argument in self.time_major for argument in arguments]
+        if wants is not None:
+            if wants and not all(found):
+                self.problems.append(ImportProblem(name, label, "batch_first=False: it takes (time, batch, "
+                                                   "features), the case's tensors are (batch, time, features); swap "
+                                                   "the axes before it (x.transpose(0, 1)) and back after it"))
+            elif not wants and any(found):
+                self.problems.append(ImportProblem(name, label, "its input has the batch and time axes swapped "
+                                                   "(time-major) and it takes (batch, time, features)"))
+            if wants:
+                self.time_major.add(node)
+        elif any(found):
+            if all(found) and layer is not None and per_position(layer):
+                self.time_major.add(node)
+            else:
+                self.problems.append(ImportProblem(name, label, "its input has the batch and time axes swapped "
+                                                   "(time-major); the case's layers take (batch, time, ...)"))
+
+    def check_output(self, node, name: str) -> None:
+        if node in self.time_major:
+            self.problems.append(ImportProblem(name, "output", "returns a tensor with the batch and time axes "
+                                               "swapped (time-major); swap them back: the case's outputs are "
+                                               "(batch, ...)"))
 
 
 def module_translation(child: nn.Module) -> Callable | None:
@@ -221,8 +332,8 @@ def call_translation(target) -> Callable | None:
         return None
 
 
-ONLY_AFTER_TUPLES = ("the importer translates only the indexing after an nn.LSTM/GRU call (`out, _ = lstm(x)`, "
-                     "`out[:, -1]`)")
+ONLY_AFTER_TUPLES = ("the importer translates only the indexing after an nn.LSTM/GRU/MultiheadAttention call "
+                     "(`out, _ = lstm(x)`, and `out[:, -1]` after a recurrent one)")
 
 
 def tuple_getitem(node, names: dict, tuples: dict, sequences: dict, problems: list) -> None:
@@ -269,5 +380,10 @@ def walk(module: nn.Sequential, prefix: str, layers: list, problems: list) -> No
             layers.append({"name": path, "type": type(child).__name__})
             continue
         reasons: list[str] = []
-        layers.append({"name": path, **translator(child, reasons)})
+        spec = translator(child, reasons)
+        if isinstance(spec, list):  # a block with residual connections: a sequential case cannot hold it
+            reasons.append("several layers with residual connections: the importer reads it called from a "
+                           "module's forward (traced), not as a child of an nn.Sequential")
+            spec = {"type": type(child).__name__}
+        layers.append({"name": path, **spec})
         problems.extend(ImportProblem(path, type(child).__name__, reason) for reason in reasons)
