@@ -19,6 +19,7 @@ from harness.backends.base import FrameworkBackend
 from harness.backends.torch import (  # noqa: F401  (registration side effects)
     activation_layers, activations, attention, conv, core, embedding, losses, merge, metrics, native,
     normalization, optimizers, pooling, recurrent, regularization, reshaping)
+from harness.backends.torch import paths
 from harness.backends.torch.registry import (ACTIVATION_BUILDERS, DEFAULT_READERS, LAYER_BUILDERS,
     LOSS_BUILDERS, METRIC_BUILDERS, OPTIMIZER_BUILDERS)
 
@@ -42,9 +43,7 @@ class TorchBackend(FrameworkBackend):
             pass
 
     def execution_paths(self, case):
-        from harness.backends.torch.paths import execution_paths
-
-        return execution_paths(case)
+        return paths.execution_paths(case)
 
     def session(self, case):
         # Modules start in train mode in torch; the builders set the mode the case asks for.
