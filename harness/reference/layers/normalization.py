@@ -276,6 +276,14 @@ class Normalization(LayerSpec):
     floats makes float32): a float64 case uses float32-exact values, or documents the difference.
     """
 
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("torch", "importable"): (
+            "torch has no such module (torchvision.transforms.Normalize acts on data outside the model); "
+            "(x - mean) / d is arithmetic with constants, which the importer refuses"),
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
+
     type: Literal["Normalization"]
     axis: int | list[int] = Field(default=-1, description=(
         "the axis or axes mean and variance run along (kept), counted with the batch axis (-1: last); "
