@@ -1,7 +1,8 @@
 """The named vision models, built by their libraries' own constructors with random weights (no
 downloads), saved, imported with `python -m harness import` and run on all four backends
-(forward, intermediates, gradients): torchvision resnet18, mobilenet_v2, squeezenet1_1, vgg11
-and keras.applications MobileNet, MobileNetV2, ResNet50, DenseNet121.
+(forward, intermediates, gradients): torchvision resnet18, mobilenet_v2, squeezenet1_1, vgg11,
+keras.applications MobileNet, MobileNetV2, ResNet50, DenseNet121, and a chainer Chain with
+explicit pads written as chainer's examples write models (tests/chainer_nets.py).
 
 An opt-in group (marker `vision_models`; tests/conftest.py leaves it out unless the marker
 expression names it or HARNESS_VISION_MODELS=1): each model takes from seconds to minutes.
