@@ -10,10 +10,10 @@ alike. Its links are a ChainList's children, named `0`, `1`, ... in save_npz's f
 layers for them get those names, so the file's names are the case's model's own. A Chain with a
 hand-written forward is arbitrary Python: refused with that reason.
 
-`L.Linear` flattens every axis but the batch axis before its product
-(chainer/functions/connection/linear.py, `n_batch_axes=1`), so a Linear on a rank > 2 input
-becomes a Flatten (the array as it is) and a Dense. The weights file is the chain's own
-save_npz.
+Each layer is translated by the translation registered for its link class (or for the plain
+function itself) in REGISTRY.imports, beside that family's builder (core.py: L.Linear and the
+activation functions, conv.py, normalization.py, embedding.py); a translation returns the case
+layer(s) and appends the reasons it refuses. The weights file is the chain's own save_npz.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from harness.backends.chainer._import import F, L, chainer
+from harness.backends.chainer._import import chainer
+from harness.backends.chainer.registry import IMPORT_TRANSLATIONS
 from harness.case.bounded_reading import read_npz
 from harness.common.errors import CaseError
 from harness.case.imported_model import ImportedModel, ImportProblem
@@ -103,10 +104,10 @@ def walk(chain, shape: tuple[int, ...], layers: list, problems: list) -> None:
     for position, layer in enumerate(chain._layers):  # chainer/sequential.py keeps them in order
         if isinstance(layer, chainer.Link):
             name = links[id(layer)].lstrip("/")
-            translator = LINKS.get(type(layer))
+            translator = IMPORT_TRANSLATIONS.get(type(layer))
         else:
             name = f"{getattr(layer, '__name__', type(layer).__name__)}_{position}"
-            translator = FUNCTIONS.get(layer)
+            translator = IMPORT_TRANSLATIONS.get(layer)
         kind = type(layer).__name__ if isinstance(layer, chainer.Link) else getattr(layer, "__name__", repr(layer))
         if translator is None:
             problems.append(ImportProblem(name, kind, "the importer has no translation for it"))
@@ -124,56 +125,3 @@ def walk(chain, shape: tuple[int, ...], layers: list, problems: list) -> None:
         problems.extend(ImportProblem(name, kind, reason) for reason in reasons)
         if reasons:
             return
-
-
-def linear(link, shape, reasons) -> list[dict]:  # chainer/links/connection/linear.py
-    flatten = [{"type": "Flatten", "data_format": "channels_last"}] if len(shape) > 1 else []
-    return [*flatten, {"type": "Dense", "units": link.out_size, "use_bias": link.b is not None}]
-
-
-def _pair(value) -> list[int]:
-    return list(value) if isinstance(value, (tuple, list)) else [value, value]
-
-
-def _padding(pads: list[int], kernel: list[int], stride: list[int], dilate: list[int]):
-    """chainer's symmetric pad as the case writes it: 'valid', 'same' where equal to it (stride 1,
-    pad (k - 1) d / 2: Keras then runs natively), else the explicit amount per axis."""
-    if all(p == 0 for p in pads):
-        return "valid"
-    if all(s == 1 for s in stride) and all((k - 1) * d == 2 * p for k, d, p in zip(kernel, dilate, pads)):
-        return "same"
-    return pads[0] if len(set(pads)) == 1 else pads
-
-
-def convolution(link, shape, reasons) -> list[dict]:  # chainer/links/connection/convolution_2d.py
-    ks, ss, pads, ds = (_pair(link.ksize), _pair(link.stride), _pair(link.pad), _pair(link.dilate))
-    return [{"type": "Conv2D", "filters": link.out_channels, "kernel_size": ks, "strides": ss,
-             "padding": _padding(pads, ks, ss, ds), "dilation_rate": ds, "groups": link.groups,
-             "use_bias": link.b is not None, "data_format": "channels_first"}]
-
-
-def depthwise_convolution(link, shape, reasons) -> list[dict]:  # chainer/links/connection/depthwise_convolution_2d.py
-    ks, ss, pads = _pair(link.ksize), _pair(link.stride), _pair(link.pad)
-    return [{"type": "DepthwiseConv2D", "kernel_size": ks, "depth_multiplier": link.channel_multiplier,
-             "strides": ss, "padding": _padding(pads, ks, ss, [1, 1]), "use_bias": link.b is not None,
-             "data_format": "channels_first"}]
-
-
-def batch_normalization(link, shape, reasons) -> list[dict]:  # chainer/links/normalization/batch_normalization.py
-    return [{"type": "BatchNormalization", "axis": 1, "epsilon": link.eps, "momentum": link.decay,
-             "moving_variance": "unbiased", "center": hasattr(link, "beta"), "scale": hasattr(link, "gamma")}]
-
-
-def embed_id(link, shape, reasons) -> list[dict]:  # chainer/links/connection/embed_id.py
-    if link.ignore_label is not None:
-        reasons.append(f"ignore_label={link.ignore_label!r}")
-    return [{"type": "Embedding", "input_dim": link.W.shape[0], "output_dim": link.W.shape[1]}]
-
-
-def activation(name: str) -> Callable:
-    return lambda function, shape, reasons: [{"type": "Activation", "activation": name}]
-
-
-LINKS = {L.Linear: linear, L.Convolution2D: convolution, L.DepthwiseConvolution2D: depthwise_convolution,
-         L.BatchNormalization: batch_normalization, L.EmbedID: embed_id}
-FUNCTIONS = {F.relu: activation("relu"), F.tanh: activation("tanh"), F.sigmoid: activation("sigmoid")}
