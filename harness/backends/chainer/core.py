@@ -1,11 +1,11 @@
 """chainer's Dense, Activation, Flatten and Rescaling: builders, the import translations of
-L.Linear and of the activation functions a chainer.Sequential holds, and the Dense reproducer
-template."""
+L.Linear and of the activation functions (as a chainer.Sequential holds them and as a traced
+forward records them), and the Dense reproducer template."""
 
 from __future__ import annotations
 
 from harness.backends.base import BuiltLayer, WeightBinding
-from harness.backends.chainer._import import F, L
+from harness.backends.chainer._import import F, L, chainer
 from harness.backends.chainer.registry import IMPORT_TRANSLATIONS as imports
 from harness.backends.chainer.registry import LAYER_BUILDERS as builders
 from harness.backends.chainer.registry import REPRO_TEMPLATES as templates
@@ -69,8 +69,11 @@ def import_activation(name: str):
     return lambda function, shape, reasons: [{"type": "Activation", "activation": name}]
 
 
-for _function, _name in ((F.relu, "relu"), (F.tanh, "tanh"), (F.sigmoid, "sigmoid")):
-    imports.register(_function, produces=("Activation",))(import_activation(_name))
+_activation = chainer.functions.activation
+for _function, _node, _name in ((F.relu, _activation.relu.ReLU, "relu"), (F.tanh, _activation.tanh.Tanh, "tanh"),
+                                (F.sigmoid, _activation.sigmoid.Sigmoid, "sigmoid")):
+    # The function, as a chainer.Sequential holds it; its FunctionNode, as a traced forward records it.
+    imports.register(_function, _node, produces=("Activation",))(import_activation(_name))
 
 
 @templates.register("Dense")

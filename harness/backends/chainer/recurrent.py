@@ -29,7 +29,8 @@ mapping stay the native link's; the layer is then marked composite. NStep links 
 per-sample sequences: the (batch, time, features) input is split with F.separate and the
 outputs stacked back.
 
-Beside the builders: the readers of chainer's LSTM and GRU defaults (probes on fresh links).
+Beside the builders: the import translation of L.LSTM (stepped over a sequence in a Chain's own
+forward), and the readers of chainer's LSTM and GRU defaults (probes on fresh links).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from harness.backends.base import BuiltLayer, HeldTensor, WeightBinding
 from harness.backends.chainer._import import F, L, chainer
 from harness.backends.chainer.defaults.helpers import f64, keeps_rng
 from harness.backends.chainer.registry import DEFAULT_READERS as readers
+from harness.backends.chainer.registry import IMPORT_TRANSLATIONS as imports
 from harness.backends.chainer.registry import LAYER_BUILDERS as builders
 from harness.backends.gates import GateLayout, gate_transform
 from harness.defaults import probes
@@ -290,6 +292,20 @@ def bidirectional(spec, ctx) -> BuiltLayer:
     return BuiltLayer(call=bi.merged(spec, parts[0].call, parts[1].call, lambda y: F.flip(y, 1),
                                      lambda a, b: F.concat([a, b], axis=-1)),
                       bindings=bindings, held=held, implementation=implementation, detail=detail, module=chain)
+
+
+@imports.register(L.LSTM, produces=("LSTM",), per_step=True)
+def import_lstm(link, shape, reasons) -> list[dict]:
+    """L.LSTM (chainer/links/rnn/lstm.py) keeps h and c between calls, one call per time step:
+    the tracer (trace.py) hands over the whole sequence's shape (time, features) once the calls
+    step over x[:, t] from reset_state(). Its parameters are L.StatelessLSTM's (upward with the
+    bias, lateral without), the link this package's LSTM builder uses, under the same names;
+    the first step's lateral term is skipped (h is None), which a zero state gives too. F.lstm
+    is fixed to sigmoid gates and tanh: the case's defaults."""
+    if len(shape) != 2:
+        reasons.append("L.LSTM steps one time step per call: only a loop over x[:, t] in a Chain's own "
+                       "forward is imported as an LSTM layer")
+    return [{"type": "LSTM", "units": link.state_size, "return_sequences": False}]
 
 
 # Defaults. The links are fixed to their gates (no parameter): probes on fresh links say which.
