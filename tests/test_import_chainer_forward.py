@@ -1,6 +1,7 @@
 """chainer Chains with their own forward, imported by recording one forward pass
 (harness/backends/chainer/trace.py): an MLP with a residual `+`, a CNN with explicit pads and a
-concat, an LSTM stepped over x[:, t]. Each case's NumPy reference is checked against the chain
+concat, an LSTM stepped over x[:, t], a sub-chain with BatchNormalization, an EmbedID + LSTM text
+model, a link called twice. Each case's NumPy reference is checked against the chain
 itself, then every backend runs the case. A chain the importer cannot express gets every
 problem listed, not the first one only."""
 
@@ -66,6 +67,54 @@ CHAINS = textwrap.dedent("""
             return self.out(h)
 
 
+    class Block(chainer.Chain):
+        def __init__(self):
+            super().__init__()
+            with self.init_scope():
+                self.conv = L.Convolution2D(2, 3, ksize=3, pad=1)
+                self.bn = L.BatchNormalization(3)
+
+        def forward(self, x):
+            return F.relu(self.bn(self.conv(x)))
+
+
+    class Nested(chainer.Chain):
+        def __init__(self):
+            super().__init__()
+            with self.init_scope():
+                self.block = Block()
+                self.head = L.Linear(None, 2)
+
+        def forward(self, x):
+            return self.head(self.block(x))
+
+
+    class TextRNN(chainer.Chain):
+        def __init__(self):
+            super().__init__()
+            with self.init_scope():
+                self.embed = L.EmbedID(10, 4)
+                self.lstm = L.LSTM(4, 3)
+                self.out = L.Linear(3, 2)
+
+        def forward(self, x):
+            e = self.embed(x)
+            self.lstm.reset_state()
+            for t in range(e.shape[1]):
+                h = self.lstm(e[:, t])
+            return self.out(h)
+
+
+    class Shared(chainer.Chain):
+        def __init__(self):
+            super().__init__()
+            with self.init_scope():
+                self.l = L.Linear(4, 4)
+
+        def forward(self, x):
+            return self.l(F.tanh(self.l(x)))
+
+
     class Unsupported(chainer.Chain):
         def __init__(self):
             super().__init__()
@@ -95,7 +144,11 @@ def imported(tmp_path, name: str, input_shape: tuple[int, ...]):
     exec(compile(CHAINS, str(tmp_path / "chains.py"), "exec"), namespace)
     np.random.seed(5)  # chainer's initializers draw from numpy's global generator
     chain = namespace[name]()
-    chain(np.zeros((1, *input_shape), dtype=np.float32))  # Linear(None, ...) sizes itself on the first call
+    dtype = np.int32 if name == "TextRNN" else np.float32  # EmbedID reads int32 indices
+    chain(np.zeros((1, *input_shape), dtype=dtype))  # Linear(None, ...) sizes itself on the first call
+    if name == "Nested":  # running statistics that are not the initial 0 and 1, so the file's are checked
+        chain.block.bn.avg_mean[...] = np.random.rand(3)
+        chain.block.bn.avg_var[...] = 1 + np.random.rand(3)
     chainer.serializers.save_npz(str(tmp_path / f"{name}.npz"), chain)
     out = tmp_path / f"{name.lower()}.yaml"
     code = main(["import", f"{tmp_path / 'chains.py'}:{name}", "--weights", str(tmp_path / f"{name}.npz"),
@@ -120,6 +173,10 @@ def reference_matches_chain(case, chain) -> None:
     ("CNN", (2, 9, 10), ["Conv2D", "Activation", "Conv2D", "Activation", "Concatenate", "Conv2D", "Activation",
                          "Flatten", "Dense"]),
     ("RNN", (4, 3), ["LSTM", "Dense"]),
+    # A sub-chain's links are layers named by their path (block_conv, block_bn, with avg_mean/avg_var).
+    ("Nested", (2, 5, 6), ["Conv2D", "BatchNormalization", "Activation", "Flatten", "Dense"]),
+    ("TextRNN", (5,), ["Embedding", "LSTM", "Dense"]),
+    ("Shared", (4,), ["Dense", "Activation", "Dense"]),  # the second call of `l` is a Reuse of it
 ])
 def test_chain_with_own_forward_imports_and_passes(tmp_path, name, input_shape, layer_types):
     backend_or_skip("chainer")
