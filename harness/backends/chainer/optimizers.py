@@ -269,16 +269,14 @@ class RMSpropRule(chainer.optimizer.UpdateRule):
 
 
 # Hyper-parameters whose default is the constructor's signature default, nothing more to it.
-SIGNATURE_DEFAULTS = {
-    "sgd.learning_rate": lambda: [stated(optimizers.SGD, "lr"), stated(optimizers.MomentumSGD, "lr", used=False)],
-    "adam.learning_rate": lambda: [stated(optimizers.Adam, "alpha")],
-    "adam.beta_1": lambda: [stated(optimizers.Adam, "beta1")],
-    "adam.beta_2": lambda: [stated(optimizers.Adam, "beta2")],
-    "rmsprop.learning_rate": lambda: [stated(optimizers.RMSprop, "lr")],
-    "rmsprop.rho": lambda: [stated(optimizers.RMSprop, "alpha")],
-    "adagrad.learning_rate": lambda: [stated(optimizers.AdaGrad, "lr")],
-}
-for _key, _read in SIGNATURE_DEFAULTS.items():
+for _key, _read in (
+        ("sgd.learning_rate", lambda: [stated(optimizers.SGD, "lr"), stated(optimizers.MomentumSGD, "lr", used=False)]),
+        ("adam.learning_rate", lambda: [stated(optimizers.Adam, "alpha")]),
+        ("adam.beta_1", lambda: [stated(optimizers.Adam, "beta1")]),
+        ("adam.beta_2", lambda: [stated(optimizers.Adam, "beta2")]),
+        ("rmsprop.learning_rate", lambda: [stated(optimizers.RMSprop, "lr")]),
+        ("rmsprop.rho", lambda: [stated(optimizers.RMSprop, "alpha")]),
+        ("adagrad.learning_rate", lambda: [stated(optimizers.AdaGrad, "lr")])):
     readers.register(_key)(lambda context, read=_read: read())
 
 
