@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from harness.backends.chainer._import import F
+from harness.backends.chainer._import import F, chainer
 from harness.backends.chainer.defaults.helpers import at
 from harness.backends.chainer.registry import ACTIVATION_BUILDERS as builders
 from harness.backends.chainer.registry import DEFAULT_READERS as readers
@@ -129,8 +129,6 @@ def read_hard_sigmoid(context):
 def read_gelu(context):
     function = getattr(F, "gelu", None)
     if function is None:
-        import chainer
-
         return [Reading("chainer.functions.gelu", "approximate", used=True,
                         missing=f"chainer {chainer.__version__} has no gelu (chainer.functions.gelu does not exist)")]
     form, meaning, probe = probes.gelu_form(float(at(function, [1.0])[0]))
