@@ -73,7 +73,7 @@ _activation = chainer.functions.activation
 for _function, _node, _name in ((F.relu, _activation.relu.ReLU, "relu"), (F.tanh, _activation.tanh.Tanh, "tanh"),
                                 (F.sigmoid, _activation.sigmoid.Sigmoid, "sigmoid")):
     # The function, as a chainer.Sequential holds it; its FunctionNode, as a traced forward records it.
-    imports.register(_function, _node, produces=("Activation",))(import_activation(_name))
+    imports.register(_function, _node, produces=(f"Activation:{_name}",))(import_activation(_name))
 
 
 @templates.register("Dense")
