@@ -26,8 +26,9 @@ from __future__ import annotations
 import numpy as np
 
 from harness.backends.base import BuiltLayer
-from harness.backends.chainer._import import F
+from harness.backends.chainer._import import F, chainer
 from harness.backends.chainer.conv import Layout
+from harness.backends.chainer.registry import IMPORT_TRANSLATIONS as imports
 from harness.backends.chainer.registry import LAYER_BUILDERS as builders
 from harness.backends.windowed import describe
 from harness.reference.layers import windows as win
@@ -127,3 +128,32 @@ def adaptive_pooling(spec, ctx) -> BuiltLayer:
     return BuiltLayer(call=call, implementation="composite",
                       detail="each output cell's window sliced and reduced (F.mean, or F.sum with a one-hot mask of "
                              "the first maximum), F.stack: chainer has no adaptive pooling")
+
+
+# --- import translations: F.max_pooling_2d and F.average_pooling_2d in a traced forward ---------
+
+def _pooling_padding(pads) -> int | list[int] | str:
+    return "valid" if not any(pads) else (pads[0] if len(set(pads)) == 1 else list(pads))
+
+
+@imports.register(chainer.functions.pooling.max_pooling_nd.MaxPoolingND, produces=("MaxPooling2D",))
+def import_max_pooling(node, shapes, reasons) -> list[dict]:
+    """chainer/functions/pooling/max_pooling_nd.py (F.max_pooling_2d builds it with ndim 2):
+    padding with -inf, and cover_all=True by default, which rounds the output size up as torch's
+    ceil_mode does. The two differ where a last window would start in the padding (torch drops
+    it, harness/reference/layers/windows.py ceil_mode_extra; chainer keeps it): the trace's check
+    of each layer's output shape against chainer's refuses that case."""
+    if node.ndim != 2:
+        reasons.append(f"{node.ndim}-D max pooling: only F.max_pooling_2d is translated")
+    spec = {"type": "MaxPooling2D", "pool_size": list(node.ksize), "strides": list(node.stride),
+            "padding": _pooling_padding(node.pad), "data_format": "channels_first"}
+    return [{**spec, "ceil_mode": True} if node.cover_all else spec]
+
+
+@imports.register(chainer.functions.pooling.average_pooling_2d.AveragePooling2D, produces=("AveragePooling2D",))
+def import_average_pooling(node, shapes, reasons) -> list[dict]:
+    """chainer/functions/pooling/average_pooling_2d.py: divides by kh * kw, padding included
+    (`coeff = 1 / (kh * kw)`): count_include_pad. It has no cover_all."""
+    return [{"type": "AveragePooling2D", "pool_size": [node.kh, node.kw], "strides": [node.sy, node.sx],
+             "padding": _pooling_padding([node.ph, node.pw]), "count_include_pad": True,
+             "data_format": "channels_first"}]

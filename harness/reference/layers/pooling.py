@@ -199,7 +199,6 @@ class MaxPooling1D(MaxPoolingSpec):
 class MaxPooling2D(MaxPoolingSpec):
 
     not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
-        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
         ("*", "reproducer"): "no reproducer template written for it yet",
     }
     __doc__ = MaxPoolingSpec.__doc__ + "\n" + PoolingSpec.__doc__
@@ -235,7 +234,6 @@ class AveragePooling1D(AveragePoolingSpec):
 class AveragePooling2D(AveragePoolingSpec):
 
     not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
-        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
         ("*", "reproducer"): "no reproducer template written for it yet",
     }
     __doc__ = AveragePoolingSpec.__doc__ + "\n" + PoolingSpec.__doc__
