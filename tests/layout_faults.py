@@ -1,6 +1,6 @@
 """Layout faults injected into an adapter's weight binding, the way people really get them wrong.
 
-A binding (harness/adapters/base.py `WeightBinding`) takes a canonical parameter to the
+A binding (harness/backends/base.py `WeightBinding`) takes a canonical parameter to the
 framework (`to_native`) and its gradients and trained values back (`from_native`). A wrong binding
 is wrong both ways: the framework computes with the re-laid out weight, and its gradients come
 back through the same wrong map. `bound_wrong` makes exactly that fault in one layer of a real
@@ -58,7 +58,7 @@ def swap_spatial(array: np.ndarray) -> np.ndarray:
 def bound_wrong(backend, layer: str, parameters: tuple[str, ...], wrong: Callable, inverse: Callable | None = None):
     """Within the block, `backend` binds `parameters` of `layer` through `wrong` on the way in and
     `inverse` (default: `wrong`, an involution) on the way back, composed with its own layout."""
-    from harness.adapters.layout import Transform
+    from harness.backends.layout import Transform
 
     inverse = inverse or wrong
     original = backend.build_layer
@@ -82,7 +82,7 @@ def bound_wrong(backend, layer: str, parameters: tuple[str, ...], wrong: Callabl
 
 
 def _case(path: str, variant: str | None):
-    from harness.case import load_cases
+    from harness.weights import load_cases
 
     cases = load_cases(path)
     return next(c for c in cases if variant is None or c.id.endswith(variant))
@@ -107,8 +107,8 @@ FAULTS = [
 
 def measure(framework: str = "torch") -> list[dict]:
     """Each fault run in `framework`, every check judged with hints; one row per failed check."""
-    from harness.adapters import get_backend
-    from harness.runner import FAIL, CaseRunner
+    from harness.backends import get_backend
+    from harness.checks.runner import FAIL, CaseRunner
 
     backend = get_backend(framework)
     rows = []
