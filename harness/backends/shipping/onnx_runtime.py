@@ -23,6 +23,7 @@ import torch
 
 from harness.backends.base import Unsupported
 from harness.backends.shipping import Artifact, ShippingBackend, first_lines
+from harness.backends.shipping.torchlib_registry import reused_registry
 from harness.backends.torch import TorchBackend
 from harness.case import Case
 from harness.common.compare import DEFAULT_TOLERANCES
@@ -76,7 +77,7 @@ class OnnxRuntimeBackend(ShippingBackend):
         inputs = tuple(adapter.tensor(array, requires_grad=False) for array in case.dataset.inputs.values())
         names = [node.name for node in case.graph.nodes]
         try:
-            with torch.no_grad(), quiet():
+            with torch.no_grad(), quiet(), reused_registry():
                 torch.onnx.export(module, inputs, str(path), dynamo=True, opset_version=OPSET, verbose=False,
                                   input_names=list(case.dataset.inputs),
                                   output_names=[OUTPUT_PREFIX + name for name in names],
