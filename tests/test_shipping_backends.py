@@ -9,6 +9,7 @@ cases/ --frameworks numpy,onnxruntime,litert` runs them all; docs/shipping.md).
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -86,6 +87,22 @@ def test_export_writes_the_checked_file_and_it_reproduces_the_reference(runtime,
                          expected_dtype="float32")
     assert comparison.passed, comparison.describe()
 
+
+
+def test_run_keeps_the_checked_file_and_the_case_page_links_it(tmp_path):
+    runtime_or_skip("onnxruntime")
+    out = tmp_path / "report"
+    assert main(["run", str(CASES / "seed000_dense_tanh.yaml"), "-k", "uniform_batch", "--frameworks",
+                 "numpy,onnxruntime", "--no-strength", "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    artifact = results["cases"][0]["frameworks"]["onnxruntime"]["artifact"]
+    assert artifact == "artifacts/seed000_dense_tanh.uniform_batch.onnx"
+    assert "artifact" not in results["cases"][0]["frameworks"]["numpy"]
+    case = case_named("seed000_dense_tanh.yaml", "seed000_dense_tanh.uniform_batch")
+    outputs = run_exported("onnx", out / artifact, case.dataset.inputs["x"])  # the kept file loads and runs
+    assert set(outputs) >= {"output"}
+    page = (out / "cases" / "seed000_dense_tanh.uniform_batch.html").read_text()
+    assert f'href="../{artifact}"' in page
 
 def run_exported(format: str, path: Path, x: np.ndarray) -> dict[str, np.ndarray]:
     if format == "onnx":

@@ -122,6 +122,9 @@ class FrameworkOutcome:
     """`ran`, or SKIPPED / ERROR with `reason`."""
     reason: str = ""
     seconds: float = 0.0
+    artifact: str | None = None
+    """A shipped runtime's exported model as the report keeps it (`artifacts/<case id>.onnx`),
+    where the report copies it (python -m harness run): the case page links it."""
 
 
 class CaseRunner:
