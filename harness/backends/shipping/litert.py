@@ -4,7 +4,9 @@ The Keras adapter's layers (built and loaded as its run loop builds them) are tr
 tf.function over the case's inputs (a fixed batch of the case's samples) that returns every
 node's output; TFLiteConverter.from_concrete_functions converts it with the builtin operators
 only, in float32, with no optimization (no quantization, no float16 weights): what
-`tf.lite.TFLiteConverter` writes by default. The flatbuffer runs in LiteRT's interpreter
+`tf.lite.TFLiteConverter` writes by default. A case may ask for float16 weights
+(`export.tflite.float16_weights`: Optimize.DEFAULT with supported_types [float16], the weights
+stored in float16 and dequantized to float32 at load) with tolerances of its own. The flatbuffer runs in LiteRT's interpreter
 (`ai_edge_litert.interpreter`, the package Google ships the runtime in since TF 2.16), or in
 `tf.lite.Interpreter` where ai-edge-litert is not installed (the version says which).
 
@@ -75,20 +77,25 @@ class LiteRTBackend(ShippingBackend):
         holder = tf.Module()
         holder.variables_to_freeze = [variable.value for variable in model.container.weights]
         function = tf.function(graph, input_signature=signature).get_concrete_function()
+        float16 = self.options(case).float16_weights
+        how = "float16 weights" if float16 else "float32, no optimization"
         printed: list[str] = []
         try:
             with native_stderr(printed):
                 converter = tf.lite.TFLiteConverter.from_concrete_functions([function], holder)
                 converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+                if float16:  # the converter's float16 quantization: weights stored in float16
+                    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+                    converter.target_spec.supported_types = [tf.float16]
                 path.write_bytes(converter.convert())
         except Exception as exc:  # the converter's refusal is a finding about shipping this model
             errors = [line.strip() for line in printed if "error:" in line]
-            raise Unsupported(f"TFLiteConverter (builtin ops, float32) cannot convert this model: "
+            raise Unsupported(f"TFLiteConverter (builtin ops, {how}) cannot convert this model: "
                               f"{type(exc).__name__}: {first_lines(exc)}"
                               + (f" [converter: {'; '.join(errors[:3])}]" if errors else "")) from None
         return Artifact(path=path, outputs=names,
                         detail=f"TFLiteConverter.from_concrete_functions (tensorflow {tf.__version__}, builtin "
-                               f"ops, float32, no optimization) of the Keras adapter's layers, run by {RUNTIME}")
+                               f"ops, {how}) of the Keras adapter's layers, run by {RUNTIME}")
 
     def execute(self, artifact: Artifact, case: Case) -> dict[str, np.ndarray]:
         interpreter = Interpreter(model_path=str(artifact.path))
