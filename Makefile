@@ -28,7 +28,7 @@ test-vision-models: setup
 REPORT_FRAMEWORKS ?= numpy,keras,chainer,torch,onnxruntime,litert,keras-torch
 
 report: setup
-	$(PY) -m harness run cases/ --frameworks $(REPORT_FRAMEWORKS) --out reports/
+	$(PY) -m harness run cases/ --frameworks $(REPORT_FRAMEWORKS) --out reports/ $(REPORT_ARGS)
 
 setup:
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
