@@ -1,14 +1,16 @@
-"""ONNX Runtime 1.31 (CPU): no float64 kernel for Erf (exact GELU), GRU or LSTM, though ONNX
-allows double for each. Needs only NumPy, onnx and onnxruntime.
+"""ONNX Runtime 1.31 (CPU): no float64 kernel for Erf (exact GELU), Softplus, GRU or LSTM, though
+ONNX allows double for each. Needs only NumPy, onnx and onnxruntime.
 
     python cases/reproducers/onnxruntime_float64_kernels.py
 
 The harness meets these as `onnxruntime` skips with the runtime's words on
-`discovered_keras_gelu_float64` (Erf), `recurrent_training.gru_adam` and
+`discovered_keras_gelu_float64` (Erf), the float64 `softplus_threshold` variants (Softplus),
+`recurrent_training.gru_adam` and
 `recurrent_training.lstm_sgd_momentum` (float64 cases exported from torch). Each model here is
 one operator in float64, built with onnx.helper; ONNX Runtime refuses Erf when the session is
 made ("Could not find an implementation for Erf(13) node with name ''", the CPU provider
-registers Erf for float only: onnxruntime/core/providers/cpu/math/element_wise_ops.cc) and the
+registers Erf for float only: onnxruntime/core/providers/cpu/math/element_wise_ops.cc; Softplus
+likewise, onnxruntime/core/providers/cpu/activation/activations.cc) and the
 recurrent ones when they run ("GRU operator does not support double yet",
 onnxruntime/core/providers/cpu/rnn/deep_cpu_gru.cc; deep_cpu_lstm.cc for LSTM). The same models in
 float32 run. Exits 1 while any float64 model is refused, 0 once all run.
@@ -25,10 +27,10 @@ SEQUENCE, BATCH, FEATURES, HIDDEN = 3, 2, 4, 5
 
 
 def model(operator: str, dtype: int) -> onnx.ModelProto:
-    """One node: Erf(x), or a GRU/LSTM over x with weights W, R as initializers."""
+    """One node: Erf(x) or Softplus(x), or a GRU/LSTM over x with weights W, R as initializers."""
     numpy_dtype = helper.tensor_dtype_to_np_dtype(dtype)
-    if operator == "Erf":
-        node, shape, initializers, output = helper.make_node("Erf", ["x"], ["y"]), [BATCH, FEATURES], [], [BATCH, FEATURES]
+    if operator in ("Erf", "Softplus"):
+        node, shape, initializers, output = helper.make_node(operator, ["x"], ["y"]), [BATCH, FEATURES], [], [BATCH, FEATURES]
     else:
         gates = 3 if operator == "GRU" else 4
         rng = np.random.default_rng(0)
@@ -61,9 +63,9 @@ def runs(operator: str, dtype: int) -> str:
 def main() -> int:
     print(f"onnxruntime {onnxruntime.__version__}, onnx {onnx.__version__}")
     refused = 0
-    for operator in ("Erf", "GRU", "LSTM"):
+    for operator in ("Erf", "Softplus", "GRU", "LSTM"):
         single, double = runs(operator, TensorProto.FLOAT), runs(operator, TensorProto.DOUBLE)
-        print(f"{operator:5s} float32: {single}\n{'':5s} float64: {double}")
+        print(f"{operator:8s} float32: {single}\n{'':8s} float64: {double}")
         refused += double != "runs"
     return 1 if refused else 0
 
