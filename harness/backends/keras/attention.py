@@ -1,4 +1,5 @@
-"""Keras builder for MultiHeadAttention: keras.layers.MultiHeadAttention, the canonical layout.
+"""Keras' MultiHeadAttention: builder (keras.layers.MultiHeadAttention, the canonical layout) and
+import translation (its config and its call).
 
 keras/src/layers/attention/multi_head_attention.py (`build`): four EinsumDense sublayers,
 `_query_dense`, `_key_dense`, `_value_dense` with kernels (d_model, num_heads, key_dim) and
@@ -22,7 +23,9 @@ import numpy as np
 
 from harness.backends.base import BuiltLayer, WeightBinding
 from harness.backends.keras._import import keras
-from harness.backends.keras.registry import LAYER_BUILDERS as builders
+from harness.backends.keras.registry import IMPORT_TRANSLATIONS as imports, LAYER_BUILDERS as builders
+from harness.backends.keras.translation import by_config
+from harness.case.imported_model import ImportProblem
 from harness.backends.layout import AS_IS
 
 SUBLAYERS = {"query": "_query_dense", "key": "_key_dense", "value": "_value_dense", "output": "_output_dense"}
@@ -49,3 +52,35 @@ def multi_head_attention(spec, ctx) -> BuiltLayer:
                       detail=f"keras.layers.MultiHeadAttention(num_heads={spec.num_heads}, key_dim={spec.key_dim}, "
                              f"value_dim={spec.value_dim}), "
                              f"called (x, x, use_causal_mask={spec.causal}){note}")
+
+
+def implied_config(config: dict) -> dict:
+    """keras.layers.MultiHeadAttention records what it filled in itself (keras/src/layers/attention/
+    multi_head_attention.py, `__init__` and `_build_attention`): `value_dim` = key_dim when not
+    given, `attention_axes` = (1,) for a (batch, length, features) input. At those values they
+    are the harness's self-attention; other values stay options the case cannot express."""
+    config = dict(config)
+    if config.get("value_dim") == config.get("key_dim"):
+        config.pop("value_dim")
+    if list(config.get("attention_axes") or []) == [1]:
+        config.pop("attention_axes")
+    return config
+
+
+def import_call(name: str, histories: list, kwargs: dict, problems: list[ImportProblem]) -> tuple[list, dict]:
+    """MultiHeadAttention is called (query, value[, key]): the harness's layer is self-attention,
+    so all must be one tensor; `use_causal_mask=True` is its `causal` field."""
+    fields = {}
+    if kwargs.pop("use_causal_mask", False):
+        fields["causal"] = True
+    for flag in ("return_attention_scores",):
+        if kwargs.get(flag) is False:
+            kwargs.pop(flag)
+    if len(set(histories)) > 1:
+        problems.append(ImportProblem(name, "MultiHeadAttention", "called with separate query, value or key "
+                                      "tensors; the harness's MultiHeadAttention is self-attention only"))
+    return histories[:1], fields
+
+
+imports.register("MultiHeadAttention", produces=("MultiHeadAttention",), call=import_call)(
+    by_config("MultiHeadAttention", implied=implied_config))

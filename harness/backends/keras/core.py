@@ -1,10 +1,13 @@
-"""Keras builders for Dense, Activation, Flatten and Rescaling."""
+"""Keras' Dense, Activation, Flatten and Rescaling: builders, import translations (each Keras
+class by its config) and the Dense reproducer template."""
 
 from __future__ import annotations
 
 from harness.backends.base import BuiltLayer, WeightBinding
 from harness.backends.keras._import import keras
-from harness.backends.keras.registry import LAYER_BUILDERS as builders
+from harness.backends.keras.registry import LAYER_BUILDERS as builders, REPRO_TEMPLATES as templates
+from harness.backends.keras.repro import activation_source, shape_source
+from harness.backends.keras.translation import register_by_config
 from harness.backends.layout import AS_IS
 
 
@@ -46,3 +49,16 @@ def flatten(spec, ctx) -> BuiltLayer:
 def rescaling(spec, ctx) -> BuiltLayer:
     layer = keras.layers.Rescaling(spec.scale, offset=spec.offset, dtype=ctx.dtype, name=ctx.layer_name)
     return BuiltLayer(call=layer, detail=f"keras.layers.Rescaling({spec.scale}, offset={spec.offset})")
+
+
+register_by_config("Dense", "Activation", "Flatten", "Rescaling")
+
+
+@templates.register("Dense")
+def dense_template(spec, input_shapes, dtype, training) -> str:
+    return f'''
+layer = keras.layers.Dense({spec.units}, activation={activation_source(spec.activation)}, use_bias={spec.use_bias},
+    dtype=dtype)
+layer.build({shape_source(input_shapes)})
+params = {{"Dense.kernel": layer.kernel{', "Dense.bias": layer.bias' if spec.use_bias else ''}}}
+'''
