@@ -11,7 +11,10 @@ model's config (`inbound_nodes` with `keras_history` [layer, node index, tensor 
 keras/src/models/functional.py `functional_from_config` reads them): a layer applied again is a
 `Reuse` node; call arguments Keras records by itself at inference defaults (`training: false`,
 `mask: None`) are not the user's (`RECORDED_DEFAULTS`), other call arguments are problems; dict
-outputs name their output layers' nodes, in the dict's order. The weights are written with
+outputs name their output layers' nodes, in the dict's order. An input whose size the saved model
+leaves open (`keras.Input(shape=(None,))`, a variable length) takes it from `--input-shape` or is
+a problem that asks for it (harness/case/imported_model.py `fixed_input_shapes`); the case's
+description states the length chosen. The weights are written with
 Keras' own `model.save_weights`, which the case's model reads back
 (harness/backends/keras/native.py) with the layer names and order the case keeps.
 """
@@ -27,7 +30,7 @@ from harness.backends.keras._import import keras
 from harness.backends.keras.translation import call_translation, translate
 from harness.case.bounded_reading import check_archive, ratio_limit
 from harness.common.errors import CaseError
-from harness.case.imported_model import ImportedModel, ImportProblem
+from harness.case.imported_model import ImportedModel, ImportProblem, fixed_input_shapes
 
 RECORDED_DEFAULTS = {"training": (False, None), "mask": (None,), "initial_state": (None,)}
 """Call arguments Keras itself records on every call of a layer that takes them (a Functional
@@ -36,7 +39,9 @@ layer that takes a mask): at these values they are the inference call the harnes
 a choice of the user's. Any other value (`training=True`, a mask tensor) is still a problem."""
 
 
-def read_keras_model(path: Path) -> ImportedModel:
+def read_keras_model(path: Path, input_shapes: list[tuple[int, ...]] | None = None) -> ImportedModel:
+    """`input_shapes` (`--input-shape`, one per input in the model's order): the sizes a saved
+    input leaves open (`keras.Input(shape=(None,))`, a variable length); the case states them."""
     try:
         check_archive(path, ratio_limit(path))  # before Keras inflates any member
     except ValueError as exc:
@@ -53,11 +58,10 @@ def read_keras_model(path: Path) -> ImportedModel:
     if dtype not in ("float32", "float64"):
         problems.append(ImportProblem(model.name, type(model).__name__, f"weights of dtype {dtype}"))
     names = input_names(model)
-    inputs = {name: (tuple(tensor.shape[1:]), _input_dtype(tensor.dtype)) for name, tensor in zip(names, model.inputs)}
-    for name, (shape, _) in inputs.items():
-        if any(d is None for d in shape):
-            problems.append(ImportProblem(name, "Input", f"shape {shape} has an unknown size; a case's data "
-                                                         "has fixed sizes"))
+    shapes, shape_problems, notes = fixed_input_shapes(
+        {name: tuple(tensor.shape[1:]) for name, tensor in zip(names, model.inputs)}, input_shapes)
+    problems += shape_problems
+    inputs = {name: (shapes[name], _input_dtype(tensor.dtype)) for name, tensor in zip(names, model.inputs)}
     by_name = {layer.name: layer for layer in model.layers}
     if isinstance(model, keras.Sequential):
         layers = [translate(layer, dtype, problems) for layer in model.layers
@@ -95,7 +99,7 @@ def read_keras_model(path: Path) -> ImportedModel:
         return {output: np.asarray(value) for output, value in zip(outputs, results)}
 
     return ImportedModel("keras", dtype, inputs, layers, outputs, problems, write_weights, predict,
-                         weights_format="keras", graph=graph, write_cut_weights=write_cut_weights)
+                         weights_format="keras", graph=graph, write_cut_weights=write_cut_weights, notes=notes)
 
 
 def input_names(model) -> list[str]:
