@@ -1,6 +1,6 @@
 """Diagnosis hints on the shipped cases: share named and search time, one injected fault each.
 
-For every shipped case and every variant its own checks detect (harness/transforms/strength.py),
+For every shipped case and every variant its own checks detect (harness/audit/strength.py),
 a "port" with that fault: the NumPy reference code run in the case's dtype (the `numpy`
 backend's computation) on the case under the variant. The runner then judges it as it judges
 any backend, and the diagnosis must name a transform at the same place whose reference matches.
@@ -29,12 +29,12 @@ warnings.simplefilter("ignore")  # a transformed meaning may take the log of a l
 
 import numpy as np  # noqa: E402
 
-from harness.case import load_cases  # noqa: E402
-from harness.reference import run_reference  # noqa: E402
-from harness.runner import COMPARED_CHECKS, FAIL, CaseRunner, FrameworkOutcome  # noqa: E402
-from harness.transforms.base import transformed_edit  # noqa: E402
-from harness.transforms.diagnosis import TIME_BUDGET_S, default_context  # noqa: E402
-from harness.transforms.strength import case_strength  # noqa: E402
+from harness.weights import load_cases
+from harness.backends.numpy_reference import run_reference  # noqa: E402
+from harness.checks.runner import COMPARED_CHECKS, FAIL, CaseRunner, FrameworkOutcome  # noqa: E402
+from harness.diagnosis.base import transformed_edit  # noqa: E402
+from harness.diagnosis.hints import TIME_BUDGET_S, default_context  # noqa: E402
+from harness.audit.strength import case_strength  # noqa: E402
 
 
 def main() -> int:

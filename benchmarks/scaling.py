@@ -18,7 +18,7 @@ sizes, each timed (a) written directly in every framework and (b) as a harness r
     case's strength (the reference again under each applicable transform, in every run's
     report) has its own column and is left out of the ratios: it analyses the case, it does not
     check the frameworks, and `run --no-strength` skips it. So has the hint search that a
-    failed check starts (harness/transforms/diagnosis.py, at most 20 s a check).
+    failed check starts (harness/diagnosis/hints.py, at most 20 s a check).
 
 The table: per workload, the direct build+run times, the harness's split and total, the ratio
 of the harness's total to the sum of the direct build+run times (frameworks and reference), the
@@ -309,7 +309,7 @@ def direct_chainer(workload: Workload, case):
 
 
 def direct_numpy(workload: Workload, case, dtype: str):
-    from harness.reference import run_reference
+    from harness.backends.numpy_reference import run_reference
 
     def step(_model):
         result = run_reference(case, dtype)
@@ -346,7 +346,7 @@ def step_time(step, model, repeat: int) -> float:
 def harness_run(workload: Workload, scratch: Path) -> tuple[dict[str, float], Any]:
     from ruamel.yaml import YAML
 
-    from harness.session import run_session
+    from harness.entry.session import run_session
 
     path = scratch / "cases" / f"{workload.name}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -354,7 +354,7 @@ def harness_run(workload: Workload, scratch: Path) -> tuple[dict[str, float], An
         YAML(typ="rt").dump(workload.case(), handle)
     session = run_session([path], frameworks=["numpy", *FRAMEWORKS], out_dir=scratch / "report", command="scaling")
     timings = dict(session.timings)
-    # The case's strength (harness/transforms/strength.py: the reference run again under each
+    # The case's strength (harness/audit/strength.py: the reference run again under each
     # applicable transform) and the hint search on a failed check (bounded per check; a passing
     # case has none) analyse the case rather than check the frameworks: each timed on its own,
     # outside `harness` and the ratios.
@@ -385,7 +385,7 @@ def stored_bytes(session) -> int:
 def set_threads(frameworks: tuple[str, ...] = ("numpy", *FRAMEWORKS)) -> None:
     """Import the frameworks as the harness does and give torch THREADS (it sizes its pool from
     the machine, not from OMP_NUM_THREADS, once imported)."""
-    from harness.session import backends
+    from harness.entry.session import backends
 
     backends(list(frameworks))
     if "torch" in frameworks:
@@ -399,7 +399,7 @@ def child(role: str, name: str) -> None:
     (MiB): `harness` imports everything, a framework only itself."""
     set_threads() if role == "harness" else set_threads((role,))
     workload = next(w for w in WORKLOADS if w.name == name)
-    from harness.case import cases_from_data
+    from harness.weights import cases_from_data
 
     (case,) = cases_from_data(workload.case())
     extra = {}
@@ -441,7 +441,7 @@ def memory(name: str) -> dict[str, Any]:
 def measure(workload: Workload, repeat: int, scratch: Path) -> dict[str, Any]:
     """The direct build+run of every framework and the harness run, `repeat` times, interleaved
     (the machine's load changes from minute to minute: each round sees the same load), medians."""
-    from harness.case import cases_from_data
+    from harness.weights import cases_from_data
 
     (case,) = cases_from_data(workload.case())
     makers = direct_makers(workload, case)

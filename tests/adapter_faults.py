@@ -42,16 +42,29 @@ import numpy as np
 from tests.layout_faults import bound_wrong, flip_spatial, negate_first_block, swap_blocks, swap_spatial, transpose
 
 
-def _edit_class():
-    """The catalogue's Edit (a copy of the resolved layer specs, losses and optimizer that builds
-    a case). Looked up under both layouts of the package, because this measurement runs on both
-    sides of the re-layout (issue 21): de4a9c0 has it in harness/transforms/base.py."""
-    for module in ("harness.diagnosis.base", "harness.diagnosis.transforms", "harness.transforms.base"):
+def _first(name: str, *modules: str) -> Any:
+    """`name` from the first of `modules` that has it. This measurement runs on both sides of the
+    package re-layout (issue 21): issue 24's "before" is main at de4a9c0, where the catalogue was
+    harness/transforms/, the adapters harness/adapters/ and the runner harness/runner.py."""
+    for module in modules:
         try:
-            return importlib.import_module(module).Edit
+            return getattr(importlib.import_module(module), name)
         except (ImportError, AttributeError):
             continue
-    raise ImportError("no Edit in harness.diagnosis or harness.transforms")
+    raise ImportError(f"no {name} in {', '.join(modules)}")
+
+
+def _edit_class():
+    """The catalogue's Edit (a copy of the resolved layer specs, losses and optimizer that builds a case)."""
+    return _first("Edit", "harness.diagnosis.base", "harness.transforms.base")
+
+
+def _get_backend(framework: str):
+    return _first("get_backend", "harness.backends", "harness.adapters")(framework)
+
+
+def _runner(name: str):
+    return _first(name, "harness.checks.runner", "harness.runner")
 
 
 def scale(factor: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -202,9 +215,7 @@ FAULTS = [
 
 
 def load_case(path: str, variant: str | None):
-    from harness.case import load_cases_from_file
-
-    cases = load_cases_from_file(path)
+    cases = _first("load_cases_from_file", "harness.weights", "harness.case")(path)
     return next(c for c in cases if variant is None or c.id.endswith("." + variant))
 
 
@@ -217,10 +228,8 @@ def _wrong_case(case, fault: Fault):
 def run_fault(framework: str, fault: Fault) -> list[dict]:
     """The fault in `framework`, every check of its case judged with hints: one row per check
     that fails (and one row saying why, where the framework cannot run the faulted case)."""
-    from harness.adapters import get_backend
-    from harness.runner import FAIL, CaseRunner, FrameworkOutcome
-
-    backend = get_backend(framework)
+    FAIL, CaseRunner, FrameworkOutcome = (_runner(n) for n in ("FAIL", "CaseRunner", "FrameworkOutcome"))
+    backend = _get_backend(framework)
     base = {"fault": fault.name, "family": fault.family, "framework": framework, "case": fault.path}
     try:
         case = load_case(fault.path, fault.variant)
@@ -273,11 +282,9 @@ def summarize(rows: list[dict]) -> dict[str, tuple[int, int]]:
 
 
 def measure(frameworks: tuple[str, ...] = ("torch", "chainer", "keras"), only: str = "") -> list[dict]:
-    from harness.adapters import get_backend
-
     rows = []
     for framework in frameworks:
-        if get_backend(framework).unavailable_reason() is not None:
+        if _get_backend(framework).unavailable_reason() is not None:
             continue
         for fault in FAULTS:
             if only and only.lower() not in fault.name.lower():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.adapters import get_backend
+from harness.backends import get_backend
 
 FRAMEWORK_BACKENDS = ("keras", "chainer", "torch")
 

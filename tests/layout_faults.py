@@ -1,6 +1,6 @@
 """Layout faults injected into an adapter's weight binding, the way people really get them wrong.
 
-A binding (harness/adapters/base.py `WeightBinding`) takes a canonical parameter to the
+A binding (harness/backends/base.py `WeightBinding`) takes a canonical parameter to the
 framework (`to_native`) and its gradients and trained values back (`from_native`). A wrong binding
 is wrong both ways: the framework computes with the re-laid out weight, and its gradients come
 back through the same wrong map. `bound_wrong` makes exactly that fault in one layer of a real
@@ -60,7 +60,10 @@ def bound_wrong(backend, layer: str | tuple[str, ...], parameters: tuple[str, ..
     """Within the block, `backend` binds `parameters` of `layer` (one name, or several: the same
     mistake in each) through `wrong` on the way in and `inverse` (default: `wrong`, an
     involution) on the way back, composed with its own layout."""
-    from harness.adapters.layout import Transform
+    try:
+        from harness.backends.layout import Transform
+    except ImportError:  # the layout before issue 21 (de4a9c0), where issue 24's "before" is measured
+        from harness.adapters.layout import Transform
 
     inverse = inverse or wrong
     layers = (layer,) if isinstance(layer, str) else tuple(layer)
@@ -85,7 +88,7 @@ def bound_wrong(backend, layer: str | tuple[str, ...], parameters: tuple[str, ..
 
 
 def _case(path: str, variant: str | None):
-    from harness.case import load_cases
+    from harness.weights import load_cases
 
     cases = load_cases(path)
     return next(c for c in cases if variant is None or c.id.endswith(variant))
@@ -110,8 +113,8 @@ FAULTS = [
 
 def measure(framework: str = "torch") -> list[dict]:
     """Each fault run in `framework`, every check judged with hints; one row per failed check."""
-    from harness.adapters import get_backend
-    from harness.runner import FAIL, CaseRunner
+    from harness.backends import get_backend
+    from harness.checks.runner import FAIL, CaseRunner
 
     backend = get_backend(framework)
     rows = []

@@ -16,11 +16,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.adapters.base import Unsupported, add_parts
-from harness.reference import run_reference
+from harness.backends.base import Unsupported, add_parts
+from harness.backends.numpy_reference import run_reference
 from tests.conftest import FRAMEWORK_BACKENDS, backend_or_skip
-from harness.examples import LAYER_EXAMPLES, LOSS_EXAMPLES
-from harness.examples import single_layer_case, single_loss_case
+from harness.case.examples import LAYER_EXAMPLES, LOSS_EXAMPLES
+from harness.case.examples import single_layer_case, single_loss_case
 
 # float64 in every framework: they agree with the reference to ~1e-13, except where Keras
 # passes a hyper-parameter through float32 (keras/src/backend/tensorflow/core.py `cast` goes

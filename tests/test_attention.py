@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from harness.adapters.layout import attention_packed_in_proj, attention_unpack_in_proj
-from harness.layers.attention import MultiHeadAttention
+from harness.backends.layout import attention_packed_in_proj, attention_unpack_in_proj
+from harness.reference.layers.attention import MultiHeadAttention
 
 # float64 end to end; the reference and torch differ only in summation order.
 RTOL, ATOL = 1e-10, 1e-12
@@ -59,7 +59,7 @@ def test_keras_float64_scale_is_rounded_to_float32_without_the_adapters_fix():
     """keras/src/backend/tensorflow/nn.py applies a Python-float scale with tf.cast, which goes
     through float32: the installed Keras' float64 layer matches the reference computed with a
     float32-rounded 1/sqrt(key_dim), and misses the exact one. If a Keras release fixes this,
-    this test fails and the workaround in harness/adapters/keras_backend/attention.py can go."""
+    this test fails and the workaround in harness/backends/keras/attention.py can go."""
     keras = pytest.importorskip("keras")
     if keras.backend.backend() != "tensorflow":
         pytest.skip("the rounding is the TensorFlow backend's")
@@ -103,9 +103,9 @@ def test_import_keras_transformer_block_with_multi_head_attention(tmp_path, caus
     """A Functional model calling MultiHeadAttention(x, x[, use_causal_mask=True]) imports as the
     case's self-attention layer (value_dim and attention_axes that Keras filled in itself are
     not problems), its reference matches Keras' own predictions, and every backend passes."""
-    from harness.case import load_cases_from_file
-    from harness.cli import main
-    from harness.reference import run_reference
+    from harness.weights import load_cases_from_file
+    from harness.entry.cli import main
+    from harness.backends.numpy_reference import run_reference
     from tests.conftest import backend_or_skip
     from tests.test_import_export import ATOL, RTOL, passes_everywhere
 
@@ -124,7 +124,7 @@ def test_import_keras_transformer_block_with_multi_head_attention(tmp_path, caus
 
 
 def test_import_keras_cross_attention_is_refused(tmp_path, capsys):
-    from harness.cli import main
+    from harness.entry.cli import main
     from tests.conftest import backend_or_skip
 
     backend_or_skip("keras")

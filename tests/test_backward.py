@@ -4,7 +4,7 @@ from its parameter gradients alone or from the per-layer output gradients it ret
 
 from __future__ import annotations
 
-from harness.runner import FAIL, PASS, CaseRunner
+from harness.checks.runner import FAIL, PASS, CaseRunner
 from tests.test_ports import case_file, with_port
 
 
@@ -46,7 +46,7 @@ def test_a_right_port_gets_no_backward_divergence():
 def test_a_port_gate_order_hint_is_said_from_the_port_side_too():
     """The shipped wrong port with the LSTM gate blocks f and c read the other way round: the hint
     names the permutation, and says which of the port's blocks is used as which gate."""
-    from harness.adapters import get_backend
+    from harness.backends import get_backend
     import pytest
 
     if get_backend("keras").unavailable_reason():

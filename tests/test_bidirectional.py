@@ -2,7 +2,7 @@
 
 Its numbers are checked elsewhere: the reference against finite differences
 (tests/test_reference_gradients.py) and against keras.layers.Bidirectional, torch's
-bidirectional modules and chainer's composite (tests/test_adapters.py, via harness/examples.py),
+bidirectional modules and chainer's composite (tests/test_adapters.py, via harness/case/examples.py),
 and an imported keras.io-style classifier (tests/test_import_sequence.py).
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.case import load_cases_from_file
-from harness.errors import CaseError
+from harness.weights import load_cases_from_file
+from harness.common.errors import CaseError
 
 CASE = """\
 name: bi

@@ -17,8 +17,8 @@ def test_a_small_campaign_writes_each_result_and_resumes(tmp_path, dask):
     workers) or a 2-worker Dask LocalCluster (numpy alone: what is Dask's here is the executor,
     and each Dask worker importing torch cost this test 10 s); run again into the same
     directory, it runs nothing twice."""
-    from harness.campaign.executors import DaskExecutor, LocalExecutor
-    from harness.campaign.run import run_campaign
+    from harness.discovery.campaign.executors import DaskExecutor, LocalExecutor
+    from harness.discovery.campaign.run import run_campaign
 
     if dask:
         pytest.importorskip("distributed")
@@ -45,7 +45,7 @@ def test_a_small_campaign_writes_each_result_and_resumes(tmp_path, dask):
 
 
 def test_findings_are_deduplicated_by_framework_check_kind_and_hint(tmp_path):
-    from harness.campaign.run import Store, collect_findings, key_of
+    from harness.discovery.campaign.run import Store, collect_findings, key_of
 
     store = Store(tmp_path)
     failure = {"framework": "torch", "check": "gradients", "verdict": "fail", "kind": "Conv2D", "layer": "c",
@@ -68,7 +68,7 @@ def crash_on_b(payload):
 
 
 def test_a_worker_crash_loses_no_other_result_and_names_the_crashing_case():
-    from harness.campaign.executors import LocalExecutor
+    from harness.discovery.campaign.executors import LocalExecutor
 
     payloads = [{"name": name, "frameworks": ["numpy"]} for name in "abcdef"]
     with LocalExecutor(2, ("numpy",)) as executor:
@@ -85,9 +85,9 @@ def test_a_difference_of_meaning_survives_float64_and_float32_rounding_does_not(
     cancellation to about 2e-5) is outside float32's tolerance and agrees in float64; the same
     case with a fault injected into the torch builder (output + 0.01) fails in float64 too."""
     require("torch")
-    from harness.campaign.report import suspect
-    from harness.campaign.tasks import precision_checks
-    from harness.shrink import failure_in
+    from harness.discovery.campaign.report import suspect
+    from harness.discovery.campaign.tasks import precision_checks
+    from harness.discovery.shrink import failure_in
 
     data = {"name": "rounding", "dtype": "float32", "samples": 1, "data_seed": 922,
             "inputs": {"x": {"shape": [2], "data": {"normal": {"mean": 0.0, "std": 2.0}}}},
@@ -109,7 +109,7 @@ def test_a_difference_of_meaning_survives_float64_and_float32_rounding_does_not(
 
 
 def test_errors_are_one_finding_per_clause_whatever_the_sizes():
-    from harness.findings import error_clause
+    from harness.discovery.findings import error_clause
 
     sizes = [error_clause(f"Computed output size would be zero or negative. Received `inputs shape=(None, {n}, 1)`")
              for n in "12"]

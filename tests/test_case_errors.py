@@ -8,10 +8,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from harness.case import load_cases
+from harness.weights import load_cases
 from harness.case.schema import json_schema
-from harness.cli import SCHEMA_PATH
-from harness.errors import CaseError
+from harness.entry.cli import SCHEMA_PATH
+from harness.common.errors import CaseError
 
 GOOD = """\
 name: tiny
@@ -234,7 +234,7 @@ def test_in_memory_data_gets_the_lines_a_block_style_dump_would_have():
 
 
 def test_a_mistake_in_in_memory_data_names_its_field():
-    from harness.case.case import cases_from_data
+    from harness.weights import cases_from_data
 
     data = {"name": "n", "samples": 2, "inputs": {"x": {"shape": [2], "data": {"uniform": {"low": 0, "high": 1}}}},
             "targets": {"y": {"shape": [1], "data": {"uniform": {"low": 0, "high": 1}}}},

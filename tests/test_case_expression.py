@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.case import load_cases
+from harness.weights import load_cases
 from harness.case.expression import ExpressionRefused, allowed_names, evaluate
-from harness.errors import CaseError
+from harness.common.errors import CaseError
 
 X = np.linspace(-1.0, 1.0, 12).reshape(4, 3)
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from harness.case.case import load_cases_from_file
-from harness.errors import CaseError, CaseErrors
+from harness.weights import load_cases_from_file
+from harness.common.errors import CaseError, CaseErrors
 from tests.case_mutants import mutants
 
 SEED, COUNT = 26, 300

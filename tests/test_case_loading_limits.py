@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.case.case import load_cases_from_file
-from harness.errors import CaseError
+from harness.weights import load_cases_from_file
+from harness.common.errors import CaseError
 
 ROOT = Path(__file__).parents[1]
 
@@ -112,7 +112,7 @@ def test_the_element_limit_is_a_stated_flag(tmp_path, monkeypatch):
 
 
 def test_duplicate_names_name_both_files(tmp_path):
-    from harness.session import load_all
+    from harness.entry.session import load_all
 
     for stem in ("first", "second"):
         (tmp_path / f"{stem}.yaml").write_text(GOOD.format(name="same"))
@@ -156,7 +156,7 @@ def test_a_run_over_good_and_broken_files_reports_the_good_ones(tmp_path):
 
 def test_pytest_over_good_and_broken_files_runs_the_good_items(tmp_path):
     cases = broken_directory(tmp_path)
-    done = subprocess.run([sys.executable, "-m", "pytest", str(cases), "-p", "harness.pytest_plugin",
+    done = subprocess.run([sys.executable, "-m", "pytest", str(cases), "-p", "harness.entry.pytest_plugin",
                            "-p", "no:randomly", "-p", "no:cacheprovider", "-n", "0", "-q",
                            "--frameworks", "numpy", "--harness-report", "none", "--rootdir", str(tmp_path)],
                           capture_output=True, text=True, cwd=tmp_path, env=environment(), timeout=300)
@@ -170,7 +170,7 @@ def test_pytest_over_good_and_broken_files_runs_the_good_items(tmp_path):
 
 
 def nonfinite_case(values: str) -> list:
-    from harness.case.case import cases_from_data
+    from harness.weights import cases_from_data
 
     text = GOOD.format(name="nan_case").replace("x: {shape: [2], data: {uniform: {low: 0.0, high: 1.0}}}",
                                                 f"x: {{data: {{values: {values}}}}}").replace("samples: 4\n", "")
@@ -184,7 +184,7 @@ def nonfinite_case(values: str) -> list:
 
 
 def test_nan_agreement_is_reported_as_such_never_a_plain_pass():
-    from harness.runner import CaseRunner
+    from harness.checks.runner import CaseRunner
 
     (case,) = nonfinite_case("[[.nan, 1.0], [0.5, 0.25]]")
     result = CaseRunner(case).check("numpy", "forward")
@@ -193,7 +193,7 @@ def test_nan_agreement_is_reported_as_such_never_a_plain_pass():
 
 
 def test_a_reference_that_is_nan_everywhere_is_an_error_of_the_case():
-    from harness.runner import CaseRunner
+    from harness.checks.runner import CaseRunner
 
     (case,) = nonfinite_case("[[.nan, 1.0], [.nan, 0.25]]")
     result = CaseRunner(case).check("numpy", "forward")

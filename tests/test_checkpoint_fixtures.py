@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.adapters import get_backend
-from harness.case import load_cases_from_file
-from harness.runner import PASS, CaseRunner
+from harness.backends import get_backend
+from harness.weights import load_cases_from_file
+from harness.checks.runner import PASS, CaseRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "cases" / "checkpoints"

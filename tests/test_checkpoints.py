@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import yaml
 
-from harness.case import load_cases_from_file
-from harness.checkpoints import canonical_weights, read_checkpoint, write_checkpoint
-from harness.errors import CaseError
-from harness.native_weights import WeightsMismatch
-from harness.reference import run_reference
-from harness.runner import run_case
+from harness.weights import load_cases_from_file
+from harness.weights.checkpoints import canonical_weights, read_checkpoint, write_checkpoint
+from harness.common.errors import CaseError
+from harness.weights.native_weights import WeightsMismatch
+from harness.backends.numpy_reference import run_reference
+from harness.checks.runner import run_case
 from tests.conftest import backend_or_skip
 
 ALL = ["numpy", "keras", "chainer", "torch"]
@@ -139,7 +139,7 @@ def test_a_pickled_module_is_refused_with_what_to_do(tmp_path):
 # --- keras ------------------------------------------------------------------------------------
 
 def keras_net():
-    from harness.adapters.keras_backend._import import keras
+    from harness.backends.keras._import import keras
 
     keras.utils.set_random_seed(5)
     layers = keras.layers
@@ -190,7 +190,7 @@ def test_a_keras_file_with_other_layer_names_is_refused(tmp_path):
 # --- chainer ----------------------------------------------------------------------------------
 
 def chainer_net():
-    from harness.adapters.chainer_backend._import import F, L, chainer
+    from harness.backends.chainer._import import F, L, chainer
 
     np.random.seed(6)  # chainer's initializers draw from numpy's global generator
 
@@ -224,7 +224,7 @@ CHAINER_MODEL = {"sequential": [
 
 def test_chainer_npz_in(tmp_path):
     backend_or_skip("chainer")
-    from harness.adapters.chainer_backend._import import chainer
+    from harness.backends.chainer._import import chainer
 
     net = chainer_net()
     chainer.serializers.save_npz(str(tmp_path / "net.npz"), net)
@@ -283,7 +283,7 @@ def test_export_loads_with_each_frameworks_own_loader(tmp_path):
         backend_or_skip(framework)
     import torch
 
-    from harness.adapters.chainer_backend._import import chainer
+    from harness.backends.chainer._import import chainer
 
     inputs = {"x": {"shape": [4], "data": {"normal": {}}}}
     # torch: the LSTM net's case, exported and loaded strictly into a fresh torch model
@@ -356,7 +356,7 @@ def test_file_round_trip_per_layer_kind(framework, kind, tmp_path):
         model.save_weights(tmp_path / "user.weights.h5")
         source, out = tmp_path / "user.weights.h5", tmp_path / "out.weights.h5"
     else:
-        from harness.adapters.chainer_backend._import import chainer
+        from harness.backends.chainer._import import chainer
 
         model, forward = chainer_user_model(kind)
         chainer.serializers.save_npz(str(tmp_path / "user.npz"), model)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
+from harness.entry.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED000 = str(ROOT / "cases" / "seed000_dense_tanh.yaml")
@@ -89,7 +89,7 @@ def test_a_framework_that_cannot_be_imported_is_skipped_with_the_reason(tmp_path
     import sys
 
     script = ("import sys; sys.modules['torch'] = None\n"
-              "from harness.cli import main\n"
+              "from harness.entry.cli import main\n"
               f"sys.exit(main(['run', {SEED000!r}, '--frameworks', 'torch,numpy', '--out', {str(tmp_path)!r}]))")
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
     assert completed.returncode == 0, completed.stderr

@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 
-from harness.compare import DEFAULT_TOLERANCES, Tolerance, compare
+from harness.common.compare import DEFAULT_TOLERANCES, Tolerance, compare
 
 TOLERANCE = Tolerance(rtol=0.01, atol=0.001)
 
@@ -285,7 +285,7 @@ KINDS = ["plain", "near zero", "non-finite", "float32", "partly equal", "out of 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("block", [1, 5, 64, 1 << 16])
 def test_block_figures_equal_the_straightforward_float64_computation(kind, block, monkeypatch):
-    import harness.compare as compare_module
+    import harness.common.compare as compare_module
 
     monkeypatch.setattr(compare_module, "BLOCK", block)
     rng = np.random.default_rng(KINDS.index(kind) * 1000 + block)

@@ -14,11 +14,11 @@ import itertools
 import numpy as np
 import pytest
 
-from harness.adapters.layout import flatten_rows_channels_last_to_first
-from harness.case import cases_from_data
-from harness.layers import LAYERS
-from harness.layers.windows import same_padding
-from harness.reference import run_reference
+from harness.backends.layout import flatten_rows_channels_last_to_first
+from harness.weights import cases_from_data
+from harness.reference.layers import LAYERS
+from harness.reference.layers.windows import same_padding
+from harness.backends.numpy_reference import run_reference
 from tests.conftest import backend_or_skip
 
 

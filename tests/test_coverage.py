@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.activations import ACTIVATIONS
-from harness.examples import LAYER_EXAMPLES, LOSS_EXAMPLES, OPTIMIZER_EXAMPLES
-from harness.layers import LAYERS
-from harness.losses import LOSSES
-from harness.optimizers import OPTIMIZERS
+from harness.reference.activations import ACTIVATIONS
+from harness.case.examples import LAYER_EXAMPLES, LOSS_EXAMPLES, OPTIMIZER_EXAMPLES
+from harness.reference.layers import LAYERS
+from harness.reference.losses import LOSSES
+from harness.reference.optimizers import OPTIMIZERS
 from tests.conftest import FRAMEWORK_BACKENDS, backend_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +30,7 @@ def test_every_layer_type_has_examples():
 
 def test_every_layer_type_is_in_a_shipped_case():
     """Examples test a layer alone; a case file shows it in a network, in the report."""
-    from harness.case import load_cases
+    from harness.weights import load_cases
 
     used = {node.spec.type for case in load_cases(CASES) for node in case.graph.nodes}
     reused = any(node.name != node.layer for case in load_cases(CASES) for node in case.graph.nodes)
@@ -53,7 +53,7 @@ def test_every_optimizer_has_examples():
 
 
 def test_docs_support_table_is_current():
-    from harness.support import render_markdown, table_in
+    from harness.output.support import render_markdown, table_in
 
     for framework in FRAMEWORK_BACKENDS:
         backend_or_skip(framework)

@@ -17,16 +17,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.activations import ACTIVATIONS
-from harness.case import cases_from_data, load_cases
+from harness.reference.activations import ACTIVATIONS
+from harness.weights import cases_from_data, load_cases
 from harness.defaults import CONCEPTS, FrameworkDefault, probes
-from harness.defaults.catalogue import CONCEPTS_BY_KEY
+from harness.reference.defaults_catalogue import CONCEPTS_BY_KEY
 from harness.defaults.resolve import resolve_for_reference, spec_tag
-from harness.errors import CaseError
-from harness.layers import LAYERS
-from harness.losses import LOSSES
-from harness.optimizers import OPTIMIZERS
-from harness.reference import run_reference
+from harness.common.errors import CaseError
+from harness.reference.layers import LAYERS
+from harness.reference.losses import LOSSES
+from harness.reference.optimizers import OPTIMIZERS
+from harness.backends.numpy_reference import run_reference
 from tests.conftest import FRAMEWORK_BACKENDS, backend_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,7 +132,7 @@ def test_defaultable_fields_are_the_ones_frameworks_disagree_on():
 
 @pytest.mark.parametrize("tag, field", defaultable_fields())
 def test_every_defaultable_field_is_audited(tag, field):
-    assert f"{tag}.{field}" in CONCEPTS_BY_KEY, f"add {tag}.{field} to harness/defaults/catalogue.py"
+    assert f"{tag}.{field}" in CONCEPTS_BY_KEY, f"add {tag}.{field} to harness/reference/defaults_catalogue.py"
 
 
 def test_spec_tag_reads_the_literal_field():
@@ -312,7 +312,7 @@ DOCUMENTED = {
 
 @pytest.fixture(scope="module")
 def table():
-    from harness.adapters import get_backend
+    from harness.backends import get_backend
     from harness.defaults.table import FRAMEWORKS, defaults_table
 
     return defaults_table({name: get_backend(name) for name in FRAMEWORKS}).to_json()
@@ -409,7 +409,7 @@ def test_table_marks_disagreements(table):
 ])
 def test_missing_framework_is_a_column_saying_so(reason, label):
     import harness.defaults.table as table_module
-    from harness.adapters import UnavailableBackend
+    from harness.backends import UnavailableBackend
 
     data = table_module.defaults_table({"torch": UnavailableBackend("torch", reason)}).to_json()
     assert data["versions"] == {"torch": label}
@@ -436,7 +436,7 @@ def test_framework_default_builds_what_the_recorded_value_builds(framework, laye
 
 
 def test_a_framework_without_the_function_is_skipped_with_the_reason():
-    from harness.adapters.base import Unsupported
+    from harness.backends.base import Unsupported
 
     backend = backend_or_skip("chainer")
     spec = ACTIVATIONS["gelu"].model_validate(
@@ -457,7 +457,7 @@ def test_docs_defaults_table_is_current(table):
 
 
 def test_results_and_report_carry_the_table(tmp_path):
-    from harness.cli import main
+    from harness.entry.cli import main
 
     backend_or_skip("torch")
     case = Path(__file__).resolve().parent.parent / "cases" / "defaults_leaky_relu.yaml"
@@ -475,8 +475,8 @@ def test_results_and_report_carry_the_table(tmp_path):
 def test_report_says_when_the_table_could_not_be_built():
     from types import SimpleNamespace
 
-    from harness.report.defaults_section import defaults_table
-    from harness.report.site import environment
+    from harness.output.report.defaults_section import defaults_table
+    from harness.output.report.site import environment
 
     section = defaults_table(SimpleNamespace(results={"defaults": {"error": "RuntimeError: <b>no</b>"}}))
     html = environment().get_template(section.template).render(data=section.data)
@@ -485,7 +485,7 @@ def test_report_says_when_the_table_could_not_be_built():
 
 
 def test_cli_prints_the_table(capsys):
-    from harness.cli import main
+    from harness.entry.cli import main
 
     backend_or_skip("torch")
     assert main(["defaults", "--frameworks", "torch"]) == 0

@@ -64,13 +64,13 @@ def test_an_unwritable_cache_directory_does_not_stop_the_read(tmp_path, monkeypa
 
 
 def test_the_table_imports_no_adapter():
-    # harness.adapters.base imports harness.defaults: the table receives backends from its
+    # harness.backends.base imports harness.defaults: the table receives backends from its
     # caller instead of importing the adapters back (a fresh interpreter: nothing imported yet).
     import subprocess
     import sys
 
     code = ("import sys, harness.defaults.table, harness.defaults.background; "
-            "print(sorted(m for m in sys.modules if m.startswith('harness.adapters')))")
+            "print(sorted(m for m in sys.modules if m.startswith('harness.backends')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

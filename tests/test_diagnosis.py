@@ -10,9 +10,9 @@ import copy
 import numpy as np
 import pytest
 
-from harness.adapters import get_backend
-from harness.case import cases_from_data
-from harness.runner import FAIL, PASS, CaseRunner, FrameworkOutcome
+from harness.backends import get_backend
+from harness.weights import cases_from_data
+from harness.checks.runner import FAIL, PASS, CaseRunner, FrameworkOutcome
 
 pytest.importorskip("torch")
 pytestmark = pytest.mark.skipif(get_backend("torch").unavailable_reason() is not None,
@@ -204,7 +204,7 @@ def test_documented_difference_gets_a_hint_in_results_console_and_page(tmp_path)
     hint names torch's own default, read from torch by the defaults audit."""
     import json
 
-    from harness.session import run_session
+    from harness.entry.session import run_session
 
     lines = []
     session = run_session(["cases/defaults_leaky_relu.yaml"], frameworks=["numpy", "torch"], select="function",
@@ -238,7 +238,7 @@ def test_keras_channels_first_bias_is_named_by_its_transform():
     every CPU, and the hint names the bias added along the width (bias.other_axis)."""
     from pathlib import Path
 
-    from harness.case import load_cases_from_file
+    from harness.weights import load_cases_from_file
     from tests.conftest import backend_or_skip
 
     backend_or_skip("keras")

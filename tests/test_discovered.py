@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.adapters import get_backend
-from harness.case import cases_from_data
-from harness.runner import PASS, CaseRunner
+from harness.backends import get_backend
+from harness.weights import cases_from_data
+from harness.checks.runner import PASS, CaseRunner
 
 
 def require(framework: str) -> None:
@@ -162,7 +162,7 @@ def test_keras_crossentropy_from_logits_takes_the_logits_a_softmax_cached():
     cache.)"""
     require("keras")
     import numpy as np
-    from harness.adapters.keras_backend._import import keras, tf
+    from harness.backends.keras._import import keras, tf
 
     z = np.array([[0.5, -1.0, 2.0]])
     t = np.array([[0.0, 1.0, 0.0]])
@@ -185,7 +185,7 @@ def test_keras_probability_crossentropy_of_a_cached_sigmoid_is_not_clipped():
     = 16.118 (its clip) for the same probabilities through tf.identity."""
     require("keras")
     import numpy as np
-    from harness.adapters.keras_backend._import import keras, tf
+    from harness.backends.keras._import import keras, tf
 
     z = np.array([[-30.0], [-110.0]])
     t = np.ones_like(z)
@@ -205,7 +205,7 @@ def test_keras_adam_on_repeated_indices_squares_each_slice():
     4 (1 - beta_2)) and moves it by 0.25 * 2 / sqrt(2) = 0.354."""
     require("keras")
     import numpy as np
-    from harness.adapters.keras_backend._import import keras, tf
+    from harness.backends.keras._import import keras, tf
 
     def step(gradient):
         variable = keras.Variable(np.zeros((3, 1), np.float32))

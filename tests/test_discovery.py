@@ -10,11 +10,11 @@ import sys
 
 import pytest
 
-from harness.adapters import get_backend
-from harness.case import cases_from_data
-from harness.generate import Distribution, generate, to_yaml
-from harness.generate.cases import from_yaml
-from harness.layers.base import LAYERS
+from harness.backends import get_backend
+from harness.weights import cases_from_data
+from harness.discovery.generate import Distribution, generate, to_yaml
+from harness.discovery.generate.cases import from_yaml
+from harness.reference.layers.base import LAYERS
 
 
 def require(framework: str) -> None:
@@ -26,7 +26,7 @@ def require(framework: str) -> None:
 def inject_torch_fault(monkeypatch, kind: str, offset: float) -> None:
     """The torch adapter's builder of `kind` adds `offset` to the layer's output (a fault of
     the adapter's, which the float64 reference and the other frameworks do not share)."""
-    from harness.adapters.torch_backend.registry import LAYER_BUILDERS
+    from harness.backends.torch.registry import LAYER_BUILDERS
 
     original = LAYER_BUILDERS[kind]
 
@@ -96,8 +96,8 @@ def test_shrinking_a_fault_buried_in_ten_layers_keeps_only_the_faulty_layer(monk
     """The torch LayerNormalization builder is patched to add 0.01 to its output: the shrunk
     case keeps that layer alone (and fails the same way), with every Dense layer dropped."""
     require("torch")
-    from harness.adapters.torch_backend.registry import LAYER_BUILDERS
-    from harness.shrink import failure_in, shrink
+    from harness.backends.torch.registry import LAYER_BUILDERS
+    from harness.discovery.shrink import failure_in, shrink
 
     original = LAYER_BUILDERS["LayerNormalization"]
     inject_torch_fault(monkeypatch, "LayerNormalization", 0.01)
@@ -116,7 +116,7 @@ def test_shrinking_a_fault_buried_in_ten_layers_keeps_only_the_faulty_layer(monk
 
 def test_a_passing_case_is_not_shrunk():
     require("torch")
-    from harness.shrink import NotFailing, shrink
+    from harness.discovery.shrink import NotFailing, shrink
 
     with pytest.raises(NotFailing):
         shrink(ten_layer_case(), "torch")
@@ -138,7 +138,7 @@ def test_a_reproducer_runs_alone_and_tells_an_adapter_fault_from_an_upstream_one
     a fresh Python importing TensorFlow and torch cost each of them 9 s of the suite."""
     require("torch")
     require("keras")
-    from harness.repro import write_reproducer_files
+    from harness.discovery.repro import write_reproducer_files
 
     inject_torch_fault(monkeypatch, kind, 0.25)
     data = {"name": "one_layer", "samples": 2,
@@ -170,7 +170,7 @@ def test_a_reproducer_runs_alone_and_tells_an_adapter_fault_from_an_upstream_one
 
 def _coincidences(items) -> dict[str, int]:
     """Per kind of coincidence, the number of generated cases that have it."""
-    from harness.layers.base import LAYERS
+    from harness.reference.layers.base import LAYERS
 
     found = {"width = an input axis": 0, "equal input axes": 0, "samples = features": 0}
     for item in items:
@@ -190,7 +190,7 @@ def test_shape_coincidences_are_drawn_at_the_stated_probability_and_off_at_zero(
     """With coincidences on, a width equal to an input axis, equal input axes and samples equal
     to the features are all far more frequent than by chance; at 0 the draws are those of the
     generator before coincidences existed (no random number is spent on them)."""
-    from harness.generate import Distribution
+    from harness.discovery.generate import Distribution
 
     on = [g for g in generate(5, 300, Distribution(coincidence_probability=0.5)) if not g.rejected]
     off = [g for g in generate(5, 300, Distribution(coincidence_probability=0.0)) if not g.rejected]

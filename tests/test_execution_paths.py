@@ -13,14 +13,14 @@ import json
 
 import pytest
 
-import harness.runner as runner
-from harness.adapters.base import ExecutionPath
-from harness.case import cases_from_data
-from harness.errors import CaseError
-from harness.reference import NumpyBackend
-from harness.results import SCHEMA_VERSION
-from harness.runner import EXPECTED, FAIL, PASS, CaseRunner
-from harness.session import run_session
+import harness.checks.runner as runner
+from harness.backends.base import ExecutionPath
+from harness.weights import cases_from_data
+from harness.common.errors import CaseError
+from harness.backends.numpy_reference import NumpyBackend
+from harness.output.results import SCHEMA_VERSION
+from harness.checks.runner import EXPECTED, FAIL, PASS, CaseRunner
+from harness.entry.session import run_session
 from tests.test_report import DEMO
 
 REASON = "squash rounds in float32 on the native path"

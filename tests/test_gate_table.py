@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.compare import Tolerance
-from harness.gate_table import gate_ratios
-from harness.runner import FAIL
+from harness.common.compare import Tolerance
+from harness.diagnosis.gate_table import gate_ratios
+from harness.checks.runner import FAIL
 
 
 def test_only_the_gate_blocks_that_differ_are_out():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.adapters import get_backend
+from harness.backends import get_backend
 from tests import layout_faults
 
 pytest.importorskip("torch")
@@ -34,7 +34,7 @@ def test_every_failed_check_of_a_layout_fault_gets_the_exact_hint():
 def test_through_layout_inverts_each_edit_in_order():
     """Two layout edits of one parameter are undone last first: the read-back of the edited
     weight is the original weight (the inverse is checked against the weight, not itself)."""
-    from harness.transforms.base import Edit
+    from harness.diagnosis.base import Edit
 
     class Case:  # the least Edit reads: no layers, one weight
         graph = type("G", (), {"layers": {}})()

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.case import cases_from_data, load_cases
-from harness.reference import run_reference
+from harness.weights import cases_from_data, load_cases
+from harness.backends.numpy_reference import run_reference
 from tests.helpers import numeric_gradient
 
 SEED_FILES = ["cases/seed000_dense_tanh.yaml", "cases/seed001_mnist_mlp.yaml",

@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 import yaml
 
-from harness.case import cases_from_data, load_cases_from_file
-from harness.checkpoints import canonical_weights
-from harness.errors import CaseError
+from harness.weights import cases_from_data, load_cases_from_file
+from harness.weights.checkpoints import canonical_weights
+from harness.common.errors import CaseError
 from tests.conftest import backend_or_skip
 
 MODEL = {"sequential": [{"name": "hidden", "type": "Dense", "units": 5}, {"name": "out", "type": "Dense", "units": 2}]}
@@ -81,7 +81,7 @@ def test_a_pickle_in_harness_import_chainer_weights_does_not_run(tmp_path):
     """`harness import mod.py:Chain --weights FILE.npz` used to hand the file to chainer's
     load_npz, which opens it with numpy.load(allow_pickle=True)."""
     backend_or_skip("chainer")
-    from harness.cli import main
+    from harness.entry.cli import main
 
     (tmp_path / "mlp.py").write_text(textwrap.dedent("""
         import chainer.links as L, chainer
@@ -100,8 +100,8 @@ def test_a_pickle_in_harness_import_chainer_weights_does_not_run(tmp_path):
 def test_harness_import_of_chainer_weights_still_loads_a_plain_npz(tmp_path):
     """The control: the harness's own npz reading hands chainer what load_npz would have."""
     backend_or_skip("chainer")
-    from harness.adapters.chainer_backend._import import chainer
-    from harness.cli import main
+    from harness.backends.chainer._import import chainer
+    from harness.entry.cli import main
 
     source = "import chainer.links as L, chainer\nclass MLP(chainer.Sequential):\n" \
              "    def __init__(self):\n        super().__init__(L.Linear(4, 3))\n"
@@ -138,7 +138,7 @@ def test_a_pickle_in_a_torch_checkpoint_does_not_run(tmp_path):
 
 def test_a_pickle_in_harness_import_torch_state_dict_does_not_run(tmp_path):
     backend_or_skip("torch")
-    from harness.cli import main
+    from harness.entry.cli import main
 
     (tmp_path / "net.py").write_text("import torch\nclass Net(torch.nn.Sequential):\n"
                                      "    def __init__(self):\n        super().__init__(torch.nn.Linear(4, 5))\n")
@@ -150,7 +150,7 @@ def test_a_pickle_in_harness_import_torch_state_dict_does_not_run(tmp_path):
 
 
 def test_a_pickle_in_a_command_ports_outputs_does_not_run(tmp_path):
-    from harness.runner import ERROR, run_case
+    from harness.checks.runner import ERROR, run_case
     from tests.test_ports import ONE_DENSE
 
     marker = tmp_path / "pwned"
@@ -238,7 +238,7 @@ def test_an_archive_that_inflates_past_what_the_model_needs_is_refused_unread(tm
 
 def test_harness_import_of_a_keras_bomb_is_refused_unread(tmp_path):
     backend_or_skip("keras")
-    from harness.cli import main
+    from harness.entry.cli import main
 
     path = bomb(tmp_path / "m.keras", "model.weights.h5", 300, {"config.json": b"{}", "metadata.json": b"{}"})
     raised, peak = peak_bytes(lambda: main(["import", str(path), "--out", str(tmp_path / "case.yaml")]))
@@ -247,7 +247,7 @@ def test_harness_import_of_a_keras_bomb_is_refused_unread(tmp_path):
 
 
 def test_a_member_that_inflates_past_its_declared_size_stops_at_the_limit(tmp_path):
-    from harness.bounded_reading import read_member
+    from harness.case.bounded_reading import read_member
 
     path = bomb(tmp_path / "b.zip", "big", 20)
     with zipfile.ZipFile(path) as archive:
@@ -277,7 +277,7 @@ def test_a_damaged_hdf5_object_header_is_a_case_error(tmp_path):
     backend_or_skip("keras")
     import h5py
 
-    from harness.checkpoints import write_checkpoint
+    from harness.weights.checkpoints import write_checkpoint
 
     (case,) = load_cases_from_file(make_case(tmp_path))
     good = write_checkpoint(case, "keras", tmp_path / "good.weights.h5")

@@ -9,9 +9,9 @@ import textwrap
 
 import numpy as np
 
-from harness.case import load_cases_from_file
-from harness.cli import main
-from harness.reference import run_reference
+from harness.weights import load_cases_from_file
+from harness.entry.cli import main
+from harness.backends.numpy_reference import run_reference
 from tests.conftest import backend_or_skip
 from tests.test_import_export import ATOL, RTOL, passes_everywhere
 
@@ -80,7 +80,7 @@ def test_import_torch_clipped_relus(tmp_path):
 
 def test_import_keras_relu6(tmp_path):
     backend_or_skip("keras")
-    from harness.adapters.keras_backend._import import keras
+    from harness.backends.keras._import import keras
 
     keras.utils.set_random_seed(5)
     x = keras.Input((4,), name="x")

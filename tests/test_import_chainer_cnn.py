@@ -9,9 +9,9 @@ import textwrap
 
 import numpy as np
 
-from harness.case import load_cases_from_file
-from harness.cli import main
-from harness.reference import run_reference
+from harness.weights import load_cases_from_file
+from harness.entry.cli import main
+from harness.backends.numpy_reference import run_reference
 from tests.conftest import backend_or_skip
 from tests.test_import_export import ATOL, RTOL, passes_everywhere
 
@@ -30,7 +30,7 @@ CHAIN = textwrap.dedent("""
 
 def test_import_chainer_cnn_with_explicit_pads(tmp_path):
     backend_or_skip("chainer")
-    from harness.adapters.chainer_backend._import import chainer
+    from harness.backends.chainer._import import chainer
 
     (tmp_path / "cnn.py").write_text(CHAIN)
     namespace: dict = {}

@@ -10,9 +10,9 @@ import textwrap
 
 import numpy as np
 
-from harness.case import load_cases_from_file
-from harness.cli import main
-from harness.reference import run_reference
+from harness.weights import load_cases_from_file
+from harness.entry.cli import main
+from harness.backends.numpy_reference import run_reference
 from tests.conftest import backend_or_skip
 from tests.test_import_export import ATOL, RTOL, passes_everywhere
 from tests.torch_import import import_torch_source
@@ -48,7 +48,7 @@ def test_import_torch_depthwise_block(tmp_path):
 
 def test_import_keras_depthwise(tmp_path):
     backend_or_skip("keras")
-    from harness.adapters.keras_backend._import import keras
+    from harness.backends.keras._import import keras
 
     keras.utils.set_random_seed(9)
     layers = keras.layers

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.case import load_cases_from_file
-from harness.checkpoints import canonical_weights
-from harness.cli import main
-from harness.reference import run_reference
-from harness.runner import run_case
+from harness.weights import load_cases_from_file
+from harness.weights.checkpoints import canonical_weights
+from harness.entry.cli import main
+from harness.backends.numpy_reference import run_reference
+from harness.checks.runner import run_case
 from tests.conftest import backend_or_skip
 
 ALL = ["numpy", "keras", "chainer", "torch"]
@@ -67,7 +67,7 @@ def reference_on(case, inputs: dict) -> dict:
 # --- Keras: Functional with a shared layer and two outputs ------------------------------------
 
 def keras_functional(path):
-    from harness.adapters.keras_backend._import import keras
+    from harness.backends.keras._import import keras
 
     keras.utils.set_random_seed(11)
     layers = keras.layers
@@ -111,7 +111,7 @@ def test_import_keras_functional_shared_layer_two_outputs(tmp_path):
 
 def test_import_refuses_what_the_harness_cannot_express(tmp_path, capsys):
     backend_or_skip("keras")
-    from harness.adapters.keras_backend._import import keras
+    from harness.backends.keras._import import keras
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, kernel_regularizer="l2", name="reg"),
                               keras.layers.Dense(2, name="out")])
@@ -287,7 +287,7 @@ CHAIN = textwrap.dedent("""
 
 def test_import_chainer_sequential_mlp_and_export_back(tmp_path):
     backend_or_skip("chainer")
-    from harness.adapters.chainer_backend._import import chainer
+    from harness.backends.chainer._import import chainer
 
     (tmp_path / "mlp.py").write_text(CHAIN)
     namespace: dict = {}
@@ -326,7 +326,7 @@ def test_import_keras_sequential_of_many_layer_kinds(tmp_path):
     """Embedding, Conv1D 'same', LSTM with sequences, GRU, LayerNormalization, Dropout, Dense:
     Keras' configs (tuples, options passed through **kwargs) translate and the case passes."""
     backend_or_skip("keras")
-    from harness.adapters.keras_backend._import import keras
+    from harness.backends.keras._import import keras
 
     keras.utils.set_random_seed(3)
     layers = keras.layers
@@ -348,7 +348,7 @@ def test_import_keras_sequential_of_many_layer_kinds(tmp_path):
 
 def test_partial_import_stops_before_the_first_problem(tmp_path, capsys):
     backend_or_skip("keras")
-    from harness.adapters.keras_backend._import import keras
+    from harness.backends.keras._import import keras
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="first"),
                               keras.layers.Dense(2, kernel_constraint="non_neg", name="constrained"),

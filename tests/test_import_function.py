@@ -10,10 +10,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from harness.case import load_cases_from_file
-from harness.cli import main
-from harness.errors import CaseError
-from harness.reference import run_reference
+from harness.weights import load_cases_from_file
+from harness.entry.cli import main
+from harness.common.errors import CaseError
+from harness.backends.numpy_reference import run_reference
 from tests.conftest import backend_or_skip
 
 MODULE = textwrap.dedent("""
@@ -63,7 +63,7 @@ def test_import_function_and_inplace_residual(tmp_path):
 
 def test_import_function_must_return_a_module(tmp_path):
     backend_or_skip("torch")
-    from harness.adapters.torch_backend.importer import instantiate
+    from harness.backends.torch.importer import instantiate
 
     (tmp_path / "net.py").write_text(MODULE)
     with pytest.raises(CaseError, match="returned int, not an nn.Module"):

@@ -10,9 +10,9 @@ import textwrap
 
 import numpy as np
 
-from harness.case import load_cases_from_file
-from harness.cli import main
-from harness.reference import run_reference
+from harness.weights import load_cases_from_file
+from harness.entry.cli import main
+from harness.backends.numpy_reference import run_reference
 from tests.conftest import backend_or_skip
 from tests.test_import_export import ATOL, RTOL, passes_everywhere
 from tests.torch_import import import_torch_source
@@ -64,7 +64,7 @@ def test_import_torch_refuses_dilated_pooling_with_its_reason(tmp_path, capsys):
 
 def test_import_keras_zero_padding_valid_and_cropping(tmp_path):
     backend_or_skip("keras")
-    from harness.adapters.keras_backend._import import keras
+    from harness.backends.keras._import import keras
 
     keras.utils.set_random_seed(6)
     layers = keras.layers

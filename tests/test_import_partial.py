@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.case import load_cases_from_file
-from harness.cli import main
-from harness.imported_model import ImportProblem
-from harness.importing import problem_summary
-from harness.reference import run_reference
+from harness.weights import load_cases_from_file
+from harness.entry.cli import main
+from harness.case.imported_model import ImportProblem
+from harness.weights.importing import problem_summary
+from harness.backends.numpy_reference import run_reference
 from tests.conftest import backend_or_skip
 from tests.test_import_export import ATOL, RTOL
 
@@ -30,7 +30,7 @@ def branching_model(keras):
 
 def test_partial_graph_keeps_every_node_that_does_not_read_a_problem(tmp_path, capsys):
     backend_or_skip("keras")
-    from harness.adapters.keras_backend._import import keras
+    from harness.backends.keras._import import keras
 
     keras.utils.set_random_seed(4)
     model = branching_model(keras)

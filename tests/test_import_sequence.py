@@ -12,9 +12,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from harness.case import load_cases_from_file
-from harness.cli import main
-from harness.reference import run_reference
+from harness.weights import load_cases_from_file
+from harness.entry.cli import main
+from harness.backends.numpy_reference import run_reference
 from tests.conftest import backend_or_skip
 from tests.test_import_export import ATOL, RTOL, passes_everywhere
 
@@ -22,7 +22,7 @@ from tests.test_import_export import ATOL, RTOL, passes_everywhere
 def keras_text_classifier(path, *, training=None):
     """keras.io's text classifier shape, Functional: Embedding -> LSTM -> Dropout -> Dense.
     `training=True` is a call argument the user gives (Dropout active at inference)."""
-    from harness.adapters.keras_backend._import import keras
+    from harness.backends.keras._import import keras
 
     keras.utils.set_random_seed(5)
     layers = keras.layers
@@ -63,7 +63,7 @@ def test_a_call_argument_the_user_gave_is_still_refused(tmp_path, capsys):
 def keras_ticket_model(path):
     """keras.io's multi-input, multi-output ticket model (fixed lengths: variable-length inputs
     are another matter), outputs as a dict; one key differs from its layer's name."""
-    from harness.adapters.keras_backend._import import keras
+    from harness.backends.keras._import import keras
 
     keras.utils.set_random_seed(9)
     layers = keras.layers
@@ -109,7 +109,7 @@ def test_a_case_refused_on_loading_leaves_no_file_behind(tmp_path, monkeypatch, 
     """Written to a staging folder and loaded back there first: a refusal at that point (here
     forced) leaves neither the case nor its weights, nor the staging folder."""
     import harness.case
-    from harness.errors import CaseError
+    from harness.common.errors import CaseError
 
     backend_or_skip("keras")
     keras_text_classifier(tmp_path / "text.keras")
@@ -131,7 +131,7 @@ def test_a_case_refused_on_loading_leaves_no_file_behind(tmp_path, monkeypatch, 
 def test_case_name(stem, name):
     from pathlib import Path
 
-    from harness.importing import case_name
+    from harness.weights.importing import case_name
 
     assert case_name(Path(f"cases/{stem}.yaml")) == name
 
@@ -255,7 +255,7 @@ def test_torch_recurrent_options_the_case_cannot_express_are_listed(tmp_path, ca
 def keras_bidirectional_classifier(path):
     """keras.io's Bidirectional LSTM IMDB classifier in small: Embedding -> Bidirectional
     LSTM (sequences) -> Bidirectional LSTM -> Dense, plus a GRU with merge_mode sum."""
-    from harness.adapters.keras_backend._import import keras
+    from harness.backends.keras._import import keras
 
     keras.utils.set_random_seed(3)
     layers = keras.layers
@@ -286,7 +286,7 @@ def test_keras_bidirectional_imports_and_passes(tmp_path):
 
 
 def test_keras_bidirectional_without_merge_is_refused(tmp_path, capsys):
-    from harness.adapters.keras_backend._import import keras
+    from harness.backends.keras._import import keras
 
     backend_or_skip("keras")
     tokens = keras.Input((4, 3), name="x")

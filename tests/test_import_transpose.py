@@ -9,9 +9,9 @@ import textwrap
 
 import numpy as np
 
-from harness.case import load_cases_from_file
-from harness.cli import main
-from harness.reference import run_reference
+from harness.weights import load_cases_from_file
+from harness.entry.cli import main
+from harness.backends.numpy_reference import run_reference
 from tests.conftest import backend_or_skip
 from tests.test_import_export import ATOL, RTOL, passes_everywhere
 

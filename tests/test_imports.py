@@ -1,7 +1,7 @@
 """Every module of harness/ compiles and imports on the Python the project pins (3.11).
 
 A module no test imported once shipped with syntax valid only from Python 3.12 (an f-string
-nesting ''' in harness/adapters/chainer_backend/repro.py), and every chainer reproducer crashed.
+nesting ''' in harness/backends/chainer/repro.py), and every chainer reproducer crashed.
 Two nets against that: every source file is compiled (no framework needed, so it holds even
 where a framework is absent), and every module is imported, a framework package skipped with
 the reason when that framework is not installed (a failure under HARNESS_REQUIRE_FRAMEWORKS=1, as
@@ -22,17 +22,17 @@ from pathlib import Path
 
 import pytest
 
-from harness.adapters import FRAMEWORK_MODULES, FRAMEWORK_PACKAGES
+from harness.backends import FRAMEWORK_MODULES, FRAMEWORK_PACKAGES
 
 PACKAGE = Path(__file__).resolve().parent.parent / "harness"
 SOURCES = sorted(PACKAGE.rglob("*.py"))
 NOT_IMPORTED = {"harness.__main__": "it runs the command line when imported (it is compiled above)"}
 IN_A_WORKER = {
     # Keras picks its backend at its first import; this process has Keras on TensorFlow, so the
-    # modules of the keras-torch worker (harness/adapters/keras_other/) import in a process of
+    # modules of the keras-torch worker (harness/backends/keras_other/) import in a process of
     # their own, with the environment that worker gets.
-    "harness.adapters.keras_backend.on_torch": {"KERAS_BACKEND": "torch", "HARNESS_KERAS_BACKEND": "torch"},
-    "harness.adapters.keras_other.worker_side": {"KERAS_BACKEND": "torch", "HARNESS_KERAS_BACKEND": "torch"},
+    "harness.backends.keras.on_torch": {"KERAS_BACKEND": "torch", "HARNESS_KERAS_BACKEND": "torch"},
+    "harness.backends.keras_other.worker_side": {"KERAS_BACKEND": "torch", "HARNESS_KERAS_BACKEND": "torch"},
 }
 
 
@@ -57,7 +57,7 @@ def test_every_source_file_compiles(path):
 
 def framework_of(module: str) -> str | None:
     for framework in FRAMEWORK_MODULES:
-        if module.startswith(f"harness.adapters.{framework}_backend"):
+        if module.startswith(f"harness.backends.{framework}"):
             return framework
     return None
 

@@ -24,9 +24,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from harness.case import cases_from_data
+from harness.weights import cases_from_data
 from harness.case.schema import WeightsSpec
-from harness.initializers import INITIALIZERS, ExplicitValues, fans, parameter_rng
+from harness.reference.initializers import INITIALIZERS, ExplicitValues, fans, parameter_rng
 
 # Dense kernel (in, out): fan_in 200, fan_out 300; 60 000 values.
 DENSE = (200, 300)

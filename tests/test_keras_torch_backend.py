@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.adapters import get_backend
-from harness.adapters.keras_other import KerasTorchBackend
-from harness.case import load_cases_from_file
-from harness.runner import PASS, SKIPPED, CaseRunner
+from harness.backends import get_backend
+from harness.backends.keras_other import KerasTorchBackend
+from harness.weights import load_cases_from_file
+from harness.checks.runner import PASS, SKIPPED, CaseRunner
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 REPRESENTATIVE = {

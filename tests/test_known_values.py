@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.case import cases_from_data
-from harness.errors import CaseError
-from harness.runner import FAIL, PASS, CaseRunner
+from harness.weights import cases_from_data
+from harness.common.errors import CaseError
+from harness.checks.runner import FAIL, PASS, CaseRunner
 
 ARTICLE_PREDICTION = 0.9301591
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.adapters import get_backend
-from harness.case import load_cases_from_file
-from harness.reference import NumpyBackend
-from harness.runner import PASS, CaseRunner
+from harness.backends import get_backend
+from harness.weights import load_cases_from_file
+from harness.backends.numpy_reference import NumpyBackend
+from harness.checks.runner import PASS, CaseRunner
 
 CASES = {case.id: case for case in load_cases_from_file(Path(__file__).parent.parent / "cases" / "scalar_outputs.yaml")}
 FRAMEWORKS = ["numpy", "keras", "chainer", "torch"]
@@ -76,7 +76,7 @@ def test_declared_ignore_label_in_every_backend(framework, variant):
 
 def test_reference_drops_the_ignored_positions_and_counts_them_in_the_mean():
     """By hand: -log softmax(z)[t] per kept row, 0 for rows labelled -1, averaged over all 6."""
-    from harness.reference import run_reference
+    from harness.backends.numpy_reference import run_reference
 
     case = IGNORE_CASES["sparse_ignore_label.from_logits"]
     result = run_reference(case)
@@ -90,8 +90,8 @@ def test_reference_drops_the_ignored_positions_and_counts_them_in_the_mean():
 
 
 def test_an_undeclared_label_outside_the_classes_is_refused_at_load():
-    from harness.case import cases_from_data
-    from harness.errors import CaseError
+    from harness.weights import cases_from_data
+    from harness.common.errors import CaseError
 
     data = {"name": "labels", "inputs": {"x": {"shape": [4], "data": {"normal": {}}}},
             "targets": {"t": {"shape": [], "dtype": "int32", "data": {"values": [2, -1, 0]}}},
@@ -119,7 +119,7 @@ def test_frameworks_on_an_undeclared_minus_one():
         with pytest.raises(IndexError, match="Target -1 is out of bounds"):
             torch.nn.functional.cross_entropy(torch.tensor(z), torch.tensor(labels), reduction="none")
     if not get_backend("keras").unavailable_reason():
-        from harness.adapters.keras_backend._import import keras
+        from harness.backends.keras._import import keras
 
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None, dtype="float64")
         with pytest.raises(Exception, match="label value of -1 which is outside the valid range"):
@@ -127,7 +127,7 @@ def test_frameworks_on_an_undeclared_minus_one():
         picked = keras.ops.take_along_axis(z, keras.ops.expand_dims(labels, -1), axis=-1)
         assert float(np.asarray(picked)[1, 0]) == z[1, -1]  # -1 read as the last class
     if not get_backend("chainer").unavailable_reason():
-        from harness.adapters.chainer_backend._import import F
+        from harness.backends.chainer._import import F
 
         per_row = F.softmax_cross_entropy(z, labels.astype(np.int32), reduce="no").array
         log_p = z[0] - np.log(np.exp(z[0]).sum())

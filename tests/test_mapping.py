@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.adapters import get_backend
-from harness.case import load_cases
-from harness.cli import main
+from harness.backends import get_backend
+from harness.weights import load_cases
+from harness.entry.cli import main
 
 SEED = Path(__file__).resolve().parent.parent / "cases" / "seed004_lstm.yaml"
 FRAMEWORKS = ("keras", "chainer", "torch")

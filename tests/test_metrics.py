@@ -1,4 +1,4 @@
-"""Metrics (harness/metrics.py) against hand computations: the float64 reference, and each
+"""Metrics (harness/reference/metrics.py) against hand computations: the float64 reference, and each
 framework's own metric (its adapter's metrics.py) on the same arrays. The expected values are
 counted by hand in the comments, not computed by the code under test."""
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter
 
-from harness.metrics import MetricField, differing_predictions
+from harness.reference.metrics import MetricField, differing_predictions
 from tests.conftest import FRAMEWORK_BACKENDS, backend_or_skip
 
 

@@ -15,12 +15,12 @@ import copy
 import numpy as np
 import pytest
 
-from harness.case import cases_from_data
-from harness.errors import Unsupported
-from harness.examples import LAYER_EXAMPLES, single_layer_case
-from harness.reference import run_reference
-from harness.runner import PASS, SKIPPED, CaseRunner, comparisons
-from harness.compare import DEFAULT_TOLERANCES
+from harness.weights import cases_from_data
+from harness.common.errors import Unsupported
+from harness.case.examples import LAYER_EXAMPLES, single_layer_case
+from harness.backends.numpy_reference import run_reference
+from harness.checks.runner import PASS, SKIPPED, CaseRunner, comparisons
+from harness.common.compare import DEFAULT_TOLERANCES
 from tests.conftest import FRAMEWORK_BACKENDS, backend_or_skip
 
 

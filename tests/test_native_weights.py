@@ -1,4 +1,4 @@
-"""The native-weights API (harness/native_weights.py) against the frameworks themselves.
+"""The native-weights API (harness/weights/native_weights.py) against the frameworks themselves.
 
 * Round trip: canonical -> native -> canonical is bit-identical, per framework and per layer
   example with parameters (non-symmetric random weights, so a transposed or reordered block
@@ -21,12 +21,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from harness.adapters.base import Unsupported
-from harness.case import cases_from_data
-from harness.examples import LAYER_EXAMPLES, single_layer_case
-from harness.layers import LAYERS
-from harness.native_weights import FRAMEWORKS, WeightsMismatch, framework_backend, native_layout
-from harness.reference import run_reference
+from harness.backends.base import Unsupported
+from harness.weights import cases_from_data
+from harness.case.examples import LAYER_EXAMPLES, single_layer_case
+from harness.reference.layers import LAYERS
+from harness.weights.native_weights import FRAMEWORKS, WeightsMismatch, framework_backend, native_layout
+from harness.backends.numpy_reference import run_reference
 from tests.conftest import backend_or_skip
 
 # float64 everywhere: the user's model and the reference agree to rounding (~1e-15 relative);
@@ -151,7 +151,7 @@ def torch_user_model(kind: str):
 
 
 def keras_user_model(kind: str, shape, name: str | None = None):
-    from harness.adapters.keras_backend._import import keras
+    from harness.backends.keras._import import keras
 
     layers = keras.layers
     f64 = {"dtype": "float64"}
@@ -178,7 +178,7 @@ def keras_user_model(kind: str, shape, name: str | None = None):
 
 
 def chainer_user_model(kind: str):
-    from harness.adapters.chainer_backend._import import L, chainer
+    from harness.backends.chainer._import import L, chainer
 
     np.random.seed(7)  # chainer's initializers draw from numpy's global generator
     with chainer.using_config("dtype", np.float64):
@@ -271,7 +271,7 @@ def test_keras_user_model_both_ways(kind):
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_chainer_user_model_both_ways(kind, tmp_path):
     backend_or_skip("chainer")
-    from harness.adapters.chainer_backend._import import chainer
+    from harness.backends.chainer._import import chainer
 
     chain, forward = chainer_user_model(kind)
     case = kind_case(kind, "chainer")
@@ -339,8 +339,8 @@ def test_a_folded_tensor_adds_into_its_parameter():
 def test_every_case_file_has_a_complete_layout(framework):
     """Every tensor of every case's native model is declared (bound or held): layout_of raises
     for one that is not. Cases a framework cannot build are its skips, not this test's."""
-    from harness.case import load_cases
-    from harness.errors import CaseError
+    from harness.weights import load_cases
+    from harness.common.errors import CaseError
 
     backend_or_skip(framework)
     built = 0
@@ -374,7 +374,7 @@ def load_natively(framework: str, model, native: dict, tmp_path) -> None:
     elif framework == "keras":
         model.container.set_weights(list(native.values())[:len(model.tensors)])  # optional ones: none in Keras
     else:
-        from harness.adapters.chainer_backend._import import chainer
+        from harness.backends.chainer._import import chainer
 
         with open(tmp_path / "native.npz", "wb") as file:
             np.savez(file, **native)
@@ -387,7 +387,7 @@ def read_natively(framework: str, model, tmp_path):
         return {k: v.detach().numpy().copy() for k, v in model.container.state_dict().items()}
     if framework == "keras":
         return model.container.get_weights()  # a plain list, by position
-    from harness.adapters.chainer_backend._import import chainer
+    from harness.backends.chainer._import import chainer
 
     chainer.serializers.save_npz(str(tmp_path / "saved.npz"), model.container)
     with np.load(tmp_path / "saved.npz") as npz:
@@ -395,7 +395,7 @@ def read_natively(framework: str, model, tmp_path):
 
 
 def shipped_cases():
-    from harness.case import load_cases_from_file
+    from harness.weights import load_cases_from_file
 
     return [pytest.param(case, id=case.id) for path in SHIPPED for case in load_cases_from_file(path)]
 
@@ -407,8 +407,8 @@ def test_shipped_case_through_the_frameworks_loader(framework, case, tmp_path):
     load_npz strict) into the model the adapter builds -> the framework's getter ->
     canonical_from_native gives the case's weights back bit for bit; and the adapter's layers,
     holding only what the framework's loader put there, compute what the reference computes."""
-    from harness.compare import DEFAULT_TOLERANCES
-    from harness.native_weights import canonical_from_native, native_weights
+    from harness.common.compare import DEFAULT_TOLERANCES
+    from harness.weights.native_weights import canonical_from_native, native_weights
 
     backend = backend_or_skip(framework)
     native = native_weights(case, framework)

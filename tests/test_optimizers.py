@@ -3,7 +3,7 @@
 * Reference: a few steps on the quadratic L(theta) = theta^2 (g = 2 theta) from theta = 1,
   worked out by hand in the comments (a calculator for the square roots), with hyper-parameters
   chosen so each formula's distinctive part shows (epsilon 0.25 where its placement matters).
-* Adapters: every example in harness/examples.py OPTIMIZER_EXAMPLES (together they reach
+* Adapters: every example in harness/case/examples.py OPTIMIZER_EXAMPLES (together they reach
   every native, reparametrised and composite path) trains a small network for three steps in
   float64 in each framework; loss and parameters after every step must match the reference to
   rounding.
@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.examples import OPTIMIZER_EXAMPLES, optimizer_example_id, training_case
-from harness.optimizers import OPTIMIZERS
-from harness.reference import run_reference
+from harness.case.examples import OPTIMIZER_EXAMPLES, optimizer_example_id, training_case
+from harness.reference.optimizers import OPTIMIZERS
+from harness.backends.numpy_reference import run_reference
 from tests.conftest import FRAMEWORK_BACKENDS, backend_or_skip
 
 

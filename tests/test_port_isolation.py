@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.case import cases_from_data
-from harness.cli import main
+from harness.weights import cases_from_data
+from harness.entry.cli import main
 from harness.ports.command_line import parse_ports
-from harness.runner import ERROR, PASS, run_case
+from harness.checks.runner import ERROR, PASS, run_case
 from tests.test_ports import ONE_DENSE, PORTS
 
 
@@ -48,7 +48,7 @@ def test_a_port_that_ends_or_stalls_its_process_is_its_error_and_the_rest_runs(f
 
 
 def worker_call(function: str):
-    from harness.ports.worker_process import worker_for
+    from harness.common.worker_process import worker_for
 
     path = (PORTS / "crashing_ports.py").resolve()
     return worker_for(path).request({"op": "call", "path": str(path), "function": function, "args": (),
@@ -89,7 +89,7 @@ def test_the_worker_imports_the_harness_the_run_imported():
 
 
 def test_a_python_port_timeout_is_validated_like_the_command_ports():
-    from harness.errors import CaseError
+    from harness.common.errors import CaseError
 
     with pytest.raises(CaseError, match="timeout"):
         parse_ports(["p=crashing_ports.py:right,timeout=-1"], PORTS)

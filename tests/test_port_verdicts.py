@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 
-from harness.case import cases_from_data
-from harness.cli import main
-from harness.report.matrix import Cell
-from harness.runner import ERROR, NOT_RETURNED, PASS, CaseRunner
+from harness.weights import cases_from_data
+from harness.entry.cli import main
+from harness.output.report.matrix import Cell
+from harness.checks.runner import ERROR, NOT_RETURNED, PASS, CaseRunner
 from tests.test_ports import CASES, ONE_DENSE, with_port
 
 GRADIENTS = {**ONE_DENSE, "checks": ["forward", "gradients"]}
@@ -54,7 +54,7 @@ def test_a_port_without_gradients_passes_forward_and_is_not_returned_elsewhere(t
 
 
 def test_a_cell_reads_pass_with_what_it_was_judged_on():
-    from harness.runner import CheckResult
+    from harness.checks.runner import CheckResult
 
     checks = [CheckResult("c", "mine", "forward", "reference", PASS),
               CheckResult("c", "mine", "gradients", "reference", NOT_RETURNED)]
@@ -65,7 +65,7 @@ def test_a_cell_reads_pass_with_what_it_was_judged_on():
 def test_show_lists_a_keras_port_weights_by_get_weights_index_and_shape(capsys):
     import pytest
 
-    from harness.adapters import get_backend
+    from harness.backends import get_backend
 
     if get_backend("keras").unavailable_reason():
         pytest.skip("keras is not installed: it builds the model whose get_weights() order is listed")
@@ -75,7 +75,7 @@ def test_show_lists_a_keras_port_weights_by_get_weights_index_and_shape(capsys):
     # Keras' LSTM: kernel (in, 4 units), recurrent kernel (units, 4 units), bias; then the Dense.
     assert "weights[0]  lstm/lstm_cell/kernel  (6, 64)  -> lstm/kernel" in out
     assert "weights[4]  next/bias  (6,)  -> next/bias" in out
-    from harness.case import load_cases_from_file
+    from harness.weights import load_cases_from_file
     from harness.ports.layouts import KerasLayout
 
     case = load_cases_from_file(CASES / "port_lstm_numpy.yaml")[0]

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.case import cases_from_data, load_cases_from_file
-from harness.cli import main
+from harness.weights import cases_from_data, load_cases_from_file
+from harness.entry.cli import main
 from harness.ports.command_line import parse_ports
-from harness.runner import ERROR, FAIL, NOT_RETURNED, PASS, SKIPPED, CaseRunner, run_case
+from harness.checks.runner import ERROR, FAIL, NOT_RETURNED, PASS, SKIPPED, CaseRunner, run_case
 from tests.conftest import backend_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,7 +122,7 @@ def test_a_wrong_port_under_pytest_names_the_port_the_check_and_the_layer(tmp_pa
     # hint reads the frameworks' defaults, and an empty cache made that 12 s of imports here.
     environment = dict(os.environ, PYTHONPATH=str(ROOT))
     environment.pop("PYTEST_ADDOPTS", None)
-    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "harness.pytest_plugin", "-p", "no:cacheprovider",
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "harness.entry.pytest_plugin", "-p", "no:cacheprovider",
                           "-p", "no:xdist", "-q", "--frameworks", "numpy", "--harness-report", "none",
                           "--port", f"slope={PORTS / 'wrong_ports.py'}:mlp_wrong_slope", "cases"],
                          cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300)
@@ -358,8 +358,8 @@ def test_a_keras_list_of_the_wrong_length_is_an_error():
 
 
 def test_a_layout_whose_framework_is_missing_skips_the_port(monkeypatch):
-    import harness.native_weights as native_weights
-    from harness.adapters import UnavailableBackend
+    import harness.weights.native_weights as native_weights
+    from harness.backends import UnavailableBackend
 
     monkeypatch.setattr(native_weights, "get_backend",
                         lambda name: UnavailableBackend(name, f"{name} is not installed (pip install {name})"))
@@ -417,7 +417,7 @@ def test_expected_differences_may_name_a_port():
 
 
 def test_expected_differences_naming_an_unknown_port_is_a_case_error():
-    from harness.errors import CaseError
+    from harness.common.errors import CaseError
 
     data = {**THREE_DENSE, "expected_differences": [{"frameworks": ["mine"], "reason": "x"}]}
     with pytest.raises(CaseError, match="unknown framework or port 'mine'"):

@@ -24,7 +24,7 @@ CASE_FILES = ("seed000_dense_tanh.yaml", "seed002_functional.yaml", "seed005_sgd
 def run_pytest(directory: Path, *options: str) -> subprocess.CompletedProcess:
     environment = dict(os.environ, PYTHONPATH=str(ROOT), HARNESS_CACHE_DIR=str(directory / "cache"))
     environment.pop("PYTEST_ADDOPTS", None)
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "harness.pytest_plugin", "-p", "no:cacheprovider",
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "harness.entry.pytest_plugin", "-p", "no:cacheprovider",
                            "-q", "--frameworks", "numpy", *options], cwd=directory, env=environment,
                           capture_output=True, text=True, timeout=300)
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.adapters.base import Unsupported
-from harness.case import load_cases
-from harness.errors import CaseError
-from harness.examples import RECURRENT_EXAMPLES, single_layer_case
+from harness.backends.base import Unsupported
+from harness.weights import load_cases
+from harness.common.errors import CaseError
+from harness.case.examples import RECURRENT_EXAMPLES, single_layer_case
 from tests.conftest import FRAMEWORK_BACKENDS, backend_or_skip
 
 BLOCK = re.compile(r"(\d+):(\d+) [a-z ]+? (\w+)(?: \(([^)]*)\))?(?=,|$)")
@@ -87,7 +87,7 @@ def test_gate_descriptions_match_the_transforms(framework, example):
 
 
 def test_the_description_check_catches_a_false_claim():
-    from harness.adapters.gates import GateLayout, gate_transform
+    from harness.backends.gates import GateLayout, gate_transform
 
     keras_order = GateLayout(("z", "r", "h"), ("z", "r", "h"), transposed=True)
     torch_order = GateLayout(("z", "r", "h"), ("r", "z", "h"), transposed=True)
@@ -138,7 +138,7 @@ def test_chainer_nstep_lstm_follows_its_code_not_its_docstring():
     backend = backend_or_skip("chainer")
     import chainer.links as L
 
-    from harness.reference import run_reference
+    from harness.backends.numpy_reference import run_reference
 
     example = next(e for e in RECURRENT_EXAMPLES if e.type == "LSTM" and not e.config.get("return_sequences"))
     case = single_layer_case(example)

@@ -1,7 +1,7 @@
 """The NumPy reference's backward passes against central finite differences, in float64.
 
 This is what makes the reference an oracle independent of the frameworks: every layer example,
-every activation and every loss in harness/examples.py is checked here.
+every activation and every loss in harness/case/examples.py is checked here.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.errors import Unsupported
-from harness.layers import LAYERS
-from harness.losses import LOSSES
-from harness.examples import LAYER_EXAMPLES, LOSS_EXAMPLES
+from harness.common.errors import Unsupported
+from harness.reference.layers import LAYERS
+from harness.reference.losses import LOSSES
+from harness.case.examples import LAYER_EXAMPLES, LOSS_EXAMPLES
 from tests.helpers import numeric_gradient
 
 # Central differences with step 1e-6 are good to ~1e-9 (tests/helpers.py); 1e-6 relative with
@@ -70,7 +70,7 @@ def test_loss_backward_matches_finite_differences(example):
 
 
 def test_softmax_rows_sum_to_one_along_the_requested_axis():
-    from harness.activations import Softmax
+    from harness.reference.activations import Softmax
 
     x = np.random.default_rng(3).normal(size=(2, 3, 4))
     for axis in (-1, 1):
@@ -80,7 +80,7 @@ def test_softmax_rows_sum_to_one_along_the_requested_axis():
 
 def test_hard_sigmoid_formulas_differ_as_documented():
     """Keras 3/torch (slope 1/6) give 2/3 at x = 1; chainer/legacy Keras (slope 0.2) give 0.7."""
-    from harness.activations import HardSigmoid
+    from harness.reference.activations import HardSigmoid
 
     one = np.array([1.0])
     assert HardSigmoid(name="hard_sigmoid", slope=1 / 6).forward(one)[0] == pytest.approx(2 / 3)

@@ -18,17 +18,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.adapters import UnavailableBackend
-from harness.adapters.base import Backend
-from harness.cli import main
-from harness.compare import Tolerance, elementwise_errors
-from harness.errors import CaseError
-from harness.report import site as site_module
-from harness.report.case_view import worst_elements
-from harness.report.pictures import HEATMAP_MAX_SIDE, LEVELS, MAX_DECADES, PALETTE, heatmap, histogram, png
-from harness.report.sections import CASE_SECTIONS, Section, case_section
-from harness.report.swap import MARKER, replace_directory
-from harness.session import run_session
+from harness.backends import UnavailableBackend
+from harness.backends.base import Backend
+from harness.entry.cli import main
+from harness.common.compare import Tolerance, elementwise_errors
+from harness.common.errors import CaseError
+from harness.output.report import site as site_module
+from harness.output.report.case_view import worst_elements
+from harness.output.report.pictures import HEATMAP_MAX_SIDE, LEVELS, MAX_DECADES, PALETTE, heatmap, histogram, png
+from harness.output.report.sections import CASE_SECTIONS, Section, case_section
+from harness.output.report.swap import MARKER, replace_directory
+from harness.entry.session import run_session
 
 FIXTURES = Path(__file__).resolve().parent / "report_cases"
 DEMO = FIXTURES / "report_demo.yaml"
@@ -156,9 +156,9 @@ def rough_pair(rng, shape):
 
 @pytest.mark.parametrize("shape", [(300, 700), (5, 1, 4000), (97, 3), (2, 3, 40000), (70000,), (7, 11, 13)])
 def test_summary_gives_the_pictures_of_whole_arrays(shape, monkeypatch):
-    import harness.compare as compare_module
-    from harness.report.error_summary import summarize
-    from harness.report.pictures import heatmap_of, histogram_of
+    import harness.common.compare as compare_module
+    from harness.output.report.error_summary import summarize
+    from harness.output.report.pictures import heatmap_of, histogram_of
 
     monkeypatch.setattr(compare_module, "BLOCK", 4096)  # many blocks, even for small shapes
     rng = np.random.default_rng(sum(shape))
@@ -185,7 +185,7 @@ def test_summary_gives_the_pictures_of_whole_arrays(shape, monkeypatch):
 
 
 def test_half_decades_are_those_of_float64_log10_across_the_whole_double_range():
-    from harness.report.error_summary import half_decades
+    from harness.output.report.error_summary import half_decades
 
     rng = np.random.default_rng(11)
     spread = 10.0 ** rng.uniform(-323, 308, size=200_000)
@@ -326,7 +326,7 @@ class Crashing(Backend):
 
 
 def test_skips_and_errors_show_their_reasons(tmp_path, monkeypatch):
-    import harness.runner as runner
+    import harness.checks.runner as runner
 
     stand_ins = {"chainer": UnavailableBackend("chainer", "chainer is not here <i>today</i>"),
                  "torch": Crashing()}
@@ -362,7 +362,7 @@ def test_every_report_writes_the_tracked_reports_readme():
     """reports/ is replaced whole by each run; the README kept in git is one of its files."""
     from pathlib import Path
 
-    from harness.report.site import REPORTS_README
+    from harness.output.report.swap import REPORTS_README
 
     tracked = Path(__file__).resolve().parent.parent / "reports" / "README.md"
     assert REPORTS_README.read_text() == tracked.read_text()
@@ -370,7 +370,7 @@ def test_every_report_writes_the_tracked_reports_readme():
 
 def test_the_repositorys_reports_directory_is_accepted_and_keeps_its_readme(tmp_path):
     """A fresh clone's reports/ holds only the tracked README: `--out reports/` must work."""
-    from harness.report.site import REPORTS_README
+    from harness.output.report.swap import REPORTS_README
 
     out = tmp_path / "reports"
     out.mkdir()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.session import run_session
+from harness.entry.session import run_session
 from tests.browser import PageErrors, launch, unavailable_reason
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import CaseError
-from harness.report import swap
-from harness.report.swap import replace_directory, report_lock
+from harness.common.errors import CaseError
+from harness.output.report import swap
+from harness.output.report.swap import replace_directory, report_lock
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,7 +63,7 @@ def test_two_runs_on_one_directory_wait_for_each_other(tmp_path):
 def test_two_processes_on_one_directory_neither_crashes(tmp_path):
     """Before the lock: `Directory not empty` from one of them and the previous report orphaned."""
     out = tmp_path / "site"
-    script = ("import sys, time; from pathlib import Path; from harness.report.swap import replace_directory\n"
+    script = ("import sys, time; from pathlib import Path; from harness.output.report.swap import replace_directory\n"
               "def write(staging):\n"
               "    (staging / 'index.html').write_text(sys.argv[2])\n"
               "    time.sleep(0.05)\n"
@@ -93,7 +93,7 @@ def test_a_run_that_cannot_get_the_lock_in_time_says_so_and_touches_nothing(tmp_
 KILL_BETWEEN_RENAMES = """
 import os, signal, sys
 from pathlib import Path
-from harness.report.swap import replace_directory
+from harness.output.report.swap import replace_directory
 renames = []
 real = os.rename
 def rename(source, destination):
@@ -154,7 +154,7 @@ def test_a_full_disk_is_a_message_naming_the_directory_and_the_previous_report_s
 
 
 def test_a_full_disk_under_harness_run_is_a_message_not_a_traceback(tmp_path, monkeypatch, capsys):
-    from harness.cli import main
+    from harness.entry.cli import main
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

@@ -16,9 +16,9 @@ import textwrap
 
 import pytest
 
-from harness.adapters import get_backend
-from harness.errors import Unsupported
-from harness.examples import LAYER_EXAMPLES, single_layer_case
+from harness.backends import get_backend
+from harness.common.errors import Unsupported
+from harness.case.examples import LAYER_EXAMPLES, single_layer_case
 
 FRAMEWORKS = ("keras", "torch", "chainer")
 
@@ -31,7 +31,7 @@ def require(framework: str) -> None:
 
 def templates(framework: str):
     require(framework)  # the module sits in the framework's package, whose __init__ imports it
-    return importlib.import_module(f"harness.adapters.{framework}_backend.repro")
+    return importlib.import_module(f"harness.backends.{framework}.repro")
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
@@ -52,14 +52,14 @@ def test_every_template_renders_python_that_compiles(framework):
                                       dtype=case.spec.dtype, training=case.spec.mode == "training")
         compile(source, f"<{framework} template for {example.type} {example.config}>", "exec")
         rendered += 1
-    # Each framework has at least its Dense and convolution templates (harness/repro/__init__.py).
+    # Each framework has at least its Dense and convolution templates (harness/discovery/repro/__init__.py).
     assert rendered >= 2, f"{framework}: only {rendered} template(s) rendered"
 
 
 def inject_chainer_fault(monkeypatch, kind: str, offset: float) -> None:
     """The chainer adapter's builder of `kind` adds `offset` to the layer's output: a fault of
     the adapter's, which neither the reference nor the frameworks themselves share."""
-    from harness.adapters.chainer_backend.registry import LAYER_BUILDERS
+    from harness.backends.chainer.registry import LAYER_BUILDERS
 
     original = LAYER_BUILDERS[kind]
 
@@ -79,7 +79,7 @@ def inject_chainer_fault(monkeypatch, kind: str, offset: float) -> None:
 ])
 def test_a_chainer_reproducer_runs_and_clears_chainer(monkeypatch, tmp_path, capsys, kind, config, shape):
     require("chainer")
-    from harness.repro import write_reproducer_files
+    from harness.discovery.repro import write_reproducer_files
 
     inject_chainer_fault(monkeypatch, kind, 0.25)
     units = config.get("units", config.get("filters"))

@@ -8,12 +8,12 @@ import copy
 import numpy as np
 import pytest
 
-import harness.runner as runner_module
-from harness.adapters import UnavailableBackend
-from harness.adapters.base import Backend, Unsupported
-from harness.case import cases_from_data
-from harness.reference import run_reference
-from harness.runner import CaseRunner, run_case
+import harness.checks.runner as runner_module
+from harness.backends import UnavailableBackend
+from harness.backends.base import Backend, Unsupported
+from harness.weights import cases_from_data
+from harness.backends.numpy_reference import run_reference
+from harness.checks.runner import CaseRunner, run_case
 
 CASE = {
     "name": "tiny", "samples": 4, "dtype": "float32",

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import yaml
 
-from harness.adapters import get_backend
-from harness.case import cases_from_data
-from harness.runner import FAIL
-from harness.transforms.diagnosis import TIME_BUDGET_S
+from harness.backends import get_backend
+from harness.weights import cases_from_data
+from harness.checks.runner import FAIL
+from harness.diagnosis.hints import TIME_BUDGET_S
 from tests.test_diagnosis import base, edit_weights, run_with_fault
 
 pytest.importorskip("torch")
@@ -114,7 +114,7 @@ def test_no_hint_says_what_was_searched_and_the_nearest_miss():
 
 
 def test_a_search_out_of_time_says_it_stopped():
-    from harness.runner import CaseRunner, FrameworkOutcome
+    from harness.checks.runner import CaseRunner, FrameworkOutcome
 
     def noise(weights):
         weights["out/kernel"] = weights["out/kernel"] + 0.5
@@ -122,7 +122,7 @@ def test_a_search_out_of_time_says_it_stopped():
     wrong = edit_weights(noise)(copy.copy(case), None)
     runner = CaseRunner(case)
     runner._outcomes["torch"] = FrameworkOutcome("torch", result=get_backend("torch").run(wrong))
-    from harness.transforms.diagnosis import Diagnoser
+    from harness.diagnosis.hints import Diagnoser
     runner._diagnoser = Diagnoser(case, budget_s=0.0)
     check = runner.check("torch", "forward")
     assert check.verdict == FAIL and check.search["exhausted"]

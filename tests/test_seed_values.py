@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.case import load_cases
-from harness.reference import run_reference
+from harness.weights import load_cases
+from harness.backends.numpy_reference import run_reference
 
 
 def case(file: str, case_id: str):

@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.adapters import BACKEND_CLASSES, get_backend
-from harness.case import cases_from_data, load_cases_from_file
+from harness.backends import BACKEND_CLASSES, get_backend
+from harness.weights import cases_from_data, load_cases_from_file
 from harness.case.schema import BACKENDS, RUNTIMES
-from harness.cli import main
-from harness.compare import DEFAULT_TOLERANCES, compare
-from harness.reference import run_reference
-from harness.runner import PASS, SKIPPED, CaseRunner
+from harness.entry.cli import main
+from harness.common.compare import DEFAULT_TOLERANCES, compare
+from harness.backends.numpy_reference import run_reference
+from harness.checks.runner import PASS, SKIPPED, CaseRunner
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 REPRESENTATIVE = {
@@ -121,8 +121,8 @@ def test_missing_runtime_is_skipped_with_its_reason(runtime, monkeypatch):
         # LiteRT falls back to tf.lite's interpreter; without TensorFlow there is no converter.
         module = "tensorflow"
     monkeypatch.setitem(sys.modules, module, None)  # `import module` now raises ModuleNotFoundError
-    for name in [name for name in sys.modules if name.startswith("harness.adapters.shipping.")
-                 or (runtime == "litert" and name.startswith("harness.adapters.keras_backend"))]:
+    for name in [name for name in sys.modules if name.startswith("harness.backends.shipping.")
+                 or (runtime == "litert" and name.startswith("harness.backends.keras"))]:
         monkeypatch.delitem(sys.modules, name)
     get_backend.cache_clear()
     try:
@@ -168,8 +168,8 @@ def test_a_runtime_inherits_its_source_frameworks_documented_difference():
 def test_an_inherited_difference_that_does_not_show_is_a_pass():
     """The inherited entry is the framework's (checked on the framework's column); a runtime
     that agrees with the reference passes rather than calling the case's entry stale."""
-    from harness.compare import Tolerance
-    from harness.runner import CheckResult
+    from harness.common.compare import Tolerance
+    from harness.checks.runner import CheckResult
 
     case = next(c for c in load_cases_from_file(CASES / "defaults_leaky_relu.yaml") if c.id.endswith(".layer"))
     runner = CaseRunner(case, diagnose=False)
@@ -187,8 +187,8 @@ def test_litert_falls_back_to_tf_lite_without_ai_edge_litert(monkeypatch):
     import importlib
 
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
-    monkeypatch.delitem(sys.modules, "harness.adapters.shipping.litert")
-    module = importlib.import_module("harness.adapters.shipping.litert")
+    monkeypatch.delitem(sys.modules, "harness.backends.shipping.litert")
+    module = importlib.import_module("harness.backends.shipping.litert")
     import tensorflow as tf
 
     assert module.Interpreter is tf.lite.Interpreter

@@ -1,4 +1,4 @@
-"""harness/torchvision_compat.py: torchvision's models import beside the CPU torch (skipped where
+"""harness/backends/torch/torchvision_compat.py: torchvision's models import beside the CPU torch (skipped where
 torchvision is not installed: `python tools/install.py --vision-models`)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ def test_torchvision_models_import_and_build():
         pytest.skip("torchvision is not installed (python tools/install.py --vision-models)")
     import torch
 
-    from harness.torchvision_compat import torchvision_models
+    from harness.backends.torch.torchvision_compat import torchvision_models
 
     models = torchvision_models()
     assert torchvision_models() is models  # a second call imports nothing again

@@ -13,15 +13,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-import harness.runner as runner_module
-from harness.adapters.base import Backend, TrainingTrace, Unsupported
-from harness.case import cases_from_data, load_cases
-from harness.errors import CaseError
-from harness.layers.core import Dense
-from harness.reference import run_reference
-from harness.report.training_plot import divergence_svg
-from harness.results import training_summary
-from harness.runner import CaseRunner, run_case
+import harness.checks.runner as runner_module
+from harness.backends.base import Backend, TrainingTrace, Unsupported
+from harness.weights import cases_from_data, load_cases
+from harness.common.errors import CaseError
+from harness.reference.layers.core import Dense
+from harness.backends.numpy_reference import run_reference
+from harness.output.report.training_plot import divergence_svg
+from harness.output.results import training_summary
+from harness.checks.runner import CaseRunner, run_case
 from tests.conftest import FRAMEWORK_BACKENDS, backend_or_skip
 
 CASE = {

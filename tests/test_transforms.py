@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.case import cases_from_data
-from harness.cli import main
-from harness.reference import run_reference
-from harness.transforms import TRANSFORMS, Context, applicable_variants, transformed_case
+from harness.weights import cases_from_data
+from harness.entry.cli import main
+from harness.backends.numpy_reference import run_reference
+from harness.diagnosis import TRANSFORMS, Context, applicable_variants, transformed_case
 from tests.helpers import numeric_gradient
 
 # A defaults table shaped like harness/defaults' JSON, for tests that need no framework.
@@ -188,7 +188,7 @@ def test_variant_hooks_backward_matches_finite_differences(name):
 
 
 def test_strength_counts_detected_variants_and_explains_the_rest():
-    from harness.transforms.strength import case_strength, strength_table
+    from harness.audit.strength import case_strength, strength_table
 
     # A zero bias (the default initializer) cannot show a dropped bias; a symmetric input range
     # reaches both sides of leaky_relu, so its slope is seen.
@@ -222,9 +222,9 @@ def test_forward_only_reference_computes_the_same_forward_values_and_no_gradient
 def test_strength_tries_forward_checks_first_with_the_same_outcomes_as_every_check_at_once(monkeypatch):
     """strength._outcome runs the forward pass alone first; what it finds must be what comparing
     every check on the full transformed reference finds (detected or not, and the reason)."""
-    import harness.transforms.strength as strength_module
-    from harness.runner import CaseRunner
-    from harness.transforms.evaluation import check_comparisons, run_transformed
+    import harness.audit.strength as strength_module
+    from harness.checks.runner import CaseRunner
+    from harness.diagnosis.evaluation import check_comparisons, run_transformed
 
     data = one_case([{"type": "Dense", "name": "d", "units": 3,
                       "activation": {"name": "leaky_relu", "negative_slope": 0.2}},
@@ -258,7 +258,7 @@ def test_strength_tries_forward_checks_first_with_the_same_outcomes_as_every_che
 
 
 def test_strength_beyond_the_budget_is_not_measured_and_says_how_to_measure_it():
-    from harness.transforms.strength import case_strength, strength_totals
+    from harness.audit.strength import case_strength, strength_totals
 
     case = build([{"type": "Dense", "name": "d", "units": 3, "activation": "tanh"}], shape=[4], out_shape=[3])
     reference = run_reference(case)
@@ -287,7 +287,7 @@ def test_covering_data_spans_its_scales_with_both_signs():
 
 
 def test_branch_coverage_counts_pre_activations_by_hand():
-    from harness.transforms.coverage import branch_coverage
+    from harness.diagnosis.coverage import branch_coverage
 
     data = one_case([{"type": "Dense", "name": "d", "units": 1, "activation": "relu"}], shape=[1])
     data["samples"] = 3
@@ -302,7 +302,7 @@ def test_branch_coverage_counts_pre_activations_by_hand():
 
 
 def test_covering_inputs_reach_what_narrow_inputs_miss():
-    from harness.transforms.coverage import branch_coverage
+    from harness.diagnosis.coverage import branch_coverage
 
     def coverage(source):
         data = one_case([{"type": "Dense", "name": "d", "units": 4, "activation": "sigmoid"}], shape=[3])
@@ -318,7 +318,7 @@ def test_covering_inputs_reach_what_narrow_inputs_miss():
 
 
 def test_max_pooling_ties_are_counted_by_hand():
-    from harness.transforms.coverage import branch_coverage
+    from harness.diagnosis.coverage import branch_coverage
 
     data = one_case([{"type": "MaxPooling1D", "name": "pool", "pool_size": 2, "padding": "valid",
                       "data_format": "channels_last"}], shape=[4, 1])

@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.case import load_cases_from_file
-from harness.cli import main
-from harness.reference import run_reference
+from harness.weights import load_cases_from_file
+from harness.entry.cli import main
+from harness.backends.numpy_reference import run_reference
 from tests.conftest import backend_or_skip
 from tests.test_import_export import passes_everywhere, with_keras_channels_first_bias
 
@@ -117,7 +117,7 @@ def test_torchvision_model(name, tmp_path, monkeypatch):
     pytest.importorskip("PIL", reason="pillow: python tools/install.py --vision-models")
     import torch
 
-    from harness.torchvision_compat import torchvision_models
+    from harness.backends.torch.torchvision_compat import torchvision_models
 
     try:
         models = torchvision_models()
@@ -160,7 +160,7 @@ def test_torchvision_model(name, tmp_path, monkeypatch):
     for name in ("MobileNet", "MobileNetV2")), "ResNet50", "DenseNet121"])
 def test_keras_application(name, tmp_path, monkeypatch):
     backend_or_skip("keras")
-    from harness.adapters.keras_backend._import import keras
+    from harness.backends.keras._import import keras
 
     if name in ELEMENTS:
         monkeypatch.setenv("HARNESS_MAX_ELEMENTS", ELEMENTS[name])

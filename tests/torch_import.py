@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.case import load_cases_from_file
-from harness.cli import main
+from harness.weights import load_cases_from_file
+from harness.entry.cli import main
 
 
 def import_torch_source(tmp_path: Path, source: str, class_name: str, input_shape: str, *, seed: int,

@@ -2,9 +2,9 @@
 (`weights=None`: nothing is downloaded), as functions of no arguments for
 `python -m harness import tests/torchvision_nets.py:resnet18 ...` (the torch importer calls a
 function given in place of a class). torchvision is imported through
-harness/torchvision_compat.py (its CUDA extension does not load beside the CPU torch)."""
+harness/backends/torch/torchvision_compat.py (its CUDA extension does not load beside the CPU torch)."""
 
-from harness.torchvision_compat import torchvision_models
+from harness.backends.torch.torchvision_compat import torchvision_models
 
 models = torchvision_models()
 

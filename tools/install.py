@@ -32,7 +32,7 @@ environment and does nothing when the stamp matches. Usage:
 `--vision-models` installs torchvision with `--no-deps`: the only torchvision for torch 2.13 on
 the package index is a CUDA build, and with its dependencies pip could replace the CPU torch with
 a CUDA one (gigabytes). Its compiled extension does not load beside the CPU torch;
-harness/torchvision_compat.py imports its pure-Python models anyway. The step runs after the
+harness/backends/torch/torchvision_compat.py imports its pure-Python models anyway. The step runs after the
 stamp check (it is not part of what the stamp covers) and does nothing when the pinned versions
 are there; then it imports torchvision.models that way as a check.
 """
@@ -119,7 +119,7 @@ def ensure_vision_models() -> None:
     if any(installed[name] != wanted.get(name) for name in VISION_PACKAGES):
         print("== torchvision and pillow for the named vision models (--no-deps)", flush=True)
         pip("--no-deps", *VISION_PACKAGES)
-    check = ("from harness.torchvision_compat import torchvision_models; "
+    check = ("from harness.backends.torch.torchvision_compat import torchvision_models; "
              "print('torchvision.models:', len(torchvision_models().list_models()), 'models')")
     subprocess.run([sys.executable, "-c", check], check=True, cwd=ROOT)
 
@@ -140,7 +140,7 @@ def main() -> int:
             ensure_vision_models()
         return 0
     # chainer's import reads numpy.distutils, which needs the stdlib distutils (see
-    # harness/adapters/chainer_backend/_import.py); the same holds for pip check below.
+    # harness/backends/chainer/_import.py); the same holds for pip check below.
     os.environ["SETUPTOOLS_USE_DISTUTILS"] = "stdlib"
     for title, arguments in STEPS:
         print(f"== {title}", flush=True)

@@ -40,7 +40,7 @@ def draw(seed: int, *shapes: tuple[int, ...]) -> list[np.ndarray]:
 
 def keras_mlp(directory: Path) -> np.ndarray:
     """Dense(4, tanh) then Dense(2), saved with model.save_weights."""
-    from harness.adapters.keras_backend._import import keras  # sets KERAS_BACKEND=tensorflow
+    from harness.backends.keras._import import keras  # sets KERAS_BACKEND=tensorflow
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh", name="hidden"),
                               keras.layers.Dense(2, name="output")])
@@ -76,7 +76,7 @@ def torch_mlp(directory: Path) -> np.ndarray:
 
 def chainer_mlp(directory: Path) -> np.ndarray:
     """L.Linear(3, 4), relu, L.Linear(4, 2), saved with chainer.serializers.save_npz."""
-    from harness.adapters.chainer_backend._import import F, L, chainer
+    from harness.backends.chainer._import import F, L, chainer
 
     class MLP(chainer.Chain):
         def __init__(self):

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness.session import run_session  # noqa: E402
+from harness.entry.session import run_session  # noqa: E402
 from tests.browser import PageErrors, launch, unavailable_reason  # noqa: E402
 
 CASE = "report_demo.keras_float64_slope"

@@ -21,10 +21,10 @@ from harness.case.graph import Graph, build_graph
 from harness.case.limits import MAX_ELEMENTS
 from harness.case.loader import LoadedCase, load_case_data, load_case_file
 from harness.case.schema import BACKENDS, FRAMEWORKS, RUNTIME_SOURCES, CaseSpec, TensorSpec
-from harness.errors import CaseError, CaseErrors
-from harness.initializers import parameter_rng
-from harness.ports import Port
-from harness.spec import Shape
+from harness.common.errors import CaseError, CaseErrors
+from harness.reference.initializers import parameter_rng
+from harness.case.port import Port
+from harness.reference.spec import Shape
 
 
 @dataclass
@@ -151,13 +151,19 @@ class Case:
                                                       f"{inherited.reason}"})
 
 
-def load_cases(paths: str | Path | list[str | Path]) -> list[Case]:
+WeightsReader = Callable[["Case"], tuple[dict[str, np.ndarray], dict[str, str]]]
+"""Reads a case's `weights: {file}` (harness.weights.checkpoints.weights_from_case_file): the
+checkpoint layer, above this one, hands it in, so that a Case stays data and loading one never
+builds a framework model here. harness.weights.load_cases and friends pass it."""
+
+
+def load_cases(paths: str | Path | list[str | Path], read_weights: WeightsReader | None = None) -> list[Case]:
     """Every case in the given file or directory, or list of them (directories: their *.yaml,
     sorted)."""
     cases, errors = [], []
     for path in expand_paths(paths):
         try:
-            cases.extend(load_cases_from_file(path))
+            cases.extend(load_cases_from_file(path, read_weights))
         except CaseError as exc:
             errors.extend(exc.errors if isinstance(exc, CaseErrors) else [exc])
     if errors:
@@ -177,11 +183,11 @@ def expand_paths(paths: str | Path | list[str | Path]) -> list[Path]:
     return files
 
 
-def load_cases_from_file(path: str | Path) -> list[Case]:
+def load_cases_from_file(path: str | Path, read_weights: WeightsReader | None = None) -> list[Case]:
     """The file's cases; a CaseError naming the file for any problem, whatever raised it (the
     resolving steps name their section too), so one bad file never ends a run."""
     try:
-        return [resolve(loaded) for loaded in load_case_file(path)]
+        return [resolve(loaded, read_weights) for loaded in load_case_file(path)]
     except CaseError:
         raise
     except Exception as exc:  # noqa: BLE001 -- the last resort; see the docstring
@@ -195,12 +201,13 @@ def _unexpected(exc: BaseException, file: str, field: str | None) -> CaseError:
                           "(please report it with the file)")
 
 
-def cases_from_data(data: dict[str, Any], file: str = "<memory>") -> list[Case]:
+def cases_from_data(data: dict[str, Any], file: str = "<memory>",
+                    read_weights: WeightsReader | None = None) -> list[Case]:
     """Cases from a mapping shaped like a case file (tests and programmatic use)."""
-    return [resolve(loaded) for loaded in load_case_data(data, file)]
+    return [resolve(loaded, read_weights) for loaded in load_case_data(data, file)]
 
 
-def resolve(loaded: LoadedCase) -> Case:
+def resolve(loaded: LoadedCase, read_weights: WeightsReader | None = None) -> Case:
     with _section(loaded, "inputs/targets"):
         dataset = build_dataset(loaded)
     input_shapes = {name: array.shape[1:] for name, array in dataset.inputs.items()}
@@ -215,9 +222,12 @@ def resolve(loaded: LoadedCase) -> Case:
     if loaded.spec.weights.file is not None:
         # The framework's mapping builds the model, so it needs the case; the initializers'
         # weights above are only placeholders until then.
-        from harness.checkpoints import weights_from_case_file
-
-        case.weights, case.initializer_descriptions = weights_from_case_file(case)
+        if read_weights is None:
+            raise CaseError("this case reads its weights from a file, and it was loaded without a "
+                            "weights reader", file=loaded.file, field="weights.file",
+                            hint="load it with harness.weights.load_cases / load_cases_from_file / "
+                                 "cases_from_data, which read checkpoint files")
+        case.weights, case.initializer_descriptions = read_weights(case)
         for name, array in case.weights.items():
             check_finite(loaded, array, ("weights", "file"), f"parameter {name!r} of the weights file")
     check_losses(case)
@@ -436,7 +446,7 @@ def build_weights(loaded: LoadedCase, graph: Graph) -> tuple[dict[str, np.ndarra
 
 
 def _named_initializer(name: str):
-    from harness.initializers import INITIALIZERS
+    from harness.reference.initializers import INITIALIZERS
 
     return INITIALIZERS[name](initializer=name)
 

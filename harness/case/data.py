@@ -27,9 +27,9 @@ import numpy as np
 from pydantic import Discriminator, Field, Tag, field_validator
 
 from harness.case.expression import evaluate
-from harness.literals import literal_shape
-from harness.initializers import parameter_rng
-from harness.spec import Shape, Spec, by_key
+from harness.reference.literals import literal_shape
+from harness.reference.initializers import parameter_rng
+from harness.reference.spec import Shape, Spec, by_key
 
 
 class UniformRange(Spec):
@@ -114,7 +114,7 @@ class Covering(DataSource):
     others saturate them; signs are symmetric, so piecewise activations (relu, leaky_relu, elu,
     hard_sigmoid's pieces) see both sides; values are continuous, so max pooling meets no ties
     in the input. `python -m harness strength` reports, per layer, which branches the inputs
-    reached (harness/transforms/coverage.py)."""
+    reached (harness/diagnosis/coverage.py)."""
 
     covering: CoveringParams
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.activations import ActivationSpec
+from harness.reference.activations import ActivationSpec
 from harness.case.loader import LoadedCase
 from harness.case.schema import ModelSpec
-from harness.layers.base import LayerSpec
-from harness.layers.core import Reuse
-from harness.spec import Shape
+from harness.reference.layers.base import LayerSpec
+from harness.reference.layers.core import Reuse
+from harness.reference.spec import Shape
 
 
 @dataclass

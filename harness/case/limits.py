@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from harness.errors import CaseError
+from harness.common.errors import CaseError
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from ruamel.yaml.reader import ReaderError
 
 from harness.case.limits import MAX_FILE_BYTES, MAX_NESTING, MAX_YAML_NODES
 from harness.case.schema import CaseSpec, VariantSpec
-from harness.errors import CaseError, CaseErrors
+from harness.common.errors import CaseError, CaseErrors
 
 
 @dataclass
@@ -337,14 +337,14 @@ def _is_union_tag(part: str) -> bool:
 
 @cache
 def _union_tags() -> frozenset[str]:
-    from harness.activations import ACTIVATIONS
+    from harness.reference.activations import ACTIVATIONS
     from harness.case.data import DATA_SOURCE_KEYS
-    from harness.initializers import INITIALIZERS
-    from harness.layers import LAYERS
-    from harness.defaults.schema import UNION_TAGS as DEFAULTABLE_TAGS
-    from harness.losses import LOSSES
-    from harness.metrics import METRICS
-    from harness.optimizers import OPTIMIZERS
+    from harness.reference.initializers import INITIALIZERS
+    from harness.reference.layers import LAYERS
+    from harness.reference.defaultable import UNION_TAGS as DEFAULTABLE_TAGS
+    from harness.reference.losses import LOSSES
+    from harness.reference.metrics import METRICS
+    from harness.reference.optimizers import OPTIMIZERS
     from harness.case.schema import PORT_KINDS
 
     return frozenset({*LAYERS, *ACTIVATIONS, *INITIALIZERS, *LOSSES, *OPTIMIZERS, *DATA_SOURCE_KEYS,

@@ -11,14 +11,14 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
-import harness.layers  # noqa: F401  (registers every layer kind)
+import harness.reference.layers  # noqa: F401  (registers every layer kind)
 from harness.case.data import DataField
-from harness.initializers import InitializerField
-from harness.layers.base import LAYERS
-from harness.losses import LossField
-from harness.metrics import MetricField
-from harness.optimizers import OptimizerField
-from harness.spec import Spec, by_key
+from harness.reference.initializers import InitializerField
+from harness.reference.layers.base import LAYERS
+from harness.reference.losses import LossField
+from harness.reference.metrics import MetricField
+from harness.reference.optimizers import OptimizerField
+from harness.reference.spec import Spec, by_key
 
 FRAMEWORKS = ("numpy", "keras", "chainer", "torch")
 """The default columns: the reference and the three frameworks. A case's backends are the
@@ -28,17 +28,17 @@ RUNTIME_SOURCES = {"onnxruntime": "torch", "litert": "keras"}
 framework's model, so the case's documented differences of that framework are its own too
 (Case.expected_difference)."""
 RUNTIMES = tuple(RUNTIME_SOURCES)
-"""The shipped runtimes (harness/adapters/shipping/): columns on request (`--frameworks`), not by
+"""The shipped runtimes (harness/backends/shipping/): columns on request (`--frameworks`), not by
 default, because exporting a case costs seconds where a framework's run costs milliseconds
 (docs/shipping.md has the measured times)."""
 KERAS_OTHER_BACKENDS = ("keras-torch",)
 """The Keras adapter's model on Keras' other backends, each in a worker process started with
-KERAS_BACKEND set (harness/adapters/keras_other/): columns on request, like the runtimes (a
+KERAS_BACKEND set (harness/backends/keras_other/): columns on request, like the runtimes (a
 worker's start and the per-case pickling cost time; docs/shipping.md has the measured times).
 Unlike a runtime, it inherits none of `keras`'s documented differences: another engine runs the
 same layers."""
 BACKENDS = FRAMEWORKS + RUNTIMES + KERAS_OTHER_BACKENDS
-"""Every built-in backend name (harness/adapters/__init__.py's BACKEND_CLASSES has one class each)."""
+"""Every built-in backend name (harness/backends/__init__.py's BACKEND_CLASSES has one class each)."""
 FrameworkName = Literal[BACKENDS]
 CHECKS = ("forward", "intermediates", "gradients", "training", "metrics", "known_values")
 CheckName = Literal["forward", "intermediates", "gradients", "training", "metrics", "known_values"]

@@ -28,11 +28,11 @@ To let a case leave another field to the frameworks (an LSTM's `recurrent_activa
    which returns the resolved spec and the `ResolvedDefault` records to put in results.json.
 """
 
-from harness.defaults.catalogue import CONCEPTS, Concept
+from harness.reference.defaults_catalogue import CONCEPTS, Concept
 from harness.defaults.reading import DefaultContext, Reading
 from harness.defaults.resolve import (DefaultUnavailable, ResolvedDefault, resolve_for_framework,
                                       resolve_for_reference)
-from harness.defaults.schema import Defaultable, FrameworkDefault
+from harness.reference.defaultable import Defaultable, FrameworkDefault
 
 __all__ = ["CONCEPTS", "Concept", "DefaultContext", "DefaultUnavailable", "Defaultable",
            "FrameworkDefault", "Reading", "ResolvedDefault", "defaults_table",
@@ -42,7 +42,7 @@ __all__ = ["CONCEPTS", "Concept", "DefaultContext", "DefaultUnavailable", "Defau
 def defaults_table(*args, **kwargs):
     """The table of every audited default in the backends given (a DefaultsTable: `.to_json()`
     is results.json's `defaults`, `.to_markdown()` docs/defaults.md's); see
-    harness.defaults.table.defaults_table. Imported lazily: its probes import harness.activations,
+    harness.defaults.table.defaults_table. Imported lazily: its probes import harness.reference.activations,
     which imports this package."""
     from harness.defaults.table import defaults_table as build
 

@@ -2,7 +2,7 @@
 
 The adapters evaluate their framework (a function at a point, a layer on a tiny input, one
 optimizer step) and hand the numbers here. The candidate meanings are computed with NumPy from
-the harness's own reference math (harness/activations.py), never typed in as expected answers:
+the harness's own reference math (harness/reference/activations.py), never typed in as expected answers:
 a probe recognises a meaning by reproducing the framework's number with one candidate formula
 and no other.
 
@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from harness.activations import ACTIVATIONS
+from harness.reference.activations import ACTIVATIONS
 
 RECOGNISE_RTOL = 1e-6
 

@@ -19,10 +19,10 @@ from typing import Any, Callable, Mapping
 
 from pydantic import ValidationError
 
-from harness.defaults.catalogue import CONCEPTS_BY_KEY
+from harness.reference.defaults_catalogue import CONCEPTS_BY_KEY
 from harness.defaults.reading import DefaultContext, Reader, Reading
-from harness.defaults.schema import FrameworkDefault
-from harness.spec import Spec
+from harness.reference.defaultable import FrameworkDefault
+from harness.reference.spec import Spec
 
 
 class DefaultUnavailable(Exception):

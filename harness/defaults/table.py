@@ -12,7 +12,7 @@ import: "unavailable", its reason in the report's tooltips); a reader that fails
 in its cell.
 
 The backends come from the caller (the command line, the session, the pytest plugin: each
-`harness.adapters.get_backend(name)`): this package is imported by the adapters' base module, so
+`harness.backends.get_backend(name)`): this package is imported by the adapters' base module, so
 it never imports the adapters itself.
 """
 
@@ -24,17 +24,17 @@ from pathlib import Path
 from typing import Any, Mapping, Protocol
 
 from harness.defaults.cache import cached_table
-from harness.defaults.catalogue import CONCEPTS, Concept
+from harness.reference.defaults_catalogue import CONCEPTS, Concept
 from harness.defaults.probes import show
 from harness.defaults.reading import DefaultContext, Reading
 from harness.defaults.resolve import readings
-from harness.docs_section import read_section, replace_section
+from harness.common.docs_section import read_section, replace_section
 
 FRAMEWORKS = ("keras", "chainer", "torch")
 
 
 class DefaultsSource(Protocol):
-    """What the table needs of a backend (harness.adapters.base.Backend has it)."""
+    """What the table needs of a backend (harness.backends.base.Backend has it)."""
 
     default_readers: Mapping[str, Any]
 
@@ -190,7 +190,7 @@ class DisplayRow:
 
 
 def display_rows(table: dict[str, Any]) -> list[DisplayRow]:
-    """The table's rows for a page (harness/report/defaults_section.py): each reading's line,
+    """The table's rows for a page (harness/output/report/defaults_section.py): each reading's line,
     with its meaning, and as a tooltip how it was read and what the probe found."""
     rows = []
     for row in table["rows"]:

@@ -19,8 +19,8 @@ from ruamel.yaml.error import YAMLError
 
 from harness.case.loader import to_plain
 from harness.case.schema import PortField
-from harness.errors import CaseError
-from harness.ports import Port
+from harness.common.errors import CaseError
+from harness.case.port import Port
 
 FORMS = ("NAME=FILE.py:FUNCTION[,weights_as=canonical|keras|torch|chainer][,dtype=float32|float64], "
          "'NAME=command:PROGRAM ARGS...' or a YAML mapping such as '{name: NAME, python: FILE.py:FUNCTION}'")

@@ -33,12 +33,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from harness.adapters.base import Backend, RunResult
+from harness.backends.base import Backend, RunResult
 from harness.case import Case
-from harness.ports import Port
+from harness.case.port import Port
 from harness.ports.layouts import layout_for
 from harness.ports.returns import build_result, flat_to_rich, port_error
-from harness.ports.worker_process import kill_group
+from harness.common.worker_process import kill_group
 
 STDERR_LINES = 40
 """The end of a failing program's stderr kept in the message (the whole of it is seldom needed)."""

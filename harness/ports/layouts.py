@@ -4,7 +4,7 @@ parameters after each training step, state) comes back to the canonical layout.
 * `canonical`: `{"<layer>/<parameter>": array}` in the case's order and layout (Keras'), as
   `python -m harness show CASE` lists them.
 * `keras`, `torch`, `chainer`: the framework's own named tensors for the case's model, from
-  harness/native_weights.py (the adapters' WeightBindings and their Transforms, the one weight
+  harness/weights/native_weights.py (the adapters' WeightBindings and their Transforms, the one weight
   mapping of the harness; nothing here converts a weight itself):
 
   - keras: a list in `model.get_weights()` order (a command port's weights.npz: `arr_0`,
@@ -20,12 +20,12 @@ parameters after each training step, state) comes back to the canonical layout.
   where it is not, the port is skipped with that reason.
 
 A gradient goes back through the same inverse transform as a value, as the adapters read theirs
-back (harness/adapters/base.py `add_parts`): every layout transform is a
+back (harness/backends/base.py `add_parts`): every layout transform is a
 transpose, a reordering or a split of blocks (orthogonal maps, whose adjoint is their inverse), a
 sign flip, or a part of a parameter with zeros elsewhere (whose adjoint puts the part back). Of the
 tensors the harness holds (torch's second recurrent bias, batch counters), a gradient is not read
 (the canonical parameter's gradient is its bound tensor's); a value that folds into a parameter
-(torch's bias_hh_l0 after training) is added into it, as harness/native_weights.py does for a
+(torch's bias_hh_l0 after training) is added into it, as harness/weights/native_weights.py does for a
 checkpoint; the others are not read.
 """
 
@@ -35,10 +35,10 @@ from typing import Any
 
 import numpy as np
 
-from harness.adapters.base import Unsupported, add_parts
+from harness.backends.base import Unsupported, add_parts
 from harness.case import Case
-from harness.errors import CaseError
-from harness.native_weights import FOLDED, PARAMETER
+from harness.common.errors import CaseError
+from harness.weights.native_weights import FOLDED, PARAMETER
 
 
 class WeightsLayout:
@@ -86,7 +86,7 @@ class CanonicalLayout(WeightsLayout):
 
 
 class NativeWeightsLayout(WeightsLayout):
-    """A framework's named tensors (harness/native_weights.py's NativeLayout of the case)."""
+    """A framework's named tensors (harness/weights/native_weights.py's NativeLayout of the case)."""
 
     framework: str = ""
 
@@ -101,7 +101,7 @@ class NativeWeightsLayout(WeightsLayout):
         """The case's NativeLayout in this framework, built once per case; a framework that is
         not installed or cannot build the case skips the port, with the reason."""
         if case.id not in self._native:
-            from harness.native_weights import native_layout
+            from harness.weights.native_weights import native_layout
 
             try:
                 self._native[case.id] = native_layout(case, self.framework)

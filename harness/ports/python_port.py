@@ -32,13 +32,14 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from harness.adapters.base import Backend, RunResult
+from harness.backends.base import Backend, RunResult
 from harness.case import Case
 from harness.defaults import resolve_for_reference
-from harness.ports import Port, PortError
+from harness.ports.errors import PortError
+from harness.case.port import Port
 from harness.ports.layouts import layout_for
 from harness.ports.returns import build_result, port_error
-from harness.ports.worker_process import WorkerFailed, worker_for
+from harness.common.worker_process import WorkerFailed, worker_for
 
 OPTIONAL_ARGUMENTS = ("targets", "loss", "mode", "metrics", "training")
 

@@ -39,10 +39,11 @@ from typing import Any
 
 import numpy as np
 
-from harness.adapters.base import Implementation, RunResult, TrainingTrace
+from harness.backends.base import Implementation, RunResult, TrainingTrace
 from harness.case import Case
 from harness.defaults import resolve_for_reference
-from harness.ports import Port, PortError
+from harness.ports.errors import PortError
+from harness.case.port import Port
 from harness.ports.layouts import WeightsLayout
 
 RICH_KEYS = ("outputs", "intermediates", "loss", "gradients", "input_gradients", "training", "metrics", "state")

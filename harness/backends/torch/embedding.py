@@ -1,0 +1,19 @@
+"""torch builder for Embedding."""
+
+from __future__ import annotations
+
+import torch
+
+from harness.backends.base import BuiltLayer, WeightBinding
+from harness.backends.layout import AS_IS
+from harness.backends.torch.registry import LAYER_BUILDERS as builders
+
+
+@builders.register("Embedding")
+def embedding(spec, ctx) -> BuiltLayer:
+    """nn.Embedding.weight is (num_embeddings, embedding_dim), Keras' layout
+    (torch/nn/modules/sparse.py); padding_idx and max_norm stay off, as in Keras. Indices
+    arrive as int64 (TorchBackend.tensor)."""
+    module = torch.nn.Embedding(spec.input_dim, spec.output_dim, dtype=getattr(torch, ctx.dtype))
+    binding = WeightBinding("embeddings", module.weight, "Embedding.weight", AS_IS)
+    return BuiltLayer(call=module, bindings=[binding], detail="torch.nn.Embedding", module=module)

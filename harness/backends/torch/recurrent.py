@@ -1,0 +1,300 @@
+"""torch builders for LSTM, GRU and SimpleRNN.
+
+torch's recurrent modules (torch/nn/modules/rnn.py) differ from Keras in three ways:
+
+* weights are (gates * units, in) with the gates along the rows: transposed;
+* two biases, `bias_ih` and `bias_hh`, added together. Keras' LSTM and SimpleRNN (and its GRU
+  with reset_after false) have one, so `bias_hh` is held at zero and frozen
+  (requires_grad=False): a trainable copy would take the same gradient as `bias_ih` and a
+  training step would move the effective bias twice. Keras' reset-after GRU has two biases,
+  which map onto torch's two;
+* nn.LSTM's gates come in rows [i, f, g, o] (g is Keras' c), nn.GRU's in rows [r, z, n] where
+  Keras has columns [z, r, h]: reordered.
+
+Inputs are (batch, time, features), so every module is built with batch_first=True (the default
+is time first). The native cells are fixed to sigmoid gates and a tanh candidate (nn.RNN: tanh
+or relu), and nn.GRU computes the reset-after form only. Other settings are built from torch
+primitives (F.linear and the activations) on the same module's parameters, so the weight
+layout, and the mapping, stay those of the native module; the layer is then marked composite.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from harness.backends import bidirectional as bi
+from harness.backends.base import BuiltLayer, HeldTensor, WeightBinding
+from harness.backends.gates import GateLayout, gate_transform
+from harness.backends.torch.registry import LAYER_BUILDERS as builders
+from harness.reference.layers.recurrent import GRU, LSTM
+
+LSTM_ROWS = GateLayout(LSTM.gates, ("i", "f", "c", "o"), transposed=True, native_names={"c": "g"})
+"""nn.LSTM: weight_ih_l0 rows [i, f, g, o] (torch/nn/modules/rnn.py, LSTM docstring), Keras'
+column order, transposed."""
+GRU_ROWS = GateLayout(GRU.gates, ("r", "z", "h"), transposed=True, native_names={"h": "n"})
+"""nn.GRU: weight_ih_l0 rows [r, z, n] (torch/nn/modules/rnn.py, GRU docstring); Keras has
+columns [z, r, h]: r and z swap."""
+SINGLE = GateLayout(("h",), ("h",), transposed=True)
+
+FROZEN = "bias_hh_l0 frozen at zero (requires_grad=False): Keras has one bias"
+
+
+def freeze_at_zero(parameter: torch.nn.Parameter) -> None:
+    with torch.no_grad():
+        parameter.zero_()
+    parameter.requires_grad_(False)
+
+
+def bind(spec, ctx, module, layout: GateLayout, *, two_biases: bool, suffix: str = "") -> list[WeightBinding]:
+    """kernel -> weight_ih_l0, recurrent_kernel -> weight_hh_l0, bias -> bias_ih_l0 (and, for a
+    canonical bias (2, 3u), its second row -> bias_hh_l0). `suffix` `_reverse` names the
+    reverse direction's tensors of a bidirectional module."""
+    features, u = ctx.input_shapes[0][-1], spec.units
+    width = len(spec.gates) * u
+    kind = type(module).__name__
+
+    def tensor(name):
+        return getattr(module, name + suffix), f"{kind}.{name}{suffix}"
+
+    bindings = [
+        WeightBinding("kernel", *tensor("weight_ih_l0"), gate_transform(layout, u, (features, width))),
+        WeightBinding("recurrent_kernel", *tensor("weight_hh_l0"), gate_transform(layout, u, (u, width))),
+    ]
+    if two_biases:
+        bindings += [
+            WeightBinding("bias", *tensor("bias_ih_l0"),
+                          gate_transform(layout, u, (2, width), row=0, intro="the input bias")),
+            WeightBinding("bias", *tensor("bias_hh_l0"),
+                          gate_transform(layout, u, (2, width), row=1, intro="the recurrent bias")),
+        ]
+    else:
+        bindings.append(WeightBinding("bias", *tensor("bias_ih_l0"), gate_transform(layout, u, (width,))))
+    return bindings
+
+
+def held_second_bias(spec, ctx, module, layout: GateLayout, *, folds: bool, suffix: str = "") -> list[HeldTensor]:
+    """bias_hh_l0 where Keras has one bias: frozen at zero in the harness's model. The native
+    cell adds it to bias_ih_l0 before every gate, so a checkpoint's value (a torch model
+    trains both) folds into the canonical bias through the same gate layout; where the case's
+    cell does not add it (the reset-before GRU), it must be zero."""
+    u = spec.units
+    width = len(spec.gates) * u
+    kind = type(module).__name__
+    name = "bias_hh_l0" + suffix
+    if not folds:
+        return [HeldTensor(name, getattr(module, name), "unused by the reset-before cell (nn.GRU's "
+                           "recurrent bias sits inside r * (...), which Keras' reset-before GRU does not "
+                           "have): must be zero")]
+    fold = WeightBinding("bias", getattr(module, name), f"{kind}.{name}",
+                         gate_transform(layout, u, (width,), intro=f"added to bias_ih_l0{suffix} (torch adds both)"))
+    return [HeldTensor(name, getattr(module, name), "frozen at zero in the harness: Keras has one bias",
+                       fold=fold)]
+
+
+def unroll(step: Callable, projected: torch.Tensor, units: int, return_sequences: bool,
+           cell_state: bool = False) -> torch.Tensor:
+    """Run `step(projected input at t, h, [c]) -> h[, c]` from a zero state over the time axis."""
+    h = projected.new_zeros(projected.shape[0], units)
+    state = (h, torch.zeros_like(h)) if cell_state else (h,)
+    outputs = []
+    for t in range(projected.shape[1]):
+        state = step(projected[:, t], *state)
+        state = state if isinstance(state, tuple) else (state,)
+        outputs.append(state[0])
+    return torch.stack(outputs, dim=1) if return_sequences else outputs[-1]
+
+
+def last_or_all(output: torch.Tensor, return_sequences: bool) -> torch.Tensor:
+    return output if return_sequences else output[:, -1]
+
+
+
+
+def reversible(builder: Callable) -> Callable:
+    """Wrap a recurrent builder so that `go_backwards` reverses the input's time axis (torch.flip)
+    before the layer and nothing after it: Keras' go_backwards returns the outputs in the order
+    it computed them, the reversed one (harness/reference/layers/recurrent.py), and the native module has
+    no such option, so the layer is then composite."""
+    @functools.wraps(builder)
+    def build(spec, ctx) -> BuiltLayer:
+        built = builder(spec, ctx)
+        if not spec.go_backwards:
+            return built
+        forward_in_time = built.call
+        built.call = lambda x: forward_in_time(torch.flip(x, dims=(1,)))
+        built.implementation = "composite"
+        built.detail = (f"torch.flip over time into {built.detail}; the output is not flipped back "
+                        f"(Keras' go_backwards)")
+        return built
+    return build
+
+
+@builders.register("LSTM")
+@reversible
+def lstm(spec, ctx) -> BuiltLayer:
+    features, u = ctx.input_shapes[0][-1], spec.units
+    module = torch.nn.LSTM(features, u, batch_first=True, dtype=getattr(torch, ctx.dtype))
+    freeze_at_zero(module.bias_hh_l0)
+    bindings = bind(spec, ctx, module, LSTM_ROWS, two_biases=False)
+    held = held_second_bias(spec, ctx, module, LSTM_ROWS, folds=True)
+    if spec.standard_cell:
+        return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences), held=held,
+                          bindings=bindings, detail=f"torch.nn.LSTM(batch_first=True); {FROZEN}", module=module)
+    act, gate, described = ctx.cell_activations(spec)
+
+    def step(z, h, c):
+        z = z + F.linear(h, module.weight_hh_l0)
+        i, f, g, o = z.chunk(4, dim=1)  # torch's row order [i, f, g, o]
+        c = gate(f) * c + gate(i) * act(g)
+        return gate(o) * act(c), c
+
+    def call(x):
+        return unroll(step, F.linear(x, module.weight_ih_l0, module.bias_ih_l0), u,
+                      spec.return_sequences, cell_state=True)
+
+    return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=module, held=held,
+                      detail=f"LSTM cell from F.linear and activations on torch.nn.LSTM's parameters "
+                             f"({described}): nn.LSTM is fixed to sigmoid gates and tanh; {FROZEN}")
+
+
+@builders.register("GRU")
+@reversible
+def gru(spec, ctx) -> BuiltLayer:
+    features, u = ctx.input_shapes[0][-1], spec.units
+    module = torch.nn.GRU(features, u, batch_first=True, dtype=getattr(torch, ctx.dtype))
+    if not spec.reset_after:
+        freeze_at_zero(module.bias_hh_l0)
+    bindings = bind(spec, ctx, module, GRU_ROWS, two_biases=spec.reset_after)
+    held = [] if spec.reset_after else held_second_bias(spec, ctx, module, GRU_ROWS, folds=False)
+    if spec.reset_after and spec.standard_cell:
+        return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences),
+                          bindings=bindings, detail="torch.nn.GRU(batch_first=True), reset-after",
+                          module=module)
+    act, gate, described = ctx.cell_activations(spec)
+    W_hh = module.weight_hh_l0
+
+    def step_after(a, h):
+        x_r, x_z, x_n = a.chunk(3, dim=1)  # torch's row order [r, z, n]
+        h_r, h_z, h_n = F.linear(h, W_hh, module.bias_hh_l0).chunk(3, dim=1)
+        r, z = gate(x_r + h_r), gate(x_z + h_z)
+        return z * h + (1 - z) * act(x_n + r * h_n)
+
+    def step_before(a, h):
+        x_r, x_z, x_n = a.chunk(3, dim=1)
+        h_r, h_z = F.linear(h, W_hh[:2 * u]).chunk(2, dim=1)
+        r, z = gate(x_r + h_r), gate(x_z + h_z)
+        return z * h + (1 - z) * act(x_n + F.linear(r * h, W_hh[2 * u:]))
+
+    def call(x):
+        return unroll(step_after if spec.reset_after else step_before,
+                      F.linear(x, module.weight_ih_l0, module.bias_ih_l0), u, spec.return_sequences)
+
+    if spec.reset_after:
+        why = "nn.GRU is fixed to sigmoid gates and tanh"
+    else:
+        why = ("nn.GRU has only the reset-after form; bias_hh_l0 unused and frozen at zero "
+               "(requires_grad=False): reset-before has no recurrent bias")
+    return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=module, held=held,
+                      detail=f"GRU cell, reset-{'after' if spec.reset_after else 'before'}, from F.linear and "
+                             f"activations on torch.nn.GRU's parameters ({described}): {why}")
+
+
+NATIVE_RNN = {"tanh": "tanh", "relu": "relu"}
+"""nn.RNN's `nonlinearity` choices (torch/nn/modules/rnn.py)."""
+
+
+@builders.register("SimpleRNN")
+@reversible
+def simple_rnn(spec, ctx) -> BuiltLayer:
+    features, u = ctx.input_shapes[0][-1], spec.units
+    nonlinearity = NATIVE_RNN.get(spec.activation.name, "tanh")
+    module = torch.nn.RNN(features, u, nonlinearity=nonlinearity, batch_first=True,
+                          dtype=getattr(torch, ctx.dtype))
+    freeze_at_zero(module.bias_hh_l0)
+    bindings = bind(spec, ctx, module, SINGLE, two_biases=False)
+    held = held_second_bias(spec, ctx, module, SINGLE, folds=True)
+    if spec.activation.name in NATIVE_RNN:
+        return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences), held=held,
+                          bindings=bindings, module=module,
+                          detail=f"torch.nn.RNN(nonlinearity={nonlinearity!r}, batch_first=True); {FROZEN}")
+    act, _, described = ctx.cell_activations(spec)
+
+    def call(x):
+        return unroll(lambda a, h: act(a + F.linear(h, module.weight_hh_l0)),
+                      F.linear(x, module.weight_ih_l0, module.bias_ih_l0), u, spec.return_sequences)
+
+    return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=module, held=held,
+                      detail=f"Elman cell from F.linear and {described} on torch.nn.RNN's parameters: "
+                             f"nn.RNN takes only tanh or relu; {FROZEN}")
+
+
+@builders.register("Bidirectional")
+def bidirectional(spec, ctx) -> BuiltLayer:
+    """Two modules, each as the wrapped kind's builder makes it (the backward one with
+    go_backwards negated: torch.flip in front), in an nn.ModuleDict `forward_layer`/`backward_layer`, and
+    Keras' merge. nn.LSTM(bidirectional=True) computes the concat form natively; see
+    native_bidirectional."""
+    native = native_bidirectional(spec, ctx)
+    if native is not None:
+        return native
+    parts = bi.build_directions(builders, spec, ctx)
+    container = torch.nn.ModuleDict({bi.CHILDREN[d]: part.module for d, part in zip(bi.DIRECTIONS, parts)})
+    bindings, held = bi.combined(parts, ".")
+    implementation, detail = bi.describe(spec, parts, "nn.ModuleDict", "torch's bidirectional modules "
+                                         "concatenate only")
+    return BuiltLayer(call=bi.merged(spec, parts[0].call, parts[1].call, lambda y: torch.flip(y, dims=(1,)),
+                                     lambda a, b: torch.cat([a, b], dim=-1)),
+                      bindings=bindings, held=held, implementation=implementation, detail=detail,
+                      module=container)
+
+
+def native_bidirectional(spec, ctx) -> BuiltLayer | None:
+    """nn.LSTM / nn.GRU / nn.RNN(bidirectional=True) where it computes Keras' wrapper: merge_mode
+    concat, a forward wrapped layer, and a cell the module computes natively. Its reverse
+    direction has its own tensors (weight_ih_l0_reverse, ...; torch/nn/modules/rnn.py), and its
+    output's second half at step t is the reverse direction's state after reading steps T-1 .. t:
+    already aligned to forward time, which is Keras' flipped backward output. The last state is
+    h_n's two directions (h_n[0] forward, after step T-1; h_n[1] reverse, after step 0),
+    concatenated, as Keras' backward layer's last output is its state after step 0."""
+    inner = spec.layer
+    native = NATIVE_BIDIRECTIONAL.get(inner.type)
+    if spec.merge_mode != "concat" or inner.go_backwards or native is None or not native[1](inner):
+        return None
+    module_class, _, layout, two_biases = native
+    features, u = ctx.input_shapes[0][-1], inner.units
+    options = {"nonlinearity": inner.activation.name} if inner.type == "SimpleRNN" else {}
+    module = module_class(features, u, batch_first=True, bidirectional=True, dtype=getattr(torch, ctx.dtype),
+                          **options)
+    bindings, held = [], []
+    for direction, suffix in (("forward", ""), ("backward", "_reverse")):
+        if not two_biases:
+            freeze_at_zero(getattr(module, "bias_hh_l0" + suffix))
+            held += [replace(h, fold=replace(h.fold, parameter=f"{direction}/{h.fold.parameter}"))
+                     for h in held_second_bias(inner, ctx, module, layout, folds=True, suffix=suffix)]
+        bindings += [replace(b, parameter=f"{direction}/{b.parameter}")
+                     for b in bind(inner, ctx, module, layout, two_biases=two_biases, suffix=suffix)]
+
+    def call(x):
+        output, state = module(x)
+        if inner.return_sequences:
+            return output
+        h_n = state[0] if isinstance(state, tuple) else state  # nn.LSTM: (h_n, c_n)
+        return torch.cat([h_n[0], h_n[1]], dim=-1)
+
+    frozen = "" if two_biases else "; bias_hh_l0 and bias_hh_l0_reverse frozen at zero: Keras has one bias"
+    return BuiltLayer(call=call, bindings=bindings, held=held, module=module,
+                      detail=f"torch.nn.{module_class.__name__}(bidirectional=True, batch_first=True{''.join(f', {k}={v!r}' for k, v in options.items())}): "
+                             f"output halves [forward, reverse], the reverse already in forward time{frozen}")
+
+
+NATIVE_BIDIRECTIONAL = {
+    # wrapped kind: (module, does it compute this cell natively, gate layout, two biases)
+    "LSTM": (torch.nn.LSTM, lambda spec: spec.standard_cell, LSTM_ROWS, False),
+    "GRU": (torch.nn.GRU, lambda spec: spec.reset_after and spec.standard_cell, GRU_ROWS, True),
+    "SimpleRNN": (torch.nn.RNN, lambda spec: spec.activation.name in NATIVE_RNN, SINGLE, False),
+}

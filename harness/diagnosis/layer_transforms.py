@@ -1,0 +1,397 @@
+"""Transforms of layers: weight layouts (gate order, transposed or flipped kernels, a bias dropped
+or doubled), normalization conventions, the Flatten channel order, 'same' padding's odd cell,
+GRU's formula variants.
+
+Weight edits act on the canonical weights the reference receives: "the reference with the LSTM
+gate blocks f and c swapped" is what a backend computes when its adapter (or a user's port) put
+the f block where c belongs. Each is registered under the layer type(s) it applies to.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Iterator
+
+import numpy as np
+
+from harness.reference.layers import windows as win
+from harness.diagnosis.base import SITE_LAYER, Edit, Site, transform, variant_spec
+
+RECURRENT = ("LSTM", "GRU", "Bidirectional")
+GATED_PARAMETERS = ("kernel", "recurrent_kernel", "bias")
+
+
+def gated_parameters(spec) -> tuple[str, ...]:
+    """The parameters whose last axis holds the gate blocks: a recurrent layer's own, or each
+    direction's of a Bidirectional wrapper (`forward/kernel`, ...; one direction's port may
+    be wrong alone, but a port usually writes one loader for both, so both are edited)."""
+    prefixes = [f"{d}/" for d in ("forward", "backward")] if spec.type == "Bidirectional" else [""]
+    return tuple(prefix + name for prefix in prefixes for name in GATED_PARAMETERS)
+
+
+def _gate_blocks(array: np.ndarray, gates: int, order: tuple[int, ...]) -> np.ndarray:
+    """The last axis's `gates` column blocks put in `order` (block k of the result is block
+    order[k] of the input)."""
+    blocks = np.split(array, gates, axis=-1)
+    return np.concatenate([blocks[k] for k in order], axis=-1)
+
+
+@transform("recurrent.gate_order", family="gate order", kind=SITE_LAYER, tags=RECURRENT,
+           description="the gate blocks of kernel, recurrent_kernel and bias in another order (every permutation)",
+           phrase="the gate blocks are read in the order {choice}")
+def gate_order(site: Site, edit: Edit, context) -> Iterator:
+    spec = edit.layers[site.layer]
+    gates = spec.gates
+    for order in itertools.permutations(range(len(gates))):
+        if order == tuple(range(len(gates))):
+            continue
+        def apply(edit: Edit, order=order, layer=site.layer, count=len(gates),
+                  parameters=gated_parameters(spec)) -> None:
+            for parameter in parameters:
+                name = f"{layer}/{parameter}"
+                edit.weights[name] = _gate_blocks(edit.weights[name], count, order)
+                edit.add_layout(name, lambda a, count=count, back=tuple(np.argsort(order)):
+                                _gate_blocks(a, count, back))
+        # Block k of the edited weights, read as gate k, is the port's block order[k].
+        port_side = "; ".join(f"block {order[k]} (the {gates[order[k]]} weights) is used as the {gates[k]} gate"
+                              for k in range(len(gates)) if order[k] != k)
+        yield "[" + ", ".join(gates[k] for k in order) + "] (canonical [" + ", ".join(gates) + "])", apply, "", port_side
+
+
+@transform("GRU.update_gate", family="formula", kind=SITE_LAYER, tags="GRU",
+           description="h' = (1 - z) h + z candidate instead of z h + (1 - z) candidate",
+           phrase="the update gate is used as {choice}")
+def gru_update_gate(site: Site, edit: Edit, context) -> Iterator:
+    spec = edit.layers[site.layer]
+    gate = spec.recurrent_activation
+    # 1 - g(a) = g(-a) for a gate symmetric about (0, 1/2): sigmoid, and hard_sigmoid with offset
+    # 1/2. Negating the z block's weights then is the other convention, exactly.
+    if gate.name not in ("sigmoid", "hard_sigmoid") or getattr(gate, "offset", 0.5) != 0.5:
+        return
+    def apply(edit: Edit, layer=site.layer, units=spec.units) -> None:
+        for parameter in ("kernel", "recurrent_kernel", "bias"):
+            name = f"{layer}/{parameter}"
+            value = edit.weights[name].copy()
+            value[..., :units] *= -1
+            edit.weights[name] = value
+            edit.add_layout(name, lambda a, units=units: np.concatenate([-a[..., :units], a[..., units:]], axis=-1))
+    yield "1 - z (h' = (1 - z) h + z candidate)", apply
+
+
+@transform("GRU.reset_after", family="formula", kind=SITE_LAYER, tags="GRU",
+           description="the reset gate applied on the other side of the recurrent product (reset_after flipped)",
+           phrase="the reset gate is applied {choice}")
+def gru_reset_after(site: Site, edit: Edit, context) -> Iterator:
+    spec = edit.layers[site.layer]
+    after = spec.reset_after
+    def apply(edit: Edit, layer=site.layer) -> None:
+        name = f"{layer}/bias"
+        bias = edit.weights[name]
+        # after -> before: one bias, the input and recurrent biases summed (what a port that
+        # adds both computes); before -> after: the recurrent bias zero.
+        edit.weights[name] = bias.sum(axis=0) if after else np.stack([bias, np.zeros_like(bias)])
+        edit.update_layer(layer, reset_after=not after)
+        # The gradient in the case's shape: both rows of a summed bias get the sum's gradient;
+        # a bias read as the input row gets that row's.
+        edit.gradient_views[name] = (lambda g: np.stack([g, g])) if after else (lambda g: g[0])
+    yield ("before the recurrent product (reset_after false)" if after
+           else "after the recurrent product (reset_after true)"), apply
+
+
+@transform("kernel.transposed", family="kernel layout", kind=SITE_LAYER, tags=("Dense", "Conv2D"),
+           description="a square kernel transposed: Dense (in, out) read as (out, in); Conv2D's "
+                       "spatial axes swapped",
+           phrase="the kernel is {choice}")
+def kernel_transposed(site: Site, edit: Edit, context) -> Iterator:
+    name = f"{site.layer}/kernel"
+    kernel = edit.weights.get(name)
+    if kernel is None:
+        return
+    if site.tag == "Dense" and kernel.shape[0] == kernel.shape[1]:
+        def apply(edit: Edit, name=name) -> None:
+            edit.weights[name] = edit.weights[name].T.copy()
+            edit.add_layout(name, lambda a: a.T.copy())
+        yield "transposed", apply, (f"the kernel of layer {site.layer} is symmetric" if
+                                    np.array_equal(kernel, kernel.T) else "")
+    elif site.tag == "Conv2D" and kernel.shape[0] == kernel.shape[1] and kernel.shape[0] > 1:
+        def apply(edit: Edit, name=name) -> None:
+            edit.weights[name] = np.swapaxes(edit.weights[name], 0, 1).copy()
+            edit.add_layout(name, lambda a: np.swapaxes(a, 0, 1).copy())
+        yield "transposed (height and width swapped)", apply
+
+
+@transform("conv.flipped_kernel", family="kernel layout", kind=SITE_LAYER, tags=("Conv1D", "Conv2D"),
+           description="convolution instead of cross-correlation: the kernel flipped along every spatial axis",
+           phrase="the kernel is {choice}")
+def flipped_kernel(site: Site, edit: Edit, context) -> Iterator:
+    name = f"{site.layer}/kernel"
+    kernel = edit.weights[name]
+    spatial = tuple(range(kernel.ndim - 2))
+    if all(kernel.shape[axis] == 1 for axis in spatial):
+        return
+    def apply(edit: Edit, name=name, axes=spatial) -> None:
+        edit.weights[name] = np.flip(edit.weights[name], axis=axes).copy()
+        edit.add_layout(name, lambda a, axes=axes: np.flip(a, axis=axes).copy())
+    yield "flipped (a true convolution)", apply
+
+
+@transform("bias.dropped_or_doubled", family="bias", kind=SITE_LAYER,
+           tags=("Dense", "Conv1D", "Conv2D", "LSTM", "GRU", "SimpleRNN"),
+           description="the bias left out, or added twice",
+           phrase="the bias is {choice}")
+def bias_dropped_or_doubled(site: Site, edit: Edit, context) -> Iterator:
+    name = f"{site.layer}/bias"
+    if name not in edit.weights:
+        return
+    blind = (f"the bias of layer {site.layer} is all zeros (its initializer), so leaving it out or adding "
+             "it twice changes nothing: give it non-zero values to test it"
+             if not np.any(edit.weights[name]) else "")
+    for choice, factor in (("dropped", 0.0), ("added twice", 2.0)):
+        def apply(edit: Edit, name=name, factor=factor) -> None:
+            edit.weights[name] = edit.weights[name] * factor
+        yield choice, apply, blind
+
+
+def _flatten_other_order() -> type:
+    from harness.reference.layers.core import FlattenReference
+
+    class FlattenOtherOrder(FlattenReference):
+        def forward(self, x):
+            self.moved = self.spec.data_format == "channels_last"
+            self.input_shape = x.shape
+            if self.moved:
+                x = np.moveaxis(x, -1, 1)
+            self.ordered_shape = x.shape
+            return x.reshape(x.shape[0], -1)
+
+        def backward(self, dy):
+            dx = dy.reshape(self.ordered_shape)
+            return (np.moveaxis(dx, 1, -1) if self.moved else dx,)
+    return FlattenOtherOrder
+
+
+@transform("Flatten.channel_order", family="layout", kind=SITE_LAYER, tags="Flatten",
+           description="the features flattened in the other channel order (channels first vs last)",
+           phrase="the features are flattened {choice}")
+def flatten_channel_order(site: Site, edit: Edit, context) -> Iterator:
+    spec = edit.layers[site.layer]
+    shape = edit.original.graph.layer_input_shapes[site.layer][0]
+    if len(shape) < 2 or (shape[-1] if spec.data_format == "channels_last" else shape[0]) == 1:
+        return
+    def apply(edit: Edit, layer=site.layer) -> None:
+        edit.layers[layer] = variant_spec(edit.layers[layer], "other_order", reference=_flatten_other_order())
+    yield ("channels first (C, ...)" if spec.data_format == "channels_last"
+           else "as laid out (channels first)"), apply
+
+
+def _same_odd_cell_at_start(self, spatial):
+    """TF's 'same' amounts with the odd cell moved to the start of each axis."""
+    amounts = win.padding_amounts(spatial, self.kernel if hasattr(self, "filters") else self.window,
+                                  self.stride, self.dilation, self.padding)
+    return tuple((after, before) for before, after in amounts)
+
+
+@transform("padding.same_odd_cell", family="padding", kind=SITE_LAYER,
+           tags=("Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D"),
+           description="'same' padding's odd cell at the start of each axis instead of the end",
+           phrase="'same' padding puts {choice}")
+def same_odd_cell(site: Site, edit: Edit, context) -> Iterator:
+    spec = edit.layers[site.layer]
+    if getattr(spec, "padding", None) != "same" or not hasattr(spec, "paddings"):
+        return
+    shapes = edit.original.graph.layer_input_shapes[site.layer][0]
+    spatial = shapes[:-1] if getattr(spec, "data_format", "channels_last") == "channels_last" else shapes[1:]
+    if all(before == after for before, after in spec.paddings(tuple(spatial))):
+        return  # every axis padded evenly: nothing to move
+    def apply(edit: Edit, layer=site.layer) -> None:
+        # explicit_paddings too: an average pooling's count_include_pad divisor reads it.
+        edit.layers[layer] = variant_spec(edit.layers[layer], "same_start", paddings=_same_odd_cell_at_start,
+                                          explicit_paddings=_same_odd_cell_at_start)
+    yield "the odd cell at the start", apply
+
+
+WINDOWED = ("Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D")
+
+
+@transform("padding.explicit_side", family="padding", kind=SITE_LAYER,
+           tags=(*WINDOWED, "DepthwiseConv2D", "SeparableConv2D"),
+           description="explicit asymmetric padding applied on the other side of each axis",
+           phrase="the padding goes {choice}")
+def explicit_padding_side(site: Site, edit: Edit, context) -> Iterator:
+    """A port that reads [[top, bottom], [left, right]] as [[bottom, top], ...] (or as torch's
+    F.pad order, last axis first, which swaps the sides of a square case the same way)."""
+    spec = edit.layers[site.layer]
+    padding = getattr(spec, "padding", "valid")
+    if isinstance(padding, str):
+        return
+    amounts = win.explicit_amounts(padding, spec.rank)
+    if all(before == after for before, after in amounts):
+        return
+    def apply(edit: Edit, layer=site.layer) -> None:
+        edit.update_layer(layer, padding=[[after, before] for before, after in amounts])
+    yield "on the other side ([after, before])", apply
+
+
+@transform("AveragePooling.count_include_pad", family="padding", kind=SITE_LAYER,
+           tags=("AveragePooling1D", "AveragePooling2D"),
+           description="the padding counted in (or left out of) each window's divisor",
+           phrase="the average's divisor {choice}")
+def count_include_pad(site: Site, edit: Edit, context) -> Iterator:
+    """torch's AvgPool2d counts the padding by default, TF (Keras) never: a port that keeps
+    torch's default divides the border windows by the whole window."""
+    spec = edit.layers[site.layer]
+    shapes = edit.original.graph.layer_input_shapes[site.layer][0]
+    spatial = shapes[:-1] if spec.data_format == "channels_last" else shapes[1:]
+    if not any(before or after for before, after in spec.explicit_paddings(tuple(spatial))):
+        return  # nothing padded: both divisors are the window
+    flipped = not spec.count_include_pad
+    def apply(edit: Edit, layer=site.layer) -> None:
+        edit.update_layer(layer, count_include_pad=flipped)
+    yield ("counts the padding (torch's default)" if flipped else "counts only the real cells (TF's rule)"), apply
+
+
+def _default_values(site: Site, edit: Edit, context, key: str, field: str) -> Iterator:
+    """One variant per framework default of `key` that differs from the case's value."""
+    current = getattr(edit.layers[site.layer], field)
+    for value, source in context.framework_values(key):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and np.isclose(value, current, rtol=1e-12):
+            continue
+        if value == current:
+            continue
+        def apply(edit: Edit, layer=site.layer, value=value) -> None:
+            edit.update_layer(layer, **{field: value})
+        yield f"{value!r} ({source})", apply
+
+
+@transform("BatchNormalization.epsilon", family="default value", kind=SITE_LAYER, tags="BatchNormalization",
+           description="epsilon replaced by each framework's default", phrase="epsilon is {choice}")
+def batch_norm_epsilon(site, edit, context):
+    yield from _default_values(site, edit, context, "BatchNormalization.epsilon", "epsilon")
+
+
+@transform("LayerNormalization.epsilon", family="default value", kind=SITE_LAYER, tags="LayerNormalization",
+           description="epsilon replaced by each framework's default", phrase="epsilon is {choice}")
+def layer_norm_epsilon(site, edit, context):
+    yield from _default_values(site, edit, context, "LayerNormalization.epsilon", "epsilon")
+
+
+@transform("LeakyReLU.negative_slope", family="default value", kind=SITE_LAYER, tags="LeakyReLU",
+           description="the slope replaced by each framework's LeakyReLU layer default",
+           phrase="the negative slope is {choice}")
+def leaky_layer_slope(site, edit, context):
+    yield from _default_values(site, edit, context, "LeakyReLU.negative_slope", "negative_slope")
+
+
+@transform("BatchNormalization.momentum_convention", family="convention", kind=SITE_LAYER,
+           tags="BatchNormalization",
+           description="momentum read as the share taken from the batch (torch) instead of the share kept (Keras)",
+           phrase="the momentum is read as {choice}")
+def batch_norm_momentum(site, edit, context):
+    momentum = edit.layers[site.layer].momentum
+    if momentum == 0.5:
+        return  # its own complement
+    def apply(edit: Edit, layer=site.layer) -> None:
+        edit.update_layer(layer, momentum=1 - edit.layers[layer].momentum)
+    yield f"the share taken ({1 - momentum:g} kept instead of {momentum:g})", apply, _inference_blind(edit)
+
+
+def _inference_blind(edit: Edit) -> str:
+    return ("inference mode: the moving statistics are used, never updated, so how they would be "
+            "updated cannot show" if edit.original.spec.mode == "inference" else "")
+
+
+@transform("BatchNormalization.moving_variance", family="convention", kind=SITE_LAYER, tags="BatchNormalization",
+           description="the moving variance updated with the other batch variance (biased vs unbiased)",
+           phrase="the moving variance is updated with {choice}")
+def batch_norm_variance(site, edit, context):
+    current = edit.layers[site.layer].moving_variance
+    other = "unbiased" if current == "biased" else "biased"
+    def apply(edit: Edit, layer=site.layer) -> None:
+        edit.update_layer(layer, moving_variance=other)
+    yield f"the {other} batch variance", apply, _inference_blind(edit)
+
+
+@transform("ReLU.setting_dropped", family="default value", kind=SITE_LAYER, tags="ReLU",
+           description="one of ReLU's settings (max_value, negative_slope, threshold) left at its "
+                       "default, as a port that writes ReLU6 as a plain ReLU does",
+           phrase="{choice}")
+def relu_setting_dropped(site, edit, context):
+    layer = edit.layers[site.layer]
+    dropped = {"max_value": None, "negative_slope": 0.0, "threshold": 0.0}
+    for field, default in dropped.items():
+        if getattr(layer, field) == default:
+            continue
+        def apply(edit: Edit, layer=site.layer, field=field, default=default) -> None:
+            edit.update_layer(layer, **{field: default})
+        yield f"{field} is left at its default ({default})", apply
+
+
+@transform("LSTM.forget_bias", family="bias", kind=SITE_LAYER, tags="LSTM",
+           description="the forget gate's bias block added twice (torch keeps two biases: a port that "
+                       "puts the forget bias, or Keras' unit_forget_bias 1, in both) or left out",
+           phrase="the forget gate's bias is {choice}")
+def lstm_forget_bias(site: Site, edit: Edit, context) -> Iterator:
+    name = f"{site.layer}/bias"
+    bias = edit.weights.get(name)
+    if bias is None:
+        return
+    spec = edit.layers[site.layer]
+    block = spec.gates.index("f")  # the canonical gate order, as the layer states it
+    forget = slice(block * spec.units, (block + 1) * spec.units)
+    blind = (f"the forget bias of layer {site.layer} is all zeros, so adding it twice or leaving it out "
+             "changes nothing" if not np.any(bias[..., forget]) else "")
+    for choice, factor in (("added twice", 2.0), ("dropped", 0.0)):
+        def apply(edit: Edit, name=name, factor=factor, forget=forget) -> None:
+            value = edit.weights[name].copy()
+            value[..., forget] *= factor
+            edit.weights[name] = value
+        yield choice, apply, blind
+
+
+def _bias_along(axis: int) -> type:
+    """ConvReference with the per-channel bias added along `axis` of the laid-out output (batch
+    axis included) instead of the channels: what Keras 3.15.1 on TensorFlow computes for a
+    channels_first convolution whose last axis is as long as its filters
+    (cases/discovered_keras_channels_first_bias.yaml)."""
+    from harness.reference.layers.conv import ConvReference
+
+    class ConvBiasAlongAxis(ConvReference):
+        def forward(self, x):
+            bias = self.params["bias"]
+            self.params = {**self.params, "bias": np.zeros_like(bias)}
+            try:
+                super().forward(x)
+            finally:
+                self.params = {**self.params, "bias": bias}
+            shape = [1] * self.z.ndim
+            shape[axis] = bias.shape[0]
+            self.z = self.z + bias.reshape(shape)
+            self.y = self.spec.activation.forward(self.z)
+            return self.y
+
+        def backward(self, dy):
+            dx = super().backward(dy)
+            dz = self.spec.activation.backward(self.z, self.y, dy)
+            self.grads["bias"] = dz.sum(axis=tuple(a for a in range(dz.ndim) if a != axis))
+            return dx
+    return ConvBiasAlongAxis
+
+
+@transform("bias.other_axis", family="bias", kind=SITE_LAYER, tags=("Conv1D", "Conv2D"),
+           description="the per-channel bias added along another axis of the output that has as many "
+                       "cells as there are channels",
+           phrase="the bias is added {choice}")
+def bias_other_axis(site: Site, edit: Edit, context) -> Iterator:
+    spec = edit.layers[site.layer]
+    if not spec.use_bias or f"{site.layer}/bias" not in edit.weights:
+        return
+    output = spec.output_shape(edit.original.graph.layer_input_shapes[site.layer])  # no batch axis
+    channel = 0 if spec.data_format == "channels_first" else len(output) - 1
+    blind = (f"the bias of layer {site.layer} is the same on every channel, so where it is added "
+             "cannot show" if np.ptp(edit.weights[f"{site.layer}/bias"]) == 0 else "")
+    for index, length in enumerate(output):
+        if index == channel or length != spec.filters or length < 2:
+            continue
+        def apply(edit: Edit, layer=site.layer, axis=index + 1) -> None:
+            edit.layers[layer] = variant_spec(edit.layers[layer], f"bias_axis{axis}", reference=_bias_along(axis))
+        yield f"along axis {index + 1} ({length} cells) instead of the channels", apply, blind

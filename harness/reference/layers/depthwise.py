@@ -1,0 +1,156 @@
+"""DepthwiseConv2D and SeparableConv2D: one small convolution per input channel (MobileNet's block).
+
+Every input channel c is convolved with its own `depth_multiplier` kernels; output channel
+c * depth_multiplier + m is channel c's m-th (the order of TF, torch's groups=in_channels and
+chainer's depthwise_convolution_2d alike). That is a grouped convolution with groups = input
+channels and filters = channels * depth_multiplier, whose kernel (kh, kw, 1, filters) is the
+depthwise kernel (kh, kw, in, multiplier) reshaped: C order puts (c, m) at c * multiplier + m.
+The reference is therefore conv.py's, run on that grouped spec.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from harness.reference.activations import ActivationField, Linear
+from harness.reference.layers import windows as win
+from harness.reference.layers.base import LAYERS, ReferenceLayer
+from harness.reference.layers.conv import PADDING_DESCRIPTION, Conv2D, ConvReference, KernelGeometry, Sizes, WindowedSpec
+
+
+class DepthwiseReference(ReferenceLayer):
+    def forward(self, x):
+        channels = x.shape[1] if self.spec.data_format == "channels_first" else x.shape[-1]
+        self.kernel_shape = self.params["kernel"].shape
+        params = {"kernel": self.params["kernel"].reshape(*self.kernel_shape[:2], 1, -1)}
+        if self.spec.use_bias:
+            params["bias"] = self.params["bias"]
+        self.grouped = ConvReference(self.spec.grouped(channels), params, training=self.training)
+        return self.grouped.forward(x)
+
+    def backward(self, dy):
+        dx = self.grouped.backward(dy)
+        self.grads = {"kernel": self.grouped.grads["kernel"].reshape(self.kernel_shape)}
+        if self.spec.use_bias:
+            self.grads["bias"] = self.grouped.grads["bias"]
+        return dx
+
+
+@LAYERS.register
+class DepthwiseConv2D(KernelGeometry, WindowedSpec):
+    """y = activation(depthwise_conv(pad(x), kernel) + bias).
+
+    Canonical layout (Keras'): `kernel` (kh, kw, in_channels, depth_multiplier) (Keras 3 names
+    it kernel: keras/src/layers/convolutional/base_depthwise_conv.py, `depthwise_shape =
+    kernel_size + (input_channel, depth_multiplier)`), `bias` (in_channels * depth_multiplier,).
+    Padding, strides, dilation and data_format as Conv2D.
+    """
+
+    type: Literal["DepthwiseConv2D"]
+    rank = 2
+    kernel_size: Sizes
+    depth_multiplier: int = Field(default=1, gt=0, description="output channels per input channel")
+    strides: Sizes = 1
+    padding: win.Padding | win.ExplicitPadding = Field(default="valid", description=PADDING_DESCRIPTION)
+    dilation_rate: Sizes = 1
+    activation: ActivationField = Field(default_factory=lambda: Linear(name="linear"))
+    use_bias: bool = True
+
+    reference = DepthwiseReference
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        self._check_sizes(kernel_size=self.kernel_size, strides=self.strides, dilation_rate=self.dilation_rate)
+        if not isinstance(self.padding, str):
+            win.explicit_amounts(self.padding, self.rank)
+        return self
+
+    def grouped(self, channels: int) -> Conv2D:
+        """The same layer as a Conv2D with groups = channels (module docstring)."""
+        return Conv2D(type="Conv2D", name=self.name, filters=channels * self.depth_multiplier,
+                      kernel_size=self.kernel_size, strides=self.strides, padding=self.padding,
+                      dilation_rate=self.dilation_rate, groups=channels, activation=self.activation,
+                      use_bias=self.use_bias, data_format=self.data_format)
+
+    def paddings(self, spatial: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+        return win.padding_amounts(spatial, self.kernel, self.stride, self.dilation, self.padding)
+
+    def output_shape(self, input_shapes):
+        _, channels = self.split_input(input_shapes)
+        return self.grouped(channels).output_shape(input_shapes)
+
+    def parameter_shapes(self, input_shapes):
+        _, channels = self.split_input(input_shapes)
+        shapes = {"kernel": (*self.kernel, channels, self.depth_multiplier)}
+        if self.use_bias:
+            shapes["bias"] = (channels * self.depth_multiplier,)
+        return shapes
+
+    def default_initializers(self):
+        return {"kernel": "glorot_uniform", "bias": "zeros"}
+
+
+class SeparableReference(ReferenceLayer):
+    """The depthwise convolution (no bias, linear), then the 1x1 pointwise one with the bias and
+    the activation; backward runs the two in reverse."""
+
+    def forward(self, x):
+        spec = self.spec
+        self.depthwise = DepthwiseReference(spec.depthwise_part(), {"kernel": self.params["depthwise_kernel"]},
+                                            training=self.training)
+        pointwise = {"kernel": self.params["pointwise_kernel"]}
+        if spec.use_bias:
+            pointwise["bias"] = self.params["bias"]
+        self.pointwise = ConvReference(spec.pointwise_part(), pointwise, training=self.training)
+        return self.pointwise.forward(self.depthwise.forward(x))
+
+    def backward(self, dy):
+        (dh,) = self.pointwise.backward(dy)
+        dx = self.depthwise.backward(dh)
+        self.grads = {"depthwise_kernel": self.depthwise.grads["kernel"],
+                      "pointwise_kernel": self.pointwise.grads["kernel"]}
+        if self.spec.use_bias:
+            self.grads["bias"] = self.pointwise.grads["bias"]
+        return dx
+
+
+@LAYERS.register
+class SeparableConv2D(DepthwiseConv2D):
+    """y = activation(pointwise_conv(depthwise_conv(pad(x))) + bias): a DepthwiseConv2D (no bias)
+    then a 1x1 Conv2D with `filters` outputs; strides, padding and dilation act in the depthwise
+    step (keras/src/layers/convolutional/base_separable_conv.py).
+
+    Canonical layout (Keras'): `depthwise_kernel` (kh, kw, in, depth_multiplier),
+    `pointwise_kernel` (1, 1, in * depth_multiplier, filters), `bias` (filters,).
+    """
+
+    type: Literal["SeparableConv2D"]  # type: ignore[assignment]
+    filters: int = Field(gt=0)
+
+    reference = SeparableReference
+
+    def depthwise_part(self) -> DepthwiseConv2D:
+        return DepthwiseConv2D(type="DepthwiseConv2D", kernel_size=self.kernel_size,
+                               depth_multiplier=self.depth_multiplier, strides=self.strides, padding=self.padding,
+                               dilation_rate=self.dilation_rate, use_bias=False, data_format=self.data_format)
+
+    def pointwise_part(self) -> Conv2D:
+        return Conv2D(type="Conv2D", filters=self.filters, kernel_size=1, activation=self.activation,
+                      use_bias=self.use_bias, data_format=self.data_format)
+
+    def output_shape(self, input_shapes):
+        middle = self.depthwise_part().output_shape(input_shapes)
+        return self.pointwise_part().output_shape([middle])
+
+    def parameter_shapes(self, input_shapes):
+        _, channels = self.split_input(input_shapes)
+        shapes = {"depthwise_kernel": (*self.kernel, channels, self.depth_multiplier),
+                  "pointwise_kernel": (1, 1, channels * self.depth_multiplier, self.filters)}
+        if self.use_bias:
+            shapes["bias"] = (self.filters,)
+        return shapes
+
+    def default_initializers(self):
+        return {"depthwise_kernel": "glorot_uniform", "pointwise_kernel": "glorot_uniform", "bias": "zeros"}

@@ -1,0 +1,58 @@
+"""Embedding: integer indices to rows of a matrix."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from harness.reference.layers.base import LAYERS, LayerSpec, ReferenceLayer
+
+
+class EmbeddingReference(ReferenceLayer):
+    def forward(self, indices):
+        if indices.dtype.kind not in "iu":
+            raise ValueError(f"Embedding takes integer indices, got {indices.dtype}: give the "
+                             "input `dtype: int64` or `data: {integers: ...}`")
+        if indices.size and (indices.min() < 0 or indices.max() >= self.spec.input_dim):
+            raise ValueError(f"Embedding indices must lie in [0, {self.spec.input_dim}), got "
+                             f"[{indices.min()}, {indices.max()}]")
+        self.indices = indices
+        return self.params["embeddings"][indices]
+
+    def backward(self, dy):
+        # Rows used several times collect every use's gradient (np.add.at does not buffer).
+        grad = np.zeros_like(self.params["embeddings"])
+        np.add.at(grad, self.indices.reshape(-1), dy.reshape(-1, dy.shape[-1]))
+        self.grads["embeddings"] = grad
+        return (np.zeros(self.indices.shape),)  # indices have no gradient
+
+
+@LAYERS.register
+class Embedding(LayerSpec):
+    """y[..., :] = embeddings[x[...], :] for integer indices x in [0, input_dim).
+
+    Canonical layout (Keras'): `embeddings` (input_dim, output_dim); torch's nn.Embedding.weight
+    and chainer's EmbedID.W have the same layout. d loss / d embeddings adds up the output
+    gradients of every position that picked a row; the indices have no gradient.
+    """
+
+    type: Literal["Embedding"]
+    input_dim: int = Field(gt=0, description="number of rows (the vocabulary size)")
+    output_dim: int = Field(gt=0, description="length of each row")
+
+    reference = EmbeddingReference
+
+    def output_shape(self, input_shapes):
+        (shape,) = input_shapes
+        return (*shape, self.output_dim)
+
+    def parameter_shapes(self, input_shapes):
+        return {"embeddings": (self.input_dim, self.output_dim)}
+
+    def input_data(self):
+        return {"integers": {"low": 0, "high": self.input_dim}}
+
+    def default_initializers(self):
+        return {"embeddings": "random_uniform"}  # Keras' "uniform": U(-0.05, 0.05)

@@ -1,0 +1,355 @@
+"""Recurrent layers: LSTM, GRU (both formulations) and SimpleRNN, with backprop through time.
+
+Input (batch, time, features), batch first as in Keras; the initial state is zero; the output is
+the last hidden state (batch, units), or every hidden state (batch, time, units) with
+`return_sequences`. The canonical layout is Keras' (keras/src/layers/rnn/{lstm,gru,simple_rnn}.py):
+the gates sit side by side in blocks of `units` columns, in the order of the spec's `gates`.
+
+Each reference projects the whole input sequence through the kernel in one matrix product, then
+walks the time steps; backward walks them in reverse, keeping the gradient of the state that
+flows from step t to step t-1, and projects every step's gate gradients back through the kernel
+in one product again. Activations are any of harness/reference/activations.py, so a case can ask for what
+a native torch or chainer cell cannot compute (their adapters then build the cell from
+primitives and say so).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import numpy as np
+from pydantic import Field
+
+from harness.reference.activations import ActivationField, Sigmoid, Tanh
+from harness.reference.initializers import ExplicitValues
+from harness.reference.layers.base import LAYERS, LayerSpec, ReferenceLayer
+
+
+class RecurrentSpec(LayerSpec):
+    """Fields every recurrent layer has."""
+
+    units: int = Field(gt=0)
+    activation: ActivationField = Field(
+        default_factory=lambda: Tanh(name="tanh"),
+        description="the candidate's (and LSTM's cell output's) activation; tanh in every framework")
+    return_sequences: bool = Field(
+        default=False, description="output every step's hidden state (batch, time, units), not only the last")
+    go_backwards: bool = Field(
+        default=False, description="process the sequence from its last step to its first; with "
+                                   "return_sequences the output stays in that reversed order (Keras')")
+
+    gates: ClassVar[tuple[str, ...]] = ("h",)
+    """The gate blocks of kernel, recurrent_kernel and bias, in the canonical (Keras) order."""
+
+    def output_shape(self, input_shapes):
+        (shape,) = input_shapes
+        if len(shape) != 2:
+            raise ValueError(f"{self.type} needs input (time, features), got {list(shape)}")
+        return (shape[0], self.units) if self.return_sequences else (self.units,)
+
+    def activation_rank(self, output_shape):
+        return 2  # the cell's activations act on (batch, units) at each step
+
+    @property
+    def standard_cell(self) -> bool:
+        """Sigmoid gates and a tanh candidate: the only cell torch's and chainer's native LSTM
+        and GRU compute (other activations make those adapters build the cell from primitives)."""
+        gate = getattr(self, "recurrent_activation", None)
+        return self.activation.name == "tanh" and gate is not None and gate.name == "sigmoid"
+
+    def parameter_shapes(self, input_shapes):
+        (shape,) = input_shapes
+        width = len(self.gates) * self.units
+        return {"kernel": (shape[-1], width), "recurrent_kernel": (self.units, width), "bias": (width,)}
+
+    def default_initializers(self):
+        return {"kernel": "glorot_uniform", "recurrent_kernel": "orthogonal", "bias": "zeros"}
+
+
+class RecurrentReference(ReferenceLayer):
+    """Shared by the three references. They work time-major, (time, batch, ...), so that each
+    step's slice is one contiguous block for the matrix products.
+
+    `go_backwards` reverses the input's time axis before the recurrence and nothing after it:
+    keras/src/layers/rnn/rnn.py documents it as "process the input sequence backwards and
+    return the reversed sequence" (the TensorFlow backend's rnn(), keras/src/backend/
+    tensorflow/rnn.py, reverses the inputs and stacks the outputs in the order it computed
+    them), so output step 0 is the state after reading the input's last step. Each subclass
+    writes the recurrence in `recur` / `recur_backward`."""
+
+    def forward(self, x):
+        return self.recur(x[:, ::-1] if self.spec.go_backwards else x)
+
+    def backward(self, dy):
+        (dx,) = self.recur_backward(dy)
+        return (dx[:, ::-1] if self.spec.go_backwards else dx,)
+
+    def output(self, hidden: list[np.ndarray]) -> np.ndarray:
+        return np.stack(hidden, axis=1) if self.spec.return_sequences else hidden[-1]
+
+    def upstream(self, dy: np.ndarray, steps: int) -> list[np.ndarray]:
+        """d loss / d h_t that comes from the layer's output, per step."""
+        if self.spec.return_sequences:
+            return [dy[:, t] for t in range(steps)]
+        zero = np.zeros_like(dy)
+        return [zero] * (steps - 1) + [dy]
+
+    def project_input(self, x: np.ndarray, bias: np.ndarray) -> np.ndarray:
+        """x_t W + b for every step at once, (time, batch, gates * units)."""
+        batch, steps, features = x.shape
+        self.x_rows = x.transpose(1, 0, 2).reshape(steps * batch, features)
+        return (self.x_rows @ self.params["kernel"] + bias).reshape(steps, batch, -1)
+
+    def input_gradients(self, dz: np.ndarray) -> np.ndarray:
+        """Given d loss / d (x_t W + b), (time, batch, gates * units), set d kernel and d bias's
+        input part; return d x, (batch, time, features)."""
+        steps, batch, width = dz.shape
+        rows = dz.reshape(steps * batch, width)
+        self.grads["kernel"] = self.x_rows.T @ rows
+        dx = rows @ self.params["kernel"].T
+        return dx.reshape(steps, batch, -1).transpose(1, 0, 2)
+
+
+# --- LSTM ---------------------------------------------------------------------------------------
+
+class LSTMReference(RecurrentReference):
+    def recur(self, x):
+        u = self.spec.units
+        R = self.params["recurrent_kernel"]
+        act, gate = self.spec.activation, self.spec.recurrent_activation
+        xz = self.project_input(x, self.params["bias"])
+        h = np.zeros((x.shape[0], u), dtype=xz.dtype)
+        c = np.zeros_like(h)
+        self.steps = []
+        hidden = []
+        for t in range(x.shape[1]):
+            z = xz[t] + h @ R if t else xz[t]  # h_{-1} = 0: the first product is skipped
+            zi, zf, zc, zo = z[:, :u], z[:, u:2 * u], z[:, 2 * u:3 * u], z[:, 3 * u:]
+            i, f, g, o = gate.forward(zi), gate.forward(zf), act.forward(zc), gate.forward(zo)
+            c_prev, h_prev = c, h
+            c = f * c_prev + i * g
+            tc = act.forward(c)
+            h = o * tc
+            self.steps.append((h_prev, c_prev, zi, zf, zc, zo, i, f, g, o, c, tc))
+            hidden.append(h)
+        return self.output(hidden)
+
+    def recur_backward(self, dy):
+        u = self.spec.units
+        R = self.params["recurrent_kernel"]
+        act, gate = self.spec.activation, self.spec.recurrent_activation
+        steps = len(self.steps)
+        dh_out = self.upstream(dy, steps)
+        dz_all = np.empty((steps, dy.shape[0], 4 * u), dtype=dy.dtype)
+        dh_next = np.zeros_like(dh_out[-1])
+        dc_next = np.zeros_like(dh_next)
+        for t in reversed(range(steps)):
+            h_prev, c_prev, zi, zf, zc, zo, i, f, g, o, c, tc = self.steps[t]
+            dh = dh_out[t] + dh_next
+            dc = dc_next + act.backward(c, tc, dh * o)
+            dz = dz_all[t]
+            dz[:, :u] = gate.backward(zi, i, dc * g)
+            dz[:, u:2 * u] = gate.backward(zf, f, dc * c_prev)
+            dz[:, 2 * u:3 * u] = act.backward(zc, g, dc * i)
+            dz[:, 3 * u:] = gate.backward(zo, o, dh * tc)
+            dh_next = dz @ R.T if t else None  # nothing flows into the constant h_{-1}
+            dc_next = dc * f
+        # d U = sum over steps of h_{t-1}^T dz_t, in one product (h_{-1} = 0 adds nothing).
+        h_prev = np.concatenate([step[0] for step in self.steps[1:]] + [np.zeros((0, u), dtype=dy.dtype)])
+        self.grads["recurrent_kernel"] = h_prev.T @ dz_all[1:].reshape(-1, 4 * u)
+        self.grads["bias"] = dz_all.sum(axis=(0, 1))
+        return (self.input_gradients(dz_all),)
+
+
+@LAYERS.register
+class LSTM(RecurrentSpec):
+    """Long short-term memory, Keras' formulation (keras/src/layers/rnn/lstm.py, LSTMCell.call):
+
+        z = x_t W + h_{t-1} U + b,  split into blocks [i, f, c, o] of `units` columns
+        i = recurrent_activation(z_i)   f = recurrent_activation(z_f)
+        o = recurrent_activation(z_o)   c_t = f * c_{t-1} + i * activation(z_c)
+        h_t = o * activation(c_t)
+
+    Canonical layout (Keras'): `kernel` W (features, 4 units), `recurrent_kernel` U
+    (units, 4 units), `bias` b (4 units,), each with column blocks [i, f, c, o]. One bias:
+    torch and chainer's NStepLSTM have two per gate, and their adapters hold the second at zero.
+
+    `unit_forget_bias` (Keras' default True) changes only the bias's initial value: the forget
+    block is 1 and the others come from the bias initializer (LSTMCell.build wraps it). Weights
+    given as explicit values are taken as they are.
+    """
+
+    type: Literal["LSTM"]
+    recurrent_activation: ActivationField = Field(
+        default_factory=lambda: Sigmoid(name="sigmoid"),
+        description="the gates' activation; sigmoid in Keras 3, torch and chainer (legacy Keras 2: hard_sigmoid)")
+    unit_forget_bias: bool = Field(
+        default=True, description="initialise the forget gate's bias block to 1 (Keras' default)")
+
+    gates = ("i", "f", "c", "o")
+    reference = LSTMReference
+
+    def initialize(self, parameter, initializer, shape, rng):
+        if parameter != "bias" or not self.unit_forget_bias or isinstance(initializer, ExplicitValues):
+            return super().initialize(parameter, initializer, shape, rng)
+        u = self.units
+        # As LSTMCell.build: the initializer draws the i block, then the c and o blocks together.
+        values = np.concatenate([initializer.generate((u,), rng), np.ones(u),
+                                 initializer.generate((2 * u,), rng)])
+        return values, f"{initializer.describe()}, forget block 1 (unit_forget_bias)"
+
+
+# --- GRU ----------------------------------------------------------------------------------------
+
+class GRUReference(RecurrentReference):
+    def recur(self, x):
+        u = self.spec.units
+        R, bias = self.params["recurrent_kernel"], self.params["bias"]
+        act, gate = self.spec.activation, self.spec.recurrent_activation
+        after = self.spec.reset_after
+        xz = self.project_input(x, bias[0] if after else bias)
+        h = np.zeros((x.shape[0], u), dtype=xz.dtype)
+        self.steps = []
+        hidden = []
+        for t in range(x.shape[1]):
+            h_prev = h
+            if after:
+                hr = h_prev @ R + bias[1]  # the reset gate scales this product's candidate block
+            else:
+                hr = h_prev @ R[:, :2 * u]
+            a_z, a_r = xz[t, :, :u] + hr[:, :u], xz[t, :, u:2 * u] + hr[:, u:2 * u]
+            z, r = gate.forward(a_z), gate.forward(a_r)
+            if after:
+                recurrent_h = hr[:, 2 * u:]
+                a_h = xz[t, :, 2 * u:] + r * recurrent_h
+            else:
+                recurrent_h = r * h_prev  # the reset gate scales the state before U_h
+                a_h = xz[t, :, 2 * u:] + recurrent_h @ R[:, 2 * u:]
+            hh = act.forward(a_h)
+            h = z * h_prev + (1 - z) * hh
+            self.steps.append((h_prev, a_z, a_r, z, r, recurrent_h, a_h, hh))
+            hidden.append(h)
+        return self.output(hidden)
+
+    def recur_backward(self, dy):
+        u = self.spec.units
+        R = self.params["recurrent_kernel"]
+        act, gate = self.spec.activation, self.spec.recurrent_activation
+        after = self.spec.reset_after
+        steps = len(self.steps)
+        dh_out = self.upstream(dy, steps)
+        dx_z = np.empty((steps, dy.shape[0], 3 * u), dtype=dy.dtype)
+        dR = np.zeros_like(R)
+        d_recurrent_bias = np.zeros(3 * u, dtype=dy.dtype)
+        dh_next = np.zeros_like(dh_out[-1])
+        for t in reversed(range(steps)):
+            h_prev, a_z, a_r, z, r, recurrent_h, a_h, hh = self.steps[t]
+            dh = dh_out[t] + dh_next
+            da_h = act.backward(a_h, hh, dh * (1 - z))
+            dxz = dx_z[t]
+            dxz[:, :u] = gate.backward(a_z, z, dh * (h_prev - hh))
+            dxz[:, 2 * u:] = da_h
+            dh_prev = dh * z
+            if after:
+                dxz[:, u:2 * u] = gate.backward(a_r, r, da_h * recurrent_h)
+                dhr = np.concatenate([dxz[:, :2 * u], da_h * r], axis=1)
+                dR += h_prev.T @ dhr
+                d_recurrent_bias += dhr.sum(axis=0)
+                dh_prev = dh_prev + dhr @ R.T
+            else:
+                dR[:, 2 * u:] += recurrent_h.T @ da_h
+                d_recurrent_h = da_h @ R[:, 2 * u:].T
+                dxz[:, u:2 * u] = gate.backward(a_r, r, d_recurrent_h * h_prev)
+                dR[:, :2 * u] += h_prev.T @ dxz[:, :2 * u]
+                dh_prev = dh_prev + d_recurrent_h * r + dxz[:, :2 * u] @ R[:, :2 * u].T
+            dh_next = dh_prev
+        self.grads["recurrent_kernel"] = dR
+        d_input_bias = dx_z.sum(axis=(0, 1))
+        self.grads["bias"] = np.stack([d_input_bias, d_recurrent_bias]) if after else d_input_bias
+        return (self.input_gradients(dx_z),)
+
+
+@LAYERS.register
+class GRU(RecurrentSpec):
+    """Gated recurrent unit, Keras' formulation (keras/src/layers/rnn/gru.py, GRUCell.call):
+
+        z = recurrent_activation(x_t W_z + b_z + h_{t-1} U_z + b'_z)
+        r = recurrent_activation(x_t W_r + b_r + h_{t-1} U_r + b'_r)
+        reset_after true:  hh = activation(x_t W_h + b_h + r * (h_{t-1} U_h + b'_h))
+        reset_after false: hh = activation(x_t W_h + b_h + (r * h_{t-1}) U_h)
+        h_t = z * h_{t-1} + (1 - z) * hh
+
+    `reset_after` has no default: Keras 3 and torch (and cuDNN, and chainer's NStepGRU) apply
+    the reset gate after the recurrent product, Keras 2 and the original paper (Cho et al.
+    2014, and chainer's L.GRU) before it; the two are different functions.
+
+    Canonical layout (Keras'): `kernel` W (features, 3 units), `recurrent_kernel` U
+    (units, 3 units), column blocks [z, r, h]; `bias` (2, 3 units) = [input bias b; recurrent
+    bias b'] with reset_after, else (3 units,), the input bias only (b' = 0).
+    """
+
+    type: Literal["GRU"]
+    recurrent_activation: ActivationField = Field(
+        default_factory=lambda: Sigmoid(name="sigmoid"), description="the gates' activation")
+    reset_after: bool = Field(
+        description="apply the reset gate after the recurrent product (Keras 3, torch, cuDNN) or "
+                    "before it (Keras 2, the original paper); no default, frameworks differ")
+
+    gates = ("z", "r", "h")
+    reference = GRUReference
+
+    def parameter_shapes(self, input_shapes):
+        shapes = super().parameter_shapes(input_shapes)
+        if self.reset_after:
+            shapes["bias"] = (2, 3 * self.units)
+        return shapes
+
+
+# --- SimpleRNN ----------------------------------------------------------------------------------
+
+class SimpleRNNReference(RecurrentReference):
+    def recur(self, x):
+        R, act = self.params["recurrent_kernel"], self.spec.activation
+        xz = self.project_input(x, self.params["bias"])
+        h = np.zeros((x.shape[0], self.spec.units), dtype=xz.dtype)
+        self.steps = []
+        hidden = []
+        for t in range(x.shape[1]):
+            a = xz[t] + h @ R
+            h_prev, h = h, act.forward(a)
+            self.steps.append((h_prev, a, h))
+            hidden.append(h)
+        return self.output(hidden)
+
+    def recur_backward(self, dy):
+        R, act = self.params["recurrent_kernel"], self.spec.activation
+        steps = len(self.steps)
+        dh_out = self.upstream(dy, steps)
+        da_all = np.empty((steps, dy.shape[0], self.spec.units), dtype=dy.dtype)
+        dR = np.zeros_like(R)
+        dh_next = np.zeros_like(dh_out[-1])
+        for t in reversed(range(steps)):
+            h_prev, a, h = self.steps[t]
+            da = da_all[t]
+            da[...] = act.backward(a, h, dh_out[t] + dh_next)
+            dR += h_prev.T @ da
+            dh_next = da @ R.T
+        self.grads["recurrent_kernel"] = dR
+        self.grads["bias"] = da_all.sum(axis=(0, 1))
+        return (self.input_gradients(da_all),)
+
+
+@LAYERS.register
+class SimpleRNN(RecurrentSpec):
+    """Elman network, Keras' SimpleRNN (keras/src/layers/rnn/simple_rnn.py):
+
+        h_t = activation(x_t W + h_{t-1} U + b)
+
+    Canonical layout (Keras'): `kernel` W (features, units), `recurrent_kernel` U
+    (units, units), `bias` b (units,). One bias: torch's nn.RNN and chainer's NStepRNN have a
+    second, which their adapters hold at zero.
+    """
+
+    type: Literal["SimpleRNN"]
+
+    reference = SimpleRNNReference
