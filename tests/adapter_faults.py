@@ -256,11 +256,9 @@ def run_fault(framework: str, fault: Fault) -> list[dict]:
         if check.verdict != FAIL:
             continue
         hint = check.hint or {}
-        named = hint.get("transforms", [])
-        exact = ({(t["transform"], t["layer"]) for t in named} == set(fault.expected)
-                 and len(named) == len(fault.expected)
-                 and all(str(t["choice"]).startswith(fault.choice) for t in named))
-        rows.append({**base, "check": name, "exact": exact, "hint": hint.get("text"),
+        exact = _names(fault, hint.get("transforms", []))
+        among = exact or any(_names(fault, other) for other in hint.get("alternatives", []))
+        rows.append({**base, "check": name, "exact": exact, "among_equal_fits": among, "hint": hint.get("text"),
                      "search": (getattr(check, "search", None) or {}).get("text"),
                      "seconds": round(time.perf_counter() - started, 2)})
     if not rows:
@@ -268,16 +266,24 @@ def run_fault(framework: str, fault: Fault) -> list[dict]:
     return rows
 
 
+def _names(fault: Fault, named: list[dict]) -> bool:
+    """Whether `named` (a hint's transforms) is exactly the injected fault."""
+    return ({(t["transform"], t["layer"]) for t in named} == set(fault.expected) and len(named) == len(fault.expected)
+            and all(str(t["choice"]).startswith(fault.choice) for t in named))
+
+
 CHECKS = ("forward", "intermediates", "gradients", "training")
 
 
-def summarize(rows: list[dict]) -> dict[str, tuple[int, int]]:
-    """check -> (failed checks with an exact hint, failed checks)."""
+def summarize(rows: list[dict], key: str = "exact") -> dict[str, tuple[int, int]]:
+    """check -> (failed checks whose hint is exact, failed checks); `key` "among_equal_fits"
+    also counts a hint that names the fault among equal fits (the case's data cannot tell them
+    apart: the hint says so)."""
     failed = [r for r in rows if r["check"] is not None]
     table = {}
     for check in (*CHECKS, None):
         chosen = [r for r in failed if check is None or r["check"] == check]
-        table[check or "all"] = (sum(r["exact"] for r in chosen), len(chosen))
+        table[check or "all"] = (sum(bool(r.get(key)) for r in chosen), len(chosen))
     return table
 
 
@@ -307,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{row['framework']:<8} {row['fault']:<46} skipped: {row['skipped']}")
             continue
         said = row["hint"] or row.get("search") or ""
-        print(f"{row['framework']:<8} {row['fault']:<46} {row['check']:<13} {'exact' if row['exact'] else '-':<6} "
+        print(f"{row['framework']:<8} {row['fault']:<46} {row['check']:<13} {'exact' if row['exact'] else ('equal' if row.get('among_equal_fits') else '-'):<6} "
               f"{said[:160]}")
     print()
     for framework in (*options.frameworks.split(","), None):
@@ -315,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
         table = summarize(chosen)
         cells = ", ".join(f"{check} {exact}/{total}" for check, (exact, total) in table.items() if total)
         print(f"{framework or 'all frameworks'}: failed checks with an exact hint: {cells}")
+        among = summarize(chosen, "among_equal_fits")["all"][0]
+        if among != table["all"][0]:
+            print(f"  ... or naming the fault among equal fits: {among}/{table['all'][1]}")
     print(f"wall time {time.perf_counter() - started:.0f} s")
     if options.json:
         with open(options.json, "w") as handle:
