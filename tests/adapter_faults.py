@@ -260,6 +260,7 @@ def run_fault(framework: str, fault: Fault) -> list[dict]:
         among = exact or any(_names(fault, other) for other in hint.get("alternatives", []))
         rows.append({**base, "check": name, "exact": exact, "among_equal_fits": among, "hint": hint.get("text"),
                      "search": (getattr(check, "search", None) or {}).get("text"),
+                     "search_seconds": hint.get("seconds", (getattr(check, "search", None) or {}).get("seconds")),
                      "seconds": round(time.perf_counter() - started, 2)})
     if not rows:
         rows.append({**base, "check": None, "exact": False, "hint": None, "skipped": "no check failed"})
@@ -299,11 +300,26 @@ def measure(frameworks: tuple[str, ...] = ("torch", "chainer", "keras"), only: s
     return rows
 
 
+def compare(before: list[dict], after: list[dict]) -> None:
+    """Both runs' shares on the (framework, fault) pairs that ran in both: a case shipped after
+    the earlier commit (pool001 at de4a9c0) is left out of both."""
+    def ran(rows):
+        return {(r["framework"], r["fault"]) for r in rows if r["check"] is not None}
+    common = ran(before) & ran(after)
+    print(f"on the {len(common)} (framework, fault) pairs both runs could inject:")
+    for label, rows in (("before", before), ("after", after)):
+        table = summarize([r for r in rows if (r["framework"], r["fault"]) in common])
+        cells = ", ".join(f"{check} {exact}/{total}" for check, (exact, total) in table.items() if total)
+        print(f"  {label}: {cells} ({100 * table['all'][0] / max(table['all'][1], 1):.1f} %)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frameworks", default="torch,chainer,keras")
     parser.add_argument("--only", default="", help="faults whose name contains this text")
     parser.add_argument("--json", help="write the rows here")
+    parser.add_argument("--compare", metavar="BEFORE_JSON",
+                        help="rows of another commit's run (its --json): both summarized on the faults both ran")
     options = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     started = time.perf_counter()
@@ -324,6 +340,13 @@ def main(argv: list[str] | None = None) -> int:
         among = summarize(chosen, "among_equal_fits")["all"][0]
         if among != table["all"][0]:
             print(f"  ... or naming the fault among equal fits: {among}/{table['all'][1]}")
+    searched = [r["search_seconds"] for r in rows if r.get("search_seconds") is not None]
+    if searched:
+        print(f"search time per failed check: median {sorted(searched)[len(searched) // 2]:.2f} s, "
+              f"max {max(searched):.2f} s (bound {_first('TIME_BUDGET_S', 'harness.diagnosis.hints', 'harness.transforms.diagnosis'):g} s)")
+    if options.compare:
+        with open(options.compare) as handle:
+            compare(json.load(handle), rows)
     print(f"wall time {time.perf_counter() - started:.0f} s")
     if options.json:
         with open(options.json, "w") as handle:
