@@ -20,10 +20,10 @@ from harness.case.data import Values, generate
 from harness.case.graph import Graph, build_graph
 from harness.case.limits import MAX_ELEMENTS
 from harness.case.loader import LoadedCase, load_case_data, load_case_file
+from harness.case.port import Port
 from harness.case.schema import BACKENDS, FRAMEWORKS, RUNTIME_SOURCES, CaseSpec, TensorSpec
 from harness.common.errors import CaseError, CaseErrors
-from harness.reference.initializers import parameter_rng
-from harness.case.port import Port
+from harness.reference.initializers import INITIALIZERS, parameter_rng
 from harness.reference.spec import Shape
 
 
@@ -446,8 +446,6 @@ def build_weights(loaded: LoadedCase, graph: Graph) -> tuple[dict[str, np.ndarra
 
 
 def _named_initializer(name: str):
-    from harness.reference.initializers import INITIALIZERS
-
     return INITIALIZERS[name](initializer=name)
 
 

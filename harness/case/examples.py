@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
+from harness.case import cases_from_data
+from harness.reference.layers import LAYERS
 
 if TYPE_CHECKING:
     from harness.case import Case
@@ -513,9 +515,6 @@ LOSS_EXAMPLES: list[LossExample] = [
 def single_layer_case(example, *, dtype: str = "float64", seed: int = 0) -> "Case":
     """A case whose model is one layer applied to the example's inputs, with a sum-of-squares
     loss against a random target, so every output element has a gradient."""
-    from harness.case import cases_from_data
-    from harness.reference.layers import LAYERS
-
     rng = np.random.default_rng(seed)
     inputs = example.inputs(rng)
     names = [f"in{i}" for i in range(len(inputs))]
@@ -541,8 +540,6 @@ def single_layer_case(example, *, dtype: str = "float64", seed: int = 0) -> "Cas
 
 
 def single_loss_case(example, seed: int = 0) -> "Case":
-    from harness.case import cases_from_data
-
     rng = np.random.default_rng(seed)
     y = example.make_outputs(rng, example.output_shape)
     t = example.make_targets(rng, example.output_shape)
@@ -612,8 +609,6 @@ def training_case(optimizer: dict[str, Any], *, dtype: str = "float64", steps: i
     """A small training case for one optimizer: Dense(3, tanh) then Dense(2) on 4 features,
     mean squared error, `steps` steps over batches of 4 of 8 normal samples, so the second
     epoch revisits the first batch with moved weights."""
-    from harness.case import cases_from_data
-
     data = {
         "name": "optimizer_example", "dtype": dtype, "samples": 8, "data_seed": seed,
         "inputs": {"x": {"shape": [4], "data": {"normal": {}}}},

@@ -20,9 +20,17 @@ from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.reader import ReaderError
 
+from harness.case.data import DATA_SOURCE_KEYS
 from harness.case.limits import MAX_FILE_BYTES, MAX_NESTING, MAX_YAML_NODES
-from harness.case.schema import CaseSpec, VariantSpec
+from harness.case.schema import CaseSpec, PORT_KINDS, VariantSpec
 from harness.common.errors import CaseError, CaseErrors
+from harness.reference.activations import ACTIVATIONS
+from harness.reference.defaultable import UNION_TAGS as DEFAULTABLE_TAGS
+from harness.reference.initializers import INITIALIZERS
+from harness.reference.layers import LAYERS
+from harness.reference.losses import LOSSES
+from harness.reference.metrics import METRICS
+from harness.reference.optimizers import OPTIMIZERS
 
 
 @dataclass
@@ -337,16 +345,6 @@ def _is_union_tag(part: str) -> bool:
 
 @cache
 def _union_tags() -> frozenset[str]:
-    from harness.reference.activations import ACTIVATIONS
-    from harness.case.data import DATA_SOURCE_KEYS
-    from harness.reference.initializers import INITIALIZERS
-    from harness.reference.layers import LAYERS
-    from harness.reference.defaultable import UNION_TAGS as DEFAULTABLE_TAGS
-    from harness.reference.losses import LOSSES
-    from harness.reference.metrics import METRICS
-    from harness.reference.optimizers import OPTIMIZERS
-    from harness.case.schema import PORT_KINDS
-
     return frozenset({*LAYERS, *ACTIVATIONS, *INITIALIZERS, *LOSSES, *OPTIMIZERS, *DATA_SOURCE_KEYS,
                       *DEFAULTABLE_TAGS, *METRICS, *PORT_KINDS.values()})
 

@@ -7,11 +7,11 @@ are what the editor shows.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
-import harness.reference.layers  # noqa: F401  (registers every layer kind)
 from harness.case.data import DataField
 from harness.reference.initializers import InitializerField
 from harness.reference.layers.base import LAYERS
@@ -20,7 +20,14 @@ from harness.reference.metrics import MetricField
 from harness.reference.optimizers import OptimizerField
 from harness.reference.spec import Spec, by_key
 
-FRAMEWORKS = ("numpy", "keras", "chainer", "torch")
+import harness.reference.layers  # noqa: F401  (registers every layer kind)
+
+SCHEMA_FILE = Path(__file__).with_name("case.schema.json")
+"""The committed JSON Schema of case files (`python -m harness schema` writes it)."""
+
+NATIVE_FRAMEWORKS = ("keras", "chainer", "torch")
+"""The frameworks with a package of their own under harness/backends/ (builders, importer, checkpoints)."""
+FRAMEWORKS = ("numpy", *NATIVE_FRAMEWORKS)
 """The default columns: the reference and the three frameworks. A case's backends are the
 chosen ones plus its `ports` (Case.backend_names)."""
 RUNTIME_SOURCES = {"onnxruntime": "torch", "litert": "keras"}

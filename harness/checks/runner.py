@@ -30,13 +30,16 @@ import numpy as np
 
 from harness.backends import get_backend
 from harness.backends.base import Backend, ExecutionPath, RunResult, Unsupported
+from harness.backends.numpy_reference import run_reference
+from harness.backends.tensor_pairs import TensorPair, known_value_pairs, tensor_pairs
 from harness.case import Case
 from harness.case.schema import LOSS_CHECKS
 from harness.common.compare import DEFAULT_TOLERANCES, TensorComparison, Tolerance, compare
-from harness.reference.metrics import differing_predictions
+from harness.diagnosis.backward import first_divergent_backward
+from harness.diagnosis.gate_table import gate_rows
+from harness.diagnosis.hints import Diagnoser
 from harness.ports import PortError, port_backend
-from harness.backends.numpy_reference import run_reference
-from harness.backends.tensor_pairs import TensorPair, known_value_pairs, tensor_pairs
+from harness.reference.metrics import differing_predictions
 
 PASS, FAIL, EXPECTED, SKIPPED, ERROR = "pass", "fail", "expected-difference", "skipped", "error"
 NOT_RETURNED = "not-returned"
@@ -246,8 +249,6 @@ class CaseRunner:
     def _add_gate_table(self, result: CheckResult, actual: RunResult, reference: RunResult,
                         framework: str) -> None:
         """Recurrent parameters out of tolerance: how far each gate block is (harness/diagnosis/gate_table.py)."""
-        from harness.diagnosis.gate_table import gate_rows
-
         try:
             rows = gate_rows(self.case, tensor_pairs(self.case, result.check, actual, reference),
                              self.tolerance(result.check, framework))
@@ -262,8 +263,6 @@ class CaseRunner:
                          framework: str) -> None:
         """A failed gradients check: the first layer from the output side whose backward
         diverges while its forward agrees (harness/diagnosis/backward.py). A help: never a failure."""
-        from harness.diagnosis.backward import first_divergent_backward
-
         try:
             found = first_divergent_backward(self.case, actual, reference, self.tolerance("gradients", framework),
                                              self.tolerance("intermediates", framework))
@@ -279,7 +278,6 @@ class CaseRunner:
         changes the verdict, and its own failure is no failure of the check."""
         if any(t.note for t in result.tensors):
             return
-        from harness.diagnosis.hints import Diagnoser
 
         if self._diagnoser is None:
             self._diagnoser = Diagnoser(self.case)

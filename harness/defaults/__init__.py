@@ -28,22 +28,13 @@ To let a case leave another field to the frameworks (an LSTM's `recurrent_activa
    which returns the resolved spec and the `ResolvedDefault` records to put in results.json.
 """
 
-from harness.reference.defaults_catalogue import CONCEPTS, Concept
 from harness.defaults.reading import DefaultContext, Reading
 from harness.defaults.resolve import (DefaultUnavailable, ResolvedDefault, resolve_for_framework,
                                       resolve_for_reference)
+from harness.defaults.table import defaults_table
 from harness.reference.defaultable import Defaultable, FrameworkDefault
+from harness.reference.defaults_catalogue import CONCEPTS, Concept
 
 __all__ = ["CONCEPTS", "Concept", "DefaultContext", "DefaultUnavailable", "Defaultable",
            "FrameworkDefault", "Reading", "ResolvedDefault", "defaults_table",
            "resolve_for_framework", "resolve_for_reference"]
-
-
-def defaults_table(*args, **kwargs):
-    """The table of every audited default in the backends given (a DefaultsTable: `.to_json()`
-    is results.json's `defaults`, `.to_markdown()` docs/defaults.md's); see
-    harness.defaults.table.defaults_table. Imported lazily: its probes import harness.reference.activations,
-    which imports this package."""
-    from harness.defaults.table import defaults_table as build
-
-    return build(*args, **kwargs)

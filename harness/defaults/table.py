@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
+from harness.case.schema import NATIVE_FRAMEWORKS as FRAMEWORKS
+from harness.common.docs_section import read_section, replace_section
 from harness.defaults.cache import cached_table
-from harness.reference.defaults_catalogue import CONCEPTS, Concept
 from harness.defaults.probes import show
 from harness.defaults.reading import DefaultContext, Reading
 from harness.defaults.resolve import readings
-from harness.common.docs_section import read_section, replace_section
+from harness.reference.defaults_catalogue import CONCEPTS, Concept
 
-FRAMEWORKS = ("keras", "chainer", "torch")
 
 
 class DefaultsSource(Protocol):

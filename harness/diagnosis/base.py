@@ -21,7 +21,11 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from harness.backends import get_backend
 from harness.defaults import resolve_for_reference
+from harness.defaults.background import defaults_now
+from harness.defaults.resolve import spec_tag
+from harness.defaults.table import FRAMEWORKS
 from harness.reference.spec import Spec
 
 SITE_LAYER, SITE_ACTIVATION, SITE_LOSS, SITE_OPTIMIZER = "layer", "activation", "loss", "optimizer"
@@ -232,8 +236,6 @@ class Context:
 
 def sites(case: Any) -> Iterator[Site]:
     """Every place of the case a transform may act on, in graph order, then losses, optimizer."""
-    from harness.defaults.resolve import spec_tag
-
     for layer, spec in case.graph.layers.items():
         yield Site(SITE_LAYER, spec_tag(spec), layer=layer)
         for name in type(spec).model_fields:
@@ -281,10 +283,6 @@ def framework_context(frameworks: tuple[str, ...] | list[str] | None = None) -> 
     importing them; else read from the frameworks by their adapters' readers, and stored. A
     framework that is not installed contributes no values. (Read afresh each time, this cost a
     numpy-only run with one failing port 12 s: every framework imported to find its defaults.)"""
-    from harness.backends import get_backend
-    from harness.defaults.background import defaults_now
-    from harness.defaults.table import FRAMEWORKS
-
     names = [name for name in (frameworks or FRAMEWORKS) if name in FRAMEWORKS]
     table = defaults_now(names, lambda wanted: {name: get_backend(name) for name in wanted})
     return Context(table)

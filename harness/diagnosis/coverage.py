@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+from harness.defaults import resolve_for_reference
+from harness.reference.activations import Linear
+from harness.reference.layers.pooling import MaxPoolingReference
 
 Branch = tuple[str, Callable[[Any, np.ndarray], np.ndarray]]
 
@@ -97,10 +100,6 @@ class LayerCoverage:
 
 def branch_coverage(case: Any, reference: Any) -> list[LayerCoverage]:
     """Per node with a registered piecewise or saturating activation, the branch shares."""
-    from harness.reference.activations import Linear
-    from harness.defaults import resolve_for_reference
-
-    from harness.reference.layers.pooling import MaxPoolingReference
 
     found = []
     tensors = {**{name: np.asarray(a, dtype=np.float64) if a.dtype.kind == "f" else a

@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.common.compare import TensorComparison, Tolerance, compare
 from harness.backends.numpy_reference import run_reference
+from harness.backends.tensor_pairs import tensor_pairs
+from harness.common.compare import TensorComparison, Tolerance, compare
 from harness.diagnosis.base import Variant, transformed_edit
 
 
@@ -73,8 +74,6 @@ def check_comparisons(case: Any, check: str, actual: Any, expected: Any,
                       tolerance: Tolerance) -> list[TensorComparison]:
     """Every tensor of `check`, actual against expected, at `tolerance`, values only (no dtype
     test: a float64 transformed reference stands for a backend of the case's dtype)."""
-    from harness.backends.tensor_pairs import tensor_pairs
-
     found = []
     for pair in tensor_pairs(case, check, actual, expected):
         if pair.actual is None:

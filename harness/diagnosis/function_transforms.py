@@ -16,6 +16,7 @@ import numpy as np
 
 from harness.diagnosis.base import (SITE_ACTIVATION, SITE_LOSS, SITE_OPTIMIZER, Edit, Site, transform,
                                      variant_spec)
+from harness.reference.defaults_catalogue import CONCEPTS
 
 
 def _differs(value, current) -> bool:
@@ -121,8 +122,6 @@ def _register_optimizer_defaults() -> None:
     """A default-value transform for each optimizer hyper-parameter the defaults audit reads
     (harness/reference/defaults_catalogue.py) beyond those above: learning rates, momentum, rho, betas,
     the initial accumulator, epsilons."""
-    from harness.reference.defaults_catalogue import CONCEPTS
-
     for concept in CONCEPTS:
         tag, _, field = concept.key.partition(".")
         if concept.group != "optimizer" or field == "epsilon_placement" \

@@ -34,8 +34,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from harness.common.compare import TensorComparison, Tolerance
-from harness.diagnosis.base import Context, Variant
+from harness.common.compare import compare, TensorComparison, Tolerance
+from harness.diagnosis.base import Context, framework_context, Variant
 from harness.diagnosis.catalogue import applicable_variants
 from harness.diagnosis.evaluation import FORWARD_CHECKS, all_pass, check_comparisons, run_transformed_readings
 
@@ -171,8 +171,6 @@ def describe_all(variants: list[Variant]) -> str:
 @functools.lru_cache(maxsize=1)
 def default_context() -> Context:
     """The frameworks' defaults, read once per process and only when a check fails."""
-    from harness.diagnosis.base import framework_context
-
     return framework_context()
 
 
@@ -310,8 +308,6 @@ class Diagnoser:
 
 def first_divergent_layer(case: Any, actual: Any, reference: Any, tolerance: Tolerance) -> str | None:
     """The layer of the first intermediate out of tolerance, where the backend reports them."""
-    from harness.common.compare import compare
-
     intermediates = getattr(actual, "intermediates", None) or {}
     for node in case.graph.nodes:
         if node.name not in intermediates or node.name not in reference.intermediates:

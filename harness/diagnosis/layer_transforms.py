@@ -14,8 +14,10 @@ from typing import Iterator
 
 import numpy as np
 
-from harness.reference.layers import windows as win
 from harness.diagnosis.base import SITE_LAYER, Edit, Site, transform, variant_spec
+from harness.reference.layers import windows as win
+from harness.reference.layers.conv import ConvReference
+from harness.reference.layers.core import FlattenReference
 
 RECURRENT = ("LSTM", "GRU", "Bidirectional")
 GATED_PARAMETERS = ("kernel", "recurrent_kernel", "bias")
@@ -166,8 +168,6 @@ def bias_dropped_or_doubled(site: Site, edit: Edit, context) -> Iterator:
 
 
 def _flatten_other_order() -> type:
-    from harness.reference.layers.core import FlattenReference
-
     class FlattenOtherOrder(FlattenReference):
         def forward(self, x):
             self.moved = self.spec.data_format == "channels_last"
@@ -374,8 +374,6 @@ def _bias_along(axis: int) -> type:
     axis included) instead of the channels: what Keras 3.15.1 on TensorFlow computes for a
     channels_first convolution whose last axis is as long as its filters
     (cases/discovered_keras_channels_first_bias.yaml)."""
-    from harness.reference.layers.conv import ConvReference
-
     class ConvBiasAlongAxis(ConvReference):
         def forward(self, x):
             bias = self.params["bias"]

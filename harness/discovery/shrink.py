@@ -26,10 +26,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from harness.discovery.findings import Failure, failure_of
-from harness.discovery.generate.cases import check_case
+from harness.checks.runner import CaseRunner
+from harness.common.errors import CaseError
+from harness.discovery.findings import CHECK_ORDER, Failure, failure_of
+from harness.discovery.generate.cases import check_case, to_yaml
 from harness.discovery.generate.shapes import model_shapes
 from harness.reference.layers.base import LAYERS
+from harness.reference.losses import LOSSES
+from harness.weights import cases_from_data
 
 Data = dict[str, Any]
 
@@ -42,11 +46,6 @@ def failure_in(data: Data, framework: str, check: str | None) -> Failure | None:
     """Run one framework on the case (the primary failing check, or `check`) and return its
     failure signature, or None if the case does not load, the reference does not run, or it
     passes."""
-    from harness.weights import cases_from_data
-    from harness.common.errors import CaseError
-    from harness.discovery.findings import CHECK_ORDER
-    from harness.checks.runner import CaseRunner
-
     if check_case(data):
         return None
     try:
@@ -84,8 +83,6 @@ class ShrinkResult:
 def measure(data: Data) -> dict[str, int]:
     """What the summary counts: layers, options written, parameters, input elements, batch,
     training steps, lines of the case file."""
-    from harness.discovery.generate.cases import to_yaml
-
     nodes = _nodes(data)
     options = sum(len([k for k in node if k not in ("type", "name", "inputs")]) for node in nodes)
     try:
@@ -101,8 +98,6 @@ def measure(data: Data) -> dict[str, int]:
 
 
 def _load(data: Data):
-    from harness.weights import cases_from_data
-
     return cases_from_data(data, file="<measure>")
 
 
@@ -157,8 +152,6 @@ def _is_graph(data: Data) -> bool:
 def refit_targets(data: Data) -> Data | None:
     """The targets reshaped to the model's output, drawn by the loss's own rule; None if the
     model no longer fits together."""
-    from harness.reference.losses import LOSSES
-
     input_shapes = {name: tuple(t.get("shape") or ()) for name, t in data["inputs"].items()}
     try:
         shapes, outputs = model_shapes(data["model"], input_shapes)

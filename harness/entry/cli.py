@@ -26,11 +26,37 @@ import sys
 import time
 from pathlib import Path
 
+from harness.audit.strength import case_strength, strength_table
+from harness.backends import get_backend
+from harness.backends.base import Unsupported
+from harness.case.limits import MAX_ELEMENTS, MAX_FILE_BYTES
+from harness.case.schema import SCHEMA_FILE, json_schema, NATIVE_FRAMEWORKS as FRAMEWORKS
+from harness.case.summary import render_summary
 from harness.common.errors import CaseError
+from harness.defaults.table import defaults_table, write_into as write_defaults_into
+from harness.diagnosis import TRANSFORMS
+from harness.diagnosis.base import framework_context
+from harness.discovery.campaign.executors import DaskExecutor, ExecutorUnavailable, LocalExecutor
+from harness.discovery.campaign.run import CampaignError, run_campaign
+from harness.discovery.campaign.tasks import FRAMEWORKS as CAMPAIGN_FRAMEWORKS
+from harness.discovery.generate import Distribution, generate, parse_range, write_case
+from harness.discovery.generate.cases import from_yaml, to_yaml
+from harness.discovery.repro import ReproUnavailable, write_reproducer_files
+from harness.discovery.shrink import NotFailing, shrink
+from harness.entry.session import run_session
+from harness.output.mapping import render_mapping
+from harness.output.port_console import port_findings
+from harness.output.support import render_markdown, write_into as write_support_into
+from harness.ports.command_line import parse_ports
+from harness.ports.layouts import KerasLayout
+from harness.reference.layers.base import LAYERS
+from harness.weights import load_cases, load_cases_from_file
+from harness.weights.checkpoints import export_path, read_checkpoint, write_checkpoint
+from harness.weights.importing import import_model
 
 ARTIFACT_FORMATS = {"onnx": "onnxruntime", "tflite": "litert"}
 """`export --format` -> the shipped runtime whose check runs that file (harness/backends/shipping/)."""
-SCHEMA_PATH = Path(__file__).parent / "case" / "case.schema.json"
+SCHEMA_PATH = SCHEMA_FILE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,8 +169,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def add_limit_options(command: argparse.ArgumentParser) -> None:
     """The loading limits a big real model may need raised (harness/case/limits.py)."""
-    from harness.case.limits import MAX_ELEMENTS, MAX_FILE_BYTES
-
     command.add_argument("--max-elements", type=int, default=None, metavar="N",
                          help=f"elements a case's data and parameters may hold (default {MAX_ELEMENTS.default:,}; "
                               f"or {MAX_ELEMENTS.environment}; see docs/security.md)")
@@ -155,8 +179,6 @@ def add_limit_options(command: argparse.ArgumentParser) -> None:
 
 def apply_limit_options(options: argparse.Namespace) -> None:
     """A flag sets its environment variable, so the limit also reaches every subprocess."""
-    from harness.case.limits import MAX_ELEMENTS, MAX_FILE_BYTES
-
     for limit, value in ((MAX_ELEMENTS, getattr(options, "max_elements", None)),
                          (MAX_FILE_BYTES, getattr(options, "max_case_bytes", None))):
         if value is not None:
@@ -164,9 +186,6 @@ def apply_limit_options(options: argparse.Namespace) -> None:
 
 
 def command_run(options) -> int:
-    from harness.ports.command_line import parse_ports
-    from harness.entry.session import run_session
-
     frameworks = options.frameworks.split(",") if options.frameworks else None
     ports = parse_ports(options.ports)
     command = "python -m harness " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else \
@@ -176,7 +195,6 @@ def command_run(options) -> int:
                           out_dir=Path(options.out), command=command,
                           require_frameworks=options.require_frameworks, echo=print, ports=ports,
                           strength=not options.no_strength, strength_budget=options.strength_budget)
-    from harness.output.port_console import port_findings
 
     for block in port_findings(session.reports):
         print("\n" + block)
@@ -194,8 +212,6 @@ def command_run(options) -> int:
 def print_port_weights(case) -> None:
     """Each `weights_as: keras` port of the case: the get_weights() list it receives, by index and
     shape (the list has no names; Keras builds the model, so only where a case has such a port)."""
-    from harness.ports.layouts import KerasLayout
-
     for port in case.ports:
         if port.spec.weights_as != "keras":
             continue
@@ -210,9 +226,6 @@ def print_port_weights(case) -> None:
 
 
 def command_show(options) -> int:
-    from harness.weights import load_cases
-    from harness.case.summary import render_summary
-
     if options.frameworks and not options.mapping:
         print("--frameworks goes with --mapping", file=sys.stderr)
         return 2
@@ -221,15 +234,11 @@ def command_show(options) -> int:
         return 2
     for case in load_cases(options.cases):
         if options.weights:
-            from harness.weights.checkpoints import read_checkpoint
-
             checkpoint = read_checkpoint(case, options.weights, options.format, field="--weights")
             print(checkpoint.table())
             problems = checkpoint.mismatches()
             print(f"{len(problems)} tensor(s) do not fit" if problems else "every tensor fits")
         elif options.mapping:
-            from harness.output.mapping import FRAMEWORKS, render_mapping
-
             frameworks = tuple(options.frameworks.split(",")) if options.frameworks else FRAMEWORKS
             unknown = sorted(set(frameworks) - set(FRAMEWORKS))
             if unknown:
@@ -245,9 +254,6 @@ def command_show(options) -> int:
 
 
 def command_export(options) -> int:
-    from harness.weights import load_cases
-    from harness.weights.checkpoints import export_path, write_checkpoint
-
     cases = [case for case in load_cases(options.cases) if not options.select or options.select in case.id]
     if not cases:
         raise CaseError("no case to export", field="-k", found=options.select)
@@ -267,9 +273,6 @@ def export_artifacts(cases: list, format: str, out: Path) -> int:
     """Each case's model exported as its shipped runtime's check exports it (the same file).
     A case the exporter refuses (or in training mode) is reported with the reason; the others
     are still written."""
-    from harness.backends import get_backend
-    from harness.backends.base import Unsupported
-
     backend = get_backend(ARTIFACT_FORMATS[format])
     reason = backend.unavailable_reason()
     if reason:
@@ -288,8 +291,6 @@ def export_artifacts(cases: list, format: str, out: Path) -> int:
 
 
 def command_import(options) -> int:
-    from harness.weights.importing import import_model
-
     result = import_model(options.model, Path(options.out), state_dict=options.state_dict,
                           input_shapes=options.input_shape, samples=options.samples, partial=options.partial)
     print(result.summary())
@@ -297,11 +298,9 @@ def command_import(options) -> int:
 
 
 def command_support(options) -> int:
-    from harness.output.support import render_markdown, write_into
-
     table = render_markdown()
     if options.write:
-        changed = write_into(Path(options.write), table)
+        changed = write_support_into(Path(options.write), table)
         print(f"{options.write}: {'updated' if changed else 'already up to date'}")
     else:
         print(table)
@@ -309,9 +308,6 @@ def command_support(options) -> int:
 
 
 def command_defaults(options) -> int:
-    from harness.backends import get_backend
-    from harness.defaults.table import FRAMEWORKS, defaults_table, write_into
-
     frameworks = options.frameworks.split(",") if options.frameworks else list(FRAMEWORKS)
     unknown = [name for name in frameworks if name not in FRAMEWORKS]
     if unknown:
@@ -321,7 +317,7 @@ def command_defaults(options) -> int:
     if options.json:
         print(json.dumps(table.to_json(), indent=1, default=str))
     elif options.write:
-        changed = write_into(Path(options.write), table.to_markdown())
+        changed = write_defaults_into(Path(options.write), table.to_markdown())
         print(f"{options.write}: {'updated' if changed else 'already up to date'}")
     else:
         print(table.to_markdown())
@@ -329,8 +325,6 @@ def command_defaults(options) -> int:
 
 
 def command_transforms(options) -> int:
-    from harness.diagnosis import TRANSFORMS
-
     print(f"{'transform':<40} {'applies to':<44} description")
     for transform in TRANSFORMS.values():
         print(f"{transform.name:<40} {transform.kind + ' ' + ', '.join(transform.tags):<44} {transform.description}")
@@ -338,10 +332,6 @@ def command_transforms(options) -> int:
 
 
 def command_strength(options) -> int:
-    from harness.weights import load_cases
-    from harness.diagnosis.base import framework_context
-    from harness.audit.strength import case_strength, strength_table
-
     cases = [case for case in load_cases(options.cases) if not options.select or options.select in case.id]
     context = framework_context()
     strengths = [case_strength(case, context) for case in cases]
@@ -353,8 +343,6 @@ def command_strength(options) -> int:
 
 
 def command_schema(options) -> int:
-    from harness.case.schema import json_schema
-
     text = json.dumps(json_schema(), indent=2) + "\n"
     if options.check:
         if not SCHEMA_PATH.exists() or SCHEMA_PATH.read_text() != text:
@@ -386,9 +374,6 @@ def add_distribution_options(command) -> None:
 
 
 def distribution_from(options):
-    from harness.discovery.generate import Distribution, parse_range
-    from harness.reference.layers.base import LAYERS
-
     values = {}
     for option, field in (("kinds", "kinds"), ("activations", "activations"), ("losses", "losses"),
                           ("optimizers", "optimizers")):
@@ -452,8 +437,6 @@ def add_discovery_commands(commands) -> None:
 
 
 def command_generate(options) -> int:
-    from harness.discovery.generate import generate, write_case
-
     distribution = distribution_from(options)
     if options.describe:
         print(distribution.describe())
@@ -475,9 +458,6 @@ def command_generate(options) -> int:
 
 
 def _one_case_data(path: str, select: str | None):
-    from harness.weights import load_cases_from_file
-    from harness.discovery.generate.cases import from_yaml
-
     cases = load_cases_from_file(path)
     if select:
         cases = [case for case in cases if select in case.id]
@@ -494,9 +474,6 @@ def _one_case_data(path: str, select: str | None):
 
 
 def command_shrink(options) -> int:
-    from harness.discovery.generate.cases import to_yaml
-    from harness.discovery.shrink import NotFailing, shrink
-
     data = _one_case_data(options.case, options.select)
     try:
         result = shrink(data, options.framework, options.check, echo=print)
@@ -515,8 +492,6 @@ def command_shrink(options) -> int:
 
 
 def command_repro(options) -> int:
-    from harness.discovery.repro import ReproUnavailable, write_reproducer_files
-
     data = _one_case_data(options.case, options.select)
     try:
         script, arrays = write_reproducer_files(data, options.framework)
@@ -531,18 +506,15 @@ def command_repro(options) -> int:
 
 
 def command_campaign(options) -> int:
-    from harness.discovery.campaign.executors import DaskExecutor, ExecutorUnavailable, LocalExecutor
-    from harness.discovery.campaign.run import CampaignError, run_campaign
-    from harness.discovery.campaign.tasks import FRAMEWORKS
-
     distribution = distribution_from(options)
     if options.describe:
         print(distribution.describe())
         return 0
-    frameworks = tuple(options.frameworks.split(",")) if options.frameworks else FRAMEWORKS
-    unknown = sorted(set(frameworks) - set(FRAMEWORKS))
+    frameworks = tuple(options.frameworks.split(",")) if options.frameworks else CAMPAIGN_FRAMEWORKS
+    unknown = sorted(set(frameworks) - set(CAMPAIGN_FRAMEWORKS))
     if unknown:
-        raise CaseError(f"unknown framework {unknown[0]!r}", field="--frameworks", expected=", ".join(FRAMEWORKS))
+        raise CaseError(f"unknown framework {unknown[0]!r}", field="--frameworks",
+                        expected=", ".join(CAMPAIGN_FRAMEWORKS))
     try:
         if options.dask or options.scheduler:
             executor = DaskExecutor(options.workers, frameworks, options.scheduler)

@@ -40,8 +40,16 @@ from typing import Any
 import pytest
 
 from harness.case.schema import BACKENDS, FRAMEWORKS
-from harness.common.errors import CaseError
 from harness.checks.runner import EXPECTED, FAIL, NOT_RETURNED, PASS, SKIPPED, CaseReport, CaseRunner, CheckResult
+from harness.common.environment import describe_environment
+from harness.common.errors import CaseError
+from harness.defaults.background import DefaultsPrefetch
+from harness.entry.session import backends
+from harness.output.report import write_site
+from harness.output.report.swap import refuse_foreign
+from harness.output.results import build_results
+from harness.ports.command_line import parse_ports
+from harness.weights import load_cases_from_file
 
 RUNNERS = pytest.StashKey[dict[str, CaseRunner]]()
 RESULTS = pytest.StashKey[list[CheckResult]]()
@@ -72,8 +80,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STARTED] = time.perf_counter()
     target = report_directory(config)
     if target is not None and not hasattr(config, "workerinput"):
-        from harness.output.report.swap import refuse_foreign
-
         try:
             refuse_foreign(target)  # say so now, not after the whole matrix has run
         except CaseError as exc:
@@ -101,8 +107,6 @@ def report_directory(config: pytest.Config) -> Path | None:
 
 def command_line_ports(config: pytest.Config) -> list:
     """The `--port` options, parsed once (a malformed one is a usage error)."""
-    from harness.ports.command_line import parse_ports
-
     try:
         return parse_ports(config.getoption("harness_ports"), Path(config.invocation_params.dir))
     except CaseError as exc:
@@ -122,8 +126,6 @@ def selected_frameworks(config: pytest.Config) -> list[str]:
 
 class CaseFile(pytest.File):
     def collect(self):
-        from harness.weights import load_cases_from_file
-
         ports = command_line_ports(self.config)
         runners = self.config.stash[RUNNERS]
         try:
@@ -244,7 +246,6 @@ class DefaultsStarter:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if DEFAULTS in self.config.stash or not report.nodeid.split("::")[0].endswith((".yaml", ".yml")):
             return
-        from harness.defaults.background import DefaultsPrefetch
 
         self.config.stash[DEFAULTS] = DefaultsPrefetch(selected_frameworks(self.config))
 
@@ -288,10 +289,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             config.stash[DEFAULTS].cancel()
         return
     reports = [report for _, report in sorted(reports, key=lambda pair: pair[0])]
-    from harness.common.environment import describe_environment
-    from harness.output.report import write_site
-    from harness.output.results import build_results
-    from harness.entry.session import backends
 
     frameworks = [f for f in selected_frameworks(config)
                   if any(check.framework == f for report in reports for check in report.checks)]
@@ -299,8 +296,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     seconds = time.perf_counter() - config.stash[STARTED]
     defaults = config.stash.get(DEFAULTS, None)
     if defaults is None:
-        from harness.defaults.background import DefaultsPrefetch
-
         defaults = DefaultsPrefetch(frameworks)
     # Under xdist the controller imports no framework: a worker's view of the environment.
     environment = describe_environment() if config.stash.get(RESULTS, []) else \
@@ -334,7 +329,6 @@ def _leave_worker_results(config: pytest.Config) -> None:
     reports = case_reports(config)
     if not directory or not reports:
         return
-    from harness.common.environment import describe_environment
 
     records = [(position, str(report.case.loaded.file), report.case.id,
                 {**report.__dict__, "case": None}) for position, report in reports]
@@ -350,7 +344,6 @@ def _worker_results(config: pytest.Config) -> list[tuple[int, CaseReport]]:
     directory = config.stash.get(WORKER_RESULTS, None)
     if directory is None:
         return []
-    from harness.weights import load_cases_from_file
 
     ports = command_line_ports(config)  # a worker's cases had them: the same --port options
     merged: dict[str, tuple[int, CaseReport]] = {}

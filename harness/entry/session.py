@@ -13,19 +13,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from harness.audit.strength import case_strength
 from harness.backends import get_backend
 from harness.case import Case
 from harness.case.case import expand_paths
-from harness.weights import load_cases_from_file
+from harness.case.port import Port
 from harness.case.schema import BACKENDS, FRAMEWORKS, RUNTIMES
-from harness.defaults.background import DefaultsPrefetch
+from harness.checks.runner import CaseReport, PASS as PASS_VERDICT, run_case
 from harness.common.environment import describe_environment
 from harness.common.errors import CaseError
-from harness.case.port import Port
+from harness.defaults.background import DefaultsPrefetch
+from harness.diagnosis.base import Context
 from harness.output.report import write_site
+from harness.output.report.matrix import SEVERITY
 from harness.output.report.swap import refuse_foreign
 from harness.output.results import build_results
-from harness.checks.runner import CaseReport, run_case
+from harness.weights import load_cases_from_file
 
 
 @dataclass
@@ -176,9 +179,6 @@ def measure_strength(reports: list[CaseReport], table: dict[str, Any] | None,
     """Each case's strength (harness/audit/strength.py), with the run's defaults table as
     the frameworks' default values: one reference run per applicable transform, within the
     budget (inf: every case)."""
-    from harness.diagnosis.base import Context
-    from harness.audit.strength import case_strength
-
     context = Context(table)
     for report in reports:
         if report.reference is None:
@@ -195,9 +195,6 @@ def backends(names: list[str]) -> dict[str, Any]:
 
 
 def _cell(report: CaseReport, framework: str) -> str:
-    from harness.output.report.matrix import SEVERITY
-    from harness.checks.runner import PASS as PASS_VERDICT
-
     checks = [check for check in report.checks if check.framework == framework]
     if not checks:
         return "-"

@@ -15,8 +15,8 @@ import traceback
 from harness.backends import get_backend
 from harness.backends.base import FrameworkBackend, Unsupported
 from harness.case import Case
+from harness.case.schema import NATIVE_FRAMEWORKS as FRAMEWORKS
 
-FRAMEWORKS = ("keras", "chainer", "torch")
 WIDTH = 100
 
 

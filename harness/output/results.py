@@ -19,9 +19,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from harness.audit.strength import strength_totals
+from harness.checks.runner import VERDICTS, CaseReport, CheckResult
 from harness.common.compare import _finite
 from harness.reference.metrics import differing_predictions
-from harness.checks.runner import VERDICTS, CaseReport, CheckResult
 
 SCHEMA_VERSION = 2
 """2: the verdict `not-returned` (a check a port returns no tensors for; counted apart from
@@ -197,7 +198,6 @@ def _strength_totals(reports: list[CaseReport]) -> dict[str, Any] | None:
     measured = [report.strength for report in reports if report.strength is not None]
     if not measured:
         return None
-    from harness.audit.strength import strength_totals
 
     return strength_totals(measured)
 

@@ -15,9 +15,9 @@ from harness.backends import get_backend
 from harness.backends.base import FrameworkBackend, Unsupported
 from harness.case.examples import (LAYER_EXAMPLES, LOSS_EXAMPLES, OPTIMIZER_EXAMPLES, single_layer_case,
                               single_loss_case, training_case)
+from harness.case.schema import NATIVE_FRAMEWORKS as FRAMEWORKS
 from harness.common.docs_section import read_section, replace_section
 
-FRAMEWORKS = ("keras", "chainer", "torch")
 START, END = "<!-- support-table:start -->", "<!-- support-table:end -->"
 
 

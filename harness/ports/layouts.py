@@ -38,7 +38,7 @@ import numpy as np
 from harness.backends.base import Unsupported, add_parts
 from harness.case import Case
 from harness.common.errors import CaseError
-from harness.weights.native_weights import FOLDED, PARAMETER
+from harness.weights.native_weights import FOLDED, native_layout, PARAMETER
 
 
 class WeightsLayout:
@@ -101,8 +101,6 @@ class NativeWeightsLayout(WeightsLayout):
         """The case's NativeLayout in this framework, built once per case; a framework that is
         not installed or cannot build the case skips the port, with the reason."""
         if case.id not in self._native:
-            from harness.weights.native_weights import native_layout
-
             try:
                 self._native[case.id] = native_layout(case, self.framework)
             except CaseError as exc:

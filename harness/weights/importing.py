@@ -31,8 +31,15 @@ from typing import Any
 
 import numpy as np
 
-from harness.common.errors import CaseError
+from harness.backends.numpy_reference import run_reference
+from harness.case.schema import SCHEMA_FILE
 from harness.case.imported_model import ImportedModel, ImportProblem
+from harness.common.compare import DEFAULT_TOLERANCES
+from harness.common.errors import CaseError
+from harness.reference.layers import LAYERS
+from harness.weights import cases_from_data, load_cases_from_file
+from harness.weights.checkpoints import read_checkpoint
+from harness.weights.native_weights import framework_backend
 
 
 @dataclass
@@ -67,11 +74,9 @@ class ImportResult:
 def read_model(model: str, *, state_dict: str | None, input_shapes: list[str] | None) -> ImportedModel:
     """The framework's importer for `model`: a `.keras` file, or a `module.py:Class` with its
     weights: a torch state_dict, or (an `.npz`) a chainer save_npz file."""
-    from harness.weights.native_weights import framework_backend
-
     if model.endswith(".keras"):
         framework_backend("keras")
-        from harness.backends.keras.importer import read_keras_model
+        from harness.backends.keras.importer import read_keras_model  # lazy: keeps keras optional
 
         return read_keras_model(Path(model))
     if ".py:" in model:
@@ -92,11 +97,11 @@ def read_model(model: str, *, state_dict: str | None, input_shapes: list[str] | 
         file, _, name = model.rpartition(":")
         if state_dict.endswith(".npz"):  # chainer's save_npz
             framework_backend("chainer")
-            from harness.backends.chainer.importer import read_chainer_model
+            from harness.backends.chainer.importer import read_chainer_model  # lazy: keeps chainer optional
 
             return read_chainer_model(Path(file), name, Path(state_dict), shapes)
         framework_backend("torch")
-        from harness.backends.torch.importer import read_torch_module
+        from harness.backends.torch.importer import read_torch_module  # lazy: keeps torch optional
 
         return read_torch_module(Path(file), name, Path(state_dict), shapes)
     raise CaseError(f"cannot tell what kind of model {model} is", field="MODEL",
@@ -138,7 +143,6 @@ def refused_by_specs(imported: ImportedModel) -> list[ImportProblem]:
     """A translated layer the harness's own spec refuses (pydantic's first message per layer)."""
     from pydantic import ValidationError
 
-    from harness.reference.layers import LAYERS
 
     flagged = {problem.layer for problem in imported.problems}
     problems = []
@@ -159,9 +163,6 @@ def cut_weights(data: dict[str, Any], full: Path, format: str, out: Path) -> Pat
     """`--partial`: the saved model's file holds the layers after the cut too, which the cut
     case's model does not have. Its tensors for the layers kept, converted through the mapping
     as the case would load them, become a canonical `.npz` beside the case (the full file stays)."""
-    from harness.weights import cases_from_data
-    from harness.weights.checkpoints import read_checkpoint
-
     placeholder = {**data, "weights": {"seed": 0}}
     (case,) = cases_from_data(placeholder, file=str(out))
     checkpoint = read_checkpoint(case, full, format)
@@ -230,10 +231,6 @@ def problem_summary(problems: list[ImportProblem]) -> list[str]:
 
 def import_model(model: str, out: Path, *, state_dict: str | None = None, input_shapes: list[str] | None = None,
                  samples: int = 4, partial: bool = False) -> ImportResult:
-    from harness.weights import load_cases_from_file
-    from harness.common.compare import DEFAULT_TOLERANCES
-    from harness.backends.numpy_reference import run_reference
-
     imported = read_model(model, state_dict=state_dict, input_shapes=input_shapes)
     problems = imported.problems + refused_by_specs(imported)
     if problems and not partial:
@@ -249,7 +246,7 @@ def import_model(model: str, out: Path, *, state_dict: str | None = None, input_
                if problems and imported.graph and imported.write_cut_weights else None)
         weights = cut or imported.write_weights(staged.parent / out.stem)
         data = with_targets(case_data(imported, case_name(out), weights.name, samples), output_shapes(imported))
-        schema = os.path.relpath(Path(__file__).parent / "case" / "case.schema.json", out.parent.resolve())
+        schema = os.path.relpath(SCHEMA_FILE, out.parent.resolve())
         if problems and cut is None:
             weights = cut_weights(data, weights, imported.weights_format, staged)
         staged.write_text(f"# yaml-language-server: $schema={schema}\n" + dump_yaml(data))
@@ -280,8 +277,6 @@ def case_name(out: Path) -> str:
 
 def output_shapes(imported: ImportedModel) -> dict[str, tuple[int, ...]]:
     """Each output's shape (no batch axis), from the layer specs' own `output_shape`."""
-    from harness.reference.layers import LAYERS
-
     shapes = {name: tuple(shape) for name, (shape, _) in imported.inputs.items()}
     specs = {}
     previous = next(iter(shapes))

@@ -41,9 +41,9 @@ from harness.backends import get_backend
 from harness.backends.base import FrameworkBackend, NativeModel, Unsupported, add_parts
 from harness.backends.layout import Transform
 from harness.case import Case
+from harness.case.schema import NATIVE_FRAMEWORKS as FRAMEWORKS
 from harness.common.errors import CaseError
 
-FRAMEWORKS = ("keras", "torch", "chainer")
 
 PARAMETER, FOLDED, FIXED, IGNORED = "parameter", "folded", "fixed", "ignored"
 """Roles of a native tensor: it holds (part of) a canonical parameter; its value adds into one;

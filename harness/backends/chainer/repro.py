@@ -9,10 +9,11 @@ renders every template and runs the Dense and Conv2D reproducers against the flo
 
 from __future__ import annotations
 
-from harness.backends.base import Unsupported, registry
+from harness.backends.base import Unsupported
+from harness.backends.chainer.registry import REPRO_TEMPLATES
 from harness.backends.repro_sources import activation_source
 
-TEMPLATES = registry()
+TEMPLATES = REPRO_TEMPLATES  # this package's one registry (registry.py)
 
 DRIVER = '''
 def run_{framework}(inputs, W, upstream):

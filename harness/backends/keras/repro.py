@@ -8,9 +8,10 @@ wraps it into the reproducer's `run_keras` (harness/discovery/repro/); tests/tes
 
 from __future__ import annotations
 
-from harness.backends.base import Unsupported, registry
+from harness.backends.base import Unsupported
+from harness.backends.keras.registry import REPRO_TEMPLATES
 
-TEMPLATES = registry()
+TEMPLATES = REPRO_TEMPLATES  # this package's one registry (registry.py)
 
 DRIVER = '''
 def run_{framework}(inputs, W, upstream):

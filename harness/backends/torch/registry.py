@@ -1,11 +1,17 @@
-"""Builder registries of the torch adapter, filled by the family modules beside this one."""
+"""The torch package's one registry (harness/backends/framework_registry.py), filled by the family
+modules beside this one: builders, import translations, reproducer templates, defaults readers."""
 
-from harness.backends.base import registry
+from harness.backends.framework_registry import FrameworkRegistry
 
-LAYER_BUILDERS = registry()
-ACTIVATION_BUILDERS = registry()
-LOSS_BUILDERS = registry()
-METRIC_BUILDERS = registry()
-OPTIMIZER_BUILDERS = registry()
-DEFAULT_READERS = registry()
-"""`<spec tag>.<field>` -> reader of this framework's default (the defaults package beside this)."""
+REGISTRY = FrameworkRegistry("torch")
+
+# The names the family modules register through (each is a part of REGISTRY, not a second registry).
+LAYER_BUILDERS = REGISTRY.layers
+ACTIVATION_BUILDERS = REGISTRY.activations
+LOSS_BUILDERS = REGISTRY.losses
+METRIC_BUILDERS = REGISTRY.metrics
+OPTIMIZER_BUILDERS = REGISTRY.optimizers
+DEFAULT_READERS = REGISTRY.defaults
+"""`<spec tag>.<field>` -> reader of this framework's default (harness/defaults/)."""
+IMPORT_TRANSLATIONS = REGISTRY.imports
+REPRO_TEMPLATES = REGISTRY.templates

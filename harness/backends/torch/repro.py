@@ -10,10 +10,11 @@ LayerNormalization) against the float64 reference.
 
 from __future__ import annotations
 
-from harness.backends.base import Unsupported, registry
+from harness.backends.base import Unsupported
+from harness.backends.torch.registry import REPRO_TEMPLATES
 from harness.backends.repro_sources import activation_source
 
-TEMPLATES = registry()
+TEMPLATES = REPRO_TEMPLATES  # this package's one registry (registry.py)
 
 DRIVER = '''
 def run_{framework}(inputs, W, upstream):

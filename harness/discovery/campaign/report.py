@@ -16,12 +16,11 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
+from harness.output.report.site import first_line, format_number
 
 
 @functools.cache
 def environment() -> Environment:
-    from harness.output.report.site import first_line, format_number
-
     env = Environment(loader=ChoiceLoader([PackageLoader("harness.discovery.campaign", "templates"),
                                            PackageLoader("harness.output.report", "templates")]),
                       autoescape=select_autoescape(default=True, default_for_string=True),

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from harness.discovery.campaign.report import write_report
 from harness.discovery.campaign.tasks import FRAMEWORKS, run_task, shrink_task
 from harness.discovery.generate import Distribution, generate, to_yaml
 
@@ -156,7 +157,6 @@ def run_campaign(seed: int, count: int, out: Path, *, distribution: Distribution
             invocation["shrink_seconds"] = round(time.perf_counter() - started, 2)
     findings = collect_findings(store)
     _write_json(store.path("campaign.json"), campaign)
-    from harness.discovery.campaign.report import write_report
 
     summary = write_report(store, campaign, findings, rejected)
     echo(f"{len(findings)} distinct finding(s); report: {store.path('index.html')}")

@@ -14,7 +14,14 @@ import time
 import traceback
 from typing import Any
 
+from harness.backends import get_backend
 from harness.case.schema import FRAMEWORKS  # the default columns
+from harness.checks.runner import run_case
+from harness.discovery.findings import primary_failures
+from harness.discovery.generate.cases import from_yaml, to_yaml
+from harness.discovery.repro import ReproUnavailable, write_reproducer_files
+from harness.discovery.shrink import failure_in, shrink
+from harness.weights import cases_from_data
 
 SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                  "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
@@ -35,7 +42,6 @@ def warm_up(frameworks: tuple[str, ...] = FRAMEWORKS) -> None:
     import warnings
 
     warnings.filterwarnings("ignore")
-    from harness.backends import get_backend
 
     for name in frameworks:  # only the frameworks the campaign runs: importing one costs seconds
         backend = get_backend(name)
@@ -44,9 +50,6 @@ def warm_up(frameworks: tuple[str, ...] = FRAMEWORKS) -> None:
 
 
 def _load(text: str, name: str):
-    from harness.weights import cases_from_data
-    from harness.discovery.generate.cases import from_yaml
-
     (case,) = cases_from_data(from_yaml(text), file=f"{name}.yaml")
     return case
 
@@ -54,8 +57,6 @@ def _load(text: str, name: str):
 def run_task(payload: dict[str, Any]) -> dict[str, Any]:
     """Run one generated case in every framework; its verdicts and failure signatures."""
     warm_up(tuple(payload["frameworks"]))
-    from harness.discovery.findings import primary_failures
-    from harness.checks.runner import run_case
 
     started = time.perf_counter()
     name = payload["name"]
@@ -80,8 +81,6 @@ def run_task(payload: dict[str, Any]) -> dict[str, Any]:
 def shrink_task(payload: dict[str, Any]) -> dict[str, Any]:
     """Shrink one failure and write its reproducer; the files come back as text and bytes."""
     warm_up(tuple(payload["frameworks"]))
-    from harness.discovery.generate.cases import from_yaml, to_yaml
-    from harness.discovery.shrink import shrink
 
     started = time.perf_counter()
     result: dict[str, Any] = {"key": payload["key"], "source": payload["name"], "error": ""}
@@ -111,8 +110,6 @@ def precision_checks(data: dict[str, Any], framework: str, check: str) -> dict[s
     * `float64`: the failing framework on the minimal case in float64 ("passes", "fails", or
       "" where the case is float64 already). A difference of meaning survives float64; one of
       rounding goes (its tolerances are float64's, far tighter)."""
-    from harness.discovery.shrink import failure_in
-
     numpy_fails = framework != "numpy" and failure_in(data, "numpy", check) is not None
     float64 = ""
     if data.get("dtype", "float32") == "float32":
@@ -123,8 +120,6 @@ def precision_checks(data: dict[str, Any], framework: str, check: str) -> dict[s
 
 def reproducer(data: dict[str, Any], framework: str) -> dict[str, Any]:
     """The reproducer's script and arrays, or why there is none."""
-    from harness.discovery.repro import ReproUnavailable, write_reproducer_files
-
     try:
         script, arrays = write_reproducer_files(data, framework)
     except ReproUnavailable as exc:

@@ -17,10 +17,16 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from harness.backends.numpy_reference import run_reference
+from harness.common.errors import CaseError
 from harness.discovery.generate.distribution import Distribution
 from harness.discovery.generate.model import REUSE, DrawnModel, ModelDrawer, Rejected
 from harness.discovery.generate.options import DrawContext, draw_spec
+from harness.reference.initializers import INITIALIZERS
 from harness.reference.layers.base import LAYERS
+from harness.reference.losses import LOSSES
+from harness.reference.optimizers import OPTIMIZERS
+from harness.weights import cases_from_data
 
 LARGEST_VALUE = 1e4
 """A reference value beyond this is rejected: a float32 comparison of numbers that large
@@ -106,8 +112,6 @@ def coinciding_samples(samples: int, model, distribution: Distribution, rng: np.
 
 
 def _loss_spec(loss: dict[str, Any]):
-    from harness.reference.losses import LOSSES
-
     return LOSSES[loss["type"]].model_validate(loss)
 
 
@@ -116,16 +120,12 @@ def _head_activation(loss: dict[str, Any]) -> str | None:
 
 
 def draw_loss(rng: np.random.Generator, distribution: Distribution) -> dict[str, Any]:
-    from harness.reference.losses import LOSSES
-
     names = [n for n in sorted(LOSSES) if distribution.losses is None or n in distribution.losses]
     kind = names[int(rng.integers(len(names)))]
     return draw_spec(LOSSES[kind], DrawContext(omit_probability=0.0), rng)
 
 
 def draw_optimizer(rng: np.random.Generator, distribution: Distribution) -> dict[str, Any]:
-    from harness.reference.optimizers import OPTIMIZERS
-
     names = [n for n in sorted(OPTIMIZERS) if distribution.optimizers is None or n in distribution.optimizers]
     kind = names[int(rng.integers(len(names)))]
     return draw_spec(OPTIMIZERS[kind], DrawContext(), rng)
@@ -147,8 +147,6 @@ def draw_weights(rng: np.random.Generator, model: DrawnModel) -> dict[str, Any]:
     BatchNormalization's statistics at 0 and 1, which would hide a bias or statistics that a
     framework drops or misplaces, so those get seeded values more often. Variances stay
     positive."""
-    from harness.reference.initializers import INITIALIZERS
-
     parameters = sorted({name for layer in model.layers if layer.config["type"] != REUSE
                          for name in layer.spec.parameter_shapes(layer.input_shapes)})
     defaults: dict[str, Any] = {}
@@ -170,10 +168,6 @@ def draw_weights(rng: np.random.Generator, model: DrawnModel) -> dict[str, Any]:
 def check_case(data: dict[str, Any]) -> str:
     """'' if the case loads and the float64 reference runs with finite, moderate values; else
     the reason it does not."""
-    from harness.weights import cases_from_data
-    from harness.common.errors import CaseError
-    from harness.backends.numpy_reference import run_reference
-
     try:
         (case,) = cases_from_data(data, file=f"<generated {data['name']}>")
     except CaseError as exc:

@@ -31,6 +31,7 @@ from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from harness.reference.activations import ACTIVATIONS
 from harness.reference.defaultable import FrameworkDefault
 
 SKIPPED_FIELDS = frozenset({"type", "name", "inputs", "output", "target", "initializer"})
@@ -351,8 +352,6 @@ def _rate(info, context, rng):
 @rule("activation", "recurrent_activation")
 def _activation(info, context, rng):
     """One of the registered activations (or the distribution's subset), its options drawn."""
-    from harness.reference.activations import ACTIVATIONS
-
     names = [n for n in sorted(ACTIVATIONS) if context.activations is None or n in context.activations]
     if not names:
         return OMIT

@@ -25,7 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from harness.backends import get_backend
+from harness.backends.numpy_reference import run_reference
 from harness.common.errors import Unsupported
+from harness.discovery.shrink import failure_in
+from harness.weights import cases_from_data
 
 COMPARISON_ORDER = ("torch", "keras", "chainer")
 """The other framework shown beside the failing one: the first of these that builds the layer."""
@@ -44,11 +48,6 @@ def templates_of(framework: str):
 
 def write_reproducer_files(data: dict[str, Any], framework: str) -> tuple[str, bytes]:
     """(script text, npz bytes) reproducing the failure of `framework` on the case `data`."""
-    from harness.backends import get_backend
-    from harness.weights import cases_from_data
-    from harness.backends.numpy_reference import run_reference
-    from harness.discovery.shrink import failure_in
-
     if framework == "numpy":
         raise ReproUnavailable("the numpy backend is the harness's own reference code run in the case's "
                                "dtype: there is no framework to report to")
@@ -118,8 +117,6 @@ def _tensor_of(case, reference, name: str) -> np.ndarray:
 
 def _framework_source(name: str, case, node, reference_grads, arrays) -> str:
     """The function that builds and runs the layer in one framework; fills its arrays."""
-    from harness.backends import get_backend
-
     backend = get_backend(name)
     reason = backend.unavailable_reason()
     if reason:
