@@ -112,6 +112,10 @@ class BatchNormalization(LayerSpec):
     (features,); the moving statistics are not trainable.
     """
 
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
+
     type: Literal["BatchNormalization"]
     axis: int = Field(default=-1, description="the feature axis, counted with the batch axis (-1: last)")
     epsilon: Defaultable[Annotated[float, Field(gt=0)]] = Field(
@@ -189,6 +193,11 @@ class LayerNormalization(LayerSpec):
     1e-5), so a case states epsilon (or `framework_default`: the chainer adapter then reads the
     link's 1e-6).
     """
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("chainer", "reproducer"): "no chainer reproducer template written for it yet",
+    }
 
     type: Literal["LayerNormalization"]
     axis: int | list[int] = Field(default=-1, description=(
