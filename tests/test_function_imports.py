@@ -9,6 +9,7 @@ import-linter's contracts and a reader see it; one that does carries a comment w
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 TOOL = Path(__file__).resolve().parent.parent / "tools" / "function_imports.py"
@@ -17,6 +18,7 @@ TOOL = Path(__file__).resolve().parent.parent / "tools" / "function_imports.py"
 def load_tool():
     spec = importlib.util.spec_from_file_location("function_imports", TOOL)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
