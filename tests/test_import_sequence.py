@@ -108,7 +108,7 @@ def test_an_output_name_that_is_not_an_identifier_gets_a_case_name_from_it(tmp_p
 def test_a_case_refused_on_loading_leaves_no_file_behind(tmp_path, monkeypatch, capsys):
     """Written to a staging folder and loaded back there first: a refusal at that point (here
     forced) leaves neither the case nor its weights, nor the staging folder."""
-    import harness.case
+    import harness.weights.importing
     from harness.common.errors import CaseError
 
     backend_or_skip("keras")
@@ -119,7 +119,7 @@ def test_a_case_refused_on_loading_leaves_no_file_behind(tmp_path, monkeypatch, 
         assert path.exists() and path.with_name("text.weights.h5").exists()  # both were written
         raise CaseError("refused for the test", file=str(path))
 
-    monkeypatch.setattr(harness.case, "load_cases_from_file", refuse)
+    monkeypatch.setattr(harness.weights.importing, "load_cases_from_file", refuse)
     assert main(["import", str(tmp_path / "text.keras"), "--out", str(out)]) != 0
     captured = capsys.readouterr()
     assert "refused for the test" in captured.err + captured.out

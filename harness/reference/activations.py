@@ -28,6 +28,10 @@ ACTIVATIONS = Registry("activation", "name")
 
 
 class ActivationSpec(Spec):
+    not_covered = {  # every activation's (subclasses inherit it; the support table's test checks it holds)
+        ("*", "reproducer"): "no reproducer template for the Activation layer written yet",
+    }
+
     name: str
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -51,6 +55,11 @@ class ActivationSpec(Spec):
 @ACTIVATIONS.register
 class Linear(ActivationSpec):
     """f(x) = x."""
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer function to it",
+        ("torch", "importable"): "nn.Identity has no import translation",
+    }
 
     name: Literal["linear"]
 
@@ -77,6 +86,14 @@ class Relu(ActivationSpec):
 @ACTIVATIONS.register
 class LeakyRelu(ActivationSpec):
     """f(x) = x for x > 0, negative_slope * x otherwise. The slope is required (see module doc)."""
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("keras", "importable"): (
+            "Keras saves Activation('leaky_relu') as a bare name; the case's leaky_relu needs its "
+            "negative_slope stated (frameworks' defaults differ)"),
+        ("chainer", "importable"): "the chainer importer translates no chainer function to it",
+        ("torch", "importable"): "nn.LeakyReLU imports as the LeakyReLU layer, not as an Activation",
+    }
 
     name: Literal["leaky_relu"]
     negative_slope: Defaultable[float] = Field(description="slope for x < 0; no default, frameworks disagree")
@@ -123,6 +140,14 @@ class HardSigmoid(ActivationSpec):
     no default here: the case states which formula it means.
     """
 
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("keras", "importable"): (
+            "Keras saves Activation('hard_sigmoid') as a bare name; the case's hard_sigmoid needs its "
+            "slope stated (frameworks' defaults differ)"),
+        ("chainer", "importable"): "the chainer importer translates no chainer function to it",
+        ("torch", "importable"): "nn.Hardsigmoid has no import translation",
+    }
+
     name: Literal["hard_sigmoid"]
     slope: Defaultable[float] = Field(description="1/6 for Keras 3 and torch, 0.2 for chainer; required")
     offset: float = 0.5
@@ -142,6 +167,10 @@ class Softmax(ActivationSpec):
     torch's `dim=None` picks an axis from the rank and chainer defaults to axis 1, so the axis is
     always passed explicitly by the adapters. Backward: dx = y * (dy - sum(dy * y, axis)).
     """
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer function to it",
+    }
 
     name: Literal["softmax"]
     axis: Defaultable[int] = Field(default=-1, description="default -1 (Keras); torch and chainer differ")
@@ -164,6 +193,11 @@ class Softmax(ActivationSpec):
 class Elu(ActivationSpec):
     """f(x) = x for x > 0, alpha (exp(x) - 1) otherwise."""
 
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer function to it",
+        ("torch", "importable"): "nn.ELU has no import translation",
+    }
+
     name: Literal["elu"]
     alpha: float = 1.0
 
@@ -183,6 +217,11 @@ SELU_SCALE = 1.0507009873554804934193349852946
 class Selu(ActivationSpec):
     """f(x) = scale * (x if x > 0 else alpha (exp(x) - 1)), fixed alpha and scale."""
 
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer function to it",
+        ("torch", "importable"): "nn.SELU has no import translation",
+    }
+
     name: Literal["selu"]
 
     def forward(self, x):
@@ -197,6 +236,11 @@ class Softplus(ActivationSpec):
     """f(x) = log(1 + exp(beta x)) / beta, with no linear cut-off (torch switches to x above
     beta x = 20, a difference of about 2e-9 there)."""
 
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer function to it",
+        ("torch", "importable"): "nn.Softplus has no import translation",
+    }
+
     name: Literal["softplus"]
     beta: float = 1.0
 
@@ -210,6 +254,11 @@ class Softplus(ActivationSpec):
 @ACTIVATIONS.register
 class Softsign(ActivationSpec):
     """f(x) = x / (1 + |x|); f' = 1 / (1 + |x|)^2."""
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer function to it",
+        ("torch", "importable"): "nn.Softsign has no import translation",
+    }
 
     name: Literal["softsign"]
 
@@ -228,6 +277,13 @@ class Gelu(ActivationSpec):
     """Exact: f(x) = x Phi(x) = x (1 + erf(x / sqrt 2)) / 2.
     tanh: f(x) = x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2.
     `approximate` is required: keras.activations.gelu is exact, keras.ops.gelu is tanh."""
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("keras", "importable"): (
+            "Keras saves Activation('gelu') as a bare name; the case's gelu needs its approximate "
+            "stated (frameworks' defaults differ)"),
+        ("chainer", "importable"): "the chainer importer translates no chainer function to it",
+    }
 
     name: Literal["gelu"]
     approximate: Defaultable[Literal["none", "tanh"]] = Field(description="'none' (exact erf form) or 'tanh'")
@@ -262,12 +318,22 @@ class _Swish(ActivationSpec):
 
 @ACTIVATIONS.register
 class Swish(_Swish):
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer function to it",
+        ("torch", "importable"): "nn.SiLU has no import translation",
+    }
     __doc__ = _Swish.__doc__
     name: Literal["swish"]
 
 
 @ACTIVATIONS.register
 class Silu(_Swish):
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer function to it",
+        ("torch", "importable"): "nn.SiLU has no import translation",
+    }
     __doc__ = _Swish.__doc__
     name: Literal["silu"]
 
@@ -281,6 +347,10 @@ class LogSoftmax(ActivationSpec):
     defaults to axis 1 and torch's `dim=None` picks one from the rank, so the adapters always
     pass it. Backward: dx = dy - softmax(x) * sum(dy, axis).
     """
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer function to it",
+    }
 
     name: Literal["log_softmax"]
     axis: int = Field(default=-1, description="default -1 (Keras); always passed to the frameworks")
@@ -305,6 +375,11 @@ class HardSwish(ActivationSpec):
     Backward: 0 for x < -3, (2x + 3) / 6 on [-3, 3], 1 above 3; at the kinks torch's
     hardswish_backward uses the same closed intervals (aten/src/ATen/native/cpu/Activation.cpp).
     """
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("keras", "importable"): "Keras 3 saves Activation('hard_swish') as 'hard_silu', a name the case does not know",
+        ("chainer", "importable"): "the chainer importer translates no chainer function to it",
+    }
 
     name: Literal["hard_swish"]
 

@@ -8,7 +8,7 @@ boolean, `extra="forbid"` so that a misspelt key is an error rather than ignored
 from __future__ import annotations
 
 import typing
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -24,6 +24,32 @@ class Spec(BaseModel):
     (bounds, tolerances, learning rates, expected values). `high: .inf` made NumPy raise an
     OverflowError, `rtol: .inf` passed a port that returns a constant, `learning_rate: .inf` made
     every framework agree on NaN. Literal `values` are checked by harness/reference/literals.py instead."""
+
+    not_covered: ClassVar[dict[tuple[str, str], str]] = {}
+    """(framework, column) -> why this kind lacks that capability in that framework, kept on the
+    kind's own record (as PyTorch's OpInfo keeps an operator's skips on the operator's entry).
+    `column` is one of COLUMNS; framework `"*"` states one reason for every framework. The
+    support table (`python -m harness support`, docs/support.md) prints the reason where the
+    capability is missing, and tests/test_support_table.py fails on a gap without a reason and on
+    a reason whose capability exists (a stale reason). A subclass inherits its bases' reasons
+    (the test catches one that does not hold for it)."""
+
+    @classmethod
+    def why_not_covered(cls, framework: str, column: str) -> str | None:
+        """The declared reason for (framework, column), the nearest class's first; else None."""
+        for klass in cls.__mro__:
+            declared = vars(klass).get("not_covered", {})
+            for key in ((framework, column), ("*", column)):
+                if key in declared:
+                    return declared[key]
+        return None
+
+
+COLUMNS = ("built", "importable", "exportable", "reproducer", "defaults")
+"""The capabilities the support table states per kind and framework (harness/output/support.py):
+built (native or composite), importable (an import translation produces the kind), exportable
+(its weights written as the framework's own checkpoint and read back equal), reproducer (a
+template renders it), defaults (every framework-default field of the spec is read)."""
 
 
 SpecT = TypeVar("SpecT", bound=type[Spec])

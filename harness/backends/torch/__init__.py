@@ -14,9 +14,12 @@ import numpy as np
 import torch
 
 from harness.backends.base import FrameworkBackend
+# Every family module registers its builders, import translations, reproducer templates and
+# defaults readers in REGISTRY when imported: all are imported here, so whenever the backend is.
 from harness.backends.torch import (  # noqa: F401  (registration side effects)
-    activation_layers, activations, attention, conv, core, defaults, embedding, losses, merge, metrics, native,
+    activation_layers, activations, attention, conv, core, embedding, losses, merge, metrics, native,
     normalization, optimizers, pooling, recurrent, regularization, reshaping)
+from harness.backends.torch import paths
 from harness.backends.torch.registry import (ACTIVATION_BUILDERS, DEFAULT_READERS, LAYER_BUILDERS,
     LOSS_BUILDERS, METRIC_BUILDERS, OPTIMIZER_BUILDERS)
 
@@ -40,9 +43,7 @@ class TorchBackend(FrameworkBackend):
             pass
 
     def execution_paths(self, case):
-        from harness.backends.torch.paths import execution_paths
-
-        return execution_paths(case)
+        return paths.execution_paths(case)
 
     def session(self, case):
         # Modules start in train mode in torch; the builders set the mode the case asks for.
@@ -72,7 +73,7 @@ class TorchBackend(FrameworkBackend):
         native.save_checkpoint(model, tensors, path)
 
     def read_checkpoint(self, path, model):
-        return native.read_checkpoint(path)
+        return native.read_checkpoint(path, model)
 
     def differentiate(self, compute, inputs, parameters):
         loss, tensors = compute()

@@ -1,11 +1,28 @@
-"""torch builder for the LeakyReLU layer (torch.nn.LeakyReLU, default slope 0.01)."""
+"""torch's activation layers, Activation, ReLU and LeakyReLU: builders, the import translations of
+torch's activation modules (torch/nn/modules/activation.py) and of torch.relu/tanh/sigmoid calls,
+and the reader of nn.LeakyReLU's default slope (0.01)."""
 
 from __future__ import annotations
+
+from typing import Callable
 
 import torch
 
 from harness.backends.base import BuiltLayer
-from harness.backends.torch.registry import LAYER_BUILDERS as builders
+from harness.backends.torch.defaults.probing import at
+from harness.backends.torch.import_options import tensor_arguments
+from harness.backends.torch.registry import REGISTRY
+from harness.defaults import probes
+from harness.defaults.reading import Reading
+
+builders = REGISTRY.layers
+nn = torch.nn
+
+
+@builders.register("Activation")
+def activation(spec, ctx) -> BuiltLayer:
+    function, kind, detail = ctx.activation(spec.activation)
+    return BuiltLayer(call=function, implementation=kind, detail=detail)
 
 
 @builders.register("LeakyReLU")
@@ -48,3 +65,80 @@ def relu(spec, ctx) -> BuiltLayer:
                       detail=f"composite: torch.where(x > {threshold}, "
                              f"{'x' if top is None else f'clamp(x, max={top})'}, {slope} * (x - {threshold}))"
                              "; no torch module has these settings together")
+
+
+def named(name: str) -> Callable:  # torch/nn/modules/activation.py
+    return lambda m, reasons: {"type": "Activation", "activation": name}
+
+
+REGISTRY.imports.register(nn.ReLU, produces=("Activation",))(named("relu"))
+REGISTRY.imports.register(nn.Hardswish, produces=("Activation",))(named("hard_swish"))
+REGISTRY.imports.register(nn.Tanh, produces=("Activation",))(named("tanh"))
+REGISTRY.imports.register(nn.Sigmoid, produces=("Activation",))(named("sigmoid"))
+
+
+def along(name: str) -> Callable:  # torch/nn/modules/activation.py: Softmax, LogSoftmax
+    def translate(m, reasons) -> dict:
+        if m.dim is None:
+            reasons.append("dim=None: torch picks the axis from the input's rank (a legacy rule); "
+                           "give the module its dim")
+            return {"type": "Activation", "activation": name}
+        return {"type": "Activation", "activation": {"name": name, "axis": int(m.dim)}}
+    return translate
+
+
+REGISTRY.imports.register(nn.Softmax, produces=("Activation",))(along("softmax"))
+REGISTRY.imports.register(nn.LogSoftmax, produces=("Activation",))(along("log_softmax"))
+
+
+@REGISTRY.imports.register(nn.GELU, produces=("Activation",))
+def gelu(m: nn.GELU, reasons) -> dict:
+    return {"type": "Activation", "activation": {"name": "gelu", "approximate": m.approximate}}
+
+
+@REGISTRY.imports.register(nn.ReLU6, produces=("ReLU",))
+def relu6(m: nn.ReLU6, reasons) -> dict:  # torch/nn/modules/activation.py: Hardtanh(0, 6)
+    return {"type": "ReLU", "max_value": 6.0}
+
+
+@REGISTRY.imports.register(nn.Hardtanh, produces=("ReLU",))
+def hardtanh(m: nn.Hardtanh, reasons) -> dict:
+    if m.min_val != 0:
+        reasons.append(f"min_val={m.min_val}: the case's ReLU clips below at 0 (a Hardtanh with "
+                       "another lower bound has no layer here)")
+    return {"type": "ReLU", "max_value": float(m.max_val)}
+
+
+@REGISTRY.imports.register(nn.Threshold, produces=("ReLU",))
+def threshold(m: nn.Threshold, reasons) -> dict:
+    if m.value != 0 or m.threshold < 0:
+        reasons.append(f"Threshold({m.threshold}, {m.value}): the case's ReLU maps x <= threshold "
+                       "to 0 and needs threshold >= 0")
+    return {"type": "ReLU", "threshold": float(m.threshold)}
+
+
+@REGISTRY.imports.register(nn.LeakyReLU, produces=("LeakyReLU",))
+def leaky_relu_module(m: nn.LeakyReLU, reasons) -> dict:
+    return {"type": "LeakyReLU", "negative_slope": float(m.negative_slope)}
+
+
+def called(name: str) -> Callable:
+    """`torch.relu(x)`, `F.relu(x)`, `x.relu()` (a method: fx names its target by the string)."""
+    def translate(node, reasons) -> dict:
+        if len(tensor_arguments(node)) != 1:
+            reasons.append("not one tensor argument")
+        return {"type": "Activation", "activation": name}
+    return translate
+
+
+REGISTRY.imports.register(torch.relu, torch.nn.functional.relu, "relu", produces=("Activation",))(called("relu"))
+REGISTRY.imports.register(torch.tanh, "tanh", produces=("Activation",))(called("tanh"))
+REGISTRY.imports.register(torch.sigmoid, "sigmoid", produces=("Activation",))(called("sigmoid"))
+
+
+@REGISTRY.defaults.register("LeakyReLU.negative_slope")
+def leaky_relu_default(context):
+    module = torch.nn.LeakyReLU()
+    effective, probe = probes.leaky_relu_slope(float(at(module, -1.0)))
+    return [Reading("torch.nn.LeakyReLU", "negative_slope", module.negative_slope, "attribute",
+                    effective, probe=probe, used=True)]

@@ -1,11 +1,23 @@
-"""torch versions of the harness's activations: (callable, native|composite, detail)."""
+"""torch versions of the harness's activations: (callable, native|composite, detail), and the
+readers of their defaults.
+
+Sources of the defaults: torch/nn/functional.py (leaky_relu, hardsigmoid, softmax and
+`_get_softmax_dim`, which picks the axis from the rank when dim is None), torch/nn/modules/activation.py (GELU).
+"""
 
 from __future__ import annotations
+
+import warnings
 
 import torch
 import torch.nn.functional as F
 
-from harness.backends.torch.registry import ACTIVATION_BUILDERS as builders
+from harness.backends.torch.defaults.probing import at
+from harness.backends.torch.registry import REGISTRY
+from harness.defaults import probes
+from harness.defaults.reading import Reading, signature_default
+
+builders = REGISTRY.activations
 
 
 @builders.register("linear")
@@ -95,3 +107,53 @@ def log_softmax(spec):
 @builders.register("hard_swish")
 def hard_swish(spec):
     return F.hardswish, "native", "torch.nn.functional.hardswish"
+
+
+# --- defaults ----------------------------------------------------------------------------------
+
+@REGISTRY.defaults.register("leaky_relu.negative_slope")
+def leaky_relu_default(context):
+    effective, probe = probes.leaky_relu_slope(float(at(F.leaky_relu, -1.0)))
+    return [Reading("torch.nn.functional.leaky_relu", "negative_slope",
+                    signature_default(F.leaky_relu, "negative_slope"), "inspect.signature",
+                    effective, probe=probe, used=True)]
+
+
+@REGISTRY.defaults.register("hard_sigmoid.slope")
+def hard_sigmoid_default(context):
+    # F.hardsigmoid has no slope parameter: the formula is fixed (torch/nn/functional.py).
+    slope, formula, probe = probes.hard_sigmoid_formula(at(F.hardsigmoid, probes.HARD_SIGMOID_POINTS).tolist())
+    return [Reading.fixed("torch.nn.functional.hardsigmoid", slope, formula,
+                    probe, used=True)]
+
+
+@REGISTRY.defaults.register("gelu.approximate")
+def gelu_default(context):
+    module = torch.nn.GELU()
+    found = []
+    for api, function, parameter, value, read_by, used in (
+            ("torch.nn.GELU", module, "approximate", module.approximate, "attribute", False),
+            # F.gelu is a builtin without a Python signature: only the probe can read it.
+            ("torch.nn.functional.gelu", F.gelu, "approximate", None, "probe (builtin, no signature)", True)):
+        form, meaning, probe = probes.gelu_form(float(at(function, 1.0)))
+        found.append(Reading(api, parameter, value, read_by, form, meaning, probe, used=used))
+    return found
+
+
+@REGISTRY.defaults.register("softmax.axis")
+def softmax_default(context):
+    def implicit(x):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Implicit dimension choice for softmax has been deprecated"
+            return at(lambda t: F.softmax(t), x)
+
+    axis, meaning, probe = probes.softmax_default_axis(implicit, context.rank)
+    return [Reading("torch.nn.functional.softmax", "dim", signature_default(F.softmax, "dim"),
+                    "inspect.signature", axis, meaning, probe, used=True)]
+
+
+@REGISTRY.defaults.register("elu.alpha")
+def elu_default(context):
+    effective, probe = probes.elu_alpha(float(at(F.elu, -1.0)))
+    return [Reading("torch.nn.functional.elu", "alpha", signature_default(F.elu, "alpha"),
+                    "inspect.signature", effective, probe=probe, used=True)]

@@ -1,4 +1,5 @@
-"""torch builder for MultiHeadAttention.
+"""torch's MultiHeadAttention: the builder, the import translations of nn.MultiheadAttention and
+nn.TransformerEncoderLayer (the graph of case layers it computes), and the packed checkpoint form.
 
 Where num_heads * key_dim == d_model, torch's own attention computes it:
 torch.nn.functional.multi_head_attention_forward, the function nn.MultiheadAttention.forward
@@ -8,7 +9,10 @@ uses when kdim/vdim differ from embed_dim): q_proj_weight, k_proj_weight, v_proj
 native tensor, so it does not use the packed in_proj_weight (3 * d_model, d_model) of the
 default nn.MultiheadAttention, whose rows 0:E, E:2E, 2E:3E are the same three matrices; the
 query/key/value biases are three tensors concatenated into in_proj_bias at each call.
-docs/layouts-and-semantics.md (Attention) gives the packed layout for porting by hand.
+docs/layouts-and-semantics.md (Attention) gives the packed layout for porting by hand. A
+checkpoint is read and written in nn.MultiheadAttention's own packed form where that module can
+hold the layer (`UnpackedAttention.unpack_checkpoint` / `pack_checkpoint`, called by native.py),
+so a user's state_dict loads into the case and the case's export loads into the user's module.
 
 Otherwise (Keras allows any key_dim and value_dim) torch's function refuses (it splits
 embed_dim into heads, values included), and the layer is composite: the same projections, torch.einsum and torch.softmax.
@@ -18,13 +22,21 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from harness.backends.base import BuiltLayer, WeightBinding
 from harness.backends.layout import (AS_IS, attention_bias_flat, attention_output_to_out_in,
                                      attention_projection_to_out_in)
-from harness.backends.torch.registry import LAYER_BUILDERS as builders
+from harness.backends.torch.core import linear
+from harness.backends.torch.import_options import BLOCK_INPUT as INPUT
+from harness.backends.torch.normalization import layer_norm_module
+from harness.backends.torch.regularization import dropout_module
+from harness.backends.torch.registry import REGISTRY
+
+builders = REGISTRY.layers
+nn = torch.nn
 
 NATIVE_NAMES = {"query": "q_proj", "key": "k_proj", "value": "v_proj"}
 
@@ -40,6 +52,62 @@ class UnpackedAttention(torch.nn.Module):
             if bias:
                 self.register_parameter(f"{short}_bias", torch.nn.Parameter(torch.zeros(inner, dtype=dtype)))
         self.out_proj = torch.nn.Linear(heads * value_dim, d_model, bias=bias, dtype=dtype)
+        # load_state_dict(strict=True) of the packed form too (what `pack_checkpoint` writes).
+        self._register_load_state_dict_pre_hook(self._unpack_on_load)
+
+    def packable(self) -> bool:
+        """nn.MultiheadAttention (kdim = vdim = embed_dim) can hold this layer: q, k and v
+        projections all (d_model, d_model), the form with a packed in_proj_weight."""
+        d_model = self.out_proj.weight.shape[0]
+        return all(tuple(getattr(self, f"{short}_weight").shape) == (d_model, d_model)
+                   for short in NATIVE_NAMES.values())
+
+    def unpack_checkpoint(self, prefix: str, tensors: dict, names: dict) -> None:
+        """A checkpoint's `<prefix>in_proj_weight` (3E, E) and `in_proj_bias` (3E,), as
+        nn.MultiheadAttention saves them, split into this module's q/k/v tensors: rows 0:E the
+        query's, E:2E the key's, 2E:3E the value's (torch/nn/functional.py `_in_projection_packed`
+        chunks them in that order). `names`: each key -> the file's name for the messages."""
+        for packed, suffix in (("in_proj_weight", "weight"), ("in_proj_bias", "bias")):
+            key = f"{prefix}{packed}"
+            wanted = [f"{short}_{suffix}" for short in NATIVE_NAMES.values()]
+            if key not in tensors or not all(hasattr(self, name) and getattr(self, name) is not None
+                                             for name in wanted):
+                continue
+            rows = [getattr(self, name).shape[0] for name in wanted]
+            if tensors[key].shape[0] != sum(rows):
+                continue  # left as it is: the mismatch lists it beside the tensors it lacks
+            value = tensors.pop(key)
+            start = 0
+            for name, count in zip(wanted, rows):
+                tensors[f"{prefix}{name}"] = value[start:start + count]
+                names[f"{prefix}{name}"] = f"{key}[{start}:{start + count}]"
+                start += count
+
+    def pack_checkpoint(self, prefix: str, tensors: dict) -> dict:
+        """The inverse, where nn.MultiheadAttention can hold the layer: the q/k/v tensors
+        concatenated into `in_proj_weight` / `in_proj_bias` (in the query's place, so the order
+        is nn.MultiheadAttention's state_dict's); else `tensors` as they are."""
+        if not self.packable():
+            return tensors
+        parts = {f"{prefix}{short}_{suffix}": (f"{prefix}in_proj_{suffix}", short == "q_proj")
+                 for short in NATIVE_NAMES.values() for suffix in ("weight", "bias")}
+        result = {}
+        for key, value in tensors.items():
+            if key not in parts:
+                result[key] = value
+            elif parts[key][1]:  # the query's: the three, in order
+                packed, suffix = parts[key][0], key.rsplit("_", 1)[1]
+                result[packed] = np.concatenate([tensors[f"{prefix}{short}_{suffix}"]
+                                                 for short in NATIVE_NAMES.values()])
+        return result
+
+    def _unpack_on_load(self, state_dict, prefix, *args) -> None:
+        tensors = {key: value for key, value in state_dict.items() if key.startswith(prefix)}
+        before = set(tensors)
+        self.unpack_checkpoint(prefix, tensors, {})
+        for key in before - set(tensors):
+            del state_dict[key]
+        state_dict.update({key: tensors[key] for key in set(tensors) - before})
 
 
 def causal_bool_mask(length: int, device) -> torch.Tensor:
@@ -101,3 +169,116 @@ def multi_head_attention(spec, ctx) -> BuiltLayer:
                       detail=f"F.linear projections, torch.einsum, torch.softmax: nn.MultiheadAttention needs "
                              f"num_heads * key_dim = d_model and value_dim = key_dim (here {heads} * {head_dim}, "
                              f"d_model {d_model}, value_dim {value_dim})")
+
+
+# --- import translations (torch/nn/modules/activation.py MultiheadAttention,
+# torch/nn/modules/transformer.py TransformerEncoderLayer) ------------------------------------
+
+def attention_spec(m: nn.MultiheadAttention, reasons: list[str]) -> dict:
+    """nn.MultiheadAttention(embed_dim, num_heads): the case's self-attention with key_dim =
+    embed_dim // num_heads (torch splits embed_dim into the heads, `head_dim`). Its packed
+    in_proj_weight is read by `UnpackedAttention.unpack_checkpoint`; dropout acts in training
+    only (the import runs the module in eval mode)."""
+    if not m._qkv_same_embed_dim:
+        reasons.append(f"kdim={m.kdim}, vdim={m.vdim}: keys and values of another size than the query; "
+                       "the case's MultiHeadAttention is self-attention")
+    if m.bias_k is not None:
+        reasons.append("add_bias_kv=True: a learned key and value appended to the sequence")
+    if m.add_zero_attn:
+        reasons.append("add_zero_attn=True: a zero key and value appended to the sequence")
+    return {"type": "MultiHeadAttention", "num_heads": m.num_heads, "key_dim": m.head_dim,
+            "use_bias": m.in_proj_bias is not None}
+
+
+MASKS = {"key_padding_mask": None, "attn_mask": None, "is_causal": False, "src_mask": None,
+         "src_key_padding_mask": None}
+"""Call arguments the case has no input for (attention masks): their defaults only."""
+
+
+def self_attention_call(node, reasons: list[str]) -> list:
+    """`self.attn(x, x, x)` (need_weights and average_attn_weights either way: the weights,
+    `getitem 1`, are refused where used): the one input of the case's self-attention."""
+    arguments = list(node.args[:3]) + [node.kwargs.get(name) for name in ("query", "key", "value")
+                                       if name in node.kwargs]
+    if len(arguments) != 3 or len({id(argument) for argument in arguments}) != 1:
+        reasons.append("not called (x, x, x): cross-attention (another key or value than the query) "
+                       "has no case layer")
+    reasons.extend(f"{name}={node.kwargs[name]!r}: a mask the case has no input for"
+                   for name in MASKS if name in node.kwargs and node.kwargs[name] != MASKS[name])
+    if len(node.args) > 3:
+        reasons.append("masks or options given by position: give them by name")
+    return arguments[:1]
+
+
+def block_call(node, reasons: list[str]) -> list:
+    """`self.encoder_layer(x)`: one tensor, masks left at None."""
+    reasons.extend(f"{name}={node.kwargs[name]!r}: a mask the case has no input for"
+                   for name in MASKS if name in node.kwargs and node.kwargs[name] != MASKS[name])
+    if len(node.args) != 1 or set(node.kwargs) - set(MASKS):
+        reasons.append("called with other arguments than one tensor")
+    return list(node.args[:1])
+
+
+REGISTRY.imports.register(
+    nn.MultiheadAttention, produces=("MultiHeadAttention",), call=self_attention_call,
+    time_major=lambda m: not m.batch_first,
+    others_used="uses the attention weights; the case's MultiHeadAttention returns its output only",
+)(attention_spec)
+
+
+def feed_forward_activation(m: nn.TransformerEncoderLayer, reasons: list[str]) -> dict:
+    """The feed-forward activation: F.relu / F.gelu (also what the strings "relu"/"gelu" become,
+    `_get_activation_fn`) or an nn.ReLU / nn.GELU module."""
+    activation = m.activation
+    if activation is F.relu or isinstance(activation, nn.ReLU):
+        return {"type": "Activation", "activation": "relu"}
+    if activation is F.gelu:
+        return {"type": "Activation", "activation": {"name": "gelu", "approximate": "none"}}
+    if isinstance(activation, nn.GELU):
+        return {"type": "Activation", "activation": {"name": "gelu", "approximate": activation.approximate}}
+    reasons.append(f"activation={activation!r}: the importer reads relu or gelu")
+    return {"type": "Activation", "activation": "relu"}
+
+
+@REGISTRY.imports.register(nn.TransformerEncoderLayer, call=block_call,
+                           time_major=lambda m: not m.self_attn.batch_first,
+                           produces=("MultiHeadAttention", "Dropout", "Add", "LayerNormalization", "Dense",
+                                     "Activation"))
+def encoder_layer(m: nn.TransformerEncoderLayer, reasons: list[str]) -> list[dict]:
+    """The layers nn.TransformerEncoderLayer.forward computes on its Python path
+    (torch/nn/modules/transformer.py: `_sa_block`, `_ff_block`), named as its submodules so that
+    its state_dict is the case's (`enc.self_attn.in_proj_weight`, `enc.linear1.weight`, ...):
+
+        post-norm: x = norm1(x + dropout1(self_attn(x)));  x = norm2(x + dropout2(ff(x)))
+        pre-norm:  x = x + dropout1(self_attn(norm1(x)));  x = x + dropout2(ff(norm2(x)))
+        ff(x) = linear2(dropout(activation(linear1(x))))
+
+    A block of several layers, returned as a list: each layer's name relative to the module's,
+    `inputs` naming its siblings or INPUT (the block's input); the last is its output. In eval
+    mode the dropouts are the identity. (In eval and without grad torch runs the fused
+    torch._transformer_encoder_layer_fwd instead where it can, e.g. batch_first with an even
+    number of heads; that is the same function, which the import's check of the module's own
+    predictions against the reference exercises.)"""
+    def dropout(name: str, source: str) -> dict:
+        return {"name": name, **dropout_module(getattr(m, name), reasons), "inputs": [source]}
+
+    def norm(name: str, source: str) -> dict:
+        return {"name": name, **layer_norm_module(getattr(m, name), reasons), "inputs": [source]}
+
+    attention = {"name": "self_attn", **attention_spec(m.self_attn, reasons)}
+    feed_forward = [
+        {"name": "linear1", **linear(m.linear1, reasons)},
+        {"name": "activation", **feed_forward_activation(m, reasons), "inputs": ["linear1"]},
+        dropout("dropout", "activation"),
+        {"name": "linear2", **linear(m.linear2, reasons), "inputs": ["dropout"]},
+        dropout("dropout2", "linear2"),
+    ]
+    if m.norm_first:
+        return [norm("norm1", INPUT), {**attention, "inputs": ["norm1"]}, dropout("dropout1", "self_attn"),
+                {"name": "residual1", "type": "Add", "inputs": [INPUT, "dropout1"]},
+                norm("norm2", "residual1"), {**feed_forward[0], "inputs": ["norm2"]}, *feed_forward[1:],
+                {"name": "residual2", "type": "Add", "inputs": ["residual1", "dropout2"]}]
+    return [{**attention, "inputs": [INPUT]}, dropout("dropout1", "self_attn"),
+            {"name": "residual1", "type": "Add", "inputs": [INPUT, "dropout1"]}, norm("norm1", "residual1"),
+            {**feed_forward[0], "inputs": ["norm1"]}, *feed_forward[1:],
+            {"name": "residual2", "type": "Add", "inputs": ["norm1", "dropout2"]}, norm("norm2", "residual2")]

@@ -1,5 +1,6 @@
-"""torch builders for Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D and the transposed convolutions, and the layout steps torch's
-windowed layers share.
+"""torch's convolutions, Conv1D/2D/3D, DepthwiseConv2D, SeparableConv2D and the transposed ones:
+builders, the import translations of nn.Conv*d / nn.ConvTranspose*d, the Conv1D/Conv2D
+reproducer template, and the layout steps torch's windowed layers share.
 
 torch's convolutions and poolings take only (batch, channels, *spatial)
 (torch/nn/modules/conv.py, pooling.py). The harness keeps every tensor between layers in the
@@ -19,11 +20,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from harness.backends.base import BuiltLayer, WeightBinding
+from harness.backends.base import BuiltLayer, Unsupported, WeightBinding
 from harness.backends.layout import AS_IS, conv_kernel_to_out_in_spatial, depthwise_to_grouped, transposed_conv_kernel
-from harness.backends.torch.registry import LAYER_BUILDERS as builders
+from harness.backends.torch import import_options as read
+from harness.backends.torch.registry import REGISTRY
+from harness.backends.torch.repro import activation as activation_source
 from harness.backends.windowed import TransposePlan, WindowLayout, describe
 from harness.reference.layers import windows as win
+
+builders = REGISTRY.layers
+nn = torch.nn
 
 CONV_MODULES = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}
 
@@ -138,3 +144,76 @@ def conv_transpose(spec, ctx) -> BuiltLayer:
     window = plan.window(spec.rank)
     return BuiltLayer(call=lambda x: activation(layout.leave(module(layout.enter(x))[window])), bindings=bindings,
                       implementation=implementation, detail=detail, module=module)
+
+
+# --- import translations (torch/nn/modules/conv.py) -------------------------------------------
+
+def conv_module(m, reasons) -> dict:  # torch/nn/modules/conv.py
+    if m.padding_mode != "zeros":
+        reasons.append(f"padding_mode={m.padding_mode!r}; the case pads with zeros")
+    rank = {nn.Conv1d: 1, nn.Conv2d: 2, nn.Conv3d: 3}[type(m)]
+    if rank == 2 and m.groups == m.in_channels > 1 and m.out_channels % m.in_channels == 0:
+        return depthwise_module(m, reasons)
+    return {"type": f"Conv{rank}D", "filters": m.out_channels, "kernel_size": read.option(m.kernel_size),
+            "strides": read.option(m.stride), "padding": read.padding(m, reasons),
+            "dilation_rate": read.option(m.dilation), "groups": m.groups, "use_bias": m.bias is not None,
+            "data_format": "channels_first"}
+
+
+REGISTRY.imports.register(nn.Conv1d, produces=("Conv1D",))(conv_module)
+REGISTRY.imports.register(nn.Conv2d, produces=("Conv2D", "DepthwiseConv2D"))(conv_module)
+REGISTRY.imports.register(nn.Conv3d, produces=("Conv3D",))(conv_module)
+
+
+def depthwise_module(m: nn.Conv2d, reasons) -> dict:
+    """Conv2d(groups=in_channels, out=in * K): torch's depthwise convolution ("also known as a
+    depthwise convolution", torch/nn/modules/conv.py), MobileNet's. The case's DepthwiseConv2D,
+    whose kernel (kh, kw, in, K) the state_dict's weight (in * K, 1, kh, kw) becomes: output
+    channel c * K + m in both. (As a grouped Conv2D it would run too, but Keras compiles grouped
+    convolutions with XLA on CPU, and the case would not say what the model is.)"""
+    return {"type": "DepthwiseConv2D", "kernel_size": read.option(m.kernel_size),
+            "depth_multiplier": m.out_channels // m.in_channels, "strides": read.option(m.stride),
+            "padding": read.padding(m, reasons), "dilation_rate": read.option(m.dilation),
+            "use_bias": m.bias is not None, "data_format": "channels_first"}
+
+
+@REGISTRY.imports.register(nn.ConvTranspose1d, produces=("Conv1DTranspose",))
+@REGISTRY.imports.register(nn.ConvTranspose2d, produces=("Conv2DTranspose",))
+def conv_transpose_module(m, reasons) -> dict:  # torch/nn/modules/conv.py ConvTranspose1d/2d
+    """The case's Conv1DTranspose/Conv2DTranspose with torch's explicit padding and
+    output_padding (both crop and extend the full output as torch does: harness/reference/layers/
+    transpose.py). padding 0 is written 'valid' with the output_padding stated, the same window
+    (F + output_padding cells), which Keras then runs natively."""
+    if m.padding_mode != "zeros":
+        reasons.append(f"padding_mode={m.padding_mode!r}; the case pads with zeros")
+    rank = 1 if isinstance(m, nn.ConvTranspose1d) else 2
+    pads, extra = read.pair(m.padding), read.pair(m.output_padding)
+    padding_field = "valid" if not any(pads) else (pads[0] if len(set(pads)) == 1 else pads)
+    layer = {"type": f"Conv{rank}DTranspose", "filters": m.out_channels, "kernel_size": read.option(m.kernel_size),
+             "strides": read.option(m.stride), "padding": padding_field, "dilation_rate": read.option(m.dilation),
+             "groups": m.groups, "use_bias": m.bias is not None, "data_format": "channels_first"}
+    if any(extra) or padding_field == "valid":
+        layer["output_padding"] = extra[0] if len(set(extra)) == 1 else extra
+    return layer
+
+
+# --- reproducer template ---------------------------------------------------------------------
+
+@REGISTRY.templates.register("Conv1D", "Conv2D")
+def conv_template(spec, input_shapes, dtype, training) -> str:
+    _, channels = win.split_channels(input_shapes[0], spec.data_format)
+    spatial, _ = win.split_channels(input_shapes[0], spec.data_format)
+    pads = spec.paddings(spatial)
+    if any(before != after for before, after in pads):
+        raise Unsupported("'same' padding that TF makes uneven here (the builder pads explicitly)")
+    module = f"Conv{spec.rank}d"
+    move_in, move_out = ("torch.movedim(x, -1, 1)", "torch.movedim({y}, 1, -1)") \
+        if spec.data_format == "channels_last" else ("x", "{y}")
+    bias = f', "{module}.bias": conv.bias' if spec.use_bias else ""
+    return f'''
+conv = torch.nn.{module}({channels}, {spec.filters}, {spec.kernel}, stride={spec.stride},
+    padding={tuple(before for before, _ in pads)}, dilation={spec.dilation}, groups={spec.groups},
+    bias={spec.use_bias}, dtype=dtype)
+params = {{"{module}.weight": conv.weight{bias}}}
+layer = lambda x: {activation_source(spec.activation, move_out.format(y=f"conv({move_in})"))}
+'''

@@ -1,4 +1,4 @@
-"""torch builder for Embedding."""
+"""torch's Embedding: builder and the import translation of nn.Embedding."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import torch
 
 from harness.backends.base import BuiltLayer, WeightBinding
 from harness.backends.layout import AS_IS
-from harness.backends.torch.registry import LAYER_BUILDERS as builders
+from harness.backends.torch.registry import REGISTRY
+
+builders = REGISTRY.layers
 
 
 @builders.register("Embedding")
@@ -17,3 +19,11 @@ def embedding(spec, ctx) -> BuiltLayer:
     module = torch.nn.Embedding(spec.input_dim, spec.output_dim, dtype=getattr(torch, ctx.dtype))
     binding = WeightBinding("embeddings", module.weight, "Embedding.weight", AS_IS)
     return BuiltLayer(call=module, bindings=[binding], detail="torch.nn.Embedding", module=module)
+
+
+@REGISTRY.imports.register(torch.nn.Embedding, produces=("Embedding",))
+def embedding_module(m: torch.nn.Embedding, reasons) -> dict:  # torch/nn/modules/sparse.py
+    for option in ("padding_idx", "max_norm"):
+        if getattr(m, option) is not None:
+            reasons.append(f"{option}={getattr(m, option)!r}")
+    return {"type": "Embedding", "input_dim": m.num_embeddings, "output_dim": m.embedding_dim}

@@ -1,5 +1,6 @@
 """A torch module (`module.py:ClassName` plus its state_dict) in the case's terms, for
-`python -m harness import`.
+`python -m harness import`: the machinery (load, walk or trace, dispatch, collect the problems);
+the translations themselves sit in the family modules, registered in REGISTRY.imports.
 
 The class is imported from the file and built with no arguments (or a function of no arguments
 called: `torchvision.models.resnet18(weights=None)` in a wrapper), the state_dict loaded into it
@@ -7,14 +8,16 @@ with `torch.load(weights_only=True)` and `load_state_dict(strict=True)`. An nn.S
 walked child by child (nested nn.Sequential children too, named `features.0` as in the
 state_dict): its forward is exactly the children in order (torch/nn/modules/container.py
 `Sequential.forward`). Another module's forward is traced with torch.fx into the graph form
-(`trace`): submodule calls, the functions and methods of `FX_FUNCTIONS`, a submodule called
-again as a Reuse node, the indexing after an nn.LSTM/GRU call read onto its layer
-(`recurrent_getitem`); a forward torch.fx cannot trace (data-dependent control flow) or a call
+(`trace`): submodule calls, the functions and methods with a translation, a submodule called
+again as a Reuse node, the indexing after a call that returns a tuple (nn.LSTM/GRU) read onto its
+layer (`tuple_getitem`); a forward torch.fx cannot trace (data-dependent control flow) or a call
 it has no translation for is refused with the reason.
 
-Each child module translates into a case layer by `TRANSLATORS` (one function per module class,
-the torch option -> the case field, citing the module's source in torch/nn/modules/); an option
-the case cannot express is an `ImportProblem`. Convolutions, pooling and BatchNorm act on
+Each child module translates into a case layer by the translation registered for its class in
+REGISTRY.imports (registry.py; one function per module class in the family module of the kinds
+it `produces`, the torch option -> the case field, citing the module's source in
+torch/nn/modules/); an option the case cannot express is an `ImportProblem`. A torch.fx call
+node (a function, or a method by its name) translates by the one registered for its target. Convolutions, pooling and BatchNorm act on
 channels_first data, so the case states `data_format: channels_first` / `axis: 1`; nn.Flatten
 flattens the array as it is, which is the case's Flatten with `data_format: channels_last`
 (no permutation). The weights file is the module's own state_dict, saved with torch.save.
@@ -31,6 +34,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from harness.backends.torch.import_options import BLOCK_INPUT, tensor_arguments
+from harness.backends.torch.registry import REGISTRY
 from harness.case.bounded_reading import check_archive, ratio_limit
 from harness.common.errors import CaseError
 from harness.case.imported_model import ImportedModel, ImportProblem
@@ -123,9 +128,9 @@ def built_by_function(function: Callable, name: str) -> nn.Module:
 def trace(module: nn.Module, class_name: str, layers: list, problems: list) -> tuple[list[str], list[str]]:
     """Another module's forward, traced with torch.fx.symbolic_trace (torch/fx/_symbolic_trace.py:
     each submodule call, function and method call becomes a graph node) into graph-form case
-    nodes: a submodule through `TRANSLATORS` (named by its path, as in the state_dict; a second
-    call is a Reuse node), a function or method through `FX_FUNCTIONS`. Returns the input names
-    (the forward's parameters) and the output node names."""
+    nodes: a submodule through its class's translation (named by its path, as in the state_dict; a
+    second call is a Reuse node), a function or method through its target's. Returns the input
+    names (the forward's parameters) and the output node names."""
     from torch import fx
 
     try:
@@ -137,8 +142,10 @@ def trace(module: nn.Module, class_name: str, layers: list, problems: list) -> t
     names: dict[Any, str] = {}
     taken = {path for path, _ in module.named_modules()}
     inputs, outputs, called = [], [], set()
-    tuples: dict[Any, dict] = {}  # an nn.LSTM/GRU call (its (output, state) tuple) -> its case layer
-    sequences: dict[Any, dict] = {}  # that tuple's [0]: the sequence, still the same case layer
+    tuples: dict[Any, tuple] = {}  # a call returning a tuple (nn.LSTM's (output, states)) -> (case layer, about)
+    sequences: dict[Any, tuple] = {}  # that tuple's [0]: the output, still the same case layer
+    blocks: set[str] = set()  # modules translated into several layers
+    order = AxisOrder(problems)
 
     def unique(name: str) -> str:
         candidate, count = name, 1
@@ -154,43 +161,67 @@ def trace(module: nn.Module, class_name: str, layers: list, problems: list) -> t
             inputs.append(names[node])
         elif node.op == "call_module":
             child = module.get_submodule(node.target)
-            if len(tensors) != len(node.args) or node.kwargs:
-                problems.append(ImportProblem(node.target, type(child).__name__, "called with other arguments "
-                                              "than tensors"))
-            sources = [names.get(argument, "?") for argument in tensors]
+            about = REGISTRY.imports.about.get(type(child), {})
+            reasons: list[str] = []
+            if "call" in about:  # a module called with more than its tensor (nn.MultiheadAttention)
+                arguments = about["call"](node, reasons)
+            else:
+                arguments = tensors
+                if len(tensors) != len(node.args) or node.kwargs:
+                    reasons.append("called with other arguments than tensors")
+            sources = [names.get(argument, "?") for argument in arguments]
             if node.target in called:
+                problems.extend(ImportProblem(node.target, type(child).__name__, reason) for reason in reasons)
                 names[node] = unique(f"{node.target}_again")
+                if node.target in blocks:
+                    problems.append(ImportProblem(node.target, type(child).__name__, "called again: it is several "
+                                                  "case layers, and a Reuse node repeats one layer"))
+                    continue
                 layers.append({"name": names[node], "type": "Reuse", "layer": node.target, "inputs": sources})
                 continue
             called.add(node.target)
-            translator = TRANSLATORS.get(type(child))
-            reasons: list[str] = []
+            translator = module_translation(child)
             spec = (translator(child, reasons) if translator is not None else {"type": type(child).__name__})
             if translator is None:
                 reasons.append("the importer has no translation for this module class")
             problems.extend(ImportProblem(node.target, type(child).__name__, reason) for reason in reasons)
-            names[node] = node.target
-            layers.append({"name": node.target, **spec, "inputs": sources})
-            if isinstance(child, RECURRENT):
-                tuples[node] = layers[-1]
+            if isinstance(spec, list):  # a block of several layers (nn.TransformerEncoderLayer)
+                block = expand_block(node.target, spec, sources)
+                taken.update(layer["name"] for layer in block)
+                layers.extend(block)
+                names[node] = block[-1]["name"]
+                blocks.add(node.target)
+            else:
+                names[node] = node.target
+                layers.append({"name": node.target, **spec, "inputs": sources})
+                if "others_used" in about:
+                    tuples[node] = (layers[-1], about)
+            order.follow(node, arguments, about["time_major"](child) if "time_major" in about else None,
+                         layers[-1] if not isinstance(spec, list) else None, node.target, type(child).__name__)
         elif node.op == "call_function" and node.target is operator.getitem:
-            recurrent_getitem(node, names, tuples, sequences, problems)
+            tuple_getitem(node, names, tuples, sequences, problems)
+            order.carry(node, node.args[0])
+        elif node.op in ("call_function", "call_method") and swaps_batch_and_time(node):
+            names[node] = names.get(node.args[0], "?")  # no layer: the case's tensors keep (batch, time, ...)
+            order.swap(node, node.args[0])
         elif node.op in ("call_function", "call_method"):
             label = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", str(node.target))
-            translator = FX_FUNCTIONS.get(node.target)
+            translator = call_translation(node.target)
             reasons = []
             spec = translator(node, reasons) if translator is not None else {"type": label}
             if translator is None:
                 reasons.append(f"the importer has no translation for {node.op} {label}")
             names[node] = unique(node.name)
             problems.extend(ImportProblem(names[node], label, reason) for reason in reasons)
-            sources = [names.get(argument, "?") for argument in _tensor_arguments(node)]
+            sources = [names.get(argument, "?") for argument in tensor_arguments(node)]
             layers.append({"name": names[node], **spec, "inputs": sources})
+            order.follow(node, tensor_arguments(node), None, layers[-1], names[node], label)
         elif node.op == "output":
             result = node.args[0]
             for item in (result if isinstance(result, (tuple, list)) else [result]):
                 if isinstance(item, fx.Node) and item in names:
                     outputs.append(names[item])
+                    order.check_output(item, names[item])
                 else:
                     problems.append(ImportProblem(class_name, "output", f"returns {item!r}, not a tensor"))
         else:  # get_attr: a parameter or buffer used directly in forward
@@ -199,99 +230,138 @@ def trace(module: nn.Module, class_name: str, layers: list, problems: list) -> t
     return inputs, outputs
 
 
-LAST_STEP = [(slice(None), -1), (slice(None), -1, slice(None)), (slice(None), -1, Ellipsis)]
-"""`out[:, -1]` and its spellings on a batch_first sequence: the last step."""
+def expand_block(path: str, spec: list[dict], sources: list[str]) -> list[dict]:
+    """A module's block of layers (its translation returned a list) under the module's path:
+    `enc.self_attn`, `enc.norm1`, ... (its submodules' state_dict names), BLOCK_INPUT -> its input."""
+    source = sources[0] if sources else "?"
+    return [{**layer, "name": f"{path}.{layer['name']}",
+             "inputs": [source if name == BLOCK_INPUT else f"{path}.{name}" for name in layer["inputs"]]}
+            for layer in spec]
 
 
-def recurrent_getitem(node, names: dict, tuples: dict, sequences: dict, problems: list) -> None:
-    """The indexing that follows an nn.LSTM/GRU call in a torch text model, mapped onto the
-    case's recurrent layer instead of becoming a layer of its own:
+SWAPS = {"transpose", "swapaxes", "swapdims", torch.transpose, torch.swapaxes, torch.swapdims}
 
-    * `out, _ = self.lstm(x)`: torch.fx records `getitem(lstm, 0)` (the sequence, which is the
-      case layer's output with return_sequences) and `getitem(lstm, 1)` (the final states); an
-      unused one is dropped, a used one is a problem (the case's layer returns its output only);
-    * `out[:, -1]` on that sequence, its only use: the last step, which is the case layer with
-      return_sequences false (the same value: a forward recurrence's last output). Another
-      index, or a sequence also used whole, is a problem; so is `out[:, -1]` of a
-      bidirectional module (`bidirectional=True` is the case's Bidirectional concat), whose
-      reverse half at the last step is not the reverse direction's final state.
+
+def swaps_batch_and_time(node) -> bool:
+    """`x.transpose(0, 1)` (and torch.transpose, swapaxes, swapdims) or `x.permute(1, 0, 2, ...)`:
+    the batch and time axes swapped, as a model around batch_first=False modules does."""
+    dims = [argument for argument in node.args[1:]]
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = list(dims[0])
+    if node.target in SWAPS:
+        return sorted(dims) == [0, 1] and not node.kwargs
+    if node.target in ("permute", torch.permute):
+        return len(dims) >= 2 and dims[:2] == [1, 0] and dims[2:] == list(range(2, len(dims))) and not node.kwargs
+    return False
+
+
+PER_POSITION = {"Dense", "Activation", "Dropout", "Add", "Multiply", "ReLU", "LeakyReLU", "Embedding",
+                "LayerNormalization"}
+"""Case layers that act on each (batch, time) position alike, so on a tensor with the two axes
+swapped too (LayerNormalization and Activation only along the last axis)."""
+
+
+def per_position(layer: dict) -> bool:
+    if layer["type"] not in PER_POSITION:
+        return False
+    axis = layer.get("axis", -1) if layer["type"] == "LayerNormalization" else (
+        layer["activation"].get("axis", -1) if isinstance(layer.get("activation"), dict) else -1)
+    return axis == -1
+
+
+class AxisOrder:
+    """Which traced tensors are time-major: (time, batch, ...) after a swap of the first two axes
+    (`swaps_batch_and_time`). The case's tensors are (batch, time, ...) throughout, so a swap is
+    no layer: a module registered with `time_major` (nn.MultiheadAttention or
+    nn.TransformerEncoderLayer with batch_first=False) translates as batch-first where its input
+    is time-major, position-wise layers pass either order through, and anything else on a
+    time-major tensor, a batch_first=False module on a batch-major one, or a time-major output,
+    is a problem."""
+
+    def __init__(self, problems: list) -> None:
+        self.problems, self.time_major = problems, set()
+
+    def swap(self, node, source) -> None:
+        if source not in self.time_major:
+            self.time_major.add(node)
+
+    def carry(self, node, source) -> None:
+        if source in self.time_major:
+            self.time_major.add(node)
+
+    def follow(self, node, arguments: list, wants: bool | None, layer: dict | None, name: str, label: str) -> None:
+        """`wants`: the module's own order (True: time-major), None where it has none."""
+        found = [argument in self.time_major for argument in arguments]
+        if wants is not None:
+            if wants and not all(found):
+                self.problems.append(ImportProblem(name, label, "batch_first=False: it takes (time, batch, "
+                                                   "features), the case's tensors are (batch, time, features); swap "
+                                                   "the axes before it (x.transpose(0, 1)) and back after it"))
+            elif not wants and any(found):
+                self.problems.append(ImportProblem(name, label, "its input has the batch and time axes swapped "
+                                                   "(time-major) and it takes (batch, time, features)"))
+            if wants:
+                self.time_major.add(node)
+        elif any(found):
+            if all(found) and layer is not None and per_position(layer):
+                self.time_major.add(node)
+            else:
+                self.problems.append(ImportProblem(name, label, "its input has the batch and time axes swapped "
+                                                   "(time-major); the case's layers take (batch, time, ...)"))
+
+    def check_output(self, node, name: str) -> None:
+        if node in self.time_major:
+            self.problems.append(ImportProblem(name, "output", "returns a tensor with the batch and time axes "
+                                               "swapped (time-major); swap them back: the case's outputs are "
+                                               "(batch, ...)"))
+
+
+def module_translation(child: nn.Module) -> Callable | None:
+    """The translation registered for this module's class (its family module, REGISTRY.imports)."""
+    return REGISTRY.imports.get(type(child))
+
+
+def call_translation(target) -> Callable | None:
+    """The translation registered for a torch.fx call's target: a function, or a method's name
+    (`x.relu()`). A module class is not a call's target here (those translate the module)."""
+    if isinstance(target, type):
+        return None
+    try:
+        return REGISTRY.imports.get(target)
+    except TypeError:  # an unhashable target
+        return None
+
+
+ONLY_AFTER_TUPLES = ("the importer translates only the indexing after an nn.LSTM/GRU/MultiheadAttention call "
+                     "(`out, _ = lstm(x)`, and `out[:, -1]` after a recurrent one)")
+
+
+def tuple_getitem(node, names: dict, tuples: dict, sequences: dict, problems: list) -> None:
+    """The indexing that follows a call returning a tuple (registered with `others_used`, the
+    reason a use of its other items is refused: nn.LSTM/GRU's final states), read onto the case
+    layer instead of becoming a layer of its own:
+
+    * `out, _ = self.lstm(x)`: torch.fx records `getitem(lstm, 0)` (the output, which is the case
+      layer's) and `getitem(lstm, 1)`; an unused one is dropped, a used one is a problem (the
+      case's layer returns its output only);
+    * an indexing of that output: the translation's own `indexing` (recurrent.py `last_step`:
+      `out[:, -1]`), or a problem.
     """
     source, index = node.args[0], node.args[1]
     label = f"getitem {index!r}"
     if source in tuples and index == 0:
         names[node], sequences[node] = names[source], tuples[source]
     elif source in tuples and not node.users:
-        return  # `out, _ = ...`: the states, unused
+        return  # `out, _ = ...`: the other items, unused
     elif source in tuples:
-        problems.append(ImportProblem(names.get(source, "?"), label, "uses the final states; the case's "
-                                      "recurrent layer returns its output only"))
-    elif source in sequences and index in LAST_STEP and sequences[source]["type"] == "Bidirectional":
-        problems.append(ImportProblem(names.get(source, "?"), label, "the last step of a bidirectional output: "
-                                      "its reverse half there has read only that step (Keras' Bidirectional "
-                                      "without return_sequences takes the reverse direction's state after "
-                                      "step 0, h_n[1]); the case has no slice layer for it"))
-    elif source in sequences and index in LAST_STEP and len(source.users) == 1:
-        sequences[source]["return_sequences"] = False
-        names[node] = names[source]
-    elif source in sequences and index in LAST_STEP:
-        problems.append(ImportProblem(names.get(source, "?"), label, "the last step of a sequence that is also "
-                                      "used whole; the case's layer outputs one or the other"))
+        problems.append(ImportProblem(names.get(source, "?"), label, tuples[source][1]["others_used"]))
+    elif source in sequences and "indexing" in sequences[source][1]:
+        layer, about = sequences[source]
+        if not about["indexing"](node, source, names.get(source, "?"), layer, problems):
+            problems.append(ImportProblem(node.name, label, ONLY_AFTER_TUPLES))
     else:
-        problems.append(ImportProblem(node.name, label, "the importer translates only the indexing after an "
-                                      "nn.LSTM/GRU call (`out, _ = lstm(x)`, `out[:, -1]`)"))
+        problems.append(ImportProblem(node.name, label, ONLY_AFTER_TUPLES))
     names.setdefault(node, names.get(source, "?"))
-
-
-def _tensor_arguments(node) -> list:
-    from torch import fx
-
-    found = []
-    for argument in node.args:
-        if isinstance(argument, fx.Node):
-            found.append(argument)
-        elif isinstance(argument, (tuple, list)):
-            found.extend(item for item in argument if isinstance(item, fx.Node))
-    return found
-
-
-def _fx_activation(name: str) -> Callable:
-    def translate(node, reasons) -> dict:
-        if len(_tensor_arguments(node)) != 1:
-            reasons.append("not one tensor argument")
-        return {"type": "Activation", "activation": name}
-    return translate
-
-
-def _fx_merge(kind: str) -> Callable:
-    def translate(node, reasons) -> dict:
-        if len(_tensor_arguments(node)) != len(node.args) or node.kwargs:
-            reasons.append("an argument that is not a tensor of the model (a constant)")
-        return {"type": kind}
-    return translate
-
-
-def _fx_flatten(node, reasons) -> dict:  # torch.flatten(x, start_dim=0, end_dim=-1); Tensor.flatten alike
-    start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
-    end = node.args[2] if len(node.args) > 2 else node.kwargs.get("end_dim", -1)
-    if (start, end) != (1, -1):
-        reasons.append(f"flatten(start_dim={start}, end_dim={end}); the case flattens every axis but the batch")
-    return {"type": "Flatten", "data_format": "channels_last"}
-
-
-def _fx_cat(node, reasons) -> dict:  # torch.cat(tensors, dim=0)
-    dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
-    if dim == 0:
-        reasons.append("cat along the batch axis")
-    return {"type": "Concatenate", "axis": dim}
-
-
-FX_FUNCTIONS: dict[Any, Callable] = {
-    torch.relu: _fx_activation("relu"), torch.nn.functional.relu: _fx_activation("relu"),
-    "relu": _fx_activation("relu"), torch.tanh: _fx_activation("tanh"), "tanh": _fx_activation("tanh"),
-    torch.sigmoid: _fx_activation("sigmoid"), "sigmoid": _fx_activation("sigmoid"),
-    operator.add: _fx_merge("Add"), torch.add: _fx_merge("Add"), operator.mul: _fx_merge("Multiply"),
-    torch.mul: _fx_merge("Multiply"), torch.flatten: _fx_flatten, "flatten": _fx_flatten, torch.cat: _fx_cat,
-}
 
 
 def walk(module: nn.Sequential, prefix: str, layers: list, problems: list) -> None:
@@ -302,7 +372,7 @@ def walk(module: nn.Sequential, prefix: str, layers: list, problems: list) -> No
             continue
         if isinstance(child, nn.Identity):
             continue  # computes nothing and holds nothing
-        translator = TRANSLATORS.get(type(child))
+        translator = module_translation(child)
         if translator is None:
             problems.append(ImportProblem(path, type(child).__name__, "the importer has no translation for this "
                                           "module class" + ("" if type(child).__module__.startswith("torch.")
@@ -310,265 +380,10 @@ def walk(module: nn.Sequential, prefix: str, layers: list, problems: list) -> No
             layers.append({"name": path, "type": type(child).__name__})
             continue
         reasons: list[str] = []
-        layers.append({"name": path, **translator(child, reasons)})
+        spec = translator(child, reasons)
+        if isinstance(spec, list):  # a block with residual connections: a sequential case cannot hold it
+            reasons.append("several layers with residual connections: the importer reads it called from a "
+                           "module's forward (traced), not as a child of an nn.Sequential")
+            spec = {"type": type(child).__name__}
+        layers.append({"name": path, **spec})
         problems.extend(ImportProblem(path, type(child).__name__, reason) for reason in reasons)
-
-
-def _pair(value) -> list[int]:
-    return list(value) if isinstance(value, (tuple, list)) else [value]
-
-
-def _option(value):
-    """An int stays an int (the case reads it for every axis), a tuple becomes a list."""
-    return list(value) if isinstance(value, (tuple, list)) else value
-
-
-def _padding(module, reasons: list[str]):
-    """torch's padding as the case writes it: 'valid'/'same', or the explicit amount (an int,
-    or one per axis), which the case's convolutions and poolings take (both sides alike)."""
-    padding = module.padding
-    if padding in ("valid", "same"):
-        return padding
-    rank = len(_pair(module.kernel_size))
-    pads = _pair(padding) * (rank if len(_pair(padding)) == 1 else 1)
-    if all(p == 0 for p in pads):
-        return "valid"
-    # 'same' pads (k - 1) d / 2 on each side where that is whole and the stride 1: equal to it,
-    # and Keras runs 'same' natively.
-    if isinstance(module, nn.modules.conv._ConvNd) and all(s == 1 for s in _pair(module.stride)) and all(
-            (k - 1) * d == 2 * p for k, d, p in zip(_pair(module.kernel_size), _pair(module.dilation) * len(pads), pads)):
-        return "same"
-    return pads[0] if len(set(pads)) == 1 else list(pads)
-
-
-def linear(m: nn.Linear, reasons) -> dict:  # torch/nn/modules/linear.py
-    return {"type": "Dense", "units": m.out_features, "use_bias": m.bias is not None}
-
-
-def conv(m, reasons) -> dict:  # torch/nn/modules/conv.py
-    if m.padding_mode != "zeros":
-        reasons.append(f"padding_mode={m.padding_mode!r}; the case pads with zeros")
-    rank = {nn.Conv1d: 1, nn.Conv2d: 2, nn.Conv3d: 3}[type(m)]
-    if rank == 2 and m.groups == m.in_channels > 1 and m.out_channels % m.in_channels == 0:
-        return depthwise(m, reasons)
-    return {"type": f"Conv{rank}D", "filters": m.out_channels, "kernel_size": _option(m.kernel_size),
-            "strides": _option(m.stride), "padding": _padding(m, reasons), "dilation_rate": _option(m.dilation),
-            "groups": m.groups, "use_bias": m.bias is not None, "data_format": "channels_first"}
-
-
-def conv_transpose(m, reasons) -> dict:  # torch/nn/modules/conv.py ConvTranspose1d/2d
-    """The case's Conv1DTranspose/Conv2DTranspose with torch's explicit padding and
-    output_padding (both crop and extend the full output as torch does: harness/reference/layers/
-    transpose.py). padding 0 is written 'valid' with the output_padding stated, the same window
-    (F + output_padding cells), which Keras then runs natively."""
-    if m.padding_mode != "zeros":
-        reasons.append(f"padding_mode={m.padding_mode!r}; the case pads with zeros")
-    rank = 1 if isinstance(m, nn.ConvTranspose1d) else 2
-    pads, extra = _pair(m.padding), _pair(m.output_padding)
-    padding = "valid" if not any(pads) else (pads[0] if len(set(pads)) == 1 else pads)
-    layer = {"type": f"Conv{rank}DTranspose", "filters": m.out_channels, "kernel_size": _option(m.kernel_size),
-             "strides": _option(m.stride), "padding": padding, "dilation_rate": _option(m.dilation),
-             "groups": m.groups, "use_bias": m.bias is not None, "data_format": "channels_first"}
-    if any(extra) or padding == "valid":
-        layer["output_padding"] = extra[0] if len(set(extra)) == 1 else extra
-    return layer
-
-
-def depthwise(m: nn.Conv2d, reasons) -> dict:
-    """Conv2d(groups=in_channels, out=in * K): torch's depthwise convolution ("also known as a
-    depthwise convolution", torch/nn/modules/conv.py), MobileNet's. The case's DepthwiseConv2D,
-    whose kernel (kh, kw, in, K) the state_dict's weight (in * K, 1, kh, kw) becomes: output
-    channel c * K + m in both. (As a grouped Conv2D it would run too, but Keras compiles grouped
-    convolutions with XLA on CPU, and the case would not say what the model is.)"""
-    return {"type": "DepthwiseConv2D", "kernel_size": _option(m.kernel_size),
-            "depth_multiplier": m.out_channels // m.in_channels, "strides": _option(m.stride),
-            "padding": _padding(m, reasons), "dilation_rate": _option(m.dilation),
-            "use_bias": m.bias is not None, "data_format": "channels_first"}
-
-
-def batch_norm(m, reasons) -> dict:  # torch/nn/modules/batchnorm.py
-    if m.momentum is None:
-        reasons.append("momentum=None (a cumulative average); the case's moving statistics use a momentum")
-    if not m.track_running_stats:
-        reasons.append("track_running_stats=False: batch statistics in eval mode too")
-    return {"type": "BatchNormalization", "axis": 1, "epsilon": m.eps, "momentum": 1 - (m.momentum or 0.1),
-            "moving_variance": "unbiased", "center": m.affine, "scale": m.affine}
-
-
-def layer_norm(m: nn.LayerNorm, reasons) -> dict:  # torch/nn/modules/normalization.py
-    if m.elementwise_affine and m.bias is None:
-        reasons.append("bias=False with elementwise_affine: the case's center goes with scale here")
-    axes = list(range(-len(m.normalized_shape), 0))
-    return {"type": "LayerNormalization", "axis": axes if len(axes) > 1 else axes[0], "epsilon": m.eps,
-            "center": m.elementwise_affine, "scale": m.elementwise_affine}
-
-
-def embedding(m: nn.Embedding, reasons) -> dict:  # torch/nn/modules/sparse.py
-    for option in ("padding_idx", "max_norm"):
-        if getattr(m, option) is not None:
-            reasons.append(f"{option}={getattr(m, option)!r}")
-    return {"type": "Embedding", "input_dim": m.num_embeddings, "output_dim": m.embedding_dim}
-
-
-def activation(name: str) -> Callable:  # torch/nn/modules/activation.py
-    return lambda m, reasons: {"type": "Activation", "activation": name}
-
-
-def along(name: str) -> Callable:  # torch/nn/modules/activation.py: Softmax, LogSoftmax
-    def translate(m, reasons) -> dict:
-        if m.dim is None:
-            reasons.append("dim=None: torch picks the axis from the input's rank (a legacy rule); "
-                           "give the module its dim")
-            return {"type": "Activation", "activation": name}
-        return {"type": "Activation", "activation": {"name": name, "axis": int(m.dim)}}
-    return translate
-
-
-def gelu(m: nn.GELU, reasons) -> dict:
-    return {"type": "Activation", "activation": {"name": "gelu", "approximate": m.approximate}}
-
-
-def relu6(m: nn.ReLU6, reasons) -> dict:  # torch/nn/modules/activation.py: Hardtanh(0, 6)
-    return {"type": "ReLU", "max_value": 6.0}
-
-
-def hardtanh(m: nn.Hardtanh, reasons) -> dict:
-    if m.min_val != 0:
-        reasons.append(f"min_val={m.min_val}: the case's ReLU clips below at 0 (a Hardtanh with "
-                       "another lower bound has no layer here)")
-    return {"type": "ReLU", "max_value": float(m.max_val)}
-
-
-def threshold(m: nn.Threshold, reasons) -> dict:
-    if m.value != 0 or m.threshold < 0:
-        reasons.append(f"Threshold({m.threshold}, {m.value}): the case's ReLU maps x <= threshold "
-                       "to 0 and needs threshold >= 0")
-    return {"type": "ReLU", "threshold": float(m.threshold)}
-
-
-def leaky_relu(m: nn.LeakyReLU, reasons) -> dict:
-    return {"type": "LeakyReLU", "negative_slope": float(m.negative_slope)}
-
-
-def flatten(m: nn.Flatten, reasons) -> dict:  # torch/nn/modules/flatten.py
-    if (m.start_dim, m.end_dim) != (1, -1):
-        reasons.append(f"start_dim={m.start_dim}, end_dim={m.end_dim}: the case flattens every axis but the batch")
-    return {"type": "Flatten", "data_format": "channels_last"}  # the array as it is: no permutation
-
-
-def recurrent(kind: str) -> Callable:  # torch/nn/modules/rnn.py: LSTM, GRU
-    """One forward layer, batch_first, with biases: the case's layer with every step's output
-    (`return_sequences`; `out[:, -1]` after it turns that off, see `recurrent_getitem`). The
-    weights stay the state_dict's: the case's torch mapping reorders nn.LSTM's [i, f, g, o] and
-    nn.GRU's [r, z, n] rows and folds bias_hh_l0 into the case's bias (harness/weights/native_weights.py).
-    nn.GRU computes the reset-after form only."""
-    def translate(m, reasons) -> dict:
-        if not m.batch_first:
-            reasons.append("batch_first=False: time-major input; the case's sequences are (batch, time, features)")
-        if m.num_layers != 1:
-            reasons.append(f"num_layers={m.num_layers}: stacked layers in one module; write one module per layer")
-        if getattr(m, "proj_size", 0):
-            reasons.append(f"proj_size={m.proj_size}: a projected LSTM")
-        if not m.bias:
-            reasons.append("bias=False: the case's recurrent layers have a bias")
-        spec = {"type": kind, "units": m.hidden_size, "return_sequences": True}
-        spec = {**spec, "reset_after": True} if kind == "GRU" else spec
-        if m.bidirectional:
-            # The output [forward, reverse], the reverse half in forward time: Keras'
-            # Bidirectional concat with return_sequences (harness/reference/layers/bidirectional.py).
-            return {"type": "Bidirectional", "layer": spec, "merge_mode": "concat"}
-        return spec
-    return translate
-
-
-def dropout(m: nn.Dropout, reasons) -> dict:  # torch/nn/modules/dropout.py
-    return {"type": "Dropout", "rate": m.p}
-
-
-def pooling(kind: str) -> Callable:  # torch/nn/modules/pooling.py
-    def translate(m, reasons) -> dict:
-        if getattr(m, "dilation", 1) not in (1, (1, 1)):
-            reasons.append(f"dilation={m.dilation!r}: the case's poolings are not dilated")
-        if getattr(m, "divisor_override", None) is not None:
-            reasons.append(f"divisor_override={m.divisor_override}: the case divides by the window's count")
-        if getattr(m, "return_indices", False):
-            reasons.append("return_indices=True: a second output the case has no layer for")
-        rank = int(type(m).__name__[-2])  # MaxPool1d ... AvgPool3d
-        spec = {"type": f"{kind}Pooling{rank}D", "pool_size": _option(m.kernel_size),
-                "strides": _option(m.stride if m.stride is not None else m.kernel_size),
-                "padding": _padding(m, reasons), "data_format": "channels_first"}
-        if m.ceil_mode:
-            spec["ceil_mode"] = True
-        if kind == "Average":  # torch's default counts the padding; TF's (the case's) does not
-            spec["count_include_pad"] = bool(m.count_include_pad)
-        return spec
-    return translate
-
-
-def adaptive(kind: str) -> Callable:  # torch/nn/modules/pooling.py: AdaptiveAvgPool*, AdaptiveMaxPool*
-    def translate(m, reasons) -> dict:
-        rank = 1 if "1d" in type(m).__name__ else 2
-        if getattr(m, "return_indices", False):
-            reasons.append("return_indices=True: a second output the case has no layer for")
-        return _adaptive_spec(kind, rank, m.output_size, reasons)
-    return translate
-
-
-def _adaptive_spec(kind: str, rank: int, output_size, reasons) -> dict:
-    if any(size is None for size in _pair(output_size)):
-        reasons.append(f"output_size={output_size!r}: None (keep the input's size) has no case field; "
-                       "give every size")
-    return {"type": f"Adaptive{kind}Pooling{rank}D", "output_size": _option(output_size),
-            "data_format": "channels_first"}
-
-
-def _fx_adaptive(kind: str, rank: int) -> Callable:  # F.adaptive_avg_pool2d(x, output_size) and alike
-    def translate(node, reasons) -> dict:
-        size = node.args[1] if len(node.args) > 1 else node.kwargs.get("output_size")
-        if node.kwargs.get("return_indices") or (len(node.args) > 2 and node.args[2]):
-            reasons.append("return_indices=True: a second output the case has no layer for")
-        return _adaptive_spec(kind, rank, size, reasons)
-    return translate
-
-
-def zero_pad(m, reasons) -> dict:  # torch/nn/modules/padding.py: (left, right[, top, bottom])
-    """ZeroPad1d/2d and ConstantPad1d/2d (whose value the case's `value` keeps)."""
-    pads = list(m.padding)
-    if any(p < 0 for p in pads):
-        reasons.append(f"padding={tuple(pads)}: negative padding crops; give it as a cropping")
-    value = {"value": float(m.value)} if getattr(m, "value", 0) else {}
-    if len(pads) == 4:
-        left, right, top, bottom = pads
-        return {"type": "ZeroPadding2D", "padding": [[top, bottom], [left, right]], "data_format": "channels_first",
-                **value}
-    return {"type": "ZeroPadding1D", "padding": pads, "data_format": "channels_first", **value}
-
-
-
-RECURRENT = (nn.LSTM, nn.GRU)
-TRANSLATORS: dict[type, Callable[[Any, list[str]], dict]] = {
-    nn.LSTM: recurrent("LSTM"), nn.GRU: recurrent("GRU"),
-    nn.Linear: linear, nn.Conv1d: conv, nn.Conv2d: conv, nn.Conv3d: conv,
-    nn.MaxPool3d: pooling("Max"), nn.AvgPool3d: pooling("Average"),
-    nn.ConvTranspose1d: conv_transpose, nn.ConvTranspose2d: conv_transpose,
-    nn.BatchNorm1d: batch_norm, nn.BatchNorm2d: batch_norm, nn.LayerNorm: layer_norm,
-    nn.Embedding: embedding, nn.Flatten: flatten, nn.Dropout: dropout,
-    nn.ReLU: activation("relu"), nn.ReLU6: relu6, nn.Hardtanh: hardtanh, nn.Threshold: threshold,
-    nn.LeakyReLU: leaky_relu, nn.Hardswish: activation("hard_swish"), nn.GELU: gelu,
-    nn.Softmax: along("softmax"), nn.LogSoftmax: along("log_softmax"), nn.Tanh: activation("tanh"), nn.Sigmoid: activation("sigmoid"),
-    nn.MaxPool1d: pooling("Max"), nn.MaxPool2d: pooling("Max"),
-    nn.AvgPool1d: pooling("Average"), nn.AvgPool2d: pooling("Average"),
-    nn.ZeroPad1d: zero_pad, nn.ZeroPad2d: zero_pad, nn.ConstantPad1d: zero_pad, nn.ConstantPad2d: zero_pad,
-    nn.AdaptiveAvgPool1d: adaptive("Average"), nn.AdaptiveAvgPool2d: adaptive("Average"),
-    nn.AdaptiveMaxPool1d: adaptive("Max"), nn.AdaptiveMaxPool2d: adaptive("Max"),
-}
-
-FX_FUNCTIONS.update({
-    # `out += identity` (torchvision's BasicBlock/Bottleneck): fx records operator.iadd, the same
-    # sum as `+` on the traced values (the in-place write is not observable in the graph).
-    operator.iadd: _fx_merge("Add"),
-    torch.nn.functional.adaptive_avg_pool1d: _fx_adaptive("Average", 1),
-    torch.nn.functional.adaptive_avg_pool2d: _fx_adaptive("Average", 2),
-    torch.nn.functional.adaptive_max_pool1d: _fx_adaptive("Max", 1),
-    torch.nn.functional.adaptive_max_pool2d: _fx_adaptive("Max", 2),
-})

@@ -49,14 +49,21 @@ def place(root: torch.nn.Module, name: str, module: torch.nn.Module) -> None:
 
 
 def save_checkpoint(model: NativeModel, tensors: dict[str, np.ndarray], path: str) -> None:
-    """torch.save of a state_dict: an OrderedDict of key -> tensor, as `state_dict()` returns."""
+    """torch.save of a state_dict: an OrderedDict of key -> tensor, as `state_dict()` returns,
+    in the form torch's own module saves (a layer module with `pack_checkpoint`: the attention's
+    packed in_proj_weight)."""
+    for prefix, module in model.container.named_modules():
+        if hasattr(module, "pack_checkpoint"):
+            tensors = module.pack_checkpoint(f"{prefix}.", tensors)
     torch.save(OrderedDict((key, torch.from_numpy(np.ascontiguousarray(value))) for key, value in tensors.items()),
                path)
 
 
-def read_checkpoint(path: str) -> CheckpointContents:
+def read_checkpoint(path: str, model: NativeModel | None = None) -> CheckpointContents:
     """A state_dict saved with torch.save, loaded with weights_only=True: only tensors and plain
-    containers are unpickled, no code from the file runs (torch/serialization.py)."""
+    containers are unpickled, no code from the file runs (torch/serialization.py). A layer module
+    of `model` with `unpack_checkpoint` reads torch's own module's form (the attention's packed
+    in_proj_weight) into its tensors."""
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -71,7 +78,12 @@ def read_checkpoint(path: str) -> CheckpointContents:
                  else f"a {type(loaded).__name__}")
         raise ValueError(f"the file holds {found}, not a state_dict (names -> tensors); save "
                          "model.state_dict() itself: torch.save(model.state_dict(), PATH)")
-    return CheckpointContents({key: to_numpy(tensor) for key, tensor in loaded.items()})
+    tensors, names = {key: to_numpy(tensor) for key, tensor in loaded.items()}, {}
+    if model is not None:
+        for prefix, module in model.container.named_modules():
+            if hasattr(module, "unpack_checkpoint"):
+                module.unpack_checkpoint(f"{prefix}.", tensors, names)
+    return CheckpointContents(tensors, names)
 
 
 def to_numpy(tensor: torch.Tensor) -> np.ndarray:

@@ -17,13 +17,21 @@ cases/discovered_batchnorm_one_value_per_channel.yaml shows it.
 
 from __future__ import annotations
 
+from functools import cache
+
 import torch
 import torch.nn.functional as F
 
 from harness.backends.base import BuiltLayer, HeldTensor, Unsupported, WeightBinding
 from harness.backends.layout import AS_IS
-from harness.backends.torch.registry import LAYER_BUILDERS as builders
+from harness.backends.torch.defaults.probing import F64, keeps_rng, tensor
+from harness.backends.torch.registry import REGISTRY
+from harness.defaults import probes
+from harness.defaults.reading import Reading
 from harness.reference.layers.normalization import positive_axis
+
+builders = REGISTRY.layers
+nn = torch.nn
 
 NUM_BATCHES_UNUSED = ("a count of training batches, used only with momentum=None (a cumulative average, "
                       "torch/nn/modules/batchnorm.py `forward`); the adapter always sets momentum")
@@ -128,3 +136,96 @@ def layer_normalization(spec, ctx) -> BuiltLayer:
         moved = f", axes {list(axes)} moved to the end and back"
     return BuiltLayer(call=call, bindings=bindings, module=module,
                       detail=f"torch.nn.LayerNorm({list(shape)}, eps={spec.epsilon}){moved}")
+
+
+# --- import translations (torch/nn/modules/batchnorm.py, normalization.py) -------------------
+
+@REGISTRY.imports.register(nn.BatchNorm1d, nn.BatchNorm2d, produces=("BatchNormalization",))
+def batch_norm_module(m, reasons) -> dict:  # torch/nn/modules/batchnorm.py
+    if m.momentum is None:
+        reasons.append("momentum=None (a cumulative average); the case's moving statistics use a momentum")
+    if not m.track_running_stats:
+        reasons.append("track_running_stats=False: batch statistics in eval mode too")
+    return {"type": "BatchNormalization", "axis": 1, "epsilon": m.eps, "momentum": 1 - (m.momentum or 0.1),
+            "moving_variance": "unbiased", "center": m.affine, "scale": m.affine}
+
+
+@REGISTRY.imports.register(nn.LayerNorm, produces=("LayerNormalization",))
+def layer_norm_module(m: nn.LayerNorm, reasons) -> dict:  # torch/nn/modules/normalization.py
+    if m.elementwise_affine and m.bias is None:
+        reasons.append("bias=False with elementwise_affine: the case's center goes with scale here")
+    axes = list(range(-len(m.normalized_shape), 0))
+    return {"type": "LayerNormalization", "axis": axes if len(axes) > 1 else axes[0], "epsilon": m.eps,
+            "center": m.elementwise_affine, "scale": m.elementwise_affine}
+
+
+# --- reproducer template ---------------------------------------------------------------------
+
+@REGISTRY.templates.register("LayerNormalization")
+def layer_normalization_template(spec, input_shapes, dtype, training) -> str:
+    rank = len(input_shapes[0]) + 1
+    axes = spec.positive_axes(rank)
+    shape = tuple(input_shapes[0][a - 1] for a in axes)
+    trailing = tuple(range(rank - len(axes), rank))
+    named = [f'"LayerNorm.weight": norm.weight'] if spec.scale else []
+    named += [f'"LayerNorm.bias": norm.bias'] if spec.center else []
+    call = "norm(x)" if axes == trailing else f"norm(x.movedim({axes}, {trailing})).movedim({trailing}, {axes})"
+    return f'''
+norm = torch.nn.LayerNorm({shape}, eps={spec.epsilon!r}, elementwise_affine={spec.scale or spec.center},
+    bias={spec.center}, dtype=dtype)
+params = {{{", ".join(named)}}}
+layer = lambda x: {call}
+'''
+
+
+# --- defaults, read from fresh modules and probes (torch/nn/modules/batchnorm.py: momentum weights
+# the new batch, unbiased running variance; torch/nn/modules/normalization.py) ----------------
+
+@cache
+@keeps_rng
+def batch_norm() -> dict:
+    """A fresh BatchNorm1d: its attributes, one training update, and inference with variance 0."""
+    module = torch.nn.BatchNorm1d(1, dtype=F64)
+    eps, momentum = module.eps, module.momentum
+    module.train()
+    with torch.no_grad():
+        module(tensor(probes.RUNNING_STATS_BATCH))
+    mean_after, var_after = module.running_mean.item(), module.running_var.item()
+    fresh = torch.nn.BatchNorm1d(1, dtype=F64).eval()
+    with torch.no_grad():
+        fresh.running_var.zero_()
+        y = fresh(tensor([[1.0]])).item()
+    return {"eps": eps, "momentum": momentum, "mean_after": mean_after, "var_after": var_after, "y": y}
+
+
+@REGISTRY.defaults.register("BatchNormalization.epsilon")
+def batch_norm_epsilon(context):
+    found = batch_norm()
+    effective, meaning, probe = probes.batch_norm_epsilon(found["eps"], found["y"])
+    return [Reading("torch.nn.BatchNorm1d", "eps", found["eps"], "attribute", effective, meaning, probe, used=True)]
+
+
+@REGISTRY.defaults.register("BatchNormalization.momentum")
+def batch_norm_momentum(context):
+    found = batch_norm()
+    kept, meaning, probe = probes.running_mean_convention(found["momentum"], found["mean_after"])
+    return [Reading("torch.nn.BatchNorm1d", "momentum", found["momentum"], "attribute", kept, meaning, probe,
+                    used=True)]
+
+
+@REGISTRY.defaults.register("BatchNormalization.moving_variance")
+def batch_norm_moving_variance(context):
+    found = batch_norm()
+    kept, _, _ = probes.running_mean_convention(found["momentum"], found["mean_after"])
+    estimator, meaning, probe = probes.running_variance_estimator(kept, found["var_after"])
+    return [Reading.fixed("torch.nn.BatchNorm1d", estimator, meaning, probe, used=True)]
+
+
+@REGISTRY.defaults.register("LayerNormalization.epsilon")
+@keeps_rng
+def layer_norm_epsilon(context):
+    module = torch.nn.LayerNorm(2, dtype=F64)
+    with torch.no_grad():
+        y = module(tensor(probes.layer_norm_probe_input(module.eps)))[0, 0].item()
+    effective, meaning, probe = probes.layer_norm_epsilon(module.eps, y)
+    return [Reading("torch.nn.LayerNorm", "eps", module.eps, "attribute", effective, meaning, probe, used=True)]

@@ -1,4 +1,5 @@
-"""torch builders for the poolings (layout handling as in conv.py).
+"""torch's poolings: builders (layout handling as in conv.py) and the import translations of
+nn.MaxPool*/AvgPool*/AdaptiveAvgPool*/AdaptiveMaxPool* and F.adaptive_*_pool*.
 
 * Max: nn.MaxPool1d/2d pads with -inf itself (torch/nn/modules/pooling.py) and takes
   ceil_mode, whose rule the reference follows (harness/reference/layers/windows.py `ceil_mode_extra`).
@@ -17,14 +18,21 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from harness.backends.base import BuiltLayer
+from harness.backends.torch import import_options as read
 from harness.backends.torch.conv import Layout
-from harness.backends.torch.registry import LAYER_BUILDERS as builders
+from harness.backends.torch.registry import REGISTRY
 from harness.backends.windowed import describe
 from harness.reference.layers import windows as win
+
+builders = REGISTRY.layers
+nn = torch.nn
 
 MAX_POOL = {1: torch.nn.MaxPool1d, 2: torch.nn.MaxPool2d, 3: torch.nn.MaxPool3d}
 AVERAGE_POOL = {1: torch.nn.AvgPool1d, 2: torch.nn.AvgPool2d, 3: torch.nn.AvgPool3d}
@@ -96,3 +104,69 @@ def adaptive_pooling(spec, ctx) -> BuiltLayer:
     implementation, detail = describe(f"torch.nn.{type(module).__name__}({list(spec.out)})", layout)
     return BuiltLayer(call=lambda x: layout.leave(module(layout.enter(x))), implementation=implementation,
                       detail=detail, module=module)
+
+
+# --- import translations (torch/nn/modules/pooling.py) ----------------------------------------
+
+def windowed(kind: str) -> Callable:  # torch/nn/modules/pooling.py
+    def translate(m, reasons) -> dict:
+        if getattr(m, "dilation", 1) not in (1, (1, 1)):
+            reasons.append(f"dilation={m.dilation!r}: the case's poolings are not dilated")
+        if getattr(m, "divisor_override", None) is not None:
+            reasons.append(f"divisor_override={m.divisor_override}: the case divides by the window's count")
+        if getattr(m, "return_indices", False):
+            reasons.append("return_indices=True: a second output the case has no layer for")
+        rank = int(type(m).__name__[-2])  # MaxPool1d ... AvgPool3d
+        spec = {"type": f"{kind}Pooling{rank}D", "pool_size": read.option(m.kernel_size),
+                "strides": read.option(m.stride if m.stride is not None else m.kernel_size),
+                "padding": read.padding(m, reasons), "data_format": "channels_first"}
+        if m.ceil_mode:
+            spec["ceil_mode"] = True
+        if kind == "Average":  # torch's default counts the padding; TF's (the case's) does not
+            spec["count_include_pad"] = bool(m.count_include_pad)
+        return spec
+    return translate
+
+
+REGISTRY.imports.register(nn.MaxPool1d, produces=("MaxPooling1D",))(windowed("Max"))
+REGISTRY.imports.register(nn.MaxPool2d, produces=("MaxPooling2D",))(windowed("Max"))
+REGISTRY.imports.register(nn.MaxPool3d, produces=("MaxPooling3D",))(windowed("Max"))
+REGISTRY.imports.register(nn.AvgPool1d, produces=("AveragePooling1D",))(windowed("Average"))
+REGISTRY.imports.register(nn.AvgPool2d, produces=("AveragePooling2D",))(windowed("Average"))
+REGISTRY.imports.register(nn.AvgPool3d, produces=("AveragePooling3D",))(windowed("Average"))
+
+
+def adaptive_spec(kind: str, rank: int, output_size, reasons) -> dict:
+    if any(size is None for size in read.pair(output_size)):
+        reasons.append(f"output_size={output_size!r}: None (keep the input's size) has no case field; "
+                       "give every size")
+    return {"type": f"Adaptive{kind}Pooling{rank}D", "output_size": read.option(output_size),
+            "data_format": "channels_first"}
+
+
+def adaptive_module(kind: str) -> Callable:  # torch/nn/modules/pooling.py: AdaptiveAvgPool*, AdaptiveMaxPool*
+    def translate(m, reasons) -> dict:
+        rank = 1 if "1d" in type(m).__name__ else 2
+        if getattr(m, "return_indices", False):
+            reasons.append("return_indices=True: a second output the case has no layer for")
+        return adaptive_spec(kind, rank, m.output_size, reasons)
+    return translate
+
+
+def adaptive_call(kind: str, rank: int) -> Callable:  # F.adaptive_avg_pool2d(x, output_size) and alike
+    def translate(node, reasons) -> dict:
+        size = node.args[1] if len(node.args) > 1 else node.kwargs.get("output_size")
+        if node.kwargs.get("return_indices") or (len(node.args) > 2 and node.args[2]):
+            reasons.append("return_indices=True: a second output the case has no layer for")
+        return adaptive_spec(kind, rank, size, reasons)
+    return translate
+
+
+REGISTRY.imports.register(nn.AdaptiveAvgPool1d, produces=("AdaptiveAveragePooling1D",))(adaptive_module("Average"))
+REGISTRY.imports.register(nn.AdaptiveAvgPool2d, produces=("AdaptiveAveragePooling2D",))(adaptive_module("Average"))
+REGISTRY.imports.register(nn.AdaptiveMaxPool1d, produces=("AdaptiveMaxPooling1D",))(adaptive_module("Max"))
+REGISTRY.imports.register(nn.AdaptiveMaxPool2d, produces=("AdaptiveMaxPooling2D",))(adaptive_module("Max"))
+REGISTRY.imports.register(F.adaptive_avg_pool1d, produces=("AdaptiveAveragePooling1D",))(adaptive_call("Average", 1))
+REGISTRY.imports.register(F.adaptive_avg_pool2d, produces=("AdaptiveAveragePooling2D",))(adaptive_call("Average", 2))
+REGISTRY.imports.register(F.adaptive_max_pool1d, produces=("AdaptiveMaxPooling1D",))(adaptive_call("Max", 1))
+REGISTRY.imports.register(F.adaptive_max_pool2d, produces=("AdaptiveMaxPooling2D",))(adaptive_call("Max", 2))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import replace
+from functools import cache
 from typing import Callable
 
 import torch
@@ -30,8 +31,15 @@ import torch.nn.functional as F
 from harness.backends import bidirectional as bi
 from harness.backends.base import BuiltLayer, HeldTensor, WeightBinding
 from harness.backends.gates import GateLayout, gate_transform
-from harness.backends.torch.registry import LAYER_BUILDERS as builders
+from harness.backends.torch.defaults.probing import F64, keeps_rng
+from harness.backends.torch.registry import REGISTRY
+from harness.case.imported_model import ImportProblem
+from harness.defaults import probes
+from harness.defaults.reading import Reading
 from harness.reference.layers.recurrent import GRU, LSTM
+
+builders = REGISTRY.layers
+nn = torch.nn
 
 LSTM_ROWS = GateLayout(LSTM.gates, ("i", "f", "c", "o"), transposed=True, native_names={"c": "g"})
 """nn.LSTM: weight_ih_l0 rows [i, f, g, o] (torch/nn/modules/rnn.py, LSTM docstring), Keras'
@@ -298,3 +306,139 @@ NATIVE_BIDIRECTIONAL = {
     "GRU": (torch.nn.GRU, lambda spec: spec.reset_after and spec.standard_cell, GRU_ROWS, True),
     "SimpleRNN": (torch.nn.RNN, lambda spec: spec.activation.name in NATIVE_RNN, SINGLE, False),
 }
+
+
+# --- import translations (torch/nn/modules/rnn.py: LSTM, GRU) ------------------------------
+
+def module_translation(kind: str) -> Callable:
+    """One forward layer, batch_first, with biases: the case's layer with every step's output
+    (`return_sequences`; `out[:, -1]` after it turns that off, see `last_step`). The
+    weights stay the state_dict's: the case's torch mapping reorders nn.LSTM's [i, f, g, o] and
+    nn.GRU's [r, z, n] rows and folds bias_hh_l0 into the case's bias (harness/weights/native_weights.py).
+    nn.GRU computes the reset-after form only."""
+    def translate(m, reasons) -> dict:
+        if not m.batch_first:
+            reasons.append("batch_first=False: time-major input; the case's sequences are (batch, time, features)")
+        if m.num_layers != 1:
+            reasons.append(f"num_layers={m.num_layers}: stacked layers in one module; write one module per layer")
+        if getattr(m, "proj_size", 0):
+            reasons.append(f"proj_size={m.proj_size}: a projected LSTM")
+        if not m.bias:
+            reasons.append("bias=False: the case's recurrent layers have a bias")
+        spec = {"type": kind, "units": m.hidden_size, "return_sequences": True}
+        spec = {**spec, "reset_after": True} if kind == "GRU" else spec
+        if m.bidirectional:
+            # The output [forward, reverse], the reverse half in forward time: Keras'
+            # Bidirectional concat with return_sequences (harness/reference/layers/bidirectional.py).
+            return {"type": "Bidirectional", "layer": spec, "merge_mode": "concat"}
+        return spec
+    return translate
+
+
+LAST_STEP = [(slice(None), -1), (slice(None), -1, slice(None)), (slice(None), -1, Ellipsis)]
+"""`out[:, -1]` and its spellings on a batch_first sequence: the last step."""
+
+
+def last_step(node, source, source_name: str, layer: dict, problems: list) -> bool:
+    """`out[:, -1]` on the sequence of `out, _ = self.lstm(x)` (the importer reads the tuple,
+    harness/backends/torch/importer.py `tuple_getitem`), its only use: the last step, which is the
+    case layer with return_sequences false (the same value: a forward recurrence's last output).
+    The sequence also used whole is a problem; so is `out[:, -1]` of a bidirectional module
+    (`bidirectional=True` is the case's Bidirectional concat), whose reverse half at the last
+    step is not the reverse direction's final state. False: not this indexing."""
+    index = node.args[1]
+    label = f"getitem {index!r}"
+    if index not in LAST_STEP:
+        return False
+    if layer["type"] == "Bidirectional":
+        problems.append(ImportProblem(source_name, label, "the last step of a bidirectional output: "
+                                      "its reverse half there has read only that step (Keras' Bidirectional "
+                                      "without return_sequences takes the reverse direction's state after "
+                                      "step 0, h_n[1]); the case has no slice layer for it"))
+    elif len(source.users) == 1:
+        layer["return_sequences"] = False
+    else:
+        problems.append(ImportProblem(source_name, label, "the last step of a sequence that is also "
+                                      "used whole; the case's layer outputs one or the other"))
+    return True
+
+
+FINAL_STATES = "uses the final states; the case's recurrent layer returns its output only"
+REGISTRY.imports.register(nn.LSTM, produces=("LSTM", "Bidirectional"), others_used=FINAL_STATES,
+                          indexing=last_step)(module_translation("LSTM"))
+REGISTRY.imports.register(nn.GRU, produces=("GRU", "Bidirectional"), others_used=FINAL_STATES,
+                          indexing=last_step)(module_translation("GRU"))
+
+
+# --- defaults: nn.LSTM and nn.GRU have no activation arguments (torch/nn/modules/rnn.py); probes
+# find their formulas -------------------------------------------------------------------------
+
+@cache
+@keeps_rng
+def lstm_probe() -> tuple:
+    """nn.LSTM has no activation arguments (torch/nn/modules/rnn.py): the probe finds them."""
+    outputs = []
+    for b in probes.LSTM_PROBE_BIASES:
+        module = torch.nn.LSTM(1, 1, dtype=F64)
+        with torch.no_grad():
+            for name, parameter in module.named_parameters():
+                # b_ih = b, everything else 0: every gate's total bias is b.
+                parameter.fill_(b if name.startswith("bias_ih") else 0.0)
+            output, _ = module(torch.zeros(1, 1, 1, dtype=F64))  # (steps, batch, features)
+        outputs.append(output.item())
+    return probes.lstm_activations(tuple(outputs))
+
+
+@REGISTRY.defaults.register("LSTM.activation")
+def lstm_activation(context):
+    act, _, probe = lstm_probe()
+    return [Reading("torch.nn.LSTM", "", None, "fixed (no parameter); probe", act, probe=probe, used=True)]
+
+
+@REGISTRY.defaults.register("LSTM.recurrent_activation")
+def lstm_recurrent_activation(context):
+    _, rec, probe = lstm_probe()
+    return [Reading("torch.nn.LSTM", "", None, "fixed (no parameter); probe", rec, probe=probe, used=True)]
+
+
+@cache
+@keeps_rng
+def gru_probe() -> tuple:
+    """nn.GRU is reset-after with fixed activations (torch/nn/modules/rnn.py): the probe shows it."""
+    outputs = []
+    for h0, w, b in probes.GRU_PROBE_POINTS:
+        module = torch.nn.GRU(1, 1, dtype=F64)
+        with torch.no_grad():
+            for name, parameter in module.named_parameters():
+                value = {"weight_hh": w, "bias_hh": b}.get(name.rsplit("_", 1)[0], 0.0)
+                parameter.fill_(value)
+            output, _ = module(torch.zeros(1, 1, 1, dtype=F64), torch.full((1, 1, 1), h0, dtype=F64))
+        outputs.append(output.item())
+    return probes.gru_formula(tuple(outputs))
+
+
+def gru_reading(field: str, parameter: str = "") -> Reading:
+    formula, probe = gru_probe()
+    value = formula[field] if formula else None
+    meaning = probes.RESET_MEANINGS[value] if field == "reset_after" and formula else ""
+    return Reading("torch.nn.GRU", parameter, None, "fixed (no parameter); probe", value, meaning, probe, used=True)
+
+
+@REGISTRY.defaults.register("GRU.activation")
+def gru_activation(context):
+    return [gru_reading("activation")]
+
+
+@REGISTRY.defaults.register("GRU.recurrent_activation")
+def gru_recurrent_activation(context):
+    return [gru_reading("recurrent_activation")]
+
+
+@REGISTRY.defaults.register("GRU.reset_after")
+def gru_reset_after(context):
+    return [gru_reading("reset_after")]
+
+
+@REGISTRY.defaults.register("GRU.update_gate")
+def gru_update_gate(context):
+    return [gru_reading("update")]

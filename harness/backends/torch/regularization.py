@@ -1,11 +1,13 @@
-"""torch builder for Dropout."""
+"""torch's Dropout: builder and the import translation of nn.Dropout."""
 
 from __future__ import annotations
 
 import torch
 
 from harness.backends.base import BuiltLayer, Unsupported
-from harness.backends.torch.registry import LAYER_BUILDERS as builders
+from harness.backends.torch.registry import REGISTRY
+
+builders = REGISTRY.layers
 from harness.reference.layers.regularization import TRAINING_UNSUPPORTED
 
 
@@ -18,3 +20,8 @@ def dropout(spec, ctx) -> BuiltLayer:
     module.train(ctx.training)
     return BuiltLayer(call=module, module=module,
                       detail=f"torch.nn.Dropout(p={spec.rate}), {'train' if ctx.training else 'eval'} mode")
+
+
+@REGISTRY.imports.register(torch.nn.Dropout, produces=("Dropout",))
+def dropout_module(m: torch.nn.Dropout, reasons) -> dict:  # torch/nn/modules/dropout.py
+    return {"type": "Dropout", "rate": m.p}

@@ -1,4 +1,5 @@
-"""torch builders for Reshape, Permute, ZeroPadding1D/2D and Cropping1D/2D.
+"""torch's Reshape, Permute, ZeroPadding1D/2D and Cropping1D/2D: builders, and the import
+translations of nn.ZeroPad1d/2d and nn.ConstantPad1d/2d.
 
 Tensors arrive in the canonical layout (channels_last unless the layer's data_format says
 otherwise), so these act on the same axes as Keras; only the padding order differs:
@@ -7,10 +8,14 @@ F.pad lists (before, after) pairs from the last axis backwards (torch/nn/functio
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 
 from harness.backends.base import BuiltLayer
-from harness.backends.torch.registry import LAYER_BUILDERS as builders
+from harness.backends.torch.registry import REGISTRY
+
+builders = REGISTRY.layers
+nn = torch.nn
 
 
 @builders.register("Reshape")
@@ -46,3 +51,18 @@ def cropping(spec, ctx) -> BuiltLayer:
 
 def _slice_text(cut: slice) -> str:
     return f"{cut.start or ''}:{cut.stop if cut.stop is not None else ''}"
+
+
+@REGISTRY.imports.register(nn.ZeroPad1d, nn.ConstantPad1d, produces=("ZeroPadding1D",))
+@REGISTRY.imports.register(nn.ZeroPad2d, nn.ConstantPad2d, produces=("ZeroPadding2D",))
+def zero_pad_module(m, reasons) -> dict:  # torch/nn/modules/padding.py: (left, right[, top, bottom])
+    """ZeroPad1d/2d and ConstantPad1d/2d (whose value the case's `value` keeps)."""
+    pads = list(m.padding)
+    if any(p < 0 for p in pads):
+        reasons.append(f"padding={tuple(pads)}: negative padding crops; give it as a cropping")
+    value = {"value": float(m.value)} if getattr(m, "value", 0) else {}
+    if len(pads) == 4:
+        left, right, top, bottom = pads
+        return {"type": "ZeroPadding2D", "padding": [[top, bottom], [left, right]], "data_format": "channels_first",
+                **value}
+    return {"type": "ZeroPadding1D", "padding": pads, "data_format": "channels_first", **value}

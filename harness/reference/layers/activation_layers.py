@@ -32,6 +32,11 @@ class LeakyReLU(LayerSpec):
     torch.nn.LeakyReLU to 0.01, chainer's F.leaky_relu to 0.2 (chainer has no LeakyReLU link).
     """
 
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
+
     type: Literal["LeakyReLU"]
     negative_slope: Defaultable[float] = Field(description="slope for x < 0; no default, frameworks disagree")
 
@@ -79,6 +84,11 @@ class ReLU(LayerSpec):
     (ReLU, ReLU6, Hardtanh(0, m), LeakyReLU, Threshold(t, 0)) and chainer a function for some
     (relu, clipped_relu, leaky_relu); the adapters build the others from primitives (composite).
     """
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
 
     type: Literal["ReLU"]
     max_value: float | None = Field(default=None, ge=0, description="upper clip; None for no clip")

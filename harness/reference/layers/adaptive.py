@@ -104,6 +104,11 @@ class AdaptiveMaxReference(ReferenceLayer):
 
 @LAYERS.register
 class AdaptiveAveragePooling1D(AdaptivePoolingSpec):
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
     __doc__ = AdaptivePoolingSpec.__doc__
     type: Literal["AdaptiveAveragePooling1D"]
     rank = 1
@@ -112,6 +117,11 @@ class AdaptiveAveragePooling1D(AdaptivePoolingSpec):
 
 @LAYERS.register
 class AdaptiveAveragePooling2D(AdaptivePoolingSpec):
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
     __doc__ = AdaptivePoolingSpec.__doc__
     type: Literal["AdaptiveAveragePooling2D"]
     rank = 2
@@ -120,6 +130,11 @@ class AdaptiveAveragePooling2D(AdaptivePoolingSpec):
 
 @LAYERS.register
 class AdaptiveMaxPooling1D(AdaptivePoolingSpec):
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
     __doc__ = AdaptivePoolingSpec.__doc__
     type: Literal["AdaptiveMaxPooling1D"]
     rank = 1
@@ -128,6 +143,11 @@ class AdaptiveMaxPooling1D(AdaptivePoolingSpec):
 
 @LAYERS.register
 class AdaptiveMaxPooling2D(AdaptivePoolingSpec):
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
     __doc__ = AdaptivePoolingSpec.__doc__
     type: Literal["AdaptiveMaxPooling2D"]
     rank = 2

@@ -96,6 +96,12 @@ class MultiHeadAttention(LayerSpec):
     it; torch's nn.MultiheadAttention does not, so the torch adapter is composite there).
     """
 
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("torch", "importable"): "nn.MultiheadAttention has no import translation",
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
+
     type: Literal["MultiHeadAttention"]
     num_heads: int = Field(gt=0, description="number of attention heads")
     key_dim: int = Field(gt=0, description="size of each head's query, key and value projections")

@@ -81,6 +81,11 @@ class Bidirectional(LayerSpec):
     wrapper.
     """
 
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
+
     type: Literal["Bidirectional"]
     layer: RecurrentLayer = Field(description="the recurrent layer to run in both directions (its `name` is "
                                               "ignored: the parameters are named forward/... and backward/...)")

@@ -196,6 +196,10 @@ class ConvReference(ReferenceLayer):
 
 @LAYERS.register
 class Conv1D(ConvSpec):
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+    }
     __doc__ = ConvSpec.__doc__.replace("(*kernel_size,", "(kernel_size,")
     type: Literal["Conv1D"]
     rank = 1
@@ -212,6 +216,11 @@ class Conv2D(ConvSpec):
 
 @LAYERS.register
 class Conv3D(ConvSpec):
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
     __doc__ = ConvSpec.__doc__.replace("(*kernel_size,", "(kd, kh, kw,")
     type: Literal["Conv3D"]
     rank = 3

@@ -111,6 +111,10 @@ class Flatten(LayerSpec):
     `call`). See harness/backends/layout.py for moving a Dense kernel between the two orders.
     """
 
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
+
     type: Literal["Flatten"]
     data_format: Literal["channels_last", "channels_first"] = Field(
         default="channels_last",
@@ -149,6 +153,14 @@ class Rescaling(LayerSpec):
     """y = x * scale + offset, elementwise; no parameters (keras.layers.Rescaling, which
     keras.applications' EfficientNets and the Keras image tutorials put first: 1/255, or
     1/127.5 with offset -1). A per-channel scale (Keras takes a list) is not supported here."""
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("torch", "importable"): (
+            "torch has no rescaling module; x * scale + offset is arithmetic with constants, which "
+            "the importer refuses"),
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
 
     type: Literal["Rescaling"]
     scale: float = Field(description="the factor, e.g. 0.00390625 for 1/256 (a float32-exact value keeps "

@@ -48,6 +48,10 @@ class DepthwiseConv2D(KernelGeometry, WindowedSpec):
     Padding, strides, dilation and data_format as Conv2D.
     """
 
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
+
     type: Literal["DepthwiseConv2D"]
     rank = 2
     kernel_size: Sizes
@@ -125,6 +129,12 @@ class SeparableConv2D(DepthwiseConv2D):
     Canonical layout (Keras'): `depthwise_kernel` (kh, kw, in, depth_multiplier),
     `pointwise_kernel` (1, 1, in * depth_multiplier, filters), `bias` (filters,).
     """
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("torch", "importable"): "torch has no separable module; its two Conv2d import as DepthwiseConv2D and Conv2D",
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
 
     type: Literal["SeparableConv2D"]  # type: ignore[assignment]
     filters: int = Field(gt=0)

@@ -38,6 +38,10 @@ class Embedding(LayerSpec):
     gradients of every position that picked a row; the indices have no gradient.
     """
 
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
+
     type: Literal["Embedding"]
     input_dim: int = Field(gt=0, description="number of rows (the vocabulary size)")
     output_dim: int = Field(gt=0, description="length of each row")

@@ -30,6 +30,11 @@ class AddReference(ReferenceLayer):
 class Add(LayerSpec):
     """y = x1 + x2 + ... (same shapes)."""
 
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
+
     type: Literal["Add"]
     arity = None
     reference = AddReference
@@ -61,6 +66,11 @@ class MultiplyReference(ReferenceLayer):
 class Multiply(LayerSpec):
     """y = x1 * x2 * ... elementwise (same shapes)."""
 
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
+
     type: Literal["Multiply"]
     arity = None
     reference = MultiplyReference
@@ -82,6 +92,11 @@ class ConcatenateReference(ReferenceLayer):
 @LAYERS.register
 class Concatenate(LayerSpec):
     """y = the inputs joined along `axis` (counted with the batch axis, as Keras; -1 = last)."""
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
 
     type: Literal["Concatenate"]
     axis: int = -1

@@ -112,6 +112,14 @@ class BatchNormalization(LayerSpec):
     (features,); the moving statistics are not trainable.
     """
 
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("*", "reproducer"): "no reproducer template written for it yet",
+        ("torch", "exportable"): (
+            "bug: the torch file written by `export` holds num_batches_tracked with shape (1,), not "
+            "(), so it does not load back (np.ascontiguousarray of a 0-d array in "
+            "harness/backends/torch/native.py save_checkpoint)"),
+    }
+
     type: Literal["BatchNormalization"]
     axis: int = Field(default=-1, description="the feature axis, counted with the batch axis (-1: last)")
     epsilon: Defaultable[Annotated[float, Field(gt=0)]] = Field(
@@ -189,6 +197,11 @@ class LayerNormalization(LayerSpec):
     1e-5), so a case states epsilon (or `framework_default`: the chainer adapter then reads the
     link's 1e-6).
     """
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("chainer", "reproducer"): "no chainer reproducer template written for it yet",
+    }
 
     type: Literal["LayerNormalization"]
     axis: int | list[int] = Field(default=-1, description=(

@@ -185,6 +185,11 @@ class AveragePoolingSpec(PoolingSpec):
 
 @LAYERS.register
 class MaxPooling1D(MaxPoolingSpec):
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
     __doc__ = MaxPoolingSpec.__doc__ + "\n" + PoolingSpec.__doc__
     type: Literal["MaxPooling1D"]
     rank = 1
@@ -192,6 +197,11 @@ class MaxPooling1D(MaxPoolingSpec):
 
 @LAYERS.register
 class MaxPooling2D(MaxPoolingSpec):
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
     __doc__ = MaxPoolingSpec.__doc__ + "\n" + PoolingSpec.__doc__
     type: Literal["MaxPooling2D"]
     rank = 2
@@ -199,6 +209,11 @@ class MaxPooling2D(MaxPoolingSpec):
 
 @LAYERS.register
 class MaxPooling3D(MaxPoolingSpec):
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
     __doc__ = MaxPoolingSpec.__doc__ + "\n" + PoolingSpec.__doc__
     type: Literal["MaxPooling3D"]
     rank = 3
@@ -206,6 +221,11 @@ class MaxPooling3D(MaxPoolingSpec):
 
 @LAYERS.register
 class AveragePooling1D(AveragePoolingSpec):
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
     __doc__ = AveragePoolingSpec.__doc__ + "\n" + PoolingSpec.__doc__
     type: Literal["AveragePooling1D"]
     rank = 1
@@ -213,6 +233,11 @@ class AveragePooling1D(AveragePoolingSpec):
 
 @LAYERS.register
 class AveragePooling2D(AveragePoolingSpec):
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
     __doc__ = AveragePoolingSpec.__doc__ + "\n" + PoolingSpec.__doc__
     type: Literal["AveragePooling2D"]
     rank = 2
@@ -220,6 +245,11 @@ class AveragePooling2D(AveragePoolingSpec):
 
 @LAYERS.register
 class AveragePooling3D(AveragePoolingSpec):
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
     __doc__ = AveragePoolingSpec.__doc__ + "\n" + PoolingSpec.__doc__
     type: Literal["AveragePooling3D"]
     rank = 3
@@ -279,6 +309,14 @@ class GlobalMaxPoolingReference(ReferenceLayer):
 
 @LAYERS.register
 class GlobalAveragePooling1D(GlobalPoolingSpec):
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("torch", "importable"): (
+            "torch has no global pooling module; AdaptiveAvgPool1d(1) imports as "
+            "AdaptiveAveragePooling1D (keeps the axis)"),
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
     __doc__ = GlobalPoolingSpec.__doc__
     type: Literal["GlobalAveragePooling1D"]
     rank = 1
@@ -287,6 +325,14 @@ class GlobalAveragePooling1D(GlobalPoolingSpec):
 
 @LAYERS.register
 class GlobalAveragePooling2D(GlobalPoolingSpec):
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("torch", "importable"): (
+            "torch has no global pooling module; AdaptiveAvgPool2d(1) imports as "
+            "AdaptiveAveragePooling2D (keeps the axes)"),
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
     __doc__ = GlobalPoolingSpec.__doc__
     type: Literal["GlobalAveragePooling2D"]
     rank = 2
@@ -295,6 +341,14 @@ class GlobalAveragePooling2D(GlobalPoolingSpec):
 
 @LAYERS.register
 class GlobalMaxPooling1D(GlobalPoolingSpec):
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("torch", "importable"): (
+            "torch has no global pooling module; AdaptiveMaxPool1d(1) imports as AdaptiveMaxPooling1D "
+            "(keeps the axis)"),
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
     __doc__ = GlobalPoolingSpec.__doc__
     type: Literal["GlobalMaxPooling1D"]
     rank = 1
@@ -303,6 +357,14 @@ class GlobalMaxPooling1D(GlobalPoolingSpec):
 
 @LAYERS.register
 class GlobalMaxPooling2D(GlobalPoolingSpec):
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("torch", "importable"): (
+            "torch has no global pooling module; AdaptiveMaxPool2d(1) imports as AdaptiveMaxPooling2D "
+            "(keeps the axes)"),
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
     __doc__ = GlobalPoolingSpec.__doc__
     type: Literal["GlobalMaxPooling2D"]
     rank = 2

@@ -179,6 +179,11 @@ class LSTM(RecurrentSpec):
     given as explicit values are taken as they are.
     """
 
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
+
     type: Literal["LSTM"]
     recurrent_activation: ActivationField = Field(
         default_factory=lambda: Sigmoid(name="sigmoid"),
@@ -288,6 +293,11 @@ class GRU(RecurrentSpec):
     bias b'] with reset_after, else (3 units,), the input bias only (b' = 0).
     """
 
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
+
     type: Literal["GRU"]
     recurrent_activation: ActivationField = Field(
         default_factory=lambda: Sigmoid(name="sigmoid"), description="the gates' activation")
@@ -349,6 +359,12 @@ class SimpleRNN(RecurrentSpec):
     (units, units), `bias` b (units,). One bias: torch's nn.RNN and chainer's NStepRNN have a
     second, which their adapters hold at zero.
     """
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("torch", "importable"): "nn.RNN has no import translation",
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
 
     type: Literal["SimpleRNN"]
 

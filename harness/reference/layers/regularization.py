@@ -39,6 +39,11 @@ class Dropout(LayerSpec):
     """y = x in inference mode (and for rate 0). Training mode with rate > 0 is unsupported
     (see the module docstring)."""
 
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
+
     type: Literal["Dropout"]
     rate: float = Field(ge=0, lt=1, description=(
         "fraction of inputs dropped in training mode (torch's p, chainer's ratio)"))

@@ -30,6 +30,12 @@ class Reshape(LayerSpec):
     """y = x reshaped to (batch, *target_shape), elements in C order; one entry may be -1
     (whatever is left), as in Keras."""
 
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("torch", "importable"): "view/reshape calls have no import translation",
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
+
     type: Literal["Reshape"]
     target_shape: list[int] = Field(description="the new shape without the batch axis; one entry may be -1")
 
@@ -67,6 +73,12 @@ class PermuteReference(ReferenceLayer):
 class Permute(LayerSpec):
     """y = x with its non-batch axes reordered: output axis i is input axis dims[i - 1].
     Axes count from 1 (the batch axis is 0 and stays), as in Keras."""
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("torch", "importable"): "permute/transpose calls have no import translation",
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
 
     type: Literal["Permute"]
     dims: list[int] = Field(min_length=1, description="a permutation of 1..rank, e.g. [2, 1]")
@@ -140,6 +152,11 @@ class ZeroPadding1D(_ZeroPadding):
 
     Input (steps, features) for channels_last, (features, steps) for channels_first."""
 
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
+
     type: Literal["ZeroPadding1D"]
     padding: int | list[int] = Field(default=1, description="an int, or [before, after]")
 
@@ -154,6 +171,11 @@ class ZeroPadding2D(_ZeroPadding):
     `padding` as Keras: an int (every side), [rows, columns] (symmetric), or
     [[top, bottom], [left, right]]. Input (rows, cols, channels) for channels_last,
     (channels, rows, cols) for channels_first."""
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
 
     type: Literal["ZeroPadding2D"]
     padding: int | list[int] | list[list[int]] = Field(
@@ -216,6 +238,12 @@ class Cropping1D(_Cropping):
 
     Input (steps, features), as Keras' Cropping1D (which has no data_format)."""
 
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("torch", "importable"): "torch has no cropping module, and the importer refuses a negative ZeroPad1d",
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
+
     type: Literal["Cropping1D"]
     cropping: int | list[int] = Field(default=1, description="an int, or [before, after]")
 
@@ -230,6 +258,12 @@ class Cropping2D(_Cropping):
     `cropping` as Keras: an int (every side), [rows, columns] (symmetric), or
     [[top, bottom], [left, right]]. Input (rows, cols, channels) for channels_last,
     (channels, rows, cols) for channels_first."""
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("torch", "importable"): "torch has no cropping module, and the importer refuses a negative ZeroPad2d",
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
 
     type: Literal["Cropping2D"]
     cropping: int | list[int] | list[list[int]] = Field(

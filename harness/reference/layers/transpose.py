@@ -206,6 +206,11 @@ class ConvTransposeReference(ReferenceLayer):
 
 @LAYERS.register
 class Conv1DTranspose(ConvTransposeSpec):
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
     __doc__ = ConvTransposeSpec.__doc__.replace("(*kernel_size,", "(kernel_size,")
     type: Literal["Conv1DTranspose"]
     rank = 1
@@ -214,6 +219,11 @@ class Conv1DTranspose(ConvTransposeSpec):
 
 @LAYERS.register
 class Conv2DTranspose(ConvTransposeSpec):
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
     __doc__ = ConvTransposeSpec.__doc__.replace("(*kernel_size,", "(kh, kw,")
     type: Literal["Conv2DTranspose"]
     rank = 2
