@@ -1,8 +1,8 @@
-"""Token inputs declared without a dtype, as keras.io's functional-API guide writes them
-(`keras.Input(shape=(None,), name="title")`, float32), read by an Embedding: Keras' Embedding
-casts them to int32 (keras/src/layers/core/embedding.py `call`), so the import gives the case
-integer data below the vocabulary and states the input as int32. Before, the import wrote a
-case with normal float data and stopped with a traceback from the reference's Embedding."""
+"""Token inputs declared without a dtype (`keras.Input(shape=(None,), name="title")`, float32, as the
+functional-API guide writes them) and read by an Embedding: Keras' Embedding casts them to int32
+(keras/src/layers/core/embedding.py `call`), so the import gives the case integer data below the
+vocabulary and states the input as int32. Before, the import wrote a case with normal float data
+and stopped with a traceback from the reference's Embedding."""
 
 from __future__ import annotations
 
@@ -35,3 +35,4 @@ def test_float_token_input_into_an_embedding_imports_as_int32(tmp_path):
     assert case.dataset.inputs["tags"].dtype == np.float32  # not read by an Embedding: as declared
     expected = np.asarray(model([tokens, case.dataset.inputs["tags"]], training=False))
     np.testing.assert_allclose(run_reference(case, train=False).outputs["score"], expected, rtol=RTOL, atol=ATOL)
+
