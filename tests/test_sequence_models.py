@@ -12,10 +12,10 @@ backends (forward, intermediates, gradients):
 * seed 004's model (cases/seed004_lstm.yaml) as real Keras layer calls, from its .keras file.
 
 What imports must pass; what the importer refuses is asserted to be refused with a message that
-names the missing piece (docs/porting-a-sequence-model.md lists it as not yet supported):
-keras.io writes its text inputs with a variable length (`shape=(None,)`), which a case cannot
-hold, so each of those is tested twice: as written (refused, naming the input's unknown size)
-and with the one line changed that gives the length (imports and passes).
+names the missing piece (docs/porting-a-sequence-model.md lists it as not yet supported).
+keras.io writes its text inputs with a variable length (`shape=(None,)`) and a case's data has
+fixed sizes, so each of those is tested twice: imported without a length (refused, naming each
+open input and `--input-shape`) and with `--input-shape` (imports and passes).
 
 An opt-in group (marker `sequence_models`; tests/conftest.py leaves it out unless the marker
 expression names it or HARNESS_SEQUENCE_MODELS=1): `make test-sequence-models`,
@@ -60,13 +60,13 @@ def record(model: str, **times) -> None:
 
 # --- the models, as their tutorials write them (sizes made small) -----------------------------
 
-def bidirectional_lstm_imdb(keras, length=None):
+def bidirectional_lstm_imdb(keras):
     """keras.io examples/nlp/bidirectional_lstm_imdb.py, "Build the model" (max_features 20000,
     Embedding 128, LSTM 64 there)."""
     layers = keras.layers
     max_features = 50
     # Input for variable-length sequences of integers
-    inputs = keras.Input(shape=(length,), dtype="int32")
+    inputs = keras.Input(shape=(None,), dtype="int32")
     # Embed each integer in a 128-dimensional vector
     x = layers.Embedding(max_features, 8)(inputs)
     # Add 2 bidirectional LSTMs
@@ -77,13 +77,13 @@ def bidirectional_lstm_imdb(keras, length=None):
     return keras.Model(inputs, outputs)
 
 
-def conv1d_text_classifier(keras, length=None):
+def conv1d_text_classifier(keras):
     """keras.io examples/nlp/text_classification_from_scratch.py, "Build a model" (Functional;
     max_features 20000, embedding_dim 128, 128 filters and units there; sequence_length 500)."""
     layers = keras.layers
     max_features, embedding_dim = 50, 8
     # A integer input for vocab indices.
-    inputs = keras.Input(shape=(length,), dtype="int64")
+    inputs = keras.Input(shape=(None,), dtype="int64")
     # Next, we add a layer to map those vocab indices into a space of dimensionality
     # 'embedding_dim'.
     x = layers.Embedding(max_features, embedding_dim)(inputs)
@@ -100,7 +100,7 @@ def conv1d_text_classifier(keras, length=None):
     return keras.Model(inputs, predictions)
 
 
-def ticket_model(keras, length=None):
+def ticket_model(keras):
     """keras.io guides/functional_api.py, "Models with multiple inputs and outputs" (num_words
     10000, Embedding 64, LSTM 128 and 32 there). The inputs have no dtype (float32): Keras'
     Embedding casts them to int32, and so does the import (harness/weights/importing.py)."""
@@ -108,10 +108,9 @@ def ticket_model(keras, length=None):
     num_tags = 12  # Number of unique issue tags
     num_words = 100  # Size of vocabulary obtained when preprocessing text data
     num_departments = 4  # Number of departments for predictions
-    title_length, body_length = (None, None) if length is None else (length, 2 * length)
 
-    title_input = keras.Input(shape=(title_length,), name="title")  # Variable-length sequence of ints
-    body_input = keras.Input(shape=(body_length,), name="body")  # Variable-length sequence of ints
+    title_input = keras.Input(shape=(None,), name="title")  # Variable-length sequence of ints
+    body_input = keras.Input(shape=(None,), name="body")  # Variable-length sequence of ints
     tags_input = keras.Input(shape=(num_tags,), name="tags")  # Binary vectors of size `num_tags`
     # Embed each word in the title into a 64-dimensional vector
     title_features = layers.Embedding(num_words, 8)(title_input)
@@ -132,10 +131,10 @@ def ticket_model(keras, length=None):
                        outputs={"priority": priority_pred, "department": department_pred})
 
 
-KERAS_TEXT_MODELS = {"bidirectional_lstm_imdb": (bidirectional_lstm_imdb, 12),
-                     "conv1d_text_classifier": (conv1d_text_classifier, 40),
-                     "ticket_model": (ticket_model, 6)}
-"""name -> (builder, the length given in place of keras.io's `None`)."""
+KERAS_TEXT_MODELS = {"bidirectional_lstm_imdb": (bidirectional_lstm_imdb, [[12]]),
+                     "conv1d_text_classifier": (conv1d_text_classifier, [[40]]),
+                     "ticket_model": (ticket_model, [[6], [12], [12]])}
+"""name -> (builder, the shapes given with --input-shape: one per input in the model's order)."""
 
 
 def transformer_classifier(keras):
@@ -218,7 +217,7 @@ def spread_embeddings(keras, model) -> None:
 
 # --- the checks ------------------------------------------------------------------------------
 
-def import_keras(model, tmp_path, name: str):
+def import_keras(model, tmp_path, name: str, *options: str):
     """Saved as .keras and imported; the case, the seconds the import took, the model's outputs
     on the case's inputs (by the case's output node names)."""
     from harness.backends.keras.importer import input_names  # lazy: imports keras, which may be absent
@@ -226,7 +225,7 @@ def import_keras(model, tmp_path, name: str):
     model.save(tmp_path / f"{name}.keras")
     out = tmp_path / f"{name}.yaml"
     begun = time.perf_counter()
-    assert main(["import", str(tmp_path / f"{name}.keras"), "--out", str(out)]) == 0
+    assert main(["import", str(tmp_path / f"{name}.keras"), *options, "--out", str(out)]) == 0
     import_s = time.perf_counter() - begun
     (case,) = load_cases_from_file(out)
     arrays = [case.dataset.inputs[name_] for name_ in input_names(model)]
@@ -256,9 +255,9 @@ def passes_on_all_four(name: str, case, expected: dict, import_s: float) -> None
 
 
 @pytest.mark.parametrize("name", list(KERAS_TEXT_MODELS))
-def test_keras_io_text_model_as_written_is_refused_for_its_variable_length(name, tmp_path, capsys):
-    """keras.io writes `keras.Input(shape=(None,))`: the refusal names each such input and the
-    unknown size, and leaves no file behind."""
+def test_keras_io_text_model_without_a_length_is_refused(name, tmp_path, capsys):
+    """keras.io writes `keras.Input(shape=(None,))`: without `--input-shape` the refusal names
+    each such input, the unknown size and the option, and leaves no file behind."""
     backend_or_skip("keras")
     from harness.backends.keras._import import keras
 
@@ -274,20 +273,29 @@ def test_keras_io_text_model_as_written_is_refused_for_its_variable_length(name,
     assert variable  # as keras.io writes them
     for input_name in variable:
         assert f"{input_name} (Input): shape (None,) has an unknown size" in printed, printed
+    assert "--input-shape" in printed
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
 
 
 @pytest.mark.parametrize("name", list(KERAS_TEXT_MODELS))
-def test_keras_io_text_model_with_a_length_imports_and_passes(name, tmp_path):
-    """The same model with the one change that gives its inputs a length."""
+def test_keras_io_text_model_as_written_imports_with_input_shape_and_passes(name, tmp_path):
+    """The model as keras.io writes it, its lengths given with `--input-shape` (one per input,
+    in the model's order); the case states each length the model left open in its description."""
     backend_or_skip("keras")
     from harness.backends.keras._import import keras
 
-    build, length = KERAS_TEXT_MODELS[name]
+    build, lengths = KERAS_TEXT_MODELS[name]
     keras.utils.set_random_seed(0)
-    model = build(keras, length)
+    model = build(keras)
     spread_embeddings(keras, model)
-    case, import_s, expected = import_keras(model, tmp_path, name)
+    options = [argument for shape in lengths for argument in ("--input-shape", ",".join(map(str, shape)))]
+    case, import_s, expected = import_keras(model, tmp_path, name, *options)
+    from harness.backends.keras.importer import input_names  # lazy: imports keras, which may be absent
+
+    assert [case.dataset.inputs[input_name].shape[1:] for input_name in input_names(model)] == \
+        [tuple(shape) for shape in lengths]
+    variable = [tensor for tensor in model.inputs if None in tensor.shape[1:]]
+    assert case.spec.description.count("from --input-shape") == len(variable) > 0
     passes_on_all_four(name, case, expected, import_s)
 
 
