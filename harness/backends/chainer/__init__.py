@@ -16,7 +16,7 @@ import numpy as np
 from harness.backends.base import FrameworkBackend
 from harness.backends.chainer._import import chainer
 from harness.backends.chainer import (  # noqa: F401,E402  (registration side effects)
-    activation_layers, activations, attention, conv, core, defaults, embedding, losses, merge, metrics, native,
+    activation_layers, activations, attention, conv, core, embedding, losses, merge, metrics, native,
     normalization, optimizers, pooling, recurrent, regularization, reshaping)
 from harness.backends.chainer.registry import (ACTIVATION_BUILDERS, DEFAULT_READERS, LAYER_BUILDERS,
     LOSS_BUILDERS, METRIC_BUILDERS, OPTIMIZER_BUILDERS)

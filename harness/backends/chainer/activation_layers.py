@@ -1,9 +1,12 @@
-"""chainer builder for the LeakyReLU layer: F.leaky_relu (chainer has no LeakyReLU link)."""
+"""chainer builders for the LeakyReLU and ReLU layers: F.leaky_relu (chainer has no LeakyReLU
+link), and the reader of LeakyReLU's default slope."""
 
 from __future__ import annotations
 
 from harness.backends.base import BuiltLayer
 from harness.backends.chainer._import import F
+from harness.backends.chainer.activations import read_leaky_relu
+from harness.backends.chainer.registry import DEFAULT_READERS as readers
 from harness.backends.chainer.registry import LAYER_BUILDERS as builders
 
 
@@ -36,3 +39,11 @@ def relu(spec, ctx) -> BuiltLayer:
 
 def kept_text(top) -> str:
     return "x" if top is None else f"F.minimum(x, {top})"
+
+
+@readers.register("LeakyReLU.negative_slope")
+def read_leaky_relu_layer(context):
+    # chainer has no LeakyReLU link (chainer/links has none): the builder uses the function.
+    (reading,) = read_leaky_relu(context)
+    reading.api += " (no LeakyReLU link)"
+    return [reading]

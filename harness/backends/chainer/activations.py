@@ -1,4 +1,9 @@
-"""chainer versions of the harness's activations: (callable, native|composite, detail)."""
+"""chainer versions of the harness's activations: (callable, native|composite, detail), and the
+readers of chainer's activation defaults.
+
+Defaults sources: chainer/functions/activation/leaky_relu.py, hard_sigmoid.py
+(clip(0.2 x + 0.5, 0, 1)), softmax.py (axis=1), elu.py.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,12 @@ import math
 
 import numpy as np
 
-from harness.backends.chainer._import import F
+from harness.backends.chainer._import import F, chainer
+from harness.backends.chainer.defaults.helpers import at
 from harness.backends.chainer.registry import ACTIVATION_BUILDERS as builders
+from harness.backends.chainer.registry import DEFAULT_READERS as readers
+from harness.defaults import probes
+from harness.defaults.reading import Reading, signature_default
 
 
 @builders.register("linear")
@@ -100,3 +109,41 @@ def hard_swish(spec):
     # chainer has no hard swish: x * clipped_relu(x + 3, 6) / 6.
     return (lambda x: x * F.clipped_relu(x + 3.0, z=6.0) / 6.0), "composite", \
         "x * F.clipped_relu(x + 3, 6) / 6: chainer has no hard swish"
+
+
+@readers.register("leaky_relu.negative_slope")
+def read_leaky_relu(context):
+    effective, probe = probes.leaky_relu_slope(float(at(F.leaky_relu, [-1.0])[0]))
+    return [Reading("chainer.functions.leaky_relu", "slope", signature_default(F.leaky_relu, "slope"),
+                    "inspect.signature", effective, probe=probe, used=True)]
+
+
+@readers.register("hard_sigmoid.slope")
+def read_hard_sigmoid(context):
+    slope, formula, probe = probes.hard_sigmoid_formula(at(F.hard_sigmoid, probes.HARD_SIGMOID_POINTS).tolist())
+    return [Reading.fixed("chainer.functions.hard_sigmoid", slope, formula, probe,
+                    used=True)]
+
+
+@readers.register("gelu.approximate")
+def read_gelu(context):
+    function = getattr(F, "gelu", None)
+    if function is None:
+        return [Reading("chainer.functions.gelu", "approximate", used=True,
+                        missing=f"chainer {chainer.__version__} has no gelu (chainer.functions.gelu does not exist)")]
+    form, meaning, probe = probes.gelu_form(float(at(function, [1.0])[0]))
+    return [Reading("chainer.functions.gelu", "", None, "probe", form, meaning, probe, used=True)]
+
+
+@readers.register("softmax.axis")
+def read_softmax(context):
+    axis, meaning, probe = probes.softmax_default_axis(lambda x: at(F.softmax, x), context.rank)
+    return [Reading("chainer.functions.softmax", "axis", signature_default(F.softmax, "axis"),
+                    "inspect.signature", axis, meaning, probe, used=True)]
+
+
+@readers.register("elu.alpha")
+def read_elu(context):
+    effective, probe = probes.elu_alpha(float(at(F.elu, [-1.0])[0]))
+    return [Reading("chainer.functions.elu", "alpha", signature_default(F.elu, "alpha"),
+                    "inspect.signature", effective, probe=probe, used=True)]

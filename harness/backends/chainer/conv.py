@@ -1,5 +1,6 @@
-"""chainer builders for Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D and the transposed convolutions, and the layout steps chainer's
-windowed layers share.
+"""chainer's Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D and the transposed convolutions:
+builders, the layout steps chainer's windowed layers share, the import translations of
+L.Convolution2D and L.DepthwiseConvolution2D, and the Conv1D/Conv2D reproducer template.
 
 chainer's convolutions and poolings take only (batch, channels, *spatial)
 (chainer/links/connection/convolution_2d.py, convolution_nd.py; chainer/functions/pooling/).
@@ -16,7 +17,10 @@ from __future__ import annotations
 
 from harness.backends.base import BuiltLayer, Unsupported, WeightBinding
 from harness.backends.chainer._import import F, L, chainer
+from harness.backends.chainer.registry import IMPORT_TRANSLATIONS as imports
 from harness.backends.chainer.registry import LAYER_BUILDERS as builders
+from harness.backends.chainer.registry import REPRO_TEMPLATES as templates
+from harness.backends.chainer.repro import activation as activation_source
 from harness.backends.layout import (AS_IS, DEPTHWISE_TO_MULTIPLIER_IN, conv_kernel_to_out_in_spatial,
                                       depthwise_to_grouped, transposed_conv_kernel)
 from harness.backends.windowed import TransposePlan, WindowLayout, describe
@@ -155,3 +159,55 @@ def conv_transpose(spec, ctx) -> BuiltLayer:
     window = plan.window(spec.rank)
     return BuiltLayer(call=lambda x: activation(layout.leave(link(layout.enter(x))[window])), bindings=bindings,
                       implementation=implementation, detail=detail, module=link)
+
+
+def _pair(value) -> list[int]:
+    return list(value) if isinstance(value, (tuple, list)) else [value, value]
+
+
+def _padding(pads: list[int], kernel: list[int], stride: list[int], dilate: list[int]):
+    """chainer's symmetric pad as the case writes it: 'valid', 'same' where equal to it (stride 1,
+    pad (k - 1) d / 2: Keras then runs natively), else the explicit amount per axis."""
+    if all(p == 0 for p in pads):
+        return "valid"
+    if all(s == 1 for s in stride) and all((k - 1) * d == 2 * p for k, d, p in zip(kernel, dilate, pads)):
+        return "same"
+    return pads[0] if len(set(pads)) == 1 else pads
+
+
+@imports.register(L.Convolution2D, produces=("Conv2D",))
+def import_convolution(link, shape, reasons) -> list[dict]:  # chainer/links/connection/convolution_2d.py
+    ks, ss, pads, ds = (_pair(link.ksize), _pair(link.stride), _pair(link.pad), _pair(link.dilate))
+    return [{"type": "Conv2D", "filters": link.out_channels, "kernel_size": ks, "strides": ss,
+             "padding": _padding(pads, ks, ss, ds), "dilation_rate": ds, "groups": link.groups,
+             "use_bias": link.b is not None, "data_format": "channels_first"}]
+
+
+@imports.register(L.DepthwiseConvolution2D, produces=("DepthwiseConv2D",))
+def import_depthwise_convolution(link, shape, reasons) -> list[dict]:
+    # chainer/links/connection/depthwise_convolution_2d.py
+    ks, ss, pads = _pair(link.ksize), _pair(link.stride), _pair(link.pad)
+    return [{"type": "DepthwiseConv2D", "kernel_size": ks, "depth_multiplier": link.channel_multiplier,
+             "strides": ss, "padding": _padding(pads, ks, ss, [1, 1]), "use_bias": link.b is not None,
+             "data_format": "channels_first"}]
+
+
+@templates.register("Conv1D", "Conv2D")
+def conv_template(spec, input_shapes, dtype, training) -> str:
+    spatial, channels = win.split_channels(input_shapes[0], spec.data_format)
+    pads = spec.paddings(spatial)
+    if any(before != after for before, after in pads):
+        raise Unsupported("'same' padding that TF makes uneven here (the builder pads explicitly)")
+    link = f"Convolution{spec.rank}D"
+    move_in, move_out = ("F.moveaxis(x, -1, 1)", "F.moveaxis({y}, 1, -1)") \
+        if spec.data_format == "channels_last" else ("x", "{y}")
+    bias = f', "{link}.b": conv.b' if spec.use_bias else ""
+    return f'''
+conv = L.{link}({channels}, {spec.filters}, {spec.kernel}, stride={spec.stride},
+    pad={tuple(before for before, _ in pads)}, nobias={not spec.use_bias}, dilate={spec.dilation},
+    groups={spec.groups})
+for parameter in conv.params():
+    parameter.array = parameter.array.astype(dtype)
+params = {{"{link}.W": conv.W{bias}}}
+layer = lambda x: {activation_source(spec.activation, move_out.format(y=f"conv({move_in})"))}
+'''

@@ -1,10 +1,15 @@
-"""chainer builders for Dense, Activation, Flatten and Rescaling."""
+"""chainer's Dense, Activation, Flatten and Rescaling: builders, the import translations of
+L.Linear and of the activation functions (as a chainer.Sequential holds them and as a traced
+forward records them), and the Dense reproducer template."""
 
 from __future__ import annotations
 
 from harness.backends.base import BuiltLayer, WeightBinding
-from harness.backends.chainer._import import F, L
+from harness.backends.chainer._import import F, L, chainer
+from harness.backends.chainer.registry import IMPORT_TRANSLATIONS as imports
 from harness.backends.chainer.registry import LAYER_BUILDERS as builders
+from harness.backends.chainer.registry import REPRO_TEMPLATES as templates
+from harness.backends.chainer.repro import activation as activation_source
 from harness.backends.layout import AS_IS, DENSE_KERNEL_TO_OUT_IN
 
 
@@ -49,3 +54,37 @@ def rescaling(spec, ctx) -> BuiltLayer:
     """chainer has no rescaling link: Variable arithmetic."""
     return BuiltLayer(call=lambda x: x * spec.scale + spec.offset, implementation="composite",
                       detail=f"x * {spec.scale} + {spec.offset}: chainer has no rescaling link")
+
+
+@imports.register(L.Linear, produces=("Dense", "Flatten"))
+def import_linear(link, shape, reasons) -> list[dict]:
+    """chainer/links/connection/linear.py: L.Linear flattens every axis but the batch axis
+    before its product (chainer/functions/connection/linear.py, `n_batch_axes=1`), so a Linear
+    on a rank > 2 input becomes a Flatten (the array as it is) and a Dense."""
+    flatten = [{"type": "Flatten", "data_format": "channels_last"}] if len(shape) > 1 else []
+    return [*flatten, {"type": "Dense", "units": link.out_size, "use_bias": link.b is not None}]
+
+
+def import_activation(name: str):
+    return lambda function, shape, reasons: [{"type": "Activation", "activation": name}]
+
+
+_activation = chainer.functions.activation
+for _function, _node, _name in ((F.relu, _activation.relu.ReLU, "relu"), (F.tanh, _activation.tanh.Tanh, "tanh"),
+                                (F.sigmoid, _activation.sigmoid.Sigmoid, "sigmoid")):
+    # The function, as a chainer.Sequential holds it; its FunctionNode, as a traced forward records it.
+    imports.register(_function, _node, produces=(f"Activation:{_name}",))(import_activation(_name))
+
+
+@templates.register("Dense")
+def dense_template(spec, input_shapes, dtype, training) -> str:
+    # Built outside the f-string: an f-string nesting ''' parses only from Python 3.12 (PEP 701),
+    # and the project runs on 3.11 (tests/test_imports.py compiles every module).
+    bias_cast = "\nlinear.b.array = linear.b.array.astype(dtype)" if spec.use_bias else ""
+    bias_param = ', "Linear.b": linear.b' if spec.use_bias else ""
+    return f'''
+linear = L.Linear({input_shapes[0][-1]}, {spec.units}, nobias={not spec.use_bias})
+linear.W.array = linear.W.array.astype(dtype){bias_cast}
+params = {{"Linear.W": linear.W{bias_param}}}
+layer = lambda x: {activation_source(spec.activation, "linear(x, n_batch_axes=x.ndim - 1)")}
+'''

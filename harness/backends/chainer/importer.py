@@ -1,5 +1,5 @@
-"""A chainer model (`module.py:ClassName` of a chainer.Sequential, plus its save_npz file) in the
-case's terms, for `python -m harness import`.
+"""A chainer model (`module.py:ClassName` of a chainer.Sequential or a Chain with its own forward,
+plus its save_npz file) in the case's terms, for `python -m harness import`.
 
 The class is imported from the file and built with no arguments, the npz read by the harness
 (harness/case/bounded_reading.py: pickles refused, the archive's size bounded) and handed to
@@ -7,13 +7,14 @@ chainer's `NpzDeserializer(strict=True)` as arrays: chainer's own `load_npz` ope
 `numpy.load(allow_pickle=True)`, so a pickle in it would run. A chainer.Sequential is walked layer by layer: its forward
 is its layers in order (chainer/sequential.py `Sequential.forward`), links and plain functions
 alike. Its links are a ChainList's children, named `0`, `1`, ... in save_npz's file; the case's
-layers for them get those names, so the file's names are the case's model's own. A Chain with a
-hand-written forward is arbitrary Python: refused with that reason.
+layers for them get those names, so the file's names are the case's model's own. A Chain with
+its own forward is read from one recorded forward pass (trace.py) into the case's graph form.
+Every problem is listed, not only the first.
 
-`L.Linear` flattens every axis but the batch axis before its product
-(chainer/functions/connection/linear.py, `n_batch_axes=1`), so a Linear on a rank > 2 input
-becomes a Flatten (the array as it is) and a Dense. The weights file is the chain's own
-save_npz.
+Each layer is translated by the translation registered for its link class (or for the plain
+function itself) in REGISTRY.imports, beside that family's builder (core.py: L.Linear and the
+activation functions, conv.py, normalization.py, embedding.py); a translation returns the case
+layer(s) and appends the reasons it refuses. The weights file is the chain's own save_npz.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from harness.backends.chainer._import import F, L, chainer
+from harness.backends.chainer._import import chainer
+from harness.backends.chainer.registry import IMPORT_TRANSLATIONS
+from harness.backends.chainer.trace import trace
 from harness.case.bounded_reading import read_npz
 from harness.common.errors import CaseError
 from harness.case.imported_model import ImportedModel, ImportProblem
@@ -54,17 +57,18 @@ def read_chainer_model(file: Path, class_name: str, weights: Path, shapes: list[
                         file=str(weights), field="--weights") from None
     dtypes = {str(parameter.dtype) for parameter in chain.params()}
     dtype = dtypes.pop() if len(dtypes) == 1 else "float32"
+    if isinstance(chain, chainer.Sequential):
+        return sequential_model(chain, class_name, shapes, dtype)
+    return traced_model(chain, class_name, shapes, dtype)
+
+
+def sequential_model(chain, class_name: str, shapes: list[tuple[int, ...]], dtype: str) -> ImportedModel:
     problems: list[ImportProblem] = []
     layers: list[dict[str, Any]] = []
     if len(shapes) != 1:
         problems.append(ImportProblem(class_name, type(chain).__name__, f"{len(shapes)} input shapes; a "
                                                                        "chainer.Sequential reads one input"))
-    if not isinstance(chain, chainer.Sequential):
-        problems.append(ImportProblem(class_name, type(chain).__name__,
-                                      "not a chainer.Sequential: its forward is Python code this importer does not "
-                                      "trace; write the model as chainer.Sequential, or write the case by hand"))
-    else:
-        walk(chain, tuple(shapes[0]) if shapes else (), layers, problems)
+    walk(chain, tuple(shapes[0]) if shapes else (), layers, problems)
     inputs = {"x": (tuple(shapes[0]) if shapes else (), "int32" if layers and layers[0]["type"] == "Embedding"
                     else dtype)}
     outputs = [layers[-1]["name"]] if layers else []
@@ -80,6 +84,45 @@ def read_chainer_model(file: Path, class_name: str, weights: Path, shapes: list[
 
     return ImportedModel("chainer", dtype, inputs, layers, outputs, problems, write_weights, predict,
                          weights_format="chainer")
+
+
+def traced_model(chain, class_name: str, shapes: list[tuple[int, ...]], dtype: str) -> ImportedModel:
+    """A Chain with its own forward, read from one recorded forward pass (trace.py) into the
+    graph form. The weights file is save_npz's layout under the case's layer names: each
+    translated link's parameters and persistent values, as the harness's own chain of the case
+    names them (a nested `block/conv` link is the layer `block_conv`)."""
+    names, input_dtype, layers, outputs, problems, linked = trace(chain, class_name, shapes, dtype)
+    inputs = {name: (tuple(shape), input_dtype) for name, shape in zip(names, shapes)}
+
+    def write_weights(stem: Path) -> Path:
+        path = stem.with_name(stem.name + ".npz")
+        with open(path, "wb") as file:  # a file object: numpy.savez would append .npz to a name
+            np.savez_compressed(file, **link_tensors(linked))
+        return path
+
+    def predict(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        with chainer.using_config("train", False), chainer.using_config("enable_backprop", False):
+            result = chain(*[arrays[name] for name in inputs])
+        results = result if isinstance(result, (tuple, list)) else [result]
+        return {output: value.array for output, value in zip(outputs, results)}
+
+    return ImportedModel("chainer", dtype, inputs, layers, outputs, problems, write_weights, predict,
+                         weights_format="chainer", graph=True)
+
+
+def link_tensors(linked: dict[str, Any]) -> dict[str, np.ndarray]:
+    """What save_npz writes for each link (chainer/serializers/npz.py), under its case layer's
+    name: parameters by their path in the link, then the persistent values (BatchNormalization's
+    avg_mean, avg_var, N)."""
+    tensors = {}
+    for layer, link in linked.items():
+        for path, parameter in link.namedparams():
+            tensors[f"{layer}{path}"] = np.asarray(parameter.array)
+        for path, sublink in link.namedlinks():
+            prefix = layer if path == "/" else f"{layer}{path}"
+            for name in sorted(sublink._persistent):
+                tensors[f"{prefix}/{name}"] = np.asarray(getattr(sublink, name))
+    return tensors
 
 
 def instantiate(file: Path, class_name: str):
@@ -99,20 +142,24 @@ def instantiate(file: Path, class_name: str):
 
 
 def walk(chain, shape: tuple[int, ...], layers: list, problems: list) -> None:
+    """Every layer in order, listing every problem: after a layer with one, the walk goes on from
+    the shape chainer's own layer gives (run on zeros), so later layers are checked too."""
     links = {id(link): name for name, link in chain.namedlinks(skipself=True) if name.count("/") == 1}
     for position, layer in enumerate(chain._layers):  # chainer/sequential.py keeps them in order
         if isinstance(layer, chainer.Link):
             name = links[id(layer)].lstrip("/")
-            translator = LINKS.get(type(layer))
+            translator = IMPORT_TRANSLATIONS.get(type(layer))
         else:
             name = f"{getattr(layer, '__name__', type(layer).__name__)}_{position}"
-            translator = FUNCTIONS.get(layer)
+            translator = IMPORT_TRANSLATIONS.get(layer)
         kind = type(layer).__name__ if isinstance(layer, chainer.Link) else getattr(layer, "__name__", repr(layer))
-        if translator is None:
-            problems.append(ImportProblem(name, kind, "the importer has no translation for it"))
-            return
+        shape_before = shape
         reasons: list[str] = []
-        specs = translator(layer, shape, reasons)
+        if translator is None:
+            reasons.append("the importer has no translation for it")
+            specs = []
+        else:
+            specs = translator(layer, shape, reasons)
         for index, spec in enumerate(specs):  # the last is the layer; a Flatten may come before it
             spec = {"name": name if index == len(specs) - 1 else f"{name}_flatten", **spec}
             layers.append(spec)
@@ -123,57 +170,15 @@ def walk(chain, shape: tuple[int, ...], layers: list, problems: list) -> None:
                 break
         problems.extend(ImportProblem(name, kind, reason) for reason in reasons)
         if reasons:
-            return
+            shape = shape_after(layer, shape_before)
+            if shape is None:  # chainer's own layer does not run on it either: nothing further to check
+                return
 
 
-def linear(link, shape, reasons) -> list[dict]:  # chainer/links/connection/linear.py
-    flatten = [{"type": "Flatten", "data_format": "channels_last"}] if len(shape) > 1 else []
-    return [*flatten, {"type": "Dense", "units": link.out_size, "use_bias": link.b is not None}]
-
-
-def _pair(value) -> list[int]:
-    return list(value) if isinstance(value, (tuple, list)) else [value, value]
-
-
-def _padding(pads: list[int], kernel: list[int], stride: list[int], dilate: list[int]):
-    """chainer's symmetric pad as the case writes it: 'valid', 'same' where equal to it (stride 1,
-    pad (k - 1) d / 2: Keras then runs natively), else the explicit amount per axis."""
-    if all(p == 0 for p in pads):
-        return "valid"
-    if all(s == 1 for s in stride) and all((k - 1) * d == 2 * p for k, d, p in zip(kernel, dilate, pads)):
-        return "same"
-    return pads[0] if len(set(pads)) == 1 else pads
-
-
-def convolution(link, shape, reasons) -> list[dict]:  # chainer/links/connection/convolution_2d.py
-    ks, ss, pads, ds = (_pair(link.ksize), _pair(link.stride), _pair(link.pad), _pair(link.dilate))
-    return [{"type": "Conv2D", "filters": link.out_channels, "kernel_size": ks, "strides": ss,
-             "padding": _padding(pads, ks, ss, ds), "dilation_rate": ds, "groups": link.groups,
-             "use_bias": link.b is not None, "data_format": "channels_first"}]
-
-
-def depthwise_convolution(link, shape, reasons) -> list[dict]:  # chainer/links/connection/depthwise_convolution_2d.py
-    ks, ss, pads = _pair(link.ksize), _pair(link.stride), _pair(link.pad)
-    return [{"type": "DepthwiseConv2D", "kernel_size": ks, "depth_multiplier": link.channel_multiplier,
-             "strides": ss, "padding": _padding(pads, ks, ss, [1, 1]), "use_bias": link.b is not None,
-             "data_format": "channels_first"}]
-
-
-def batch_normalization(link, shape, reasons) -> list[dict]:  # chainer/links/normalization/batch_normalization.py
-    return [{"type": "BatchNormalization", "axis": 1, "epsilon": link.eps, "momentum": link.decay,
-             "moving_variance": "unbiased", "center": hasattr(link, "beta"), "scale": hasattr(link, "gamma")}]
-
-
-def embed_id(link, shape, reasons) -> list[dict]:  # chainer/links/connection/embed_id.py
-    if link.ignore_label is not None:
-        reasons.append(f"ignore_label={link.ignore_label!r}")
-    return [{"type": "Embedding", "input_dim": link.W.shape[0], "output_dim": link.W.shape[1]}]
-
-
-def activation(name: str) -> Callable:
-    return lambda function, shape, reasons: [{"type": "Activation", "activation": name}]
-
-
-LINKS = {L.Linear: linear, L.Convolution2D: convolution, L.DepthwiseConvolution2D: depthwise_convolution,
-         L.BatchNormalization: batch_normalization, L.EmbedID: embed_id}
-FUNCTIONS = {F.relu: activation("relu"), F.tanh: activation("tanh"), F.sigmoid: activation("sigmoid")}
+def shape_after(layer, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The shape (without the batch axis) chainer's own layer gives for a float32 input of `shape`."""
+    try:
+        with chainer.using_config("train", False), chainer.using_config("enable_backprop", False):
+            return tuple(layer(np.zeros((2, *shape), dtype=np.float32)).shape[1:])
+    except Exception:  # the user's layer: any failure ends the walk
+        return None

@@ -1,4 +1,5 @@
-"""chainer builders for BatchNormalization and LayerNormalization.
+"""chainer's BatchNormalization and LayerNormalization: builders, the import translation of
+L.BatchNormalization, and the readers of chainer's defaults for both.
 
 chainer/functions/normalization/batch_normalization.py (GeneralBatchNormalizationImpl.forward):
 the batch variance is x.var (biased); the running statistics are updated in place as
@@ -10,12 +11,19 @@ chainer.config.train, which the backend's session sets to the case's mode.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from harness.backends.base import BuiltLayer, HeldTensor, WeightBinding
-from harness.backends.chainer._import import F, L
+from harness.backends.chainer._import import F, L, chainer
+from harness.backends.chainer.defaults.helpers import f64, keeps_rng
+from harness.backends.chainer.registry import DEFAULT_READERS as readers
+from harness.backends.chainer.registry import IMPORT_TRANSLATIONS as imports
 from harness.backends.chainer.registry import LAYER_BUILDERS as builders
 from harness.backends.layout import AS_IS, Transform
+from harness.defaults import probes
+from harness.defaults.reading import Reading, signature_default
 from harness.reference.layers.normalization import positive_axis
 
 
@@ -103,3 +111,72 @@ def layer_normalization(spec, ctx) -> BuiltLayer:
     return BuiltLayer(call=call, bindings=bindings, module=link, held=held,
                       detail=f"F.layer_normalization(eps={spec.epsilon}) on {moved}"
                              f"(batch * other axes, {units}) with L.LayerNormalization's gamma, beta")
+
+
+@imports.register(L.BatchNormalization, produces=("BatchNormalization",))
+def import_batch_normalization(link, shape, reasons) -> list[dict]:
+    # chainer/links/normalization/batch_normalization.py
+    return [{"type": "BatchNormalization", "axis": 1, "epsilon": link.eps, "momentum": link.decay,
+             "moving_variance": "unbiased", "center": hasattr(link, "beta"), "scale": hasattr(link, "gamma")}]
+
+
+# Defaults: attributes and signatures for the values, probes on fresh float64 links for what they
+# mean. Sources: chainer/links/normalization/batch_normalization.py (decay, eps) and
+# chainer/functions/normalization/batch_normalization.py (unbiased running variance),
+# chainer/links/normalization/layer_normalization.py (1e-6) vs
+# chainer/functions/normalization/layer_normalization.py (1e-5).
+
+@cache
+@keeps_rng
+def batch_norm_probe() -> dict:
+    with chainer.using_config("dtype", np.float64):
+        link = L.BatchNormalization(1)
+        fresh = L.BatchNormalization(1)
+    with chainer.using_config("train", True):
+        link(f64(probes.RUNNING_STATS_BATCH))
+    fresh.avg_var[...] = 0.0
+    with chainer.using_config("train", False):
+        y = float(fresh(f64([[1.0]])).array[0, 0])
+    return {"eps": link.eps, "decay": link.decay, "mean_after": float(link.avg_mean[0]),
+            "var_after": float(link.avg_var[0]), "y": y}
+
+
+@readers.register("BatchNormalization.epsilon")
+def batch_norm_epsilon(context):
+    found = batch_norm_probe()
+    effective, meaning, probe = probes.batch_norm_epsilon(found["eps"], found["y"])
+    return [Reading("chainer.links.BatchNormalization", "eps", found["eps"], "attribute", effective, meaning,
+                    probe, used=True)]
+
+
+@readers.register("BatchNormalization.momentum")
+def batch_norm_momentum(context):
+    found = batch_norm_probe()
+    kept, meaning, probe = probes.running_mean_convention(found["decay"], found["mean_after"])
+    return [Reading("chainer.links.BatchNormalization", "decay", found["decay"], "attribute", kept, meaning,
+                    probe, used=True)]
+
+
+@readers.register("BatchNormalization.moving_variance")
+def batch_norm_moving_variance(context):
+    found = batch_norm_probe()
+    kept, _, _ = probes.running_mean_convention(found["decay"], found["mean_after"])
+    estimator, meaning, probe = probes.running_variance_estimator(kept, found["var_after"])
+    return [Reading.fixed("chainer.links.BatchNormalization", estimator, meaning, probe, used=True)]
+
+
+@readers.register("LayerNormalization.epsilon")
+@keeps_rng
+def layer_norm_epsilon(context):
+    with chainer.using_config("dtype", np.float64):
+        link = L.LayerNormalization(2)
+    found = []
+    function_eps = signature_default(F.layer_normalization, "eps")
+    for api, epsilon, read_by, run, used in (
+            ("chainer.links.LayerNormalization", link.eps, "attribute", link, True),
+            ("chainer.functions.layer_normalization", function_eps, "inspect.signature",
+             lambda x: F.layer_normalization(x, np.ones(2), np.zeros(2)), False)):
+        y = float(run(f64(probes.layer_norm_probe_input(epsilon))).array[0, 0])
+        effective, meaning, probe = probes.layer_norm_epsilon(epsilon, y)
+        found.append(Reading(api, "eps", epsilon, read_by, effective, meaning, probe, used=used))
+    return found

@@ -14,17 +14,28 @@ Weight decay: coupled is chainer's WeightDecay hook (`g += rate * p` before the 
 chainer/optimizer_hooks/weight_decay.py); decoupled is Adam's `weight_decay_rate` (`p <- (1 -
 eta wdr) p - eta step`, chainer/optimizers/adam.py), which is the canonical decay for
 wdr = learning_rate * rate, and a hook of our own (composite) for the other optimizers.
+
+At the end, the readers of chainer's optimizer defaults: signatures for the values, steps for
+what they mean. Sources: chainer/optimizers/sgd.py, momentum_sgd.py, adam.py (eps added to the
+uncorrected sqrt(v), like Keras), rmsprop.py (eps_inside_sqrt=False), ada_grad.py (state h starts
+at 0).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
+from functools import cache
 
 import numpy as np
 
 from harness.backends.base import BuiltOptimizer
 from harness.backends.chainer._import import chainer
+from harness.backends.chainer.defaults.helpers import stated, steps
+from harness.backends.chainer.registry import DEFAULT_READERS as readers
 from harness.backends.chainer.registry import OPTIMIZER_BUILDERS as builders
+from harness.defaults import probes
+from harness.defaults.reading import Reading, signature_default
 
 optimizers = chainer.optimizers
 
@@ -255,3 +266,112 @@ class RMSpropRule(chainer.optimizer.UpdateRule):
             state["b"] += delta
             delta = state["b"]
         param.array[...] -= delta
+
+
+# Hyper-parameters whose default is the constructor's signature default, nothing more to it.
+for _key, _read in (
+        ("sgd.learning_rate", lambda: [stated(optimizers.SGD, "lr"), stated(optimizers.MomentumSGD, "lr", used=False)]),
+        ("adam.learning_rate", lambda: [stated(optimizers.Adam, "alpha")]),
+        ("adam.beta_1", lambda: [stated(optimizers.Adam, "beta1")]),
+        ("adam.beta_2", lambda: [stated(optimizers.Adam, "beta2")]),
+        ("rmsprop.learning_rate", lambda: [stated(optimizers.RMSprop, "lr")]),
+        ("rmsprop.rho", lambda: [stated(optimizers.RMSprop, "alpha")]),
+        ("adagrad.learning_rate", lambda: [stated(optimizers.AdaGrad, "lr")])):
+    readers.register(_key)(lambda context, read=_read: read())
+
+
+@readers.register("sgd.momentum")
+def read_sgd_momentum(context):
+    # chainer's SGD has no momentum parameter (MomentumSGD has): two steps show what each does.
+    plain = Reading.fixed("chainer.optimizers.SGD", used=True)
+    with_momentum = stated(optimizers.MomentumSGD, "momentum", used=False)
+    for reading, cls in ((plain, optimizers.SGD), (with_momentum, optimizers.MomentumSGD)):
+        ((first,), (second,)) = steps(cls(), [1.0], count=2)
+        reading.effective, reading.probe = probes.momentum(first, second)
+    return [plain, with_momentum]
+
+
+@cache  # one probe serves both the epsilon reader and the placement reader
+def adam_placement() -> tuple:
+    epsilon = signature_default(optimizers.Adam, "eps")
+    ((small, one),) = steps(optimizers.Adam(), [epsilon, 1.0])
+    return probes.adam_epsilon(epsilon, signature_default(optimizers.Adam, "beta2"), small, one, epsilon)
+
+
+@readers.register("adam.epsilon")
+def read_adam_epsilon(context):
+    reading = stated(optimizers.Adam, "eps")
+    placement, reading.meaning, reading.probe = adam_placement()
+    reading.effective = reading.value if placement else None
+    return [reading]
+
+
+@readers.register("adam.epsilon_placement")
+def read_adam_epsilon_placement(context):
+    placement, meaning, probe = adam_placement()
+    return [Reading.fixed("chainer.optimizers.Adam", placement, meaning, probe,
+                    used=True)]
+
+
+@readers.register("rmsprop.momentum")
+def read_rmsprop_momentum(context):
+    # chainer's RMSprop has no momentum parameter: its update has none (0 in the harness's terms).
+    found = "momentum" in inspect.signature(optimizers.RMSprop).parameters
+    return [Reading("chainer.optimizers.RMSprop", "", None,
+                    "inspect.signature: " + ("a momentum parameter" if found else "no momentum parameter"),
+                    None if found else 0.0, used=True)]
+
+
+@cache  # one probe serves both the epsilon reader and the placement reader
+def rmsprop_placement() -> tuple:
+    epsilon = signature_default(optimizers.RMSprop, "eps")
+    gradient, rho = math.sqrt(epsilon), signature_default(optimizers.RMSprop, "alpha")
+    ((step,),) = steps(optimizers.RMSprop(), [gradient])
+    return probes.root_epsilon(step, learning_rate=signature_default(optimizers.RMSprop, "lr"), epsilon=epsilon,
+                               gradient=gradient, accumulated=(1 - rho) * gradient**2)
+
+
+@readers.register("rmsprop.epsilon")
+def read_rmsprop_epsilon(context):
+    reading = stated(optimizers.RMSprop, "eps")
+    _, reading.meaning, reading.probe = rmsprop_placement()
+    return [reading]
+
+
+@readers.register("rmsprop.epsilon_placement")
+def read_rmsprop_epsilon_placement(context):
+    placement, meaning, probe = rmsprop_placement()
+    return [Reading("chainer.optimizers.RMSprop", "eps_inside_sqrt", signature_default(optimizers.RMSprop, "eps_inside_sqrt"),
+                    "inspect.signature", placement, meaning, probe, used=True)]
+
+
+@cache  # one probe serves both the epsilon reader and the placement reader
+def adagrad_placement() -> tuple:
+    epsilon = signature_default(optimizers.AdaGrad, "eps")
+    gradient = math.sqrt(epsilon)
+    ((step,),) = steps(optimizers.AdaGrad(), [gradient])  # the accumulator starts at 0 (no option)
+    return probes.root_epsilon(step, learning_rate=signature_default(optimizers.AdaGrad, "lr"), epsilon=epsilon,
+                               gradient=gradient, accumulated=gradient**2)
+
+
+@readers.register("adagrad.epsilon")
+def read_adagrad_epsilon(context):
+    reading = stated(optimizers.AdaGrad, "eps")
+    _, reading.meaning, reading.probe = adagrad_placement()
+    return [reading]
+
+
+@readers.register("adagrad.epsilon_placement")
+def read_adagrad_epsilon_placement(context):
+    placement, meaning, probe = adagrad_placement()
+    return [Reading.fixed("chainer.optimizers.AdaGrad", placement, meaning, probe,
+                    used=True)]
+
+
+@readers.register("adagrad.initial_accumulator_value")
+def read_adagrad_initial_accumulator(context):
+    # No parameter: AdaGrad's state starts at zeros (chainer/optimizers/ada_grad.py); measured.
+    reading = Reading.fixed("chainer.optimizers.AdaGrad", used=True)
+    ((step,),) = steps(optimizers.AdaGrad(), [1.0])
+    reading.effective, reading.probe = probes.adagrad_initial_accumulator(signature_default(optimizers.AdaGrad, "lr"), step)
+    return [reading]

@@ -28,11 +28,15 @@ built from F.linear and the activations on the same link's parameters, so the la
 mapping stay the native link's; the layer is then marked composite. NStep links take a list of
 per-sample sequences: the (batch, time, features) input is split with F.separate and the
 outputs stacked back.
+
+Beside the builders: the import translation of L.LSTM (stepped over a sequence in a Chain's own
+forward), and the readers of chainer's LSTM and GRU defaults (probes on fresh links).
 """
 
 from __future__ import annotations
 
 import functools
+from functools import cache
 from typing import Callable
 
 import numpy as np
@@ -40,8 +44,13 @@ import numpy as np
 from harness.backends import bidirectional as bi
 from harness.backends.base import BuiltLayer, HeldTensor, WeightBinding
 from harness.backends.chainer._import import F, L, chainer
+from harness.backends.chainer.defaults.helpers import f64, keeps_rng
+from harness.backends.chainer.registry import DEFAULT_READERS as readers
+from harness.backends.chainer.registry import IMPORT_TRANSLATIONS as imports
 from harness.backends.chainer.registry import LAYER_BUILDERS as builders
 from harness.backends.gates import GateLayout, gate_transform
+from harness.defaults import probes
+from harness.defaults.reading import Reading
 from harness.reference.layers.recurrent import GRU, LSTM
 
 LSTM_INTERLEAVED = GateLayout(LSTM.gates, ("c", "i", "f", "o"), transposed=True, interleaved=True,
@@ -283,3 +292,123 @@ def bidirectional(spec, ctx) -> BuiltLayer:
     return BuiltLayer(call=bi.merged(spec, parts[0].call, parts[1].call, lambda y: F.flip(y, 1),
                                      lambda a, b: F.concat([a, b], axis=-1)),
                       bindings=bindings, held=held, implementation=implementation, detail=detail, module=chain)
+
+
+@imports.register(L.LSTM, produces=("LSTM",), per_step=True)
+def import_lstm(link, shape, reasons) -> list[dict]:
+    """L.LSTM (chainer/links/rnn/lstm.py) keeps h and c between calls, one call per time step:
+    the tracer (trace.py) hands over the whole sequence's shape (time, features) once the calls
+    step over x[:, t] from reset_state(). Its parameters are L.StatelessLSTM's (upward with the
+    bias, lateral without), the link this package's LSTM builder uses, under the same names;
+    the first step's lateral term is skipped (h is None), which a zero state gives too. F.lstm
+    is fixed to sigmoid gates and tanh: the case's defaults."""
+    if len(shape) != 2:
+        reasons.append("L.LSTM steps one time step per call: only a loop over x[:, t] in a Chain's own "
+                       "forward is imported as an LSTM layer")
+    return [{"type": "LSTM", "units": link.state_size, "return_sequences": False}]
+
+
+# Defaults. The links are fixed to their gates (no parameter): probes on fresh links say which.
+# Sources: chainer/links/rnn/lstm.py, n_step_lstm.py, gru.py (reset-before, z flipped) and
+# n_step_gru.py (reset-after).
+
+def lstm_link(b: float) -> float:
+    """L.LSTM: upward (with bias) on x, lateral (no bias) on h; gates interleaved per unit."""
+    link = L.LSTM(1, 1)
+    link.upward.W.array[...] = 0.0
+    link.upward.b.array[...] = b
+    link.lateral.W.array[...] = 0.0
+    return float(link(np.zeros((1, 1), dtype=np.float32)).array[0, 0])
+
+
+def nstep_lstm(b: float) -> float:
+    """L.NStepLSTM: ws[0][0..3] act on x, [4..7] on h; bs[0] likewise (two biases per gate)."""
+    with chainer.using_config("dtype", np.float64):
+        link = L.NStepLSTM(1, 1, 1, 0.0)
+    for index in range(8):
+        link.ws[0][index].array[...] = 0.0
+        link.bs[0][index].array[...] = b if index < 4 else 0.0
+    _, _, ys = link(None, None, [np.zeros((1, 1))])
+    return float(ys[0].array[0, 0])
+
+
+@cache
+@keeps_rng
+def lstm_probes() -> dict:
+    # L.LSTM computes in float32 (its parameters' dtype); the candidates differ far more than that.
+    return {api: probes.lstm_activations(tuple(run(b) for b in probes.LSTM_PROBE_BIASES))
+            for api, run in (("chainer.links.NStepLSTM", nstep_lstm), ("chainer.links.LSTM", lstm_link))}
+
+
+def lstm_readings(index: int) -> list[Reading]:
+    return [Reading(api, "", None, "fixed (no parameter); probe", found[index], probe=found[2],
+                    used=api == "chainer.links.NStepLSTM")
+            for api, found in lstm_probes().items()]
+
+
+@readers.register("LSTM.activation")
+def read_lstm_activation(context):
+    return lstm_readings(0)
+
+
+@readers.register("LSTM.recurrent_activation")
+def read_lstm_recurrent_activation(context):
+    return lstm_readings(1)
+
+
+def stateless_gru(h0: float, w: float, b: float) -> float:
+    """L.StatelessGRU: six Linear links W_r, U_r, W_z, U_z, W, U (chainer/links/rnn/gru.py)."""
+    with chainer.using_config("dtype", np.float64):
+        link = L.StatelessGRU(1, 1)
+    for name, parameter in link.namedparams():
+        recurrent = name.startswith("/U")
+        parameter.array[...] = (w if name.endswith("/W") else b) if recurrent else 0.0
+    return float(link(f64([[h0]]), f64([[0.0]])).array[0, 0])
+
+
+def nstep_gru(h0: float, w: float, b: float) -> float:
+    """L.NStepGRU: ws[0][0..2] act on x, [3..5] on h; bs[0] likewise."""
+    with chainer.using_config("dtype", np.float64):
+        link = L.NStepGRU(1, 1, 1, 0.0)
+    for index in range(6):
+        link.ws[0][index].array[...] = w if index >= 3 else 0.0
+        link.bs[0][index].array[...] = b if index >= 3 else 0.0
+    _, ys = link(f64([[[h0]]]), [f64([[0.0]])])
+    return float(ys[0].array[0, 0])
+
+
+@cache
+@keeps_rng
+def gru_probes() -> dict:
+    return {api: probes.gru_formula(tuple(run(*point) for point in probes.GRU_PROBE_POINTS))
+            for api, run in (("chainer.links.NStepGRU", nstep_gru), ("chainer.links.StatelessGRU", stateless_gru))}
+
+
+def gru_readings(field: str) -> list[Reading]:
+    found = []
+    for api, (formula, probe) in gru_probes().items():
+        value = formula[field] if formula else None
+        meaning = probes.RESET_MEANINGS[value] if field == "reset_after" and formula else ""
+        found.append(Reading(api, "", None, "fixed (no parameter); probe", value, meaning, probe,
+                             used=api == "chainer.links.NStepGRU"))
+    return found
+
+
+@readers.register("GRU.activation")
+def read_gru_activation(context):
+    return gru_readings("activation")
+
+
+@readers.register("GRU.recurrent_activation")
+def read_gru_recurrent_activation(context):
+    return gru_readings("recurrent_activation")
+
+
+@readers.register("GRU.reset_after")
+def read_gru_reset_after(context):
+    return gru_readings("reset_after")
+
+
+@readers.register("GRU.update_gate")
+def read_gru_update_gate(context):
+    return gru_readings("update")

@@ -55,8 +55,10 @@ def save_checkpoint(model: NativeModel, tensors: dict[str, np.ndarray], path: st
     for prefix, module in model.container.named_modules():
         if hasattr(module, "pack_checkpoint"):
             tensors = module.pack_checkpoint(f"{prefix}.", tensors)
-    torch.save(OrderedDict((key, torch.from_numpy(np.ascontiguousarray(value))) for key, value in tensors.items()),
-               path)
+    # np.ascontiguousarray makes a 0-d array 1-d (BatchNorm's num_batches_tracked is 0-d in torch):
+    # the reshape keeps the shape torch's load_state_dict checks.
+    torch.save(OrderedDict((key, torch.from_numpy(np.ascontiguousarray(value).reshape(np.shape(value))))
+                           for key, value in tensors.items()), path)
 
 
 def read_checkpoint(path: str, model: NativeModel | None = None) -> CheckpointContents:

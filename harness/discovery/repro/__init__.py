@@ -9,9 +9,9 @@ dtype), runs it forward and backward (with a fixed upstream gradient), and print
 framework's output and gradients against the float64 reference's, and the frameworks' output
 against each other. The arrays sit in an .npz beside the script.
 
-How a layer is written natively lives beside its builder: each adapter package has a `repro`
-module with one source template per layer kind (`TEMPLATES`, registered like the builders) and
-the framework's forward/backward driver (`DRIVER`). A template covers the native form its
+How a layer is written natively lives beside its builder: each framework's family modules
+register one source template per layer kind in the package's REGISTRY.templates (its `repro`
+module re-exports them as `TEMPLATES`, with the framework's forward/backward driver `DRIVER`). A template covers the native form its
 builder uses; where the builder composes the layer from primitives for this case, or a kind
 has no template, the reproducer is refused with that reason.
 """
@@ -124,9 +124,9 @@ def _framework_source(name: str, case, node, reference_grads, arrays) -> str:
     module = templates_of(name)
     template = module.TEMPLATES.get(node.spec.type)
     if template is None:
-        raise ReproUnavailable(f"no reproducer template for {node.spec.type} in "
-                               f"harness/backends/{name}/repro.py (templates: "
-                               f"{', '.join(sorted(module.TEMPLATES))})")
+        raise ReproUnavailable(f"no reproducer template for {node.spec.type} in {name} (a family "
+                               f"module of harness/backends/{name}/ registers one with "
+                               f"REGISTRY.templates; templates: {', '.join(sorted(module.TEMPLATES))})")
     with backend.session(case):
         built = backend.build_layer(case, node.layer)
         for binding in built.bindings:

@@ -97,7 +97,6 @@ class MultiHeadAttention(LayerSpec):
     """
 
     not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
-        ("torch", "importable"): "nn.MultiheadAttention has no import translation",
         ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
         ("*", "reproducer"): "no reproducer template written for it yet",
     }

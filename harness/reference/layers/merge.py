@@ -31,7 +31,6 @@ class Add(LayerSpec):
     """y = x1 + x2 + ... (same shapes)."""
 
     not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
-        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
         ("*", "reproducer"): "no reproducer template written for it yet",
     }
 
@@ -94,7 +93,6 @@ class Concatenate(LayerSpec):
     """y = the inputs joined along `axis` (counted with the batch axis, as Keras; -1 = last)."""
 
     not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
-        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
         ("*", "reproducer"): "no reproducer template written for it yet",
     }
 

@@ -114,10 +114,6 @@ class BatchNormalization(LayerSpec):
 
     not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
         ("*", "reproducer"): "no reproducer template written for it yet",
-        ("torch", "exportable"): (
-            "bug: the torch file written by `export` holds num_batches_tracked with shape (1,), not "
-            "(), so it does not load back (np.ascontiguousarray of a 0-d array in "
-            "harness/backends/torch/native.py save_checkpoint)"),
     }
 
     type: Literal["BatchNormalization"]

@@ -180,7 +180,6 @@ class LSTM(RecurrentSpec):
     """
 
     not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
-        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
         ("*", "reproducer"): "no reproducer template written for it yet",
     }
 

@@ -32,7 +32,6 @@ class Reshape(LayerSpec):
 
     not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
         ("torch", "importable"): "view/reshape calls have no import translation",
-        ("chainer", "importable"): "the chainer importer translates no chainer link or function to it",
         ("*", "reproducer"): "no reproducer template written for it yet",
     }
 
