@@ -228,7 +228,7 @@ def import_keras(model, tmp_path, name: str, *options: str):
     assert main(["import", str(tmp_path / f"{name}.keras"), *options, "--out", str(out)]) == 0
     import_s = time.perf_counter() - begun
     (case,) = load_cases_from_file(out)
-    arrays = [case.dataset.inputs[name_] for name_ in input_names(model)]
+    arrays = [case.dataset.inputs[input_name] for input_name in input_names(model)]
     result = model(arrays if len(arrays) > 1 else arrays[0], training=False)
     if isinstance(result, dict):  # keyed as `outputs={...}` was; the case names its layers' nodes
         layers = {key: layer for key, (layer, _, _) in model.get_config()["output_layers"].items()}
@@ -283,6 +283,7 @@ def test_keras_io_text_model_as_written_imports_with_input_shape_and_passes(name
     in the model's order); the case states each length the model left open in its description."""
     backend_or_skip("keras")
     from harness.backends.keras._import import keras
+    from harness.backends.keras.importer import input_names  # lazy: imports keras, which may be absent
 
     build, lengths = KERAS_TEXT_MODELS[name]
     keras.utils.set_random_seed(0)
@@ -290,8 +291,6 @@ def test_keras_io_text_model_as_written_imports_with_input_shape_and_passes(name
     spread_embeddings(keras, model)
     options = [argument for shape in lengths for argument in ("--input-shape", ",".join(map(str, shape)))]
     case, import_s, expected = import_keras(model, tmp_path, name, *options)
-    from harness.backends.keras.importer import input_names  # lazy: imports keras, which may be absent
-
     assert [case.dataset.inputs[input_name].shape[1:] for input_name in input_names(model)] == \
         [tuple(shape) for shape in lengths]
     variable = [tensor for tensor in model.inputs if None in tensor.shape[1:]]
