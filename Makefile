@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # chainer reads numpy.distutils at import, which needs the stdlib distutils.
 export SETUPTOOLS_USE_DISTUTILS := stdlib
 
-.PHONY: test test-vision-models test-sequence-models report report-shipping setup clean
+.PHONY: test test-vision-models test-sequence-models report setup clean
 
 # The suite in parallel (pytest-xdist): one worker per core, at most 4 (each imports the four
 # frameworks, about 8 s and 1 GB); --dist loadfile keeps a case file's matrix in one worker, so
@@ -27,13 +27,13 @@ test-vision-models: setup
 test-sequence-models: setup
 	$(PY) -m pytest -m sequence_models tests/test_sequence_models.py -n 0 --durations=0 $(PYTEST_ARGS)
 
-report: setup
-	$(PY) -m harness run cases/ --out reports/
+# Every case on the frameworks, on what ships (ONNX Runtime, LiteRT) and on Keras' torch backend
+# (docs/shipping.md has the time each backend takes); `make report REPORT_FRAMEWORKS=numpy,keras,
+# chainer,torch` for the frameworks alone.
+REPORT_FRAMEWORKS ?= numpy,keras,chainer,torch,onnxruntime,litert,keras-torch
 
-# Every case on the frameworks and on what ships (ONNX Runtime, LiteRT; docs/shipping.md):
-# about ten times `make report`'s time, the exports being seconds each.
-report-shipping: setup
-	$(PY) -m harness run cases/ --frameworks numpy,keras,chainer,torch,onnxruntime,litert --out reports/
+report: setup
+	$(PY) -m harness run cases/ --frameworks $(REPORT_FRAMEWORKS) --out reports/ $(REPORT_ARGS)
 
 setup:
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

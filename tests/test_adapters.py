@@ -13,6 +13,8 @@ is skipped with its reason.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -26,6 +28,19 @@ from harness.case.examples import single_layer_case, single_loss_case
 # passes a hyper-parameter through float32 (keras/src/backend/tensorflow/core.py `cast` goes
 # through float32: ~1.5e-8 relative).
 RTOL, ATOL = 1e-7, 1e-10
+
+
+def known_difference(framework: str, example) -> str | None:
+    """A real difference of the framework's own in float64, stated as a case (with its reason
+    and upstream source): the test expects it (strict, so a fixed framework shows), and the
+    adapter's layout is checked against the framework's own computation elsewhere."""
+    if framework == "keras" and example.type == "MultiHeadAttention":
+        scale = 1.0 / math.sqrt(example.config["key_dim"])
+        if float(np.float32(scale)) != scale:
+            # tests/test_attention.py checks the adapter against the reference with that rounded scale.
+            return ("cases/discovered_keras_attention_scale_float64.yaml: Keras' TensorFlow backend applies "
+                    "1/sqrt(key_dim) rounded to float32 (keras/src/backend/tensorflow/nn.py)")
+    return None
 
 
 def build_or_skip(backend, case):
@@ -61,8 +76,11 @@ def test_weight_conversion_round_trip(framework, example):
 
 @pytest.mark.parametrize("framework", FRAMEWORK_BACKENDS)
 @pytest.mark.parametrize("example", LAYER_EXAMPLES, ids=lambda e: e.id)
-def test_layer_agrees_with_reference(framework, example):
+def test_layer_agrees_with_reference(framework, example, request):
     backend = backend_or_skip(framework)
+    reason = known_difference(framework, example)
+    if reason:
+        request.applymarker(pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason))
     case = single_layer_case(example)
     try:
         result = backend.run(case)

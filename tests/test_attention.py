@@ -1,7 +1,9 @@
 """MultiHeadAttention beyond the adapters' own checks: the packed layout of the default
 torch.nn.MultiheadAttention that docs/layouts-and-semantics.md (Attention) tells users to build,
-checked against the NumPy reference, and the Keras float64 scale rounding the Keras adapter
-works around, confirmed on the installed Keras."""
+checked against the NumPy reference, and the Keras float64 scale rounding
+(cases/discovered_keras_attention_scale_float64.yaml), confirmed on the installed Keras, through
+the Keras adapter (which builds the native layer with Keras' own scale) and through the case's
+one-file reproducer."""
 
 from __future__ import annotations
 
@@ -55,11 +57,12 @@ def test_packed_nn_multihead_attention_agrees_with_the_reference(causal):
     np.testing.assert_allclose(out.numpy(), expected, rtol=RTOL, atol=ATOL)
 
 
-def test_keras_float64_scale_is_rounded_to_float32_without_the_adapters_fix():
+def test_keras_float64_scale_is_rounded_to_float32():
     """keras/src/backend/tensorflow/nn.py applies a Python-float scale with tf.cast, which goes
     through float32: the installed Keras' float64 layer matches the reference computed with a
     float32-rounded 1/sqrt(key_dim), and misses the exact one. If a Keras release fixes this,
-    this test fails and the workaround in harness/backends/keras/attention.py can go."""
+    this test fails, and the expected difference of
+    cases/discovered_keras_attention_scale_float64.yaml goes with it."""
     keras = pytest.importorskip("keras")
     if keras.backend.backend() != "tensorflow":
         pytest.skip("the rounding is the TensorFlow backend's")
@@ -75,11 +78,70 @@ def test_keras_float64_scale_is_rounded_to_float32_without_the_adapters_fix():
     assert np.abs(got - exact).max() > 1e-10
 
     # The same scores with the float32-rounded scale: the query projection scaled by rounded / exact.
-    exact_scale = 1.0 / math.sqrt(2)
-    factor = float(np.float32(exact_scale)) / exact_scale
-    rounded = dict(p, query_kernel=p["query_kernel"] * factor, query_bias=p["query_bias"] * factor)
-    with_rounded_scale = spec.reference(spec, rounded).forward(x)
+    with_rounded_scale = spec.reference(spec, _rounded_scale_parameters(p, 2)).forward(x)
     np.testing.assert_allclose(got, with_rounded_scale, rtol=1e-12, atol=1e-14)
+
+
+def _rounded_scale_parameters(params: dict, key_dim: int) -> dict:
+    """The parameters with which the exact reference computes what a float32-rounded
+    1/sqrt(key_dim) computes: the query projection (kernel and bias) times rounded / exact."""
+    exact_scale = 1.0 / math.sqrt(key_dim)
+    factor = float(np.float32(exact_scale)) / exact_scale
+    return dict(params, query_kernel=params["query_kernel"] * factor, query_bias=params["query_bias"] * factor)
+
+
+@pytest.mark.parametrize("key_dim,causal", [(2, False), (3, True), (4, False), (4, True)])
+def test_the_keras_adapter_runs_keras_own_scale_in_float64(key_dim, causal):
+    """The adapter builds keras.layers.MultiHeadAttention as it is (no scale of its own): its
+    float64 output is the reference's with the float32-rounded scale to 1e-13, and differs from
+    the exact reference by more than float64's rounding wherever 1/sqrt(key_dim) is not a
+    float32 number (key_dim 2, 3); key_dim 4 (scale 0.5) is the control, equal to both. With
+    the causal mask too (Keras' is_causal path)."""
+    from harness.backends import get_backend
+    from harness.backends.numpy_reference import run_reference
+    from harness.case.examples import LayerExample, single_layer_case
+    from tests.conftest import backend_or_skip
+
+    backend_or_skip("keras")
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the rounding is the TensorFlow backend's")
+    example = LayerExample("MultiHeadAttention", {"num_heads": 2, "key_dim": key_dim, "causal": causal}, [(4, 6)],
+                           batch=2)
+    case = single_layer_case(example, dtype="float64")
+    got = get_backend("keras").run(case).outputs["layer"]
+    exact = run_reference(case).outputs["layer"]
+    (node,) = [node for node in case.graph.nodes if node.layer == "layer"]
+    params = {name.split("/", 1)[1]: value for name, value in case.weights.items()}
+    x = case.dataset.inputs[node.inputs[0]]
+    with_rounded_scale = node.spec.reference(node.spec, _rounded_scale_parameters(params, key_dim)).forward(x)
+    # float64 summation-order differences between TF's einsums and NumPy's: ~1e-16 on outputs of
+    # order 1; 1e-13 leaves room and is far below the scale's 1e-8 relative effect.
+    np.testing.assert_allclose(got, with_rounded_scale, rtol=0, atol=1e-13)
+    off = np.abs(got - exact).max()
+    rounded = float(np.float32(1.0 / math.sqrt(key_dim))) != 1.0 / math.sqrt(key_dim)
+    assert (off > 1e-10) if rounded else (off < 1e-13), off
+
+
+def test_the_attention_scale_reproducer_shows_it_on_this_keras(capsys):
+    """cases/reproducers/keras_attention_scale_float64.py, the one-file report for upstream: on
+    the installed Keras it exits 1 (the layer matches the rounded scale to float64 precision and
+    misses the exact one by about 3e-8). When Keras keeps the scale in float64 this fails: then
+    the case's expected difference and this test go."""
+    import runpy
+    from pathlib import Path
+
+    from tests.conftest import backend_or_skip
+
+    backend_or_skip("keras")
+    path = Path(__file__).resolve().parents[1] / "cases" / "reproducers" / "keras_attention_scale_float64.py"
+    reproducer = runpy.run_path(str(path))  # not as __main__: its functions only
+    assert reproducer["main"]() == 1
+    lines = {line.split("=")[0].strip(): float(line.split("=")[1]) for line in capsys.readouterr().out.splitlines()
+             if line.startswith("max |keras")}
+    assert lines["max |keras - numpy with the exact scale|"] > 1e-9
+    assert lines["max |keras - numpy with the rounded scale|"] < 1e-13
 
 
 def _keras_encoder(path, causal: bool):

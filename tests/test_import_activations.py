@@ -96,3 +96,26 @@ def test_import_keras_relu6(tmp_path):
     (reference,) = run_reference(case, train=False).outputs.values()
     np.testing.assert_allclose(reference, expected, rtol=RTOL, atol=ATOL)
     passes_everywhere(case)
+
+
+def test_the_keras_activations_declared_importable_are_exactly_those_that_import(tmp_path):
+    """harness/backends/keras/core.py declares which activations an imported Keras `Activation`
+    layer yields (`produces=("Activation:<name>", ...)`, read by the support table): each
+    harness activation that Keras knows by name, saved as keras.layers.Activation(name) and
+    imported, is accepted exactly when declared, and then as that activation."""
+    backend_or_skip("keras")
+    from harness.backends.keras._import import keras
+    from harness.backends.keras.importer import read_keras_model
+    from harness.backends.keras.registry import REGISTRY
+    from harness.reference.activations import ACTIVATIONS
+    from harness.weights.importing import refused_by_specs
+
+    declared = {kind.split(":", 1)[1] for kind in REGISTRY.importable_kinds() if kind.startswith("Activation:")}
+    imported = set()
+    for name in sorted(ACTIVATIONS):
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Activation(name, name="act")])
+        model.save(tmp_path / f"{name}.keras")
+        result = read_keras_model(tmp_path / f"{name}.keras")
+        if not result.problems + refused_by_specs(result) and result.layers[0]["activation"] == name:
+            imported.add(name)
+    assert imported == declared

@@ -327,3 +327,65 @@ def test_torch_last_step_of_a_bidirectional_output_is_refused(tmp_path, capsys):
                  "--input-shape", "5,3", "--out", str(out)]) != 0
     assert "the last step of a bidirectional output" in capsys.readouterr().out
     assert not out.exists()
+
+
+def keras_variable_length_classifier(path):
+    """keras.io's text classifiers take `keras.Input(shape=(None,), dtype="int64")`: any length.
+    Embedding -> Conv1D -> GlobalMaxPooling1D -> Dense, the Conv1D text classifier's shape."""
+    from harness.backends.keras._import import keras
+
+    keras.utils.set_random_seed(11)
+    layers = keras.layers
+    tokens = keras.Input((None,), dtype="int64", name="tokens")
+    x = layers.Embedding(20, 4, name="embedding")(tokens)
+    x = layers.Conv1D(3, 3, activation="relu", name="conv")(x)
+    x = layers.GlobalMaxPooling1D(name="pool")(x)
+    out = layers.Dense(1, activation="sigmoid", name="score")(x)
+    model = keras.Model(tokens, out)
+    model.save(path)
+    return model
+
+
+def test_a_variable_length_input_asks_for_its_length(tmp_path, capsys):
+    """shape=(None,): a case's data has fixed sizes, so without --input-shape the import is
+    refused with a message that says which option gives the length; nothing is written."""
+    backend_or_skip("keras")
+    keras_variable_length_classifier(tmp_path / "text.keras")
+    out = tmp_path / "cases" / "text.yaml"
+    assert main(["import", str(tmp_path / "text.keras"), "--out", str(out)]) != 0
+    printed = capsys.readouterr().out
+    assert "tokens (Input): shape (None,) has an unknown size" in printed
+    assert "--input-shape 8" in printed
+    assert not out.exists() and not out.with_name("text.weights.h5").exists()
+
+
+def test_a_variable_length_input_takes_its_length_from_input_shape(tmp_path):
+    """`--input-shape 9`: the case's input is 9 long, its description says where the length
+    came from, the reference computes what the saved model computes at that length, and every
+    backend passes."""
+    backend_or_skip("keras")
+    model = keras_variable_length_classifier(tmp_path / "text.keras")
+    out = tmp_path / "cases" / "text.yaml"
+    assert main(["import", str(tmp_path / "text.keras"), "--input-shape", "9", "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    assert case.dataset.inputs["tokens"].shape[1:] == (9,)
+    assert "input tokens: shape (None,) in the saved model (variable size), imported as (9,) from --input-shape" \
+        in case.spec.description
+    expected = np.asarray(model(case.dataset.inputs["tokens"], training=False))
+    np.testing.assert_allclose(run_reference(case, train=False).outputs["score"], expected, rtol=RTOL, atol=ATOL)
+    passes_everywhere(case)
+
+
+@pytest.mark.parametrize("shapes, message", [
+    (["9", "4"], "2 shape(s) given for 1 input(s)"),
+    (["9,2"], "input tokens's shape does not fit the saved model's"),
+])
+def test_an_input_shape_that_does_not_fit_is_a_user_error(tmp_path, capsys, shapes, message):
+    backend_or_skip("keras")
+    keras_variable_length_classifier(tmp_path / "text.keras")
+    out = tmp_path / "text.yaml"
+    arguments = [part for shape in shapes for part in ("--input-shape", shape)]
+    assert main(["import", str(tmp_path / "text.keras"), *arguments, "--out", str(out)]) != 0
+    captured = capsys.readouterr()
+    assert message in captured.err + captured.out and "--input-shape" in captured.err + captured.out
+    assert not out.exists()

@@ -9,6 +9,7 @@ cases/ --frameworks numpy,onnxruntime,litert` runs them all; docs/shipping.md).
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from harness.case.schema import BACKENDS, RUNTIMES
 from harness.entry.cli import main
 from harness.common.compare import DEFAULT_TOLERANCES, compare
 from harness.backends.numpy_reference import run_reference
-from harness.checks.runner import PASS, SKIPPED, CaseRunner
+from harness.checks.runner import EXPECTED, PASS, SKIPPED, CaseRunner
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 REPRESENTATIVE = {
@@ -86,6 +87,46 @@ def test_export_writes_the_checked_file_and_it_reproduces_the_reference(runtime,
                          expected_dtype="float32")
     assert comparison.passed, comparison.describe()
 
+
+
+def test_run_keeps_the_checked_file_and_the_case_page_links_it(tmp_path):
+    runtime_or_skip("onnxruntime")
+    out = tmp_path / "report"
+    assert main(["run", str(CASES / "seed000_dense_tanh.yaml"), "-k", "uniform_batch", "--frameworks",
+                 "numpy,onnxruntime", "--no-strength", "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    artifact = results["cases"][0]["frameworks"]["onnxruntime"]["artifact"]
+    assert artifact == "artifacts/seed000_dense_tanh.uniform_batch.onnx"
+    assert "artifact" not in results["cases"][0]["frameworks"]["numpy"]
+    case = case_named("seed000_dense_tanh.yaml", "seed000_dense_tanh.uniform_batch")
+    outputs = run_exported("onnx", out / artifact, case.dataset.inputs["x"])  # the kept file loads and runs
+    assert set(outputs) >= {"output"}
+    page = (out / "cases" / "seed000_dense_tanh.uniform_batch.html").read_text()
+    assert f'href="../{artifact}"' in page
+
+
+def test_litert_records_the_route_it_converted_and_ships_the_keras_bias_difference_with_it():
+    # Keras compiles a grouped channels_first convolution natively on every CPU; the converter
+    # converts that graph, Keras 3.15.1's bias bug included, so litert shows keras' documented
+    # difference, on the path it recorded (not TensorFlow's runtime settings: not LiteRT's).
+    runtime_or_skip("litert")
+    runner = CaseRunner(case_named("discovered_keras_channels_first_bias.yaml",
+                                   "discovered_keras_channels_first_bias.conv2d_grouped"), diagnose=False)
+    result = runner.check("litert", "forward")
+    paths = runner.execution_paths("litert")
+    assert paths["conv"] == "native" and not [name for name in paths if name.startswith("tensorflow.")]
+    assert result.verdict == EXPECTED, result.message
+    assert result.reason.startswith("exported from keras")
+
+
+def test_a_model_keras_cannot_trace_is_skipped_on_litert_with_keras_words():
+    # pool002_adaptive.torchvision_head: AdaptiveAveragePooling2D to (1, 1) runs eagerly (the keras
+    # column passes) but not in graph mode (cases/reproducers/keras_adaptive_pool_graph_mode.py)
+    runtime_or_skip("litert")
+    runner = CaseRunner(case_named("pool002_adaptive.yaml", "pool002_adaptive.torchvision_head"), diagnose=False)
+    result = runner.check("litert", "forward")
+    assert result.verdict == SKIPPED
+    assert "tf.function" in result.reason and "Negative dimension size" in result.reason
 
 def run_exported(format: str, path: Path, x: np.ndarray) -> dict[str, np.ndarray]:
     if format == "onnx":

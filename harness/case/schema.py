@@ -133,6 +133,42 @@ class ToleranceOverrides(Spec):
         default=None, description="error metrics (accuracies compare counts exactly); default: the forward tolerance")
 
 
+
+class OnnxExport(Spec):
+    """How `onnxruntime` exports the case's model (harness/backends/shipping/onnx_runtime.py)."""
+
+    opset: int = Field(
+        default=20, ge=18, le=23,
+        description="the ONNX opset written: from 18 (the lowest torch 2.13's torchlib writes without "
+                    "converting, torch/onnx/_internal/exporter/_constants.py TORCHLIB_OPSET) to 23 (the newest "
+                    "ONNX Runtime 1.31 runs); default 20, torch 2.13's default")
+    dynamic_batch: bool = Field(
+        default=False,
+        description="export the batch axis of every input as a symbolic dimension (torch.export.Dim); the "
+                    "check then runs the file on two other batch sizes (the first sample alone, then the "
+                    "rest) and joins the outputs; default: the batch is fixed at the case's samples")
+    tolerance: ToleranceOverrides | None = Field(
+        default=None, description="onnxruntime's tolerances for this export, with reasons; default: its own")
+
+
+class TfliteExport(Spec):
+    """How `litert` converts the case's model (harness/backends/shipping/litert.py)."""
+
+    float16_weights: bool = Field(
+        default=False,
+        description="TFLiteConverter's float16 quantization of the weights (Optimize.DEFAULT with "
+                    "supported_types [float16]): weights stored in float16, computed in float32; default: "
+                    "float32 weights, no optimization")
+    tolerance: ToleranceOverrides | None = Field(
+        default=None, description="litert's tolerances for this conversion, with reasons; default: its own")
+
+
+class ExportOptions(Spec):
+    """Options of the shipped artifacts, each a variant of a case (docs/shipping.md, "Export options")."""
+
+    onnx: OnnxExport = Field(default_factory=OnnxExport)
+    tflite: TfliteExport = Field(default_factory=TfliteExport)
+
 class ExpectedWhen(Spec):
     """The machine-dependent path under which a difference shows (docs/environment.md): each
     name (a layer of the case, or a setting such as `tensorflow.onednn`) -> the path the
@@ -295,6 +331,10 @@ class CaseSpec(Spec):
     ports: list[PortField] = Field(  # type: ignore[valid-type]
         default_factory=list, description="your own implementations of this model, each run as one more backend")
     tolerance: ToleranceOverrides = Field(default_factory=ToleranceOverrides)
+    export: ExportOptions = Field(
+        default_factory=ExportOptions,
+        description="how the shipped runtimes' artifacts are made: ONNX opset and batch axis, TFLite float16 "
+                    "weights (each with its own tolerances)")
     expected_differences: list[ExpectedDifference] = Field(default_factory=list)
     expect: KnownValues | None = None
     optimizer: OptimizerField | None = Field(  # type: ignore[valid-type]

@@ -125,6 +125,9 @@ class FrameworkOutcome:
     """`ran`, or SKIPPED / ERROR with `reason`."""
     reason: str = ""
     seconds: float = 0.0
+    artifact: str | None = None
+    """A shipped runtime's exported model as the report keeps it (`artifacts/<case id>.onnx`),
+    where the report copies it (python -m harness run): the case page links it."""
 
 
 class CaseRunner:
@@ -324,11 +327,15 @@ class CaseRunner:
         return result.dtype if result is not None else (port.spec.dtype or self.case.spec.dtype)
 
     def tolerance(self, check: str, backend: str | None = None) -> Tolerance:
-        """A port's own `tolerance`, else the case's (written for the case's dtype, so for a
-        port computing in another dtype only its own), else the default of the dtype."""
+        """A port's own `tolerance` (or a shipped runtime's, stated with the case's export
+        options), else the case's (written for the case's dtype, so for a port computing in
+        another dtype only its own), else the default of the dtype."""
         dtype = self.dtype(backend)
         port = self.case.port(backend) if backend else None
         overrides = [port.spec.tolerance] if port is not None and port.spec.tolerance is not None else []
+        stated = getattr(self.backend(backend), "stated_tolerances", None) if backend and port is None else None
+        if stated is not None and stated(self.case) is not None:
+            overrides.append(stated(self.case))
         if dtype == self.case.spec.dtype:
             overrides.append(self.case.spec.tolerance)
         for overridden in overrides:

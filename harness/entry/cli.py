@@ -122,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
                           help="module.py:Class: torch.save(model.state_dict(), PATH), or chainer's "
                                "serializers.save_npz(PATH, chain) (a .npz)")
     importer.add_argument("--input-shape", action="append", default=None,
-                          help="module.py:Class: the input's shape without the batch axis, e.g. 2,5,4")
+                          help="the input's shape without the batch axis, e.g. 2,5,4, once per input in order: "
+                               "required for module.py:Class; for a .keras model, the sizes its inputs leave "
+                               "open (shape=(None,))")
     importer.add_argument("--samples", type=int, default=4, help="batch size of the generated data (default 4)")
     importer.add_argument("--partial", action="store_true",
                           help="on a layer the harness cannot express, write the case up to the layer before it")

@@ -140,9 +140,10 @@ def _run(paths, frameworks, out_dir, command, select, require_frameworks, echo, 
     if strength:
         measure_strength(reports, table, STRENGTH_BUDGET_S if strength_budget is None else strength_budget)
     clock.lap("strength")
+    artifacts = shipped_artifacts(reports)
     results = build_results(reports, environment=describe_environment(), command=command,
                             frameworks=frameworks, seconds=seconds, load_errors=load_errors, defaults=table)
-    index_path = write_site(out_dir, reports, results, artifacts=shipped_artifacts(reports))
+    index_path = write_site(out_dir, reports, results, artifacts=artifacts)
     clock.lap("report")
     clock.timings["total"] = time.perf_counter() - started
     return Session(reports=reports, results=results, results_path=out_dir / "results.json",
@@ -212,12 +213,14 @@ def _cell(report: CaseReport, framework: str) -> str:
 
 def shipped_artifacts(reports: list[CaseReport]) -> dict[str, Path]:
     """`artifacts/<case id><suffix>` -> the exported model each shipped runtime ran, kept beside
-    the report so that a user ships exactly the file that was checked."""
+    the report so that a user ships exactly the file that was checked (each outcome records its
+    path, which results.json and the case page show)."""
     artifacts = {}
     for report in reports:
         for name, outcome in report.outcomes.items():
             if name in RUNTIMES and outcome.result is not None:
                 path = get_backend(name).exported(report.case)
                 if path is not None:
-                    artifacts[f"artifacts/{path.name}"] = path
+                    outcome.artifact = f"artifacts/{path.name}"
+                    artifacts[outcome.artifact] = path
     return artifacts

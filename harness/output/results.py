@@ -29,7 +29,9 @@ SCHEMA_VERSION = 2
 `skipped`), `search` on failed checks without a hint (harness/diagnosis/hints.py),
 `cases[i].frameworks.<name>.execution_paths` (the machine-dependent decisions each run took:
 harness/backends/base.py `ExecutionPath`; docs/environment.md) and the environment's
-`execution_paths` (every one the run took, by framework, with its cases)."""
+`execution_paths` (every one the run took, by framework, with its cases); a shipped runtime's
+`cases[i].frameworks.<name>.artifact` (the exported model the report keeps, `artifacts/...`),
+where `python -m harness run` copied it."""
 
 
 def check_records(check: CheckResult) -> list[dict[str, Any]]:
@@ -114,6 +116,7 @@ def case_summary(report: CaseReport) -> dict[str, Any]:
                                     (outcome.result.implementations.items() if outcome.result else [])},
                 "execution_paths": [path.to_dict() for path in
                                     (outcome.result.execution_paths if outcome.result else [])],
+                **({"artifact": outcome.artifact} if outcome.artifact else {}),
             }
             for name, outcome in report.outcomes.items()
         },

@@ -78,7 +78,8 @@ def read_model(model: str, *, state_dict: str | None, input_shapes: list[str] | 
         framework_backend("keras")
         from harness.backends.keras.importer import read_keras_model  # lazy: keeps keras optional
 
-        return read_keras_model(Path(model))
+        # --input-shape: the sizes a saved Keras input leaves open (shape=(None,)).
+        return read_keras_model(Path(model), parse_shapes(input_shapes) if input_shapes else None)
     if ".py:" in model:
         if state_dict is None:
             raise CaseError("a module class needs its weights", field="--weights",
@@ -87,13 +88,7 @@ def read_model(model: str, *, state_dict: str | None, input_shapes: list[str] | 
         if not input_shapes:
             raise CaseError("a module class does not record its input's shape", field="--input-shape",
                             expected="the shape without the batch axis, e.g. --input-shape 2,28,28")
-        shapes = []
-        for text in input_shapes:
-            try:
-                shapes.append(tuple(int(part) for part in text.split(",") if part.strip()))
-            except ValueError:
-                raise CaseError("not a shape", field="--input-shape", expected="integers separated by commas",
-                                found=text) from None
+        shapes = parse_shapes(input_shapes)
         file, _, name = model.rpartition(":")
         if state_dict.endswith(".npz"):  # chainer's save_npz
             framework_backend("chainer")
@@ -107,6 +102,18 @@ def read_model(model: str, *, state_dict: str | None, input_shapes: list[str] | 
     raise CaseError(f"cannot tell what kind of model {model} is", field="MODEL",
                     expected="a Keras .keras file, or a torch module as path/to/module.py:ClassName "
                              "(with --state-dict and --input-shape)", found=model)
+
+
+def parse_shapes(texts: list[str]) -> list[tuple[int, ...]]:
+    """`--input-shape 2,28,28` (repeated per input) as shapes without the batch axis."""
+    shapes = []
+    for text in texts:
+        try:
+            shapes.append(tuple(int(part) for part in text.split(",") if part.strip()))
+        except ValueError:
+            raise CaseError("not a shape", field="--input-shape", expected="integers separated by commas",
+                            found=text) from None
+    return shapes
 
 
 def case_data(imported: ImportedModel, name: str, weights_file: str, samples: int) -> dict[str, Any]:
@@ -126,7 +133,8 @@ def case_data(imported: ImportedModel, name: str, weights_file: str, samples: in
     model: dict[str, Any] = ({"nodes": imported.layers, "outputs": imported.outputs} if imported.graph
                              else {"sequential": imported.layers})
     return {"name": name,
-            "description": f"imported from a {imported.framework} model by `python -m harness import`",
+            "description": "; ".join([f"imported from a {imported.framework} model by `python -m harness import`",
+                                      *imported.notes]),
             "dtype": imported.dtype, "samples": samples, "inputs": inputs, "model": model,
             "weights": {"file": weights_file, "format": imported.weights_format}}
 

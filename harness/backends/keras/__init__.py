@@ -15,8 +15,11 @@ import numpy as np
 
 from harness.backends.base import FrameworkBackend
 from harness.backends.keras._import import keras, tf
+# Every family module registers its builders, import translations, reproducer templates and
+# defaults readers in REGISTRY (registry.py) when imported: all of them are imported here, so
+# that the backend, the importer, the reproducers and the defaults audit see them all.
 from harness.backends.keras import (  # noqa: F401,E402  (registration side effects)
-    activation_layers, activations, attention, conv, core, defaults, embedding, losses, merge, metrics, native,
+    activation_layers, activations, attention, conv, core, embedding, losses, merge, metrics, native,
     normalization, optimizers, paths, pooling, recurrent, regularization, reshaping)
 from harness.backends.keras.registry import (ACTIVATION_BUILDERS, DEFAULT_READERS, LAYER_BUILDERS,
     LOSS_BUILDERS, METRIC_BUILDERS, OPTIMIZER_BUILDERS)

@@ -1,10 +1,16 @@
-"""Keras builder for the LeakyReLU layer (keras.layers.LeakyReLU, default slope 0.3)."""
+"""Keras' LeakyReLU and ReLU layers: builders, import translations (each class by its config)
+and the reader of the LeakyReLU layer's default slope (0.3, keras/src/layers/activations/leaky_relu.py;
+keras.activations.leaky_relu's is 0.2, read in activations.py)."""
 
 from __future__ import annotations
 
 from harness.backends.base import BuiltLayer
 from harness.backends.keras._import import keras
-from harness.backends.keras.registry import LAYER_BUILDERS as builders
+from harness.backends.keras.defaults import at
+from harness.backends.keras.registry import DEFAULT_READERS as readers, LAYER_BUILDERS as builders
+from harness.backends.keras.translation import register_by_config
+from harness.defaults import probes
+from harness.defaults.reading import Reading
 
 
 @builders.register("LeakyReLU")
@@ -24,3 +30,14 @@ def relu(spec, ctx) -> BuiltLayer:
     return BuiltLayer(call=layer, module=layer,
                       detail=f"keras.layers.ReLU(max_value={spec.max_value}, "
                              f"negative_slope={spec.negative_slope}, threshold={spec.threshold})")
+
+
+register_by_config("LeakyReLU", "ReLU")
+
+
+@readers.register("LeakyReLU.negative_slope")
+def leaky_relu_layer(context):
+    layer = keras.layers.LeakyReLU(dtype="float64")
+    effective, probe = probes.leaky_relu_slope(float(at(layer, [-1.0])[0]))
+    return [Reading("keras.layers.LeakyReLU", "negative_slope", layer.get_config()["negative_slope"],
+                    "get_config()", effective, probe=probe, used=True)]

@@ -1,17 +1,23 @@
-"""Keras builder for MultiHeadAttention: keras.layers.MultiHeadAttention, the canonical layout.
+"""Keras' MultiHeadAttention: builder (keras.layers.MultiHeadAttention, the canonical layout) and
+import translation (its config and its call).
 
 keras/src/layers/attention/multi_head_attention.py (`build`): four EinsumDense sublayers,
 `_query_dense`, `_key_dense`, `_value_dense` with kernels (d_model, num_heads, key_dim) and
 biases (num_heads, key_dim), `_output_dense` with kernel (num_heads, key_dim, d_model) and bias
 (d_model,); the query is scaled by 1 / sqrt(key_dim) before the dot product.
 
-Float64: the layer keeps that scale as a Python float (`_inverse_sqrt_key_dim`), and the
-TensorFlow backend's dot_product_attention applies it as `tf.cast(scale, logits.dtype)`
-(keras/src/backend/tensorflow/nn.py, `_dot_product_attention_xla`): tf.cast makes a float32
-tensor of a Python float first, so a float64 model computes with 1/sqrt(key_dim) rounded to
-float32 (for key_dim 2, 1.2e-8 off; outputs 1e-9 off, beyond float64 tolerances). In float64
-runs the builder stores the scale as np.float64, which tf.cast keeps exact, and says so in
-the layer's detail; float32 runs are untouched.
+Float64: the native layer is built as it is, with Keras' own scale. It keeps 1/sqrt(key_dim) as
+a Python float (`_inverse_sqrt_key_dim`, `__init__`), and the TensorFlow backend applies it as
+`tf.cast(scale, logits.dtype)` (keras/src/backend/tensorflow/nn.py, `_dot_product_attention_xla`;
+the explicit-scores path of `_compute_attention` likewise, through keras.ops.cast = tf.cast);
+tf.cast makes a float32 tensor of a Python float first (tensorflow/python/ops/math_ops.py `cast`,
+its docstring says so), so a float64 model computes with the scale rounded to float32 (for
+key_dim 2, 1.2e-8 off; exact where 1/sqrt(key_dim) is a power of two, key_dim 1, 4, 16, 64).
+That is what a user's float64 Keras model computes, so the harness shows it, as the expected
+difference of cases/discovered_keras_attention_scale_float64.yaml (reproducer:
+cases/reproducers/keras_attention_scale_float64.py), not a patched scale. Keras on torch
+(keras-torch) demotes float64 to float32 anyway (tests/test_keras_torch_backend.py), hence the
+note only on TensorFlow.
 """
 
 from __future__ import annotations
@@ -21,9 +27,18 @@ import math
 import numpy as np
 
 from harness.backends.base import BuiltLayer, WeightBinding
-from harness.backends.keras._import import keras
-from harness.backends.keras.registry import LAYER_BUILDERS as builders
+from harness.backends.keras._import import BACKEND, keras
+from harness.backends.keras.registry import IMPORT_TRANSLATIONS as imports, LAYER_BUILDERS as builders
+from harness.backends.keras.translation import by_config
+from harness.case.imported_model import ImportProblem
 from harness.backends.layout import AS_IS
+
+
+def exact_in_float32(key_dim: int) -> bool:
+    """Whether 1/sqrt(key_dim) survives the float32 round trip unchanged."""
+    scale = 1.0 / math.sqrt(key_dim)
+    return float(np.float32(scale)) == scale
+
 
 SUBLAYERS = {"query": "_query_dense", "key": "_key_dense", "value": "_value_dense", "output": "_output_dense"}
 
@@ -36,9 +51,9 @@ def multi_head_attention(spec, ctx) -> BuiltLayer:
     shape = (None, *ctx.input_shapes[0])
     layer.build(shape, shape)
     note = ""
-    if ctx.dtype == "float64":
-        layer._inverse_sqrt_key_dim = np.float64(1.0 / math.sqrt(spec.key_dim))
-        note = "; scale 1/sqrt(key_dim) set as np.float64 (Keras' TF backend rounds a Python-float scale to float32)"
+    if ctx.dtype == "float64" and BACKEND == "tensorflow" and not exact_in_float32(spec.key_dim):
+        note = ("; Keras' own scale 1/sqrt(key_dim), which TensorFlow applies rounded to float32 "
+                "(tf.cast of a Python float)")
     bindings = []
     for name, attribute in SUBLAYERS.items():
         dense = getattr(layer, attribute)
@@ -49,3 +64,35 @@ def multi_head_attention(spec, ctx) -> BuiltLayer:
                       detail=f"keras.layers.MultiHeadAttention(num_heads={spec.num_heads}, key_dim={spec.key_dim}, "
                              f"value_dim={spec.value_dim}), "
                              f"called (x, x, use_causal_mask={spec.causal}){note}")
+
+
+def implied_config(config: dict) -> dict:
+    """keras.layers.MultiHeadAttention records what it filled in itself (keras/src/layers/attention/
+    multi_head_attention.py, `__init__` and `_build_attention`): `value_dim` = key_dim when not
+    given, `attention_axes` = (1,) for a (batch, length, features) input. At those values they
+    are the harness's self-attention; other values stay options the case cannot express."""
+    config = dict(config)
+    if config.get("value_dim") == config.get("key_dim"):
+        config.pop("value_dim")
+    if list(config.get("attention_axes") or []) == [1]:
+        config.pop("attention_axes")
+    return config
+
+
+def import_call(name: str, histories: list, kwargs: dict, problems: list[ImportProblem]) -> tuple[list, dict]:
+    """MultiHeadAttention is called (query, value[, key]): the harness's layer is self-attention,
+    so all must be one tensor; `use_causal_mask=True` is its `causal` field."""
+    fields = {}
+    if kwargs.pop("use_causal_mask", False):
+        fields["causal"] = True
+    for flag in ("return_attention_scores",):
+        if kwargs.get(flag) is False:
+            kwargs.pop(flag)
+    if len(set(histories)) > 1:
+        problems.append(ImportProblem(name, "MultiHeadAttention", "called with separate query, value or key "
+                                      "tensors; the harness's MultiHeadAttention is self-attention only"))
+    return histories[:1], fields
+
+
+imports.register("MultiHeadAttention", produces=("MultiHeadAttention",), call=import_call)(
+    by_config("MultiHeadAttention", implied=implied_config))

@@ -1,5 +1,6 @@
-"""Keras builders for Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D and Conv1DTranspose/Conv2DTranspose. Keras' layout is the
-canonical one: kernels as is.
+"""Keras builders for Conv1D, Conv2D, Conv3D, DepthwiseConv2D, SeparableConv2D and
+Conv1DTranspose/Conv2DTranspose, their import translations (each Keras class by its config) and
+the Conv1D/Conv2D reproducer template. Keras' layout is the canonical one: kernels as is.
 
 Two settings the native layer cannot run here, found out by running it, not assumed:
 
@@ -33,7 +34,9 @@ import numpy as np
 
 from harness.backends.base import BuiltLayer, ExecutionPath, Unsupported, WeightBinding
 from harness.backends.keras._import import BACKEND, keras, tf
-from harness.backends.keras.registry import LAYER_BUILDERS as builders
+from harness.backends.keras.registry import LAYER_BUILDERS as builders, REPRO_TEMPLATES as templates
+from harness.backends.keras.repro import activation_source, shape_source
+from harness.backends.keras.translation import register_by_config
 from harness.backends.layout import AS_IS
 from harness.reference.layers import windows as win
 
@@ -298,3 +301,22 @@ def conv_transpose(spec, ctx) -> BuiltLayer:
 
     return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=layer,
                       detail=f"keras.layers.{layer_class.__name__} " + "; ".join(reasons) + then)
+
+
+register_by_config("Conv1D", "Conv2D", "Conv3D", "DepthwiseConv2D", "SeparableConv2D", "Conv1DTranspose",
+                   "Conv2DTranspose")
+
+
+@templates.register("Conv1D", "Conv2D")
+def conv_template(spec, input_shapes, dtype, training) -> str:
+    if spec.data_format == "channels_first" or (max(spec.stride) > 1 and max(spec.dilation) > 1):
+        raise Unsupported("the Keras builder composes this convolution (channels_first on TF's CPU "
+                          "build, or strides with dilation)")
+    name = f"Conv{spec.rank}D"
+    return f'''
+layer = keras.layers.{name}({spec.filters}, {spec.kernel}, strides={spec.stride}, padding={spec.padding!r},
+    data_format={spec.data_format!r}, dilation_rate={spec.dilation}, groups={spec.groups},
+    use_bias={spec.use_bias}, activation={activation_source(spec.activation)}, dtype=dtype)
+layer.build({shape_source(input_shapes)})
+params = {{"{name}.kernel": layer.kernel{f', "{name}.bias": layer.bias' if spec.use_bias else ''}}}
+'''

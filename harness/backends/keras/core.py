@@ -1,10 +1,14 @@
-"""Keras builders for Dense, Activation, Flatten and Rescaling."""
+"""Keras' Dense, Activation, Flatten and Rescaling: builders, import translations (each Keras
+class by its config) and the Dense reproducer template."""
 
 from __future__ import annotations
 
 from harness.backends.base import BuiltLayer, WeightBinding
 from harness.backends.keras._import import keras
-from harness.backends.keras.registry import LAYER_BUILDERS as builders
+from harness.backends.keras.registry import (IMPORT_TRANSLATIONS as imports, LAYER_BUILDERS as builders,
+    REPRO_TEMPLATES as templates)
+from harness.backends.keras.repro import activation_source, shape_source
+from harness.backends.keras.translation import by_config, register_by_config
 from harness.backends.layout import AS_IS
 
 
@@ -46,3 +50,24 @@ def flatten(spec, ctx) -> BuiltLayer:
 def rescaling(spec, ctx) -> BuiltLayer:
     layer = keras.layers.Rescaling(spec.scale, offset=spec.offset, dtype=ctx.dtype, name=ctx.layer_name)
     return BuiltLayer(call=layer, detail=f"keras.layers.Rescaling({spec.scale}, offset={spec.offset})")
+
+
+register_by_config("Dense", "Flatten", "Rescaling")
+IMPORTED_ACTIVATIONS = ("elu", "linear", "log_softmax", "relu", "selu", "sigmoid", "silu", "softmax", "softplus",
+                        "softsign", "tanh")
+"""The activations an `Activation` layer's config names as the harness's activation spec takes them
+(tests/test_import_activations.py tries every one). Not gelu, hard_sigmoid, leaky_relu: their
+spec wants the hyper-parameter (approximate, slope, negative_slope) that Keras' config leaves
+implicit; not hard_swish: Keras names it hard_silu; swish: Keras saves it as silu."""
+imports.register("Activation", produces=("Activation", *(f"Activation:{name}" for name in IMPORTED_ACTIVATIONS)))(
+    by_config("Activation"))
+
+
+@templates.register("Dense")
+def dense_template(spec, input_shapes, dtype, training) -> str:
+    return f'''
+layer = keras.layers.Dense({spec.units}, activation={activation_source(spec.activation)}, use_bias={spec.use_bias},
+    dtype=dtype)
+layer.build({shape_source(input_shapes)})
+params = {{"Dense.kernel": layer.kernel{', "Dense.bias": layer.bias' if spec.use_bias else ''}}}
+'''

@@ -1,4 +1,4 @@
-"""Keras builder for Embedding (the canonical layout)."""
+"""Keras' Embedding (the canonical layout): builder and import translation (its config)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from harness.backends.base import BuiltLayer, WeightBinding
 from harness.backends.keras._import import keras
 from harness.backends.keras.core import built
 from harness.backends.keras.registry import LAYER_BUILDERS as builders
+from harness.backends.keras.translation import register_by_config
 from harness.backends.layout import AS_IS
 
 
@@ -19,3 +20,6 @@ def embedding(spec, ctx) -> BuiltLayer:
     return BuiltLayer(call=layer, bindings=[WeightBinding("embeddings", layer.embeddings,
                                                           "Embedding.embeddings", AS_IS)],
                       detail="keras.layers.Embedding", module=layer)
+
+
+register_by_config("Embedding")

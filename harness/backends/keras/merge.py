@@ -1,10 +1,12 @@
-"""Keras builders for Add, Multiply, Concatenate (called on a list of tensors)."""
+"""Keras' Add, Multiply, Concatenate (called on a list of tensors): builders and import
+translations (each class by its config)."""
 
 from __future__ import annotations
 
 from harness.backends.base import BuiltLayer
 from harness.backends.keras._import import keras
 from harness.backends.keras.registry import LAYER_BUILDERS as builders
+from harness.backends.keras.translation import register_by_config
 
 
 def merge(layer, detail):
@@ -25,3 +27,6 @@ def multiply(spec, ctx) -> BuiltLayer:
 def concatenate(spec, ctx) -> BuiltLayer:
     return merge(keras.layers.Concatenate(axis=spec.axis, dtype=ctx.dtype, name=ctx.layer_name),
                  f"keras.layers.Concatenate(axis={spec.axis})")
+
+
+register_by_config("Add", "Multiply", "Concatenate")

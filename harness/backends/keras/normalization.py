@@ -1,21 +1,34 @@
-"""Keras builders for BatchNormalization and LayerNormalization.
+"""Keras' BatchNormalization and LayerNormalization: builders, import translations, the
+LayerNormalization reproducer template and the readers of their defaults.
 
 keras/src/layers/normalization/batch_normalization.py (`call`): in training mode the batch mean
 and variance come from ops.moments (the biased variance), and
 moving = moving * momentum + batch * (1 - momentum), with that same biased variance: Keras'
 convention is the canonical one. Keras layers run in inference mode unless called with
 training=True, so every call passes the case's mode.
+
+Defaults: get_config() for the values, probes on fresh float64 layers for what they mean
+(keras/src/layers/normalization/batch_normalization.py and layer_normalization.py).
 """
 
 from __future__ import annotations
 
 import math
+from functools import cache
+
+import numpy as np
 
 from harness.backends.base import BuiltLayer, WeightBinding
 from harness.backends.keras._import import keras
 from harness.backends.keras.core import built
-from harness.backends.keras.registry import LAYER_BUILDERS as builders
+from harness.backends.keras.defaults import f64, numpy
+from harness.backends.keras.registry import (DEFAULT_READERS as readers, IMPORT_TRANSLATIONS as imports,
+    LAYER_BUILDERS as builders, REPRO_TEMPLATES as templates)
+from harness.backends.keras.repro import shape_source
+from harness.backends.keras.translation import by_config, register_by_config
 from harness.backends.layout import AS_IS
+from harness.defaults import probes
+from harness.defaults.reading import Reading
 from harness.reference.layers.normalization import positive_axis
 
 ops = keras.ops
@@ -77,3 +90,73 @@ def layer_normalization(spec, ctx) -> BuiltLayer:
                                                   scale=spec.scale, dtype=ctx.dtype, name=ctx.layer_name), ctx)
     return BuiltLayer(call=layer, bindings=affine_bindings(layer, spec.scale, spec.center, "LayerNormalization"),
                       module=layer, detail=f"keras.layers.LayerNormalization(axis={axes}, epsilon={spec.epsilon})")
+
+
+@templates.register("LayerNormalization")
+def layer_normalization_template(spec, input_shapes, dtype, training) -> str:
+    axes = list(spec.positive_axes(len(input_shapes[0]) + 1))
+    named = ['"LayerNormalization.gamma": layer.gamma'] if spec.scale else []
+    named += ['"LayerNormalization.beta": layer.beta'] if spec.center else []
+    return f'''
+layer = keras.layers.LayerNormalization(axis={axes}, epsilon={spec.epsilon!r}, center={spec.center},
+    scale={spec.scale}, dtype=dtype)
+layer.build({shape_source(input_shapes)})
+params = {{{", ".join(named)}}}
+'''
+
+
+# The harness's spec states what Keras leaves implicit: Keras' moving variance is the biased one
+# (keras/src/layers/normalization/batch_normalization.py: ops.moments).
+imports.register("BatchNormalization", produces=("BatchNormalization",))(
+    by_config("BatchNormalization", settings={"moving_variance": "biased"}))
+register_by_config("LayerNormalization")
+
+
+@cache
+def batch_norm() -> dict:
+    layer = keras.layers.BatchNormalization(dtype="float64")
+    layer.build((None, 1))
+    config = layer.get_config()
+    layer(f64(probes.RUNNING_STATS_BATCH), training=True)  # one update of the moving statistics
+    mean_after, var_after = float(numpy(layer.moving_mean)[0]), float(numpy(layer.moving_variance)[0])
+    fresh = keras.layers.BatchNormalization(dtype="float64")
+    fresh.build((None, 1))
+    fresh.moving_variance.assign(np.zeros(1))
+    y = float(numpy(fresh(f64([[1.0]]), training=False))[0, 0])
+    return {"epsilon": config["epsilon"], "momentum": config["momentum"], "mean_after": mean_after,
+            "var_after": var_after, "y": y}
+
+
+@readers.register("BatchNormalization.epsilon")
+def batch_norm_epsilon(context):
+    found = batch_norm()
+    effective, meaning, probe = probes.batch_norm_epsilon(found["epsilon"], found["y"])
+    return [Reading("keras.layers.BatchNormalization", "epsilon", found["epsilon"], "get_config()",
+                    effective, meaning, probe, used=True)]
+
+
+@readers.register("BatchNormalization.momentum")
+def batch_norm_momentum(context):
+    found = batch_norm()
+    kept, meaning, probe = probes.running_mean_convention(found["momentum"], found["mean_after"])
+    return [Reading("keras.layers.BatchNormalization", "momentum", found["momentum"], "get_config()",
+                    kept, meaning, probe, used=True)]
+
+
+@readers.register("BatchNormalization.moving_variance")
+def batch_norm_moving_variance(context):
+    found = batch_norm()
+    kept, _, _ = probes.running_mean_convention(found["momentum"], found["mean_after"])
+    estimator, meaning, probe = probes.running_variance_estimator(kept, found["var_after"])
+    return [Reading.fixed("keras.layers.BatchNormalization", estimator, meaning, probe, used=True)]
+
+
+@readers.register("LayerNormalization.epsilon")
+def layer_norm_epsilon(context):
+    layer = keras.layers.LayerNormalization(dtype="float64")
+    layer.build((None, 2))
+    epsilon = layer.get_config()["epsilon"]
+    y = float(numpy(layer(f64(probes.layer_norm_probe_input(epsilon))))[0, 0])
+    effective, meaning, probe = probes.layer_norm_epsilon(epsilon, y)
+    return [Reading("keras.layers.LayerNormalization", "epsilon", epsilon, "get_config()", effective, meaning,
+                    probe, used=True)]

@@ -1,6 +1,6 @@
 """keras.optimizers versions of the harness's optimizers (see harness/reference/optimizers.py for the
 formulas), applied eagerly with `optimizer.apply(gradients, variables)` on the bound trainable
-variables.
+variables, and the readers of Keras' optimizer defaults (at the end).
 
 Two things hold for every Keras optimizer here:
 
@@ -21,10 +21,15 @@ get `rate * variable` added with keras.ops before `apply`.
 from __future__ import annotations
 
 import math
+from functools import cache
+
+import numpy as np
 
 from harness.backends.base import BuiltOptimizer
 from harness.backends.keras._import import keras, tf
-from harness.backends.keras.registry import OPTIMIZER_BUILDERS as builders
+from harness.backends.keras.registry import DEFAULT_READERS as readers, OPTIMIZER_BUILDERS as builders
+from harness.defaults import probes
+from harness.defaults.reading import Reading, signature_default
 
 ops = keras.ops
 
@@ -178,3 +183,129 @@ def rmsprop_outside_sqrt(spec, theta, g, state):
 def adagrad_outside_sqrt(spec, theta, g, state):
     s = state["s"] = state.get("s", ops.full_like(theta, spec.initial_accumulator_value)) + g * g
     return theta - spec.learning_rate * g / (ops.sqrt(s) + spec.epsilon)
+
+
+# --- the readers of Keras' optimizer defaults ---------------------------------------------------
+# Signatures for the values (get_config() shows them after the float32 round trip of the
+# learning-rate variable), one step for what epsilon means. Sources: keras/src/optimizers/sgd.py,
+# adam.py (epsilon added to sqrt(v) before bias correction, `ops.add(ops.sqrt(v), self.epsilon)`,
+# the correction being in alpha), rmsprop.py (epsilon added inside the root,
+# `ops.add(velocity, self.epsilon)`), adagrad.py.
+
+O = keras.optimizers
+
+
+def steps(optimizer, gradients: list[float], count: int = 1) -> tuple[list[list[float]], float]:
+    """How far each of `count` steps moves float64 parameters starting at 0, and the learning
+    rate the optimizer really uses (a float32 variable: 0.001 is 0.0010000000475)."""
+    variable = keras.Variable(np.zeros(len(gradients)), dtype="float64")
+    moves, before = [], np.zeros(len(gradients))
+    for _ in range(count):
+        optimizer.apply_gradients([(keras.ops.convert_to_tensor(np.asarray(gradients, dtype=np.float64)),
+                                    variable)])
+        after = keras.ops.convert_to_numpy(variable)
+        moves.append((before - after).tolist())
+        before = after
+    return moves, float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
+def stated(cls, parameter: str) -> Reading:
+    value = signature_default(cls, parameter)
+    return Reading(f"keras.optimizers.{cls.__name__}", parameter, value, "inspect.signature", value, used=True)
+
+
+def register_signature_default(optimizer: str, cls, parameter: str) -> None:
+    """A hyper-parameter whose default is the constructor's signature default, nothing more to it."""
+    readers.register(f"{optimizer}.{parameter}")(lambda context: [stated(cls, parameter)])
+
+
+register_signature_default("sgd", O.SGD, "learning_rate")
+for parameter in ("learning_rate", "beta_1", "beta_2"):
+    register_signature_default("adam", O.Adam, parameter)
+for parameter in ("learning_rate", "rho", "momentum"):
+    register_signature_default("rmsprop", O.RMSprop, parameter)
+register_signature_default("adagrad", O.Adagrad, "learning_rate")
+
+
+@readers.register("sgd.momentum")
+def sgd_momentum(context):
+    reading = stated(O.SGD, "momentum")
+    ((first,), (second,)), _ = steps(O.SGD(), [1.0], count=2)
+    reading.effective, reading.probe = probes.momentum(first, second)
+    return [reading]
+
+
+@cache  # one probe serves both the epsilon reader and the placement reader
+def adam_placement() -> tuple:
+    epsilon = signature_default(O.Adam, "epsilon")
+    ((small, one),), _ = steps(O.Adam(), [epsilon, 1.0])
+    return probes.adam_epsilon(epsilon, signature_default(O.Adam, "beta_2"), small, one, epsilon)
+
+
+@readers.register("adam.epsilon")
+def adam_epsilon(context):
+    reading = stated(O.Adam, "epsilon")
+    placement, reading.meaning, reading.probe = adam_placement()
+    reading.effective = reading.value if placement else None
+    return [reading]
+
+
+@readers.register("adam.epsilon_placement")
+def adam_epsilon_placement(context):
+    placement, meaning, probe = adam_placement()
+    return [Reading.fixed("keras.optimizers.Adam", placement, meaning, probe,
+                    used=True)]
+
+
+@cache  # one probe serves both the epsilon reader and the placement reader
+def rmsprop_placement() -> tuple:
+    epsilon = signature_default(O.RMSprop, "epsilon")
+    gradient, rho = math.sqrt(epsilon), signature_default(O.RMSprop, "rho")
+    ((step,),), learning_rate = steps(O.RMSprop(), [gradient])
+    return probes.root_epsilon(step, learning_rate=learning_rate, epsilon=epsilon, gradient=gradient,
+                               accumulated=(1 - rho) * gradient**2)
+
+
+@readers.register("rmsprop.epsilon")
+def rmsprop_epsilon(context):
+    reading = stated(O.RMSprop, "epsilon")
+    _, reading.meaning, reading.probe = rmsprop_placement()
+    return [reading]
+
+
+@readers.register("rmsprop.epsilon_placement")
+def rmsprop_epsilon_placement(context):
+    placement, meaning, probe = rmsprop_placement()
+    return [Reading.fixed("keras.optimizers.RMSprop", placement, meaning, probe,
+                    used=True)]
+
+
+@cache  # one probe serves both the epsilon reader and the placement reader
+def adagrad_placement() -> tuple:
+    epsilon = signature_default(O.Adagrad, "epsilon")
+    gradient = math.sqrt(epsilon)
+    ((step,),), learning_rate = steps(O.Adagrad(initial_accumulator_value=0.0), [gradient])
+    return probes.root_epsilon(step, learning_rate=learning_rate, epsilon=epsilon, gradient=gradient,
+                               accumulated=gradient**2)
+
+
+@readers.register("adagrad.epsilon")
+def adagrad_epsilon(context):
+    reading = stated(O.Adagrad, "epsilon")
+    _, reading.meaning, reading.probe = adagrad_placement()
+    return [reading]
+
+
+@readers.register("adagrad.epsilon_placement")
+def adagrad_epsilon_placement(context):
+    placement, meaning, probe = adagrad_placement()
+    return [Reading.fixed("keras.optimizers.Adagrad", placement, meaning, probe,
+                    used=True)]
+
+
+@readers.register("adagrad.initial_accumulator_value")
+def adagrad_initial_accumulator(context):
+    reading = stated(O.Adagrad, "initial_accumulator_value")
+    ((step,),), learning_rate = steps(O.Adagrad(), [1.0])
+    reading.effective, reading.probe = probes.adagrad_initial_accumulator(learning_rate, step)
+    return [reading]

@@ -1,4 +1,5 @@
-"""Keras builders for the poolings: the native layers, whose meaning is the canonical one.
+"""Keras builders for the poolings: the native layers, whose meaning is the canonical one (and
+their import translations: each Keras class by its config, at the end).
 
 data_format is always passed: left out, Keras reads keras.config.image_data_format().
 For channels_first Keras transposes to channels_last itself, because TF's pooling kernels
@@ -28,6 +29,7 @@ import numpy as np
 from harness.backends.base import BuiltLayer
 from harness.backends.keras._import import keras, tf
 from harness.backends.keras.registry import LAYER_BUILDERS as builders
+from harness.backends.keras.translation import register_by_config
 from harness.reference.layers import windows as win
 
 POOLING_LAYERS = {name: getattr(keras.layers, name) for name in (
@@ -189,3 +191,6 @@ def channels_last_call(call, data_format: str):
         return call
     ops = keras.ops
     return lambda x: ops.transpose(call(ops.transpose(x, (0, 2, 3, 4, 1))), (0, 4, 1, 2, 3))
+
+
+register_by_config(*POOLING_LAYERS, *GLOBAL_POOLING_LAYERS, *ADAPTIVE_LAYERS)

@@ -1,9 +1,12 @@
-"""Reproducer templates: how each layer kind is written in plain Keras, beside its builder.
+"""The Keras reproducer's driver and the Keras source of each activation (harness/discovery/repro/).
 
-A template returns the source that builds the layer the way this package's builder does (its
-native form), defines `layer` (called on the input tensors) and `params` (native parameter name
--> variable, as the builder's WeightBindings name them), and loads each from `W`. `DRIVER`
-wraps it into the reproducer's `run_keras` (harness/discovery/repro/); tests/test_discovery.py runs the templates (Dense, Conv2D, LayerNormalization) against the float64 reference.
+The templates themselves (how each layer kind is written in plain Keras) sit in the family
+modules beside their builders, registered in REGISTRY.templates: a template returns the source
+that builds the layer the way its builder does (its native form), defines `layer` (called on
+the input tensors) and `params` (native parameter name -> variable, as the builder's
+WeightBindings name them), and loads each from `W`. `DRIVER` wraps it into the reproducer's
+`run_keras`; tests/test_discovery.py runs the templates (Dense, Conv2D, LayerNormalization)
+against the float64 reference.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 from harness.backends.base import Unsupported
 from harness.backends.keras.registry import REPRO_TEMPLATES
 
-TEMPLATES = REPRO_TEMPLATES  # this package's one registry (registry.py)
+TEMPLATES = REPRO_TEMPLATES
+"""The name harness/discovery/repro/ reads templates by: REGISTRY.templates itself (registry.py)."""
 
 DRIVER = '''
 def run_{framework}(inputs, W, upstream):
@@ -56,7 +60,7 @@ NATIVE_ONLY_WHEN = {"hard_sigmoid": lambda spec: abs(spec.slope - 1 / 6) < 1e-12
 builder and have no template here."""
 
 
-def activation(spec) -> str:
+def activation_source(spec) -> str:
     if spec.name in NATIVE_ONLY_WHEN and not NATIVE_ONLY_WHEN[spec.name](spec):
         raise Unsupported(f"{spec.describe()} is composed from primitives by the builder; no template")
     if spec.name in ACTIVATIONS:
@@ -66,43 +70,6 @@ def activation(spec) -> str:
     raise Unsupported(f"no Keras source for activation {spec.name}")
 
 
-def _shape(input_shapes) -> str:
+def shape_source(input_shapes) -> str:
+    """The Keras input shape a template builds the layer for: batch size left open."""
     return repr((None, *input_shapes[0]))
-
-
-@TEMPLATES.register("Dense")
-def dense(spec, input_shapes, dtype, training) -> str:
-    return f'''
-layer = keras.layers.Dense({spec.units}, activation={activation(spec.activation)}, use_bias={spec.use_bias},
-    dtype=dtype)
-layer.build({_shape(input_shapes)})
-params = {{"Dense.kernel": layer.kernel{', "Dense.bias": layer.bias' if spec.use_bias else ''}}}
-'''
-
-
-@TEMPLATES.register("Conv1D", "Conv2D")
-def conv(spec, input_shapes, dtype, training) -> str:
-    if spec.data_format == "channels_first" or (max(spec.stride) > 1 and max(spec.dilation) > 1):
-        raise Unsupported("the Keras builder composes this convolution (channels_first on TF's CPU "
-                          "build, or strides with dilation)")
-    name = f"Conv{spec.rank}D"
-    return f'''
-layer = keras.layers.{name}({spec.filters}, {spec.kernel}, strides={spec.stride}, padding={spec.padding!r},
-    data_format={spec.data_format!r}, dilation_rate={spec.dilation}, groups={spec.groups},
-    use_bias={spec.use_bias}, activation={activation(spec.activation)}, dtype=dtype)
-layer.build({_shape(input_shapes)})
-params = {{"{name}.kernel": layer.kernel{f', "{name}.bias": layer.bias' if spec.use_bias else ''}}}
-'''
-
-
-@TEMPLATES.register("LayerNormalization")
-def layer_normalization(spec, input_shapes, dtype, training) -> str:
-    axes = list(spec.positive_axes(len(input_shapes[0]) + 1))
-    named = ['"LayerNormalization.gamma": layer.gamma'] if spec.scale else []
-    named += ['"LayerNormalization.beta": layer.beta'] if spec.center else []
-    return f'''
-layer = keras.layers.LayerNormalization(axis={axes}, epsilon={spec.epsilon!r}, center={spec.center},
-    scale={spec.scale}, dtype=dtype)
-layer.build({_shape(input_shapes)})
-params = {{{", ".join(named)}}}
-'''

@@ -1,11 +1,13 @@
 """Keras builders for Reshape, Permute, ZeroPadding1D/2D and Cropping1D/2D (the canonical
-meanings: Keras' own layers with the case's settings)."""
+meanings: Keras' own layers with the case's settings), and their import translations (each
+class by its config)."""
 
 from __future__ import annotations
 
 from harness.backends.base import BuiltLayer
 from harness.backends.keras._import import keras
 from harness.backends.keras.registry import LAYER_BUILDERS as builders
+from harness.backends.keras.translation import register_by_config
 
 
 @builders.register("Reshape")
@@ -62,3 +64,6 @@ def cropping_2d(spec, ctx) -> BuiltLayer:
     cropping = tuple(spec.spatial_cropping())
     layer = keras.layers.Cropping2D(cropping, data_format=spec.data_format, dtype=ctx.dtype, name=ctx.layer_name)
     return BuiltLayer(call=layer, detail=f"keras.layers.Cropping2D({cropping}, {spec.data_format})")
+
+
+register_by_config("Reshape", "Permute", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D")

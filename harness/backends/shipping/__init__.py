@@ -89,6 +89,15 @@ class ShippingBackend(Backend):
         raise NotImplementedError
 
     # --- shared -------------------------------------------------------------------------------
+    def options(self, case: Case) -> Any:
+        """The case's export options for this format (`export.onnx`, `export.tflite`)."""
+        return getattr(case.spec.export, self.format)
+
+    def stated_tolerances(self, case: Case) -> Any:
+        """The tolerances the case states for this runtime's export options (a float16 conversion
+        rounds every weight), or None: then the runtime's own (CaseRunner.tolerance)."""
+        return self.options(case).tolerance
+
     def artifact(self, case: Case) -> Artifact:
         """The case's export, made once per process (keyed by the Case object: a case's
         weights and data are fixed once it is loaded)."""

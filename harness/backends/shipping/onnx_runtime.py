@@ -15,7 +15,7 @@ import io
 import logging
 import warnings
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import onnxruntime
@@ -23,6 +23,7 @@ import torch
 
 from harness.backends.base import Unsupported
 from harness.backends.shipping import Artifact, ShippingBackend, first_lines
+from harness.backends.shipping.torchlib_registry import reused_registry
 from harness.backends.torch import TorchBackend
 from harness.case import Case
 from harness.common.compare import DEFAULT_TOLERANCES
@@ -66,7 +67,8 @@ class OnnxRuntimeBackend(ShippingBackend):
     tolerances = DEFAULT_TOLERANCES
 
     def version(self) -> str:
-        return f"onnxruntime {onnxruntime.__version__} (CPU), exported by torch {torch.__version__} at opset {OPSET}"
+        return (f"onnxruntime {onnxruntime.__version__} (CPU), exported by torch {torch.__version__} at opset {OPSET} "
+                "(or the case's export.onnx.opset)")
 
     def export(self, case: Case, path: Path) -> Artifact:
         adapter = TorchBackend()
@@ -75,19 +77,23 @@ class OnnxRuntimeBackend(ShippingBackend):
         module = CaseGraph(case, adapter, built, model.container)
         inputs = tuple(adapter.tensor(array, requires_grad=False) for array in case.dataset.inputs.values())
         names = [node.name for node in case.graph.nodes]
+        options = self.options(case)
+        how = f"dynamo, opset {options.opset}" + (", dynamic batch" if options.dynamic_batch else "")
         try:
-            with torch.no_grad(), quiet():
-                torch.onnx.export(module, inputs, str(path), dynamo=True, opset_version=OPSET, verbose=False,
+            with torch.no_grad(), quiet(), reused_registry():
+                torch.onnx.export(module, inputs, str(path), dynamo=True, opset_version=options.opset, verbose=False,
                                   input_names=list(case.dataset.inputs),
                                   output_names=[OUTPUT_PREFIX + name for name in names],
+                                  dynamic_shapes=batch_axes(inputs) if options.dynamic_batch else None,
                                   external_data=False)
         except Exception as exc:  # the exporter's refusal is a finding about shipping this model
-            raise Unsupported(f"torch.onnx.export (dynamo, opset {OPSET}) cannot export this model: "
+            raise Unsupported(f"torch.onnx.export ({how}) cannot export this model: "
                               f"{type(exc).__name__}: {first_lines(exc)}") from None
         return Artifact(path=path, outputs=names,
-                        detail=f"torch.onnx.export(dynamo=True, opset_version={OPSET}) of the torch adapter's "
-                               f"modules (torch {torch.__version__}), run by onnxruntime {onnxruntime.__version__} "
-                               "CPUExecutionProvider")
+                        detail=f"torch.onnx.export(dynamo=True, opset_version={options.opset}"
+                               + (", dynamic_shapes: batch axis" if options.dynamic_batch else "")
+                               + f") of the torch adapter's modules (torch {torch.__version__}), run by onnxruntime "
+                                 f"{onnxruntime.__version__} CPUExecutionProvider")
 
     def execute(self, artifact: Artifact, case: Case) -> dict[str, np.ndarray]:
         options = onnxruntime.SessionOptions()
@@ -102,13 +108,25 @@ class OnnxRuntimeBackend(ShippingBackend):
             # torch's embedding indices are int64 (the torch adapter's `tensor`), so is the graph's input
             feeds[graph_input.name] = array.astype(np.int64) if array.dtype.kind in "iu" else array
         names = [output.name for output in session.get_outputs()]
+        # A dynamic batch axis is checked on batch sizes other than the one exported with: the
+        # first sample alone, then the rest, joined (each output's first axis is the batch's).
+        batches = ([slice(0, 1), slice(1, None)] if self.options(case).dynamic_batch and case.dataset.samples > 1
+                   else [slice(None)])
         try:
-            arrays = session.run(names, feeds)
+            runs = [session.run(names, {name: array[part] for name, array in feeds.items()}) for part in batches]
         except RUNTIME_EXCEPTION as exc:
             if "does not support" not in str(exc):  # only a kernel's stated limitation is a refusal
                 raise
             raise refused(exc) from None
+        arrays = [np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0] for parts in zip(*runs)]
         return {name.removeprefix(OUTPUT_PREFIX): array for name, array in zip(names, arrays)}
+
+
+def batch_axes(inputs: tuple[torch.Tensor, ...]) -> tuple[tuple[dict[int, Any], ...]]:
+    """dynamic_shapes for CaseGraph.forward(*inputs): axis 0 of every input is one symbolic
+    `batch` dimension (torch.export.Dim; one entry, a tuple, for the *inputs parameter)."""
+    batch = torch.export.Dim("batch")
+    return (tuple({0: batch} for _ in inputs),)
 
 
 def refused(exc: BaseException) -> Unsupported:
