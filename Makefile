@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # chainer reads numpy.distutils at import, which needs the stdlib distutils.
 export SETUPTOOLS_USE_DISTUTILS := stdlib
 
-.PHONY: test test-vision-models report setup clean
+.PHONY: test test-vision-models test-sequence-models report setup clean
 
 # The suite in parallel (pytest-xdist): one worker per core, at most 4 (each imports the four
 # frameworks, about 8 s and 1 GB); --dist loadfile keeps a case file's matrix in one worker, so
@@ -21,6 +21,11 @@ test: setup
 test-vision-models: setup
 	$(PY) tools/install.py --vision-models
 	$(PY) -m pytest -m vision_models tests/test_vision_models.py -n 0 --durations=0 $(PYTEST_ARGS)
+
+# The opt-in named sequence models (keras.io's text models, torch LSTM/GRU classifiers, seed 004
+# from its .keras file, imported and run on all four backends; docs/porting-a-sequence-model.md).
+test-sequence-models: setup
+	$(PY) -m pytest -m sequence_models tests/test_sequence_models.py -n 0 --durations=0 $(PYTEST_ARGS)
 
 # Every case on the frameworks, on what ships (ONNX Runtime, LiteRT) and on Keras' torch backend
 # (docs/shipping.md has the time each backend takes); `make report REPORT_FRAMEWORKS=numpy,keras,

@@ -55,17 +55,23 @@ def swap_spatial(array: np.ndarray) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def bound_wrong(backend, layer: str, parameters: tuple[str, ...], wrong: Callable, inverse: Callable | None = None):
-    """Within the block, `backend` binds `parameters` of `layer` through `wrong` on the way in and
-    `inverse` (default: `wrong`, an involution) on the way back, composed with its own layout."""
-    from harness.backends.layout import Transform
+def bound_wrong(backend, layer: str | tuple[str, ...], parameters: tuple[str, ...], wrong: Callable,
+                inverse: Callable | None = None):
+    """Within the block, `backend` binds `parameters` of `layer` (one name, or several: the same
+    mistake in each) through `wrong` on the way in and `inverse` (default: `wrong`, an
+    involution) on the way back, composed with its own layout."""
+    try:
+        from harness.backends.layout import Transform
+    except ImportError:  # the layout before issue 21 (de4a9c0), where issue 24's "before" is measured
+        from harness.adapters.layout import Transform
 
     inverse = inverse or wrong
+    layers = (layer,) if isinstance(layer, str) else tuple(layer)
     original = backend.build_layer
 
     def build_layer(case, name):
         built = original(case, name)
-        if name == layer:
+        if name in layers:
             built.bindings = [
                 dataclasses.replace(b, transform=Transform(
                     f"{b.transform.description} (fault injected)",

@@ -54,5 +54,6 @@ def test_a_port_gate_order_hint_is_said_from_the_port_side_too():
     case, name = with_port(case_file("port_lstm_numpy.yaml"), "gates=wrong_ports.py:lstm_gate_order")
     forward = CaseRunner(case).check(name, "forward")
     assert forward.verdict == FAIL and forward.hint is not None, forward.message
-    assert "in your port: in layer lstm, block 2 (the c weights) is used as the f gate" in forward.message
-    assert "block 1 (the f weights) is used as the c gate" in forward.hint["port_side"]
+    assert "in your port: in layer lstm, your block 2 (the c weights) is used as the f (forget) gate" \
+        in forward.message
+    assert "your block 1 (the f weights) is used as the c (cell) gate" in forward.hint["port_side"]

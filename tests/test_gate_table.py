@@ -28,5 +28,7 @@ def test_a_recurrent_gradient_failure_gets_a_row_per_parameter_and_gate():
                                diagnose=False)
     (gradients,) = [c for c in checks if c.check == "gradients"]
     assert gradients.verdict == FAIL and gradients.gate_table
-    assert any(row.startswith("lower/kernel: i ") and " f " in row for row in gradients.gate_table)
+    assert any(row["text"].startswith("lower/kernel: i ") and " f " in row["text"] for row in gradients.gate_table)
+    row = next(row for row in gradients.gate_table if (row["layer"], row["parameter"]) == ("lower", "kernel"))
+    assert list(row["gates"]) == ["i", "f", "c", "o"] and row["step"] is None
     assert "per gate" in gradients.message

@@ -24,6 +24,11 @@ TORCH_MLP = textwrap.dedent("""
                              nn.Linear(8, 8), nn.Threshold(0.25, 0.0), nn.Linear(8, 8),
                              nn.LeakyReLU(0.125), nn.Linear(8, 2))
 
+    class Parametric(nn.Sequential):
+        def __init__(self):
+            super().__init__(nn.Linear(4, 8), nn.PReLU(8, init=0.2), nn.Linear(8, 8), nn.PReLU(1, init=0.3),
+                             nn.Linear(8, 2))
+
     class Heads(nn.Sequential):
         def __init__(self):
             super().__init__(nn.Linear(4, 8), nn.Hardswish(), nn.Linear(8, 8), nn.GELU(approximate="tanh"),
@@ -75,6 +80,39 @@ def test_import_torch_clipped_relus(tmp_path):
     kinds = [(type(spec).type_name(), getattr(spec, "max_value", None), getattr(spec, "threshold", None))
              for spec in case.graph.layers.values() if type(spec).type_name() != "Dense"]
     assert kinds == [("ReLU", 6.0, 0.0), ("ReLU", 1.5, 0.0), ("ReLU", None, 0.25), ("LeakyReLU", None, None)]
+    passes_everywhere(case)
+
+
+def test_import_torch_prelu(tmp_path):
+    """nn.PReLU(8) -> a PReLU with one alpha per feature, nn.PReLU(1) -> one shared alpha; the
+    trained alphas come through the state_dict."""
+    backend_or_skip("torch")
+    case = import_torch(tmp_path, "Parametric", scale=2.0)
+    prelus = {name: spec.shared_axes for name, spec in case.graph.layers.items() if type(spec).type_name() == "PReLU"}
+    assert list(prelus.values()) == [[], [1]]
+    alphas = [np.unique(case.weights[f"{name}/alpha"]) for name in prelus]
+    np.testing.assert_allclose(np.concatenate(alphas), [0.2, 0.3], rtol=1e-6)  # float32 initial values
+    passes_everywhere(case)
+
+
+def test_import_keras_prelu(tmp_path):
+    backend_or_skip("keras")
+    from harness.backends.keras._import import keras
+
+    keras.utils.set_random_seed(6)
+    x = keras.Input((2, 4), name="x")
+    per_entry = keras.layers.PReLU(alpha_initializer=keras.initializers.RandomUniform(0.1, 0.4), name="per_entry")(x)
+    shared = keras.layers.PReLU(alpha_initializer=keras.initializers.Constant(0.25), shared_axes=[1],
+                                name="shared")(keras.layers.Dense(4, name="hidden")(per_entry))
+    model = keras.Model(x, keras.layers.Dense(2, name="out")(keras.layers.Flatten(name="flat")(shared)))
+    model.save(tmp_path / "prelu.keras")
+    out = tmp_path / "prelu_case.yaml"
+    assert main(["import", str(tmp_path / "prelu.keras"), "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    assert (case.graph.layers["per_entry"].shared_axes, case.graph.layers["shared"].shared_axes) == ([], [1])
+    expected = model.predict(case.dataset.inputs["x"], verbose=0)
+    (reference,) = run_reference(case, train=False).outputs.values()
+    np.testing.assert_allclose(reference, expected, rtol=RTOL, atol=ATOL)
     passes_everywhere(case)
 
 

@@ -383,6 +383,12 @@ LAYER_EXAMPLES: list[LayerExample] = [
     LayerExample("ReLU", {"threshold": 0.5}, [(5,)]),
     LayerExample("ReLU", {"max_value": 1.5, "negative_slope": 0.125, "threshold": 0.25}, [(2, 4)],
                  make_inputs=_wide_inputs),
+    # PReLU: per feature (torch's nn.PReLU and chainer's L.PReLU hold it natively), one shared
+    # alpha, and alpha per channel shared over the steps (composite in torch and chainer).
+    LayerExample("PReLU", {}, [(5,)]),
+    LayerExample("PReLU", {"shared_axes": [1]}, [(5,)]),
+    LayerExample("PReLU", {"shared_axes": [1]}, [(3, 4)]),
+    LayerExample("PReLU", {}, [(3, 4)]),
     LayerExample("Flatten", {}, [(2, 3)]),
     LayerExample("Flatten", {}, [(2, 3, 2)]),
     LayerExample("Add", {}, [(4,), (4,)]),

@@ -68,9 +68,10 @@ class CheckResult:
     backward_divergence: dict[str, Any] | None = None
     """A failed gradients check: the first layer from the output side whose backward diverges
     while its forward agrees (harness/diagnosis/backward.py): its layer, node and the sentence."""
-    gate_table: list[str] | None = None
+    gate_table: list[dict[str, Any]] | None = None
     """A failed gradients or training check of a recurrent layer: per parameter, each gate
-    block's largest |difference| over the allowed (harness/diagnosis/gate_table.py)."""
+    block's largest |difference| over the allowed (harness/diagnosis/gate_table.py `gate_rows`:
+    layer, parameter, step, gates, text)."""
     search: dict[str, Any] | None = None
     """A failed check the search found no hint for: how many transforms and combinations it tried
     in how long, and its nearest miss (`SearchLog.to_dict`); None where a hint was found or no
@@ -259,7 +260,7 @@ class CaseRunner:
         if rows:
             result.gate_table = rows
             result.message += ("\nper gate (largest |difference| over the allowed; out: beyond tolerance):\n  "
-                               + "\n  ".join(rows))
+                               + "\n  ".join(row["text"] for row in rows))
 
     def _locate_backward(self, result: CheckResult, actual: RunResult, reference: RunResult,
                          framework: str) -> None:

@@ -3,8 +3,8 @@
 Two uses:
 
 * the table (`python -m harness defaults`, results.json's `defaults`, the report): for every
-  hyper-parameter in catalogue.py, each installed framework's default, read by its adapter's
-  `defaults` package (inspect.signature, get_config(), attributes; probes for meaning), with the
+  hyper-parameter in harness/reference/defaults_catalogue.py, each installed framework's
+  default, read by the readers its family modules register in REGISTRY.defaults (inspect.signature, get_config(), attributes; probes for meaning), with the
   rows that differ in value or meaning marked. `defaults_table()` returns it.
 * `framework_default` in case files (schema.py): a field typed `Defaultable[T]` may ask each
   framework for its own default; adapters resolve it with the same readers (resolve.py) and
@@ -17,7 +17,7 @@ To let a case leave another field to the frameworks (an LSTM's `recurrent_activa
 1. type the field `Defaultable[float]` (schema.py) instead of `float`, keeping it required;
 2. make sure catalogue.py has the key `<spec tag>.<field>` (e.g. `BatchNormalization.epsilon`;
    the tag is the spec's one-value Literal field: a layer's `type`, an activation's `name`);
-3. in each adapter's `defaults` package, the reader for that key returns the framework's
+3. in each framework's family module (`@REGISTRY.defaults.register(key)`), the reader for that key returns the framework's
    readings with exactly one `used=True`: the API that adapter's builder calls. Its `effective`
    must be a valid value of the field in the harness's meaning (torch's BatchNorm momentum 0.1 is
    effective 0.9 if the field means Keras' momentum); None, or `missing`, makes the adapter skip

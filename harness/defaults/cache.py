@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 HARNESS_ROOT = Path(__file__).resolve().parent.parent
-READER_SOURCES = ("defaults/*.py", "adapters/*/defaults/*.py")
+READER_SOURCES = ("defaults/*.py", "reference/*.py", "reference/layers/*.py", "backends/*/*.py",
+                  "backends/*/defaults/*.py")
 """The code the table's content depends on, besides the frameworks themselves."""
 DISTRIBUTIONS = {"keras": ("keras", "tensorflow", "tensorflow-cpu"), "torch": ("torch",),
                  "chainer": ("chainer",)}

@@ -1,7 +1,7 @@
 """What an adapter reports about one of its framework's defaults.
 
-Each adapter has a `defaults` package with one reader per hyper-parameter (keyed like the
-catalogue, `<spec tag>.<field>`, e.g. `leaky_relu.negative_slope`). A reader asks the framework:
+Each framework package registers one reader per hyper-parameter in its REGISTRY.defaults, from
+the family module of the kind (keyed like the catalogue, `<spec tag>.<field>`, e.g. `leaky_relu.negative_slope`). A reader asks the framework:
 `inspect.signature`, `get_config()`, a constructed object's attribute, and where the same name
 can mean different things, a probe (the function evaluated at a point, one optimizer step) whose
 result the shared classifiers in harness/defaults/probes.py interpret. Nothing is typed in.

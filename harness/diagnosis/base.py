@@ -73,10 +73,12 @@ class Edit:
         (GRU's bias when reset_after flips), so that gradients stay comparable."""
         self.layouts: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
         """Parameter -> the inverse of the layout edits made to it (a transpose, a gate
-        permutation, a flip, a sign: orthogonal maps, so each is also its own gradient's
-        adjoint). A backend whose adapter (or a user's port) binds the weights this way reads its
-        gradients and trained values back through the same wrong binding: through this inverse,
-        `harness.diagnosis.evaluation.through_layout` shows the reference as it reports them."""
+        permutation, a flip, a sign, a doubled bias's factor 2). A backend whose adapter (or a
+        user's port) binds the weights this way reads its gradients and trained values back
+        through the same wrong binding, as the harness's own bindings do (`WeightBinding`:
+        `from_native` serves values and gradients alike): through this inverse,
+        `harness.diagnosis.evaluation.through_layout` shows the reference as it reports them. A
+        bias left out has no inverse and none is recorded: what the backend holds is read as it is."""
 
     def add_layout(self, name: str, inverse: Callable[[np.ndarray], np.ndarray]) -> None:
         """Record that parameter `name` was just re-laid out; `inverse` undoes this edit alone
@@ -121,8 +123,8 @@ class Variant:
     """Where the generator can tell that the case cannot see this variant (a bias of zeros):
     the reason strength reports for it."""
     port_side: str = ""
-    """The same fact from a port author's side, where it reads otherwise (`block 2 (the c
-    weights) is used as the f gate`): said beside a port's hint."""
+    """The same fact from a port author's side, where this variant reads otherwise (`your block
+    2 (the c weights) is used as the f (forget) gate`): said beside a port's hint."""
 
     @property
     def key(self) -> str:
@@ -132,6 +134,15 @@ class Variant:
     def describe(self) -> str:
         """`the LSTM gate blocks f and c swapped in layer lstm`."""
         return f"{self.transform.phrase.format(choice=self.choice)} {self.site.where()}"
+
+    def port_text(self) -> str:
+        """The variant from a port author's side (`your kernel is read transposed`): its own
+        `port_side`, else its transform's `port_phrase`, else `your code computes as if <phrase>`.
+        A port's author reads their code, not the reference's conventions."""
+        if self.port_side:
+            return self.port_side
+        phrase = self.transform.port_phrase or "your code computes as if " + self.transform.phrase
+        return phrase.format(choice=self.choice)
 
     def to_dict(self) -> dict[str, Any]:
         return {"transform": self.transform.name, "family": self.transform.family,
@@ -157,8 +168,11 @@ class Transform:
     phrase: str
     """How a hint states it, with `{choice}`: `the LSTM gate blocks {choice}`."""
     variants_at: Callable[[Site, Edit, "Context"], Iterator[tuple]] = field(compare=False, repr=False)
-    """(choice, apply) or (choice, apply, blind_spot) for each variant at a site; none where it
-    does not apply there."""
+    """(choice, apply), (choice, apply, blind_spot) or (choice, apply, blind_spot, port_side) for
+    each variant at a site; none where it does not apply there."""
+    port_phrase: str = ""
+    """How a port's author reads it, with `{choice}`, where the generic `your code computes as
+    if <phrase>` reads badly: `your kernel is read transposed`."""
 
     def variants(self, site: Site, edit: Edit, context: "Context") -> list[Variant]:
         return [Variant(self, site, *made) for made in self.variants_at(site, edit, context)]
@@ -181,11 +195,11 @@ TRANSFORMS = TransformRegistry()
 
 
 def transform(name: str, *, family: str, kind: str, tags: tuple[str, ...] | str, description: str,
-              phrase: str) -> Callable[[Callable], Callable]:
+              phrase: str, port_phrase: str = "") -> Callable[[Callable], Callable]:
     """Decorator: register the function as the variant generator of a new transform."""
     def register(function: Callable) -> Callable:
         TRANSFORMS.add(Transform(name, family, kind, (tags,) if isinstance(tags, str) else tuple(tags),
-                                 description, phrase, function))
+                                 description, phrase, function, port_phrase))
         return function
     return register
 

@@ -41,9 +41,11 @@ def run_transformed_readings(case: Any, variants: tuple[Variant, ...], *, train:
 
 def through_layout(result: Any, layouts: dict[str, Any]) -> Any:
     """A copy of `result` whose parameter gradients and trained parameters are read back through
-    `layouts` (parameter -> inverse layout). Exact for gradients (an orthogonal layout is its own
-    adjoint's inverse) and for training with an element-wise optimizer (every optimizer here:
-    a permutation, transpose, flip or sign commutes with its update)."""
+    `layouts` (parameter -> inverse layout): the same map applied to the same values the backend
+    computed on its native tensors, so exact for gradients and trained values alike, whatever the
+    map (for an orthogonal layout -- a permutation, transpose, flip or sign -- the read-back
+    gradient is also the true gradient of the canonical weight; for a doubled bias it is half of it,
+    which is what such a binding reports)."""
     import copy
 
     seen = copy.copy(result)

@@ -29,9 +29,11 @@ def gate_ratios(actual: np.ndarray, expected: np.ndarray, gates: tuple[str, ...]
     return {gate: float(np.nanmax(block)) if block.size else 0.0 for gate, block in zip(gates, blocks)}
 
 
-def gate_rows(case: Any, pairs: Iterator[Any], tolerance: Tolerance) -> list[str]:
-    """`lstm/kernel: i 0.02, f 41 (out), c 38 (out), o 0.5` for each recurrent parameter of the
-    pairs out of tolerance somewhere (a training check: its first such step only)."""
+def gate_rows(case: Any, pairs: Iterator[Any], tolerance: Tolerance) -> list[dict[str, Any]]:
+    """One row per recurrent parameter of the pairs out of tolerance somewhere (a training check:
+    its first such step only): `{"layer", "parameter", "step", "gates": {gate: ratio}, "text":
+    "lstm/kernel: i 0.02, f 41 (out), c 38 (out), o 0.5"}`. The text goes in the check's message;
+    the figures make the case page's per-gate table (harness/output/report/gate_section.py)."""
     rows, seen = [], set()
     for pair in pairs:
         if pair.kind not in KINDS or pair.actual is None or pair.expected is None:
@@ -47,6 +49,13 @@ def gate_rows(case: Any, pairs: Iterator[Any], tolerance: Tolerance) -> list[str
             continue
         seen.add((layer, parameter))
         step = f" (step {pair.step})" if pair.step is not None else ""
-        rows.append(f"{layer}/{parameter}{step}: " + ", ".join(
-            f"{gate} {ratio:.3g}" + (" (out)" if ratio > 1 else "") for gate, ratio in ratios.items()))
+        text = f"{layer}/{parameter}{step}: " + ", ".join(
+            f"{gate} {ratio:.3g}" + (" (out)" if ratio > 1 else "") for gate, ratio in ratios.items())
+        rows.append({"layer": layer, "parameter": parameter, "step": pair.step,
+                     "gates": {gate: _finite(ratio) for gate, ratio in ratios.items()}, "text": text})
     return rows
+
+
+def _finite(ratio: float) -> float | None:
+    """JSON has no inf or NaN: None stands for a block with a non-finite difference."""
+    return float(ratio) if np.isfinite(ratio) else None

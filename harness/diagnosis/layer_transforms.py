@@ -31,6 +31,14 @@ def gated_parameters(spec) -> tuple[str, ...]:
     return tuple(prefix + name for prefix in prefixes for name in GATED_PARAMETERS)
 
 
+GATE_NAMES = {"i": "input", "f": "forget", "c": "cell", "o": "output", "z": "update", "r": "reset", "h": "candidate"}
+"""The gates' names (harness/reference/layers/recurrent.py: LSTM [i, f, c, o], GRU [z, r, h])."""
+
+
+def _gate_name(gate: str) -> str:
+    return f" ({GATE_NAMES[gate]})" if gate in GATE_NAMES else ""
+
+
 def _gate_blocks(array: np.ndarray, gates: int, order: tuple[int, ...]) -> np.ndarray:
     """The last axis's `gates` column blocks put in `order` (block k of the result is block
     order[k] of the input)."""
@@ -55,14 +63,15 @@ def gate_order(site: Site, edit: Edit, context) -> Iterator:
                 edit.add_layout(name, lambda a, count=count, back=tuple(np.argsort(order)):
                                 _gate_blocks(a, count, back))
         # Block k of the edited weights, read as gate k, is the port's block order[k].
-        port_side = "; ".join(f"block {order[k]} (the {gates[order[k]]} weights) is used as the {gates[k]} gate"
-                              for k in range(len(gates)) if order[k] != k)
+        port_side = "; ".join(f"your block {order[k]} (the {gates[order[k]]} weights) is used as the {gates[k]}"
+                              f"{_gate_name(gates[k])} gate" for k in range(len(gates)) if order[k] != k)
         yield "[" + ", ".join(gates[k] for k in order) + "] (canonical [" + ", ".join(gates) + "])", apply, "", port_side
 
 
 @transform("GRU.update_gate", family="formula", kind=SITE_LAYER, tags="GRU",
            description="h' = (1 - z) h + z candidate instead of z h + (1 - z) candidate",
-           phrase="the update gate is used as {choice}")
+           phrase="the update gate is used as {choice}",
+           port_phrase="your GRU uses its update gate as {choice}; the case's GRU computes z h + (1 - z) candidate")
 def gru_update_gate(site: Site, edit: Edit, context) -> Iterator:
     spec = edit.layers[site.layer]
     gate = spec.recurrent_activation
@@ -82,7 +91,7 @@ def gru_update_gate(site: Site, edit: Edit, context) -> Iterator:
 
 @transform("GRU.reset_after", family="formula", kind=SITE_LAYER, tags="GRU",
            description="the reset gate applied on the other side of the recurrent product (reset_after flipped)",
-           phrase="the reset gate is applied {choice}")
+           phrase="the reset gate is applied {choice}", port_phrase="your GRU applies the reset gate {choice}")
 def gru_reset_after(site: Site, edit: Edit, context) -> Iterator:
     spec = edit.layers[site.layer]
     after = spec.reset_after
@@ -103,7 +112,7 @@ def gru_reset_after(site: Site, edit: Edit, context) -> Iterator:
 @transform("kernel.transposed", family="kernel layout", kind=SITE_LAYER, tags=("Dense", "Conv2D"),
            description="a square kernel transposed: Dense (in, out) read as (out, in); Conv2D's "
                        "spatial axes swapped",
-           phrase="the kernel is {choice}")
+           phrase="the kernel is {choice}", port_phrase="your kernel is read {choice}")
 def kernel_transposed(site: Site, edit: Edit, context) -> Iterator:
     name = f"{site.layer}/kernel"
     kernel = edit.weights.get(name)
@@ -124,7 +133,9 @@ def kernel_transposed(site: Site, edit: Edit, context) -> Iterator:
 
 @transform("conv.flipped_kernel", family="kernel layout", kind=SITE_LAYER, tags=("Conv1D", "Conv2D"),
            description="convolution instead of cross-correlation: the kernel flipped along every spatial axis",
-           phrase="the kernel is {choice}")
+           phrase="the kernel is {choice}",
+           port_phrase="your code flips the kernel (a true convolution); the case's layer cross-correlates: "
+                       "use the kernel as given")
 def flipped_kernel(site: Site, edit: Edit, context) -> Iterator:
     name = f"{site.layer}/kernel"
     kernel = edit.weights[name]
@@ -140,7 +151,7 @@ def flipped_kernel(site: Site, edit: Edit, context) -> Iterator:
 @transform("bias.dropped_or_doubled", family="bias", kind=SITE_LAYER,
            tags=("Dense", "Conv1D", "Conv2D", "LSTM", "GRU", "SimpleRNN"),
            description="the bias left out, or added twice",
-           phrase="the bias is {choice}")
+           phrase="the bias is {choice}", port_phrase="your code's bias is {choice}")
 def bias_dropped_or_doubled(site: Site, edit: Edit, context) -> Iterator:
     name = f"{site.layer}/bias"
     if name not in edit.weights:
@@ -151,6 +162,8 @@ def bias_dropped_or_doubled(site: Site, edit: Edit, context) -> Iterator:
     for choice, factor in (("dropped", 0.0), ("added twice", 2.0)):
         def apply(edit: Edit, name=name, factor=factor) -> None:
             edit.weights[name] = edit.weights[name] * factor
+            if factor:  # a binding that doubles the bias reads its gradient and trained value back halved
+                edit.add_layout(name, lambda a, factor=factor: a / factor)
         yield choice, apply, blind
 
 
@@ -172,7 +185,7 @@ def _flatten_other_order() -> type:
 
 @transform("Flatten.channel_order", family="layout", kind=SITE_LAYER, tags="Flatten",
            description="the features flattened in the other channel order (channels first vs last)",
-           phrase="the features are flattened {choice}")
+           phrase="the features are flattened {choice}", port_phrase="your code flattens the features {choice}")
 def flatten_channel_order(site: Site, edit: Edit, context) -> Iterator:
     spec = edit.layers[site.layer]
     shape = edit.original.graph.layer_input_shapes[site.layer][0]
@@ -194,7 +207,7 @@ def _same_odd_cell_at_start(self, spatial):
 @transform("padding.same_odd_cell", family="padding", kind=SITE_LAYER,
            tags=("Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D"),
            description="'same' padding's odd cell at the start of each axis instead of the end",
-           phrase="'same' padding puts {choice}")
+           phrase="'same' padding puts {choice}", port_phrase="your 'same' padding puts {choice}")
 def same_odd_cell(site: Site, edit: Edit, context) -> Iterator:
     spec = edit.layers[site.layer]
     if getattr(spec, "padding", None) != "same" or not hasattr(spec, "paddings"):
@@ -216,7 +229,7 @@ WINDOWED = ("Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D", "AveragePooling1
 @transform("padding.explicit_side", family="padding", kind=SITE_LAYER,
            tags=(*WINDOWED, "DepthwiseConv2D", "SeparableConv2D"),
            description="explicit asymmetric padding applied on the other side of each axis",
-           phrase="the padding goes {choice}")
+           phrase="the padding goes {choice}", port_phrase="your code pads each axis {choice}")
 def explicit_padding_side(site: Site, edit: Edit, context) -> Iterator:
     """A port that reads [[top, bottom], [left, right]] as [[bottom, top], ...] (or as torch's
     F.pad order, last axis first, which swaps the sides of a square case the same way)."""
@@ -235,7 +248,7 @@ def explicit_padding_side(site: Site, edit: Edit, context) -> Iterator:
 @transform("AveragePooling.count_include_pad", family="padding", kind=SITE_LAYER,
            tags=("AveragePooling1D", "AveragePooling2D"),
            description="the padding counted in (or left out of) each window's divisor",
-           phrase="the average's divisor {choice}")
+           phrase="the average's divisor {choice}", port_phrase="your average's divisor {choice}")
 def count_include_pad(site: Site, edit: Edit, context) -> Iterator:
     """torch's AvgPool2d counts the padding by default, TF (Keras) never: a port that keeps
     torch's default divides the border windows by the whole window."""
@@ -374,7 +387,7 @@ def relu_setting_dropped(site, edit, context):
 @transform("LSTM.forget_bias", family="bias", kind=SITE_LAYER, tags="LSTM",
            description="the forget gate's bias block added twice (torch keeps two biases: a port that "
                        "puts the forget bias, or Keras' unit_forget_bias 1, in both) or left out",
-           phrase="the forget gate's bias is {choice}")
+           phrase="the forget gate's bias is {choice}", port_phrase="your code's forget gate bias is {choice}")
 def lstm_forget_bias(site: Site, edit: Edit, context) -> Iterator:
     name = f"{site.layer}/bias"
     bias = edit.weights.get(name)
@@ -390,7 +403,15 @@ def lstm_forget_bias(site: Site, edit: Edit, context) -> Iterator:
             value = edit.weights[name].copy()
             value[..., forget] *= factor
             edit.weights[name] = value
+            if factor:  # bound doubled, read back halved (as bias.dropped_or_doubled)
+                edit.add_layout(name, lambda a, factor=factor, forget=forget: _scaled(a, forget, 1 / factor))
         yield choice, apply, blind
+
+
+def _scaled(array: np.ndarray, where: slice, factor: float) -> np.ndarray:
+    value = np.array(array, dtype=np.float64)  # a copy: the reference's own result stays as it is
+    value[..., where] *= factor
+    return value
 
 
 def _bias_along(axis: int) -> type:

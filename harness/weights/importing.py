@@ -119,10 +119,14 @@ def parse_shapes(texts: list[str]) -> list[tuple[int, ...]]:
 def case_data(imported: ImportedModel, name: str, weights_file: str, samples: int) -> dict[str, Any]:
     inputs = {}
     for input_name, (shape, dtype) in imported.inputs.items():
+        vocabularies = embedding_sizes(imported, input_name)
+        if vocabularies and not dtype.startswith("int"):
+            # keras.io's guides declare token inputs without a dtype (float32) and let Embedding
+            # cast them (keras/src/layers/core/embedding.py `call`: ops.cast(inputs, "int32")):
+            # the indices the model reads are int32, and so are the case's.
+            dtype = "int32"
         if dtype.startswith("int"):
-            high = min([layer["input_dim"] for layer in imported.layers if layer.get("type") == "Embedding"
-                        and (not imported.graph or input_name in layer.get("inputs", []))] or [2])
-            data = {"integers": {"low": 0, "high": high}}
+            data = {"integers": {"low": 0, "high": min(vocabularies or [2])}}
         else:
             data = {"normal": {}}
         inputs[input_name] = {"shape": list(shape), "dtype": dtype, "data": data}
@@ -133,6 +137,16 @@ def case_data(imported: ImportedModel, name: str, weights_file: str, samples: in
                                       *imported.notes]),
             "dtype": imported.dtype, "samples": samples, "inputs": inputs, "model": model,
             "weights": {"file": weights_file, "format": imported.weights_format}}
+
+
+def embedding_sizes(imported: ImportedModel, input_name: str) -> list[int]:
+    """The vocabulary sizes (`input_dim`) of the Embedding layers that read the input directly:
+    a graph's nodes that name it, or a sequential model's first layer."""
+    if imported.graph:
+        readers = [layer for layer in imported.layers if input_name in layer.get("inputs", [])]
+    else:
+        readers = imported.layers[:1]
+    return [layer["input_dim"] for layer in readers if layer.get("type") == "Embedding"]
 
 
 def with_targets(data: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:

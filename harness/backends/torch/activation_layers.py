@@ -1,4 +1,4 @@
-"""torch's activation layers, Activation, ReLU and LeakyReLU: builders, the import translations of
+"""torch's activation layers, Activation, ReLU, LeakyReLU and PReLU: builders, the import translations of
 torch's activation modules (torch/nn/modules/activation.py) and of torch.relu/tanh/sigmoid calls,
 and the reader of nn.LeakyReLU's default slope (0.01)."""
 
@@ -8,7 +8,8 @@ from typing import Callable
 
 import torch
 
-from harness.backends.base import BuiltLayer
+from harness.backends.base import BuiltLayer, WeightBinding
+from harness.backends.layout import AS_IS
 from harness.backends.torch.defaults.probing import at
 from harness.backends.torch.import_options import tensor_arguments
 from harness.backends.torch.registry import REGISTRY
@@ -71,10 +72,10 @@ def named(name: str) -> Callable:  # torch/nn/modules/activation.py
     return lambda m, reasons: {"type": "Activation", "activation": name}
 
 
-REGISTRY.imports.register(nn.ReLU, produces=("Activation",))(named("relu"))
-REGISTRY.imports.register(nn.Hardswish, produces=("Activation",))(named("hard_swish"))
-REGISTRY.imports.register(nn.Tanh, produces=("Activation",))(named("tanh"))
-REGISTRY.imports.register(nn.Sigmoid, produces=("Activation",))(named("sigmoid"))
+REGISTRY.imports.register(nn.ReLU, produces=("Activation:relu",))(named("relu"))
+REGISTRY.imports.register(nn.Hardswish, produces=("Activation:hard_swish",))(named("hard_swish"))
+REGISTRY.imports.register(nn.Tanh, produces=("Activation:tanh",))(named("tanh"))
+REGISTRY.imports.register(nn.Sigmoid, produces=("Activation:sigmoid",))(named("sigmoid"))
 
 
 def along(name: str) -> Callable:  # torch/nn/modules/activation.py: Softmax, LogSoftmax
@@ -87,11 +88,11 @@ def along(name: str) -> Callable:  # torch/nn/modules/activation.py: Softmax, Lo
     return translate
 
 
-REGISTRY.imports.register(nn.Softmax, produces=("Activation",))(along("softmax"))
-REGISTRY.imports.register(nn.LogSoftmax, produces=("Activation",))(along("log_softmax"))
+REGISTRY.imports.register(nn.Softmax, produces=("Activation:softmax",))(along("softmax"))
+REGISTRY.imports.register(nn.LogSoftmax, produces=("Activation:log_softmax",))(along("log_softmax"))
 
 
-@REGISTRY.imports.register(nn.GELU, produces=("Activation",))
+@REGISTRY.imports.register(nn.GELU, produces=("Activation:gelu",))
 def gelu(m: nn.GELU, reasons) -> dict:
     return {"type": "Activation", "activation": {"name": "gelu", "approximate": m.approximate}}
 
@@ -117,6 +118,33 @@ def threshold(m: nn.Threshold, reasons) -> dict:
     return {"type": "ReLU", "threshold": float(m.threshold)}
 
 
+@builders.register("PReLU")
+def prelu(spec, ctx) -> BuiltLayer:
+    """nn.PReLU holds one alpha per channel of axis 1, or one for all (torch/nn/modules/activation.py):
+    the canonical alpha where the input is (batch, features); otherwise a composite holding alpha in
+    the canonical shape."""
+    (shape,) = ctx.input_shapes
+    dtype = getattr(torch, ctx.dtype)
+    if len(shape) == 1:
+        module = nn.PReLU(num_parameters=1 if spec.shared_axes else shape[0], dtype=dtype)
+        binding = WeightBinding("alpha", module.weight, "PReLU.weight", AS_IS)
+        return BuiltLayer(call=module, bindings=[binding], detail=f"torch.nn.PReLU({module.num_parameters})",
+                          module=module)
+    module = nn.Module()
+    module.alpha = nn.Parameter(torch.zeros(spec.parameter_shapes([shape])["alpha"], dtype=dtype))
+    return BuiltLayer(call=lambda x: torch.where(x > 0, x, module.alpha * x), module=module,
+                      bindings=[WeightBinding("alpha", module.alpha, "alpha", AS_IS)], implementation="composite",
+                      detail="composite: torch.where(x > 0, x, alpha * x); nn.PReLU's alpha runs along axis 1 "
+                             "only, the case's along the feature axes")
+
+
+@REGISTRY.imports.register(nn.PReLU, produces=("PReLU",))
+def prelu_module(m: nn.PReLU, reasons) -> dict:
+    """One alpha per feature of a (batch, features) input, or one shared by all; an input of
+    another rank fails when its weights are loaded (alpha's shape differs)."""
+    return {"type": "PReLU", "shared_axes": [1] if m.num_parameters == 1 else []}
+
+
 @REGISTRY.imports.register(nn.LeakyReLU, produces=("LeakyReLU",))
 def leaky_relu_module(m: nn.LeakyReLU, reasons) -> dict:
     return {"type": "LeakyReLU", "negative_slope": float(m.negative_slope)}
@@ -131,9 +159,9 @@ def called(name: str) -> Callable:
     return translate
 
 
-REGISTRY.imports.register(torch.relu, torch.nn.functional.relu, "relu", produces=("Activation",))(called("relu"))
-REGISTRY.imports.register(torch.tanh, "tanh", produces=("Activation",))(called("tanh"))
-REGISTRY.imports.register(torch.sigmoid, "sigmoid", produces=("Activation",))(called("sigmoid"))
+REGISTRY.imports.register(torch.relu, torch.nn.functional.relu, "relu", produces=("Activation:relu",))(called("relu"))
+REGISTRY.imports.register(torch.tanh, "tanh", produces=("Activation:tanh",))(called("tanh"))
+REGISTRY.imports.register(torch.sigmoid, "sigmoid", produces=("Activation:sigmoid",))(called("sigmoid"))
 
 
 @REGISTRY.defaults.register("LeakyReLU.negative_slope")

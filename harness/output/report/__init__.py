@@ -6,6 +6,6 @@
 
 from harness.output.report.sections import Section, case_section, index_section
 from harness.output.report.site import write_site
-from harness.output.report import defaults_section, metrics_section, training_section  # noqa: F401,E402  (registers their sections)
+from harness.output.report import defaults_section, gate_section, metrics_section, training_section  # noqa: F401,E402  (registers their sections)
 
 __all__ = ["write_site", "Section", "case_section", "index_section"]

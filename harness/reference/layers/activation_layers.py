@@ -119,3 +119,58 @@ class ReLUPieces:
     def describe(self) -> str:
         return (f"ReLU(max_value={self.max_value}, negative_slope={self.negative_slope}, "
                 f"threshold={self.threshold})")
+
+
+class PReLUReference(ReferenceLayer):
+    """y = x for x > 0, alpha * x otherwise, alpha broadcast over the batch and the shared axes.
+
+    Backward: dx = dy where x > 0, alpha * dy otherwise; d alpha = the sum of dy * x over the
+    entries with x <= 0, summed over the batch and over each shared axis (where alpha has size 1).
+    """
+
+    def forward(self, x):
+        self.x = x
+        return np.where(x > 0, x, self.params["alpha"] * x)
+
+    def backward(self, dy):
+        x, alpha = self.x, self.params["alpha"]
+        grad = (dy * np.where(x > 0, 0.0, x)).sum(axis=0)
+        shared = tuple(axis for axis, (size, full) in enumerate(zip(alpha.shape, grad.shape)) if size == 1 < full)
+        self.grads["alpha"] = grad.sum(axis=shared, keepdims=True)
+        return (dy * np.where(x > 0, 1.0, alpha),)
+
+
+@LAYERS.register
+class PReLU(LayerSpec):
+    """Keras' PReLU: y = x for x > 0, alpha * x otherwise, with a trained alpha per input entry.
+
+    Canonical layout (Keras', keras/src/layers/activations/prelu.py): `alpha` has the input's
+    shape without the batch axis, with size 1 along each of `shared_axes` (counted with the batch
+    axis, as Keras counts them). torch's nn.PReLU holds one alpha per channel of axis 1 (or one
+    for all): the same function where the input is (batch, features) and nothing is shared, or
+    everything is; chainer's L.PReLU holds W shaped x.shape[1:1+W.ndim], the same layout where
+    nothing is shared. Elsewhere both adapters build it from primitives (composite).
+    """
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
+
+    type: Literal["PReLU"]
+    shared_axes: list[int] = Field(default_factory=list,
+                                   description="axes (counted with the batch axis, >= 1) sharing one alpha")
+
+    reference = PReLUReference
+
+    def output_shape(self, input_shapes):
+        (shape,) = input_shapes
+        if any(not 1 <= axis <= len(shape) for axis in self.shared_axes):
+            raise ValueError(f"shared_axes {self.shared_axes} must lie in 1..{len(shape)} for input shape {shape}")
+        return shape
+
+    def parameter_shapes(self, input_shapes):
+        (shape,) = input_shapes
+        return {"alpha": tuple(1 if axis + 1 in self.shared_axes else size for axis, size in enumerate(shape))}
+
+    def default_initializers(self):
+        return {"alpha": "zeros"}  # Keras' alpha_initializer
