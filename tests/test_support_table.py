@@ -157,8 +157,5 @@ def test_importable_reads_what_the_translations_produce():
     entry, cell = row("activation", "tanh")
     support_table.importable(entry, "torch", registry)
     assert cell.unknown and not cell.kinds
-    bare = FrameworkRegistry("torch")
-    bare.imports.register("Linear")(lambda *args: None)  # no produces: nothing can be read
-    entry, cell = row("layer", "Dense")
-    support_table.importable(entry, "torch", bare)
-    assert cell.unknown
+    with pytest.raises(TypeError, match="produces"):  # a translation must say what it yields
+        FrameworkRegistry("torch").imports.register("Linear")

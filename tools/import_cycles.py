@@ -12,11 +12,11 @@ imports of harness modules.
 
 from __future__ import annotations
 
-import ast
 import sys
 from pathlib import Path
 
 import grimp
+from function_imports import ImportGraph  # tools/function_imports.py (this script's folder is sys.path[0])
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,18 +64,8 @@ def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def function_level_imports() -> int:
-    count = 0
-    for path in (ROOT / "harness").rglob("*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for function in ast.walk(tree):
-            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                continue
-            for node in ast.walk(function):  # a nested function's imports count once per enclosing one
-                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("harness"):
-                    count += 1
-                elif isinstance(node, ast.Import) and any(a.name.startswith("harness") for a in node.names):
-                    count += 1
-    return count
+    """Counted by tools/function_imports.py, which also says which ones its rule allows."""
+    return len(ImportGraph().function_imports())
 
 
 def main() -> int:

@@ -36,6 +36,7 @@ from typing import Any, Callable, ClassVar, Iterable
 
 import numpy as np
 
+from harness.backends.framework_registry import FrameworkRegistry
 from harness.backends.layout import Transform
 from harness.case import Case
 from harness.defaults import DefaultContext, DefaultUnavailable, ResolvedDefault, resolve_for_framework
@@ -297,19 +298,40 @@ class Backend:
 class FrameworkBackend(Backend):
     """Keras, chainer and torch: build natively, load canonical weights, differentiate."""
 
-    layer_builders: ClassVar[dict[str, Callable[[Any, BuildContext], BuiltLayer]]]
-    activation_builders: ClassVar[dict[str, Callable[[Any], tuple[Callable, str, str]]]]
-    loss_builders: ClassVar[dict[str, Callable[[Any, str], tuple[Callable, str, str]]]]
-    """Loss builders take the loss spec and the case's dtype (Keras losses compute in
-    keras.config.floatx() unless told otherwise)."""
-    metric_builders: ClassVar[dict[str, Callable[[Any, str], tuple[Callable, str, str]]]] = {}
-    """Metric builders take the metric spec and the case's dtype and return (callable(y, t) ->
-    the metric as a native scalar, native|composite, detail), like the loss builders."""
-    optimizer_builders: ClassVar[dict[str, Callable[[Any, list[Any], str], BuiltOptimizer]]] = {}
-    """Optimizer builders take the optimizer spec, the native trainable parameters and the
-    case's dtype."""
-    default_readers: ClassVar[dict[str, Callable[[DefaultContext], list]]] = {}
-    """`<spec tag>.<field>` -> reader of this framework's default (the adapter's defaults package)."""
+    registry: ClassVar[FrameworkRegistry]
+    """The framework package's one REGISTRY (its registry.py), filled by its family modules:
+    the builders below, import translations, reproducer templates, defaults readers."""
+
+    @property
+    def layer_builders(self) -> dict[str, Callable[[Any, BuildContext], BuiltLayer]]:
+        return self.registry.layers
+
+    @property
+    def activation_builders(self) -> dict[str, Callable[[Any], tuple[Callable, str, str]]]:
+        return self.registry.activations
+
+    @property
+    def loss_builders(self) -> dict[str, Callable[[Any, str], tuple[Callable, str, str]]]:
+        """Loss builders take the loss spec and the case's dtype (Keras losses compute in
+        keras.config.floatx() unless told otherwise)."""
+        return self.registry.losses
+
+    @property
+    def metric_builders(self) -> dict[str, Callable[[Any, str], tuple[Callable, str, str]]]:
+        """Metric builders take the metric spec and the case's dtype and return (callable(y, t) ->
+        the metric as a native scalar, native|composite, detail), like the loss builders."""
+        return self.registry.metrics
+
+    @property
+    def optimizer_builders(self) -> dict[str, Callable[[Any, list[Any], str], BuiltOptimizer]]:
+        """Optimizer builders take the optimizer spec, the native trainable parameters and the
+        case's dtype."""
+        return self.registry.optimizers
+
+    @property
+    def default_readers(self) -> dict[str, Callable[[DefaultContext], list]]:
+        """`<spec tag>.<field>` -> reader of this framework's default (harness/defaults/)."""
+        return self.registry.defaults
 
     # --- primitives each framework supplies -------------------------------------------------
     def session(self, case: Case) -> contextlib.AbstractContextManager:
@@ -606,18 +628,4 @@ def add_parts(parts: Iterable[tuple[str, np.ndarray]]) -> dict[str, np.ndarray]:
     for name, part in parts:
         total[name] = total[name] + part if name in total else np.array(part)
     return total
-
-
-def registry() -> dict[str, Callable[..., Any]]:
-    """A fresh name -> builder dict with a decorator: `@builders.register("Dense")`."""
-    return _Builders()
-
-
-class _Builders(dict):
-    def register(self, *names: str):
-        def decorate(function):
-            for name in names:
-                self[name] = function
-            return function
-        return decorate
 

@@ -31,6 +31,14 @@ class Entries(dict):
         return decorate
 
 
+class ImportTranslations(Entries):
+    """Entries whose every registration states `produces=(kind, ...)`, the case layer kinds it
+    can yield: the completeness table reads the importable column from them."""
+
+    def register(self, *keys: Hashable, produces: tuple[str, ...], **about: Any) -> Callable:
+        return super().register(*keys, produces=produces, **about)
+
+
 @dataclass
 class FrameworkRegistry:
     framework: str
@@ -42,7 +50,7 @@ class FrameworkRegistry:
     optimizers: Entries = field(default_factory=Entries)
     defaults: Entries = field(default_factory=Entries)
     """`<spec tag>.<field>` -> reader of this framework's default (harness/defaults/)."""
-    imports: Entries = field(default_factory=Entries)
+    imports: ImportTranslations = field(default_factory=ImportTranslations)
     """the framework's class or function -> translation into case layer(s); registered with
     `produces=(kind, ...)`, the case layer kinds it can yield."""
     templates: Entries = field(default_factory=Entries)
@@ -50,7 +58,7 @@ class FrameworkRegistry:
 
     def importable_kinds(self) -> set[str]:
         """The case layer kinds some import translation produces."""
-        return {kind for about in self.imports.about.values() for kind in about.get("produces", ())}
+        return {kind for about in self.imports.about.values() for kind in about["produces"]}
 
     def reproducible_kinds(self) -> set[str]:
         return {str(kind) for kind in self.templates}

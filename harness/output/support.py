@@ -23,7 +23,6 @@ without a reason and on a declared reason whose capability exists.
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 from dataclasses import dataclass, field
 from functools import cache
@@ -118,19 +117,9 @@ class Gap:
 
 
 def registry_of(backend: FrameworkBackend) -> FrameworkRegistry:
-    """The framework package's REGISTRY, found from the backend get_backend already imported:
-    harness.output names no framework package (the report-framework-free import contract)."""
-    package = type(backend).__module__
-    # The reproducer templates register when the package's repro module is imported, which its
-    # __init__ does not do yet (FAMILY_SPEC: templates move into the family modules).
-    importlib.import_module(f"{package}.repro")
-    return importlib.import_module(f"{package}.registry").REGISTRY
-
-
-def imports_annotated(registry: FrameworkRegistry) -> bool:
-    """Whether the framework's import translations say what they produce (until each framework's
-    package registers them with `produces=`, its importable column cannot be read)."""
-    return any("produces" in about for about in registry.imports.about.values())
+    """The framework package's REGISTRY, which its backend carries (harness.output names no
+    framework package: the report-framework-free import contract)."""
+    return backend.registry
 
 
 def defaultable_fields(spec: type[Spec]) -> list[str]:
@@ -256,10 +245,6 @@ def reproducer(cell: Support, registry: FrameworkRegistry, case) -> None:
 
 def importable(entry: Row, framework: str, registry: FrameworkRegistry) -> None:
     cell = entry.cell(framework, "importable")
-    if not imports_annotated(registry):
-        cell.unknown = (f"not read: {framework}'s import translations are not registered with `produces=` "
-                        "yet (issue 21 moves them into the family modules)")
-        return
     produced = registry.importable_kinds()
     if entry.section == "layer":
         cell.add("yes" if entry.name in produced else "no")

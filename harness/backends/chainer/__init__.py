@@ -18,18 +18,12 @@ from harness.backends.chainer._import import chainer
 from harness.backends.chainer import (  # noqa: F401,E402  (registration side effects)
     activation_layers, activations, attention, conv, core, embedding, losses, merge, metrics, native,
     normalization, optimizers, pooling, recurrent, regularization, reshaping)
-from harness.backends.chainer.registry import (ACTIVATION_BUILDERS, DEFAULT_READERS, LAYER_BUILDERS,
-    LOSS_BUILDERS, METRIC_BUILDERS, OPTIMIZER_BUILDERS)
+from harness.backends.chainer.registry import REGISTRY
 
 
 class ChainerBackend(FrameworkBackend):
     name: ClassVar[str] = "chainer"
-    layer_builders = LAYER_BUILDERS
-    activation_builders = ACTIVATION_BUILDERS
-    loss_builders = LOSS_BUILDERS
-    metric_builders = METRIC_BUILDERS
-    optimizer_builders = OPTIMIZER_BUILDERS
-    default_readers = DEFAULT_READERS
+    registry = REGISTRY
 
     def version(self) -> str:
         return chainer.__version__

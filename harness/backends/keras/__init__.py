@@ -21,18 +21,12 @@ from harness.backends.keras._import import keras, tf
 from harness.backends.keras import (  # noqa: F401,E402  (registration side effects)
     activation_layers, activations, attention, conv, core, embedding, losses, merge, metrics, native,
     normalization, optimizers, paths, pooling, recurrent, regularization, reshaping)
-from harness.backends.keras.registry import (ACTIVATION_BUILDERS, DEFAULT_READERS, LAYER_BUILDERS,
-    LOSS_BUILDERS, METRIC_BUILDERS, OPTIMIZER_BUILDERS)
+from harness.backends.keras.registry import REGISTRY
 
 
 class KerasBackend(FrameworkBackend):
     name: ClassVar[str] = "keras"
-    layer_builders = LAYER_BUILDERS
-    activation_builders = ACTIVATION_BUILDERS
-    loss_builders = LOSS_BUILDERS
-    metric_builders = METRIC_BUILDERS
-    optimizer_builders = OPTIMIZER_BUILDERS
-    default_readers = DEFAULT_READERS
+    registry = REGISTRY
 
     def version(self) -> str:
         return f"keras {keras.__version__}, tensorflow {tf.__version__}"

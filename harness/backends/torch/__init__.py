@@ -20,18 +20,12 @@ from harness.backends.torch import (  # noqa: F401  (registration side effects)
     activation_layers, activations, attention, conv, core, embedding, losses, merge, metrics, native,
     normalization, optimizers, pooling, recurrent, regularization, reshaping)
 from harness.backends.torch import paths
-from harness.backends.torch.registry import (ACTIVATION_BUILDERS, DEFAULT_READERS, LAYER_BUILDERS,
-    LOSS_BUILDERS, METRIC_BUILDERS, OPTIMIZER_BUILDERS)
+from harness.backends.torch.registry import REGISTRY
 
 
 class TorchBackend(FrameworkBackend):
     name: ClassVar[str] = "torch"
-    layer_builders = LAYER_BUILDERS
-    activation_builders = ACTIVATION_BUILDERS
-    loss_builders = LOSS_BUILDERS
-    metric_builders = METRIC_BUILDERS
-    optimizer_builders = OPTIMIZER_BUILDERS
-    default_readers = DEFAULT_READERS
+    registry = REGISTRY
 
     def version(self) -> str:
         return torch.__version__
