@@ -29,7 +29,6 @@ def prelu(spec, ctx) -> BuiltLayer:
     alpha_shape = spec.parameter_shapes([shape])["alpha"]
     if not spec.shared_axes:
         link = L.PReLU(shape=alpha_shape)
-        link.W.array = link.W.array.astype(ctx.dtype)
         return BuiltLayer(call=link, bindings=[WeightBinding("alpha", link.W, "PReLU.W", AS_IS)],
                           detail="chainer.links.PReLU", module=link)
     link = chainer.Link()
