@@ -15,7 +15,7 @@ import yaml
 from harness.backends import get_backend
 from harness.weights import cases_from_data
 from harness.checks.runner import FAIL
-from harness.diagnosis.hints import TIME_BUDGET_S
+from harness.diagnosis.hints import TIME_BUDGET_S, SearchLog
 from tests.test_diagnosis import base, edit_weights, run_with_fault
 
 pytest.importorskip("torch")
@@ -131,3 +131,12 @@ def test_a_search_out_of_time_says_it_stopped():
 
 DENSE_SMALL = [{"type": "Dense", "name": "square", "units": 4, "activation": "tanh"},
                {"type": "Dense", "name": "out", "units": 2}]
+
+
+def test_a_search_with_nothing_to_try_says_so_not_tried_0_of_0():
+    """A case whose layers no transform applies to (an expected difference in a plain Dense, say)
+    must not read as a search that failed to run."""
+    text = SearchLog(tried=0, candidates=0).summary()
+    assert "0 of 0" not in text
+    assert "nothing to try" in text
+    assert "tried 3 of 5" in SearchLog(tried=3, candidates=5).summary()

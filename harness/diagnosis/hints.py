@@ -111,6 +111,8 @@ class SearchLog:
         return miss
 
     def summary(self) -> str:
+        if self.candidates == 0:  # "tried 0 of 0" would read as a search that failed to run
+            return "no transform of the catalogue applies to this case's layers and check (nothing to try)"
         how = (f"stopped at the {self.budget_s:g} s bound" if self.exhausted
                else "the whole catalogue at this case")
         text = (f"no transform of the catalogue matches: tried {self.tried} of {self.candidates} transforms and "
