@@ -51,3 +51,24 @@ def test_parameters_are_named_per_direction_in_the_wrapped_layout(tmp_path):
     assert dict(case.graph.parameter_shapes) == {
         "bi/forward/kernel": (2, 6), "bi/forward/recurrent_kernel": (2, 6), "bi/forward/bias": (2, 6),
         "bi/backward/kernel": (2, 6), "bi/backward/recurrent_kernel": (2, 6), "bi/backward/bias": (2, 6)}
+
+
+def test_a_port_that_forgets_the_backward_flip_is_told_so():
+    """docs/porting-a-sequence-model.md's mistake: the port concatenates the backward direction's
+    sequence as computed. Half of layer `bidirectional` is off, and the search names the cause
+    (the transform Bidirectional.backward_not_flipped), from the port's side too."""
+    from harness.checks.runner import FAIL
+    from tests.test_ports import case_file, verdicts, with_port
+
+    case, name = with_port(case_file("porting_bilstm_imdb.yaml"),
+                           "bilstm_unflipped=wrong_ports.py:bilstm_unflipped,weights_as=keras")
+    checks = verdicts(case, name)
+    for check in ("forward", "intermediates"):
+        verdict = checks[check]
+        assert verdict.verdict == FAIL, verdict.message
+        assert verdict.hint is not None, verdict.message
+        assert [step["transform"] for step in verdict.hint["transforms"]] == ["Bidirectional.backward_not_flipped"]
+        assert "the backward direction's output is not reversed in time" in verdict.message
+        assert "your code leaves the backward direction's output not reversed in time" in verdict.hint["port_side"]
+    assert "divergence starts at layer 'bidirectional'" in checks["intermediates"].message
+    assert "288 of 576 elements out of tolerance (50.0%)" in checks["intermediates"].message

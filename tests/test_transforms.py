@@ -164,6 +164,27 @@ def test_gru_update_gate_variant_is_one_minus_z_by_hand():
     np.testing.assert_allclose(result.outputs["g"], z * candidate, rtol=1e-12)  # (1 - z) 0 + z candidate
 
 
+def test_backward_not_flipped_is_the_go_backwards_layer_as_computed():
+    """Independent of the wrapper: the backward half equals a plain LSTM with go_backwards and
+    the backward direction's weights, whose output stays in reversed order (its own test against
+    Keras is tests/test_adapters.py); the forward half is untouched."""
+    case = build(BIDIRECTIONAL, shape=[3, 2], out_shape=[3, 4])
+    unflipped = run_reference(transformed_case(case, [variant(case, "Bidirectional.backward_not_flipped")]))
+    lstm = {"type": "LSTM", "name": "l", "units": 2, "return_sequences": True}
+    halves = []
+    for direction, go_backwards in (("forward", False), ("backward", True)):
+        plain = build([{**lstm, "go_backwards": go_backwards}], shape=[3, 2], out_shape=[3, 2])
+        plain.weights = {f"l/{p}": case.weights[f"bi/{direction}/{p}"] for p in ("kernel", "recurrent_kernel", "bias")}
+        halves.append(run_reference(plain).outputs["l"])
+    np.testing.assert_allclose(unflipped.outputs["bi"], np.concatenate(halves, axis=-1), rtol=1e-12)
+    # No variant where nothing is flipped: one output step (return_sequences false) or one time step.
+    for model, shape, out_shape in (([{**BIDIRECTIONAL[0], "layer": {**lstm, "return_sequences": False}}],
+                                      [3, 2], [4]), (BIDIRECTIONAL, [1, 2], [1, 4])):
+        other = build(model, shape=shape, out_shape=out_shape)
+        assert not [v for v in applicable_variants(other, Context(TABLE))
+                    if v.transform.name == "Bidirectional.backward_not_flipped"]
+
+
 def test_gate_order_variant_swaps_blocks_by_hand():
     case = build([{"type": "LSTM", "name": "l", "units": 2}], shape=[1, 3], out_shape=[2])
     chosen = variant(case, "recurrent.gate_order", "[f, i, c, o]")
@@ -201,9 +222,16 @@ def test_default_value_variants_come_from_the_defaults_table():
     assert not [v for v in applicable_variants(case, Context()) if v.transform.family == "default value"]
 
 
-@pytest.mark.parametrize("name", ["padding.same_odd_cell", "Flatten.channel_order"])
+BIDIRECTIONAL = [{"type": "Bidirectional", "name": "bi", "merge_mode": "concat",
+                  "layer": {"type": "LSTM", "units": 2, "return_sequences": True}}]
+
+
+@pytest.mark.parametrize("name", ["padding.same_odd_cell", "Flatten.channel_order",
+                                  "Bidirectional.backward_not_flipped"])
 def test_variant_hooks_backward_matches_finite_differences(name):
-    if name == "padding.same_odd_cell":
+    if name == "Bidirectional.backward_not_flipped":
+        case = build(BIDIRECTIONAL, shape=[3, 2], out_shape=[3, 4])
+    elif name == "padding.same_odd_cell":
         case = build([{"type": "Conv2D", "name": "c", "filters": 2, "kernel_size": 2, "padding": "same",
                        "data_format": "channels_last"}], shape=[3, 3, 2], out_shape=[3, 3, 2])
     else:

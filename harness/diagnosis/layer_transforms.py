@@ -16,6 +16,7 @@ import numpy as np
 
 from harness.diagnosis.base import SITE_LAYER, Edit, Site, transform, variant_spec
 from harness.reference.layers import windows as win
+from harness.reference.layers.bidirectional import BidirectionalReference
 from harness.reference.layers.conv import ConvReference
 from harness.reference.layers.core import FlattenReference
 
@@ -459,3 +460,34 @@ def bias_other_axis(site: Site, edit: Edit, context) -> Iterator:
         def apply(edit: Edit, layer=site.layer, axis=index + 1) -> None:
             edit.layers[layer] = variant_spec(edit.layers[layer], f"bias_axis{axis}", reference=_bias_along(axis))
         yield f"along axis {index + 1} ({length} cells) instead of the channels", apply, blind
+
+
+def _backward_half_unflipped() -> type:
+    class BidirectionalUnflipped(BidirectionalReference):
+        @staticmethod
+        def in_input_time(sequence):
+            return sequence  # the backward direction's steps left in the order it computed them
+    return BidirectionalUnflipped
+
+
+@transform("Bidirectional.backward_not_flipped", family="layout", kind=SITE_LAYER, tags="Bidirectional",
+           description="with return_sequences, the backward direction's output sequence left in the order it "
+                       "was computed (last input step first) instead of flipped back to input time",
+           phrase="the backward direction's output is {choice}",
+           port_phrase="your code leaves the backward direction's output {choice}; Keras' Bidirectional flips it "
+                       "back (keras/src/layers/rnn/bidirectional.py: ops.flip(y_rev, axis=1)) so that step t of "
+                       "both halves is input step t")
+def bidirectional_backward_not_flipped(site: Site, edit: Edit, context) -> Iterator:
+    """Keras' Bidirectional runs its backward layer with go_backwards and, with return_sequences,
+    flips that layer's output back; a hand-written port that concatenates the two directions as
+    computed gets the backward half reversed in time (half the elements off, docs/porting-a-
+    sequence-model.md). Without return_sequences there is one step and nothing to flip."""
+    spec = edit.layers[site.layer]
+    steps = edit.original.graph.layer_input_shapes[site.layer][0][0]
+    if not spec.layer.return_sequences or steps < 2:
+        return
+    def apply(edit: Edit, layer=site.layer) -> None:
+        edit.layers[layer] = variant_spec(edit.layers[layer], "backward_unflipped",
+                                          reference=_backward_half_unflipped())
+    yield ("not reversed in time (its step t is the state after reading the input's last t + 1 steps)",
+           apply)

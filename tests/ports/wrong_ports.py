@@ -94,3 +94,35 @@ def _mlp_copy(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _keras_lstm(x, kernel, recurrent_kernel, bias):
+    """Every step's h, gates in Keras' order i, f, c, o (as cases/ports/bilstm_numpy.py)."""
+    units = recurrent_kernel.shape[0]
+    h = np.zeros((x.shape[0], units), x.dtype)
+    c = np.zeros_like(h)
+    outputs = []
+    for t in range(x.shape[1]):
+        z = x[:, t] @ kernel + h @ recurrent_kernel + bias
+        i, f, g, o = (z[:, k * units:(k + 1) * units] for k in range(4))
+        c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+        h = sigmoid(o) * np.tanh(c)
+        outputs.append(h)
+    return np.stack(outputs, axis=1)
+
+
+def bilstm_unflipped(inputs, weights):
+    """cases/ports/bilstm_numpy.py (keras.io's BiLSTM, weights as Keras' get_weights()) with the
+    mistake docs/porting-a-sequence-model.md shows: the backward direction's sequence is
+    concatenated in the order it was computed, not flipped back to input time."""
+    embeddings, *rest = weights
+    first, second, (dense_kernel, dense_bias) = rest[:6], rest[6:12], rest[12:]
+    (tokens,) = inputs.values()
+    embedded = embeddings[tokens]
+    ahead, behind = _keras_lstm(embedded, *first[:3]), _keras_lstm(embedded[:, ::-1], *first[3:])
+    sequences = np.concatenate([ahead, behind], axis=-1)  # wrong: Keras flips `behind` back
+    last = np.concatenate([_keras_lstm(sequences, *second[:3])[:, -1],
+                           _keras_lstm(sequences[:, ::-1], *second[3:])[:, -1]], axis=-1)
+    score = sigmoid(last @ dense_kernel + dense_bias)
+    return {"outputs": score, "intermediates": {"embedding": embedded, "bidirectional": sequences,
+                                                "bidirectional_1": last, "dense": score}}

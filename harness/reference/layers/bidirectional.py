@@ -34,19 +34,26 @@ class BidirectionalReference(ReferenceLayer):
         y = self.directions["forward"].forward(x)
         y_rev = self.directions["backward"].forward(x)
         if self.spec.layer.return_sequences:
-            y_rev = y_rev[:, ::-1]  # back to forward time, as Keras' ops.flip(y_rev, axis=1)
+            y_rev = self.in_input_time(y_rev)
         self.y, self.y_rev = y, y_rev
         return MERGES[self.spec.merge_mode][0](y, y_rev)
 
     def backward(self, dy):
         dy_fwd, dy_rev = MERGES[self.spec.merge_mode][1](dy, self.y, self.y_rev)
         if self.spec.layer.return_sequences:
-            dy_rev = dy_rev[:, ::-1]
+            dy_rev = self.in_input_time(dy_rev)
         (dx,) = self.directions["forward"].backward(dy_fwd)
         (dx_rev,) = self.directions["backward"].backward(np.ascontiguousarray(dy_rev))
         self.grads = {f"{direction}/{name}": grad for direction in DIRECTIONS
                       for name, grad in self.directions[direction].grads.items()}
         return (dx + dx_rev,)
+
+    @staticmethod
+    def in_input_time(sequence):
+        """The backward direction's sequence put back in input time, as Keras' ops.flip(y_rev,
+        axis=1); its own inverse, so the backward pass uses it too. (A method so that the diagnosis
+        transform `Bidirectional.backward_not_flipped` can leave it out.)"""
+        return sequence[:, ::-1]
 
 
 def _split(dy, y, y_rev):
