@@ -350,6 +350,12 @@ RECURRENT_EXAMPLES: list[LayerExample] = [
     LayerExample("GRU", {"units": 3, "reset_after": True, "go_backwards": True, "return_sequences": True}, [(3, 2)]),
     LayerExample("GRU", {"units": 3, "reset_after": False, "go_backwards": True}, [(4, 2)]),
     LayerExample("SimpleRNN", {"units": 3, "go_backwards": True, "return_sequences": True}, [(3, 2)]),
+    # PeepholeLSTM (chainer's L.StatefulPeepholeLSTM; composite in Keras and torch): native in
+    # chainer, a composite cell there too, every step, and reversed.
+    LayerExample("PeepholeLSTM", {"units": 4}, [(4, 3)]),
+    LayerExample("PeepholeLSTM", {"units": 3, "return_sequences": True}, [(3, 2)]),
+    LayerExample("PeepholeLSTM", {"units": 3, "activation": "softsign", "recurrent_activation": _HARD_SIGMOID_CHAINER,
+                                  "go_backwards": True, "return_sequences": True}, [(3, 2)]),
     # Bidirectional: every merge mode, on the last state and on every state (the backward half
     # flipped back to forward time), standard and composite cells.
     LayerExample("Bidirectional", {"layer": {"type": "LSTM", "units": 3}}, [(3, 2)]),
