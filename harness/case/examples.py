@@ -131,6 +131,14 @@ def _indices(input_dim: int):
     return make
 
 
+def _padded(rng, shapes, batch):
+    """Sequences and their lengths for VariableLength: lengths 1 .. time, each at least once
+    where the batch allows (the shortest, one step, and the longest, no padding)."""
+    (steps, features), _ = shapes
+    lengths = np.resize(np.arange(1, steps + 1), batch)
+    return [0.5 * rng.normal(size=(batch, steps, features)), lengths.reshape(batch, 1)]
+
+
 def _channels(shape_last: tuple[int, ...], data_format: str) -> tuple[int, ...]:
     """A channels_last example shape, laid out for `data_format`."""
     return shape_last if data_format == "channels_last" else (shape_last[-1], *shape_last[:-1])
@@ -356,6 +364,17 @@ RECURRENT_EXAMPLES: list[LayerExample] = [
     LayerExample("PeepholeLSTM", {"units": 3, "return_sequences": True}, [(3, 2)]),
     LayerExample("PeepholeLSTM", {"units": 3, "activation": "softsign", "recurrent_activation": _HARD_SIGMOID_CHAINER,
                                   "go_backwards": True, "return_sequences": True}, [(3, 2)]),
+    # VariableLength: right-padded sequences, every length from 1 to time; both conventions for
+    # the output at padded steps, the last state, and cells native and composite.
+    LayerExample("VariableLength", {"layer": {"type": "LSTM", "units": 3, "return_sequences": True},
+                                    "padded_output": "zero"}, [(4, 2), (1,)], make_inputs=_padded, batch=5),
+    LayerExample("VariableLength", {"layer": {"type": "LSTM", "units": 3, "return_sequences": True},
+                                    "padded_output": "previous"}, [(4, 2), (1,)], make_inputs=_padded, batch=5),
+    LayerExample("VariableLength", {"layer": {"type": "GRU", "units": 3, "reset_after": True},
+                                    "padded_output": "zero"}, [(4, 2), (1,)], make_inputs=_padded, batch=4),
+    LayerExample("VariableLength", {"layer": {"type": "SimpleRNN", "units": 2, "activation": "relu",
+                                              "return_sequences": True}, "padded_output": "previous"},
+                 [(3, 2), (1,)], make_inputs=_padded, batch=4),
     # Bidirectional: every merge mode, on the last state and on every state (the backward half
     # flipped back to forward time), standard and composite cells.
     LayerExample("Bidirectional", {"layer": {"type": "LSTM", "units": 3}}, [(3, 2)]),

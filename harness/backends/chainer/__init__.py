@@ -17,7 +17,7 @@ from harness.backends.base import FrameworkBackend
 from harness.backends.chainer._import import chainer
 from harness.backends.chainer import (  # noqa: F401,E402  (registration side effects)
     activation_layers, activations, attention, conv, core, embedding, losses, merge, metrics, native,
-    normalization, optimizers, peephole, pooling, recurrent, regularization, reshaping)
+    normalization, optimizers, peephole, pooling, recurrent, regularization, reshaping, variable_length)
 from harness.backends.chainer.registry import REGISTRY
 
 

@@ -20,7 +20,7 @@ from harness.backends.keras._import import keras, tf
 # that the backend, the importer, the reproducers and the defaults audit see them all.
 from harness.backends.keras import (  # noqa: F401,E402  (registration side effects)
     activation_layers, activations, attention, conv, core, embedding, losses, merge, metrics, native,
-    normalization, optimizers, paths, peephole, pooling, recurrent, regularization, reshaping)
+    normalization, optimizers, paths, peephole, pooling, recurrent, regularization, reshaping, variable_length)
 from harness.backends.keras.registry import REGISTRY
 
 

@@ -18,7 +18,7 @@ from harness.backends.base import FrameworkBackend
 # defaults readers in REGISTRY when imported: all are imported here, so whenever the backend is.
 from harness.backends.torch import (  # noqa: F401  (registration side effects)
     activation_layers, activations, attention, conv, core, embedding, losses, merge, metrics, native,
-    normalization, optimizers, peephole, pooling, recurrent, regularization, reshaping)
+    normalization, optimizers, peephole, pooling, recurrent, regularization, reshaping, variable_length)
 from harness.backends.torch import paths
 from harness.backends.torch.registry import REGISTRY
 
