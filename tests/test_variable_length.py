@@ -166,3 +166,22 @@ def test_torch_packed_sequences_give_zeros_at_padded_steps_and_each_samples_own_
         sequences, _ = pad_packed_sequence(out, batch_first=True, total_length=STEPS)
     np.testing.assert_allclose(sequences.numpy(), expected("zero"), rtol=1e-10)
     np.testing.assert_allclose(h_n[-1].numpy(), [by_hand(x, n)[-1] for x, n in zip(X, LENGTHS)], rtol=1e-10)
+
+
+def test_the_other_padded_output_is_a_diagnosis_variant():
+    """A port that pads by the other framework's convention is named (the search's transform
+    VariableLength.padded_output), checked against the hand computation; none without
+    return_sequences, where no padded step is output."""
+    from harness.diagnosis import Context, applicable_variants, transformed_case
+
+    data = case_data({"type": "SimpleRNN", "units": UNITS, "return_sequences": True}, "previous")
+    data["targets"]["t"]["shape"] = [STEPS, UNITS]
+    (case,) = cases_from_data(data)
+    (variant,) = [v for v in applicable_variants(case, Context()) if v.transform.name == "VariableLength.padded_output"]
+    assert variant.choice.startswith("zeros")
+    np.testing.assert_allclose(run_reference(transformed_case(case, [variant])).outputs["rnn"], expected("zero"),
+                               rtol=1e-12)
+    last = case_data({"type": "SimpleRNN", "units": UNITS}, "previous")
+    last["targets"]["t"]["shape"] = [UNITS]
+    (case,) = cases_from_data(last)
+    assert not [v for v in applicable_variants(case, Context()) if v.transform.name == "VariableLength.padded_output"]

@@ -491,3 +491,25 @@ def bidirectional_backward_not_flipped(site: Site, edit: Edit, context) -> Itera
                                           reference=_backward_half_unflipped())
     yield ("not reversed in time (its step t is the state after reading the input's last t + 1 steps)",
            apply)
+
+
+PADDED_OUTPUTS = {"previous": "the last real output repeated (Keras' default, zero_output_for_mask=False)",
+                  "zero": "zeros (torch's pad_packed_sequence, Keras' zero_output_for_mask=True)"}
+
+
+@transform("VariableLength.padded_output", family="convention", kind=SITE_LAYER, tags="VariableLength",
+           description="the output at padded steps by the other convention (the last real output repeated "
+                       "vs zeros)",
+           phrase="the output at padded steps is {choice}", port_phrase="your code outputs {choice} at padded steps")
+def variable_length_padded_output(site: Site, edit: Edit, context) -> Iterator:
+    """Keras' recurrent layers repeat the last real output over masked steps by default, torch's
+    packed sequences unpack to zeros (harness/reference/layers/variable_length.py): a port that
+    follows the other framework differs exactly there. Without return_sequences no padded step is
+    output."""
+    spec = edit.layers[site.layer]
+    if not spec.layer.return_sequences:
+        return
+    other = "zero" if spec.padded_output == "previous" else "previous"
+    def apply(edit: Edit, layer=site.layer) -> None:
+        edit.update_layer(layer, padded_output=other)
+    yield PADDED_OUTPUTS[other], apply

@@ -30,6 +30,13 @@ from harness.reference.layers.base import LAYERS, LayerSpec
 REUSE = "Reuse"
 """The graph form's reuse node: a graph construct registered beside the layer kinds."""
 
+NOT_DRAWN = {
+    "VariableLength": "it reads a second, integer input (each sample's length, in [1, time]) that the "
+                      "generator does not draw yet; cases/recurrent_variable_length.yaml covers it",
+}
+"""Registered kinds the generator cannot build a model around, with the reason (a case drawn
+around one is rejected with it)."""
+
 TRIES = 12
 """Draws of one kind's options against given shapes before the kind is taken not to fit."""
 
@@ -137,6 +144,8 @@ class ModelDrawer:
 
     def input_for(self, focus: str) -> Tensor:
         """A model input of a shape the focus kind accepts (integer indices where it reads them)."""
+        if focus in NOT_DRAWN:
+            raise Rejected(f"{focus} is not drawn: {NOT_DRAWN[focus]}")
         limit = self.distribution.max_elements
         highest = self.highest_input_rank(focus)
         for _ in range(40):
