@@ -14,6 +14,7 @@ float64 on the case `benchmarks/vision_models.py` imports (same seed, same data,
 
     .venv/bin/python benchmarks/vision_kinks.py                # resnet18, 224x224 (minutes)
     .venv/bin/python benchmarks/vision_kinks.py --size 64
+    .venv/bin/python benchmarks/vision_kinks.py --frameworks numpy keras chainer torch   # each one's own
 """
 
 from __future__ import annotations
@@ -129,10 +130,12 @@ def diagnose_net(net32, case) -> dict:
         v64, v32 = v64.numpy(), v32.double().numpy()
         error = np.abs(v32 - v64)
         crossed = np.argwhere((v64 > 0) != (v32 > 0))
-        near = int((np.abs(v64) <= error.max()).sum())
+        near = np.argwhere(np.abs(v64) <= error.max())
         result["relu_calls"].append({
             "call": index, "elements": int(v64.size), "max_float32_error": float(error.max()),
-            "within_max_error_of_0": near, "crossed": len(crossed),
+            "within_max_error_of_0": len(near),
+            "near": [{"at": [int(i) for i in at], "float64": float(v64[tuple(at)]), "float32": float(v32[tuple(at)])}
+                     for at in near[:10]], "crossed": len(crossed),
             "crossings": [{"at": [int(i) for i in at], "float64": float(v64[tuple(at)]),
                            "float32": float(v32[tuple(at)])} for at in crossed[:10]]})
     for (v64, i64), (v32, i32) in zip(run64["pool"], run32["pool"]):
@@ -163,6 +166,41 @@ def diagnose_net(net32, case) -> dict:
     return result
 
 
+def relu_inputs(case) -> dict[str, str]:
+    """ReLU node -> the node whose output it reads (an Activation layer of relu, or a layer's
+    own relu activation is inside that layer and not seen here: torchvision's are modules)."""
+    found = {}
+    for node in case.graph.nodes:
+        spec = node.spec
+        if getattr(spec, "type", "") == "Activation" and getattr(spec.activation, "name", spec.activation) == "relu":
+            (found[node.name],) = node.inputs
+    return found
+
+
+def framework_crossings(case, frameworks) -> dict:
+    """Per framework, the ReLU inputs on the other side of 0 from the float64 reference, read
+    from the harness's own run of the case (every node's output): each framework's own kinks."""
+    from harness.backends import get_backend
+    from harness.backends.numpy_reference import run_reference
+
+    reference = run_reference(case, train=False).intermediates
+    inputs = relu_inputs(case)
+    out = {}
+    for name in frameworks:
+        if name == "numpy":
+            result = run_reference(case, "float32", framework="numpy", train=False)
+        else:
+            result = get_backend(name).run(case)
+        rows = []
+        for relu, source in inputs.items():
+            e, a = reference[source], np.asarray(result.intermediates[source], dtype=np.float64)
+            for at in np.argwhere((e > 0) != (a > 0))[:10]:
+                rows.append({"relu": relu, "input": source, "at": [int(i) for i in at],
+                             "float64": float(e[tuple(at)]), name: float(a[tuple(at)])})
+        out[name] = rows
+    return {"relu_nodes": len(inputs), "by_framework": out}
+
+
 def summary(result: dict) -> dict:
     """The counts a benchmark row states beside its verdicts."""
     over = [f for f in result["forward"] if f["over"]]
@@ -181,9 +219,15 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=1, help="read before the imports (vision_models.py)")
+    parser.add_argument("--frameworks", nargs="*", default=[],
+                        help="also each framework's own crossings, from the harness's run of the case")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         result = diagnose(arguments.model, arguments.size, Path(scratch))
+        if arguments.frameworks:
+            from harness.weights import load_cases_from_file
+            (case,) = load_cases_from_file(Path(scratch) / "cases" / f"{arguments.model}.yaml")
+            result["framework_crossings"] = framework_crossings(case, arguments.frameworks)
     text = json.dumps(result, indent=1)
     if arguments.json:
         arguments.json.write_text(text + "\n")
