@@ -19,6 +19,11 @@ Per model:
   not the frameworks; see benchmarks/scaling.py), split by Session.timings into frameworks
   (build, load, run, read back), reference, comparisons, report, and the report's size.
 
+Failed checks: where the harness's run fails a check, the row carries `diagnosis`, the summary of
+benchmarks/vision_kinks.py on the same module and data (ReLU inputs and max-pool windows on the
+other side in float32 than in float64, the gradients that fail as run and with float64's masks,
+intermediates over the tolerance): the table's last column states it with the verdicts.
+
 Targets (issue 22): the float64 reference within 3x of torch's float32 step; the harness's own
 overhead (comparisons + report) at most 50 % of frameworks + reference; the report's size bounded.
 
