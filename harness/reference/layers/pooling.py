@@ -168,7 +168,7 @@ class MaxPoolingSpec(PoolingSpec):
     reference = MaxPoolingReference
 
     @model_validator(mode="after")
-    def _dilation_positive(self):
+    def _dilation_per_axis(self):
         self._check_sizes(dilation_rate=self.dilation_rate)
         return self
 
