@@ -39,7 +39,7 @@ def test_a_relu_input_rounded_across_zero_is_named():
     assert crossing.reference == 5.0e-8 and crossing.actual == -1.8e-8
     text = kink_text([crossing], "act")
     assert "'bn' at [0, 0] is +5e-08 in the reference and -1.8e-08 here" in text
-    assert "the backward divergence above starts at that ReLU ('act')" in text
+    assert "the backward divergence above is at that ReLU ('act') or the layer feeding it" in text
 
 
 def test_a_fused_relu_output_zero_on_one_side_only_is_named():
@@ -54,3 +54,17 @@ def test_a_sign_off_by_more_than_the_rounding_is_no_kink():
     reference = run([[0.3, 1.0]], [[0.5, 0.0]])
     actual = run([[-0.3, 1.0]], [[0.5, 0.0]])
     assert kink_crossings(SimpleNamespace(graph=GRAPH), actual, reference) == []
+
+
+def test_no_kink_in_a_tensor_whose_forward_is_off():
+    """With the intermediates tolerance: a tensor off elsewhere (a translation error) is no
+    rounding at the kink, even where a sign that differs is small."""
+    from harness.common.compare import DEFAULT_TOLERANCES
+
+    tolerance = DEFAULT_TOLERANCES["float32"]["intermediates"]
+    reference = run([[5.0e-8, 1.0]], [[0.5, 0.0]])
+    rounded = run([[-1.8e-8, 1.0 + 8.5e-7]], [[0.5, 0.0]])
+    wrong = run([[-1.8e-8, 1.5]], [[0.5, 0.0]])
+    case = SimpleNamespace(graph=GRAPH)
+    assert len(kink_crossings(case, rounded, reference, tolerance)) == 1
+    assert kink_crossings(case, wrong, reference, tolerance) == []

@@ -277,7 +277,7 @@ class CaseRunner:
             result.backward_divergence = {"layer": found.layer, "node": found.node, "text": found.text()}
             result.message += "\nbackward: " + found.text()
         try:  # ReLU inputs this backend rounded to the other side of the kink (harness/diagnosis/kinks.py)
-            crossings = kink_crossings(self.case, actual, reference)
+            crossings = kink_crossings(self.case, actual, reference, self.tolerance("intermediates", framework))
         except Exception:
             return
         if crossings:
