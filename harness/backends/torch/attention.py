@@ -34,7 +34,7 @@ from harness.backends.torch.import_options import BLOCK_INPUT as INPUT
 from harness.backends.torch.normalization import layer_norm_module
 from harness.backends.torch.regularization import dropout_module
 from harness.backends.torch.registry import REGISTRY
-from harness.reference.layers.attention import allowed_positions
+from harness.reference.layers.attention import FULLY_MASKED, allowed_positions
 
 builders = REGISTRY.layers
 nn = torch.nn
@@ -197,33 +197,88 @@ def attention_spec(m: nn.MultiheadAttention, reasons: list[str]) -> dict:
             "use_bias": m.in_proj_bias is not None}
 
 
-MASKS = {"key_padding_mask": None, "attn_mask": None, "is_causal": False, "src_mask": None,
-         "src_key_padding_mask": None}
-"""Call arguments the case has no input for (attention masks): their defaults only."""
+PER_SAMPLE_MASKS = {"key_padding_mask": None, "src_key_padding_mask": None}
+"""Masks per sample (which keys of each sequence are padding): the case has no input for them."""
 
 
-def self_attention_call(node, reasons: list[str]) -> list:
+def allowed_from_mask(argument, constants, is_causal, reasons: list[str]) -> dict:
+    """The case's fields for nn.MultiheadAttention's `attn_mask` / nn.TransformerEncoderLayer's
+    `src_mask` held as a constant of the module (a buffer): (L, S), boolean with True = "not
+    allowed to attend", or float added to the scores (torch/nn/modules/activation.py,
+    MultiheadAttention.forward's docstring), read here where its values are 0 (attend) and -inf
+    (blocked), as nn.Transformer.generate_square_subsequent_mask makes it. The case's mask is
+    True = may attend; the causal triangle is written as `causal: true`.
+
+    `is_causal=True` is a hint that the mask *is* the causal one: torch then uses the triangle
+    or the mask depending on the path (multi_head_attention_forward drops the mask for the hint
+    where need_weights is False), so it is accepted only with the triangle itself."""
+    if argument is None:
+        if is_causal:
+            reasons.append("is_causal=True without attn_mask: torch needs the mask beside the hint "
+                           "(multi_head_attention_forward raises); give the causal mask as a buffer")
+        return {}
+    mask = constants(argument)
+    if not isinstance(mask, torch.Tensor):
+        reasons.append("an attention mask computed in forward: the importer reads a mask held by the module "
+                       "(a buffer, e.g. register_buffer('mask', nn.Transformer.generate_square_subsequent_mask(L)))")
+        return {}
+    if mask.dim() != 2:
+        reasons.append(f"an attention mask of shape {list(mask.shape)}: the case's mask is one (L, S) matrix for "
+                       "every sample and head")
+        return {}
+    values = mask.detach().cpu()
+    if values.dtype == torch.bool:
+        allowed = ~values.numpy()
+    elif values.is_floating_point() and bool(((values == 0) | (values == float("-inf"))).all()):
+        allowed = (values == 0).numpy()
+    else:
+        reasons.append("a float attention mask with values other than 0 and -inf: it adds a bias to the scores "
+                       "that the case's mask (attend or not) cannot express")
+        return {}
+    triangle = np.tril(np.ones(allowed.shape, dtype=bool))
+    if is_causal and not np.array_equal(allowed, triangle):
+        reasons.append("is_causal=True with a mask that is not the causal triangle: torch uses one or the other "
+                       "depending on need_weights and its fast path")
+        return {}
+    if not allowed.any(axis=-1).all():
+        reasons.append(f"the attention mask blocks every key for query positions "
+                       f"{np.flatnonzero(~allowed.any(axis=-1)).tolist()}: {FULLY_MASKED}")
+        return {}
+    if np.array_equal(allowed, triangle) and allowed.shape[0] == allowed.shape[1]:
+        return {"causal": True}
+    return {"mask": allowed.tolist()}
+
+
+def per_sample_masks(node, reasons: list[str]) -> None:
+    reasons.extend(f"{name}={node.kwargs[name]!r}: a mask per sample (padding), which the case has no input for"
+                   for name in PER_SAMPLE_MASKS if node.kwargs.get(name) is not None)
+
+
+def self_attention_call(node, reasons: list[str], constants) -> tuple[list, dict]:
     """`self.attn(x, x, x)` (need_weights and average_attn_weights either way: the weights,
-    `getitem 1`, are refused where used): the one input of the case's self-attention."""
+    `getitem 1`, are refused where used): the one input of the case's self-attention; an
+    `attn_mask` held by the module (and `is_causal` with it) as the layer's mask fields."""
     arguments = list(node.args[:3]) + [node.kwargs.get(name) for name in ("query", "key", "value")
                                        if name in node.kwargs]
     if len(arguments) != 3 or len({id(argument) for argument in arguments}) != 1:
         reasons.append("not called (x, x, x): cross-attention (another key or value than the query) "
                        "has no case layer")
-    reasons.extend(f"{name}={node.kwargs[name]!r}: a mask the case has no input for"
-                   for name in MASKS if name in node.kwargs and node.kwargs[name] != MASKS[name])
+    per_sample_masks(node, reasons)
     if len(node.args) > 3:
         reasons.append("masks or options given by position: give them by name")
-    return arguments[:1]
+    fields = allowed_from_mask(node.kwargs.get("attn_mask"), constants, bool(node.kwargs.get("is_causal")), reasons)
+    return arguments[:1], {"": fields}
 
 
-def block_call(node, reasons: list[str]) -> list:
-    """`self.encoder_layer(x)`: one tensor, masks left at None."""
-    reasons.extend(f"{name}={node.kwargs[name]!r}: a mask the case has no input for"
-                   for name in MASKS if name in node.kwargs and node.kwargs[name] != MASKS[name])
-    if len(node.args) != 1 or set(node.kwargs) - set(MASKS):
-        reasons.append("called with other arguments than one tensor")
-    return list(node.args[:1])
+def block_call(node, reasons: list[str], constants) -> tuple[list, dict]:
+    """`self.encoder_layer(x)`, or with `src_mask=` (and `is_causal=`) held by the module: the
+    mask of its self-attention (TransformerEncoderLayer._sa_block passes them to self_attn)."""
+    per_sample_masks(node, reasons)
+    options = {"src_mask", "src_key_padding_mask", "is_causal"}
+    if len(node.args) != 1 or set(node.kwargs) - options:
+        reasons.append("called with other arguments than one tensor and masks by name")
+    fields = allowed_from_mask(node.kwargs.get("src_mask"), constants, bool(node.kwargs.get("is_causal")), reasons)
+    return list(node.args[:1]), {"self_attn": fields}
 
 
 REGISTRY.imports.register(
