@@ -31,7 +31,7 @@ def test_a_row_with_nothing_to_attend_is_refused_with_both_frameworks_answers():
         cases_from_data(sdpa_case(mask=mask))
     message = str(refused.value)
     assert "query positions [1] nothing to attend to" in message
-    assert "_get_large_negative" in message and "torch 2.x returns zeros" in message
+    assert "_get_large_negative" in message and "returns zeros" in message
 
 
 def test_the_causal_triangle_counts_when_a_row_is_checked():

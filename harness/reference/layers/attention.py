@@ -56,7 +56,7 @@ def allowed_positions(spec, length: int, key_length: int) -> np.ndarray | None:
 FULLY_MASKED = ("the frameworks disagree on a query position that may attend to nothing: Keras fills "
                 "masked scores with a large negative number (keras/src/backend/tensorflow/nn.py "
                 "`_apply_masks`, `_get_large_negative`; MultiHeadAttention's Softmax layer adds "
-                "-1e9 likewise), so the softmax averages every value, while torch 2.x returns zeros "
+                "-1e9 likewise), so the softmax averages every value, while torch (2.13, measured) returns zeros "
                 "there (torch.nn.functional.scaled_dot_product_attention and "
                 "multi_head_attention_forward); give every row of the mask at least one True")
 
