@@ -140,7 +140,8 @@ class MultiHeadAttention(LayerSpec):
     """Self-attention (query = key = value = the one input, shaped (length, d_model)):
 
         Q = x Wq + bq, K = x Wk + bk, V = x Wv + bv        per head n: (length, key_dim)
-        A = softmax(Q K^T / sqrt(key_dim))                  over key positions, causal: s <= l only
+        A = softmax(Q K^T / sqrt(key_dim))                  over key positions, causal: s <= l only,
+                                                            mask: where mask[l, s] (True = may attend)
         y = sum_n (A V)_n Wo_n + bo                         (length, d_model)
 
     V and the output kernel have value_dim per head (Keras' value_dim; key_dim when left out).
