@@ -277,6 +277,22 @@ def _pooling_examples() -> list[LayerExample]:
             LayerExample(f"{kind}2D", {"pool_size": 3, "strides": 2, "padding": 2, "data_format": "channels_first"},
                          [(2, 4, 5)]),
         ]
+    # Dilated max pooling (torch's MaxPool dilation): window 2 dilation 2 spans 3 cells; with
+    # 'same', explicit padding, ceil_mode (torch counts the dilated extent: 9 cells, extent 5,
+    # stride 2 -> 3 windows, ceil 3 -> 4 with one cell more) and a per-axis rate.
+    examples += [
+        *_both_layouts("MaxPooling2D", {"pool_size": 2, "strides": 1, "padding": "valid", "dilation_rate": 2},
+                       (5, 6, 2)),
+        *_both_layouts("MaxPooling2D", {"pool_size": 3, "strides": 2, "padding": 1, "dilation_rate": [2, 1]},
+                       (7, 6, 2)),
+        LayerExample("MaxPooling2D", {"pool_size": 3, "strides": 2, "padding": "same", "dilation_rate": 2,
+                                      "data_format": "channels_last"}, [(6, 7, 2)]),
+        LayerExample("MaxPooling2D", {"pool_size": 3, "strides": 2, "padding": "valid", "dilation_rate": 2,
+                                      "ceil_mode": True, "data_format": "channels_first"}, [(2, 10, 9)]),
+        *_both_layouts("MaxPooling1D", {"pool_size": 3, "strides": 2, "padding": 2, "dilation_rate": 3}, (11, 2)),
+        LayerExample("MaxPooling3D", {"pool_size": 2, "strides": 1, "padding": "valid", "dilation_rate": [1, 2, 2],
+                                      "data_format": "channels_last"}, [(3, 5, 5, 2)]),
+    ]
     # Adaptive: 7 -> 3 gives overlapping windows [0, 3), [2, 5), [4, 7); 5 -> 2 gives [0, 3),
     # [2, 5); 4 -> 4 single cells; 6 -> 4 unequal [0, 2), [1, 3), [3, 5), [4, 6); output 1 is global.
     for kind in ("AdaptiveAveragePooling", "AdaptiveMaxPooling"):

@@ -291,6 +291,32 @@ def ceil_mode(site: Site, edit: Edit, context) -> Iterator:
            else "down (floor: Keras, torch's default)"), apply
 
 
+@transform("MaxPooling.dilation", family="padding", kind=SITE_LAYER,
+           tags=("MaxPooling1D", "MaxPooling2D", "MaxPooling3D"),
+           description="the max pooling's dilation ignored (adjacent cells in each window)",
+           phrase="the max pooling's windows are {choice}", port_phrase="your max pooling's windows are {choice}")
+def max_pooling_dilation(site: Site, edit: Edit, context) -> Iterator:
+    """torch's MaxPool2d takes `dilation`; Keras' MaxPooling2D and chainer's max_pooling_2d have
+    none, so a port that writes the same pool_size and strides there silently pools adjacent
+    cells. Only where the undilated windows give shapes downstream that every parameter and
+    output keeps (with 'same' padding always; elsewhere a global or adaptive pooling after it):
+    otherwise the port would fail on a shape, not on a value."""
+    spec = edit.layers[site.layer]
+    if max(getattr(spec, "dilation", (1,))) <= 1 or not hasattr(spec, "dilation_rate"):
+        return
+    graph = edit.original.graph
+    try:  # validated again: an explicit padding may not fit the undilated window
+        undilated = type(spec).model_validate({**spec.model_dump(), "dilation_rate": 1})
+        undilated.output_shape(graph.layer_input_shapes[site.layer])
+    except ValueError:
+        return
+    if not _shapes_downstream_kept(graph, site.layer, undilated):
+        return
+    def apply(edit: Edit, layer=site.layer) -> None:
+        edit.update_layer(layer, dilation_rate=1)
+    yield "undilated (Keras' MaxPooling, chainer's max_pooling_2d: no dilation)", apply
+
+
 def _shapes_downstream_kept(graph, layer: str, replaced) -> bool:
     """With `replaced` as the layer's spec, every parameter keeps its shape and every output too."""
     shapes = dict(graph.inputs)
