@@ -455,6 +455,25 @@ LAYER_EXAMPLES: list[LayerExample] = [
     LayerExample("MultiHeadAttention", {"num_heads": 2, "key_dim": 2, "value_dim": 3}, [(3, 4)], batch=2),
     LayerExample("MultiHeadAttention", {"num_heads": 1, "key_dim": 3, "causal": True, "use_bias": False},
                  [(4, 3)], batch=2),
+    # Masks: True = may attend (the case's convention); row 2 keeps one position, and with causal
+    # the fixed mask and the triangle together. key_dim 4 (1/2 exact in float32, so no Keras
+    # float64 scale note; 2 heads of 4 = d_model 8: torch's native function).
+    LayerExample("MultiHeadAttention", {"num_heads": 2, "key_dim": 4,
+                                        "mask": [[True, False, True], [True, True, False], [False, False, True]]},
+                 [(3, 8)], batch=2),
+    LayerExample("MultiHeadAttention", {"num_heads": 2, "key_dim": 4, "causal": True,
+                                        "mask": [[True, True, True], [True, True, True], [True, False, True]]},
+                 [(3, 8)], batch=2),
+    # ScaledDotProductAttention: (length, heads, head_dim) query, key, value; head_dim 4 and
+    # scale 0.25 are exact in float32 (Keras on TensorFlow rounds the scale there, see its adapter).
+    LayerExample("ScaledDotProductAttention", {}, [(3, 2, 4), (3, 2, 4), (3, 2, 4)], batch=2),
+    LayerExample("ScaledDotProductAttention", {"scale": 0.25}, [(3, 1, 4), (5, 1, 4), (5, 1, 4)], batch=2),
+    LayerExample("ScaledDotProductAttention", {"causal": True}, [(4, 2, 4), (4, 2, 4), (4, 2, 4)], batch=2),
+    LayerExample("ScaledDotProductAttention", {"causal": True}, [(3, 1, 4), (5, 1, 4), (5, 1, 4)], batch=2),
+    LayerExample("ScaledDotProductAttention",
+                 {"causal": True, "mask": [[True, False, True, True], [False, True, True, False],
+                                           [True, True, False, True]]},
+                 [(3, 2, 4), (4, 2, 4), (4, 2, 4)], batch=2),
     LayerExample("Embedding", {"input_dim": 5, "output_dim": 3}, [(4,)], make_inputs=_indices(5), batch=4),
     LayerExample("Embedding", {"input_dim": 3, "output_dim": 2}, [(2, 3)], make_inputs=_indices(3)),
     LayerExample("Dropout", {"rate": 0.5}, [(4,)]),

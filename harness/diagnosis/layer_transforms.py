@@ -539,3 +539,27 @@ def variable_length_padded_output(site: Site, edit: Edit, context) -> Iterator:
     def apply(edit: Edit, layer=site.layer) -> None:
         edit.update_layer(layer, padded_output=other)
     yield PADDED_OUTPUTS[other], apply
+
+
+@transform("Attention.mask_polarity", family="mask", kind=SITE_LAYER,
+           tags=("MultiHeadAttention", "ScaledDotProductAttention"),
+           description="the fixed attention mask read with the other polarity (True = blocked instead of may attend)",
+           phrase="the attention mask is read as {choice}", port_phrase="your attention mask is read as {choice}")
+def mask_polarity(site: Site, edit: Edit, context) -> Iterator:
+    """The frameworks' boolean masks disagree: Keras' attention_mask / mask and torch's
+    F.scaled_dot_product_attention take True = may attend, nn.MultiheadAttention's attn_mask
+    True = NOT allowed (torch/nn/modules/activation.py). A port that passes one framework's mask
+    to the other attends to exactly the blocked positions. Only where the negated mask leaves
+    every query position something to attend to (with the causal triangle): elsewhere the
+    frameworks themselves disagree (the FULLY_MASKED refusal of the reference)."""
+    spec = edit.layers[site.layer]
+    if spec.mask is None:
+        return
+    inverted = (~np.asarray(spec.mask, dtype=bool)).tolist()
+    try:
+        spec.model_copy(update={"mask": inverted}).output_shape(edit.original.graph.layer_input_shapes[site.layer])
+    except ValueError:
+        return  # a row with nothing left to attend to: no value a framework agrees on
+    def apply(edit: Edit, layer=site.layer) -> None:
+        edit.update_layer(layer, mask=inverted)
+    yield "True = blocked (nn.MultiheadAttention's attn_mask convention)", apply
