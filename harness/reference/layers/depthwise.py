@@ -53,7 +53,7 @@ class DepthwiseReference(ReferenceLayer):
         product = np.empty_like(z[0])
         for k, cells in enumerate(self.offsets()):
             for m in range(kernel.shape[1]):
-                z[m] += np.multiply(self.padded[cells], kernel[k, m], out=product)
+                np.add(z[m], np.multiply(self.padded[cells], kernel[k, m], out=product), out=z[m])
         z = np.moveaxis(z, 0, -1).reshape(*z.shape[1:-1], -1)  # output channel c * multiplier + m
         if spec.use_bias:
             z += self.params["bias"]
@@ -78,15 +78,19 @@ class DepthwiseReference(ReferenceLayer):
             self.grads["bias"] = dz.reshape(-1, dz.shape[-1]).sum(axis=0)
         # (multiplier, batch, *out, channels), each multiplier's array contiguous (class docstring)
         dz = np.ascontiguousarray(np.moveaxis(dz.reshape(*dz.shape[:-1], -1, kernel.shape[1]), -1, 0))
-        d_kernel = np.empty_like(kernel)
-        d_padded = np.zeros(self.padded.shape, dtype=dz.dtype)
-        product = np.empty_like(dz[0])
         positions = "pqrs"[:dz.ndim - 2]  # batch and spatial axes, summed over for the kernel
+        d_kernel = np.empty_like(kernel)
         for k, cells in enumerate(self.offsets()):
-            for m in range(kernel.shape[1]):
-                # sum over batch and positions of cells * dz, per channel
+            for m in range(kernel.shape[1]):  # sum over batch and positions of cells * dz, per channel
                 d_kernel[k, m] = np.einsum(f"{positions}c,{positions}c->c", self.padded[cells], dz[m])
-                d_padded[cells] += np.multiply(dz[m], kernel[k, m], out=product)
+
+        def at_offset(k: int) -> np.ndarray:  # sum over m of dz[m] * kernel[k, m]
+            met = dz[0] * kernel[k, 0]
+            for m in range(1, kernel.shape[1]):
+                met += dz[m] * kernel[k, m]
+            return met
+        d_padded = win.add_at_offsets(self.padded.shape, dz.dtype, spec.kernel, spec.stride, spec.dilation,
+                                      self.out, at_offset)
         self.grads["kernel"] = np.moveaxis(d_kernel, 1, -1).reshape(self.params["kernel"].shape)
         return (win.from_channels_last(win.crop(d_padded, self.pads), spec.data_format),)
 
