@@ -4,7 +4,14 @@ NumPy, Keras, chainer and torch, against the frameworks' own time for the same w
 
 Per model:
 * import: `harness import` of the torchvision model (its own constructor, random weights, no
-  download) at 224x224; the written case is set to 2 samples.
+  download) at 224x224; the written case is set to 2 samples. Where the model's outputs vanish
+  with BatchNorm's initial statistics (mean 0, variance 1) in eval mode, as MobileNetV2's do
+  (about 1e-9: torch's fan_out ignores groups, so torchvision's kaiming init gives depthwise
+  kernels a standard deviation sqrt(C) times too small, tests/torchvision_nets.py
+  `measure_batch_statistics`), the statistics are measured in train-mode passes on normal data
+  of the case's shape first, as a trained network's are and as tests/test_vision_models.py does:
+  the checks then compare outputs of order one rather than passing within atol. The weights
+  stay torchvision's own; the row records the output's standard deviation before and after.
 * direct, each after one warm-up call, the median of `--repeat`:
   - `torch (torchvision)`: torchvision's own module, float32: forward, the case's loss (mean
     squared error against the case's targets), gradients of every parameter and the input.
@@ -73,6 +80,9 @@ MODELS = ("resnet18", "mobilenet_v2")
 NETS = ROOT / "tests" / "torchvision_nets.py"
 BATCH = 2
 FRAMEWORKS = ("keras", "chainer", "torch")
+OUTPUT_SCALE = 1e-2
+"""Outputs whose standard deviation is at most this vanish: every check passes within atol
+whatever the frameworks compute (tests/test_vision_models.py asserts the same bound)."""
 
 
 def median_time(call: Callable[[], object], repeat: int) -> float:
@@ -85,17 +95,25 @@ def median_time(call: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def import_case(name: str, size: int, scratch: Path) -> tuple[Path, object, float]:
-    """The torchvision model saved and imported at `size`; the case file, the net, the import's seconds."""
+def import_case(name: str, size: int, scratch: Path) -> tuple[Path, object, float, float]:
+    """The torchvision model saved and imported at `size`; the case file, the net, the import's
+    seconds, and the standard deviation of its outputs with torchvision's initial BatchNorm
+    statistics."""
     import torch
     from ruamel.yaml import YAML
 
     from harness.entry.cli import main
     from harness.backends.torch.torchvision_compat import torchvision_models
 
+    from tests.torchvision_nets import measure_batch_statistics
+
     scratch.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     net = getattr(torchvision_models(), name)(weights=None).eval()
+    with torch.no_grad():
+        initial_scale = float(net(torch.randn(BATCH, 3, size, size)).std())
+    if initial_scale <= OUTPUT_SCALE:  # vanishing outputs: the module docstring
+        measure_batch_statistics(net, (BATCH, 3, size, size))
     torch.save(net.state_dict(), scratch / f"{name}.pt")
     out = scratch / "cases" / f"{name}.yaml"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -109,7 +127,7 @@ def import_case(name: str, size: int, scratch: Path) -> tuple[Path, object, floa
     document["samples"] = BATCH
     with out.open("w") as handle:
         yaml.dump(document, handle)
-    return out, net, seconds
+    return out, net, seconds, initial_scale
 
 
 def torchvision_step(net, case) -> Callable[[], object]:
@@ -177,9 +195,14 @@ def measure(name: str, size: int, repeat: int, scratch: Path) -> dict:
     from harness.backends.numpy_reference import run_reference
 
     torch.set_num_threads(THREADS)
-    path, net, import_s = import_case(name, size, scratch)
+    path, net, import_s, initial_scale = import_case(name, size, scratch)
     (case,) = load_cases_from_file(path)
-    row = {"model": name, "size": size, "batch": BATCH, "layers": len(case.graph.nodes), "import_s": import_s}
+    row = {"model": name, "size": size, "batch": BATCH, "layers": len(case.graph.nodes), "import_s": import_s,
+           "initial_output_std": initial_scale,
+           "batchnorm_statistics": "measured" if initial_scale <= OUTPUT_SCALE else "torchvision's initial"}
+    (inputs,) = case.dataset.inputs.values()
+    with torch.no_grad():
+        row["output_std"] = float(net(torch.from_numpy(inputs)).std())
     row["torchvision_step_s"] = median_time(torchvision_step(net, case), repeat)
     for framework in FRAMEWORKS:
         row[f"{framework}_step_s"] = framework_step(framework, case, repeat)
