@@ -87,6 +87,26 @@ def record(model: str, **times) -> None:
             handle.write(json.dumps(line) + "\n")
 
 
+def measure_batch_statistics(net, shape) -> None:
+    """BatchNorm running statistics measured on normal data of the case's shape (a cumulative
+    average over a few train-mode passes), then torch's default momentum again: what the
+    importer translates (it refuses momentum=None)."""
+    import torch
+
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+    net.train()
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for _ in range(4):
+            net(torch.randn(shape, generator=generator))
+    for norm in norms:
+        norm.momentum = 0.1
+    net.eval()
+
+
 def measure_keras_statistics(keras, model, data) -> None:
     """BatchNormalization's moving statistics set to the statistics of its inputs on `data` (one
     training-mode call with momentum 0), then the layers' momentum again."""
@@ -155,7 +175,6 @@ def test_torchvision_model(name, tmp_path, monkeypatch):
         models = torchvision_models()
     except ModuleNotFoundError as exc:
         pytest.skip(str(exc))
-    from tests.torchvision_nets import measure_batch_statistics  # imports torchvision, there now
     if name in ELEMENTS:
         monkeypatch.setenv("HARNESS_MAX_ELEMENTS", ELEMENTS[name])
     torch.manual_seed(0)
