@@ -11,12 +11,12 @@ Per model:
   calls kaiming_normal_(mode="fan_out") on every convolution (torchvision/models/mobilenetv2.py)
   and torch's fan_out is weight.size(0) * kernel cells whatever the groups (torch/nn/init.py
   `_calculate_fan_in_and_fan_out`), so a depthwise kernel over C channels gets a standard
-  deviation sqrt(C) times kaiming's, and each inverted-residual block shrinks the activations
+  deviation sqrt(C) times smaller than kaiming's, and each inverted-residual block shrinks the activations
   about tenfold in eval mode. BatchNorm statistics measured on the data instead (what
-  tests/test_vision_models.py does for its float64 run) do not vanish either, but they divide the
-  depthwise outputs by standard deviations down to 0.009 (gains up to 108): in float32 every backend,
-  the NumPy one too, then failed intermediates and gradients (8 of 12 checks, 2026-12-07 20:50),
-  float32 cancellation the checks would measure instead of the translation. The other weights
+  tests/test_vision_models.py does for its float64 run) do not vanish either, but they keep the
+  too-small kernels and divide their outputs by standard deviations down to 0.009 (gains up to
+  108); redrawing the kernels removes the cause instead. (At 224x224 in float32 both fail
+  intermediates on every backend, the NumPy one too: docs/vision-models.md.) The other weights
   and BatchNorm's initial statistics stay torchvision's; the row records the output's standard
   deviation before and after.
 * direct, each after one warm-up call, the median of `--repeat`:
