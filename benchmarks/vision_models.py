@@ -11,8 +11,8 @@ Per model:
   calls kaiming_normal_(mode="fan_out") on every convolution (torchvision/models/mobilenetv2.py)
   and torch's fan_out is weight.size(0) * kernel cells whatever the groups (torch/nn/init.py
   `_calculate_fan_in_and_fan_out`), so a depthwise kernel over C channels gets a standard
-  deviation sqrt(C) times smaller than kaiming's, and each inverted-residual block shrinks the activations
-  about tenfold in eval mode. BatchNorm statistics measured on the data instead (what
+  deviation sqrt(C) times smaller than kaiming's, and each inverted-residual block shrinks the
+  activations about tenfold in eval mode. BatchNorm statistics measured on the data instead (what
   tests/test_vision_models.py does for its float64 run) do not vanish either, but they keep the
   too-small kernels and divide their outputs by standard deviations down to 0.009 (gains up to
   108); redrawing the kernels removes the cause instead. (At 224x224 in float32 both fail
