@@ -65,21 +65,35 @@ def zero_state(x, units: int) -> np.ndarray:
     return np.zeros((x.shape[0], units), dtype=x.dtype)
 
 
-def unroll(step: Callable, x, units: int, return_sequences: bool):
-    """Run `step(x_t, h) -> h` from a zero state over the time axis of (batch, time, ...)."""
-    h = zero_state(x, units)
+def with_states(spec, output, final: tuple):
+    """The output, and with return_state the final states after it: Keras' [output, h(, c)]."""
+    return (output, *final) if spec.return_state else output
+
+
+def unroll(step: Callable, x, spec, initial: tuple = ()):
+    """Run `step(x_t, h) -> h` over the time axis of (batch, time, ...) from the initial state
+    given, else zeros."""
+    h = initial[0] if initial else zero_state(x, spec.units)
     outputs = []
     for t in range(x.shape[1]):
         h = step(x[:, t], h)
         outputs.append(h)
-    return F.stack(outputs, axis=1) if return_sequences else outputs[-1]
+    return with_states(spec, F.stack(outputs, axis=1) if spec.return_sequences else outputs[-1], (h,))
 
 
-def over_sequences(link, x, return_sequences: bool):
-    """Apply an NStep link to (batch, time, features): one sequence per sample."""
-    _, ys = link(None, list(F.separate(x, axis=0)))
+def over_sequences(link, x, spec, initial: tuple = ()):
+    """Apply an NStep link (GRU, RNN) to (batch, time, features): one sequence per sample. Its
+    hx and hy are (n_layers, batch, units) (chainer/links/rnn/n_step_rnn.py): the initial h
+    gets the layer axis, the final one loses it."""
+    hx = F.expand_dims(initial[0], 0) if initial else None
+    hy, ys = link(hx, list(F.separate(x, axis=0)))
     output = F.stack(ys, axis=0)
-    return output if return_sequences else output[:, -1]
+    return with_states(spec, output if spec.return_sequences else output[:, -1], (hy[0],))
+
+
+def states_note(spec, initial: str, final: str) -> str:
+    notes = [f"initial states as {initial}"] * spec.initial_state + [f"final states from {final}"] * spec.return_state
+    return "".join(f"; {note}" for note in notes)
 
 
 def remove_bias(link, name: str):
@@ -100,7 +114,7 @@ def reversible(builder: Callable) -> Callable:
         if not spec.go_backwards:
             return built
         forward_in_time = built.call
-        built.call = lambda x: forward_in_time(F.flip(x, 1))
+        built.call = lambda x, *states: forward_in_time(F.flip(x, 1), *states)
         built.implementation = "composite"
         built.detail = (f"F.flip over time into {built.detail}; the output is not flipped back "
                         f"(Keras' go_backwards)")
@@ -122,22 +136,24 @@ def lstm(spec, ctx) -> BuiltLayer:
                       gate_transform(LSTM_INTERLEAVED, u, (4 * u,))),
     ]
     if spec.standard_cell:
-        def call(x):
-            c, h = None, None  # StatelessLSTM starts from a zero cell and no lateral input
+        def call(x, *initial):
+            # StatelessLSTM(c, h, x) (chainer/links/rnn/lstm.py): None, None is a zero cell and
+            # no lateral input; given states go in as they are, c first.
+            h, c = initial if initial else (None, None)
             outputs = []
             for t in range(x.shape[1]):
                 c, h = link(c, h, x[:, t])
                 outputs.append(h)
-            return F.stack(outputs, axis=1) if spec.return_sequences else h
+            return with_states(spec, F.stack(outputs, axis=1) if spec.return_sequences else h, (h, c))
 
         return BuiltLayer(call=call, bindings=bindings, module=link,
-                          detail="chainer.links.StatelessLSTM, one step at a time (F.lstm; lateral has no bias)")
+                          detail="chainer.links.StatelessLSTM, one step at a time (F.lstm; lateral has no bias)"
+                                 + states_note(spec, "StatelessLSTM(c, h, x)'s c and h", "its last c, h"))
     act, gate, described = ctx.cell_activations(spec)
 
-    def composite(x):
+    def composite(x, *initial):
         projected = link.upward(x, n_batch_axes=2)
-        c = zero_state(x, u)
-        h = None
+        h, c = initial if initial else (None, zero_state(x, u))
         outputs = []
         for t in range(x.shape[1]):
             z = projected[:, t] if h is None else projected[:, t] + link.lateral(h)
@@ -145,7 +161,7 @@ def lstm(spec, ctx) -> BuiltLayer:
             c = gate(f) * c + gate(i) * act(a)
             h = gate(o) * act(c)
             outputs.append(h)
-        return F.stack(outputs, axis=1) if spec.return_sequences else h
+        return with_states(spec, F.stack(outputs, axis=1) if spec.return_sequences else h, (h, c))
 
     return BuiltLayer(call=composite, bindings=bindings, implementation="composite", module=link,
                       detail=f"LSTM cell from F.linear and activations on chainer.links.StatelessLSTM's "
@@ -178,8 +194,9 @@ def gru_reset_after(spec, ctx) -> BuiltLayer:
                                          intro="the recurrent bias")),
         ]
     if spec.standard_cell:
-        return BuiltLayer(call=lambda x: over_sequences(link, x, spec.return_sequences), bindings=bindings,
-                          module=link, detail="chainer.links.NStepGRU(n_layers=1, dropout=0), reset-after")
+        return BuiltLayer(call=lambda x, *initial: over_sequences(link, x, spec, initial), bindings=bindings,
+                          module=link, detail="chainer.links.NStepGRU(n_layers=1, dropout=0), reset-after"
+                                              + states_note(spec, "hx", "hy"))
     act, gate, described = ctx.cell_activations(spec)
 
     def step(x_t, h):
@@ -188,7 +205,7 @@ def gru_reset_after(spec, ctx) -> BuiltLayer:
         h_bar = act(F.linear(x_t, weights[2], biases[2]) + r * F.linear(h, weights[5], biases[5]))
         return z * h + (1 - z) * h_bar
 
-    return BuiltLayer(call=lambda x: unroll(step, x, u, spec.return_sequences), bindings=bindings,
+    return BuiltLayer(call=lambda x, *initial: unroll(step, x, spec, initial), bindings=bindings,
                       implementation="composite", module=link,
                       detail=f"reset-after GRU cell from F.linear and activations on chainer.links.NStepGRU's "
                              f"parameters ({described}): NStepGRU is fixed to sigmoid gates and tanh")
@@ -223,10 +240,11 @@ def gru_reset_before(spec, ctx) -> BuiltLayer:
                            intro=f"added to {W}.b (the link adds both)")))
             for g, W, U in (("r", "W_r", "U_r"), ("z", "W_z", "U_z"), ("h", "W", "U"))]
     if spec.standard_cell:
-        return BuiltLayer(call=lambda x: unroll(lambda x_t, h: link(h, x_t), x, u, spec.return_sequences),
+        return BuiltLayer(call=lambda x, *initial: unroll(lambda x_t, h: link(h, x_t), x, spec, initial),
                           bindings=bindings, module=link, held=held,
                           detail="chainer.links.StatelessGRU, reset-before, one step at a time; its z is "
-                                 "Keras' 1 - z, so the z weights and bias are stored negated; " + removed)
+                                 "Keras' 1 - z, so the z weights and bias are stored negated; " + removed
+                                 + states_note(spec, "StatelessGRU(h, x)'s h", "its last h"))
     act, gate, described = ctx.cell_activations(spec)
 
     def step(x_t, h):
@@ -235,7 +253,7 @@ def gru_reset_before(spec, ctx) -> BuiltLayer:
         h_bar = act(link.W(x_t) + link.U(r * h))
         return z * h + (1 - z) * h_bar
 
-    return BuiltLayer(call=lambda x: unroll(step, x, u, spec.return_sequences), bindings=bindings,
+    return BuiltLayer(call=lambda x, *initial: unroll(step, x, spec, initial), bindings=bindings,
                       implementation="composite", module=link, held=held,
                       detail=f"reset-before GRU cell from the Linear links of chainer.links.StatelessGRU "
                              f"({described}; z weights stored negated as for the native link): "
@@ -265,12 +283,13 @@ def simple_rnn(spec, ctx) -> BuiltLayer:
                        fold=WeightBinding("bias", None, f"{name}.bs[0][1]", gate_transform(
                            SINGLE, u, (u,), intro="added to bs[0][0] (the link adds both)")))]
     if spec.activation.name in NSTEP_RNN:
-        return BuiltLayer(call=lambda x: over_sequences(link, x, spec.return_sequences), bindings=bindings,
-                          module=link, held=held, detail=f"chainer.links.{name}(n_layers=1, dropout=0); {removed}")
+        return BuiltLayer(call=lambda x, *initial: over_sequences(link, x, spec, initial), bindings=bindings,
+                          module=link, held=held, detail=f"chainer.links.{name}(n_layers=1, dropout=0); {removed}"
+                                                         + states_note(spec, "hx", "hy"))
     act, _, described = ctx.cell_activations(spec)
     return BuiltLayer(
-        call=lambda x: unroll(lambda x_t, h: act(F.linear(x_t, W_x, b_x) + F.linear(h, W_h)), x, u,
-                              spec.return_sequences),
+        call=lambda x, *initial: unroll(lambda x_t, h: act(F.linear(x_t, W_x, b_x) + F.linear(h, W_h)), x, spec,
+                                        initial),
         bindings=bindings, implementation="composite", module=link, held=held,
         detail=f"Elman cell from F.linear and {described} on chainer.links.{name}'s parameters: "
                f"NStepRNN takes only tanh or relu; {removed}")

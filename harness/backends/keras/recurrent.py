@@ -72,6 +72,8 @@ def unbuilt(spec, ctx, name: str | None = None):
     if spec.go_backwards:  # Keras' own meaning is the canonical one (harness/reference/layers/recurrent.py)
         settings["go_backwards"] = True
     kwargs, kind, described = activations(spec, ctx)
+    if spec.return_state:
+        settings["return_state"] = True  # the call returns [output, h(, c)]: the node's further outputs
     layer = layer_class(spec.units, return_sequences=spec.return_sequences, dtype=ctx.dtype,
                         name=name or ctx.layer_name, **kwargs, **settings)
     options = "".join(f"{k}={v}, " for k, v in settings.items())
@@ -89,8 +91,14 @@ KERAS_LAYERS = {
 @builders.register(*KERAS_LAYERS)
 def recurrent(spec, ctx) -> BuiltLayer:
     layer, kind, detail = unbuilt(spec, ctx)
-    layer = built(layer, ctx)
-    return BuiltLayer(call=layer, bindings=bind(spec, ctx, layer), implementation=kind, module=layer,
+    layer = built(layer, replace(ctx, input_shapes=ctx.input_shapes[:1]))  # built for x; states follow units
+    call = layer
+    if spec.initial_state:
+        # Keras' own argument (keras/src/layers/rnn/rnn.py RNN.call): a list [h] or [h, c].
+        def call(x, *states):
+            return layer(x, initial_state=list(states))
+        detail += ", called with initial_state=[h" + (", c]" if spec.type == "LSTM" else "]")
+    return BuiltLayer(call=call, bindings=bind(spec, ctx, layer), implementation=kind, module=layer,
                       detail=detail)
 
 
