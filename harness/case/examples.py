@@ -360,6 +360,15 @@ RECURRENT_EXAMPLES: list[LayerExample] = [
     LayerExample("GRU", {"units": 3, "reset_after": False, "initial_state": True, "return_sequences": True},
                  [(3, 2), (3,)]),
     LayerExample("SimpleRNN", {"units": 3, "initial_state": True}, [(4, 2), (3,)]),
+    # chainer's other LSTM links (chainer_link; Keras and torch ignore it): the stateful L.LSTM,
+    # L.NStepLSTM (one tensor per gate, b4..b7 held at zero) and L.NStepBiLSTM.
+    LayerExample("LSTM", {"units": 3, "chainer_link": "LSTM", "return_sequences": True}, [(3, 2)]),
+    LayerExample("LSTM", {"units": 3, "chainer_link": "NStepLSTM"}, [(4, 2)]),
+    LayerExample("LSTM", {"units": 3, "chainer_link": "NStepLSTM", "initial_state": True, "return_sequences": True},
+                 [(3, 2), (3,), (3,)]),
+    LayerExample("Bidirectional", {"layer": {"type": "LSTM", "units": 3, "chainer_link": "NStepLSTM"}}, [(3, 2)]),
+    LayerExample("Bidirectional", {"layer": {"type": "LSTM", "units": 2, "chainer_link": "NStepLSTM",
+                                             "return_sequences": True}}, [(3, 2)]),
     # Bidirectional: every merge mode, on the last state and on every state (the backward half
     # flipped back to forward time), standard and composite cells.
     LayerExample("Bidirectional", {"layer": {"type": "LSTM", "units": 3}}, [(3, 2)]),

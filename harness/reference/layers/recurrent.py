@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from harness.reference.activations import ActivationField, Sigmoid, Tanh
 from harness.reference.initializers import ExplicitValues
@@ -221,6 +221,9 @@ class LSTM(RecurrentSpec):
     (units, 4 units), `bias` b (4 units,), each with column blocks [i, f, c, o]. One bias:
     torch and chainer's NStepLSTM have two per gate, and their adapters hold the second at zero.
 
+    `chainer_link` picks the chainer link (harness/backends/chainer/recurrent.py says how each
+    lays the weights out); the other frameworks ignore it.
+
     `unit_forget_bias` (Keras' default True) changes only the bias's initial value: the forget
     block is 1 and the others come from the bias initializer (LSTMCell.build wraps it). Weights
     given as explicit values are taken as they are.
@@ -236,6 +239,11 @@ class LSTM(RecurrentSpec):
         description="the gates' activation; sigmoid in Keras 3, torch and chainer (legacy Keras 2: hard_sigmoid)")
     unit_forget_bias: bool = Field(
         default=True, description="initialise the forget gate's bias block to 1 (Keras' default)")
+    chainer_link: Literal["StatelessLSTM", "LSTM", "NStepLSTM"] = Field(
+        default="StatelessLSTM",
+        description="the chainer link that computes it: StatelessLSTM (c, h passed each step), LSTM (the "
+                    "stateful link, stepped), NStepLSTM (whole sequences; NStepBiLSTM inside Bidirectional). "
+                    "The same function; only the chainer adapter reads it")
 
     gates = ("i", "f", "c", "o")
     state_names = ("h", "c")
@@ -338,6 +346,9 @@ class GRU(RecurrentSpec):
     Canonical layout (Keras'): `kernel` W (features, 3 units), `recurrent_kernel` U
     (units, 3 units), column blocks [z, r, h]; `bias` (2, 3 units) = [input bias b; recurrent
     bias b'] with reset_after, else (3 units,), the input bias only (b' = 0).
+
+    `chainer_link` names chainer's link for the record; each computes one form, so it must
+    match reset_after (the default follows it).
     """
 
     not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
@@ -351,6 +362,21 @@ class GRU(RecurrentSpec):
     reset_after: bool = Field(
         description="apply the reset gate after the recurrent product (Keras 3, torch, cuDNN) or "
                     "before it (Keras 2, the original paper); no default, frameworks differ")
+    chainer_link: Literal["NStepGRU", "StatelessGRU"] | None = Field(
+        default=None,
+        description="the chainer link that computes it: NStepGRU (reset-after) or StatelessGRU (reset-before); "
+                    "default the one that computes reset_after's form. Only the chainer adapter reads it")
+
+    @model_validator(mode="after")
+    def link_computes_the_formula(self):
+        """chainer's two GRU links compute one form each (chainer/functions/rnn/n_step_gru.py:
+        r * (U h + b); chainer/links/rnn/gru.py: U (r * h)); naming the other one is a case error."""
+        wanted = "NStepGRU" if self.reset_after else "StatelessGRU"
+        if self.chainer_link not in (None, wanted):
+            raise ValueError(f"chainer_link {self.chainer_link} computes the reset-"
+                             f"{'before' if self.reset_after else 'after'} form; reset_after: "
+                             f"{str(self.reset_after).lower()} needs {wanted}")
+        return self
 
     gates = ("z", "r", "h")
     reference = GRUReference
