@@ -387,7 +387,8 @@ def last_step(node, source, source_name: str, layer: dict, problems: list) -> bo
     return True
 
 
-FINAL_STATES = "uses the final states; the case's recurrent layer returns its output only"
+FINAL_STATES = ("uses the final states of a bidirectional module; the importer reads h_n[-1] / h_n[0] "
+                "(and c_n's) of a one-direction nn.LSTM / nn.GRU only (importer.py final_state)")
 REGISTRY.imports.register(nn.LSTM, produces=("LSTM", "Bidirectional"), others_used=FINAL_STATES,
                           indexing=last_step)(module_translation("LSTM"))
 REGISTRY.imports.register(nn.GRU, produces=("GRU", "Bidirectional"), others_used=FINAL_STATES,
