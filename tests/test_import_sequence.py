@@ -60,6 +60,40 @@ def test_a_call_argument_the_user_gave_is_still_refused(tmp_path, capsys):
     assert not out.exists()
 
 
+def keras_encoder_decoder(path):
+    """keras.io's seq2seq shape in small: an encoder LSTM from given states, return_state, its
+    [h, c] the decoder's initial_state; a GRU's state read too."""
+    from harness.backends.keras._import import keras
+
+    keras.utils.set_random_seed(9)
+    layers = keras.layers
+    x, y = keras.Input((5, 3), name="x"), keras.Input((4, 3), name="y")
+    h0, c0 = keras.Input((4,), name="h0"), keras.Input((4,), name="c0")
+    _, h, c = layers.LSTM(4, return_state=True, name="enc")(x, initial_state=[h0, c0])
+    sequence = layers.LSTM(4, return_sequences=True, name="dec")(y, initial_state=[h, c])
+    _, g = layers.GRU(4, return_state=True, name="gru")(sequence)
+    out = layers.Dense(2, name="head")(layers.Concatenate(name="cat")([g, c]))
+    model = keras.Model([x, y, h0, c0], [out, h])
+    model.save(path)
+    return model
+
+
+def test_functional_initial_state_and_return_state_import(tmp_path):
+    backend_or_skip("keras")
+    model = keras_encoder_decoder(tmp_path / "seq2seq.keras")
+    out = tmp_path / "seq2seq.yaml"
+    assert main(["import", str(tmp_path / "seq2seq.keras"), "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    assert case.graph.node("dec").inputs == ["y", "enc.h", "enc.c"]
+    assert case.graph.node("cat").inputs == ["gru.h", "enc.c"] and case.graph.outputs == ["head", "enc.h"]
+    inputs = case.dataset.inputs
+    expected = model([inputs[name] for name in ("x", "y", "h0", "c0")])
+    result = run_reference(case, train=False)
+    for name, value in zip(case.graph.outputs, expected):
+        np.testing.assert_allclose(result.outputs[name], np.asarray(value), rtol=RTOL, atol=ATOL)
+    passes_everywhere(case)
+
+
 def keras_ticket_model(path):
     """keras.io's multi-input, multi-output ticket model (fixed lengths: variable-length inputs
     are another matter), outputs as a dict; one key differs from its layer's name."""

@@ -27,7 +27,7 @@ from harness.backends.keras.core import built
 from harness.backends.keras.defaults import numpy
 from harness.backends.keras.registry import (DEFAULT_READERS as readers, IMPORT_TRANSLATIONS as imports,
     LAYER_BUILDERS as builders)
-from harness.backends.keras.translation import register_by_config, translate
+from harness.backends.keras.translation import by_config, translate
 from harness.case.imported_model import ImportProblem
 from harness.defaults import probes
 from harness.defaults.reading import Reading
@@ -120,7 +120,21 @@ def bidirectional(spec, ctx) -> BuiltLayer:
                       detail=f"keras.layers.Bidirectional({detail}, merge_mode={spec.merge_mode!r})")
 
 
-register_by_config(*KERAS_LAYERS)
+def import_initial_state(name: str, histories: list, kwargs: dict, problems: list) -> tuple[list, dict]:
+    """`layer(x, initial_state=[h, c])` in a Functional config (kwargs `initial_state`, a list
+    of Keras tensors): the case layer with initial_state reads [x, h(, c)]."""
+    given = kwargs.pop("initial_state", None)
+    if not given:
+        return histories, {}
+    states: list = []
+    for tensor in given:
+        layer, node, index = tensor["config"]["keras_history"]
+        states.append((layer, node, index))
+    return [*histories, *states], {"initial_state": True}
+
+
+for kind in KERAS_LAYERS:
+    imports.register(kind, produces=(kind,), call=import_initial_state)(by_config(kind))
 MASK_ONLY = frozenset({"zero_output_for_mask"})
 """What Bidirectional sets on the layers it wraps, with no effect on a case (below)."""
 
