@@ -19,6 +19,11 @@ Per model:
   not the frameworks; see benchmarks/scaling.py), split by Session.timings into frameworks
   (build, load, run, read back), reference, comparisons, report, and the report's size.
 
+Failed checks: where the harness's run fails a check, the row carries `diagnosis`, the summary of
+benchmarks/vision_kinks.py on the same module and data (ReLU inputs and max-pool windows on the
+other side in float32 than in float64, the gradients that fail as run and with float64's masks,
+intermediates over the tolerance): the table's last column states it with the verdicts.
+
 Targets (issue 22): the float64 reference within 3x of torch's float32 step; the harness's own
 overhead (comparisons + report) at most 50 % of frameworks + reference; the report's size bounded.
 
@@ -188,6 +193,12 @@ def measure(name: str, size: int, repeat: int, scratch: Path) -> dict:
                                          repeat)
     timings = harness_run(path, scratch)
     row.update({f"harness_{key}": value for key, value in timings.items()})
+    if timings["verdicts"].get("fail"):
+        # A failed check is explained or it is a finding: the float32 module against a float64
+        # copy, element by element (benchmarks/vision_kinks.py, which imports this module for its
+        # thread and element settings, hence imported here).
+        from vision_kinks import diagnose_net
+        row["diagnosis"] = diagnose_net(net, case)["summary"]
     row["reference_over_torch"] = row["reference_float64_s"] / row["torchvision_step_s"]
     row["overhead"] = ((timings["comparisons"] + timings["report"])
                        / (timings["frameworks"] + timings["reference"]))
@@ -196,15 +207,29 @@ def measure(name: str, size: int, repeat: int, scratch: Path) -> dict:
 
 def print_table(rows: list[dict]) -> None:
     print("| model | torchvision step | keras step | chainer step | torch step | reference f64 | numpy f32 "
-          "| harness: frameworks / reference / comparisons / report | reference / torch | overhead | report |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| harness: frameworks / reference / comparisons / report | reference / torch | overhead | report "
+          "| verdicts |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['model']} {r['size']}x{r['size']} b{r['batch']} | {r['torchvision_step_s']:.2f} s "
               f"| {r['keras_step_s']:.2f} s | {r['chainer_step_s']:.2f} s | {r['torch_step_s']:.2f} s "
               f"| {r['reference_float64_s']:.2f} s | {r['numpy_float32_s']:.2f} s "
               f"| {r['harness_frameworks']:.1f} / {r['harness_reference']:.1f} / {r['harness_comparisons']:.1f} / "
               f"{r['harness_report']:.1f} s | {r['reference_over_torch']:.1f}x | {100 * r['overhead']:.0f} % "
-              f"| {r['harness_report_bytes'] / 1e6:.2f} MB |")
+              f"| {r['harness_report_bytes'] / 1e6:.2f} MB | {verdicts(r)} |")
+
+
+def verdicts(row: dict) -> str:
+    """The checks' verdicts, and for failures what the element-by-element diagnosis found."""
+    text = ", ".join(f"{count} {verdict}" for verdict, count in row["harness_verdicts"].items())
+    d = row.get("diagnosis")
+    if not d:
+        return text
+    return (f"{text}: {d['relu_crossings']} ReLU inputs of {d['relu_inputs']:,} and {d['pool_crossings']} "
+            f"max-pool windows on the other side in float32; {d['gradients_failing_float32']} gradients fail "
+            f"in float32, {d['gradients_failing_with_float64_masks']} with float64's masks; "
+            f"{d['intermediates_over_tolerance']} intermediates up to {d['intermediates_worst_ratio']:.2f}x "
+            "the float32 tolerance (benchmarks/vision_kinks.py)")
 
 
 def main() -> None:

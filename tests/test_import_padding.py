@@ -1,6 +1,6 @@
 """Explicit padding imported: torchvision's stem (Conv2d(7, stride 2, padding=3),
 MaxPool2d(3, 2, padding=1)), SqueezeNet's MaxPool2d(ceil_mode=True), torch's default average
-divisor (count_include_pad), nn.ZeroPad2d and nn.ConstantPad2d from torch; ZeroPadding2D + 'valid' and
+divisor (count_include_pad), nn.ZeroPad2d and nn.ConstantPad2d, MaxPool2d(dilation) from torch; ZeroPadding2D + 'valid' and
 Cropping2D as keras.applications writes them from Keras. The framework's own model is the
 independent check of the generated case's reference, then every backend runs the case."""
 
@@ -47,19 +47,33 @@ def test_import_torch_explicit_padding_and_ceil_mode(tmp_path):
     passes_everywhere(case)
 
 
-def test_import_torch_refuses_dilated_pooling_with_its_reason(tmp_path, capsys):
+TORCH_DILATED = textwrap.dedent("""
+    import torch.nn as nn
+
+    class Dilated(nn.Sequential):
+        def __init__(self):
+            super().__init__(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2, padding=1, dilation=2),
+                             nn.MaxPool2d(2, dilation=(2, 1), ceil_mode=True), nn.Flatten(), nn.Linear(4 * 3 * 3, 3))
+""")
+
+
+def test_import_torch_dilated_max_pooling(tmp_path):
+    """MaxPool2d(dilation=...) imports as dilation_rate (with padding and ceil_mode, which count
+    the dilated extent); torch's own module checks the reference, then every backend runs it
+    (Keras and chainer compose it: their poolings have no dilation)."""
     backend_or_skip("torch")
     import torch
 
-    source = "import torch.nn as nn\nclass P(nn.Sequential):\n    def __init__(self):\n" \
-             "        super().__init__(nn.MaxPool2d(2, dilation=2), nn.Flatten())\n"
-    (tmp_path / "p.py").write_text(source)
-    namespace: dict = {}
-    exec(compile(source, str(tmp_path / "p.py"), "exec"), namespace)
-    torch.save(namespace["P"]().state_dict(), tmp_path / "p.pt")
-    assert main(["import", f"{tmp_path / 'p.py'}:P", "--weights", str(tmp_path / "p.pt"),
-                 "--input-shape", "1,6,6", "--out", str(tmp_path / "p.yaml")]) == 1
-    assert "dilation=2: the case's poolings are not dilated" in capsys.readouterr().out
+    case, net = import_torch_source(tmp_path, TORCH_DILATED, "Dilated", "3,13,12", seed=4)
+    layers = case.graph.layers
+    assert layers["2"].dilation_rate == 2 and layers["2"].padding == 1
+    assert layers["3"].dilation_rate == [2, 1] and layers["3"].ceil_mode
+    (inputs,) = case.dataset.inputs.values()
+    with torch.no_grad():
+        expected = net(torch.from_numpy(inputs)).numpy()
+    (reference,) = run_reference(case, train=False).outputs.values()
+    np.testing.assert_allclose(reference, expected, rtol=RTOL, atol=ATOL)
+    passes_everywhere(case)
 
 
 def test_import_keras_zero_padding_valid_and_cropping(tmp_path):

@@ -182,3 +182,103 @@ def test_what_the_case_cannot_express_is_listed(tmp_path, capsys):
     assert "uses the attention weights" in printed
     assert "batch_first=False" in printed
     assert not (tmp_path / "refused.yaml").exists()
+
+
+MASKED_ATTENTION = textwrap.dedent("""
+    import torch
+    import torch.nn as nn
+
+    class MaskedAttend(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+            # nn.MultiheadAttention's boolean attn_mask: True = NOT allowed to attend.
+            blocked = torch.tensor([[False, True, False, True],
+                                    [True, False, False, True],
+                                    [False, False, True, False],
+                                    [True, True, True, False]])
+            self.register_buffer("blocked", blocked)
+            self.head = nn.Linear(8, 2)
+
+        def forward(self, x):
+            out, _ = self.attn(x, x, x, attn_mask=self.blocked, need_weights=False)
+            return self.head(out)
+""")
+
+
+def test_a_boolean_attn_mask_buffer_becomes_the_case_mask_negated(tmp_path):
+    """The module's own predictions check the reference (with the case's True = may attend),
+    then every backend passes; the case's mask is the negation of torch's."""
+    backend_or_skip("torch")
+    case, net = import_torch_source(tmp_path, MASKED_ATTENTION, "MaskedAttend", "4,8", seed=7)
+    (attention,) = [spec for spec in case.graph.layers.values() if type(spec).type_name() == "MultiHeadAttention"]
+    np.testing.assert_array_equal(np.array(attention.mask), ~net.blocked.numpy())
+    assert not attention.causal
+    (inputs,) = case.dataset.inputs.values()
+    (reference,) = run_reference(case, train=False).outputs.values()
+    np.testing.assert_allclose(reference, own_prediction(net, inputs), rtol=RTOL, atol=ATOL)
+    passes_everywhere(case)
+
+
+CAUSAL_ENCODER = textwrap.dedent("""
+    import torch
+    import torch.nn as nn
+
+    class CausalEncoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, batch_first=True)
+            # float: 0 where attending, -inf above the diagonal
+            self.register_buffer("mask", nn.Transformer.generate_square_subsequent_mask(5))
+            self.head = nn.Linear(8, 3)
+
+        def forward(self, x):
+            return self.head(self.enc(x, src_mask=self.mask, is_causal=True))
+""")
+
+
+def test_an_encoder_layer_with_the_square_subsequent_mask_is_causal(tmp_path):
+    backend_or_skip("torch")
+    case, net = import_torch_source(tmp_path, CAUSAL_ENCODER, "CausalEncoder", "5,8", seed=11)
+    (attention,) = [spec for spec in case.graph.layers.values() if type(spec).type_name() == "MultiHeadAttention"]
+    assert attention.causal and attention.mask is None
+    (inputs,) = case.dataset.inputs.values()
+    (reference,) = run_reference(case, train=False).outputs.values()
+    np.testing.assert_allclose(reference, own_prediction(net, inputs), rtol=RTOL, atol=ATOL)
+    passes_everywhere(case)
+
+
+MASKS_REFUSED = textwrap.dedent("""
+    import torch
+    import torch.nn as nn
+
+    class MasksRefused(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+            self.attn2 = nn.MultiheadAttention(8, 2, batch_first=True)
+            self.register_buffer("bias", torch.full((5, 5), 0.5))
+            self.register_buffer("everything", torch.ones(5, 5, dtype=torch.bool))
+
+        def forward(self, x):
+            out, _ = self.attn(x, x, x, attn_mask=self.bias)
+            out2, _ = self.attn2(out, out, out, attn_mask=self.everything)
+            return out2
+""")
+
+
+def test_masks_the_case_cannot_express_are_listed(tmp_path, capsys):
+    backend_or_skip("torch")
+    import torch
+
+    module_file = tmp_path / "masks.py"
+    module_file.write_text(MASKS_REFUSED)
+    namespace: dict = {}
+    exec(MASKS_REFUSED, namespace)
+    torch.save(namespace["MasksRefused"]().state_dict(), tmp_path / "masks.pt")
+    assert main(["import", f"{module_file}:MasksRefused", "--weights", str(tmp_path / "masks.pt"),
+                 "--input-shape", "5,8", "--out", str(tmp_path / "masks.yaml")]) != 0
+    printed = " ".join((capsys.readouterr().out + capsys.readouterr().err).split())
+    assert "values other than 0 and -inf" in printed
+    assert "blocks every key for query positions [0, 1, 2, 3, 4]" in printed
+    assert not (tmp_path / "masks.yaml").exists()

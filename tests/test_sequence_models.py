@@ -100,10 +100,13 @@ def conv1d_text_classifier(keras):
     return keras.Model(inputs, predictions)
 
 
-def ticket_model(keras):
+def ticket_model(keras, dict_inputs: bool = False):
     """keras.io guides/functional_api.py, "Models with multiple inputs and outputs" (num_words
     10000, Embedding 64, LSTM 128 and 32 there). The inputs have no dtype (float32): Keras'
-    Embedding casts them to int32, and so does the import (harness/weights/importing.py)."""
+    Embedding casts them to int32, and so does the import (harness/weights/importing.py).
+    `dict_inputs`: the inputs given as a dict by name, as the guide feeds them when fitting
+    (`{"title": ..., "body": ..., "tags": ...}`); Keras then flattens them in sorted key order
+    (body, tags, title), not the declared one, so the import must pair them by name."""
     layers = keras.layers
     num_tags = 12  # Number of unique issue tags
     num_words = 100  # Size of vocabulary obtained when preprocessing text data
@@ -127,13 +130,17 @@ def ticket_model(keras):
     # Stick a department classifier on top of the features
     department_pred = layers.Dense(num_departments, name="department")(x)
     # Instantiate an end-to-end model predicting both priority and department
-    return keras.Model(inputs=[title_input, body_input, tags_input],
+    inputs = ({"title": title_input, "body": body_input, "tags": tags_input} if dict_inputs
+              else [title_input, body_input, tags_input])
+    return keras.Model(inputs=inputs,
                        outputs={"priority": priority_pred, "department": department_pred})
 
 
 KERAS_TEXT_MODELS = {"bidirectional_lstm_imdb": (bidirectional_lstm_imdb, [[12]]),
                      "conv1d_text_classifier": (conv1d_text_classifier, [[40]]),
-                     "ticket_model": (ticket_model, [[6], [12], [12]])}
+                     "ticket_model": (ticket_model, [[6], [12], [12]]),
+                     "ticket_model_dict_inputs": (lambda keras: ticket_model(keras, dict_inputs=True),
+                                                  [[6], [12], [12]])}
 """name -> (builder, the shapes given with --input-shape: one per input in the model's order)."""
 
 
@@ -220,7 +227,7 @@ def spread_embeddings(keras, model) -> None:
 def import_keras(model, tmp_path, name: str, *options: str):
     """Saved as .keras and imported; the case, the seconds the import took, the model's outputs
     on the case's inputs (by the case's output node names)."""
-    from harness.backends.keras.importer import input_names  # lazy: imports keras, which may be absent
+    from harness.backends.keras.importer import input_keys, input_names  # lazy: imports keras, which may be absent
 
     model.save(tmp_path / f"{name}.keras")
     out = tmp_path / f"{name}.yaml"
@@ -229,7 +236,11 @@ def import_keras(model, tmp_path, name: str, *options: str):
     import_s = time.perf_counter() - begun
     (case,) = load_cases_from_file(out)
     arrays = [case.dataset.inputs[input_name] for input_name in input_names(model)]
-    result = model(arrays if len(arrays) > 1 else arrays[0], training=False)
+    keys = input_keys(model)
+    if keys:  # inputs={key: tensor}: called by key
+        result = model({key: case.dataset.inputs[input_name] for key, input_name in keys.items()}, training=False)
+    else:
+        result = model(arrays if len(arrays) > 1 else arrays[0], training=False)
     if isinstance(result, dict):  # keyed as `outputs={...}` was; the case names its layers' nodes
         layers = {key: layer for key, (layer, _, _) in model.get_config()["output_layers"].items()}
         expected = {layers[key]: np.asarray(value) for key, value in result.items()}
@@ -316,7 +327,43 @@ def test_keras_io_transformer_classifier_is_refused_naming_its_custom_layers(tmp
     printed = captured.out + captured.err
     assert "keras.saving.load_model cannot load it" in printed
     assert "Could not locate class 'TokenAndPositionEmbedding'" in printed
+    # What the user can do: register the class, and write its call in the Functional API.
+    hint = " ".join(printed.split())
+    assert "TokenAndPositionEmbedding is a class of the script that saved the model" in hint
+    assert "register_keras_serializable" in hint and "Functional API" in hint
     assert not out.exists()
+
+
+def test_a_registered_subclassed_layer_is_refused_naming_the_layers_it_holds(tmp_path, capsys):
+    """Registered so that keras.saving reloads it, the TransformerBlock loads; the importer
+    still reads no layer's own `call`, and says which built-in layers the block holds."""
+    backend_or_skip("keras")
+    from harness.backends.keras._import import keras
+
+    layers = keras.layers
+
+    @keras.saving.register_keras_serializable(package="harness_test")
+    class Block(layers.Layer):
+        def __init__(self, width=8, **kwargs):
+            super().__init__(**kwargs)
+            self.width = width
+            self.att = layers.MultiHeadAttention(num_heads=2, key_dim=width)
+            self.norm = layers.LayerNormalization(epsilon=1e-6)
+
+        def call(self, inputs):
+            return self.norm(inputs + self.att(inputs, inputs))
+
+        def get_config(self):
+            return {**super().get_config(), "width": self.width}
+
+    inputs = layers.Input(shape=(5, 8))
+    model = keras.Model(inputs, layers.Dense(2)(Block(name="block")(inputs)))
+    model.save(tmp_path / "block.keras")
+    assert main(["import", str(tmp_path / "block.keras"), "--out", str(tmp_path / "block.yaml")]) != 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "a subclassed layer with its own call; it holds MultiHeadAttention" in printed, printed
+    assert "LayerNormalization" in printed and "Functional API" in printed
+    assert not (tmp_path / "block.yaml").exists()
 
 
 @pytest.mark.parametrize("name", ["LSTMClassifier", "GRUClassifier"])

@@ -388,3 +388,41 @@ def test_bias_along_another_axis_backward_matches_finite_differences():
     positions, numeric = numeric_gradient(lambda: float(run_reference(moved, train=False).loss), bias)
     np.testing.assert_allclose(analytic.parameter_gradients["c/bias"].reshape(-1)[positions], numeric,
                                rtol=1e-6, atol=1e-9)
+
+
+def test_mask_polarity_variant_attends_to_exactly_the_blocked_positions():
+    """Against an independent case: the same layer written with the negated mask."""
+    mask = [[True, False, True], [False, True, True], [True, True, False]]
+    case = build([{"type": "MultiHeadAttention", "name": "mha", "num_heads": 1, "key_dim": 2, "mask": mask}],
+                 shape=[3, 2], out_shape=[3, 2])
+    inverted = build([{"type": "MultiHeadAttention", "name": "mha", "num_heads": 1, "key_dim": 2,
+                       "mask": [[not v for v in row] for row in mask]}], shape=[3, 2], out_shape=[3, 2])
+    moved = run_reference(transformed_case(case, [variant(case, "Attention.mask_polarity")]))
+    np.testing.assert_allclose(moved.outputs["mha"], run_reference(inverted).outputs["mha"], rtol=1e-12)
+    assert not np.allclose(moved.outputs["mha"], run_reference(case).outputs["mha"])
+
+
+def test_mask_polarity_variant_not_offered_where_the_negation_leaves_a_row_empty():
+    case = build([{"type": "MultiHeadAttention", "name": "mha", "num_heads": 1, "key_dim": 2,
+                   "mask": [[True, True, True], [False, True, True], [True, False, True]]}],
+                 shape=[3, 2], out_shape=[3, 2])
+    assert not [v for v in applicable_variants(case, Context(TABLE)) if v.transform.name == "Attention.mask_polarity"]
+
+
+def test_max_pooling_dilation_variant_pools_adjacent_cells():
+    """On 9 cells, window 3 dilation 2 'same' (extent 5, pads 2 and 2): the variant is the case
+    with dilation 1 (pads 1 and 1), the same shape; a valid-padded one feeding a Flatten and a
+    Dense gets none (7 windows undilated against 5 changes the Dense's kernel)."""
+    pool = {"type": "MaxPooling1D", "name": "pool", "pool_size": 3, "strides": 1, "padding": "same",
+            "dilation_rate": 2, "data_format": "channels_last"}
+    layers = [pool, {"type": "Flatten", "name": "flat"}, {"type": "Dense", "name": "d", "units": 2}]
+    case = build(layers, shape=[9, 2], out_shape=[2])
+    moved = run_reference(transformed_case(case, [variant(case, "MaxPooling.dilation")]))
+    plain = build([{**pool, "dilation_rate": 1}, *layers[1:]], shape=[9, 2], out_shape=[2])
+    plain.weights = case.weights
+    expected = run_reference(plain)
+    np.testing.assert_allclose(moved.outputs["d"], expected.outputs["d"], rtol=1e-12)
+    np.testing.assert_allclose(moved.input_gradients["x"], expected.input_gradients["x"], rtol=1e-12)
+    assert not np.allclose(run_reference(case).outputs["d"], moved.outputs["d"])
+    valid = build([{**pool, "padding": "valid"}, *layers[1:]], shape=[9, 2], out_shape=[2])
+    assert not [v for v in applicable_variants(valid, Context(TABLE)) if v.transform.name == "MaxPooling.dilation"]

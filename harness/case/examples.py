@@ -277,6 +277,22 @@ def _pooling_examples() -> list[LayerExample]:
             LayerExample(f"{kind}2D", {"pool_size": 3, "strides": 2, "padding": 2, "data_format": "channels_first"},
                          [(2, 4, 5)]),
         ]
+    # Dilated max pooling (torch's MaxPool dilation): window 2 dilation 2 spans 3 cells; with
+    # 'same', explicit padding, ceil_mode (torch counts the dilated extent: 9 cells, extent 5,
+    # stride 2 -> 3 windows, ceil 3 -> 4 with one cell more) and a per-axis rate.
+    examples += [
+        *_both_layouts("MaxPooling2D", {"pool_size": 2, "strides": 1, "padding": "valid", "dilation_rate": 2},
+                       (5, 6, 2)),
+        *_both_layouts("MaxPooling2D", {"pool_size": 3, "strides": 2, "padding": 1, "dilation_rate": [2, 1]},
+                       (7, 6, 2)),
+        LayerExample("MaxPooling2D", {"pool_size": 3, "strides": 2, "padding": "same", "dilation_rate": 2,
+                                      "data_format": "channels_last"}, [(6, 7, 2)]),
+        LayerExample("MaxPooling2D", {"pool_size": 3, "strides": 2, "padding": "valid", "dilation_rate": 2,
+                                      "ceil_mode": True, "data_format": "channels_first"}, [(2, 10, 9)]),
+        *_both_layouts("MaxPooling1D", {"pool_size": 3, "strides": 2, "padding": 2, "dilation_rate": 3}, (11, 2)),
+        LayerExample("MaxPooling3D", {"pool_size": 2, "strides": 1, "padding": "valid", "dilation_rate": [1, 2, 2],
+                                      "data_format": "channels_last"}, [(3, 5, 5, 2)]),
+    ]
     # Adaptive: 7 -> 3 gives overlapping windows [0, 3), [2, 5), [4, 7); 5 -> 2 gives [0, 3),
     # [2, 5); 4 -> 4 single cells; 6 -> 4 unequal [0, 2), [1, 3), [3, 5), [4, 6); output 1 is global.
     for kind in ("AdaptiveAveragePooling", "AdaptiveMaxPooling"):
@@ -433,6 +449,25 @@ LAYER_EXAMPLES: list[LayerExample] = [
     LayerExample("MultiHeadAttention", {"num_heads": 2, "key_dim": 2, "value_dim": 3}, [(3, 4)], batch=2),
     LayerExample("MultiHeadAttention", {"num_heads": 1, "key_dim": 3, "causal": True, "use_bias": False},
                  [(4, 3)], batch=2),
+    # Masks: True = may attend (the case's convention); row 2 keeps one position, and with causal
+    # the fixed mask and the triangle together. key_dim 4 (1/2 exact in float32, so no Keras
+    # float64 scale note; 2 heads of 4 = d_model 8: torch's native function).
+    LayerExample("MultiHeadAttention", {"num_heads": 2, "key_dim": 4,
+                                        "mask": [[True, False, True], [True, True, False], [False, False, True]]},
+                 [(3, 8)], batch=2),
+    LayerExample("MultiHeadAttention", {"num_heads": 2, "key_dim": 4, "causal": True,
+                                        "mask": [[True, True, True], [True, True, True], [True, False, True]]},
+                 [(3, 8)], batch=2),
+    # ScaledDotProductAttention: (length, heads, head_dim) query, key, value; head_dim 4 and
+    # scale 0.25 are exact in float32 (Keras on TensorFlow rounds the scale there, see its adapter).
+    LayerExample("ScaledDotProductAttention", {}, [(3, 2, 4), (3, 2, 4), (3, 2, 4)], batch=2),
+    LayerExample("ScaledDotProductAttention", {"scale": 0.25}, [(3, 1, 4), (5, 1, 4), (5, 1, 4)], batch=2),
+    LayerExample("ScaledDotProductAttention", {"causal": True}, [(4, 2, 4), (4, 2, 4), (4, 2, 4)], batch=2),
+    LayerExample("ScaledDotProductAttention", {"causal": True}, [(3, 1, 4), (5, 1, 4), (5, 1, 4)], batch=2),
+    LayerExample("ScaledDotProductAttention",
+                 {"causal": True, "mask": [[True, False, True, True], [False, True, True, False],
+                                           [True, True, False, True]]},
+                 [(3, 2, 4), (4, 2, 4), (4, 2, 4)], batch=2),
     LayerExample("Embedding", {"input_dim": 5, "output_dim": 3}, [(4,)], make_inputs=_indices(5), batch=4),
     LayerExample("Embedding", {"input_dim": 3, "output_dim": 2}, [(2, 3)], make_inputs=_indices(3)),
     LayerExample("Dropout", {"rate": 0.5}, [(4,)]),

@@ -36,6 +36,7 @@ from harness.case import Case
 from harness.case.schema import LOSS_CHECKS
 from harness.common.compare import DEFAULT_TOLERANCES, TensorComparison, Tolerance, compare
 from harness.diagnosis.backward import first_divergent_backward
+from harness.diagnosis.kinks import kink_crossings, kink_text
 from harness.diagnosis.gate_table import gate_rows
 from harness.diagnosis.hints import Diagnoser
 from harness.ports import PortError, port_backend
@@ -265,7 +266,8 @@ class CaseRunner:
     def _locate_backward(self, result: CheckResult, actual: RunResult, reference: RunResult,
                          framework: str) -> None:
         """A failed gradients check: the first layer from the output side whose backward
-        diverges while its forward agrees (harness/diagnosis/backward.py). A help: never a failure."""
+        diverges while its forward agrees (harness/diagnosis/backward.py), and the ReLU inputs
+        rounded to the other side of the kink (harness/diagnosis/kinks.py). A help: never a failure."""
         try:
             found = first_divergent_backward(self.case, actual, reference, self.tolerance("gradients", framework),
                                              self.tolerance("intermediates", framework))
@@ -274,6 +276,15 @@ class CaseRunner:
         if found is not None:
             result.backward_divergence = {"layer": found.layer, "node": found.node, "text": found.text()}
             result.message += "\nbackward: " + found.text()
+        try:  # ReLU inputs this backend rounded to the other side of the kink (harness/diagnosis/kinks.py)
+            crossings = kink_crossings(self.case, actual, reference, self.tolerance("intermediates", framework))
+        except Exception:
+            return
+        if crossings:
+            text = kink_text(crossings, found.node if found is not None else None)
+            result.backward_divergence = {**(result.backward_divergence or {}), "kinks": text,
+                                          "kink_crossings": len(crossings)}
+            result.message += "\nkinks: " + text
 
     def _add_hint(self, result: CheckResult, actual: RunResult, reference: RunResult) -> None:
         """Search the transform catalogue; a hint only where a transform matches every tensor.

@@ -291,6 +291,32 @@ def ceil_mode(site: Site, edit: Edit, context) -> Iterator:
            else "down (floor: Keras, torch's default)"), apply
 
 
+@transform("MaxPooling.dilation", family="padding", kind=SITE_LAYER,
+           tags=("MaxPooling1D", "MaxPooling2D", "MaxPooling3D"),
+           description="the max pooling's dilation ignored (adjacent cells in each window)",
+           phrase="the max pooling's windows are {choice}", port_phrase="your max pooling's windows are {choice}")
+def max_pooling_dilation(site: Site, edit: Edit, context) -> Iterator:
+    """torch's MaxPool2d takes `dilation`; Keras' MaxPooling2D and chainer's max_pooling_2d have
+    none, so a port that writes the same pool_size and strides there silently pools adjacent
+    cells. Only where the undilated windows give shapes downstream that every parameter and
+    output keeps (with 'same' padding always; elsewhere a global or adaptive pooling after it):
+    otherwise the port would fail on a shape, not on a value."""
+    spec = edit.layers[site.layer]
+    if max(getattr(spec, "dilation", (1,))) <= 1 or not hasattr(spec, "dilation_rate"):
+        return
+    graph = edit.original.graph
+    try:  # validated again: an explicit padding may not fit the undilated window
+        undilated = type(spec).model_validate({**spec.model_dump(), "dilation_rate": 1})
+        undilated.output_shape(graph.layer_input_shapes[site.layer])
+    except ValueError:
+        return
+    if not _shapes_downstream_kept(graph, site.layer, undilated):
+        return
+    def apply(edit: Edit, layer=site.layer) -> None:
+        edit.update_layer(layer, dilation_rate=1)
+    yield "undilated (Keras' MaxPooling, chainer's max_pooling_2d: no dilation)", apply
+
+
 def _shapes_downstream_kept(graph, layer: str, replaced) -> bool:
     """With `replaced` as the layer's spec, every parameter keeps its shape and every output too."""
     shapes = dict(graph.inputs)
@@ -459,3 +485,27 @@ def bias_other_axis(site: Site, edit: Edit, context) -> Iterator:
         def apply(edit: Edit, layer=site.layer, axis=index + 1) -> None:
             edit.layers[layer] = variant_spec(edit.layers[layer], f"bias_axis{axis}", reference=_bias_along(axis))
         yield f"along axis {index + 1} ({length} cells) instead of the channels", apply, blind
+
+
+@transform("Attention.mask_polarity", family="mask", kind=SITE_LAYER,
+           tags=("MultiHeadAttention", "ScaledDotProductAttention"),
+           description="the fixed attention mask read with the other polarity (True = blocked instead of may attend)",
+           phrase="the attention mask is read as {choice}", port_phrase="your attention mask is read as {choice}")
+def mask_polarity(site: Site, edit: Edit, context) -> Iterator:
+    """The frameworks' boolean masks disagree: Keras' attention_mask / mask and torch's
+    F.scaled_dot_product_attention take True = may attend, nn.MultiheadAttention's attn_mask
+    True = NOT allowed (torch/nn/modules/activation.py). A port that passes one framework's mask
+    to the other attends to exactly the blocked positions. Only where the negated mask leaves
+    every query position something to attend to (with the causal triangle): elsewhere the
+    frameworks themselves disagree (the FULLY_MASKED refusal of the reference)."""
+    spec = edit.layers[site.layer]
+    if spec.mask is None:
+        return
+    inverted = (~np.asarray(spec.mask, dtype=bool)).tolist()
+    try:
+        spec.model_copy(update={"mask": inverted}).output_shape(edit.original.graph.layer_input_shapes[site.layer])
+    except ValueError:
+        return  # a row with nothing left to attend to: no value a framework agrees on
+    def apply(edit: Edit, layer=site.layer) -> None:
+        edit.update_layer(layer, mask=inverted)
+    yield "True = blocked (nn.MultiheadAttention's attn_mask convention)", apply

@@ -36,6 +36,8 @@ from harness.reference.layers import windows as win
 
 @builders.register("MaxPooling1D", "MaxPooling2D", "MaxPooling3D")
 def max_pooling(spec, ctx) -> BuiltLayer:
+    if max(spec.dilation) > 1:
+        return dilated_max_pooling(spec, ctx)
     layout = Layout.of(spec, ctx, pad_value=-np.inf)
 
     def pool(x):
@@ -44,6 +46,32 @@ def max_pooling(spec, ctx) -> BuiltLayer:
     implementation, detail = describe("F.max_pooling_nd(cover_all=False) (pads with -inf)", layout)
     return BuiltLayer(call=lambda x: layout.leave(pool(layout.enter(x))), implementation=implementation,
                       detail=detail)
+
+
+def dilated_max_pooling(spec, ctx) -> BuiltLayer:
+    """F.max_pooling_nd has no dilation (chainer/functions/pooling/max_pooling_nd.py: ksize,
+    stride, pad, cover_all). Composed as the reference computes it: the input padded with -inf
+    (every pad, ceil_mode's cells included), then per window offset in C order the strided
+    slice of cells it meets, reduced by F.maximum one offset at a time. F.maximum's backward
+    gives a tie to its first argument (chainer/functions/math/maximum.py, MaximumGrad:
+    `cond = x1 >= x2`), so the earliest offset gets it, as a pooling's argmax; F.max would give
+    every tied cell the whole gradient."""
+    layout = Layout.of(spec, ctx, pad_value=-np.inf, explicit=True)
+    spatial, _ = win.split_channels(ctx.input_shapes[0], spec.data_format)
+    out = win.output_sizes(spatial, spec.window, spec.stride, spec.dilation, spec.paddings(spatial))
+    # offset_cells indexes (batch, *spatial, channels); `enter` gives (batch, channels, *spatial).
+    offsets = [(slice(None), slice(None), *cells[1:-1])
+               for cells in win.offset_cells(spec.window, spec.stride, spec.dilation, out)]
+
+    def pool(x):
+        y = x[offsets[0]]
+        for cells in offsets[1:]:
+            y = F.maximum(y, x[cells])
+        return y
+
+    return BuiltLayer(call=lambda x: layout.leave(pool(layout.enter(x))), implementation="composite",
+                      detail="F.pad with -inf, then F.maximum over each window offset's strided slice, first offset "
+                             "first: F.max_pooling_nd has no dilation")
 
 
 @builders.register("AveragePooling1D", "AveragePooling2D", "AveragePooling3D")

@@ -60,10 +60,21 @@ def multi_head_attention(spec, ctx) -> BuiltLayer:
         bindings.append(WeightBinding(f"{name}_kernel", dense.kernel, f"MultiHeadAttention.{attribute}.kernel", AS_IS))
         if spec.use_bias:
             bindings.append(WeightBinding(f"{name}_bias", dense.bias, f"MultiHeadAttention.{attribute}.bias", AS_IS))
-    return BuiltLayer(call=lambda x: layer(x, x, use_causal_mask=spec.causal), bindings=bindings, module=layer,
+    # attention_mask (B, T, S), True = attend (multi_head_attention.py, `call`'s docstring): the
+    # case's mask with a batch axis of 1, which the masked softmax broadcasts; use_causal_mask is
+    # combined with it by a logical and (`_compute_attention_mask`), as the case's fields are.
+    mask = None if spec.mask is None else np.asarray(spec.mask, dtype=bool)[None]
+
+    def call(x):
+        constant = None if mask is None else keras.ops.convert_to_tensor(mask)
+        return layer(x, x, attention_mask=constant, use_causal_mask=spec.causal)
+
+    return BuiltLayer(call=call, bindings=bindings, module=layer,
                       detail=f"keras.layers.MultiHeadAttention(num_heads={spec.num_heads}, key_dim={spec.key_dim}, "
                              f"value_dim={spec.value_dim}), "
-                             f"called (x, x, use_causal_mask={spec.causal}){note}")
+                             f"called (x, x, use_causal_mask={spec.causal}"
+                             + (", attention_mask=(1, T, S) bool, True = attend" if mask is not None else "")
+                             + f"){note}")
 
 
 def implied_config(config: dict) -> dict:
@@ -96,3 +107,32 @@ def import_call(name: str, histories: list, kwargs: dict, problems: list[ImportP
 
 imports.register("MultiHeadAttention", produces=("MultiHeadAttention",), call=import_call)(
     by_config("MultiHeadAttention", implied=implied_config))
+
+
+# --- ScaledDotProductAttention ---------------------------------------------------------------
+
+@builders.register("ScaledDotProductAttention")
+def scaled_dot_product_attention(spec, ctx) -> BuiltLayer:
+    """keras.ops.dot_product_attention (keras/src/ops/nn.py) expresses the kind as it is: query
+    (B, T, N, H), key and value (B, S, N, H), `mask` boolean with True = take part ("a boolean
+    mask where `True` indicates the element should take part in attention", broadcast to
+    (B, N, T, S): the case's (T, S) as it is), `scale` (None = 1 / sqrt(H)) and `is_causal`
+    (combined with the mask by a logical and, keras/src/backend/tensorflow/nn.py `_apply_masks`).
+    Float64 on TensorFlow: the scale goes through tf.cast of a float32 (the default
+    `1.0 / tf.sqrt(tf.cast(H, "float32"))`, a given Python float through tf.cast as well), so it
+    is rounded to float32 where it is not exact there, as in MultiHeadAttention."""
+    query = ctx.input_shapes[0]
+    mask = None
+    if spec.mask is not None:
+        mask = np.asarray(spec.mask, dtype=bool)
+    scale = spec.effective_scale(query[-1])
+    note = ""
+    if ctx.dtype == "float64" and BACKEND == "tensorflow" and float(np.float32(scale)) != scale:
+        note = "; TensorFlow applies the scale rounded to float32 (tf.cast)"
+
+    def call(q, k, v):
+        return keras.ops.dot_product_attention(q, k, v, mask=mask, scale=spec.scale, is_causal=spec.causal)
+
+    return BuiltLayer(call=call, detail=f"keras.ops.dot_product_attention(scale={spec.scale}, "
+                                        f"is_causal={spec.causal}, mask={'(T, S) bool' if mask is not None else None})"
+                                        + note)

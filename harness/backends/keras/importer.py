@@ -21,13 +21,14 @@ Keras' own `model.save_weights`, which the case's model reads back
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from harness.backends.keras._import import keras
-from harness.backends.keras.translation import call_translation, translate
+from harness.backends.keras.translation import SUBCLASSED_ADVICE, call_translation, translate
 from harness.case.bounded_reading import check_archive, ratio_limit
 from harness.common.errors import CaseError
 from harness.reference.layers import LAYERS
@@ -50,7 +51,8 @@ def read_keras_model(path: Path, input_shapes: list[tuple[int, ...]] | None = No
     try:
         model = keras.saving.load_model(str(path), safe_mode=True, compile=False)
     except Exception as exc:  # Keras raises ValueError, TypeError, OSError alike for a bad file
-        raise CaseError(f"keras.saving.load_model cannot load it: {exc}", file=str(path)) from None
+        raise CaseError(f"keras.saving.load_model cannot load it: {exc}", file=str(path),
+                        hint=unregistered_class_hint(str(exc))) from None
     # The floating variables only: a Dropout's seed generator state (uint32) is a weight too, and
     # would make a float64 model's set of dtypes {float64, uint32}, imported as float32.
     dtypes = {variable.dtype for variable in model.weights if "float" in str(variable.dtype)}
@@ -59,11 +61,16 @@ def read_keras_model(path: Path, input_shapes: list[tuple[int, ...]] | None = No
     if dtype not in ("float32", "float64"):
         problems.append(ImportProblem(model.name, type(model).__name__, f"weights of dtype {dtype}"))
     names = input_names(model)
-    shapes, shape_problems, notes = fixed_input_shapes(
-        {name: tuple(tensor.shape[1:]) for name, tensor in zip(names, model.inputs)}, input_shapes)
-    problems += shape_problems
-    inputs = {name: (shapes[name], _input_dtype(tensor.dtype)) for name, tensor in zip(names, model.inputs)}
     by_name = {layer.name: layer for layer in model.layers}
+    # Each input by its layer's name: model.inputs flattens a dict of inputs in sorted key order
+    # (keras.tree.flatten), not the order the config (and so --input-shape) declares.
+    tensors = {name: by_name[name].output for name in names} if not isinstance(model, keras.Sequential) \
+        else dict(zip(names, model.inputs))
+    shapes, shape_problems, notes = fixed_input_shapes(
+        {name: tuple(tensor.shape[1:]) for name, tensor in tensors.items()}, input_shapes)
+    problems += shape_problems
+    inputs = {name: (shapes[name], _input_dtype(tensor.dtype)) for name, tensor in tensors.items()}
+    keyed_inputs = input_keys(model)
     if isinstance(model, keras.Sequential):
         layers = [translate(layer, dtype, problems) for layer in model.layers
                   if not isinstance(layer, keras.layers.InputLayer)]
@@ -91,8 +98,11 @@ def read_keras_model(path: Path, input_shapes: list[tuple[int, ...]] | None = No
         return file
 
     def predict(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        result = model([arrays[name] for name in inputs] if len(inputs) > 1 else arrays[next(iter(inputs))],
-                       training=False)
+        if keyed_inputs:  # keras.Model(inputs={key: tensor}): called with a dict by the same keys
+            given = {key: arrays[name] for key, name in keyed_inputs.items()}
+        else:
+            given = [arrays[name] for name in inputs] if len(inputs) > 1 else arrays[next(iter(inputs))]
+        result = model(given, training=False)
         if isinstance(result, dict):  # dict outputs: by the config's keys, whatever order Keras keeps
             results = [result[key] for key in keys]
         else:
@@ -103,6 +113,21 @@ def read_keras_model(path: Path, input_shapes: list[tuple[int, ...]] | None = No
                          weights_format="keras", graph=graph, write_cut_weights=write_cut_weights, notes=notes)
 
 
+def unregistered_class_hint(message: str) -> str | None:
+    """keras.saving's "Could not locate class 'X'" (keras/src/saving/serialization_lib.py
+    `_retrieve_class_or_fn`): a class the file names but only the user's script defines, as
+    keras.io's Transformer example leaves its TransformerBlock and TokenAndPositionEmbedding
+    unregistered. What the user can do, in the order it gets further."""
+    found = re.search(r"Could not locate class '([^']+)'", message)
+    if found is None:
+        return None
+    return (f"{found.group(1)} is a class of the script that saved the model (a subclassed layer): "
+            f"keras.saving rebuilds it only where it is registered "
+            f"(@keras.saving.register_keras_serializable(), with **kwargs passed on to super().__init__ "
+            f"and a get_config returning its arguments). Even then, {SUBCLASSED_ADVICE}; a learned "
+            f"position embedding added to the tokens (TokenAndPositionEmbedding) has no case layer yet.")
+
+
 def input_names(model) -> list[str]:
     """The input layers' names (a Functional config's `input_layers`); a Sequential model's one
     input is `x` where Keras gave it only a generated tensor name."""
@@ -111,8 +136,20 @@ def input_names(model) -> list[str]:
         first = config["layers"][0]
         return [first["config"]["name"] if first["class_name"] == "InputLayer" else "x"]
     declared = config["input_layers"]
+    if isinstance(declared, dict):  # keras.Model(inputs={key: tensor}): the dict's order
+        return [name for name, _, _ in declared.values()]
     declared = [declared] if declared and isinstance(declared[0], str) else declared
     return [name for name, _, _ in declared]
+
+
+def input_keys(model) -> dict[str, str]:
+    """A model built with `inputs={key: tensor}` (keras.io's functional API guide passes its
+    ticket model's inputs so) is called with a dict by those keys: {key: input layer name};
+    empty for list or single inputs."""
+    if isinstance(model, keras.Sequential):
+        return {}
+    declared = model.get_config()["input_layers"]
+    return {key: name for key, (name, _, _) in declared.items()} if isinstance(declared, dict) else {}
 
 
 def _input_dtype(dtype: str) -> str:

@@ -41,6 +41,8 @@ GLOBAL_POOLING_LAYERS = {name: getattr(keras.layers, name) for name in (
 @builders.register(*POOLING_LAYERS)
 def pooling(spec, ctx) -> BuiltLayer:
     layer_class = POOLING_LAYERS[spec.type]
+    if max(spec.dilation) > 1:
+        return dilated_max_pooling(spec, ctx)
     if spec.rank == 3 and pooling_3d_failure(spec.type, ctx.dtype):
         return padded_pooling(spec, ctx, layer_class, separable=True)
     if keras_can_pad(spec, ctx):
@@ -135,6 +137,36 @@ def padded_pooling(spec, ctx, layer_class, separable: bool = False) -> BuiltLaye
                       detail=f"keras.layers.{spec.type}(padding='valid') after ops.pad with "
                              f"{'zeros' if average else '-inf'}{then}: Keras has no explicit padding, "
                              "ceil_mode or count_include_pad")
+
+
+def dilated_max_pooling(spec, ctx) -> BuiltLayer:
+    """Keras' MaxPooling has no dilation (keras/src/layers/pooling/base_pooling.py takes
+    pool_size, strides, padding, data_format). Composed as the reference computes it: the input
+    padded with -inf (every pad: 'same' or explicit amounts and ceil_mode's cells), then per
+    window offset in C order the strided slice of cells it meets, reduced by ops.maximum one
+    offset at a time. Why a chain and not ops.max over stacked slices: TF's gradient of
+    Maximum gives a tie to its first argument (tensorflow/python/ops/math_grad.py
+    `_MaximumGrad`: `greater_equal(x, y)`), so the earliest offset gets it, as a pooling's
+    argmax; reduce_max would split it between the tied cells."""
+    ops = keras.ops
+    spatial, _ = win.split_channels(ctx.input_shapes[0], spec.data_format)
+    pads = spec.paddings(spatial)
+    out = win.output_sizes(spatial, spec.window, spec.stride, spec.dilation, pads)
+    offsets = list(win.offset_cells(spec.window, spec.stride, spec.dilation, out))
+    rank = spec.rank
+
+    def call(x):
+        if spec.data_format == "channels_first":
+            x = ops.transpose(x, (0, *range(2, rank + 2), 1))
+        x = ops.pad(x, [[0, 0], *[list(pair) for pair in pads], [0, 0]], constant_values=-np.inf)
+        y = x[offsets[0]]
+        for cells in offsets[1:]:
+            y = ops.maximum(y, x[cells])
+        return ops.transpose(y, (0, rank + 1, *range(1, rank + 1))) if spec.data_format == "channels_first" else y
+
+    return BuiltLayer(call=call, implementation="composite",
+                      detail="ops.pad with -inf, then ops.maximum over each window offset's strided slice, first "
+                             "offset first: Keras' MaxPooling has no dilation")
 
 
 @builders.register(*GLOBAL_POOLING_LAYERS)

@@ -41,10 +41,25 @@ def translate(layer, dtype: str, problems: list[ImportProblem], ignored: frozens
     kind = type(layer).__name__
     translation = imports.get(kind)
     if translation is None:
-        problems.append(ImportProblem(layer.name, kind, "the harness has no layer of this type"
-                                      + ("" if type(layer).__module__.startswith("keras") else " (a custom layer)")))
+        reason = "the harness has no layer of this type"
+        if not type(layer).__module__.startswith("keras"):
+            reason += " " + subclassed_layer_advice(layer)
+        problems.append(ImportProblem(layer.name, kind, reason))
         return {"name": layer.name, "type": kind}
     return translation(layer, dtype, problems, ignored)
+
+
+SUBCLASSED_ADVICE = ("the importer reads a model's graph of layers, not a layer's own `call`: write that call in "
+                     "the Functional API with Keras' built-in layers (keras.io's TransformerBlock is "
+                     "MultiHeadAttention, Dropout, Add, LayerNormalization and Dense, each of which imports)")
+
+
+def subclassed_layer_advice(layer) -> str:
+    """Why a subclassed layer (its own `call`) is refused, naming the built-in layers it holds,
+    which the user can call in the Functional API instead."""
+    inner = [f"{type(sub).__name__} {sub.name!r}" for sub in getattr(layer, "_layers", [])]
+    holds = f"; it holds {', '.join(inner)}" if inner else ""
+    return f"(a subclassed layer with its own call{holds}): {SUBCLASSED_ADVICE}"
 
 
 def call_translation(kind: str) -> CallTranslation | None:

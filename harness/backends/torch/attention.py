@@ -34,6 +34,7 @@ from harness.backends.torch.import_options import BLOCK_INPUT as INPUT
 from harness.backends.torch.normalization import layer_norm_module
 from harness.backends.torch.regularization import dropout_module
 from harness.backends.torch.registry import REGISTRY
+from harness.reference.layers.attention import FULLY_MASKED, allowed_positions
 
 builders = REGISTRY.layers
 nn = torch.nn
@@ -110,11 +111,6 @@ class UnpackedAttention(torch.nn.Module):
         state_dict.update({key: tensors[key] for key in set(tensors) - before})
 
 
-def causal_bool_mask(length: int, device) -> torch.Tensor:
-    """torch's boolean attn_mask: True where attention is NOT allowed (key after query)."""
-    return torch.ones(length, length, dtype=torch.bool, device=device).triu(1)
-
-
 @builders.register("MultiHeadAttention")
 def multi_head_attention(spec, ctx) -> BuiltLayer:
     _, d_model = ctx.input_shapes[0]
@@ -137,22 +133,33 @@ def multi_head_attention(spec, ctx) -> BuiltLayer:
             return [None] * 3
         return [getattr(module, f"{short}_bias") for short in NATIVE_NAMES.values()]
 
+    length = ctx.input_shapes[0][0]
+    allowed = allowed_positions(spec, length, length)
+    # nn.MultiheadAttention's boolean attn_mask: True = "not allowed to attend"
+    # (torch/nn/modules/activation.py, MultiheadAttention.forward's docstring): the case's negation.
+    blocked = None if allowed is None else torch.from_numpy(~allowed)
+    # is_causal is only a hint beside attn_mask, and multi_head_attention_forward drops the mask
+    # for it (need_weights=False, no key_padding_mask: "attn_mask = None", torch/nn/functional.py),
+    # so it is set only where the mask is the causal triangle alone.
+    hint_causal = spec.causal and spec.mask is None
+
     if heads * head_dim == d_model and value_dim == head_dim:
         def call(x):
             seq_first = x.transpose(0, 1)  # batch_first=True is a transpose around this function
-            mask = causal_bool_mask(x.shape[1], x.device) if spec.causal else None
+            mask = None if blocked is None else blocked.to(x.device)
             out, _ = F.multi_head_attention_forward(
                 seq_first, seq_first, seq_first, d_model, heads, None,
                 torch.cat(biases()) if spec.use_bias else None, None, None, False, 0.0,
                 module.out_proj.weight, module.out_proj.bias, training=False, need_weights=False,
-                attn_mask=mask, is_causal=spec.causal, use_separate_proj_weight=True,
+                attn_mask=mask, is_causal=hint_causal, use_separate_proj_weight=True,
                 q_proj_weight=module.q_proj_weight, k_proj_weight=module.k_proj_weight,
                 v_proj_weight=module.v_proj_weight)
             return out.transpose(0, 1)
         return BuiltLayer(call=call, bindings=bindings, module=module,
                           detail="torch.nn.functional.multi_head_attention_forward (nn.MultiheadAttention's "
                                  "computation) with unpacked q/k/v_proj_weight, batch_first by transposing"
-                                 + (", causal attn_mask" if spec.causal else ""))
+                                 + (f", boolean attn_mask (True = blocked), is_causal={hint_causal}"
+                                    if blocked is not None else ""))
 
     def composite(x):
         projected = []
@@ -161,8 +168,8 @@ def multi_head_attention(spec, ctx) -> BuiltLayer:
             projected.append(z.reshape(*x.shape[:2], heads, -1))
         q, k, v = projected
         scores = torch.einsum("bsnh,blnh->bnls", k, q) / math.sqrt(head_dim)
-        if spec.causal:
-            scores = scores.masked_fill(causal_bool_mask(x.shape[1], x.device), float("-inf"))
+        if blocked is not None:
+            scores = scores.masked_fill(blocked.to(x.device), float("-inf"))
         o = torch.einsum("bnls,bsnh->blnh", torch.softmax(scores, dim=-1), v)
         return module.out_proj(o.reshape(*x.shape[:2], heads * value_dim))
     return BuiltLayer(call=composite, bindings=bindings, module=module, implementation="composite",
@@ -190,33 +197,88 @@ def attention_spec(m: nn.MultiheadAttention, reasons: list[str]) -> dict:
             "use_bias": m.in_proj_bias is not None}
 
 
-MASKS = {"key_padding_mask": None, "attn_mask": None, "is_causal": False, "src_mask": None,
-         "src_key_padding_mask": None}
-"""Call arguments the case has no input for (attention masks): their defaults only."""
+PER_SAMPLE_MASKS = {"key_padding_mask": None, "src_key_padding_mask": None}
+"""Masks per sample (which keys of each sequence are padding): the case has no input for them."""
 
 
-def self_attention_call(node, reasons: list[str]) -> list:
+def allowed_from_mask(argument, constants, is_causal, reasons: list[str]) -> dict:
+    """The case's fields for nn.MultiheadAttention's `attn_mask` / nn.TransformerEncoderLayer's
+    `src_mask` held as a constant of the module (a buffer): (L, S), boolean with True = "not
+    allowed to attend", or float added to the scores (torch/nn/modules/activation.py,
+    MultiheadAttention.forward's docstring), read here where its values are 0 (attend) and -inf
+    (blocked), as nn.Transformer.generate_square_subsequent_mask makes it. The case's mask is
+    True = may attend; the causal triangle is written as `causal: true`.
+
+    `is_causal=True` is a hint that the mask *is* the causal one: torch then uses the triangle
+    or the mask depending on the path (multi_head_attention_forward drops the mask for the hint
+    where need_weights is False), so it is accepted only with the triangle itself."""
+    if argument is None:
+        if is_causal:
+            reasons.append("is_causal=True without attn_mask: torch needs the mask beside the hint "
+                           "(multi_head_attention_forward raises); give the causal mask as a buffer")
+        return {}
+    mask = constants(argument)
+    if not isinstance(mask, torch.Tensor):
+        reasons.append("an attention mask computed in forward: the importer reads a mask held by the module "
+                       "(a buffer, e.g. register_buffer('mask', nn.Transformer.generate_square_subsequent_mask(L)))")
+        return {}
+    if mask.dim() != 2:
+        reasons.append(f"an attention mask of shape {list(mask.shape)}: the case's mask is one (L, S) matrix for "
+                       "every sample and head")
+        return {}
+    values = mask.detach().cpu()
+    if values.dtype == torch.bool:
+        allowed = ~values.numpy()
+    elif values.is_floating_point() and bool(((values == 0) | (values == float("-inf"))).all()):
+        allowed = (values == 0).numpy()
+    else:
+        reasons.append("a float attention mask with values other than 0 and -inf: it adds a bias to the scores "
+                       "that the case's mask (attend or not) cannot express")
+        return {}
+    triangle = np.tril(np.ones(allowed.shape, dtype=bool))
+    if is_causal and not np.array_equal(allowed, triangle):
+        reasons.append("is_causal=True with a mask that is not the causal triangle: torch uses one or the other "
+                       "depending on need_weights and its fast path")
+        return {}
+    if not allowed.any(axis=-1).all():
+        reasons.append(f"the attention mask blocks every key for query positions "
+                       f"{np.flatnonzero(~allowed.any(axis=-1)).tolist()}: {FULLY_MASKED}")
+        return {}
+    if np.array_equal(allowed, triangle) and allowed.shape[0] == allowed.shape[1]:
+        return {"causal": True}
+    return {"mask": allowed.tolist()}
+
+
+def per_sample_masks(node, reasons: list[str]) -> None:
+    reasons.extend(f"{name}={node.kwargs[name]!r}: a mask per sample (padding), which the case has no input for"
+                   for name in PER_SAMPLE_MASKS if node.kwargs.get(name) is not None)
+
+
+def self_attention_call(node, reasons: list[str], constants) -> tuple[list, dict]:
     """`self.attn(x, x, x)` (need_weights and average_attn_weights either way: the weights,
-    `getitem 1`, are refused where used): the one input of the case's self-attention."""
+    `getitem 1`, are refused where used): the one input of the case's self-attention; an
+    `attn_mask` held by the module (and `is_causal` with it) as the layer's mask fields."""
     arguments = list(node.args[:3]) + [node.kwargs.get(name) for name in ("query", "key", "value")
                                        if name in node.kwargs]
     if len(arguments) != 3 or len({id(argument) for argument in arguments}) != 1:
         reasons.append("not called (x, x, x): cross-attention (another key or value than the query) "
                        "has no case layer")
-    reasons.extend(f"{name}={node.kwargs[name]!r}: a mask the case has no input for"
-                   for name in MASKS if name in node.kwargs and node.kwargs[name] != MASKS[name])
+    per_sample_masks(node, reasons)
     if len(node.args) > 3:
         reasons.append("masks or options given by position: give them by name")
-    return arguments[:1]
+    fields = allowed_from_mask(node.kwargs.get("attn_mask"), constants, bool(node.kwargs.get("is_causal")), reasons)
+    return arguments[:1], {"": fields}
 
 
-def block_call(node, reasons: list[str]) -> list:
-    """`self.encoder_layer(x)`: one tensor, masks left at None."""
-    reasons.extend(f"{name}={node.kwargs[name]!r}: a mask the case has no input for"
-                   for name in MASKS if name in node.kwargs and node.kwargs[name] != MASKS[name])
-    if len(node.args) != 1 or set(node.kwargs) - set(MASKS):
-        reasons.append("called with other arguments than one tensor")
-    return list(node.args[:1])
+def block_call(node, reasons: list[str], constants) -> tuple[list, dict]:
+    """`self.encoder_layer(x)`, or with `src_mask=` (and `is_causal=`) held by the module: the
+    mask of its self-attention (TransformerEncoderLayer._sa_block passes them to self_attn)."""
+    per_sample_masks(node, reasons)
+    options = {"src_mask", "src_key_padding_mask", "is_causal"}
+    if len(node.args) != 1 or set(node.kwargs) - options:
+        reasons.append("called with other arguments than one tensor and masks by name")
+    fields = allowed_from_mask(node.kwargs.get("src_mask"), constants, bool(node.kwargs.get("is_causal")), reasons)
+    return list(node.args[:1]), {"self_attn": fields}
 
 
 REGISTRY.imports.register(
@@ -282,3 +344,44 @@ def encoder_layer(m: nn.TransformerEncoderLayer, reasons: list[str]) -> list[dic
             {"name": "residual1", "type": "Add", "inputs": [INPUT, "dropout1"]}, norm("norm1", "residual1"),
             {**feed_forward[0], "inputs": ["norm1"]}, *feed_forward[1:],
             {"name": "residual2", "type": "Add", "inputs": ["norm1", "dropout2"]}, norm("norm2", "residual2")]
+
+
+# --- ScaledDotProductAttention ---------------------------------------------------------------
+
+class ScaledDotProductAttention(torch.nn.Module):
+    """torch.nn.functional.scaled_dot_product_attention as a module, on the case's
+    (batch, length, heads, head_dim) tensors: torch takes (batch, heads, length, head_dim)
+    ("(N, ..., L, E)", the heads among the leading axes), so the heads axis is moved in and
+    back out. Its boolean attn_mask has the case's meaning, True = may attend (the function's
+    documented reference in torch/nn/functional.py: `attn_bias.masked_fill_(
+    attn_mask.logical_not(), float("-inf"))`), the opposite of nn.MultiheadAttention's boolean
+    attn_mask (True = "not allowed to attend", torch/nn/modules/activation.py), so it is passed
+    as it is here. torch refuses attn_mask together with is_causal, so the causal triangle is
+    folded into the mask where both are asked for. The mask is a buffer, so it follows the
+    module to a device."""
+
+    def __init__(self, scale: float | None, causal: bool, allowed: np.ndarray | None) -> None:
+        super().__init__()
+        self.scale = scale
+        self.causal = causal and allowed is None
+        self.register_buffer("allowed", None if allowed is None else torch.from_numpy(allowed))
+
+    def forward(self, query, key, value):
+        heads_first = [t.transpose(1, 2) for t in (query, key, value)]
+        out = F.scaled_dot_product_attention(*heads_first, attn_mask=self.allowed, dropout_p=0.0,
+                                             is_causal=self.causal, scale=self.scale)
+        return out.transpose(1, 2)
+
+
+@builders.register("ScaledDotProductAttention")
+def scaled_dot_product_attention(spec, ctx) -> BuiltLayer:
+    query, key, _ = ctx.input_shapes
+    allowed = None
+    if spec.mask is not None:
+        allowed = allowed_positions(spec, query[0], key[0])
+    module = ScaledDotProductAttention(spec.scale, spec.causal, allowed)
+    return BuiltLayer(call=module, module=module,
+                      detail=f"torch.nn.functional.scaled_dot_product_attention(scale={spec.scale}, "
+                             f"is_causal={module.causal}"
+                             + (", attn_mask=bool (T, S), True = attend" if allowed is not None else "")
+                             + ") with the heads axis moved to axis 1")

@@ -61,8 +61,9 @@ def read_torch_module(file: Path, class_name: str, state_dict: Path, shapes: lis
     problems: list[ImportProblem] = []
     layers: list[dict[str, Any]] = []
     graph = not isinstance(module, nn.Sequential)
+    in_case: set[str] = set()  # buffers whose value the case holds as a layer field (an attention mask)
     if graph:
-        names, outputs = trace(module, class_name, layers, problems)
+        names, outputs = trace(module, class_name, layers, problems, in_case)
     else:
         walk(module, "", layers, problems)
         names, outputs = ["x"], [layers[-1]["name"]] if layers else []
@@ -76,7 +77,8 @@ def read_torch_module(file: Path, class_name: str, state_dict: Path, shapes: lis
 
     def write_weights(stem: Path) -> Path:
         path = stem.with_name(stem.name + ".pt")
-        torch.save(module.state_dict(), path)
+        # A mask buffer is the case's `mask` field, not a tensor of the case's model.
+        torch.save({key: value for key, value in module.state_dict().items() if key not in in_case}, path)
         return path
 
     def predict(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -125,12 +127,14 @@ def built_by_function(function: Callable, name: str) -> nn.Module:
     return module
 
 
-def trace(module: nn.Module, class_name: str, layers: list, problems: list) -> tuple[list[str], list[str]]:
+def trace(module: nn.Module, class_name: str, layers: list, problems: list,
+          in_case: set[str] | None = None) -> tuple[list[str], list[str]]:
     """Another module's forward, traced with torch.fx.symbolic_trace (torch/fx/_symbolic_trace.py:
     each submodule call, function and method call becomes a graph node) into graph-form case
     nodes: a submodule through its class's translation (named by its path, as in the state_dict; a
     second call is a Reuse node), a function or method through its target's. Returns the input
-    names (the forward's parameters) and the output node names."""
+    names (the forward's parameters) and the output node names; `in_case` receives the names of
+    the buffers a call translation read into a layer's fields (an attention mask)."""
     from torch import fx
 
     try:
@@ -147,6 +151,8 @@ def trace(module: nn.Module, class_name: str, layers: list, problems: list) -> t
     finals: dict[Any, tuple] = {}  # that tuple's [1] and what indexes it: (case layer, state or None)
     blocks: set[str] = set()  # modules translated into several layers
     order = AxisOrder(problems)
+    constants = ModuleConstants(module)
+    attributes: list = []  # get_attr nodes, refused unless a call translation read them
 
     def unique(name: str) -> str:
         candidate, count = name, 1
@@ -164,8 +170,9 @@ def trace(module: nn.Module, class_name: str, layers: list, problems: list) -> t
             child = module.get_submodule(node.target)
             about = REGISTRY.imports.about.get(type(child), {})
             reasons: list[str] = []
+            fields: dict[str, dict] = {}
             if "call" in about:  # a module called with more than its tensor (nn.MultiheadAttention)
-                arguments = about["call"](node, reasons)
+                arguments, fields = about["call"](node, reasons, constants)
             else:
                 arguments = tensors
                 if len(tensors) != len(node.args) or node.kwargs:
@@ -186,6 +193,7 @@ def trace(module: nn.Module, class_name: str, layers: list, problems: list) -> t
             if translator is None:
                 reasons.append("the importer has no translation for this module class")
             problems.extend(ImportProblem(node.target, type(child).__name__, reason) for reason in reasons)
+            spec = with_call_fields(spec, fields)
             if isinstance(spec, list):  # a block of several layers (nn.TransformerEncoderLayer)
                 block = expand_block(node.target, spec, sources)
                 taken.update(layer["name"] for layer in block)
@@ -226,10 +234,50 @@ def trace(module: nn.Module, class_name: str, layers: list, problems: list) -> t
                     order.check_output(item, names[item])
                 else:
                     problems.append(ImportProblem(class_name, "output", f"returns {item!r}, not a tensor"))
-        else:  # get_attr: a parameter or buffer used directly in forward
-            problems.append(ImportProblem(str(node.target), node.op, "a tensor attribute used directly in forward; "
-                                          "the case's layers own their parameters"))
+        else:  # get_attr: a parameter or buffer used directly in forward (unless a call reads it, below)
+            attributes.append(node)
+    problems.extend(ImportProblem(str(node.target), node.op, "a tensor attribute used directly in forward; "
+                                  "the case's layers own their parameters")
+                    for node in attributes if node not in constants.read)
+    if in_case is not None:
+        in_case.update(str(node.target) for node in constants.read)
     return inputs, outputs
+
+
+class ModuleConstants:
+    """The values of a traced forward's get_attr nodes (a buffer or a tensor attribute of the
+    module), for a call translation that accepts a constant argument (an attention mask held as
+    a buffer); every one read is remembered, so that it is not also refused as a tensor
+    attribute used directly in forward."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+        self.read: set = set()
+
+    def __call__(self, argument):
+        """The tensor of a get_attr node; a Python literal as it is; None for any other node
+        (a tensor computed in forward is not a constant of the module)."""
+        from torch import fx
+
+        if not isinstance(argument, fx.Node):
+            return argument
+        if argument.op != "get_attr":
+            return None
+        self.read.add(argument)
+        value = self.module
+        for part in str(argument.target).split("."):
+            value = getattr(value, part)
+        return value
+
+
+def with_call_fields(spec, fields: dict[str, dict]):
+    """A call translation's fields (a mask given at the call) on the module's layer (key ""),
+    or on the named layers of its block."""
+    if not fields:
+        return spec
+    if isinstance(spec, list):
+        return [{**layer, **fields.get(layer["name"], {})} for layer in spec]
+    return {**spec, **fields.get("", {})}
 
 
 def expand_block(path: str, spec: list[dict], sources: list[str]) -> list[dict]:

@@ -2,10 +2,12 @@
 nn.MaxPool*/AvgPool*/AdaptiveAvgPool*/AdaptiveMaxPool* and F.adaptive_*_pool*.
 
 * Max: nn.MaxPool1d/2d pads with -inf itself (torch/nn/modules/pooling.py) and takes
-  ceil_mode, whose rule the reference follows (harness/reference/layers/windows.py `ceil_mode_extra`).
+  dilation and ceil_mode, whose rule the reference follows (harness/reference/layers/windows.py `ceil_mode_extra`).
   Asymmetric padding, or more than half the window (aten/src/ATen/native/Pool.h
-  `pooling_output_shape`: "pad should be at most half of effective kernel size"), is F.pad with
-  -inf first and the whole padding (ceil_mode's cells included) explicit.
+  `pooling_output_shape`: "pad should be at most half of effective kernel size"; with dilation
+  it is half the window, not its extent: MaxPool2d(3, padding=2, dilation=2) raises "pad should
+  be smaller than or equal to half of kernel size", found by running it), is F.pad with -inf
+  first and the whole padding (ceil_mode's cells included) explicit.
 * Average: nn.AvgPool1d/2d with count_include_pad as the case says: False divides by the real
   cells only (TF's rule), True by the window clipped to the padded input (not ceil_mode's
   cells), the reference's two divisors. Where the padding cannot be native, the F.pad'ed input's
@@ -51,7 +53,8 @@ def native_layout(spec, ctx, pad_value: float) -> tuple[Layout, bool]:
 @builders.register("MaxPooling1D", "MaxPooling2D", "MaxPooling3D")
 def max_pooling(spec, ctx) -> BuiltLayer:
     layout, ceil_mode = native_layout(spec, ctx, -float("inf"))
-    module = MAX_POOL[spec.rank](spec.window, stride=spec.stride, padding=layout.native_pads, ceil_mode=ceil_mode)
+    module = MAX_POOL[spec.rank](spec.window, stride=spec.stride, padding=layout.native_pads, dilation=spec.dilation,
+                                 ceil_mode=ceil_mode)
     implementation, detail = describe(f"torch.nn.{type(module).__name__}(ceil_mode={ceil_mode}) (pads with -inf)",
                                       layout)
     return BuiltLayer(call=lambda x: layout.leave(module(layout.enter(x))), implementation=implementation,
@@ -110,8 +113,6 @@ def adaptive_pooling(spec, ctx) -> BuiltLayer:
 
 def windowed(kind: str) -> Callable:  # torch/nn/modules/pooling.py
     def translate(m, reasons) -> dict:
-        if getattr(m, "dilation", 1) not in (1, (1, 1)):
-            reasons.append(f"dilation={m.dilation!r}: the case's poolings are not dilated")
         if getattr(m, "divisor_override", None) is not None:
             reasons.append(f"divisor_override={m.divisor_override}: the case divides by the window's count")
         if getattr(m, "return_indices", False):
@@ -122,6 +123,8 @@ def windowed(kind: str) -> Callable:  # torch/nn/modules/pooling.py
                 "padding": read.padding(m, reasons), "data_format": "channels_first"}
         if m.ceil_mode:
             spec["ceil_mode"] = True
+        if kind == "Max" and set(read.pair(m.dilation)) != {1}:  # AvgPool has no dilation
+            spec["dilation_rate"] = read.option(m.dilation)
         if kind == "Average":  # torch's default counts the padding; TF's (the case's) does not
             spec["count_include_pad"] = bool(m.count_include_pad)
         return spec

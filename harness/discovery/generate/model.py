@@ -74,6 +74,12 @@ class DrawnModel:
         return {"sequential": [{k: v for k, v in layer.config.items() if k != "inputs"} for layer in self.layers]}
 
 
+def copies(kind: str) -> int:
+    """How many times a kind of fixed arity reads its one source tensor: 1, or 3 for
+    ScaledDotProductAttention, drawn as self-attention (query = key = value)."""
+    return LAYERS[kind].arity or 1
+
+
 def fit_layer(kind: str, input_shapes: list[tuple[int, ...]], context: DrawContext,
               rng: np.random.Generator, limit: int, tries: int = TRIES) -> tuple[dict, LayerSpec, tuple] | None:
     """Options for `kind` that fit these input shapes, with the spec and its output shape."""
@@ -145,7 +151,7 @@ class ModelDrawer:
             shape = self.coincide(shape)
             if focus == REUSE or LAYERS[focus].arity is None:
                 return Tensor("x", shape)
-            fitted = fit_layer(focus, [shape], self.context, self.rng, limit, tries=3)
+            fitted = fit_layer(focus, [shape] * copies(focus), self.context, self.rng, limit, tries=3)
             if fitted is not None:
                 return Tensor("x", shape, integer=reads_indices(focus))
         raise Rejected(f"no input shape of rank 1 to {highest} fits {focus}")
@@ -187,14 +193,16 @@ class ModelDrawer:
         source = self.pick_source(model, kind)
         if source is None:
             return False
-        fitted = fit_layer(kind, [source.shape], self.context, self.rng, self.distribution.max_elements)
+        fitted = fit_layer(kind, [source.shape] * copies(kind), self.context, self.rng,
+                           self.distribution.max_elements)
         if fitted is None:
             return False
         config, spec, output = fitted
         if keep_fitting is not None and keep_fitting != REUSE and LAYERS[keep_fitting].arity is not None:
-            if fit_layer(keep_fitting, [output], self.context, self.rng, self.distribution.max_elements) is None:
+            if fit_layer(keep_fitting, [output] * copies(keep_fitting), self.context, self.rng,
+                         self.distribution.max_elements) is None:
                 return False
-        self.append(model, config, spec, [source], output)
+        self.append(model, config, spec, [source] * copies(kind), output)
         return True
 
     def pick_source(self, model: DrawnModel, kind: str) -> Tensor | None:

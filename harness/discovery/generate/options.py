@@ -247,6 +247,20 @@ def coinciding_lengths(context: DrawContext) -> list[int]:
     return sorted({n for n in shape if 1 < n <= context.max_units})
 
 
+@rule("mask")
+def _attention_mask(info, context, rng):
+    """An attention mask (True = may attend) of (query length, key length): the first input's
+    first axis by the last input's (MultiHeadAttention's one input; ScaledDotProductAttention's
+    query and value), with one True per row at least, so that no query position is left with
+    nothing to attend to (the reference refuses that: the frameworks disagree there)."""
+    if not context.input_shapes or any(not shape for shape in context.input_shapes):
+        return OMIT
+    rows, columns = context.input_shapes[0][0], context.input_shapes[-1][0]
+    mask = rng.random((rows, columns)) < 0.6
+    mask[np.arange(rows), rng.integers(0, columns, size=rows)] = True
+    return mask.tolist()
+
+
 @rule("depth_multiplier")
 def _depth_multiplier(info, context, rng):
     return int(rng.integers(1, 4))

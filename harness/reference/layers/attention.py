@@ -1,4 +1,6 @@
-"""MultiHeadAttention: scaled dot-product attention over several heads, with its projections.
+"""MultiHeadAttention (scaled dot-product attention over several heads, with its projections) and
+ScaledDotProductAttention (the attention alone, on given queries, keys and values), with their
+masks (True = may attend).
 
 Canonical layout (Keras 3's keras.layers.MultiHeadAttention, keras/src/layers/attention/
 multi_head_attention.py: `build` makes four EinsumDense sublayers through
@@ -29,9 +31,59 @@ from harness.reference.layers.base import LAYERS, LayerSpec, ReferenceLayer
 PROJECTIONS = ("query", "key", "value")
 
 
-def causal_mask(length: int) -> np.ndarray:
-    """True where query position l may attend to key position s (s <= l)."""
-    return np.tril(np.ones((length, length), dtype=bool))
+def causal_mask(length: int, key_length: int | None = None) -> np.ndarray:
+    """True where query position l may attend to key position s (s <= l). Aligned at the top
+    left where the key is longer or shorter, as both frameworks do: Keras'
+    `tf.linalg.band_part(ones((T, S)), -1, 0)` (keras/src/backend/tensorflow/nn.py
+    `_apply_masks`) and torch's `ones(L, S).tril(diagonal=0)` (the documented reference of
+    torch.nn.functional.scaled_dot_product_attention)."""
+    return np.tril(np.ones((length, length if key_length is None else key_length), dtype=bool))
+
+
+def allowed_positions(spec, length: int, key_length: int) -> np.ndarray | None:
+    """The (length, key_length) matrix of what each query position may attend to, True = may
+    attend (Keras' convention; torch's boolean attn_mask is its negation): the causal triangle
+    and the case's fixed `mask` together (both must allow). None where nothing is masked."""
+    allowed = None
+    if spec.causal:
+        allowed = causal_mask(length, key_length)
+    if spec.mask is not None:
+        fixed = np.asarray(spec.mask, dtype=bool)
+        allowed = fixed if allowed is None else allowed & fixed
+    return allowed
+
+
+FULLY_MASKED = ("the frameworks disagree on a query position that may attend to nothing: Keras fills "
+                "masked scores with a large negative number (keras/src/backend/tensorflow/nn.py "
+                "`_apply_masks`, `_get_large_negative`; MultiHeadAttention's Softmax layer adds "
+                "-1e9 likewise), so the softmax averages every value, while torch (2.13, measured) returns zeros "
+                "there (torch.nn.functional.scaled_dot_product_attention and "
+                "multi_head_attention_forward); give every row of the mask at least one True")
+
+
+def check_mask(spec, length: int, key_length: int, kind: str) -> None:
+    """A fixed mask of the right shape and no fully masked row (FULLY_MASKED): raise
+    ValueError, which the case loader reports with the layer's name."""
+    if spec.mask is None:
+        return
+    shape = np.shape(np.asarray(spec.mask, dtype=bool))
+    if shape != (length, key_length):
+        raise ValueError(f"{kind} mask is {list(shape)}: it needs one row per query position and one "
+                         f"column per key position, [{length}, {key_length}] here")
+    allowed = allowed_positions(spec, length, key_length)
+    empty = [int(row) for row in np.flatnonzero(~allowed.any(axis=-1))]
+    if empty:
+        raise ValueError(f"{kind} mask leaves query positions {empty} nothing to attend to"
+                         f"{' (with the causal triangle)' if spec.causal else ''}: {FULLY_MASKED}")
+
+
+def masked_softmax(scores: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+    """softmax over the last axis, masked entries exactly 0 (-inf before the exponential)."""
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
+    scores = scores - scores.max(axis=-1, keepdims=True)
+    weights = np.exp(scores)
+    return weights / weights.sum(axis=-1, keepdims=True)
 
 
 class MultiHeadAttentionReference(ReferenceLayer):
@@ -49,12 +101,7 @@ class MultiHeadAttentionReference(ReferenceLayer):
         self.q, self.k, self.v = projected["query"], projected["key"], projected["value"]
         self.scale = 1.0 / math.sqrt(spec.key_dim)
         scores = np.einsum("bsnh,blnh->bnls", self.k, self.q) * self.scale
-        if spec.causal:
-            allowed = causal_mask(x.shape[1])
-            scores = np.where(allowed, scores, -np.inf)
-        scores = scores - scores.max(axis=-1, keepdims=True)
-        weights = np.exp(scores)
-        self.a = weights / weights.sum(axis=-1, keepdims=True)
+        self.a = masked_softmax(scores, allowed_positions(spec, x.shape[1], x.shape[1]))
         self.o = np.einsum("bnls,bsnh->blnh", self.a, self.v)
         y = np.einsum("blnh,nhd->bld", self.o, p["output_kernel"])
         if spec.use_bias:
@@ -82,12 +129,19 @@ class MultiHeadAttentionReference(ReferenceLayer):
         return (dx,)
 
 
+MASK_DESCRIPTION = ("a fixed attention mask, one row per query position and one column per key position; "
+                    "True = may attend (Keras' attention_mask / mask convention; torch's boolean "
+                    "attn_mask means the opposite, and the torch adapter negates it); combined with "
+                    "`causal` (both must allow); every row needs a True")
+
+
 @LAYERS.register
 class MultiHeadAttention(LayerSpec):
     """Self-attention (query = key = value = the one input, shaped (length, d_model)):
 
         Q = x Wq + bq, K = x Wk + bk, V = x Wv + bv        per head n: (length, key_dim)
-        A = softmax(Q K^T / sqrt(key_dim))                  over key positions, causal: s <= l only
+        A = softmax(Q K^T / sqrt(key_dim))                  over key positions, causal: s <= l only,
+                                                            mask: where mask[l, s] (True = may attend)
         y = sum_n (A V)_n Wo_n + bo                         (length, d_model)
 
     V and the output kernel have value_dim per head (Keras' value_dim; key_dim when left out).
@@ -110,6 +164,7 @@ class MultiHeadAttention(LayerSpec):
                                                      "torch's bias)")
     causal: bool = Field(default=False, description="causal masking: position l attends to positions <= l "
                                                     "(Keras' use_causal_mask, torch's is_causal/attn_mask)")
+    mask: list[list[bool]] | None = Field(default=None, description=MASK_DESCRIPTION)
 
     reference = MultiHeadAttentionReference
 
@@ -117,6 +172,7 @@ class MultiHeadAttention(LayerSpec):
         (shape,) = input_shapes
         if len(shape) != 2:
             raise ValueError(f"MultiHeadAttention needs (length, d_model) inputs, got {list(shape)}")
+        check_mask(self, shape[0], shape[0], "MultiHeadAttention")
         return shape
 
     def parameter_shapes(self, input_shapes):
@@ -141,3 +197,74 @@ class MultiHeadAttention(LayerSpec):
         initializers = {f"{name}_kernel": "glorot_uniform" for name in (*PROJECTIONS, "output")}
         initializers.update({f"{name}_bias": "zeros" for name in (*PROJECTIONS, "output")})
         return initializers
+
+
+class ScaledDotProductAttentionReference(ReferenceLayer):
+    """Three inputs q (b, T, n, h), k and v (b, S, n, h); the heads axis is carried through."""
+
+    def forward(self, q, k, v):
+        spec = self.spec
+        self.q, self.k, self.v = q, k, v
+        self.scale = spec.effective_scale(q.shape[-1])
+        scores = np.einsum("btnh,bsnh->bnts", q, k) * self.scale
+        self.a = masked_softmax(scores, allowed_positions(spec, q.shape[1], k.shape[1]))
+        return np.einsum("bnts,bsnh->btnh", self.a, v)
+
+    def backward(self, dy):
+        da = np.einsum("btnh,bsnh->bnts", dy, self.v)
+        dv = np.einsum("bnts,btnh->bsnh", self.a, dy)
+        # Softmax backward; masked entries have a = 0, so their score gradient is 0.
+        ds = self.a * (da - (da * self.a).sum(axis=-1, keepdims=True))
+        dq = self.scale * np.einsum("bnts,bsnh->btnh", ds, self.k)
+        dk = self.scale * np.einsum("bnts,btnh->bsnh", ds, self.q)
+        return dq, dk, dv
+
+
+@LAYERS.register
+class ScaledDotProductAttention(LayerSpec):
+    """Attention without projections, on three inputs (graph form: `inputs: [query, key, value]`),
+    each shaped (length, heads, head_dim) as keras.ops.dot_product_attention takes them
+    ((B, T, N, H) with the batch; torch's F.scaled_dot_product_attention takes (B, N, T, H), and
+    its adapter moves the heads axis):
+
+        A = softmax(Q K^T * scale)      per head, over key positions; masked positions get 0
+        y = A V                         (length of the query, heads, head_dim)
+
+    scale defaults to 1 / sqrt(head_dim) (both frameworks' default). The key and value have
+    one length S (may differ from the query's T); `causal` lets query position t attend to key
+    positions s <= t (top-left aligned where T != S); `mask` (T, S), True = may attend, is
+    combined with it. No parameters.
+    """
+
+    not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
+        ("*", "importable"): "no import translation written for it yet (keras.ops.dot_product_attention "
+                             "is an op, not a layer; torch's F.scaled_dot_product_attention is a function)",
+        ("*", "reproducer"): "no reproducer template written for it yet",
+    }
+
+    type: Literal["ScaledDotProductAttention"]
+    scale: float | None = Field(default=None, gt=0, description="multiplies the scores; default 1 / sqrt(head_dim)")
+    causal: bool = Field(default=False, description="query position t attends to key positions s <= t "
+                                                    "(Keras' is_causal, torch's is_causal)")
+    mask: list[list[bool]] | None = Field(default=None, description=MASK_DESCRIPTION)
+
+    arity = 3
+    reference = ScaledDotProductAttentionReference
+
+    def effective_scale(self, head_dim: int) -> float:
+        return 1.0 / math.sqrt(head_dim) if self.scale is None else self.scale
+
+    def output_shape(self, input_shapes):
+        if len(input_shapes) != 3:
+            raise ValueError(f"ScaledDotProductAttention reads three inputs (query, key, value), got "
+                             f"{len(input_shapes)}")
+        query, key, value = (tuple(shape) for shape in input_shapes)
+        if any(len(shape) != 3 for shape in (query, key, value)):
+            raise ValueError(f"ScaledDotProductAttention needs (length, heads, head_dim) inputs, got "
+                             f"{[list(s) for s in input_shapes]}")
+        if key != value or query[1:] != key[1:]:
+            raise ValueError(f"ScaledDotProductAttention needs a key and value of one shape and a query with "
+                             f"their heads and head_dim (keras.ops.dot_product_attention's rule), got query "
+                             f"{list(query)}, key {list(key)}, value {list(value)}")
+        check_mask(self, query[0], key[0], "ScaledDotProductAttention")
+        return query

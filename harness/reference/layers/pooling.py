@@ -47,9 +47,9 @@ class PoolingSpec(WindowedSpec):
             raise ValueError("ceil_mode needs padding 'valid' or explicit amounts: 'same' already covers every cell")
         if not isinstance(self.padding, str):
             amounts = win.explicit_amounts(self.padding, self.rank)
-            if any(max(pair) >= k for pair, k in zip(amounts, self.window)):
-                raise ValueError(f"padding {self.padding} is not smaller than pool_size {list(self.window)} on "
-                                 "every side: a window of padding alone has no value")
+            if any(max(pair) >= k for pair, k in zip(amounts, self.extent)):
+                raise ValueError(f"padding {self.padding} is not smaller than the window's extent {list(self.extent)} "
+                                 "(pool_size, dilated) on every side: a window of padding alone has no value")
         return self
 
     @property
@@ -64,6 +64,11 @@ class PoolingSpec(WindowedSpec):
     def dilation(self) -> tuple[int, ...]:
         return (1,) * self.rank
 
+    @property
+    def extent(self) -> tuple[int, ...]:
+        """Cells a window spans per axis: (k - 1) d + 1 (the window itself without dilation)."""
+        return tuple((k - 1) * d + 1 for k, d in zip(self.window, self.dilation))
+
     def explicit_paddings(self, spatial: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
         """(before, after) per axis by the `padding` field alone, without ceil_mode's cells."""
         return win.padding_amounts(spatial, self.window, self.stride, self.dilation, self.padding)
@@ -73,7 +78,7 @@ class PoolingSpec(WindowedSpec):
         if not self.ceil_mode:
             return (0,) * self.rank
         return tuple(win.ceil_mode_extra(n, k, s, pads) for n, k, s, pads
-                     in zip(spatial, self.window, self.stride, self.explicit_paddings(spatial)))
+                     in zip(spatial, self.extent, self.stride, self.explicit_paddings(spatial)))
 
     def paddings(self, spatial: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
         """Everything the input is padded with: the explicit amounts and ceil_mode's cells."""
@@ -150,9 +155,26 @@ class AveragePoolingReference(PoolingReference):
 
 
 class MaxPoolingSpec(PoolingSpec):
-    """y = the maximum of each window; 'same' pads with -inf (never chosen)."""
+    """y = the maximum of each window; 'same' pads with -inf (never chosen).
+
+    `dilation_rate` d spaces a window's cells d apart (torch's MaxPool1d/2d/3d `dilation`): a
+    window of k cells spans (k - 1) d + 1, which 'same', explicit padding and ceil_mode count
+    as torch does (aten/src/ATen/native/Pool.h `pooling_output_shape_pad_lr`, with
+    `dilation * (kernelSize - 1) + 1`). Keras' MaxPooling and chainer's max_pooling_nd have no
+    dilation (their adapters compose it)."""
+
+    dilation_rate: Sizes = Field(default=1, description="spacing of a window's cells (torch's dilation)")
 
     reference = MaxPoolingReference
+
+    @model_validator(mode="after")
+    def _dilation_per_axis(self):
+        self._check_sizes(dilation_rate=self.dilation_rate)
+        return self
+
+    @property
+    def dilation(self) -> tuple[int, ...]:
+        return as_tuple(self.dilation_rate, self.rank)
 
 
 class AveragePoolingSpec(PoolingSpec):
