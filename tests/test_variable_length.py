@@ -82,6 +82,7 @@ def test_without_return_sequences_the_state_after_each_samples_own_last_step():
     (lambda d: d["model"]["nodes"][0]["layer"].update(go_backwards=True), "go_backwards with padded sequences"),
     (lambda d: d["inputs"]["lengths"].update(shape=[2], data={"values": [[1, 1]] * 3}), "one integer per sample"),
     (lambda d: d["model"]["nodes"][0].pop("padded_output"), "padded_output"),
+    (lambda d: d["model"]["nodes"][0]["layer"].update(return_state=True), "return_state inside VariableLength"),
 ])
 def test_what_it_cannot_take_is_a_case_error(change, said):
     data = case_data({"type": "SimpleRNN", "units": UNITS, "return_sequences": True})

@@ -129,12 +129,16 @@ class PeepholeLSTM(LSTM):
 
     @model_validator(mode="after")
     def no_states_in_or_out(self):
-        """Initial states as inputs and final states as outputs are LSTM's (added beside this
-        kind); no adapter here builds them for the peephole cell yet."""
+        """Initial states as inputs, final states as outputs and chainer_link are LSTM's
+        fields; no adapter here builds the states for the peephole cell yet, and its chainer
+        link is its own."""
         for field in ("initial_state", "return_state"):
             if getattr(self, field, False):
                 raise ValueError(f"PeepholeLSTM does not take {field} yet: its cell starts from zero "
                                  f"states and outputs h only")
+        if getattr(self, "chainer_link", "StatelessLSTM") != "StatelessLSTM":
+            raise ValueError("PeepholeLSTM's chainer link is L.StatefulPeepholeLSTM; chainer_link names "
+                             "the plain LSTM's links: leave it out")
         return self
 
     def parameter_shapes(self, input_shapes):

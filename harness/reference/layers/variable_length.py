@@ -112,6 +112,10 @@ class VariableLength(LayerSpec):
     @field_validator("layer")
     @classmethod
     def forwards_only(cls, layer):
+        for field in ("initial_state", "return_state"):
+            if getattr(layer, field, False):
+                raise ValueError(f"{field} inside VariableLength is not supported yet: the wrapped layer "
+                                 f"starts from zero states and outputs its sequence or last state")
         if layer.go_backwards:
             raise ValueError("go_backwards with padded sequences differs between frameworks (Keras reverses the "
                              "padded sequence and its mask, so the padding comes first; torch's packed sequences "
