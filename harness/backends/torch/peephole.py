@@ -51,8 +51,7 @@ def peephole_lstm(spec, ctx) -> BuiltLayer:
         return gate(zo + F.linear(c, module.peephole_o)) * act(c), c  # o peeps at the new c
 
     def call(x):
-        return unroll(step, F.linear(x, module.weight_ih_l0, module.bias_ih_l0), u,
-                      spec.return_sequences, cell_state=True)
+        return unroll(step, F.linear(x, module.weight_ih_l0, module.bias_ih_l0), spec, cell_state=True)
 
     return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=module,
                       detail=f"peephole LSTM cell from F.linear and activations ({described}) on parameters "
