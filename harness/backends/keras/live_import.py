@@ -197,7 +197,7 @@ class GraphWalk:
         if owner is None or constant.ndim != 2:
             return None
         for sub in owner._flatten_layers(include_self=False):
-            if isinstance(sub, keras.layers.Embedding) and sub.input_dim >= constant.shape[0]:
+            if isinstance(sub, keras.layers.Embedding) and sub.built and sub.input_dim >= constant.shape[0]:
                 rows = np.asarray(sub.embeddings)[: constant.shape[0]]
                 if rows.shape == constant.shape and np.array_equal(rows, constant):
                     return sub

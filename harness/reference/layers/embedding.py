@@ -93,8 +93,8 @@ class PositionEmbedding(LayerSpec):
 
     not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
         ("*", "reproducer"): "no reproducer template written for it yet",
-        ("*", "importable"): "no framework has a native layer that adds a position table; the Keras "
-                             "importer recognises it inside a subclassed layer only",
+        ("*", "importable"): "no framework has a layer class that adds a position table; the in-memory Keras "
+                             "importer (import_keras_object) recognises one inside a subclassed layer",
     }
 
     type: Literal["PositionEmbedding"]
