@@ -84,3 +84,30 @@ def test_a_constant_that_is_no_embedding_table_is_refused(keras, tmp_path):
     weights = np.load(tmp_path / "good.npz")
     table = [key for key in weights.files if key.endswith("/embeddings")]
     assert len(table) == 1 and weights[table[0]].shape == (7, 8)
+
+
+def test_the_command_line_imports_a_builder_function(keras, tmp_path, capsys):
+    """`python -m harness import keras:module.py:build_model`: the function's model as an object;
+    a function returning no keras.Model is a user error naming what it returned."""
+    from harness.entry.cli import main
+
+    (tmp_path / "nets.py").write_text(
+        "import keras\n"
+        "class Scale(keras.layers.Layer):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.dense = keras.layers.Dense(3)\n"
+        "    def call(self, x):\n"
+        "        return x + self.dense(x)\n"
+        "def build_model():\n"
+        "    inputs = keras.Input((3,))\n"
+        "    return keras.Model(inputs, keras.layers.Dense(2)(Scale()(inputs)))\n"
+        "def not_a_model():\n"
+        "    return 3\n")
+    out = tmp_path / "cases" / "scale.yaml"
+    assert main(["import", f"keras:{tmp_path / 'nets.py'}:build_model", "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    assert [case.graph.layers[node.layer].type for node in case.graph.nodes] == ["Dense", "Add", "Dense"]
+    assert main(["import", f"keras:{tmp_path / 'nets.py'}:not_a_model", "--out", str(tmp_path / "x.yaml")]) != 0
+    captured = capsys.readouterr()
+    assert "not_a_model() returned int, not a keras.Model" in captured.out + captured.err

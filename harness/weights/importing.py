@@ -74,6 +74,12 @@ class ImportResult:
 def read_model(model: str, *, state_dict: str | None, input_shapes: list[str] | None) -> ImportedModel:
     """The framework's importer for `model`: a `.keras` file, or a `module.py:Class` with its
     weights: a torch state_dict, or (an `.npz`) a chainer save_npz file."""
+    if model.startswith("keras:"):  # keras:module.py:build_model, a Keras model object
+        framework_backend("keras")
+        from harness.backends.keras.live_import import read_keras_builder  # lazy: keeps keras optional
+
+        file, _, name = model[len("keras:"):].rpartition(":")
+        return read_keras_builder(Path(file), name, parse_shapes(input_shapes) if input_shapes else None)
     if model.endswith(".keras"):
         framework_backend("keras")
         from harness.backends.keras.importer import read_keras_model  # lazy: keeps keras optional

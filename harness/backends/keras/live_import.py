@@ -26,6 +26,8 @@ ImportProblem naming the layer it sits in.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,28 @@ from harness.backends.keras.importer import recorded_default
 from harness.backends.keras.registry import IMPORT_TRANSLATIONS as imports
 from harness.backends.keras.translation import translate
 from harness.case.imported_model import ImportedModel, ImportProblem, fixed_input_shapes
+from harness.common.errors import CaseError
+
+
+def read_keras_builder(file: Path, name: str, input_shapes: list[tuple[int, ...]] | None = None) -> ImportedModel:
+    """`python -m harness import keras:module.py:build_model`: the module file run, `name` called
+    without arguments (a function or a Model class), the keras.Model it returns imported as an
+    object. The weights are what that model holds: load trained ones inside the function."""
+    if not file.is_file():
+        raise CaseError(f"no module file {file}", field="MODEL", expected="keras:path/to/module.py:build_model")
+    spec = importlib.util.spec_from_file_location(f"harness_import_{file.stem}", file)
+    source = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = source  # classes defined there are looked up by module name
+    spec.loader.exec_module(source)
+    builder = getattr(source, name, None)
+    if not callable(builder):
+        raise CaseError(f"{file} has no function or class {name!r}", field="MODEL",
+                        expected="keras:path/to/module.py:build_model, build_model() returning a keras.Model")
+    model = builder()
+    if not isinstance(model, keras.Model):
+        raise CaseError(f"{name}() returned {type(model).__name__}, not a keras.Model", field="MODEL",
+                        expected="a function or class returning a built keras.Model")
+    return read_keras_object(model, input_shapes)
 
 
 def read_keras_object(model, input_shapes: list[tuple[int, ...]] | None = None) -> ImportedModel:
