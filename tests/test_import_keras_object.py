@@ -62,6 +62,7 @@ def test_an_op_other_than_plus_is_refused_naming_it(keras, tmp_path):
     result = import_keras_object(model, tmp_path / "block.yaml")
     (problem,) = result.problems
     assert problem.type == "Multiply" and "translates the ops `+` only" in problem.reason, problem
+    assert "inside block" in problem.reason, problem  # the subclassed layer it sits in
     assert not (tmp_path / "block.yaml").exists()
 
 

@@ -110,6 +110,7 @@ class GraphWalk:
         self.taken: set[str] = set()
         self.kept: list[Any] = []  # tensors made by expansions, alive while their ids are keys
         self.owners: dict[str, Any] = {}  # expanded layer's name -> the layer (position_table's search)
+        self.expanding: list[str] = []  # the expanded layers whose call is being walked, innermost last
 
     def value(self, tensor, within: str) -> str:
         """The node that computes `tensor`; `within`: the layer it was met in (for problems)."""
@@ -126,6 +127,7 @@ class GraphWalk:
 
     def application(self, operation, node, within: str) -> str:
         kind = type(operation).__name__
+        within = self.expanding[-1] if self.expanding else within
         args, kwargs = node.arguments.args, node.arguments.kwargs
         if isinstance(operation, keras.layers.Layer) and imports.get(kind) is not None:
             return self.layer(operation, args, kwargs)
@@ -176,6 +178,9 @@ class GraphWalk:
     def expand(self, layer, args, kwargs) -> str:
         """The layer's own `call` on the tensors it was called with, recorded as new nodes."""
         call_kwargs = {key: value for key, value in kwargs.items() if not recorded_default(key, value)}
+        for tensor in keras.tree.flatten(args):  # the outer graph first: the walk below stays inside the call
+            if isinstance(tensor, keras.KerasTensor):
+                self.value(tensor, layer.name)
         self.owners[layer.name] = layer
         try:
             result = layer.call(*args, **call_kwargs)
@@ -184,12 +189,15 @@ class GraphWalk:
                                                f"its call could not run on symbolic tensors: {exc}"))
             return self.fresh(layer.name)
         if not isinstance(result, keras.KerasTensor):
-            self.problems.append(ImportProblem(layer.name, type(layer).__name__,
-                                               "its call returns no single tensor; the harness's layers have one output"))
+            self.problems.append(ImportProblem(layer.name, type(layer).__name__, "its call returns no single "
+                                               "tensor; the harness's layers have one output"))
             return self.fresh(layer.name)
         self.kept.append(result)
-        self.owners[layer.name] = layer
-        return self.value(result, layer.name)
+        self.expanding.append(layer.name)
+        try:
+            return self.value(result, layer.name)
+        finally:
+            self.expanding.pop()
 
     def add(self, operation, args, within: str) -> str:
         tensors = [a for a in args if isinstance(a, keras.KerasTensor)]
