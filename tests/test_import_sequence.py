@@ -60,6 +60,40 @@ def test_a_call_argument_the_user_gave_is_still_refused(tmp_path, capsys):
     assert not out.exists()
 
 
+def keras_encoder_decoder(path):
+    """keras.io's seq2seq shape in small: an encoder LSTM from given states, return_state, its
+    [h, c] the decoder's initial_state; a GRU's state read too."""
+    from harness.backends.keras._import import keras
+
+    keras.utils.set_random_seed(9)
+    layers = keras.layers
+    x, y = keras.Input((5, 3), name="x"), keras.Input((4, 3), name="y")
+    h0, c0 = keras.Input((4,), name="h0"), keras.Input((4,), name="c0")
+    _, h, c = layers.LSTM(4, return_state=True, name="enc")(x, initial_state=[h0, c0])
+    sequence = layers.LSTM(4, return_sequences=True, name="dec")(y, initial_state=[h, c])
+    _, g = layers.GRU(4, return_state=True, name="gru")(sequence)
+    out = layers.Dense(2, name="head")(layers.Concatenate(name="cat")([g, c]))
+    model = keras.Model([x, y, h0, c0], [out, h])
+    model.save(path)
+    return model
+
+
+def test_functional_initial_state_and_return_state_import(tmp_path):
+    backend_or_skip("keras")
+    model = keras_encoder_decoder(tmp_path / "seq2seq.keras")
+    out = tmp_path / "seq2seq.yaml"
+    assert main(["import", str(tmp_path / "seq2seq.keras"), "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    assert case.graph.node("dec").inputs == ["y", "enc.h", "enc.c"]
+    assert case.graph.node("cat").inputs == ["gru.h", "enc.c"] and case.graph.outputs == ["head", "enc.h"]
+    inputs = case.dataset.inputs
+    expected = model([inputs[name] for name in ("x", "y", "h0", "c0")])
+    result = run_reference(case, train=False)
+    for name, value in zip(case.graph.outputs, expected):
+        np.testing.assert_allclose(result.outputs[name], np.asarray(value), rtol=RTOL, atol=ATOL)
+    passes_everywhere(case)
+
+
 def keras_ticket_model(path):
     """keras.io's multi-input, multi-output ticket model (fixed lengths: variable-length inputs
     are another matter), outputs as a dict; one key differs from its layer's name."""
@@ -203,6 +237,29 @@ TORCH_TEXT = textwrap.dedent('''
         def forward(self, x):
             out, (h, c) = self.lstm(x)
             return h[-1]
+
+
+    class FinalStates(nn.Module):  # h_n and c_n of a one-direction LSTM, GRU's h_n into it
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(3, 4, batch_first=True)
+            self.gru = nn.GRU(3, 4, batch_first=True)
+            self.head = nn.Linear(12, 2)
+
+        def forward(self, x):
+            _, (h, c) = self.lstm(x)
+            _, g = self.gru(x)
+            return self.head(torch.cat([h[-1], c[0], g[-1]], dim=1))
+
+
+    class StatesWhole(nn.Module):  # h_n with its layer axis, used as it is
+        def __init__(self):
+            super().__init__()
+            self.gru = nn.GRU(3, 4, batch_first=True)
+
+        def forward(self, x):
+            _, h = self.gru(x)
+            return h.sum(0)
 ''')
 
 
@@ -249,6 +306,37 @@ def test_torch_recurrent_options_the_case_cannot_express_are_listed(tmp_path, ca
                  "--input-shape", "6,3", "--out", str(out)]) != 0
     printed = capsys.readouterr().out
     assert "uses the final states" in printed
+    assert not out.exists()
+
+
+def test_torch_final_states_import_as_return_state(tmp_path):
+    """`_, (h, c) = self.lstm(x)` and `_, g = self.gru(x)`, then h[-1], c[0], g[-1]: the case
+    layers with return_state, their tensors lstm.h, lstm.c and gru.h."""
+    backend_or_skip("torch")
+    import torch
+
+    module = torch_module(tmp_path, "FinalStates")
+    out = tmp_path / "final.yaml"
+    assert main(["import", f"{tmp_path / 'text.py'}:FinalStates", "--weights", str(tmp_path / "FinalStates.pt"),
+                 "--input-shape", "6,3", "--out", str(out)]) == 0
+    (case,) = load_cases_from_file(out)
+    assert case.graph.node("lstm").spec.return_state and case.graph.node("gru").spec.return_state
+    assert {"lstm.h", "lstm.c", "gru.h"} <= {name for node in case.graph.nodes for name in node.inputs}
+    (inputs,) = case.dataset.inputs.values()
+    with torch.no_grad():
+        expected = module(torch.from_numpy(np.ascontiguousarray(inputs))).numpy()
+    (output,) = case.graph.outputs
+    np.testing.assert_allclose(run_reference(case, train=False).outputs[output], expected, rtol=RTOL, atol=ATOL)
+    passes_everywhere(case)
+
+
+def test_torch_final_state_with_its_layer_axis_is_refused(tmp_path, capsys):
+    backend_or_skip("torch")
+    torch_module(tmp_path, "StatesWhole")
+    out = tmp_path / "whole.yaml"
+    assert main(["import", f"{tmp_path / 'text.py'}:StatesWhole", "--weights", str(tmp_path / "StatesWhole.pt"),
+                 "--input-shape", "6,3", "--out", str(out)]) != 0
+    assert "used with torch's layer axis" in capsys.readouterr().out
     assert not out.exists()
 
 

@@ -459,7 +459,7 @@ class FrameworkBackend(Backend):
     def forward(self, case: Case, built: dict[str, BuiltLayer], inputs: dict[str, Any]) -> dict[str, Any]:
         tensors = dict(inputs)
         for node in case.graph.nodes:
-            tensors[node.name] = built[node.layer].call(*[tensors[name] for name in node.inputs])
+            node.store(tensors, built[node.layer].call(*[tensors[name] for name in node.inputs]))
         return tensors
 
     def total_loss(self, case: Case, losses: list[tuple[Any, Callable]], tensors: dict[str, Any],

@@ -48,7 +48,7 @@ def run_reference(case: Case, dtype: str = "float64", *, framework: str = "refer
     tensors = dict(inputs)
     for node in graph.nodes:
         application = type(node.spec).reference(resolved[node.layer][0], params[node.layer], training=training)
-        tensors[node.name] = application.forward(*[tensors[name] for name in node.inputs])
+        node.store(tensors, application.forward(*[tensors[name] for name in node.inputs]))
         applications[node.name] = application
         if application.state:
             # A new dict, not an update in place: this application's backward still reads the
@@ -67,10 +67,13 @@ def run_reference(case: Case, dtype: str = "float64", *, framework: str = "refer
 
     parameter_gradients = {name: np.zeros(shape, dtype=dtype) for name, shape in graph.parameter_shapes.items()}
     for node in reversed(graph.nodes if backward else ()):
-        if node.name not in upstream:
+        if not any(name in upstream for name in node.outputs):
             continue  # nothing downstream of this node reaches the loss
         application = applications[node.name]
-        for source, gradient in zip(node.inputs, application.backward(upstream[node.name])):
+        # One gradient per output (a recurrent layer's final states too); zeros for an output
+        # that reaches no loss.
+        douts = [upstream[name] if name in upstream else np.zeros_like(tensors[name]) for name in node.outputs]
+        for source, gradient in zip(node.inputs, application.backward(*douts)):
             _accumulate(upstream, source, gradient)
         for parameter, gradient in application.grads.items():
             parameter_gradients[f"{node.layer}/{parameter}"] += gradient
@@ -91,7 +94,9 @@ def run_reference(case: Case, dtype: str = "float64", *, framework: str = "refer
         seconds=time.perf_counter() - started,
     )
     if backward:
-        result.output_gradients = {node.name: upstream[node.name] for node in graph.nodes if node.name in upstream}
+        result.output_gradients = {node.name: upstream[node.name] if node.name in upstream
+                                   else np.zeros_like(tensors[node.name])
+                                   for node in graph.nodes if any(name in upstream for name in node.outputs)}
     result.metrics = reference_metrics(case, result.outputs)
     if train and backward and case.spec.training is not None:
         result.training = train_reference(case, dtype)

@@ -366,6 +366,25 @@ RECURRENT_EXAMPLES: list[LayerExample] = [
     LayerExample("GRU", {"units": 3, "reset_after": True, "go_backwards": True, "return_sequences": True}, [(3, 2)]),
     LayerExample("GRU", {"units": 3, "reset_after": False, "go_backwards": True}, [(4, 2)]),
     LayerExample("SimpleRNN", {"units": 3, "go_backwards": True, "return_sequences": True}, [(3, 2)]),
+    # initial_state: the states are inputs after x ([x, h] and LSTM's [x, h, c]), so finite
+    # differences check their gradients too; with go_backwards they enter before the last step.
+    LayerExample("LSTM", {"units": 3, "initial_state": True}, [(4, 2), (3,), (3,)]),
+    LayerExample("LSTM", {"units": 3, "initial_state": True, "return_sequences": True,
+                          "activation": "softsign", "recurrent_activation": _HARD_SIGMOID_CHAINER}, [(3, 2), (3,), (3,)]),
+    LayerExample("LSTM", {"units": 3, "initial_state": True, "go_backwards": True}, [(3, 2), (3,), (3,)]),
+    LayerExample("GRU", {"units": 3, "reset_after": True, "initial_state": True}, [(4, 2), (3,)]),
+    LayerExample("GRU", {"units": 3, "reset_after": False, "initial_state": True, "return_sequences": True},
+                 [(3, 2), (3,)]),
+    LayerExample("SimpleRNN", {"units": 3, "initial_state": True}, [(4, 2), (3,)]),
+    # chainer's other LSTM links (chainer_link; Keras and torch ignore it): the stateful L.LSTM,
+    # L.NStepLSTM (one tensor per gate, b4..b7 held at zero) and L.NStepBiLSTM.
+    LayerExample("LSTM", {"units": 3, "chainer_link": "LSTM", "return_sequences": True}, [(3, 2)]),
+    LayerExample("LSTM", {"units": 3, "chainer_link": "NStepLSTM"}, [(4, 2)]),
+    LayerExample("LSTM", {"units": 3, "chainer_link": "NStepLSTM", "initial_state": True, "return_sequences": True},
+                 [(3, 2), (3,), (3,)]),
+    LayerExample("Bidirectional", {"layer": {"type": "LSTM", "units": 3, "chainer_link": "NStepLSTM"}}, [(3, 2)]),
+    LayerExample("Bidirectional", {"layer": {"type": "LSTM", "units": 2, "chainer_link": "NStepLSTM",
+                                             "return_sequences": True}}, [(3, 2)]),
     # Bidirectional: every merge mode, on the last state and on every state (the backward half
     # flipped back to forward time), standard and composite cells.
     LayerExample("Bidirectional", {"layer": {"type": "LSTM", "units": 3}}, [(3, 2)]),

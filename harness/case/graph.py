@@ -1,6 +1,9 @@
 """The model of a case as a graph: nodes in evaluation order, shapes, and canonical parameters.
 
-Sequential models become a chain. A `Reuse` node becomes a second application of an earlier
+Sequential models become a chain. A node has one output tensor, named as the node, unless its
+layer has further outputs (`LayerSpec.further_outputs`: a recurrent layer's final states with
+`return_state`): those are the tensors `<node>.<output>` (`lstm.h`, `lstm.c`), which later
+nodes, `outputs` and losses name like any other tensor. A `Reuse` node becomes a second application of an earlier
 layer: same layer name, so the same parameters. Nodes must come after the nodes they read, so
 the file order is the evaluation order (and the order of the summary).
 """
@@ -28,10 +31,21 @@ class Node:
     inputs: list[str]
     output_shape: Shape
     input_shapes: list[Shape]
+    outputs: list[str] = field(default_factory=list)
+    """The tensors this application produces: its own name, then `<name>.<output>` for each of
+    the layer's further outputs (a recurrent layer's final states with `return_state`)."""
 
     @property
     def reused(self) -> bool:
         return self.layer != self.name
+
+    def store(self, tensors: dict, value) -> None:
+        """Put what the layer's call returned under this node's output names: the value itself,
+        or, with further outputs, its parts (main, *further) in order."""
+        if len(self.outputs) == 1:
+            tensors[self.name] = value
+        else:
+            tensors.update(zip(self.outputs, value, strict=True))
 
 
 @dataclass
@@ -112,6 +126,9 @@ def _assign_names(loaded, specs, form, taken: set[str]) -> list[str]:
 
 
 def _add_node(loaded, graph: Graph, spec: LayerSpec, name: str, inputs: list[str], path) -> None:
+    if name in graph.shapes:
+        raise loaded.error(f"layer name {name!r} is an earlier layer's output", (*path, "name"),
+                           hint="give every layer a name no other tensor has")
     for source in inputs:
         if source not in graph.shapes:
             raise loaded.error(f"unknown input {source!r}", (*path, "inputs"),
@@ -125,12 +142,14 @@ def _add_node(loaded, graph: Graph, spec: LayerSpec, name: str, inputs: list[str
                                expected="the name of a layer defined above", found=spec.layer)
         layer = spec.layer
         spec = graph.layers[layer]
-    arity = type(spec).arity
+    arity = spec.input_count()
     if arity is None and len(inputs) < 2 or arity is not None and len(inputs) != arity:
         wanted = "two or more" if arity is None else str(arity)
         raise loaded.error(f"{spec.type} takes {wanted} inputs, got {len(inputs)}", (*path, "inputs"))
     try:
         output_shape = tuple(spec.output_shape([tuple(s) for s in shapes]))
+        further = {f"{name}.{output}": tuple(shape)
+                   for output, shape in spec.further_outputs([tuple(s) for s in shapes]).items()}
         parameters = spec.parameter_shapes([tuple(s) for s in shapes])
     except ValueError as exc:
         raise loaded.error(f"{spec.type} cannot take input shape(s) {[list(s) for s in shapes]}: {exc}",
@@ -151,9 +170,14 @@ def _add_node(loaded, graph: Graph, spec: LayerSpec, name: str, inputs: list[str
         graph.layer_input_shapes[layer] = shapes
         for parameter, shape in parameters.items():
             graph.parameter_shapes[f"{layer}/{parameter}"] = tuple(shape)
+    for tensor in further:
+        if tensor in graph.shapes:
+            raise loaded.error(f"{spec.type} {name!r} outputs {tensor!r}, a name already taken", path,
+                               hint="rename the layer or the input of that name")
     graph.nodes.append(Node(name=name, layer=layer, spec=spec, inputs=list(inputs),
-                            output_shape=output_shape, input_shapes=shapes))
+                            output_shape=output_shape, input_shapes=shapes, outputs=[name, *further]))
     graph.shapes[name] = output_shape
+    graph.shapes.update(further)
 
 
 def _outputs(loaded, model: ModelSpec, graph: Graph, last: str) -> list[str]:

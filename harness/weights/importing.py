@@ -331,7 +331,11 @@ def output_shapes(imported: ImportedModel) -> dict[str, tuple[int, ...]]:
         else:
             spec = specs[layer["name"]] = LAYERS[layer["type"]].model_validate(layer)
         sources = layer.get("inputs") or [previous]
-        shapes[layer["name"]] = tuple(spec.output_shape([shapes[source] for source in sources]))
+        input_shapes = [shapes[source] for source in sources]
+        shapes[layer["name"]] = tuple(spec.output_shape(input_shapes))
+        # A layer's further outputs (a recurrent layer's final states, `<layer>.h`) are tensors too.
+        shapes.update({f"{layer['name']}.{name}": tuple(shape)
+                       for name, shape in spec.further_outputs(input_shapes).items()})
         previous = layer["name"]
     return {output: shapes[output] for output in imported.outputs}
 

@@ -31,6 +31,7 @@ from harness.backends.keras._import import keras
 from harness.backends.keras.translation import SUBCLASSED_ADVICE, call_translation, translate
 from harness.case.bounded_reading import check_archive, ratio_limit
 from harness.common.errors import CaseError
+from harness.reference.layers import LAYERS
 from harness.case.imported_model import ImportedModel, ImportProblem, fixed_input_shapes
 
 RECORDED_DEFAULTS = {"training": (False, None), "mask": (None,), "initial_state": (None,)}
@@ -184,12 +185,7 @@ def functional_nodes(config: dict, by_name: dict, dtype: str,
             ready = all((source, node) in node_names for source, node, _ in histories)
             if position in done or not ready:
                 continue
-            for source, node, tensor in histories:
-                if tensor != 0:
-                    problems.append(ImportProblem(layer, type(by_name[layer]).__name__,
-                                                  f"reads output {tensor} of {source}: the harness's layers have "
-                                                  "one output"))
-            sources = [node_names[(source, node)] for source, node, _ in histories]
+            sources = [tensor_name(node_names, specs, history, layer, by_name, problems) for history in histories]
             if layer not in specs:
                 specs[layer] = {**translate(by_name[layer], dtype, problems), **call_fields.get((layer, index), {})}
                 nodes.append({**specs[layer], "inputs": sources})
@@ -206,8 +202,27 @@ def functional_nodes(config: dict, by_name: dict, dtype: str,
             break
         else:
             raise CaseError("the model's config has a cycle or reads a layer that is not in it")
-    outputs = [node_names[(layer, node)] for layer, node, _ in declared_outputs(config).values()]
+    outputs = [tensor_name(node_names, specs, history, "outputs", by_name, problems)
+               for history in declared_outputs(config).values()]
     return nodes, outputs
+
+
+def tensor_name(node_names: dict, specs: dict, history, reader: str, by_name: dict, problems: list) -> str:
+    """The case tensor a Keras history [layer, node, tensor] names: the node's output, or for
+    tensor k > 0 of a recurrent layer with return_state ([output, h, c]) its further output
+    `<node>.<state>` (harness/reference/layers/recurrent.py); other layers have one output."""
+    source, node, tensor = history
+    name = node_names[(source, node)]
+    if tensor == 0:
+        return name
+    spec = specs.get(source, {})
+    states = getattr(LAYERS.get(spec.get("type", "")), "state_names", ())
+    if spec.get("return_state") and tensor <= len(states):
+        return f"{name}.{states[tensor - 1]}"
+    kind = type(by_name[reader]).__name__ if reader in by_name else "model"
+    problems.append(ImportProblem(reader, kind, f"reads output {tensor} of {source}: the harness's layers have "
+                                                "one output (a recurrent layer's return_state states aside)"))
+    return name
 
 
 def declared_outputs(config: dict) -> dict[Any, list]:

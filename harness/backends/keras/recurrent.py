@@ -27,7 +27,7 @@ from harness.backends.keras.core import built
 from harness.backends.keras.defaults import numpy
 from harness.backends.keras.registry import (DEFAULT_READERS as readers, IMPORT_TRANSLATIONS as imports,
     LAYER_BUILDERS as builders)
-from harness.backends.keras.translation import register_by_config, translate
+from harness.backends.keras.translation import by_config, translate
 from harness.case.imported_model import ImportProblem
 from harness.defaults import probes
 from harness.defaults.reading import Reading
@@ -72,6 +72,8 @@ def unbuilt(spec, ctx, name: str | None = None):
     if spec.go_backwards:  # Keras' own meaning is the canonical one (harness/reference/layers/recurrent.py)
         settings["go_backwards"] = True
     kwargs, kind, described = activations(spec, ctx)
+    if spec.return_state:
+        settings["return_state"] = True  # the call returns [output, h(, c)]: the node's further outputs
     layer = layer_class(spec.units, return_sequences=spec.return_sequences, dtype=ctx.dtype,
                         name=name or ctx.layer_name, **kwargs, **settings)
     options = "".join(f"{k}={v}, " for k, v in settings.items())
@@ -89,8 +91,14 @@ KERAS_LAYERS = {
 @builders.register(*KERAS_LAYERS)
 def recurrent(spec, ctx) -> BuiltLayer:
     layer, kind, detail = unbuilt(spec, ctx)
-    layer = built(layer, ctx)
-    return BuiltLayer(call=layer, bindings=bind(spec, ctx, layer), implementation=kind, module=layer,
+    layer = built(layer, replace(ctx, input_shapes=ctx.input_shapes[:1]))  # built for x; states follow units
+    call = layer
+    if spec.initial_state:
+        # Keras' own argument (keras/src/layers/rnn/rnn.py RNN.call): a list [h] or [h, c].
+        def call(x, *states):
+            return layer(x, initial_state=list(states))
+        detail += ", called with initial_state=[h" + (", c]" if spec.type == "LSTM" else "]")
+    return BuiltLayer(call=call, bindings=bind(spec, ctx, layer), implementation=kind, module=layer,
                       detail=detail)
 
 
@@ -112,7 +120,21 @@ def bidirectional(spec, ctx) -> BuiltLayer:
                       detail=f"keras.layers.Bidirectional({detail}, merge_mode={spec.merge_mode!r})")
 
 
-register_by_config(*KERAS_LAYERS)
+def import_initial_state(name: str, histories: list, kwargs: dict, problems: list) -> tuple[list, dict]:
+    """`layer(x, initial_state=[h, c])` in a Functional config (kwargs `initial_state`, a list
+    of Keras tensors): the case layer with initial_state reads [x, h(, c)]."""
+    given = kwargs.pop("initial_state", None)
+    if not given:
+        return histories, {}
+    states: list = []
+    for tensor in given:
+        layer, node, index = tensor["config"]["keras_history"]
+        states.append((layer, node, index))
+    return [*histories, *states], {"initial_state": True}
+
+
+for kind in KERAS_LAYERS:
+    imports.register(kind, produces=(kind,), call=import_initial_state)(by_config(kind))
 MASK_ONLY = frozenset({"zero_output_for_mask"})
 """What Bidirectional sets on the layers it wraps, with no effect on a case (below)."""
 

@@ -148,6 +148,7 @@ def trace(module: nn.Module, class_name: str, layers: list, problems: list,
     inputs, outputs, called = [], [], set()
     tuples: dict[Any, tuple] = {}  # a call returning a tuple (nn.LSTM's (output, states)) -> (case layer, about)
     sequences: dict[Any, tuple] = {}  # that tuple's [0]: the output, still the same case layer
+    finals: dict[Any, tuple] = {}  # that tuple's [1] and what indexes it: (case layer, state or None)
     blocks: set[str] = set()  # modules translated into several layers
     order = AxisOrder(problems)
     constants = ModuleConstants(module)
@@ -207,7 +208,8 @@ def trace(module: nn.Module, class_name: str, layers: list, problems: list,
             order.follow(node, arguments, about["time_major"](child) if "time_major" in about else None,
                          layers[-1] if not isinstance(spec, list) else None, node.target, type(child).__name__)
         elif node.op == "call_function" and node.target is operator.getitem:
-            tuple_getitem(node, names, tuples, sequences, problems)
+            if not final_state(node, names, tuples, finals, problems):
+                tuple_getitem(node, names, tuples, sequences, problems)
             order.carry(node, node.args[0])
         elif node.op in ("call_function", "call_method") and swaps_batch_and_time(node):
             names[node] = names.get(node.args[0], "?")  # no layer: the case's tensors keep (batch, time, ...)
@@ -382,6 +384,41 @@ def call_translation(target) -> Callable | None:
 
 ONLY_AFTER_TUPLES = ("the importer translates only the indexing after an nn.LSTM/GRU/MultiheadAttention call "
                      "(`out, _ = lstm(x)`, and `out[:, -1]` after a recurrent one)")
+
+
+def final_state(node, names: dict, tuples: dict, finals: dict, problems: list) -> bool:
+    """The final states of a one-direction nn.LSTM / nn.GRU, read as the case layer's further
+    outputs (`return_state`, harness/reference/layers/recurrent.py): `out, (h_n, c_n) =
+    self.lstm(x)` (nn.GRU: `out, h_n = ...`), then `h_n[-1]` or `h_n[0]`, which drops torch's
+    layer axis (num_layers * directions, 1 here; torch/nn/modules/rnn.py), becomes the tensor
+    `<layer>.h` (`<layer>.c` for c_n). False: not such an indexing (tuple_getitem reads it)."""
+    source, index = node.args[0], node.args[1]
+    if source in tuples and index == 1 and node.users and tuples[source][0]["type"] in STATES:
+        layer = tuples[source][0]
+        states = STATES[layer["type"]]
+        finals[node] = (layer, states[0] if len(states) == 1 else None)
+    elif source in finals and finals[source][1] is None and index in (0, 1):
+        layer = finals[source][0]
+        finals[node] = (layer, STATES[layer["type"]][index])
+    elif source in finals and finals[source][1] is not None and index in (0, -1):
+        layer, state = finals[source]
+        layer["return_state"] = True
+        names[node] = f"{layer['name']}.{state}"
+        return True
+    elif source in finals:
+        problems.append(ImportProblem(names.get(source, "?"), f"getitem {index!r}", "a final state is read as "
+                                      "h_n[-1] or h_n[0] (its one layer); the case has no other indexing of it"))
+    else:
+        return False
+    names[node] = "?"  # torch's (h_n, c_n) or a state with its layer axis: no case tensor
+    if any(user.op != "call_function" or user.target is not operator.getitem for user in node.users):
+        problems.append(ImportProblem(names.get(source, "?"), "final states", "used with torch's layer axis; "
+                                      "the importer reads a final state as h_n[-1] or h_n[0]"))
+    return True
+
+
+STATES = {"LSTM": ("h", "c"), "GRU": ("h",)}
+"""The case layers whose final states the importer reads, and their states in torch's order."""
 
 
 def tuple_getitem(node, names: dict, tuples: dict, sequences: dict, problems: list) -> None:

@@ -104,21 +104,47 @@ def held_second_bias(spec, ctx, module, layout: GateLayout, *, folds: bool, suff
                        fold=fold)]
 
 
-def unroll(step: Callable, projected: torch.Tensor, units: int, return_sequences: bool,
-           cell_state: bool = False) -> torch.Tensor:
-    """Run `step(projected input at t, h, [c]) -> h[, c]` from a zero state over the time axis."""
-    h = projected.new_zeros(projected.shape[0], units)
-    state = (h, torch.zeros_like(h)) if cell_state else (h,)
+def unroll(step: Callable, projected: torch.Tensor, spec, initial: tuple = (), cell_state: bool = False):
+    """Run `step(projected input at t, h, [c]) -> h[, c]` over the time axis from the initial
+    states given (Keras' order h, c), else zeros; the layer's output(s) as `with_states` says."""
+    h = projected.new_zeros(projected.shape[0], spec.units)
+    state = tuple(initial) or ((h, torch.zeros_like(h)) if cell_state else (h,))
     outputs = []
     for t in range(projected.shape[1]):
         state = step(projected[:, t], *state)
         state = state if isinstance(state, tuple) else (state,)
         outputs.append(state[0])
-    return torch.stack(outputs, dim=1) if return_sequences else outputs[-1]
+    return with_states(spec, torch.stack(outputs, dim=1) if spec.return_sequences else outputs[-1], state)
 
 
 def last_or_all(output: torch.Tensor, return_sequences: bool) -> torch.Tensor:
     return output if return_sequences else output[:, -1]
+
+
+def with_states(spec, output, final: tuple):
+    """The output, and with return_state the final states after it: Keras' [output, h(, c)]."""
+    return (output, *final) if spec.return_state else output
+
+
+def native_call(module, spec, cell_state: bool) -> Callable:
+    """Call nn.LSTM / nn.GRU / nn.RNN on (x, *initial states): torch takes them as
+    hx = (h0, c0) for nn.LSTM and h0 for the others, each (num_layers, batch, units) whatever
+    batch_first says (torch/nn/modules/rnn.py), and returns (output, h_n) or (output, (h_n, c_n))
+    with the same leading layer axis: added and removed here."""
+    def call(x, *initial):
+        hx = None
+        if initial:
+            states = tuple(state.unsqueeze(0) for state in initial)
+            hx = states if cell_state else states[0]
+        output, state = module(x, hx)
+        final = tuple(s[0] for s in (state if cell_state else (state,)))
+        return with_states(spec, last_or_all(output, spec.return_sequences), final)
+    return call
+
+
+def states_note(spec) -> str:
+    notes = ["initial states as hx"] * spec.initial_state + ["final states from h_n (and c_n)"] * spec.return_state
+    return "".join(f"; {note}" for note in notes)
 
 
 
@@ -134,7 +160,7 @@ def reversible(builder: Callable) -> Callable:
         if not spec.go_backwards:
             return built
         forward_in_time = built.call
-        built.call = lambda x: forward_in_time(torch.flip(x, dims=(1,)))
+        built.call = lambda x, *states: forward_in_time(torch.flip(x, dims=(1,)), *states)
         built.implementation = "composite"
         built.detail = (f"torch.flip over time into {built.detail}; the output is not flipped back "
                         f"(Keras' go_backwards)")
@@ -151,8 +177,8 @@ def lstm(spec, ctx) -> BuiltLayer:
     bindings = bind(spec, ctx, module, LSTM_ROWS, two_biases=False)
     held = held_second_bias(spec, ctx, module, LSTM_ROWS, folds=True)
     if spec.standard_cell:
-        return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences), held=held,
-                          bindings=bindings, detail=f"torch.nn.LSTM(batch_first=True); {FROZEN}", module=module)
+        return BuiltLayer(call=native_call(module, spec, cell_state=True), held=held, bindings=bindings,
+                          detail=f"torch.nn.LSTM(batch_first=True); {FROZEN}{states_note(spec)}", module=module)
     act, gate, described = ctx.cell_activations(spec)
 
     def step(z, h, c):
@@ -161,9 +187,8 @@ def lstm(spec, ctx) -> BuiltLayer:
         c = gate(f) * c + gate(i) * act(g)
         return gate(o) * act(c), c
 
-    def call(x):
-        return unroll(step, F.linear(x, module.weight_ih_l0, module.bias_ih_l0), u,
-                      spec.return_sequences, cell_state=True)
+    def call(x, *initial):
+        return unroll(step, F.linear(x, module.weight_ih_l0, module.bias_ih_l0), spec, initial, cell_state=True)
 
     return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=module, held=held,
                       detail=f"LSTM cell from F.linear and activations on torch.nn.LSTM's parameters "
@@ -180,9 +205,8 @@ def gru(spec, ctx) -> BuiltLayer:
     bindings = bind(spec, ctx, module, GRU_ROWS, two_biases=spec.reset_after)
     held = [] if spec.reset_after else held_second_bias(spec, ctx, module, GRU_ROWS, folds=False)
     if spec.reset_after and spec.standard_cell:
-        return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences),
-                          bindings=bindings, detail="torch.nn.GRU(batch_first=True), reset-after",
-                          module=module)
+        return BuiltLayer(call=native_call(module, spec, cell_state=False), bindings=bindings, module=module,
+                          detail=f"torch.nn.GRU(batch_first=True), reset-after{states_note(spec)}")
     act, gate, described = ctx.cell_activations(spec)
     W_hh = module.weight_hh_l0
 
@@ -198,9 +222,9 @@ def gru(spec, ctx) -> BuiltLayer:
         r, z = gate(x_r + h_r), gate(x_z + h_z)
         return z * h + (1 - z) * act(x_n + F.linear(r * h, W_hh[2 * u:]))
 
-    def call(x):
+    def call(x, *initial):
         return unroll(step_after if spec.reset_after else step_before,
-                      F.linear(x, module.weight_ih_l0, module.bias_ih_l0), u, spec.return_sequences)
+                      F.linear(x, module.weight_ih_l0, module.bias_ih_l0), spec, initial)
 
     if spec.reset_after:
         why = "nn.GRU is fixed to sigmoid gates and tanh"
@@ -227,14 +251,14 @@ def simple_rnn(spec, ctx) -> BuiltLayer:
     bindings = bind(spec, ctx, module, SINGLE, two_biases=False)
     held = held_second_bias(spec, ctx, module, SINGLE, folds=True)
     if spec.activation.name in NATIVE_RNN:
-        return BuiltLayer(call=lambda x: last_or_all(module(x)[0], spec.return_sequences), held=held,
-                          bindings=bindings, module=module,
-                          detail=f"torch.nn.RNN(nonlinearity={nonlinearity!r}, batch_first=True); {FROZEN}")
+        return BuiltLayer(call=native_call(module, spec, cell_state=False), held=held, bindings=bindings,
+                          module=module, detail=f"torch.nn.RNN(nonlinearity={nonlinearity!r}, batch_first=True); "
+                                                f"{FROZEN}{states_note(spec)}")
     act, _, described = ctx.cell_activations(spec)
 
-    def call(x):
+    def call(x, *initial):
         return unroll(lambda a, h: act(a + F.linear(h, module.weight_hh_l0)),
-                      F.linear(x, module.weight_ih_l0, module.bias_ih_l0), u, spec.return_sequences)
+                      F.linear(x, module.weight_ih_l0, module.bias_ih_l0), spec, initial)
 
     return BuiltLayer(call=call, bindings=bindings, implementation="composite", module=module, held=held,
                       detail=f"Elman cell from F.linear and {described} on torch.nn.RNN's parameters: "
@@ -363,7 +387,8 @@ def last_step(node, source, source_name: str, layer: dict, problems: list) -> bo
     return True
 
 
-FINAL_STATES = "uses the final states; the case's recurrent layer returns its output only"
+FINAL_STATES = ("uses the final states of a bidirectional module; the importer reads h_n[-1] / h_n[0] "
+                "(and c_n's) of a one-direction nn.LSTM / nn.GRU only (importer.py final_state)")
 REGISTRY.imports.register(nn.LSTM, produces=("LSTM", "Bidirectional"), others_used=FINAL_STATES,
                           indexing=last_step)(module_translation("LSTM"))
 REGISTRY.imports.register(nn.GRU, produces=("GRU", "Bidirectional"), others_used=FINAL_STATES,

@@ -34,8 +34,11 @@ from pydantic.fields import FieldInfo
 from harness.reference.activations import ACTIVATIONS
 from harness.reference.defaultable import FrameworkDefault
 
-SKIPPED_FIELDS = frozenset({"type", "name", "inputs", "output", "target", "initializer"})
-"""Structural fields the model builder sets (or the registry tag), never drawn."""
+SKIPPED_FIELDS = frozenset({"type", "name", "inputs", "output", "target", "initializer",
+                            "initial_state", "return_state"})
+"""Structural fields the model builder sets (or the registry tag), never drawn. A recurrent
+layer's initial_state and return_state change its inputs and outputs (graph wiring the model
+builder does not draw)."""
 
 OMIT = object()
 """A rule's answer for 'leave this field out' (its default applies)."""

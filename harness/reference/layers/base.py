@@ -64,10 +64,23 @@ class LayerSpec(Spec):
     """Number of inputs; None means two or more (merge layers)."""
     reference: ClassVar[type[ReferenceLayer]]
 
+    def input_count(self) -> int | None:
+        """How many inputs this layer takes; None means two or more. The class's `arity`,
+        unless a field changes it (a recurrent layer with `initial_state` reads its states)."""
+        return type(self).arity
+
     def output_shape(self, input_shapes: list[Shape]) -> Shape:
         """Output shape (no batch axis) given the input shapes; raise ValueError if impossible."""
         (shape,) = input_shapes
         return shape
+
+    def further_outputs(self, input_shapes: list[Shape]) -> dict[str, Shape]:
+        """Outputs beside the main one, by name, with their shapes (no batch axis). A node's
+        further output `h` is the tensor `<node>.h` of the graph (harness/case/graph.py); the
+        reference's `forward` then returns (main, *further) and its `backward` takes one
+        gradient per output, in that order (zeros for one that reaches no loss). A recurrent
+        layer with `return_state` has them (its final states); most layers have none."""
+        return {}
 
     def activation_rank(self, output_shape: Shape) -> int:
         """The rank (with the batch axis) of what this layer's activations act on: its output,

@@ -106,6 +106,17 @@ class Bidirectional(LayerSpec):
 
     @field_validator("layer")
     @classmethod
+    def no_states(cls, layer):
+        """Keras' Bidirectional takes initial_state [forward states, backward states] and returns
+        [output, forward states, backward states]; the case's wrapper does not model them yet."""
+        if layer.initial_state or layer.return_state:
+            raise ValueError("initial_state and return_state are not supported inside Bidirectional yet: "
+                             "write the two directions as two layers (one with go_backwards: true) in the "
+                             "graph form, each with its own states")
+        return layer
+
+    @field_validator("layer")
+    @classmethod
     def cell_activations_fit(cls, layer):
         """The wrapped layer's activations act on (batch, units) per step; the graph checks a
         layer's own activation fields only, so the wrapper checks its layer's (a softmax axis 2

@@ -114,9 +114,8 @@ class PoolingReference(ReferenceLayer):
     def input_gradient(self, gradient_at_offset):
         """d input, given a function offset index -> the gradient of the cells that offset meets."""
         spec = self.spec
-        d_padded = np.zeros(self.padded_shape, dtype=self.dtype)
-        for index, cells in enumerate(win.offset_cells(spec.window, spec.stride, spec.dilation, self.out)):
-            d_padded[cells] += gradient_at_offset(index)
+        d_padded = win.add_at_offsets(self.padded_shape, self.dtype, spec.window, spec.stride, spec.dilation,
+                                      self.out, gradient_at_offset)
         return (win.from_channels_last(win.crop(d_padded, self.pads), spec.data_format),)
 
 

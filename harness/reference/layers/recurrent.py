@@ -2,7 +2,21 @@
 
 Input (batch, time, features), batch first as in Keras; the initial state is zero; the output is
 the last hidden state (batch, units), or every hidden state (batch, time, units) with
-`return_sequences`. The canonical layout is Keras' (keras/src/layers/rnn/{lstm,gru,simple_rnn}.py):
+`return_sequences`.
+
+States in and out (Keras' `initial_state` and `return_state`, torch's (h0, c0) and (h_n, c_n),
+chainer's hx / cx and hy / cy). A node has one input list and, by default, one output
+(harness/case/graph.py), so:
+
+* `initial_state: true`: the layer reads inputs [x, h0] (LSTM: [x, h0, c0]), each state
+  (batch, units), in Keras' order (`layer(x, initial_state=[h, c])`);
+* `return_state: true`: the node also outputs its final states as the tensors `<node>.h`
+  (and `<node>.c` for an LSTM), (batch, units) each, which later nodes, `outputs` and losses
+  name like any tensor. Keras returns [output, h, c]; without return_sequences the output is
+  h itself, and its gradient and h's add up.
+
+The states are those of the order the layer computes in: with `go_backwards` the initial
+state enters before the input's last step and the final state is after its first step. The canonical layout is Keras' (keras/src/layers/rnn/{lstm,gru,simple_rnn}.py):
 the gates sit side by side in blocks of `units` columns, in the order of the spec's `gates`.
 
 Each reference projects the whole input sequence through the kernel in one matrix product, then
@@ -18,7 +32,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from harness.reference.activations import ActivationField, Sigmoid, Tanh
 from harness.reference.initializers import ExplicitValues
@@ -38,14 +52,33 @@ class RecurrentSpec(LayerSpec):
         default=False, description="process the sequence from its last step to its first; with "
                                    "return_sequences the output stays in that reversed order (Keras')")
 
+    initial_state: bool = Field(
+        default=False, description="read the initial states as inputs: [x, h] (LSTM [x, h, c]), each (units,) "
+                                   "per sample, as Keras' initial_state=[h, c] and torch's (h0, c0)")
+    return_state: bool = Field(
+        default=False, description="also output the final states as the tensors <name>.h (and <name>.c for "
+                                   "LSTM), as Keras' return_state and torch's (h_n, c_n)")
+
     gates: ClassVar[tuple[str, ...]] = ("h",)
     """The gate blocks of kernel, recurrent_kernel and bias, in the canonical (Keras) order."""
+    state_names: ClassVar[tuple[str, ...]] = ("h",)
+    """The recurrent states, in Keras' order (initial_state=[h, c], return_state's [output, h, c])."""
+
+    def input_count(self) -> int:
+        return 1 + len(self.state_names) if self.initial_state else 1
 
     def output_shape(self, input_shapes):
-        (shape,) = input_shapes
+        shape, *states = input_shapes
         if len(shape) != 2:
             raise ValueError(f"{self.type} needs input (time, features), got {list(shape)}")
+        for name, state in zip(self.state_names, states):
+            if tuple(state) != (self.units,):
+                raise ValueError(f"initial state {name} must be ({self.units},) per sample (units), "
+                                 f"got {list(state)}")
         return (shape[0], self.units) if self.return_sequences else (self.units,)
+
+    def further_outputs(self, input_shapes):
+        return {name: (self.units,) for name in self.state_names} if self.return_state else {}
 
     def activation_rank(self, output_shape):
         return 2  # the cell's activations act on (batch, units) at each step
@@ -58,7 +91,7 @@ class RecurrentSpec(LayerSpec):
         return self.activation.name == "tanh" and gate is not None and gate.name == "sigmoid"
 
     def parameter_shapes(self, input_shapes):
-        (shape,) = input_shapes
+        shape = input_shapes[0]
         width = len(self.gates) * self.units
         return {"kernel": (shape[-1], width), "recurrent_kernel": (self.units, width), "bias": (width,)}
 
@@ -77,12 +110,28 @@ class RecurrentReference(ReferenceLayer):
     them), so output step 0 is the state after reading the input's last step. Each subclass
     writes the recurrence in `recur` / `recur_backward`."""
 
-    def forward(self, x):
-        return self.recur(x[:, ::-1] if self.spec.go_backwards else x)
+    def forward(self, x, *initial):
+        """(output, *final states) with return_state, else the output. `recur(x, initial)`
+        returns every step's hidden state and the final states; no `initial` means zeros."""
+        hidden, final = self.recur(x[:, ::-1] if self.spec.go_backwards else x, initial)
+        y = self.output(hidden)
+        return (y, *final) if self.spec.return_state else y
 
-    def backward(self, dy):
-        (dx,) = self.recur_backward(dy)
-        return (dx[:, ::-1] if self.spec.go_backwards else dx,)
+    def backward(self, dy, *dfinal):
+        """The gradients of the inputs: x, then the initial states with initial_state.
+        `recur_backward(dy, dfinal)` takes the final states' gradients (zeros where they reach
+        no loss) and returns (d x, d initial states)."""
+        if not dfinal:
+            dfinal = tuple(np.zeros((dy.shape[0], self.spec.units), dtype=dy.dtype) for _ in self.spec.state_names)
+        dx, dinitial = self.recur_backward(dy, dfinal)
+        dx = dx[:, ::-1] if self.spec.go_backwards else dx
+        return (dx, *dinitial) if self.spec.initial_state else (dx,)
+
+    def start(self, x: np.ndarray, initial: tuple, dtype) -> tuple[np.ndarray, ...]:
+        """The initial states: the inputs given, else zeros (batch, units)."""
+        if initial:
+            return tuple(state.astype(dtype, copy=False) for state in initial)
+        return tuple(np.zeros((x.shape[0], self.spec.units), dtype=dtype) for _ in self.spec.state_names)
 
     def output(self, hidden: list[np.ndarray]) -> np.ndarray:
         return np.stack(hidden, axis=1) if self.spec.return_sequences else hidden[-1]
@@ -113,17 +162,16 @@ class RecurrentReference(ReferenceLayer):
 # --- LSTM ---------------------------------------------------------------------------------------
 
 class LSTMReference(RecurrentReference):
-    def recur(self, x):
+    def recur(self, x, initial):
         u = self.spec.units
         R = self.params["recurrent_kernel"]
         act, gate = self.spec.activation, self.spec.recurrent_activation
         xz = self.project_input(x, self.params["bias"])
-        h = np.zeros((x.shape[0], u), dtype=xz.dtype)
-        c = np.zeros_like(h)
+        h, c = self.start(x, initial, xz.dtype)
         self.steps = []
         hidden = []
         for t in range(x.shape[1]):
-            z = xz[t] + h @ R if t else xz[t]  # h_{-1} = 0: the first product is skipped
+            z = xz[t] + h @ R
             zi, zf, zc, zo = z[:, :u], z[:, u:2 * u], z[:, 2 * u:3 * u], z[:, 3 * u:]
             i, f, g, o = gate.forward(zi), gate.forward(zf), act.forward(zc), gate.forward(zo)
             c_prev, h_prev = c, h
@@ -132,17 +180,16 @@ class LSTMReference(RecurrentReference):
             h = o * tc
             self.steps.append((h_prev, c_prev, zi, zf, zc, zo, i, f, g, o, c, tc))
             hidden.append(h)
-        return self.output(hidden)
+        return hidden, (h, c)
 
-    def recur_backward(self, dy):
+    def recur_backward(self, dy, dfinal):
         u = self.spec.units
         R = self.params["recurrent_kernel"]
         act, gate = self.spec.activation, self.spec.recurrent_activation
         steps = len(self.steps)
         dh_out = self.upstream(dy, steps)
         dz_all = np.empty((steps, dy.shape[0], 4 * u), dtype=dy.dtype)
-        dh_next = np.zeros_like(dh_out[-1])
-        dc_next = np.zeros_like(dh_next)
+        dh_next, dc_next = dfinal  # the final states' own gradients enter after the last step
         for t in reversed(range(steps)):
             h_prev, c_prev, zi, zf, zc, zo, i, f, g, o, c, tc = self.steps[t]
             dh = dh_out[t] + dh_next
@@ -152,13 +199,13 @@ class LSTMReference(RecurrentReference):
             dz[:, u:2 * u] = gate.backward(zf, f, dc * c_prev)
             dz[:, 2 * u:3 * u] = act.backward(zc, g, dc * i)
             dz[:, 3 * u:] = gate.backward(zo, o, dh * tc)
-            dh_next = dz @ R.T if t else None  # nothing flows into the constant h_{-1}
+            dh_next = dz @ R.T  # at t = 0: the gradient of the initial h
             dc_next = dc * f
-        # d U = sum over steps of h_{t-1}^T dz_t, in one product (h_{-1} = 0 adds nothing).
-        h_prev = np.concatenate([step[0] for step in self.steps[1:]] + [np.zeros((0, u), dtype=dy.dtype)])
-        self.grads["recurrent_kernel"] = h_prev.T @ dz_all[1:].reshape(-1, 4 * u)
+        # d U = sum over steps of h_{t-1}^T dz_t, in one product.
+        h_prev = np.concatenate([step[0] for step in self.steps])
+        self.grads["recurrent_kernel"] = h_prev.T @ dz_all.reshape(-1, 4 * u)
         self.grads["bias"] = dz_all.sum(axis=(0, 1))
-        return (self.input_gradients(dz_all),)
+        return self.input_gradients(dz_all), (dh_next, dc_next)
 
 
 @LAYERS.register
@@ -173,6 +220,9 @@ class LSTM(RecurrentSpec):
     Canonical layout (Keras'): `kernel` W (features, 4 units), `recurrent_kernel` U
     (units, 4 units), `bias` b (4 units,), each with column blocks [i, f, c, o]. One bias:
     torch and chainer's NStepLSTM have two per gate, and their adapters hold the second at zero.
+
+    `chainer_link` picks the chainer link (harness/backends/chainer/recurrent.py says how each
+    lays the weights out); the other frameworks ignore it.
 
     `unit_forget_bias` (Keras' default True) changes only the bias's initial value: the forget
     block is 1 and the others come from the bias initializer (LSTMCell.build wraps it). Weights
@@ -189,8 +239,14 @@ class LSTM(RecurrentSpec):
         description="the gates' activation; sigmoid in Keras 3, torch and chainer (legacy Keras 2: hard_sigmoid)")
     unit_forget_bias: bool = Field(
         default=True, description="initialise the forget gate's bias block to 1 (Keras' default)")
+    chainer_link: Literal["StatelessLSTM", "LSTM", "NStepLSTM"] = Field(
+        default="StatelessLSTM",
+        description="the chainer link that computes it: StatelessLSTM (c, h passed each step), LSTM (the "
+                    "stateful link, stepped), NStepLSTM (whole sequences; NStepBiLSTM inside Bidirectional). "
+                    "The same function; only the chainer adapter reads it")
 
     gates = ("i", "f", "c", "o")
+    state_names = ("h", "c")
     reference = LSTMReference
 
     def initialize(self, parameter, initializer, shape, rng):
@@ -206,13 +262,13 @@ class LSTM(RecurrentSpec):
 # --- GRU ----------------------------------------------------------------------------------------
 
 class GRUReference(RecurrentReference):
-    def recur(self, x):
+    def recur(self, x, initial):
         u = self.spec.units
         R, bias = self.params["recurrent_kernel"], self.params["bias"]
         act, gate = self.spec.activation, self.spec.recurrent_activation
         after = self.spec.reset_after
         xz = self.project_input(x, bias[0] if after else bias)
-        h = np.zeros((x.shape[0], u), dtype=xz.dtype)
+        (h,) = self.start(x, initial, xz.dtype)
         self.steps = []
         hidden = []
         for t in range(x.shape[1]):
@@ -233,9 +289,9 @@ class GRUReference(RecurrentReference):
             h = z * h_prev + (1 - z) * hh
             self.steps.append((h_prev, a_z, a_r, z, r, recurrent_h, a_h, hh))
             hidden.append(h)
-        return self.output(hidden)
+        return hidden, (h,)
 
-    def recur_backward(self, dy):
+    def recur_backward(self, dy, dfinal):
         u = self.spec.units
         R = self.params["recurrent_kernel"]
         act, gate = self.spec.activation, self.spec.recurrent_activation
@@ -245,7 +301,7 @@ class GRUReference(RecurrentReference):
         dx_z = np.empty((steps, dy.shape[0], 3 * u), dtype=dy.dtype)
         dR = np.zeros_like(R)
         d_recurrent_bias = np.zeros(3 * u, dtype=dy.dtype)
-        dh_next = np.zeros_like(dh_out[-1])
+        (dh_next,) = dfinal
         for t in reversed(range(steps)):
             h_prev, a_z, a_r, z, r, recurrent_h, a_h, hh = self.steps[t]
             dh = dh_out[t] + dh_next
@@ -270,7 +326,7 @@ class GRUReference(RecurrentReference):
         self.grads["recurrent_kernel"] = dR
         d_input_bias = dx_z.sum(axis=(0, 1))
         self.grads["bias"] = np.stack([d_input_bias, d_recurrent_bias]) if after else d_input_bias
-        return (self.input_gradients(dx_z),)
+        return self.input_gradients(dx_z), (dh_next,)
 
 
 @LAYERS.register
@@ -290,6 +346,9 @@ class GRU(RecurrentSpec):
     Canonical layout (Keras'): `kernel` W (features, 3 units), `recurrent_kernel` U
     (units, 3 units), column blocks [z, r, h]; `bias` (2, 3 units) = [input bias b; recurrent
     bias b'] with reset_after, else (3 units,), the input bias only (b' = 0).
+
+    `chainer_link` names chainer's link for the record; each computes one form, so it must
+    match reset_after (the default follows it).
     """
 
     not_covered = {  # per (framework, column) of the support table (harness/output/support.py)
@@ -303,6 +362,21 @@ class GRU(RecurrentSpec):
     reset_after: bool = Field(
         description="apply the reset gate after the recurrent product (Keras 3, torch, cuDNN) or "
                     "before it (Keras 2, the original paper); no default, frameworks differ")
+    chainer_link: Literal["NStepGRU", "StatelessGRU"] | None = Field(
+        default=None,
+        description="the chainer link that computes it: NStepGRU (reset-after) or StatelessGRU (reset-before); "
+                    "default the one that computes reset_after's form. Only the chainer adapter reads it")
+
+    @model_validator(mode="after")
+    def link_computes_the_formula(self):
+        """chainer's two GRU links compute one form each (chainer/functions/rnn/n_step_gru.py:
+        r * (U h + b); chainer/links/rnn/gru.py: U (r * h)); naming the other one is a case error."""
+        wanted = "NStepGRU" if self.reset_after else "StatelessGRU"
+        if self.chainer_link not in (None, wanted):
+            raise ValueError(f"chainer_link {self.chainer_link} computes the reset-"
+                             f"{'before' if self.reset_after else 'after'} form; reset_after: "
+                             f"{str(self.reset_after).lower()} needs {wanted}")
+        return self
 
     gates = ("z", "r", "h")
     reference = GRUReference
@@ -317,10 +391,10 @@ class GRU(RecurrentSpec):
 # --- SimpleRNN ----------------------------------------------------------------------------------
 
 class SimpleRNNReference(RecurrentReference):
-    def recur(self, x):
+    def recur(self, x, initial):
         R, act = self.params["recurrent_kernel"], self.spec.activation
         xz = self.project_input(x, self.params["bias"])
-        h = np.zeros((x.shape[0], self.spec.units), dtype=xz.dtype)
+        (h,) = self.start(x, initial, xz.dtype)
         self.steps = []
         hidden = []
         for t in range(x.shape[1]):
@@ -328,15 +402,15 @@ class SimpleRNNReference(RecurrentReference):
             h_prev, h = h, act.forward(a)
             self.steps.append((h_prev, a, h))
             hidden.append(h)
-        return self.output(hidden)
+        return hidden, (h,)
 
-    def recur_backward(self, dy):
+    def recur_backward(self, dy, dfinal):
         R, act = self.params["recurrent_kernel"], self.spec.activation
         steps = len(self.steps)
         dh_out = self.upstream(dy, steps)
         da_all = np.empty((steps, dy.shape[0], self.spec.units), dtype=dy.dtype)
         dR = np.zeros_like(R)
-        dh_next = np.zeros_like(dh_out[-1])
+        (dh_next,) = dfinal
         for t in reversed(range(steps)):
             h_prev, a, h = self.steps[t]
             da = da_all[t]
@@ -345,7 +419,7 @@ class SimpleRNNReference(RecurrentReference):
             dh_next = da @ R.T
         self.grads["recurrent_kernel"] = dR
         self.grads["bias"] = da_all.sum(axis=(0, 1))
-        return (self.input_gradients(da_all),)
+        return self.input_gradients(da_all), (dh_next,)
 
 
 @LAYERS.register

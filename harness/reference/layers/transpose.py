@@ -157,10 +157,13 @@ class ConvTransposeReference(ReferenceLayer):
         self.x_groups = x.reshape(*x.shape[:-1], spec.groups, channels // spec.groups)
         self.full_shape = (x.shape[0], *spec.full_sizes(spatial), spec.filters)
         self.extents = spec.extents(spatial)
-        full = np.zeros(self.full_shape, dtype=x.dtype)
-        for k, cells in enumerate(win.offset_cells(spec.kernel, spec.stride, spec.dilation, spatial)):
-            met = np.einsum("...gc,jgc->...gj", self.x_groups, self.group_kernels()[k])
-            full[cells] += met.reshape(full[cells].shape)
+        kernels = self.group_kernels()
+
+        def at_offset(k: int) -> np.ndarray:
+            met = np.einsum("...gc,jgc->...gj", self.x_groups, kernels[k])
+            return met.reshape(*met.shape[:-2], -1)
+        full = win.add_at_offsets(self.full_shape, x.dtype, spec.kernel, spec.stride, spec.dilation, spatial,
+                                  at_offset)
         z = np.zeros((x.shape[0], *(size for _, size in self.extents), spec.filters), dtype=x.dtype)
         z[self.window_in_output()] = full[self.window_in_full()]
         if spec.use_bias:

@@ -15,13 +15,15 @@ and back (`to_channels_last`, `from_channels_last`).
 * `offset_cells`: per kernel offset, the strided slice of input cells it meets, one per output
   position. Pooling, and the gradients that go back to the input (col2im), loop over these:
   a handful of offsets, each a whole-tensor operation.
+* `add_at_offsets`: col2im itself, what every windowed layer's input gradient (and a
+  transposed convolution's forward) does: per offset, values added at the cells it meets.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from typing import Iterator, Literal, Union
+from typing import Callable, Iterator, Literal, Union
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -110,6 +112,20 @@ def offset_cells(kernel, strides, dilation, out) -> Iterator[tuple[slice, ...]]:
     for offset in itertools.product(*(range(k) for k in kernel)):
         yield (every, *(slice(k * d, k * d + (n - 1) * s + 1, s)
                         for k, d, n, s in zip(offset, dilation, out, strides)), every)
+
+
+def add_at_offsets(shape, dtype, kernel, strides, dilation, out,
+                   values_at: Callable[[int], np.ndarray]) -> np.ndarray:
+    """An array of `shape` (batch, *padded, channels) holding, summed over the kernel offsets k,
+    values_at(k) (batch, *out, channels) added at the cells offset k meets (col2im).
+
+    Added through `np.add(..., out=view)`: `array[cells] += values` would also assign the
+    view back onto itself, one more pass over it per offset."""
+    total = np.zeros(shape, dtype=dtype)
+    for k, cells in enumerate(offset_cells(kernel, strides, dilation, out)):
+        view = total[cells]
+        np.add(view, values_at(k), out=view)
+    return total
 
 
 def pad(x: np.ndarray, amounts, value: float = 0.0) -> np.ndarray:
