@@ -313,8 +313,7 @@ def test_keras_io_transformer_classifier_is_refused_naming_its_custom_layers(tmp
     """TransformerBlock and TokenAndPositionEmbedding are subclassed layers with their own `call`:
     keras.saving cannot rebuild them outside the script that defined them (the example does not
     register them), so the import stops at loading and names the layer class it cannot locate.
-    Not yet supported (the harness has MultiHeadAttention, LayerNormalization and Embedding, but
-    no way to read a subclassed layer's `call`)."""
+    The model object imports instead (the next test)."""
     backend_or_skip("keras")
     from harness.backends.keras._import import keras
 
@@ -332,6 +331,35 @@ def test_keras_io_transformer_classifier_is_refused_naming_its_custom_layers(tmp
     assert "TokenAndPositionEmbedding is a class of the script that saved the model" in hint
     assert "register_keras_serializable" in hint and "Functional API" in hint
     assert not out.exists()
+
+
+def test_keras_io_transformer_classifier_imports_from_the_model_object_and_passes(tmp_path):
+    """The model object itself (harness.weights.importing.import_keras_object): TransformerBlock
+    expanded through its `call` into MultiHeadAttention, Dropout, Add, LayerNormalization and the
+    nested Sequential's Dense layers; TokenAndPositionEmbedding into Embedding + PositionEmbedding
+    (its position table recognised by value among the layer's Embeddings); weights read from
+    the layer objects. Forward, intermediates and gradients pass on numpy, keras, chainer, torch."""
+    backend_or_skip("keras")
+    from harness.backends.keras._import import keras
+    from harness.weights.importing import import_keras_object
+
+    keras.utils.set_random_seed(0)
+    model = transformer_classifier(keras)
+    rng = np.random.default_rng(0)
+    for layer in model._flatten_layers():  # both tables from N(0, 1), as spread_embeddings does
+        if isinstance(layer, keras.layers.Embedding):
+            layer.set_weights([rng.standard_normal(layer.embeddings.shape).astype("float32")])
+    begun = time.perf_counter()
+    result = import_keras_object(model, tmp_path / "transformer.yaml")
+    import_s = time.perf_counter() - begun
+    assert not result.problems and result.ok, result
+    (case,) = load_cases_from_file(tmp_path / "transformer.yaml")
+    kinds = [case.graph.layers[node.layer].type for node in case.graph.nodes]
+    assert kinds[:2] == ["Embedding", "PositionEmbedding"]
+    assert {"MultiHeadAttention", "LayerNormalization", "Add"} <= set(kinds) and kinds.count("Add") == 2
+    (output,) = case.graph.outputs
+    expected = {output: np.asarray(model(case.dataset.inputs[model.inputs[0]._keras_history[0].name], training=False))}
+    passes_on_all_four("transformer_classifier", case, expected, import_s)
 
 
 def test_a_registered_subclassed_layer_is_refused_naming_the_layers_it_holds(tmp_path, capsys):

@@ -495,6 +495,9 @@ LAYER_EXAMPLES: list[LayerExample] = [
                  [(3, 2, 4), (4, 2, 4), (4, 2, 4)], batch=2),
     LayerExample("Embedding", {"input_dim": 5, "output_dim": 3}, [(4,)], make_inputs=_indices(5), batch=4),
     LayerExample("Embedding", {"input_dim": 3, "output_dim": 2}, [(2, 3)], make_inputs=_indices(3)),
+    # PositionEmbedding: an input as long as the table, and a shorter one (rows past it get no gradient).
+    LayerExample("PositionEmbedding", {"sequence_length": 4}, [(4, 3)], batch=3),
+    LayerExample("PositionEmbedding", {"sequence_length": 5}, [(3, 2)], batch=2),
     LayerExample("Dropout", {"rate": 0.5}, [(4,)]),
     LayerExample("Dropout", {"rate": 0.0}, [(4,)], training=True),
     LayerExample("Dropout", {"rate": 0.5}, [(4,)], training=True),  # unsupported everywhere: random masks

@@ -5,6 +5,7 @@
     python -m harness show CASE_FILE [--mapping [--frameworks keras,chainer,torch]] [--weights FILE]
     python -m harness export CASE_FILE --format keras|torch|chainer|npz|onnx|tflite --out DIR_OR_FILE
     python -m harness import MODEL [--weights FILE --input-shape 2,5,4] --out cases/NAME.yaml
+    python -m harness import keras:module.py:build_model --out cases/NAME.yaml
     python -m harness support [--write docs/support.md]
     python -m harness defaults [--json] [--write docs/defaults.md]
     python -m harness schema [--check]
@@ -115,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
 
     importer = commands.add_parser(
         "import", help="write a case file (and its weights file beside it) from a saved model")
-    importer.add_argument("model", help="a Keras .keras file, or module.py:Class of a torch nn.Sequential or a "
-                                        "chainer.Sequential (with --weights and --input-shape)")
+    importer.add_argument("model", help="a Keras .keras file, keras:module.py:build_model (a function returning a "
+                                        "keras.Model; subclassed layers expanded), or module.py:Class of a torch "
+                                        "nn.Module or a chainer Chain (with --weights and --input-shape)")
     importer.add_argument("--out", required=True, help="the case file to write, e.g. cases/NAME.yaml")
     importer.add_argument("--weights", "--state-dict", dest="state_dict", default=None,
                           help="module.py:Class: torch.save(model.state_dict(), PATH), or chainer's "

@@ -74,6 +74,12 @@ class ImportResult:
 def read_model(model: str, *, state_dict: str | None, input_shapes: list[str] | None) -> ImportedModel:
     """The framework's importer for `model`: a `.keras` file, or a `module.py:Class` with its
     weights: a torch state_dict, or (an `.npz`) a chainer save_npz file."""
+    if model.startswith("keras:"):  # keras:module.py:build_model, a Keras model object
+        framework_backend("keras")
+        from harness.backends.keras.live_import import read_keras_builder  # lazy: keeps keras optional
+
+        file, _, name = model[len("keras:"):].rpartition(":")
+        return read_keras_builder(Path(file), name, parse_shapes(input_shapes) if input_shapes else None)
     if model.endswith(".keras"):
         framework_backend("keras")
         from harness.backends.keras.importer import read_keras_model  # lazy: keeps keras optional
@@ -254,6 +260,23 @@ def problem_summary(problems: list[ImportProblem]) -> list[str]:
 def import_model(model: str, out: Path, *, state_dict: str | None = None, input_shapes: list[str] | None = None,
                  samples: int = 4, partial: bool = False) -> ImportResult:
     imported = read_model(model, state_dict=state_dict, input_shapes=input_shapes)
+    return write_imported(imported, out, samples=samples, partial=partial)
+
+
+def import_keras_object(model, out: Path, *, input_shapes: list[tuple[int, ...]] | None = None,
+                        samples: int = 4, partial: bool = False) -> ImportResult:
+    """A keras.Model object (not a saved file) as a case at `out`: its subclassed layers expanded
+    through their `call` and its weights read from the layer objects into a canonical .npz
+    (harness/backends/keras/live_import.py). For models whose `.keras` file cannot be loaded
+    back, as keras.io's Transformer classifier's."""
+    framework_backend("keras")
+    from harness.backends.keras.live_import import read_keras_object  # lazy: keeps keras optional
+
+    return write_imported(read_keras_object(model, input_shapes), Path(out), samples=samples, partial=partial)
+
+
+def write_imported(imported: ImportedModel, out: Path, *, samples: int = 4, partial: bool = False) -> ImportResult:
+    """The imported model written as a case and its weights, checked against the reference."""
     problems = imported.problems + refused_by_specs(imported)
     if problems and not partial:
         return ImportResult(None, None, problems)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from harness.backends.base import BuiltLayer, WeightBinding
-from harness.backends.chainer._import import L
+import numpy as np
+
+from harness.backends.chainer._import import F, L
 from harness.backends.chainer.registry import IMPORT_TRANSLATIONS as imports
 from harness.backends.chainer.registry import LAYER_BUILDERS as builders
 from harness.backends.layout import AS_IS
@@ -23,3 +25,20 @@ def import_embed_id(link, shape, reasons) -> list[dict]:  # chainer/links/connec
     if link.ignore_label is not None:
         reasons.append(f"ignore_label={link.ignore_label!r}")
     return [{"type": "Embedding", "input_dim": link.W.shape[0], "output_dim": link.W.shape[1]}]
+
+
+@builders.register("PositionEmbedding")
+def position_embedding(spec, ctx) -> BuiltLayer:
+    """An L.EmbedID(sequence_length, dim) looked up at arange(steps), broadcast over the batch and
+    added; EmbedID.W has the canonical layout (chainer/links/connection/embed_id.py)."""
+    (shape,) = ctx.input_shapes
+    link = L.EmbedID(spec.sequence_length, shape[-1])
+
+    def call(x):
+        table = link(np.arange(x.shape[1], dtype=np.int32))
+        return x + F.broadcast_to(table, x.shape)
+
+    return BuiltLayer(call=call, module=link, implementation="composite",
+                      bindings=[WeightBinding("embeddings", link.W, "EmbedID.W", AS_IS)],
+                      detail="composite: x + L.EmbedID(sequence_length, dim)(arange(steps)); chainer has no "
+                             "link that adds a position table")

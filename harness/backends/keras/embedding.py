@@ -23,3 +23,28 @@ def embedding(spec, ctx) -> BuiltLayer:
 
 
 register_by_config("Embedding")
+
+
+class PositionTable(keras.layers.Layer):
+    """Holds the (sequence_length, dim) position table and adds its first `steps` rows to the
+    input: what keras.io's TokenAndPositionEmbedding does with its `pos_emb` Embedding over
+    `ops.arange(0, maxlen)`. Keras has no such layer (keras_hub.layers.PositionEmbedding returns
+    the table without adding it, and keras_hub is not a dependency), hence this composite."""
+
+    def __init__(self, sequence_length, dim, **kwargs):
+        super().__init__(**kwargs)
+        self.embeddings = self.add_weight(shape=(sequence_length, dim), initializer="uniform", name="embeddings")
+
+    def call(self, x):
+        steps = x.shape[1]
+        return x + self.embeddings[:steps]
+
+
+@builders.register("PositionEmbedding")
+def position_embedding(spec, ctx) -> BuiltLayer:
+    (shape,) = ctx.input_shapes
+    layer = PositionTable(spec.sequence_length, shape[-1], dtype=ctx.dtype, name=ctx.layer_name)
+    return BuiltLayer(call=layer, module=layer, implementation="composite",
+                      bindings=[WeightBinding("embeddings", layer.embeddings, "PositionTable.embeddings", AS_IS)],
+                      detail="composite: x + embeddings[:steps], a keras.layers.Layer holding the table; Keras has "
+                             "no layer that adds a position table")

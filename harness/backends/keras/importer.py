@@ -124,8 +124,7 @@ def unregistered_class_hint(message: str) -> str | None:
     return (f"{found.group(1)} is a class of the script that saved the model (a subclassed layer): "
             f"keras.saving rebuilds it only where it is registered "
             f"(@keras.saving.register_keras_serializable(), with **kwargs passed on to super().__init__ "
-            f"and a get_config returning its arguments). Even then, {SUBCLASSED_ADVICE}; a learned "
-            f"position embedding added to the tokens (TokenAndPositionEmbedding) has no case layer yet.")
+            f"and a get_config returning its arguments). Even then, {SUBCLASSED_ADVICE}.")
 
 
 def input_names(model) -> list[str]:

@@ -49,9 +49,12 @@ def translate(layer, dtype: str, problems: list[ImportProblem], ignored: frozens
     return translation(layer, dtype, problems, ignored)
 
 
-SUBCLASSED_ADVICE = ("the importer reads a model's graph of layers, not a layer's own `call`: write that call in "
-                     "the Functional API with Keras' built-in layers (keras.io's TransformerBlock is "
-                     "MultiHeadAttention, Dropout, Add, LayerNormalization and Dense, each of which imports)")
+SUBCLASSED_ADVICE = ("the importer of a saved file reads a model's graph of layers, not a layer's own `call`: "
+                     "import the model object instead (`python -m harness import keras:module.py:build_model`, "
+                     "or harness.weights.importing.import_keras_object(model, out)), which expands a subclassed "
+                     "layer through its call, or write that call in the Functional API with Keras' built-in "
+                     "layers (keras.io's TransformerBlock is MultiHeadAttention, Dropout, Add, "
+                     "LayerNormalization and Dense, each of which imports)")
 
 
 def subclassed_layer_advice(layer) -> str:

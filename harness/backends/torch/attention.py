@@ -364,7 +364,10 @@ class ScaledDotProductAttention(torch.nn.Module):
         super().__init__()
         self.scale = scale
         self.causal = causal and allowed is None
-        self.register_buffer("allowed", None if allowed is None else torch.from_numpy(allowed))
+        # Not persistent: the mask is the case's, not a weight, so it stays out of state_dict (a
+        # checkpoint written from this module holds parameters only, as nn.MultiheadAttention's does).
+        self.register_buffer("allowed", None if allowed is None else torch.from_numpy(allowed),
+                             persistent=False)
 
     def forward(self, query, key, value):
         heads_first = [t.transpose(1, 2) for t in (query, key, value)]

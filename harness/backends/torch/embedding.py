@@ -27,3 +27,19 @@ def embedding_module(m: torch.nn.Embedding, reasons) -> dict:  # torch/nn/module
         if getattr(m, option) is not None:
             reasons.append(f"{option}={getattr(m, option)!r}")
     return {"type": "Embedding", "input_dim": m.num_embeddings, "output_dim": m.embedding_dim}
+
+
+@builders.register("PositionEmbedding")
+def position_embedding(spec, ctx) -> BuiltLayer:
+    """An nn.Embedding(sequence_length, dim) looked up at arange(steps) and added, as the keras.io
+    layer writes it; nn.Embedding.weight has the canonical layout (torch/nn/modules/sparse.py)."""
+    (shape,) = ctx.input_shapes
+    module = torch.nn.Embedding(spec.sequence_length, shape[-1], dtype=getattr(torch, ctx.dtype))
+
+    def call(x):
+        return x + module(torch.arange(x.shape[1], device=x.device))
+
+    return BuiltLayer(call=call, module=module, implementation="composite",
+                      bindings=[WeightBinding("embeddings", module.weight, "Embedding.weight", AS_IS)],
+                      detail="composite: x + nn.Embedding(sequence_length, dim)(arange(steps)); torch has no "
+                             "layer that adds a position table")
