@@ -10,6 +10,7 @@ cases/ --frameworks numpy,onnxruntime,litert` runs them all; docs/shipping.md).
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -234,3 +235,25 @@ def test_litert_falls_back_to_tf_lite_without_ai_edge_litert(monkeypatch):
 
     assert module.Interpreter is tf.lite.Interpreter
     assert "ai-edge-litert is not installed" in module.LiteRTBackend().version()
+
+
+def test_the_onnx_export_scalar_reproducer_shows_it_on_this_torch():
+    """cases/reproducers/torch_onnx_export_scalar_float32.py, the one-file report behind
+    onnxruntime's expected difference on recurrent_chainer_links.nstep_lstm_composite: it exits 1
+    while torch's ONNX export writes a float64 model's Python-float factor as float32. When the
+    export keeps the double this fails: then the case's expected difference and this test go."""
+    runtime_or_skip("onnxruntime")
+    path = Path(__file__).resolve().parents[1] / "cases" / "reproducers" / "torch_onnx_export_scalar_float32.py"
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the file holds 0.20000000298023224" in done.stdout
+
+
+def test_final_states_come_out_of_the_exported_model():
+    # recurrent_states.simple_rnn's outputs are the SimpleRNN's final state `enc.h` beside the
+    # model's output: the export must name every tensor a node produces, not only the node's own.
+    runtime_or_skip("onnxruntime")
+    runner = CaseRunner(case_named("recurrent_states.yaml", "recurrent_states.simple_rnn"), diagnose=False)
+    for check in ("forward", "intermediates"):
+        result = runner.check("onnxruntime", check)
+        assert result.verdict == PASS, result.message

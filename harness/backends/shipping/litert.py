@@ -72,7 +72,7 @@ class LiteRTBackend(ShippingBackend):
         adapter = KerasBackend()
         built, model = adapter.build_native(case)
         adapter.load_weights(case, built)
-        names = [node.name for node in case.graph.nodes]
+        names = [name for node in case.graph.nodes for name in (node.outputs or [node.name])]
         signature = [tf.TensorSpec(array.shape, tf.as_dtype(array.dtype), name=name)
                      for name, array in case.dataset.inputs.items()]
 

@@ -51,7 +51,7 @@ class CaseGraph(torch.nn.Module):
 
     def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
         tensors = self._adapter.forward(self._case, self._built, dict(zip(self._case.dataset.inputs, inputs)))
-        return tuple(tensors[node.name] for node in self._case.graph.nodes)
+        return tuple(tensors[name] for name in graph_tensors(self._case))
 
 
 class OnnxRuntimeBackend(ShippingBackend):
@@ -76,7 +76,7 @@ class OnnxRuntimeBackend(ShippingBackend):
         adapter.load_weights(case, built)
         module = CaseGraph(case, adapter, built, model.container)
         inputs = tuple(adapter.tensor(array, requires_grad=False) for array in case.dataset.inputs.values())
-        names = [node.name for node in case.graph.nodes]
+        names = graph_tensors(case)
         options = self.options(case)
         how = f"dynamo, opset {options.opset}" + (", dynamic batch" if options.dynamic_batch else "")
         try:
@@ -120,6 +120,13 @@ class OnnxRuntimeBackend(ShippingBackend):
             raise refused(exc) from None
         arrays = [np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0] for parts in zip(*runs)]
         return {name.removeprefix(OUTPUT_PREFIX): array for name, array in zip(names, arrays)}
+
+
+def graph_tensors(case: Case) -> list[str]:
+    """Every tensor the case's nodes produce, in order: each node's output, then its further
+    outputs (`lstm.h`, `lstm.c`: a recurrent layer's final states), which the graph's outputs
+    and losses may name."""
+    return [name for node in case.graph.nodes for name in (node.outputs or [node.name])]
 
 
 def batch_axes(inputs: tuple[torch.Tensor, ...]) -> tuple[tuple[dict[int, Any], ...]]:
