@@ -275,69 +275,65 @@ def torch_module(tmp_path, name: str):
     return module
 
 
+def import_torch(tmp_path, name: str, shape: str) -> int:
+    """`python -m harness import text.py:<name> --weights <name>.pt --input-shape <shape>` into
+    <name>.yaml; its exit code."""
+    return main(["import", f"{tmp_path / 'text.py'}:{name}", "--weights", str(tmp_path / f"{name}.pt"),
+                 "--input-shape", shape, "--out", str(tmp_path / f"{name}.yaml")])
+
+
+def imported_reproduces_module(tmp_path, name: str, shape: str, module):
+    """Import torch module `name`, check the reference on the case reproduces the module's own
+    output and that every framework passes; the case, for further assertions."""
+    import torch
+
+    assert import_torch(tmp_path, name, shape) == 0
+    (case,) = load_cases_from_file(tmp_path / f"{name}.yaml")
+    (inputs,) = case.dataset.inputs.values()
+    with torch.no_grad():
+        expected = module(torch.from_numpy(np.ascontiguousarray(inputs))).numpy()
+    (output,) = case.graph.outputs
+    np.testing.assert_allclose(run_reference(case, train=False).outputs[output], expected, rtol=RTOL, atol=ATOL)
+    passes_everywhere(case)
+    return case
+
+
+def refused_torch_import(tmp_path, capsys, name: str, shape: str) -> str:
+    """Import torch module `name`, expecting a refusal that leaves no case behind; what it printed."""
+    torch_module(tmp_path, name)
+    assert import_torch(tmp_path, name, shape) != 0
+    assert not (tmp_path / f"{name}.yaml").exists()
+    return capsys.readouterr().out
+
+
 @pytest.mark.parametrize("name, shape, recurrent", [("LSTMText", "7", "LSTM"), ("GRUText", "7,3", "GRU"),
                                                     ("Sequence", "6,3", "LSTM")])
 def test_torch_recurrent_text_model_imports(tmp_path, name, shape, recurrent):
     """nn.LSTM/GRU (batch_first, one layer; torch's own random biases, bias_hh included, which
     the case's mapping folds) and the indexing after them: `out, _ = ...`, `out[:, -1]`."""
     backend_or_skip("torch")
-    import torch
-
-    module = torch_module(tmp_path, name)
-    out = tmp_path / f"{name}.yaml"
-    assert main(["import", f"{tmp_path / 'text.py'}:{name}", "--weights", str(tmp_path / f"{name}.pt"),
-                 "--input-shape", shape, "--out", str(out)]) == 0
-    (case,) = load_cases_from_file(out)
+    case = imported_reproduces_module(tmp_path, name, shape, torch_module(tmp_path, name))
     (layer,) = [node.spec for node in case.graph.nodes if type(node.spec).__name__ == recurrent]
     assert layer.return_sequences == (name == "Sequence")  # `out[:, -1]` is the last step
-    (inputs,) = case.dataset.inputs.values()
-    with torch.no_grad():
-        expected = module(torch.from_numpy(np.ascontiguousarray(inputs))).numpy()
-    (output,) = case.graph.outputs
-    np.testing.assert_allclose(run_reference(case, train=False).outputs[output], expected, rtol=RTOL, atol=ATOL)
-    passes_everywhere(case)
 
 
 def test_torch_recurrent_options_the_case_cannot_express_are_listed(tmp_path, capsys):
     backend_or_skip("torch")
-    torch_module(tmp_path, "States")
-    out = tmp_path / "states.yaml"
-    assert main(["import", f"{tmp_path / 'text.py'}:States", "--weights", str(tmp_path / "States.pt"),
-                 "--input-shape", "6,3", "--out", str(out)]) != 0
-    printed = capsys.readouterr().out
-    assert "uses the final states" in printed
-    assert not out.exists()
+    assert "uses the final states" in refused_torch_import(tmp_path, capsys, "States", "6,3")
 
 
 def test_torch_final_states_import_as_return_state(tmp_path):
     """`_, (h, c) = self.lstm(x)` and `_, g = self.gru(x)`, then h[-1], c[0], g[-1]: the case
     layers with return_state, their tensors lstm.h, lstm.c and gru.h."""
     backend_or_skip("torch")
-    import torch
-
-    module = torch_module(tmp_path, "FinalStates")
-    out = tmp_path / "final.yaml"
-    assert main(["import", f"{tmp_path / 'text.py'}:FinalStates", "--weights", str(tmp_path / "FinalStates.pt"),
-                 "--input-shape", "6,3", "--out", str(out)]) == 0
-    (case,) = load_cases_from_file(out)
+    case = imported_reproduces_module(tmp_path, "FinalStates", "6,3", torch_module(tmp_path, "FinalStates"))
     assert case.graph.node("lstm").spec.return_state and case.graph.node("gru").spec.return_state
     assert {"lstm.h", "lstm.c", "gru.h"} <= {name for node in case.graph.nodes for name in node.inputs}
-    (inputs,) = case.dataset.inputs.values()
-    with torch.no_grad():
-        expected = module(torch.from_numpy(np.ascontiguousarray(inputs))).numpy()
-    (output,) = case.graph.outputs
-    np.testing.assert_allclose(run_reference(case, train=False).outputs[output], expected, rtol=RTOL, atol=ATOL)
-    passes_everywhere(case)
 
 
 def test_torch_final_state_with_its_layer_axis_is_refused(tmp_path, capsys):
     backend_or_skip("torch")
-    torch_module(tmp_path, "StatesWhole")
-    out = tmp_path / "whole.yaml"
-    assert main(["import", f"{tmp_path / 'text.py'}:StatesWhole", "--weights", str(tmp_path / "StatesWhole.pt"),
-                 "--input-shape", "6,3", "--out", str(out)]) != 0
-    assert "used with torch's layer axis" in capsys.readouterr().out
-    assert not out.exists()
+    assert "used with torch's layer axis" in refused_torch_import(tmp_path, capsys, "StatesWhole", "6,3")
 
 
 def keras_bidirectional_classifier(path):
@@ -390,31 +386,14 @@ def test_torch_bidirectional_module_imports_as_bidirectional_concat(tmp_path):
     """nn.LSTM(bidirectional=True): torch's own random weights (both directions, bias_hh
     folded) through the case's Bidirectional; the module's output is the check."""
     backend_or_skip("torch")
-    import torch
-
-    module = torch_module(tmp_path, "BiSequence")
-    out = tmp_path / "bi.yaml"
-    assert main(["import", f"{tmp_path / 'text.py'}:BiSequence", "--weights", str(tmp_path / "BiSequence.pt"),
-                 "--input-shape", "5,3", "--out", str(out)]) == 0
-    (case,) = load_cases_from_file(out)
+    case = imported_reproduces_module(tmp_path, "BiSequence", "5,3", torch_module(tmp_path, "BiSequence"))
     (layer,) = [node.spec for node in case.graph.nodes if type(node.spec).__name__ == "Bidirectional"]
     assert layer.merge_mode == "concat" and layer.layer.return_sequences
-    (inputs,) = case.dataset.inputs.values()
-    with torch.no_grad():
-        expected = module(torch.from_numpy(np.ascontiguousarray(inputs))).numpy()
-    (output,) = case.graph.outputs
-    np.testing.assert_allclose(run_reference(case, train=False).outputs[output], expected, rtol=RTOL, atol=ATOL)
-    passes_everywhere(case)
 
 
 def test_torch_last_step_of_a_bidirectional_output_is_refused(tmp_path, capsys):
     backend_or_skip("torch")
-    torch_module(tmp_path, "BiLast")
-    out = tmp_path / "bilast.yaml"
-    assert main(["import", f"{tmp_path / 'text.py'}:BiLast", "--weights", str(tmp_path / "BiLast.pt"),
-                 "--input-shape", "5,3", "--out", str(out)]) != 0
-    assert "the last step of a bidirectional output" in capsys.readouterr().out
-    assert not out.exists()
+    assert "the last step of a bidirectional output" in refused_torch_import(tmp_path, capsys, "BiLast", "5,3")
 
 
 def keras_variable_length_classifier(path):
