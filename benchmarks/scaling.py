@@ -59,23 +59,7 @@ from typing import Any, Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-
-def _threads() -> int:
-    """--threads, read before NumPy and the frameworks are imported (their pools size at import)."""
-    for index, argument in enumerate(sys.argv):
-        if argument == "--threads" and index + 1 < len(sys.argv):
-            return int(sys.argv[index + 1])
-        if argument.startswith("--threads="):
-            return int(argument.split("=", 1)[1])
-    return 1
-
-
-THREADS = _threads()
-for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-                 "TF_NUM_INTEROP_THREADS"):
-    os.environ[variable] = str(THREADS)
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from thread_pinning import ROOT, THREADS  # noqa: E402  (before NumPy and the frameworks)
 
 import numpy as np  # noqa: E402
 

@@ -57,7 +57,6 @@ import json
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -68,23 +67,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # batch: resnet18 at 224x224 holds 33.5 million for the importer's 4 samples (16.8 for 2).
 os.environ.setdefault("HARNESS_MAX_ELEMENTS", "100000000")
 
-
-def _threads() -> int:
-    """--threads, read before NumPy and the frameworks are imported (their pools size at import)."""
-    for index, argument in enumerate(sys.argv):
-        if argument == "--threads" and index + 1 < len(sys.argv):
-            return int(sys.argv[index + 1])
-        if argument.startswith("--threads="):
-            return int(argument.split("=", 1)[1])
-    return 1
-
-
-THREADS = _threads()
-for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-                 "TF_NUM_INTEROP_THREADS"):
-    os.environ[variable] = str(THREADS)
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from thread_pinning import ROOT, THREADS  # noqa: E402  (before NumPy and the frameworks)
 
 import numpy as np  # noqa: E402
 
