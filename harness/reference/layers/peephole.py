@@ -31,25 +31,17 @@ PEEPHOLES = ("peephole_i", "peephole_f", "peephole_o")
 
 
 class PeepholeLSTMReference(RecurrentReference):
-    """Its own forward and backward (go_backwards as RecurrentReference's: the input reversed,
-    the output not), so that it does not depend on how the base class passes states to
-    `recur` (the recurrent layers' initial and final states are being added beside it)."""
+    """RecurrentReference's forward and backward (go_backwards, states) around the peephole
+    cell's steps; the spec refuses initial and final states, so `initial` is empty and the
+    final states' gradients are zeros here."""
 
-    def forward(self, x):
-        return self.recur(x[:, ::-1] if self.spec.go_backwards else x)
-
-    def backward(self, dy):
-        (dx,) = self.recur_backward(dy)
-        return (dx[:, ::-1] if self.spec.go_backwards else dx,)
-
-    def recur(self, x):
+    def recur(self, x, initial):
         u = self.spec.units
         R = self.params["recurrent_kernel"]
         Pi, Pf, Po = (self.params[name] for name in PEEPHOLES)
         act, gate = self.spec.activation, self.spec.recurrent_activation
         xz = self.project_input(x, self.params["bias"])
-        h = np.zeros((x.shape[0], u), dtype=xz.dtype)
-        c = np.zeros_like(h)
+        h, c = self.start(x, initial, xz.dtype)
         self.steps = []
         hidden = []
         for t in range(x.shape[1]):
@@ -65,9 +57,9 @@ class PeepholeLSTMReference(RecurrentReference):
             h = o * tc
             self.steps.append((h_prev, c_prev, zi, zf, zc, zo, i, f, g, o, c, tc))
             hidden.append(h)
-        return self.output(hidden)
+        return hidden, (h, c)
 
-    def recur_backward(self, dy):
+    def recur_backward(self, dy, dfinal):
         u = self.spec.units
         R = self.params["recurrent_kernel"]
         Pi, Pf, Po = (self.params[name] for name in PEEPHOLES)
@@ -76,8 +68,7 @@ class PeepholeLSTMReference(RecurrentReference):
         dh_out = self.upstream(dy, steps)
         dz_all = np.empty((steps, dy.shape[0], 4 * u), dtype=dy.dtype)
         dR, dPi, dPf, dPo = (np.zeros_like(p) for p in (R, Pi, Pf, Po))
-        dh_next = np.zeros_like(dh_out[-1])
-        dc_next = np.zeros_like(dh_next)
+        dh_next, dc_next = dfinal
         for t in reversed(range(steps)):
             h_prev, c_prev, zi, zf, zc, zo, i, f, g, o, c, tc = self.steps[t]
             dh = dh_out[t] + dh_next
@@ -97,7 +88,7 @@ class PeepholeLSTMReference(RecurrentReference):
             dc_next = dc * f + dzi @ Pi.T + dzf @ Pf.T
         self.grads.update(recurrent_kernel=dR, peephole_i=dPi, peephole_f=dPf, peephole_o=dPo,
                           bias=dz_all.sum(axis=(0, 1)))
-        return (self.input_gradients(dz_all),)
+        return self.input_gradients(dz_all), (dh_next, dc_next)
 
 
 @LAYERS.register
